@@ -1,0 +1,59 @@
+"""The ``neurosuper`` command.
+
+Each sub-command lives in its own module of this package and exposes ``register(subparsers)``; a module may
+also expose ``demo(context)`` to add its analysis to ``neurosuper demo`` (see :mod:`neurosuper.cli.demo`).
+Exit codes: 0 ok, 2 bad input (one-line reason on stderr, never a traceback), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import NeurosuperError
+
+#: Sub-command modules, in the order ``--help`` lists them and ``demo`` runs their steps.
+COMMANDS = ("demo", "info")
+
+
+def _modules():
+    import importlib
+
+    return [importlib.import_module(f"{__name__}.{name}") for name in COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurosuper",
+        description="Brains and networks in one format: spectra, interpretability, directions, capacity.",
+    )
+    parser.add_argument("--version", action="version", version=f"neurosuper {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _modules():
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except NeurosuperError as err:
+        print(f"neurosuper: error: {err}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"neurosuper: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurosuper: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

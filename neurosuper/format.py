@@ -1,0 +1,507 @@
+"""The ResponseSet: the one format brains and networks share (see ``docs/format.md``).
+
+A ResponseSet is a plain :class:`xarray.Dataset` with a float ``responses`` variable of dims
+(``repeat``?, ``stimulus``, ``time``?, ``unit``), unique ``stimulus`` and ``unit`` ids, optional ``stimuli``
+(images or features along ``stimulus``) and JSON-safe attrs (``system``, ``measure``, ``format_version``, ...).
+NaN means one thing only: a repeat a stimulus did not get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._attrs import JSON_ATTR, to_jsonable
+from ._version import __version__
+from .errors import FormatError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "CANONICAL_DIMS",
+    "SYSTEMS",
+    "MEASURES",
+    "validate",
+    "from_array",
+    "concat",
+    "is_lazy",
+]
+
+#: Version of the on-disk/in-memory format; bumped on incompatible changes.
+FORMAT_VERSION = 1
+#: The dims ``responses`` may have, in canonical order; ``stimulus`` and ``unit`` are required.
+CANONICAL_DIMS = ("repeat", "stimulus", "time", "unit")
+SYSTEMS = ("brain", "network")
+#: Usual measures; others (e.g. "bold") are accepted.
+MEASURES = ("spike_count", "spike_rate", "dff", "activation")
+
+_DEFAULT_DIMS = {2: ("stimulus", "unit"), 3: ("repeat", "stimulus", "unit"), 4: ("repeat", "stimulus", "time", "unit")}
+_STIMULI_DIMS = {2: ("stimulus", "feature"), 3: ("stimulus", "y", "x"), 4: ("stimulus", "y", "x", "channel")}
+_DIM_SYNONYMS = {
+    "neuron": "unit", "neurons": "unit", "cell": "unit", "cells": "unit", "roi": "unit", "channel": "unit",
+    "units": "unit", "feature": "unit", "voxel": "unit",
+    "image": "stimulus", "images": "stimulus", "condition": "stimulus", "stimuli": "stimulus", "sample": "stimulus",
+    "trial": "repeat", "trials": "repeat", "rep": "repeat", "repeats": "repeat",
+    "bin": "time", "times": "time",
+}
+
+
+def is_lazy(obj: xr.DataArray | xr.Dataset) -> bool:
+    """True when ``obj`` (or its ``responses``) is backed by a dask array."""
+    da = obj["responses"] if isinstance(obj, xr.Dataset) else obj
+    return hasattr(da.data, "dask")
+
+
+def _fail(what: str, found: str, expected: str, fix: str) -> FormatError:
+    return FormatError(f"{what}: found {found}; expected {expected}. Fix: {fix}")
+
+
+def _preview(values: Sequence[Any] | np.ndarray, n: int = 5) -> str:
+    values = list(np.asarray(values).tolist())
+    more = f" ... ({len(values)} in all)" if len(values) > n else ""
+    return ", ".join(repr(v) for v in values[:n]) + more
+
+
+# --------------------------------------------------------------------------------------------- validation
+def _check_responses(ds: xr.Dataset) -> xr.DataArray:
+    if "responses" not in ds.variables:
+        return_vars = list(map(str, ds.data_vars))
+        guess = f"ds = ds.rename({{{return_vars[0]!r}: 'responses'}})" if return_vars else "build the set with neurosuper.from_array(...)"
+        raise _fail("variable 'responses'", f"data variables {return_vars}", "a data variable named 'responses'", guess)
+    if "responses" not in ds.data_vars:
+        raise _fail("variable 'responses'", "a coordinate", "a data variable", "ds = ds.reset_coords('responses')")
+    return ds["responses"]
+
+
+def _check_dims(resp: xr.DataArray) -> tuple[str, ...]:
+    dims = tuple(map(str, resp.dims))
+    unknown = [d for d in dims if d not in CANONICAL_DIMS]
+    if unknown:
+        renames = {d: _DIM_SYNONYMS[d.lower()] for d in unknown if d.lower() in _DIM_SYNONYMS}
+        fix = f"ds = ds.rename({renames})" if renames else f"rename or remove dims {unknown}"
+        raise _fail("'responses' dims", f"unknown dims {unknown} in {dims}", f"only {CANONICAL_DIMS}", fix)
+    missing = [d for d in ("stimulus", "unit") if d not in dims]
+    if missing:
+        raise _fail("'responses' dims", f"{dims} without {missing}", "at least ('stimulus', 'unit')",
+                    "add the missing dim (e.g. responses.expand_dims('unit')) or rename an existing one")
+    return tuple(d for d in CANONICAL_DIMS if d in dims)
+
+
+def _check_dtype(resp: xr.DataArray) -> None:
+    dtype = resp.dtype
+    if np.issubdtype(dtype, np.floating):
+        return
+    if np.issubdtype(dtype, np.complexfloating):
+        raise _fail("'responses' dtype", f"complex {dtype}", "a real float dtype",
+                    "store magnitudes (abs) or real and imaginary parts as separate units")
+    if np.issubdtype(dtype, np.integer) or dtype == bool:
+        raise _fail("'responses' dtype", f"integer {dtype}", "a float dtype (NaN marks missing repeats)",
+                    "ds['responses'] = ds['responses'].astype('float64'), or build the set with from_array")
+    raise _fail("'responses' dtype", f"non-numeric {dtype}", "a float dtype", "convert the values to numbers")
+
+
+def _check_sizes(resp: xr.DataArray) -> None:
+    empty = [d for d in resp.dims if resp.sizes[d] == 0]
+    if empty:
+        raise _fail("'responses' sizes", f"empty dims {empty} ({dict(resp.sizes)})", "every dim non-empty",
+                    "check the selection that produced this set")
+    if resp.sizes["stimulus"] < 2:
+        raise _fail("'stimulus' dim", f"{resp.sizes['stimulus']} stimulus", "at least 2 stimuli",
+                    "no population analysis runs on one stimulus; load more presentations or time bins")
+
+
+def _check_index(ds: xr.Dataset, dim: str, *, required: bool) -> None:
+    if dim not in ds.coords:
+        if required:
+            raise _fail(f"coordinate '{dim}'", "none", f"one id per {dim}",
+                        f"ds = ds.assign_coords({dim}=ids) with unique strings or integers")
+        return
+    if isinstance(ds.indexes.get(dim), pd.MultiIndex):
+        raise _fail(f"coordinate '{dim}'", "a pandas MultiIndex", "a flat index",
+                    f"ds = ds.reset_index('{dim}') and keep the levels as coords")
+    values = ds[dim].values
+    if dim in ("stimulus", "unit"):
+        if values.dtype.kind == "O":
+            bad = [v for v in values.tolist() if not isinstance(v, str | int)]
+            if bad:
+                raise _fail(f"coordinate '{dim}'", f"ids of type {type(bad[0]).__name__}", "strings or integers",
+                            f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
+        elif values.dtype.kind not in "iuUS":
+            raise _fail(f"coordinate '{dim}'", f"{values.dtype} ids", "strings or integers",
+                        f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
+    elif dim == "time" and values.dtype.kind not in "iuf":
+        raise _fail("coordinate 'time'", f"dtype {values.dtype}", "seconds relative to onset (numbers)",
+                    "convert the time coord to float seconds")
+    index = pd.Index(values)
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()
+        raise _fail(f"coordinate '{dim}'", f"duplicate ids {_preview(dup)}", f"unique {dim} ids",
+                    f"make ids unique, e.g. prefix them with the session or layer, or drop repeated {dim}s")
+
+
+def _check_attrs(ds: xr.Dataset) -> None:
+    attrs = ds.attrs
+    system = attrs.get("system")
+    if system not in SYSTEMS:
+        found = "no 'system' attr" if system is None else f"system={system!r}"
+        raise _fail("attr 'system'", found, f"one of {SYSTEMS}", "ds.attrs['system'] = 'brain' (or 'network')")
+    measure = attrs.get("measure")
+    if not isinstance(measure, str) or not measure:
+        raise _fail("attr 'measure'", f"measure={measure!r}", f"a non-empty string such as {MEASURES}",
+                    "ds.attrs['measure'] = 'spike_count' (or 'spike_rate', 'dff', 'activation', ...)")
+    version = attrs.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int | np.integer) or isinstance(version, bool):
+        raise _fail("attr 'format_version'", repr(version), "an integer", "remove the attr; validate() sets it")
+    if version > FORMAT_VERSION:
+        raise _fail("attr 'format_version'", str(version), f"at most {FORMAT_VERSION} (this neurosuper {__version__})",
+                    "upgrade neurosuper to read this set")
+    for owner, owner_attrs in [("the set", attrs)] + [(f"variable {k!r}", v.attrs) for k, v in ds.variables.items()]:
+        for key, value in owner_attrs.items():
+            if not isinstance(key, str):
+                raise _fail(f"attrs of {owner}", f"non-string key {key!r}", "string keys", "rename the attr")
+            if key == JSON_ATTR:
+                continue
+            try:
+                to_jsonable(value)
+            except TypeError as err:
+                raise _fail(f"attr {key!r} of {owner}", str(err), "JSON-safe values (str, numbers, bool, None, lists, "
+                            "dicts, numeric numpy arrays)", f"convert it, e.g. str(value), or drop the attr") from None
+
+
+def _check_stimuli(ds: xr.Dataset) -> None:
+    if "stimuli" not in ds.variables:
+        return
+    stim = ds["stimuli"]
+    if "stimuli" not in ds.data_vars:
+        raise _fail("variable 'stimuli'", "a coordinate", "a data variable", "ds = ds.reset_coords('stimuli')")
+    if not stim.dims or stim.dims[0] != "stimulus":
+        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "'stimulus' as first dim, e.g. (stimulus, y, x[, channel]) "
+                    "or (stimulus, feature)", "rename its stimulus dim to 'stimulus' and transpose it first")
+    clash = [d for d in stim.dims[1:] if d in CANONICAL_DIMS]
+    if clash or stim.ndim not in (2, 3, 4):
+        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "(stimulus, feature), (stimulus, y, x) or "
+                    "(stimulus, y, x, channel)", "rename the dims of 'stimuli'")
+    if stim.dtype.kind not in "biuf":
+        raise _fail("variable 'stimuli'", f"dtype {stim.dtype}", "numbers (images or features)",
+                    "convert the stimuli to numbers")
+
+
+def _check_values(resp: xr.DataArray) -> None:
+    """All-finite fast path (one summation); on failure locate ±inf and all-NaN slices along every dim."""
+    data = resp.data
+    lazy = hasattr(data, "dask")
+    total = data.sum(dtype=np.float64) if resp.dtype.itemsize < 8 and lazy else data.sum()
+    total = total.compute() if lazy else total
+    if np.isfinite(total):
+        return
+    import dask.array as dsa
+
+    xp = dsa if lazy else np
+    n_inf = xp.isinf(data).sum()
+    valid = ~xp.isnan(data)
+    per_dim = []
+    for axis in range(resp.ndim):
+        other = tuple(i for i in range(resp.ndim) if i != axis)
+        per_dim.append(valid.any(axis=other))
+    n_nan = (~valid).sum()
+    if lazy:
+        n_inf, n_nan, *per_dim = dsa.compute(n_inf, n_nan, *per_dim)
+    if n_inf:
+        raise _fail("'responses' values", f"{int(n_inf)} ±inf values", "finite numbers (NaN only for missing repeats)",
+                    "replace or drop the infinite entries (overflow in a rate? divide by a nonzero bin)")
+    for dim, has_value in zip(resp.dims, per_dim, strict=True):
+        if not np.all(has_value):
+            ids = resp[dim].values[~np.asarray(has_value)] if dim in resp.coords else np.flatnonzero(~has_value)
+            raise _fail(f"'{dim}' values", f"{dim} {_preview(ids)} with no valid value (all NaN)",
+                        f"at least one valid value per {dim}", f"drop them: ds = ds.drop_isel({dim}=...) "
+                        f"or ds.drop_sel({dim}=[...])")
+    if "repeat" not in resp.dims and n_nan:
+        raise _fail("'responses' values", f"{int(n_nan)} NaN values in a set without a 'repeat' dim",
+                    "NaN only where a repeat is missing", "impute or drop the affected units/stimuli")
+
+
+def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
+    """Check that ``ds`` is a ResponseSet and return it with ``responses`` in canonical dim order.
+
+    Parameters
+    ----------
+    ds
+        The candidate set.
+    check_values
+        Check the values (no ±inf; no unit, stimulus, repeat or time bin that is all NaN; NaN only with a
+        ``repeat`` dim). ``None`` (default) checks in-memory data and skips dask-backed data, so validating a
+        lazy set reads metadata only; ``True`` forces the check (computing over a lazy set chunk by chunk).
+
+    Returns
+    -------
+    xarray.Dataset
+        A new set (the input is not modified): ``responses`` transposed to (``repeat``?, ``stimulus``,
+        ``time``?, ``unit``), ``format_version`` set.
+
+    Raises
+    ------
+    FormatError
+        Naming the offending variable, dim, coord or attr, what was found, what was expected and the fix.
+    """
+    if type(ds) is not xr.Dataset:
+        found = type(ds).__name__
+        raise _fail("the set", f"a {found}", "a plain xarray.Dataset",
+                    "wrap arrays with neurosuper.from_array(...); convert a DataArray with "
+                    "from_array(da, system=..., measure=...)")
+    resp = _check_responses(ds)
+    order = _check_dims(resp)
+    _check_dtype(resp)
+    _check_sizes(resp)
+    for dim in CANONICAL_DIMS:
+        _check_index(ds, dim, required=dim in ("stimulus", "unit") and dim in order)
+    multi = [str(k) for k, idx in ds.indexes.items() if isinstance(idx, pd.MultiIndex)]
+    if multi:
+        raise _fail(f"index {multi[0]!r}", "a pandas MultiIndex", "flat indexes only",
+                    f"ds = ds.reset_index({multi[0]!r})")
+    _check_attrs(ds)
+    _check_stimuli(ds)
+    if check_values if check_values is not None else not is_lazy(resp):
+        _check_values(resp)
+    out = ds.copy(deep=False)
+    if tuple(resp.dims) != order:
+        out["responses"] = resp.transpose(*order)
+    out.attrs.setdefault("format_version", FORMAT_VERSION)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- building
+def _as_array(data: Any) -> Any:
+    if hasattr(data, "dask"):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as err:
+            raise _fail("data", f"an object numpy cannot convert ({err})", "a numeric array",
+                        "pass a rectangular numpy or dask array") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        arr = arr.astype(np.float64)
+    elif kind == "f" and arr.dtype.itemsize < 4:
+        arr = arr.astype(np.float32)
+    return arr
+
+
+def _coord_spec(name: str, value: Any, dims: tuple[str, ...]) -> Any:
+    if isinstance(value, xr.DataArray | xr.Variable):
+        return value
+    if isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], str | tuple):
+        return value
+    if name in dims:
+        return (name, value)
+    raise _fail(f"coord {name!r}", "values without a dim", f"{name}=(dim, values) with dim in {dims}",
+                f"from_array(..., {name}=('unit', values))")
+
+
+def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.DataArray:
+    n = len(ids)
+    if isinstance(stimuli, xr.DataArray):
+        if "stimulus" not in stimuli.dims:
+            raise _fail("stimuli", f"a DataArray with dims {stimuli.dims}", "a 'stimulus' dim",
+                        "rename its stimulus dim: stimuli.rename({'image': 'stimulus'})")
+        stim = stimuli.transpose("stimulus", ...)
+        if stim.sizes["stimulus"] != n:
+            raise _fail("stimuli", f"{stim.sizes['stimulus']} stimuli", f"{n}, one per stimulus of the responses",
+                        "pass the stimuli in the same order as the responses")
+        if "stimulus" in stim.coords:
+            theirs = stim["stimulus"].values
+            if not np.array_equal(np.sort(theirs.astype(str)), np.sort(np.asarray(ids).astype(str))):
+                extra = sorted(set(theirs.tolist()) ^ set(np.asarray(ids).tolist()), key=str)
+                raise _fail("stimuli ids", f"ids differing from the responses' ({_preview(extra)})",
+                            "the same stimulus ids", "align the stimuli with the responses before building the set")
+            if not np.array_equal(theirs, ids):
+                stim = stim.sel(stimulus=ids)
+        return stim.drop_vars("stimulus", errors="ignore").variable.to_base_variable()
+    arr = np.asarray(stimuli) if not hasattr(stimuli, "dask") else stimuli
+    if arr.ndim not in _STIMULI_DIMS or arr.shape[0] != n:
+        raise _fail("stimuli", f"an array of shape {arr.shape}", f"({n}, features), ({n}, y, x) or ({n}, y, x, channel)",
+                    "pass one row/image per stimulus, stimulus first")
+    return xr.Variable(_STIMULI_DIMS[arr.ndim], arr)
+
+
+def from_array(
+    data: Any,
+    *,
+    dims: Sequence[str] | None = None,
+    stimulus: Sequence[Hashable] | None = None,
+    unit: Sequence[Hashable] | None = None,
+    system: str,
+    measure: str,
+    stimuli: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+    **coords: Any,
+) -> xr.Dataset:
+    """Build a valid ResponseSet from a numpy or dask array (or a DataArray).
+
+    Parameters
+    ----------
+    data
+        2-D (stimulus, unit), 3-D (repeat, stimulus, unit) or 4-D (repeat, stimulus, time, unit) unless ``dims``
+        says otherwise (e.g. ``dims=("stimulus", "time", "unit")``). Integers become float64 (NaN marks
+        missing repeats). A DataArray brings its own dims and coords.
+    stimulus, unit
+        Ids (strings or integers); default ``0..n-1``.
+    system
+        ``"brain"`` or ``"network"``.
+    measure
+        ``"spike_count"``, ``"spike_rate"``, ``"dff"``, ``"activation"``, ...
+    stimuli
+        The stimuli themselves: a DataArray with a ``stimulus`` dim (ids, if present, must match) or an array
+        whose first axis is the stimulus (2-D features, 3-D grey images, 4-D colour images).
+    attrs
+        Further JSON-safe attrs (``source``, ``window``, ...).
+    **coords
+        Per-dim coords, xarray style: ``area=("unit", values)``; ``time=values`` for the time dim.
+
+    Examples
+    --------
+    >>> import numpy as np, neurosuper as ns
+    >>> ds = ns.from_array(np.random.default_rng(0).poisson(2.0, (2, 50, 30)), system="brain",
+    ...                    measure="spike_count", area=("unit", ["V1"] * 20 + ["V2"] * 10))
+    >>> dict(ds.sizes)
+    {'repeat': 2, 'stimulus': 50, 'unit': 30}
+    """
+    extra_coords: dict[str, Any] = {}
+    if isinstance(data, xr.DataArray):
+        dims = tuple(dims) if dims is not None else tuple(map(str, data.dims))
+        extra_coords = {str(k): v.variable for k, v in data.coords.items()}
+        data = data.data
+    arr = _as_array(data)
+    if dims is None:
+        if arr.ndim not in _DEFAULT_DIMS:
+            raise _fail("data", f"{arr.ndim}-D array of shape {arr.shape}", "2-D (stimulus, unit), 3-D (repeat, "
+                        "stimulus, unit) or 4-D (repeat, stimulus, time, unit)", "pass dims=(...) naming every axis")
+        dims = _DEFAULT_DIMS[arr.ndim]
+    dims = tuple(dims)
+    if len(dims) != arr.ndim:
+        raise _fail("dims", f"{len(dims)} names {dims} for a {arr.ndim}-D array", "one name per axis",
+                    "make dims match the array's shape")
+    sizes = dict(zip(dims, arr.shape, strict=True))
+    all_coords: dict[str, Any] = dict(extra_coords)
+    for dim, ids in (("stimulus", stimulus), ("unit", unit)):
+        if dim not in sizes:
+            continue
+        if ids is None:
+            if dim not in all_coords:
+                all_coords[dim] = np.arange(sizes[dim])
+            continue
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or len(ids) != sizes[dim]:
+            raise _fail(f"{dim} ids", f"{ids.shape[0] if ids.ndim else 'a scalar'} ids",
+                        f"{sizes[dim]}, one per {dim}", f"pass {dim}= with one id per {dim}")
+        all_coords[dim] = ids
+    if "repeat" in sizes and "repeat" not in all_coords:
+        all_coords["repeat"] = np.arange(sizes["repeat"])
+    for name, value in coords.items():
+        all_coords[name] = _coord_spec(name, value, dims)
+    base = {"system": system, "measure": measure, "format_version": FORMAT_VERSION, "neurosuper_version": __version__}
+    try:
+        ds = xr.Dataset({"responses": (dims, arr)}, coords=all_coords, attrs={**dict(attrs or {}), **base})
+    except (ValueError, TypeError) as err:
+        raise _fail("coords", f"a mismatch ({err})", "one value per element of the coord's dim",
+                    "check the lengths of the coords you passed") from None
+    if stimuli is not None:
+        if "stimulus" not in sizes:
+            raise _fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim", "name one axis 'stimulus'")
+        ds["stimuli"] = _stimuli_variable(stimuli, ds["stimulus"].values)
+    return validate(ds)
+
+
+# --------------------------------------------------------------------------------------------- pooling
+def _set_label(attrs: Mapping[str, Any], i: int, name: str) -> str:
+    for key in (name, f"{name}_id", "session_id", "source"):
+        if isinstance(attrs.get(key), str | int):
+            return str(attrs[key])
+    return str(i)
+
+
+def concat(
+    sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset],
+    dim: str = "unit",
+    *,
+    name: str = "session",
+) -> xr.Dataset:
+    """Pool several ResponseSets along ``unit`` (same stimuli) or ``stimulus`` (same units).
+
+    The ids along the other dims must match (the same set of ids; order follows the first set). Attrs equal
+    in every set stay attrs; attrs that differ become coords along ``dim``; a coord ``name`` (default
+    ``"session"``) records which set each unit (or stimulus) came from — the mapping's keys, else each set's
+    ``session``/``session_id``/``source`` attr, else its position. When ids collide along ``dim``, they are
+    prefixed with that label (``"label/id"``).
+
+    Returns a new valid ResponseSet; the inputs are not modified.
+    """
+    if dim not in ("unit", "stimulus"):
+        raise _fail("concat dim", repr(dim), "'unit' or 'stimulus'", "pool units with dim='unit'")
+    if isinstance(sets, Mapping):
+        labels = [str(k) for k in sets]
+        items = [validate(s) for s in sets.values()]
+    else:
+        items = [validate(s) for s in sets]
+        labels = [_set_label(s.attrs, i, name) for i, s in enumerate(items)]
+    if len(items) == 0:
+        raise _fail("concat", "no sets", "at least one ResponseSet", "pass a list or dict of sets")
+    if len(set(labels)) != len(labels):
+        labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
+    first = items[0]
+    systems = {s.attrs["system"] for s in items}
+    if len(systems) > 1:
+        raise _fail("concat", f"systems {sorted(systems)}", "sets of one system",
+                    "compare brains and networks with neurosuper.compare instead of pooling them")
+    other = [d for d in first["responses"].dims if d != dim]
+    aligned = []
+    for label, s in zip(labels, items, strict=True):
+        if tuple(d for d in s["responses"].dims if d != dim) != tuple(other):
+            raise _fail(f"concat: set {label!r}", f"dims {s['responses'].dims}", f"the dims of the first set, "
+                        f"{first['responses'].dims}", "give every set the same repeat/time dims")
+        for d in other:
+            mine, theirs = first[d].values, s[d].values
+            if set(mine.tolist()) != set(theirs.tolist()) or len(mine) != len(theirs):
+                diff = sorted(set(mine.tolist()) ^ set(theirs.tolist()), key=str)
+                raise _fail(f"concat: {d} ids of set {label!r}", f"ids differing from the first set's "
+                            f"({_preview(diff)})", f"the same {d} ids in every set",
+                            f"select the shared {d}s first: s.sel({d}=shared_ids)")
+            if not np.array_equal(mine, theirs):
+                s = s.sel({d: mine})
+        aligned.append(s)
+    all_ids = np.concatenate([s[dim].values.astype(str) for s in aligned])
+    prefix = len(set(all_ids.tolist())) != len(all_ids)
+    shared_attrs = {k: v for k, v in first.attrs.items()
+                    if all(k in s.attrs and _same(s.attrs[k], v) for s in aligned[1:])}
+    varying = sorted({k for s in aligned for k in s.attrs} - set(shared_attrs))
+    parts = []
+    for label, s in zip(labels, aligned, strict=True):
+        n = s.sizes[dim]
+        new = {name: (dim, np.full(n, label))}
+        for key in varying:
+            value = s.attrs.get(key, "")
+            value = value if isinstance(value, str | int | float) and not isinstance(value, bool) else str(value)
+            new[key] = (dim, np.full(n, value, dtype=object).astype(str))
+        if prefix:
+            new[dim] = np.char.add(f"{label}/", s[dim].values.astype(str))
+        part = s.assign_coords(new)
+        part.attrs = {}
+        parts.append(part)
+    keep_stimuli = dim == "unit" and "stimuli" in first
+    data_vars = [v for v in first.data_vars if v != "stimuli" or dim == "stimulus"]
+    pooled = xr.concat([p[data_vars] for p in parts], dim=dim, data_vars="minimal", coords="minimal",
+                       compat="override", join="exact", combine_attrs="drop")
+    if keep_stimuli:
+        pooled["stimuli"] = first["stimuli"]
+    pooled.attrs = dict(shared_attrs)
+    return validate(pooled)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b))) if isinstance(a, np.ndarray | list) else a == b
+    except (TypeError, ValueError):
+        return False
