@@ -1,0 +1,30 @@
+"""Shared fixtures: the real-data folder, small simulated sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: ``../shared/data`` next to the project root (present in CI, absent in a user's fresh clone).
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ../shared/data; skips the test (saying why) when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it is present in CI)")
+    return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
