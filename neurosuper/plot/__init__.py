@@ -1,0 +1,1 @@
+"""Figures (seaborn/matplotlib) drawn from analysis results; one module per analysis."""

@@ -1,0 +1,198 @@
+"""Interpretability index: exact top-k with ties, II against known truth and scipy, nulls, NaN, bad input."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.spatial.distance import pdist
+
+import neurosuper as ns
+from neurosuper.errors import AnalysisError, NeurosuperWarning
+from neurosuper.interpret import Features, group_summary, interpretability_index
+from neurosuper.interpret._topk import topk_rows, topk_units
+
+
+def _reference_topk(row: np.ndarray, k: int, largest: bool) -> np.ndarray:
+    valid = np.flatnonzero(~np.isnan(row))
+    key = -row[valid] if largest else row[valid]
+    chosen = valid[np.argsort(key, kind="stable")][:k]
+    out = np.full(k, -1)
+    out[: len(chosen)] = chosen
+    return out
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_ties_go_to_lowest_index(largest):
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        n, k = int(rng.integers(6, 60)), int(rng.integers(1, 6))
+        X = rng.integers(0, 3, (7, n)).astype(float)  # heavy ties, like spike counts
+        if trial % 2:
+            X[rng.random(X.shape) < 0.3] = np.nan
+        idx, vals = topk_rows(X, k, largest=largest)
+        for i in range(len(X)):
+            np.testing.assert_array_equal(idx[i], _reference_topk(X[i], k, largest))
+        ok = idx >= 0
+        np.testing.assert_array_equal(vals[ok], np.take_along_axis(X, np.maximum(idx, 0), 1)[ok])
+
+
+def test_topk_dask_blocks_equal_numpy():
+    rng = np.random.default_rng(2)
+    R = rng.poisson(1.0, (97, 13)).astype(float)
+    for largest in (True, False):
+        a, _ = topk_units(R, 5, largest=largest)
+        b, _ = topk_units(da.from_array(R, chunks=(10, 13)), 5, largest=largest)
+        np.testing.assert_array_equal(a, b)
+        assert np.array_equal(a[:, 0], [_reference_topk(R[:, u], 1, largest)[0] for u in range(13)])
+
+
+def _set(R, F=None, **coords):
+    return ns.from_array(R, system="brain", measure="spike_count", stimuli=F, **coords)
+
+
+def test_mei_ids_best_first_with_ties():
+    r = np.array([3, 5, 5, 1, 5, 5, 5, 0], float)
+    R = np.stack([r, -r], axis=1)
+    ds = _set(R, np.arange(8.0)[:, None], stimulus=[f"s{i}" for i in range(8)])
+    res = interpretability_index(ds, k=3, progress=False)
+    assert res["mei"].dims == ("unit", "mei")
+    assert list(res["mei"].values[0]) == ["s1", "s2", "s4"]
+    assert list(res["mei"].values[1]) == ["s7", "s3", "s0"]
+    # features are the stimulus positions: distances 1, 3, 2 -> II = -2
+    assert res["ii"].values[0] == pytest.approx(-2.0)
+    bottom = interpretability_index(ds, k=3, which="bottom", progress=False)
+    assert list(bottom["mei"].values[0]) == ["s7", "s3", "s0"]
+
+
+def test_identical_top_stimuli_get_the_maximum_ii_and_random_units_sit_in_the_null():
+    rng = np.random.default_rng(3)
+    n_stim, n_rand = 400, 300
+    F = rng.standard_normal((n_stim, 6))
+    F[10:15] = F[10]  # five identical stimuli
+    R = rng.standard_normal((n_stim, n_rand + 2))
+    R[10:15, 0] = 10.0  # unit 0: its top-5 are the identical stimuli
+    cluster = np.argsort(np.linalg.norm(F - F[200], axis=1))[:5]
+    R[cluster, 1] = 10.0 + np.arange(5)  # unit 1: top-5 are one tight cluster
+    res = interpretability_index(_set(R, F), null="random_stimuli", n_null=2000, progress=False)
+    ii = res["ii"].values
+    assert ii[0] == 0.0  # the maximum possible value (distances are >= 0)
+    assert ii[1] > ii[2:].max()
+    assert res["ii_percentile"].values[0] == 100.0 and res["ii_percentile"].values[1] == 100.0
+    z = res["ii_z"].values[2:]
+    assert abs(z.mean()) < 0.15 and 0.8 < z.std() < 1.2
+    pct = res["ii_percentile"].values[2:]
+    assert abs(np.mean(pct < 50) - 0.5) < 0.1 and abs(np.mean(pct < 10) - 0.1) < 0.05
+    # the null is k random stimuli: its mean is - the mean distance of random pairs
+    d = pdist(F)
+    assert res["ii_null"].mean() == pytest.approx(-d.mean(), rel=0.03)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_ii_equals_minus_mean_pdist_of_the_meis(metric):
+    rng = np.random.default_rng(4)
+    F, R = rng.standard_normal((120, 7)), rng.standard_normal((120, 25))
+    res = interpretability_index(_set(R, F), similarity=Features(metric=metric), k=6, progress=False)
+    for u in range(25):
+        top = np.argsort(-R[:, u], kind="stable")[:6]
+        assert list(res["mei"].values[u]) == list(top)
+        assert res["ii"].values[u] == pytest.approx(-pdist(F[top], metric=metric).mean(), rel=1e-10)
+    assert res.attrs["similarity"] == "features" and res.attrs["similarity_auto"] is False
+
+
+def test_label_tuned_unit_scores_high_with_label():
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.array(["a", "b", "c", "d", "e"]), 60)
+    R = rng.random((300, 40))
+    R[labels == "c", 0] += 2.0
+    ds = _set(R, label=("stimulus", labels))
+    res = interpretability_index(ds, similarity="auto", null="random_stimuli", progress=False)
+    assert res.attrs["similarity"] == "label" and res.attrs["similarity_auto"] is True
+    assert res["ii"].values[0] == 0.0 and res["ii_z"].values[0] > 2.0
+    # random units: mean label disagreement of random pairs 1 - sum p^2 = 0.8
+    assert res["ii"].values[1:].mean() == pytest.approx(-0.8, abs=0.05)
+
+
+def test_which_both_and_random_directions_null():
+    rng = np.random.default_rng(6)
+    F, R = rng.standard_normal((200, 4)), rng.standard_normal((200, 150))
+    ds = _set(R, F)
+    both = interpretability_index(ds, which="both", progress=False)
+    assert both["ii"].dims == ("which", "unit") and both["mei"].dims == ("which", "unit", "mei")
+    neg = interpretability_index(_set(-R, F), progress=False)
+    np.testing.assert_array_equal(both["mei"].sel(which="bottom").values, neg["mei"].values)
+    np.testing.assert_allclose(both["ii"].sel(which="bottom").values, neg["ii"].values)
+    rd = interpretability_index(ds, null="random_directions", n_null=300, progress=False)
+    # random units are random directions: z against random directions ~ N(0, 1)
+    assert abs(rd["ii_z"].mean()) < 0.2 and rd.sizes["null_sample"] == 300
+
+
+def test_nan_repeats_are_averaged_over_valid_repeats_and_skipped_per_unit():
+    rng = np.random.default_rng(7)
+    R = rng.random((2, 30, 3))
+    R[0, 4, 0], R[1, 4, 0] = 9.0, np.nan  # mean over valid repeats = 9 -> unit 0's best stimulus
+    R[:, 7, 1] = np.nan  # unit 1 never got stimulus 7 ...
+    R[0, 7, 2] = 50.0  # ... which is unit 2's best
+    F = rng.standard_normal((30, 3))
+    ds = _set(R, F)
+    res = interpretability_index(ds, k=3, progress=False)
+    assert res["mei"].values[0, 0] == 4 and res["mei_response"].values[0, 0] == 9.0
+    assert 7 not in res["mei"].values[1] and res["mei"].values[2, 0] == 7
+    R2 = rng.random((2, 6, 2))
+    R2[:, :4, 1] = np.nan  # unit 1 has only 2 valid stimuli
+    with pytest.warns(NeurosuperWarning, match="1 of 2 units"):
+        res2 = interpretability_index(_set(R2, rng.standard_normal((6, 2))), k=3, progress=False)
+    assert np.isnan(res2["ii"].values[1]) and np.isfinite(res2["ii"].values[0])
+    assert res2["mei"].values[1, 2] == -1
+
+
+def test_dask_backed_set_gives_the_same_result_and_input_is_untouched():
+    rng = np.random.default_rng(8)
+    R, F = rng.poisson(1.5, (150, 20)).astype(float), rng.standard_normal((150, 5))
+    ds = _set(R, F, area=("unit", ["V1"] * 12 + ["V4"] * 8))
+    before = ds.copy(deep=True)
+    lazy = ds.copy()
+    lazy["responses"] = ds["responses"].chunk({"stimulus": 40})
+    a = interpretability_index(ds, null="random_stimuli", progress=False)
+    b = interpretability_index(lazy, null="random_stimuli", progress=False)
+    xr.testing.assert_identical(a, b)
+    xr.testing.assert_identical(ds, before)
+    g = group_summary(a)
+    assert list(g["group"].values) == ["V1", "V4"]
+    assert g["mean"].sel(group="V4") == pytest.approx(a["ii"].values[12:].mean())
+    assert int(g["n"].sel(group="V1")) == 12
+
+
+def test_bad_input_messages():
+    rng = np.random.default_rng(9)
+    ds = _set(rng.random((10, 4)), label=("stimulus", list("aabbccddee")))
+    with pytest.raises(AnalysisError, match="k=11 but the set has 10 stimuli"):
+        interpretability_index(ds, k=11, similarity="label", progress=False)
+    with pytest.raises(AnalysisError, match="k"):
+        interpretability_index(ds, k=1, similarity="label", progress=False)
+    with pytest.raises(AnalysisError, match=r"'pixels' needs a 'stimuli' variable.*\['label'\]"):
+        interpretability_index(ds, similarity="pixels", progress=False)
+    with pytest.raises(AnalysisError, match=r"features: found shape \(9, 2\); expected \(10, n_features\)"):
+        interpretability_index(ds, similarity=Features(features=np.zeros((9, 2))), progress=False)
+    with pytest.raises(AnalysisError, match="which"):
+        interpretability_index(ds, similarity="label", which="middle", progress=False)
+    with pytest.raises(AnalysisError, match="null"):
+        interpretability_index(ds, similarity="label", null="shuffle", progress=False)
+    with pytest.raises(AnalysisError, match="'nope'"):
+        interpretability_index(ds, similarity="nope", progress=False)
+    bare = _set(rng.random((10, 4)))
+    with pytest.raises(AnalysisError, match="no 'stimuli' variable and no 'label'"):
+        interpretability_index(bare, progress=False)
+
+
+def test_time_and_repeat_dims_are_averaged():
+    rng = np.random.default_rng(10)
+    R = rng.random((3, 40, 4, 6))  # repeat, stimulus, time, unit
+    F = rng.standard_normal((40, 3))
+    full = ns.from_array(R, system="brain", measure="spike_rate", stimuli=F)
+    flat = _set(R.mean(axis=(0, 2)), F)
+    a = interpretability_index(full, progress=False)
+    b = interpretability_index(flat, progress=False)
+    np.testing.assert_array_equal(a["mei"].values, b["mei"].values)
+    np.testing.assert_allclose(a["ii"].values, b["ii"].values)
