@@ -1,0 +1,101 @@
+"""Saved activations → ResponseSet: ``.npy``, ``.npz`` (one array per layer), HDF5 (one dataset per layer).
+
+``.npy`` files are memory-mapped and HDF5 datasets read through dask, so nothing is loaded until used;
+``.npz`` members are read only for the layers asked for (a zip cannot be memory-mapped).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import FormatError
+from .activations import from_activations
+
+__all__ = ["load_activations"]
+
+_HDF5 = (".h5", ".hdf5", ".hdf")
+
+
+def _lazy(array: Any) -> Any:
+    import dask.array as da
+
+    # about 64 MB per chunk along the stimulus axis, whole rows otherwise
+    row = int(np.prod(array.shape[1:])) * array.dtype.itemsize or 1
+    rows = max(1, min(array.shape[0], (64 << 20) // row))
+    return da.from_array(array, chunks=(rows, *array.shape[1:]))
+
+
+def _hdf5_datasets(path: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise FormatError(f"file {str(path)!r}: could not be read as HDF5 ({err}); expected an HDF5 file with one "
+                          "dataset per layer. Fix: the file may be truncated — write it again.") from err
+    found: dict[str, Any] = {}
+    handle.visititems(lambda name, obj: found.setdefault(name, obj) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _pick(available: dict[str, Any], layers: Sequence[str] | None, path: Path) -> dict[str, Any]:
+    if not available:
+        raise FormatError(f"file {str(path)!r}: found no arrays; expected one array per layer.")
+    if layers is None:
+        return available
+    missing = [name for name in layers if name not in available]
+    if missing:
+        raise FormatError(f"layers: found unknown names {missing} in {str(path)!r}; expected some of "
+                          f"{sorted(available)}. Fix: pass layers= with these names.")
+    return {name: available[name] for name in layers}
+
+
+def load_activations(
+    path: str | os.PathLike,
+    *,
+    layers: Sequence[str] | None = None,
+    stimulus: Sequence[Hashable] | None = None,
+    spatial: str = "mean",
+    stimuli: Any = None,
+    model: str | None = None,
+) -> xr.Dataset:
+    """Read saved activations as one ResponseSet (``system="network"``), lazily where the format allows.
+
+    Parameters
+    ----------
+    path
+        ``.npy`` (one layer, named after the file), ``.npz`` (one array per layer, named by its key) or HDF5
+        (``.h5``/``.hdf5``: one dataset per layer, named by its path inside the file).
+    layers
+        Which arrays to read (default: all).
+    stimulus, spatial, stimuli, model
+        As :func:`neurosuper.from_activations`; ``model`` defaults to the file name.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FormatError(f"path {str(path)!r}: found no such file; expected saved activations. Fix: check the path.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arrays = {path.stem: _lazy(np.load(path, mmap_mode="r"))}
+        except ValueError as err:
+            raise FormatError(f"file {str(path)!r}: not a readable .npy ({err}); it may be truncated.") from err
+        arrays = _pick(arrays, layers, path)
+    elif suffix == ".npz":
+        try:
+            with np.load(path) as npz:
+                arrays = {name: npz[name] for name in _pick(dict.fromkeys(npz.files), layers, path)}
+        except (ValueError, OSError, EOFError) as err:
+            raise FormatError(f"file {str(path)!r}: not a readable .npz ({err}); it may be truncated.") from err
+    elif suffix in _HDF5:
+        arrays = {name: _lazy(ds) for name, ds in _pick(_hdf5_datasets(path), layers, path).items()}
+    else:
+        raise FormatError(f"path {str(path)!r}: found suffix {suffix!r}; expected .npy, .npz, .h5 or .hdf5. "
+                          "Fix: save activations with numpy (np.save/np.savez) or h5py.")
+    return from_activations(arrays, stimulus=stimulus, spatial=spatial, stimuli=stimuli, model=model or path.name)
