@@ -3,10 +3,14 @@
 The common format is the ResponseSet (:mod:`neurosuper.format`); see ``docs/format.md``.
 """
 
-from . import datasets
+from . import datasets, interpret, spectral
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
 from .format import FORMAT_VERSION, concat, from_array, validate
+from .io.activations import from_activations, from_sklearn
+from .io.files import load_activations
+from .io.nwb import load_nwb, nwb_sources, save_nwb
+from .io.torch import from_torch
 from .storage import load, save, save_result
 
 __all__ = [
@@ -20,8 +24,17 @@ __all__ = [
     "validate",
     "from_array",
     "concat",
+    "from_activations",
+    "from_sklearn",
+    "from_torch",
+    "load_activations",
     "save",
     "load",
     "save_result",
+    "load_nwb",
+    "nwb_sources",
+    "save_nwb",
     "datasets",
+    "interpret",
+    "spectral",
 ]

@@ -1,1 +1,421 @@
-"""placeholder"""
+"""The embedded demo data: a simulated V1 population and a trained network, on natural image patches.
+
+Both are generated on this machine — deterministically, in seconds, from the two photographs scikit-learn
+ships (``china.jpg``, ``flower.jpg``), never downloaded — and cached as netCDF in a user cache folder
+(:func:`cache_dir`), under a name keyed by the generator (its version, its source code and parameters, the
+numpy/scikit-learn versions), so a changed generator rebuilds. See ``docs/datasets.md``.
+
+- :func:`demo_brain` — 1,000 simulated V1 neurons (a linear–nonlinear model with oriented, localised Gabor
+  filters), Poisson spike counts to 2,000 image patches shown twice; ground truth included (filters,
+  noiseless rates, their eigenspectrum and its power-law exponent ``alpha_true`` ≈ 1).
+- :func:`demo_network` — the hidden layers of a scikit-learn MLP autoencoder trained here on the same patches.
+
+scikit-learn, Pillow and tqdm are imported inside the calls, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import FormatError, NeurosuperWarning
+
+__all__ = ["demo_brain", "demo_brain_nwb", "demo_network", "cache_dir", "signal_spectrum", "network_inputs",
+           "GENERATOR_VERSION", "CACHE_ENV"]
+
+#: Bump when the generated data change in a way the parameters below do not express.
+GENERATOR_VERSION = 1
+#: Environment variable naming the cache folder (default: ``$XDG_CACHE_HOME/neurosuper`` or ``~/.cache/neurosuper``).
+CACHE_ENV = "NEUROSUPER_CACHE"
+
+#: The image patches both demo sets share.
+PATCHES: dict[str, Any] = {"n_stimuli": 2000, "size": 48, "downsample": 3, "seed": 0,
+                           "images": ["china.jpg", "flower.jpg"]}
+#: The simulated V1 population (see :func:`demo_brain`).
+BRAIN: dict[str, Any] = {
+    "n_units": 1000, "sf_range": [0.04, 0.5], "sf_density": 1.0, "bandwidth": 0.5, "aspect": 1.5,
+    "threshold": 2.0, "mean_count": 1.0, "snr": 0.5, "n_repeats": 2, "seed": 1, "alpha_ranks": [11, 500],
+}
+#: The network (see :func:`demo_network`).
+NETWORK: dict[str, Any] = {
+    "hidden_layer_sizes": [128, 64, 128], "activation": "relu", "input_pool": 3, "solver": "adam",
+    "batch_size": 200, "learning_rate_init": 1e-3, "max_iter": 100, "tol": 1e-5, "random_state": 0,
+}
+
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 grey from RGB
+
+
+# --------------------------------------------------------------------------------------------- cache
+def cache_dir() -> Path:
+    """Folder of the cached demo sets: ``$NEUROSUPER_CACHE``, else ``$XDG_CACHE_HOME/neurosuper``, else
+    ``~/.cache/neurosuper``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "neurosuper"
+
+
+def _cache_key(name: str, params: dict[str, Any]) -> str:
+    from importlib.metadata import version
+
+    from .io import activations
+
+    sources = b"".join(Path(m).read_bytes() for m in (__file__, activations.__file__))
+    spec = {"name": name, "generator": GENERATOR_VERSION, "params": params,
+            "source": hashlib.sha256(sources).hexdigest(),
+            "numpy": ".".join(np.__version__.split(".")[:2]),
+            "sklearn": ".".join(version("scikit-learn").split(".")[:2])}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _cache_path(name: str, params: dict[str, Any]) -> Path:
+    return cache_dir() / f"{name}-g{GENERATOR_VERSION}-{_cache_key(name, params)}.nc"
+
+
+def _cached(name: str, params: dict[str, Any], build: Callable[[bool], xr.Dataset], *,
+            cache: bool, progress: bool) -> xr.Dataset:
+    """Open the cached set if present and readable; else build it and write it atomically (neurosuper.save).
+
+    A cache file that cannot be read is rebuilt, and a cache folder that cannot be written leaves the set
+    uncached — each with a :class:`NeurosuperWarning`. Older files of the same set are removed.
+    """
+    from .storage import load, save
+
+    if not cache:
+        return build(progress)
+    path = _cache_path(name, params)
+    if path.exists():
+        try:
+            return load(path)
+        except FormatError as err:
+            warnings.warn(f"{name}: the cached file {str(path)!r} could not be read ({err}); rebuilding it.",
+                          NeurosuperWarning, stacklevel=3)
+    ds = build(progress)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(ds, path, overwrite=True)
+    except (OSError, FormatError) as err:
+        warnings.warn(f"{name}: could not cache the set in {str(path.parent)!r} ({err}); it is rebuilt on every "
+                      f"call. Fix: set {CACHE_ENV} to a writable folder.", NeurosuperWarning, stacklevel=3)
+        return ds
+    for old in path.parent.glob(f"{name}-g*.nc"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return ds
+
+
+def _bar(progress: bool, desc: str, total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not progress, unit="step")
+
+
+def _limit_threads():
+    """One BLAS thread: reproducible sums whatever the core count, and no oversubscription of a shared machine."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+# --------------------------------------------------------------------------------------------- stimuli
+def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str, Any]]:
+    """Grey patches (stimulus, y, x) as uint8, their stimulus coords, and attrs.
+
+    Each photograph is turned grey (BT.601 luma, 0–255), block-averaged ``downsample × downsample`` and cut
+    into ``size × size`` patches at uniformly random positions (half of the patches from each image); the
+    patches are then shuffled and rounded to uint8.
+    """
+    from sklearn.datasets import load_sample_image
+
+    p = PATCHES
+    rng = np.random.default_rng(p["seed"])
+    k, size, n_per = p["downsample"], p["size"], p["n_stimuli"] // len(p["images"])
+    patches, source, rows, cols = [], [], [], []
+    for name in p["images"]:
+        grey = load_sample_image(name).astype(np.float64) @ _LUMA
+        h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
+        small = grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+        ys = rng.integers(0, small.shape[0] - size + 1, n_per)
+        xs = rng.integers(0, small.shape[1] - size + 1, n_per)
+        patches += [small[y:y + size, x:x + size] for y, x in zip(ys, xs, strict=True)]
+        source += [name] * n_per
+        rows.append(ys)
+        cols.append(xs)
+    order = rng.permutation(len(patches))
+    stimuli = np.rint(np.stack(patches)[order]).astype(np.uint8)
+    grey = stimuli.reshape(len(stimuli), -1).astype(np.float64)
+    coords = {
+        "source_image": ("stimulus", np.array(source)[order]),
+        "image_y": ("stimulus", np.concatenate(rows)[order]),
+        "image_x": ("stimulus", np.concatenate(cols)[order]),
+        "luminance": ("stimulus", grey.mean(axis=1)),
+        "contrast": ("stimulus", grey.std(axis=1) / grey.mean(axis=1)),
+    }
+    ids = np.array([f"patch{i:04d}" for i in range(len(stimuli))])
+    attrs = {"images": list(p["images"]), "patch_size": size, "image_downsample": k,
+             "stimuli_note": f"{size}x{size} grey patches (uint8, BT.601 luma) of scikit-learn's sample photographs, "
+                             f"block-averaged {k}x{k} before cutting; image_y/image_x = top-left corner there"}
+    return stimuli, {"stimulus": ids, **coords}, attrs
+
+
+# --------------------------------------------------------------------------------------------- brain
+def _gabor_bank(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Unit-norm, zero-mean Gabor filters (unit, y, x) and their parameters.
+
+    ``g(u, v) = exp(−u²/2σ² − v²/2(aσ)²) · cos(2π f u + φ)`` with ``u`` along the wave vector at angle θ, σ =
+    bandwidth / f (about 1.5 octaves at 0.5, capped at size/6), aspect ``a``; spatial frequency f drawn with
+    density ∝ f^sf_density on ``sf_range`` (cycles/pixel), centres uniform at least 2σ (at most size/3) from
+    the edges. The DC is removed by subtracting the envelope scaled to the filter's sum.
+    """
+    b = BRAIN
+    lo, hi = b["sf_range"]
+    a = b["sf_density"] + 1.0
+    sf = (lo**a + rng.uniform(0, 1, n) * (hi**a - lo**a)) ** (1 / a)
+    theta = rng.uniform(0, np.pi, n)
+    phase = rng.uniform(0, 2 * np.pi, n)
+    sigma = np.minimum(b["bandwidth"] / sf, size / 6)
+    margin = np.minimum(2 * sigma, size / 3)
+    x0 = rng.uniform(margin, size - 1 - margin)
+    y0 = rng.uniform(margin, size - 1 - margin)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    dx, dy = xx - x0[:, None, None], yy - y0[:, None, None]
+    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    u, v = dx * cos + dy * sin, -dx * sin + dy * cos
+    s = sigma[:, None, None]
+    env = np.exp(-(u**2) / (2 * s**2) - v**2 / (2 * (b["aspect"] * s) ** 2))
+    filt = env * np.cos(2 * np.pi * sf[:, None, None] * u + phase[:, None, None])
+    filt -= filt.sum(axis=(1, 2), keepdims=True) / env.sum(axis=(1, 2), keepdims=True) * env
+    filt /= np.linalg.norm(filt.reshape(n, -1), axis=1)[:, None, None]
+    params = {"x_pos": x0, "y_pos": y0, "orientation": theta, "sf": sf, "phase": phase, "sigma": sigma}
+    return filt, params
+
+
+def signal_spectrum(rates: np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending) of the covariance across stimuli of ``rates`` (stimulus, unit).
+
+    Σ = R̃ᵀR̃ / n_stimuli with R̃ mean-centred per unit (Marshall & Kirchner 2024; Stringer et al. 2019), in float64.
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    r = r - r.mean(axis=0)
+    cov = r.T @ r / r.shape[0]
+    return np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)
+
+
+def _alpha(spectrum: np.ndarray, ranks: tuple[int, int]) -> tuple[float, float]:
+    """Stringer's power-law fit (weights 1/n, ranks 1-based inclusive) via :func:`neurosuper.spectral.powerlaw`."""
+    from .spectral import powerlaw
+
+    da = xr.DataArray(spectrum, dims="rank", coords={"rank": np.arange(1, len(spectrum) + 1)})
+    fit = powerlaw(da, ranks=tuple(ranks))
+    return float(fit["alpha"]), float(fit["r2"])
+
+
+def _build_brain(progress: bool) -> xr.Dataset:
+    from .format import from_array
+
+    b = BRAIN
+    with _bar(progress, "demo_brain", 5) as bar, _limit_threads():
+        stimuli, stim_coords, stim_attrs = _patches()
+        n_stim, size = stimuli.shape[0], stimuli.shape[1]
+        pixels = stimuli.reshape(n_stim, -1).astype(np.float64)
+        mean, std = float(pixels.mean()), float(pixels.std())
+        x = (pixels - mean) / std
+        bar.update()
+        filt, params = _gabor_bank(np.random.default_rng([b["seed"], 0]), b["n_units"], size)
+        filt = filt.astype(np.float32)  # the stored filters are exactly the ones used
+        bar.update()
+        drive = x @ filt.reshape(len(filt), -1).astype(np.float64).T
+        threshold = b["threshold"] * drive.std(axis=0)
+        evoked = np.maximum(drive - threshold, 0.0)
+        gain = float(np.sqrt(b["snr"] * b["mean_count"] * b["n_units"] / evoked.var(axis=0).sum()))
+        baseline = float(b["mean_count"] - gain * evoked.mean())
+        rates = (baseline + gain * evoked).astype(np.float32)
+        bar.update()
+        spectrum = signal_spectrum(rates)
+        alpha, r2 = _alpha(spectrum, b["alpha_ranks"])
+        bar.update()
+        spikes_rng = np.random.default_rng([b["seed"], 1])
+        counts = spikes_rng.poisson(rates.astype(np.float64), size=(b["n_repeats"], *rates.shape))
+        bar.update()
+    unit_ids = np.array([f"n{i:04d}" for i in range(b["n_units"])])
+    unit_coords = {k: ("unit", v) for k, v in params.items()}
+    attrs = {
+        "source": "neurosuper.datasets.demo_brain",
+        "description": "Simulated V1 population: linear-nonlinear Gabor neurons, Poisson spike counts to natural "
+                       "image patches shown twice (neurosuper demo data, generated, not recorded)",
+        "model": "rate = baseline + gain * max(filter . x - threshold, 0); x = (stimulus - input_mean) / input_std; "
+                 "threshold = threshold_sd * std over stimuli of filter . x; spikes ~ Poisson(rate) per repeat",
+        "alpha_true": alpha, "alpha_true_r2": r2, "alpha_ranks": list(b["alpha_ranks"]),
+        "alpha_reference": "Stringer et al. 2019 Nature 571:361: weighted LS of log lambda_n = -alpha log n + b, "
+                           "weights 1/n, on the eigenspectrum of the noiseless rates' covariance",
+        "input_mean": mean, "input_std": std, "gain": gain, "baseline": baseline,
+        "threshold_sd": float(b["threshold"]), "mean_count": float(b["mean_count"]), "snr": float(b["snr"]),
+        "generator": {"name": "demo_brain", "version": GENERATOR_VERSION, "patches": PATCHES, "params": b},
+        **stim_attrs,
+    }
+    ds = from_array(counts.astype(np.float32), stimulus=stim_coords.pop("stimulus"), unit=unit_ids,
+                    system="brain", measure="spike_count", stimuli=stimuli, attrs=attrs,
+                    area=("unit", np.full(b["n_units"], "V1")), threshold=("unit", threshold),
+                    **unit_coords, **stim_coords)
+    ds["filters"] = (("unit", "y", "x"), filt)
+    ds["rates"] = (("stimulus", "unit"), rates)
+    ds["true_spectrum"] = xr.DataArray(spectrum, dims="rank", coords={"rank": np.arange(1, len(spectrum) + 1)})
+    return ds
+
+
+def demo_brain(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
+    """A simulated visual-cortex population responding to natural image patches (generated, cached).
+
+    1,000 model V1 neurons see 2,000 grey 48×48 patches of scikit-learn's two sample photographs, twice. Each
+    neuron is linear–nonlinear: a unit-norm Gabor filter (oriented, localised; :func:`_gabor_bank`) applied to
+    the standardised patch, a threshold at 2 SD of that drive, rectification, one gain and baseline for the
+    population (chosen for a mean of 1 spike per presentation and a population signal-to-noise variance ratio
+    of 0.5), and Poisson spike counts. The filter bank's spatial frequencies are spread so that the noiseless
+    rates' covariance eigenspectrum follows a power law with α close to 1 over ranks 11–500, as in mouse V1
+    (Stringer et al. 2019, Nature 571:361).
+
+    Parameters
+    ----------
+    progress
+        Show a progress bar while building.
+    cache
+        Read/write the cached file (:func:`cache_dir`); ``False`` always builds afresh (same numbers).
+
+    Returns
+    -------
+    xarray.Dataset
+        ResponseSet ``responses(repeat, stimulus, unit)`` spike counts (float32), ``system="brain"``,
+        ``measure="spike_count"``; ``stimuli(stimulus, y, x)`` uint8 patches; stimulus coords ``source_image``,
+        ``image_y``, ``image_x``, ``luminance``, ``contrast``; unit coords ``area`` ("V1"), ``x_pos``,
+        ``y_pos`` (filter centre, pixels), ``orientation`` (radians in [0, π): direction of the wave vector
+        from the x axis towards +y, i.e. the stripes lie at orientation + π/2), ``sf`` (cycles/pixel),
+        ``phase``, ``sigma`` (envelope SD across the stripes, pixels), ``threshold``. Ground truth:
+        ``filters(unit, y, x)``, noiseless ``rates(stimulus, unit)`` (float32, the Poisson means),
+        ``true_spectrum(rank)`` (eigenvalues of their covariance, :func:`signal_spectrum`), attrs
+        ``alpha_true`` (its power-law fit over ranks 11–500), ``gain``, ``baseline``, ``input_mean``,
+        ``input_std``.
+    """
+    return _cached("demo_brain", {"patches": PATCHES, "brain": BRAIN}, _build_brain, cache=cache, progress=progress)
+
+
+def demo_brain_nwb(path: str | os.PathLike | None = None, *, images: bool = False, progress: bool = False,
+                   overwrite: bool = True) -> Path:
+    """Write :func:`demo_brain` as spike trains in a real NWB file; return its path.
+
+    Every (repeat, stimulus) becomes one presentation (an ``IndexSeries`` over an ``Images`` template when
+    ``images=True``, and always an equivalent ``presentations`` TimeIntervals table) whose planted spike times
+    reproduce the demo counts exactly (:func:`neurosuper.io.nwb.save_nwb`), so
+    ``neurosuper.load_nwb(path, stimulus="presentations")`` gives the demo counts back. Default path:
+    ``cache_dir() / "demo_brain.nwb"``. ``images=False`` by default: pynwb builds one object per image on every
+    read (~10 ms each), which makes a 2,000-image file slow to open.
+    """
+    from .io.nwb import save_nwb
+
+    target = Path(path) if path is not None else cache_dir() / "demo_brain.nwb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return save_nwb(demo_brain(progress=progress), target, images=images, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------------------------- network
+def network_inputs(stimuli: np.ndarray | xr.DataArray, *, pool: int, mean: float | None = None,
+                   std: float | None = None) -> tuple[np.ndarray, float, float]:
+    """The demo network's input: patches block-averaged ``pool × pool``, flattened and standardised.
+
+    Returns ``(X, mean, std)`` with X (stimulus, feature) float32 (the network is trained in float32);
+    ``mean``/``std`` are computed over all pixels when not given (pass the set's ``input_mean``/``input_std``
+    attrs to reproduce its inputs).
+    """
+    s = np.asarray(stimuli, dtype=np.float64)
+    n, h, w = s.shape
+    small = s.reshape(n, h // pool, pool, w // pool, pool).mean(axis=(2, 4)).reshape(n, -1)
+    mean = float(small.mean()) if mean is None else mean
+    std = float(small.std()) if std is None else std
+    return ((small - mean) / std).astype(np.float32), mean, std
+
+
+def _r2(target: np.ndarray, estimate: np.ndarray) -> float:
+    """Coefficient of determination over all entries, in float64: 1 − SS_res / SS_tot (per-feature means)."""
+    t, e = np.asarray(target, dtype=np.float64), np.asarray(estimate, dtype=np.float64)
+    return float(1.0 - ((e - t) ** 2).sum() / ((t - t.mean(axis=0)) ** 2).sum())
+
+
+def _build_network(progress: bool) -> xr.Dataset:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPRegressor
+
+    from .io.activations import from_sklearn
+
+    p = NETWORK
+    with _bar(progress, "demo_network", 3) as bar, _limit_threads():
+        stimuli, stim_coords, stim_attrs = _patches()
+        X, mean, std = network_inputs(stimuli, pool=p["input_pool"])
+        bar.update()
+        mlp = MLPRegressor(hidden_layer_sizes=tuple(p["hidden_layer_sizes"]), activation=p["activation"],
+                           solver=p["solver"], batch_size=p["batch_size"], learning_rate_init=p["learning_rate_init"],
+                           max_iter=p["max_iter"], tol=p["tol"], random_state=p["random_state"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(X, X)
+        bar.update()
+        ds = from_sklearn(mlp, X, stimulus=stim_coords.pop("stimulus"), stimuli=stimuli)
+        recon = mlp.predict(X)
+        bar.update()
+    r2 = _r2(X, recon)
+    resp = ds["responses"]
+    dead = {str(k): int((g.std("stimulus") == 0).sum()) for k, g in resp.groupby(ds["layer"])}
+    ds = ds.assign_coords({k: v for k, v in stim_coords.items()})
+    names = [f"hidden_{i + 1}" for i in range(len(mlp.coefs_) - 1)] + ["output"]
+    for name, w, b in zip(names, mlp.coefs_, mlp.intercepts_, strict=True):
+        ds[f"weights_{name}"] = ((f"{name}_in", f"{name}_out"), w)
+        ds[f"bias_{name}"] = ((f"{name}_out",), b)
+    ds.attrs.update({
+        "description": "Hidden layers of a scikit-learn MLPRegressor autoencoder trained here to reconstruct the "
+                       "demo image patches (neurosuper demo data)",
+        "dataset": "neurosuper.datasets.demo_network",
+        "task": "autoencoder: input = output = network_inputs(stimuli)",
+        "input": f"stimuli block-averaged {p['input_pool']}x{p['input_pool']}, flattened, minus input_mean, "
+                 "divided by input_std (neurosuper.datasets.network_inputs)",
+        "input_pool": int(p["input_pool"]), "input_mean": mean, "input_std": std,
+        "train_loss": float(mlp.loss_), "train_loss_definition": "scikit-learn squared_error: mean((y - y_hat)^2) / 2",
+        "train_r2": r2, "n_iter": int(mlp.n_iter_), "converged": bool(mlp.n_iter_ < p["max_iter"]),
+        "constant_units": dead,
+        "weights_note": "weights_<layer>(<layer>_in, <layer>_out) and bias_<layer>(<layer>_out) are the MLP's "
+                        "coefs_ and intercepts_; layer k = activation(layer k-1 @ weights + bias)",
+        "generator": {"name": "demo_network", "version": GENERATOR_VERSION, "patches": PATCHES, "params": p},
+        **stim_attrs,
+    })
+    return ds
+
+
+def demo_network(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
+    """Activations of a network trained here on real data: an MLP autoencoder on the demo image patches.
+
+    A scikit-learn ``MLPRegressor`` (hidden layers 128–64–128, ReLU, Adam, ``random_state=0``, 100 epochs, float32)
+    learns to reconstruct the 2,000 patches of :func:`demo_brain` (block-averaged to 16×16 and standardised,
+    :func:`network_inputs`); its hidden-layer activations on the same patches form the set, built with
+    :func:`neurosuper.from_sklearn`.
+
+    Parameters
+    ----------
+    progress, cache
+        As :func:`demo_brain`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ResponseSet ``responses(stimulus, unit)`` float32, ``system="network"``, ``measure="activation"``, unit coords
+        ``layer`` (``hidden_1``, ``hidden_2``, ``hidden_3``) and ``channel``, ids ``"hidden_1/0"``, …; the same
+        stimulus ids, coords and ``stimuli`` as :func:`demo_brain`; the trained weights
+        ``weights_<layer>``/``bias_<layer>`` (layers ``hidden_1`` … ``output``); attrs ``train_loss``,
+        ``train_r2``, ``n_iter``, ``constant_units`` (dead ReLUs per layer), ``input_mean``, ``input_std``.
+    """
+    return _cached("demo_network", {"patches": PATCHES, "network": NETWORK}, _build_network, cache=cache,
+                   progress=progress)

@@ -38,12 +38,14 @@ SYSTEMS = ("brain", "network")
 #: Usual measures; others (e.g. "bold") are accepted.
 MEASURES = ("spike_count", "spike_rate", "dff", "activation")
 
-_DEFAULT_DIMS = {2: ("stimulus", "unit"), 3: ("repeat", "stimulus", "unit"), 4: ("repeat", "stimulus", "time", "unit")}
+_DEFAULT_DIMS = {2: ("stimulus", "unit"), 3: ("repeat", "stimulus", "unit"),
+                 4: ("repeat", "stimulus", "time", "unit")}
 _STIMULI_DIMS = {2: ("stimulus", "feature"), 3: ("stimulus", "y", "x"), 4: ("stimulus", "y", "x", "channel")}
 _DIM_SYNONYMS = {
     "neuron": "unit", "neurons": "unit", "cell": "unit", "cells": "unit", "roi": "unit", "channel": "unit",
     "units": "unit", "feature": "unit", "voxel": "unit",
-    "image": "stimulus", "images": "stimulus", "condition": "stimulus", "stimuli": "stimulus", "sample": "stimulus",
+    "image": "stimulus", "images": "stimulus", "condition": "stimulus", "stimuli": "stimulus",
+    "sample": "stimulus",
     "trial": "repeat", "trials": "repeat", "rep": "repeat", "repeats": "repeat",
     "bin": "time", "times": "time",
 }
@@ -68,11 +70,14 @@ def _preview(values: Sequence[Any] | np.ndarray, n: int = 5) -> str:
 # --------------------------------------------------------------------------------------------- validation
 def _check_responses(ds: xr.Dataset) -> xr.DataArray:
     if "responses" not in ds.variables:
-        return_vars = list(map(str, ds.data_vars))
-        guess = f"ds = ds.rename({{{return_vars[0]!r}: 'responses'}})" if return_vars else "build the set with neurosuper.from_array(...)"
-        raise _fail("variable 'responses'", f"data variables {return_vars}", "a data variable named 'responses'", guess)
+        names = list(map(str, ds.data_vars))
+        candidates = [n for n in names if n != "stimuli"]
+        guess = (f"ds = ds.rename({{{candidates[0]!r}: 'responses'}})" if candidates
+                 else "build the set with neurosuper.from_array(...)")
+        raise _fail("variable 'responses'", f"data variables {names}", "a data variable 'responses'", guess)
     if "responses" not in ds.data_vars:
-        raise _fail("variable 'responses'", "a coordinate", "a data variable", "ds = ds.reset_coords('responses')")
+        raise _fail("variable 'responses'", "a coordinate", "a data variable",
+                    "ds = ds.reset_coords('responses')")
     return ds["responses"]
 
 
@@ -92,15 +97,21 @@ def _check_dims(resp: xr.DataArray) -> tuple[str, ...]:
 
 def _check_dtype(resp: xr.DataArray) -> None:
     dtype = resp.dtype
-    if np.issubdtype(dtype, np.floating):
+    if dtype in (np.float32, np.float64):
         return
-    if np.issubdtype(dtype, np.complexfloating):
-        raise _fail("'responses' dtype", f"complex {dtype}", "a real float dtype",
+    if dtype.kind == "f":
+        raise _fail("'responses' dtype", f"{dtype} ({dtype.itemsize * 8}-bit float)",
+                    "float32 or float64 (the dtypes netCDF and zarr store)",
+                    "ds['responses'] = ds['responses'].astype('float32')")
+    if dtype.kind == "c":
+        raise _fail("'responses' dtype", f"complex {dtype}", "a real float dtype (float32 or float64)",
                     "store magnitudes (abs) or real and imaginary parts as separate units")
-    if np.issubdtype(dtype, np.integer) or dtype == bool:
-        raise _fail("'responses' dtype", f"integer {dtype}", "a float dtype (NaN marks missing repeats)",
+    if dtype.kind in "biu":
+        kind = "boolean" if dtype.kind == "b" else "integer"
+        raise _fail("'responses' dtype", f"{kind} {dtype}", "float32 or float64 (NaN marks missing repeats)",
                     "ds['responses'] = ds['responses'].astype('float64'), or build the set with from_array")
-    raise _fail("'responses' dtype", f"non-numeric {dtype}", "a float dtype", "convert the values to numbers")
+    raise _fail("'responses' dtype", f"non-numeric {dtype}", "float32 or float64",
+                "convert the values to numbers")
 
 
 def _check_sizes(resp: xr.DataArray) -> None:
@@ -113,9 +124,10 @@ def _check_sizes(resp: xr.DataArray) -> None:
                     "no population analysis runs on one stimulus; load more presentations or time bins")
 
 
-def _check_index(ds: xr.Dataset, dim: str, *, required: bool) -> None:
-    if dim not in ds.coords:
-        if required:
+def _check_index(ds: xr.Dataset, dim: str) -> None:
+    """The coord along a dim of ``responses``: flat, unique, of a usable dtype (required for stimulus/unit)."""
+    if dim not in ds.coords or ds[dim].dims != (dim,):
+        if dim in ("stimulus", "unit"):
             raise _fail(f"coordinate '{dim}'", "none", f"one id per {dim}",
                         f"ds = ds.assign_coords({dim}=ids) with unique strings or integers")
         return
@@ -127,8 +139,8 @@ def _check_index(ds: xr.Dataset, dim: str, *, required: bool) -> None:
         if values.dtype.kind == "O":
             bad = [v for v in values.tolist() if not isinstance(v, str | int)]
             if bad:
-                raise _fail(f"coordinate '{dim}'", f"ids of type {type(bad[0]).__name__}", "strings or integers",
-                            f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
+                raise _fail(f"coordinate '{dim}'", f"ids of type {type(bad[0]).__name__}",
+                            "strings or integers", f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
         elif values.dtype.kind not in "iuUS":
             raise _fail(f"coordinate '{dim}'", f"{values.dtype} ids", "strings or integers",
                         f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
@@ -139,7 +151,32 @@ def _check_index(ds: xr.Dataset, dim: str, *, required: bool) -> None:
     if not index.is_unique:
         dup = index[index.duplicated()].unique()
         raise _fail(f"coordinate '{dim}'", f"duplicate ids {_preview(dup)}", f"unique {dim} ids",
-                    f"make ids unique, e.g. prefix them with the session or layer, or drop repeated {dim}s")
+                    "make ids unique, e.g. prefix them with the session or layer, or drop the repeats")
+
+
+def _bad_text(values: np.ndarray) -> bool:
+    """Whether a string array holds a NUL character or a lone surrogate (text HDF5 and zarr cannot store)."""
+    if values.dtype.kind == "O":
+        values = np.asarray([v for v in values.ravel().tolist() if isinstance(v, str)] or [""])
+        if any("\x00" in v for v in values.tolist()):  # numpy would strip trailing NULs
+            return True
+    if values.dtype.kind != "U" or values.size == 0 or values.dtype.itemsize == 0:
+        return False
+    codes = np.ascontiguousarray(values).reshape(-1).view(np.uint32).reshape(values.size, -1)
+    before_end = np.maximum.accumulate((codes != 0)[:, ::-1], axis=1)[:, ::-1]  # numpy pads with NULs
+    return bool(np.any((codes == 0) & before_end) or np.any((codes >= 0xD800) & (codes <= 0xDFFF)))
+
+
+def _check_coords(ds: xr.Dataset) -> None:
+    """No MultiIndex, and string coords that files can hold (no NUL, no lone surrogate)."""
+    multi = [str(k) for k, idx in ds.indexes.items() if isinstance(idx, pd.MultiIndex)]
+    if multi:
+        raise _fail(f"index {multi[0]!r}", "a pandas MultiIndex", "flat indexes only (netCDF and zarr cannot "
+                    "store a MultiIndex)", f"ds = ds.reset_index({multi[0]!r})")
+    for name, coord in ds.coords.items():
+        if coord.chunks is None and _bad_text(coord.values):  # lazy coords are not read
+            raise _fail(f"coordinate {str(name)!r}", "strings containing NUL characters or lone surrogates",
+                        "valid UTF-8 text without NUL", f"clean the strings of ds[{str(name)!r}]")
 
 
 def _check_attrs(ds: xr.Dataset) -> None:
@@ -147,28 +184,34 @@ def _check_attrs(ds: xr.Dataset) -> None:
     system = attrs.get("system")
     if system not in SYSTEMS:
         found = "no 'system' attr" if system is None else f"system={system!r}"
-        raise _fail("attr 'system'", found, f"one of {SYSTEMS}", "ds.attrs['system'] = 'brain' (or 'network')")
+        raise _fail("attr 'system'", found, f"one of {SYSTEMS}",
+                    "ds.attrs['system'] = 'brain' (or 'network')")
     measure = attrs.get("measure")
     if not isinstance(measure, str) or not measure:
         raise _fail("attr 'measure'", f"measure={measure!r}", f"a non-empty string such as {MEASURES}",
                     "ds.attrs['measure'] = 'spike_count' (or 'spike_rate', 'dff', 'activation', ...)")
     version = attrs.get("format_version", FORMAT_VERSION)
     if not isinstance(version, int | np.integer) or isinstance(version, bool):
-        raise _fail("attr 'format_version'", repr(version), "an integer", "remove the attr; validate() sets it")
+        raise _fail("attr 'format_version'", repr(version), "an integer",
+                    "remove the attr; validate() sets it")
     if version > FORMAT_VERSION:
-        raise _fail("attr 'format_version'", str(version), f"at most {FORMAT_VERSION} (this neurosuper {__version__})",
-                    "upgrade neurosuper to read this set")
-    for owner, owner_attrs in [("the set", attrs)] + [(f"variable {k!r}", v.attrs) for k, v in ds.variables.items()]:
+        raise _fail("attr 'format_version'", str(version), f"at most {FORMAT_VERSION} (this is neurosuper "
+                    f"{__version__})", "upgrade neurosuper to read this set")
+    owners = [("the set", attrs)] + [(f"variable {k!r}", v.attrs) for k, v in ds.variables.items()]
+    for owner, owner_attrs in owners:
         for key, value in owner_attrs.items():
             if not isinstance(key, str):
                 raise _fail(f"attrs of {owner}", f"non-string key {key!r}", "string keys", "rename the attr")
             if key == JSON_ATTR:
-                continue
+                raise _fail(f"attr {key!r} of {owner}", "neurosuper's reserved storage attr (file "
+                            "opened with plain xarray?)", "decoded attrs",
+                            "open the file with neurosuper.load(path)")
             try:
                 to_jsonable(value)
             except TypeError as err:
-                raise _fail(f"attr {key!r} of {owner}", str(err), "JSON-safe values (str, numbers, bool, None, lists, "
-                            "dicts, numeric numpy arrays)", f"convert it, e.g. str(value), or drop the attr") from None
+                raise _fail(f"attr {key!r} of {owner}", str(err), "JSON-safe values (str, numbers, bool, "
+                            "None, lists, tuples, dicts, numeric numpy scalars/arrays)",
+                            "convert it, e.g. str(value), or drop the attr") from None
 
 
 def _check_stimuli(ds: xr.Dataset) -> None:
@@ -176,10 +219,12 @@ def _check_stimuli(ds: xr.Dataset) -> None:
         return
     stim = ds["stimuli"]
     if "stimuli" not in ds.data_vars:
-        raise _fail("variable 'stimuli'", "a coordinate", "a data variable", "ds = ds.reset_coords('stimuli')")
+        raise _fail("variable 'stimuli'", "a coordinate", "a data variable",
+                    "ds = ds.reset_coords('stimuli')")
     if not stim.dims or stim.dims[0] != "stimulus":
-        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "'stimulus' as first dim, e.g. (stimulus, y, x[, channel]) "
-                    "or (stimulus, feature)", "rename its stimulus dim to 'stimulus' and transpose it first")
+        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "'stimulus' as first dim, e.g. (stimulus, y, x"
+                    "[, channel]) or (stimulus, feature)",
+                    "rename its stimulus dim to 'stimulus' and transpose it first")
     clash = [d for d in stim.dims[1:] if d in CANONICAL_DIMS]
     if clash or stim.ndim not in (2, 3, 4):
         raise _fail("variable 'stimuli'", f"dims {stim.dims}", "(stimulus, feature), (stimulus, y, x) or "
@@ -189,38 +234,54 @@ def _check_stimuli(ds: xr.Dataset) -> None:
                     "convert the stimuli to numbers")
 
 
-def _check_values(resp: xr.DataArray) -> None:
-    """All-finite fast path (one summation); on failure locate ±inf and all-NaN slices along every dim."""
-    data = resp.data
-    lazy = hasattr(data, "dask")
-    total = data.sum(dtype=np.float64) if resp.dtype.itemsize < 8 and lazy else data.sum()
-    total = total.compute() if lazy else total
-    if np.isfinite(total):
-        return
-    import dask.array as dsa
+def _reduce_in_memory(data: np.ndarray) -> tuple[int, list[np.ndarray]]:
+    """(number of ±inf, per axis: has each index a non-NaN value) in three reductions and no temporary of the
+    data's size: fmax/fmin along the contiguous axis (NaN marks an all-NaN row), fmax across the others."""
+    inner = int(np.argmin(np.abs(data.strides)))
+    outer = tuple(i for i in range(data.ndim) if i != inner)
+    with np.errstate(invalid="ignore"):
+        hi, lo = np.fmax.reduce(data, axis=inner), np.fmin.reduce(data, axis=inner)
+        across = np.fmax.reduce(data, axis=outer)
+    n_inf = np.count_nonzero(np.isinf(data)) if np.isinf(hi).any() or np.isinf(lo).any() else 0
+    rows = ~np.isnan(hi)
+    per_dim = [~np.isnan(across) if axis == inner else rows.any(axis=tuple(
+        i for i in range(rows.ndim) if i != axis - (axis > inner))) for axis in range(data.ndim)]
+    return n_inf, per_dim
 
-    xp = dsa if lazy else np
-    n_inf = xp.isinf(data).sum()
-    valid = ~xp.isnan(data)
-    per_dim = []
-    for axis in range(resp.ndim):
-        other = tuple(i for i in range(resp.ndim) if i != axis)
-        per_dim.append(valid.any(axis=other))
-    n_nan = (~valid).sum()
-    if lazy:
-        n_inf, n_nan, *per_dim = dsa.compute(n_inf, n_nan, *per_dim)
+
+def _check_values(resp: xr.DataArray) -> None:
+    """Fast path: one summation (finite total = no NaN, no ±inf); otherwise locate ±inf and all-NaN slices."""
+    data = resp.data
+    if hasattr(data, "dask"):
+        import dask.array as dsa
+
+        total = data.sum(dtype=np.float64).compute()  # chunk sums in float64: no spurious overflow
+        if np.isfinite(total):
+            return
+        valid = ~dsa.isnan(data)
+        others = [tuple(i for i in range(data.ndim) if i != axis) for axis in range(data.ndim)]
+        n_inf, *per_dim = dsa.compute(dsa.count_nonzero(dsa.isinf(data)), *(valid.any(axis=o) for o in others))
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow only sends us down the slow path
+            total = data.sum()  # pairwise summation in the data's dtype, no copy
+        if np.isfinite(total):
+            return
+        n_inf, per_dim = _reduce_in_memory(data)
     if n_inf:
-        raise _fail("'responses' values", f"{int(n_inf)} ±inf values", "finite numbers (NaN only for missing repeats)",
+        raise _fail("'responses' values", f"{int(n_inf)} ±inf values",
+                    "finite numbers (NaN only for missing repeats)",
                     "replace or drop the infinite entries (overflow in a rate? divide by a nonzero bin)")
     for dim, has_value in zip(resp.dims, per_dim, strict=True):
         if not np.all(has_value):
-            ids = resp[dim].values[~np.asarray(has_value)] if dim in resp.coords else np.flatnonzero(~has_value)
+            empty = ~np.asarray(has_value)
+            ids = resp[dim].values[empty] if dim in resp.coords else np.flatnonzero(empty)
             raise _fail(f"'{dim}' values", f"{dim} {_preview(ids)} with no valid value (all NaN)",
-                        f"at least one valid value per {dim}", f"drop them: ds = ds.drop_isel({dim}=...) "
-                        f"or ds.drop_sel({dim}=[...])")
-    if "repeat" not in resp.dims and n_nan:
-        raise _fail("'responses' values", f"{int(n_nan)} NaN values in a set without a 'repeat' dim",
-                    "NaN only where a repeat is missing", "impute or drop the affected units/stimuli")
+                        f"at least one valid value per {dim}", f"drop them: ds = ds.drop_sel({dim}=[...])")
+    if "repeat" not in resp.dims:
+        n_nan = int(np.isnan(data).sum())  # reached only with NaN or an overflowing sum
+        if n_nan:
+            raise _fail("'responses' values", f"{n_nan} NaN values in a set without a 'repeat' dim",
+                        "NaN only where a repeat is missing", "impute or drop the affected units/stimuli")
 
 
 def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
@@ -255,12 +316,9 @@ def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
     order = _check_dims(resp)
     _check_dtype(resp)
     _check_sizes(resp)
-    for dim in CANONICAL_DIMS:
-        _check_index(ds, dim, required=dim in ("stimulus", "unit") and dim in order)
-    multi = [str(k) for k, idx in ds.indexes.items() if isinstance(idx, pd.MultiIndex)]
-    if multi:
-        raise _fail(f"index {multi[0]!r}", "a pandas MultiIndex", "flat indexes only",
-                    f"ds = ds.reset_index({multi[0]!r})")
+    for dim in order:
+        _check_index(ds, dim)
+    _check_coords(ds)
     _check_attrs(ds)
     _check_stimuli(ds)
     if check_values if check_values is not None else not is_lazy(resp):
@@ -309,20 +367,23 @@ def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.DataArray:
                         "rename its stimulus dim: stimuli.rename({'image': 'stimulus'})")
         stim = stimuli.transpose("stimulus", ...)
         if stim.sizes["stimulus"] != n:
-            raise _fail("stimuli", f"{stim.sizes['stimulus']} stimuli", f"{n}, one per stimulus of the responses",
+            raise _fail("stimuli", f"{stim.sizes['stimulus']} stimuli",
+                        f"{n}, one per stimulus of the responses",
                         "pass the stimuli in the same order as the responses")
         if "stimulus" in stim.coords:
             theirs = stim["stimulus"].values
             if not np.array_equal(np.sort(theirs.astype(str)), np.sort(np.asarray(ids).astype(str))):
                 extra = sorted(set(theirs.tolist()) ^ set(np.asarray(ids).tolist()), key=str)
                 raise _fail("stimuli ids", f"ids differing from the responses' ({_preview(extra)})",
-                            "the same stimulus ids", "align the stimuli with the responses before building the set")
+                            "the same stimulus ids",
+                            "align the stimuli with the responses before building the set")
             if not np.array_equal(theirs, ids):
                 stim = stim.sel(stimulus=ids)
         return stim.drop_vars("stimulus", errors="ignore").variable.to_base_variable()
     arr = np.asarray(stimuli) if not hasattr(stimuli, "dask") else stimuli
     if arr.ndim not in _STIMULI_DIMS or arr.shape[0] != n:
-        raise _fail("stimuli", f"an array of shape {arr.shape}", f"({n}, features), ({n}, y, x) or ({n}, y, x, channel)",
+        raise _fail("stimuli", f"an array of shape {arr.shape}",
+                    f"({n}, features), ({n}, y, x) or ({n}, y, x, channel)",
                     "pass one row/image per stimulus, stimulus first")
     return xr.Variable(_STIMULI_DIMS[arr.ndim], arr)
 
@@ -344,9 +405,9 @@ def from_array(
     Parameters
     ----------
     data
-        2-D (stimulus, unit), 3-D (repeat, stimulus, unit) or 4-D (repeat, stimulus, time, unit) unless ``dims``
-        says otherwise (e.g. ``dims=("stimulus", "time", "unit")``). Integers become float64 (NaN marks
-        missing repeats). A DataArray brings its own dims and coords.
+        2-D (stimulus, unit), 3-D (repeat, stimulus, unit) or 4-D (repeat, stimulus, time, unit) unless
+        ``dims`` says otherwise (e.g. ``dims=("stimulus", "time", "unit")``). Integers become float64 (NaN
+        marks missing repeats); float16 becomes float32. A DataArray brings its own dims and coords.
     stimulus, unit
         Ids (strings or integers); default ``0..n-1``.
     system
@@ -377,8 +438,9 @@ def from_array(
     arr = _as_array(data)
     if dims is None:
         if arr.ndim not in _DEFAULT_DIMS:
-            raise _fail("data", f"{arr.ndim}-D array of shape {arr.shape}", "2-D (stimulus, unit), 3-D (repeat, "
-                        "stimulus, unit) or 4-D (repeat, stimulus, time, unit)", "pass dims=(...) naming every axis")
+            raise _fail("data", f"{arr.ndim}-D array of shape {arr.shape}", "2-D (stimulus, unit), 3-D "
+                        "(repeat, stimulus, unit) or 4-D (repeat, stimulus, time, unit)",
+                        "pass dims=(...) naming every axis")
         dims = _DEFAULT_DIMS[arr.ndim]
     dims = tuple(dims)
     if len(dims) != arr.ndim:
@@ -388,6 +450,9 @@ def from_array(
     all_coords: dict[str, Any] = dict(extra_coords)
     for dim, ids in (("stimulus", stimulus), ("unit", unit)):
         if dim not in sizes:
+            if ids is not None:
+                raise _fail(f"{dim} ids", f"ids but dims {dims} without {dim!r}", f"a {dim!r} dim",
+                            f"name the {dim} axis in dims=(...)")
             continue
         if ids is None:
             if dim not in all_coords:
@@ -402,7 +467,8 @@ def from_array(
         all_coords["repeat"] = np.arange(sizes["repeat"])
     for name, value in coords.items():
         all_coords[name] = _coord_spec(name, value, dims)
-    base = {"system": system, "measure": measure, "format_version": FORMAT_VERSION, "neurosuper_version": __version__}
+    base = {"system": system, "measure": measure, "format_version": FORMAT_VERSION,
+            "neurosuper_version": __version__}
     try:
         ds = xr.Dataset({"responses": (dims, arr)}, coords=all_coords, attrs={**dict(attrs or {}), **base})
     except (ValueError, TypeError) as err:
@@ -410,19 +476,13 @@ def from_array(
                     "check the lengths of the coords you passed") from None
     if stimuli is not None:
         if "stimulus" not in sizes:
-            raise _fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim", "name one axis 'stimulus'")
+            raise _fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim",
+                        "name one axis 'stimulus'")
         ds["stimuli"] = _stimuli_variable(stimuli, ds["stimulus"].values)
     return validate(ds)
 
 
 # --------------------------------------------------------------------------------------------- pooling
-def _set_label(attrs: Mapping[str, Any], i: int, name: str) -> str:
-    for key in (name, f"{name}_id", "session_id", "source"):
-        if isinstance(attrs.get(key), str | int):
-            return str(attrs[key])
-    return str(i)
-
-
 def concat(
     sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset],
     dim: str = "unit",
@@ -431,77 +491,19 @@ def concat(
 ) -> xr.Dataset:
     """Pool several ResponseSets along ``unit`` (same stimuli) or ``stimulus`` (same units).
 
-    The ids along the other dims must match (the same set of ids; order follows the first set). Attrs equal
-    in every set stay attrs; attrs that differ become coords along ``dim``; a coord ``name`` (default
-    ``"session"``) records which set each unit (or stimulus) came from — the mapping's keys, else each set's
-    ``session``/``session_id``/``source`` attr, else its position. When ids collide along ``dim``, they are
-    prefixed with that label (``"label/id"``).
+    The ids along the other dims must match (the same ids in any order; the result follows the first set);
+    ``repeat`` is the exception: repeats missing from a set are padded with NaN (NaN means a missing repeat).
+    ``system`` and ``measure`` must agree. A coord ``name`` (default ``"session"``) along ``dim`` records
+    which set each unit (or stimulus) came from: the mapping's keys, else each set's ``session``/
+    ``session_id``/``source`` attr, else its position (a set that already has that coord keeps it).
+    Attrs equal in every set stay attrs; attrs that differ become coords along ``dim`` (named
+    ``attr_<key>`` if the name is taken). When ids collide along ``dim`` they are all prefixed with their
+    set's label (``"label/id"``); ids of mixed kinds (int and str) become strings. Variables along ``dim``
+    missing from some set are dropped with a :class:`NeurosuperWarning`; variables without ``dim`` (e.g.
+    ``stimuli`` when pooling units) are taken from the first set that has them.
 
-    Returns a new valid ResponseSet; the inputs are not modified.
+    Returns a new valid ResponseSet (dask-backed inputs stay lazy); the inputs are not modified.
     """
-    if dim not in ("unit", "stimulus"):
-        raise _fail("concat dim", repr(dim), "'unit' or 'stimulus'", "pool units with dim='unit'")
-    if isinstance(sets, Mapping):
-        labels = [str(k) for k in sets]
-        items = [validate(s) for s in sets.values()]
-    else:
-        items = [validate(s) for s in sets]
-        labels = [_set_label(s.attrs, i, name) for i, s in enumerate(items)]
-    if len(items) == 0:
-        raise _fail("concat", "no sets", "at least one ResponseSet", "pass a list or dict of sets")
-    if len(set(labels)) != len(labels):
-        labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
-    first = items[0]
-    systems = {s.attrs["system"] for s in items}
-    if len(systems) > 1:
-        raise _fail("concat", f"systems {sorted(systems)}", "sets of one system",
-                    "compare brains and networks with neurosuper.compare instead of pooling them")
-    other = [d for d in first["responses"].dims if d != dim]
-    aligned = []
-    for label, s in zip(labels, items, strict=True):
-        if tuple(d for d in s["responses"].dims if d != dim) != tuple(other):
-            raise _fail(f"concat: set {label!r}", f"dims {s['responses'].dims}", f"the dims of the first set, "
-                        f"{first['responses'].dims}", "give every set the same repeat/time dims")
-        for d in other:
-            mine, theirs = first[d].values, s[d].values
-            if set(mine.tolist()) != set(theirs.tolist()) or len(mine) != len(theirs):
-                diff = sorted(set(mine.tolist()) ^ set(theirs.tolist()), key=str)
-                raise _fail(f"concat: {d} ids of set {label!r}", f"ids differing from the first set's "
-                            f"({_preview(diff)})", f"the same {d} ids in every set",
-                            f"select the shared {d}s first: s.sel({d}=shared_ids)")
-            if not np.array_equal(mine, theirs):
-                s = s.sel({d: mine})
-        aligned.append(s)
-    all_ids = np.concatenate([s[dim].values.astype(str) for s in aligned])
-    prefix = len(set(all_ids.tolist())) != len(all_ids)
-    shared_attrs = {k: v for k, v in first.attrs.items()
-                    if all(k in s.attrs and _same(s.attrs[k], v) for s in aligned[1:])}
-    varying = sorted({k for s in aligned for k in s.attrs} - set(shared_attrs))
-    parts = []
-    for label, s in zip(labels, aligned, strict=True):
-        n = s.sizes[dim]
-        new = {name: (dim, np.full(n, label))}
-        for key in varying:
-            value = s.attrs.get(key, "")
-            value = value if isinstance(value, str | int | float) and not isinstance(value, bool) else str(value)
-            new[key] = (dim, np.full(n, value, dtype=object).astype(str))
-        if prefix:
-            new[dim] = np.char.add(f"{label}/", s[dim].values.astype(str))
-        part = s.assign_coords(new)
-        part.attrs = {}
-        parts.append(part)
-    keep_stimuli = dim == "unit" and "stimuli" in first
-    data_vars = [v for v in first.data_vars if v != "stimuli" or dim == "stimulus"]
-    pooled = xr.concat([p[data_vars] for p in parts], dim=dim, data_vars="minimal", coords="minimal",
-                       compat="override", join="exact", combine_attrs="drop")
-    if keep_stimuli:
-        pooled["stimuli"] = first["stimuli"]
-    pooled.attrs = dict(shared_attrs)
-    return validate(pooled)
+    from ._concat import concat_sets
 
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(np.array_equal(np.asarray(a), np.asarray(b))) if isinstance(a, np.ndarray | list) else a == b
-    except (TypeError, ValueError):
-        return False
+    return concat_sets(sets, dim, name=name)

@@ -1,0 +1,116 @@
+"""``neurosuper nwb FILE``: load an NWB recording as a ResponseSet (or list its presentation sources).
+
+Also the ``nwb`` step of ``neurosuper demo``: the demo brain is written to a real NWB file (spike trains that
+reproduce its counts; its images as an ``Images`` template when there are at most 200) and loaded back through
+``load_nwb``; the loaded responses replace those of ``ctx.brain`` for the steps that follow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+#: the demo writes its images into the NWB file only up to this many stimuli
+_MAX_IMAGES = 200
+
+
+def parse_stimulus(spec: str | None) -> Any:
+    """``"bins"``, ``"table"``, ``"table:column"`` or ``"table:col1,col2"`` → the ``stimulus=`` of load_nwb."""
+    if spec is None or spec == "bins" or ":" not in spec:
+        return spec
+    name, cols = spec.split(":", 1)
+    columns = [c for c in cols.split(",") if c]
+    return (name, columns[0] if len(columns) == 1 else columns)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.nwb import load_nwb, nwb_sources
+    from ..storage import save
+
+    if args.sources:
+        found = nwb_sources(args.file)
+        if args.json:
+            print(json.dumps([vars(c) for c in found], indent=2))
+        else:
+            print("\n".join(c.describe() for c in found) or "no presentations: use --stimulus bins --bin-size S")
+        return 0
+    ds = load_nwb(args.file, stimulus=parse_stimulus(args.stimulus),
+                  window=tuple(args.window) if args.window else None, align=args.align, bin_size=args.bin_size,
+                  measure=args.measure, epochs=args.epochs, progress=not args.json)
+    summary = {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "measure": ds.attrs["measure"],
+               "stimulus_source": ds.attrs.get("stimulus_source"), "total": float(np.nansum(ds["responses"]))}
+    if args.out:
+        summary["out"] = str(save(ds, args.out, overwrite=args.overwrite))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.file}: {summary['measure']} {summary['sizes']} from {summary['stimulus_source']}"
+              + (f" -> {summary['out']}" if args.out else ""))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("nwb", help="load an NWB recording as a ResponseSet (.nc/.zarr)")
+    p.add_argument("file", help="an .nwb file or a URL (read through fsspec)")
+    p.add_argument("--sources", action="store_true", help="list the presentation sources and the argument picking each")
+    p.add_argument("--stimulus", help="'bins', a table or IndexSeries name, 'table:column' or 'table:col1,col2'")
+    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
+                   help="seconds relative to onset (required when presentations have no stop times)")
+    p.add_argument("--align", help="table column giving the onsets (e.g. cue_start_time)")
+    p.add_argument("--bin-size", type=float, help="time bins (s): a time dim, or the bins of --stimulus bins")
+    p.add_argument("--epochs", help="with --stimulus bins: an interval table name or epoch tag")
+    p.add_argument("--measure", default="spike_count", choices=("spike_count", "spike_rate", "dff", "fluorescence"))
+    p.add_argument("--out", help="write the set here (.nc or .zarr)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def compact_repeats(values: np.ndarray) -> np.ndarray:
+    """(repeat, stimulus, unit) with each stimulus's present repeats moved first (how load_nwb orders them)."""
+    out = np.full_like(values, np.nan)
+    present = ~np.isnan(values).all(axis=-1)  # (repeat, stimulus)
+    for s in range(values.shape[1]):
+        kept = np.flatnonzero(present[:, s])
+        out[: kept.size, s] = values[kept, s]
+    return out
+
+
+def demo(ctx) -> None:
+    """Write the demo brain as NWB, load it back with load_nwb, check the counts, continue with them.
+
+    The loaded responses replace those of ``ctx.brain`` (same dtype); the demo's other variables and attrs
+    (simulation truth such as ``rates`` or ``alpha_true``, which NWB does not carry) are kept, and
+    ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses now come from.
+    """
+    from ..errors import NeurosuperError
+    from ..io.nwb import load_nwb, save_nwb
+
+    start = time.perf_counter()
+    brain = ctx.brain
+    # the 2,000 patches stay out of the file: pynwb makes one object per image (~10 ms each, on writing and on
+    # every reading); the demo keeps its stimuli (and simulation truth) from the set itself
+    path = save_nwb(brain, ctx.path("demo_brain.nwb"), images=_MAX_IMAGES >= brain.sizes["stimulus"],
+                    overwrite=True, seed=0)
+    loaded = load_nwb(path, stimulus="presentations", progress=ctx.progress)
+    loaded = loaded.sel(stimulus=brain["stimulus"].values)
+    dims = [d for d in ("repeat", "stimulus", "unit") if d in brain["responses"].dims]
+    want = brain["responses"].transpose(*dims).values
+    got = loaded["responses"].transpose(*dims).values
+    if "repeat" in dims and got.shape == want.shape and not np.array_equal(want, got, equal_nan=True):
+        want = compact_repeats(want)  # missing repeats come back at the end of each stimulus's repeats
+    if want.shape != got.shape or not np.array_equal(want, got, equal_nan=True):
+        raise NeurosuperError(f"demo nwb step: found counts loaded from {path} that differ from the demo brain "
+                              f"(shapes {got.shape} vs {want.shape}); expected identical counts. This is a bug.")
+    merged = brain.copy()
+    merged["responses"] = (tuple(dims), got.astype(brain["responses"].dtype))
+    merged.attrs.update(nwb_file=path.name, loader="neurosuper.load_nwb")
+    ctx.brain = merged
+    ctx.summary["nwb"] = {"file": path.name, "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
+                          "n_spikes": int(loaded["n_spikes"].sum()), "counts_identical": True,
+                          "images_in_file": "stimuli" in loaded, "size_MB": round(path.stat().st_size / 1e6, 1),
+                          "seconds": round(time.perf_counter() - start, 2)}

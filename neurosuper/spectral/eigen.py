@@ -1,0 +1,398 @@
+"""``eigenspectrum``: the covariance eigenspectrum of a population, plain (PCA) or cross-validated (cvPCA).
+
+References: Stringer, Pachitariu, Steinmetz, Carandini & Harris 2019, Nature 571:361 (cvPCA, Methods);
+Marshall & Kirchner 2024, arXiv 2401.17975 (eigenspectrum of a code). Conventions in ``docs/spectral.md``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._version import __version__
+from ..errors import AnalysisError, NeurosuperWarning
+from ._linalg import centre_gram, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
+from ._prep import repeat_mean, responses, split_halves, spont_axes, unit_groups, valid_repeats
+from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
+
+__all__ = ["eigenspectrum"]
+
+METHODS = ("auto", "pca", "cvpca")
+SIDES = ("auto", "stimulus", "unit")
+#: Bytes of bootstrap unit Grams computed in one pass over the data.
+_BOOT_BATCH_BYTES = 2**30
+
+
+@dataclass
+class _Result:
+    variance: np.ndarray  # (n_boot + 1, K): row 0 is the full set
+    noise: np.ndarray | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def eigenspectrum(
+    ds: xr.Dataset,
+    *,
+    method: str = "auto",
+    n_shuffles: int = 10,
+    n_boot: int = 0,
+    n_components: int | None = None,
+    zscore: bool = False,
+    seed: int = 0,
+    time: Any = None,
+    remove_pcs_of: xr.Dataset | None = None,
+    n_pcs: int = 32,
+    groupby: str | None = None,
+    side: str = "auto",
+    progress: bool = True,
+) -> xr.Dataset:
+    """Eigenspectrum of the unit covariance across stimuli: ``variance(rank)``, descending, ranks 1-based.
+
+    Parameters
+    ----------
+    ds
+        A ResponseSet. ``time`` is averaged (after ``time=`` selects a window); every unit is centred
+        across stimuli (each repeat separately).
+    method
+        ``"pca"``: eigenvalues of the covariance of the repeat-averaged responses (NaN repeats skipped).
+        ``"cvpca"``: Stringer et al.'s cross-validated spectrum from two repeat halves (axes from half 1,
+        ``cv_k`` = covariance across stimuli of both halves' projections; :mod:`neurosuper.spectral.cvpca`),
+        averaged over ``n_shuffles`` random swaps of the halves for a random half of the stimuli; also the
+        noise spectrum ``noise(rank)`` = ½·mean over stimuli of ``(R¹u_k − R²u_k)²``. Stimuli with fewer than
+        two valid repeats are left out; with more than two repeats each half averages alternate valid
+        repeats (odd vs even). ``"auto"``: cvPCA when at least 3 stimuli have two valid repeats, else PCA.
+    n_shuffles
+        Random swaps averaged by cvPCA; 0 uses the repeats as given.
+    n_boot
+        Bootstrap replicates over stimuli (resampled with replacement; for cvPCA each replicate uses one
+        fresh random swap, so its shuffle variability enters the replicates, while the full set averages all
+        ``n_shuffles``: cost n_shuffles + n_boot eigendecompositions). The result then has a leading ``boot``
+        dim and the full-set estimate in ``variance_full`` (and ``noise_full``). Ranks beyond a replicate's
+        own rank (its number of distinct stimuli − 1) are NaN.
+    n_components
+        Number of ranks returned (default all N = min(n_stimuli − 1, n_units)).
+    zscore
+        Divide every unit by its standard deviation across stimuli (pooled over repeats) first.
+    seed
+        Seeds the shuffles and the bootstrap (``numpy.random.default_rng``).
+    time
+        A time window for ``DataArray.sel(time=...)``, e.g. ``slice(0.05, 0.25)``.
+    remove_pcs_of, n_pcs
+        A spontaneous-activity ResponseSet of the same units: its top ``n_pcs`` principal axes (after the
+        same z-scoring) are projected out of the responses (Stringer et al. 2019).
+    groupby
+        A coord on ``unit`` (``"layer"``, ``"area"``): one spectrum per group along a dim of that name, ranks
+        beyond a group's N are NaN.
+    side
+        ``"stimulus"`` (stimulus Gram), ``"unit"`` (unit covariance) or ``"auto"`` (the smaller one).
+    progress
+        Show a tqdm progress bar for shuffles/bootstrap and chunked passes.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``variance`` ((``boot``,) (group,) rank) — eigenvalues divided by the number of stimuli — and for
+        cvPCA ``noise``; attrs ``method``, ``side``, ``n_stimuli``, ``n_units``, ``n_constant_units``,
+        ``n_stimuli_dropped``, ``n_shuffles``, ``n_boot``, ``seed``, ... (per-group values become coords
+        along the group dim).
+
+    Raises
+    ------
+    AnalysisError
+        cvPCA without two valid repeats; every unit constant (e.g. all-zero data); bad arguments.
+
+    Examples
+    --------
+    >>> import neurosuper as ns
+    >>> spec = ns.spectral.eigenspectrum(ds, method="cvpca", n_boot=100)     # doctest: +SKIP
+    >>> ns.spectral.powerlaw(spec)["alpha"]                                   # doctest: +SKIP
+    """
+    if method not in METHODS:
+        raise AnalysisError(f"eigenspectrum: method={method!r}; expected one of {METHODS}. Fix: method='cvpca'.")
+    if side not in SIDES:
+        raise AnalysisError(f"eigenspectrum: side={side!r}; expected one of {SIDES}. Fix: side='auto'.")
+    for name, value, low in (("n_shuffles", n_shuffles, 0), ("n_boot", n_boot, 0), ("n_pcs", n_pcs, 1)):
+        if not isinstance(value, int | np.integer) or value < low:
+            raise AnalysisError(f"eigenspectrum: {name}={value!r}; expected an integer >= {low}.")
+    if n_components is not None and (not isinstance(n_components, int | np.integer) or n_components < 1):
+        raise AnalysisError(f"eigenspectrum: n_components={n_components!r}; expected None or an integer >= 1.")
+    resp = responses(ds, time=time, caller="eigenspectrum")
+    has_repeats = "repeat" in resp.dims and resp.sizes["repeat"] >= 2
+    valid = valid_repeats(resp) if has_repeats and method != "pca" else None
+    used = method
+    if method == "auto":
+        used = "cvpca" if valid is not None and int((valid.sum(axis=0) >= 2).sum()) >= 3 else "pca"
+    groups = unit_groups(resp, groupby)
+    results: list[tuple[Hashable, _Result]] = []
+    for label, idx in groups:
+        sub = resp.isel(unit=idx)
+        if groupby is not None and valid is not None:
+            valid = valid_repeats(sub)
+        opts = dict(n_shuffles=n_shuffles, n_boot=n_boot, n_components=n_components, zscore=zscore, seed=seed,
+                    spont=remove_pcs_of, n_pcs=n_pcs, side=side, progress=progress, label=label)
+        try:
+            res = _cvpca(sub, valid=valid, **opts) if used == "cvpca" else _pca(sub, **opts)
+        except AnalysisError as err:
+            if groupby is None:
+                raise
+            raise AnalysisError(f"{groupby}={label!r}: {err}") from None
+        results.append((label, res))
+    attrs = {
+        "method": used, "method_requested": method, "n_shuffles": int(n_shuffles) if used == "cvpca" else 0,
+        "n_boot": int(n_boot), "seed": int(seed), "zscore": bool(zscore),
+        "n_pcs_removed": int(n_pcs) if remove_pcs_of is not None else 0,
+        "normalisation": "eigenvalue / n_stimuli", "analysis": "eigenspectrum",
+        "reference": "Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975",
+        "neurosuper_version": __version__,
+    }
+    for key in ("system", "measure", "source"):
+        if key in ds.attrs and isinstance(ds.attrs[key], str | int | float):
+            attrs[key] = ds.attrs[key]
+    if time is not None:
+        attrs["time"] = str(time)
+    return _assemble(results, groupby=groupby, n_boot=n_boot, attrs=attrs)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+def _n_rank(n: int, p_eff: int, n_removed: int, n_components: int | None, label: Hashable) -> tuple[int, int]:
+    big_n = min(n - 1, p_eff - n_removed)
+    if big_n < 1:
+        raise AnalysisError(f"eigenspectrum: {n} stimuli and {p_eff} non-constant units (minus {n_removed} "
+                            "removed PCs) leave no rank; expected at least 2 stimuli and 1 varying unit. "
+                            "Fix: check the data (e.g. all zeros?) or the unit selection.")
+    return big_n, big_n if n_components is None else min(n_components, big_n)
+
+
+def _warn_constant(n_const: int, p: int) -> None:
+    if n_const == p:
+        raise AnalysisError(f"eigenspectrum: found all {p} units constant across stimuli (e.g. all-zero data); "
+                            "expected units whose response varies. Fix: check the data and the time window.")
+    if n_const:
+        warnings.warn(f"eigenspectrum: dropped {n_const} of {p} units that are constant across stimuli.",
+                      NeurosuperWarning, stacklevel=4)
+
+
+def _dtype(x: Any) -> Any:
+    return np.float32 if np.dtype(x.dtype) == np.float32 else np.float64
+
+
+def _boot_indices(rng: np.random.Generator, n: int, n_boot: int) -> list[np.ndarray]:
+    return [np.arange(n)] + [rng.integers(0, n, n) for _ in range(n_boot)]
+
+
+def _choose_side(side: str, n: int, p: int) -> str:
+    return side if side != "auto" else ("stimulus" if n <= p else "unit")
+
+
+def _projector(axes: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
+    if axes is None:
+        return None
+    return np.eye(len(keep)) - axes @ axes.T
+
+
+def _unit_post(g: np.ndarray, scale: np.ndarray | None, proj: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
+    """z-score and project out spontaneous axes (``(I − UUᵀ) G (I − UUᵀ)``, exactly the covariance of the
+    projected data, as on the stimulus side) or, without a projection, drop the constant units' zero rows."""
+    if scale is not None:
+        g = g / np.outer(scale, scale)
+    if proj is not None:
+        return proj @ g @ proj
+    return g[np.ix_(keep, keep)]
+
+
+def _bar(items: list, progress: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, disable=not progress or len(items) < 2, leave=False)
+
+
+# ------------------------------------------------------------------------------------------------------ PCA
+def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int | None, zscore: bool, seed: int,
+         spont: xr.Dataset | None, n_pcs: int, side: str, progress: bool, label: Hashable) -> _Result:
+    x = repeat_mean(resp)
+    n, p = x.shape
+    dtype = _dtype(x)
+    rng = np.random.default_rng(seed)
+    boots = _boot_indices(rng, n, n_boot)
+    side = _choose_side(side, n, p)
+    unit_ids = resp["unit"].values
+    n_removed = n_pcs if spont is not None else 0
+    if side == "unit":
+        counts = np.stack([np.bincount(b, minlength=n) for b in boots]).astype(np.float64)
+        batch = max(1, int(_BOOT_BATCH_BYTES // (8 * p * p)))
+        first = unit_grams([x], [(0, 0)], minmax=True, progress=progress)
+        keep = first["min"][0] < first["max"][0]
+        _warn_constant(int((~keep).sum()), p)
+        var = np.diag(first["gram"][0, 0]) / n
+        scale = np.sqrt(np.where(keep, var, 1.0)) if zscore else None
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None else None
+        proj = _projector(axes, keep)
+        big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
+        grams = [first["gram"][0, 0]]
+        for start in range(1, len(boots), batch):
+            more = unit_grams([x], [(0, 0)], weights=counts[start:start + batch], progress=progress)
+            grams.extend(more["gram"][:, 0])
+        grams = [_unit_post(g, scale, proj, keep) for g in grams]
+        out = map_tasks(_eigvals_task, grams, shared=(k, dtype, n), progress=progress, desc="bootstrap")
+        n_const = int((~keep).sum())
+    else:
+        scale = None
+        if zscore and spont is not None:
+            stats = unit_stats([x], progress=progress)
+            scale = np.sqrt(stats["var"][0])
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None) if spont is not None else None
+        res = stimulus_grams([x], [(0, 0)], zscore=zscore, scale=scale, axes=axes, progress=progress)
+        n_const = res["n_constant"]
+        _warn_constant(n_const, p)
+        big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
+        out = map_tasks(_boot_eigvals_task, boots, shared=(res["gram"][0], k, dtype), progress=progress,
+                        desc="bootstrap")
+    info = {"side": side, "n_stimuli": n, "n_units": p - n_const, "n_constant_units": n_const,
+            "n_stimuli_dropped": 0, "N": big_n, "n_repeats": int(resp.sizes.get("repeat", 1))}
+    return _Result(variance=_mask_boot(_pad(out, k), boots), noise=None, info=info)
+
+
+def _eigvals_task(k: int, dtype: Any, n: int, g: np.ndarray) -> np.ndarray:
+    return top_eigvalsh(g, k, dtype=dtype) / n
+
+
+def _boot_eigvals_task(g: np.ndarray, k: int, dtype: Any, idx: np.ndarray) -> np.ndarray:
+    gb = g if np.array_equal(idx, np.arange(len(idx))) else centre_gram(g[np.ix_(idx, idx)])
+    return top_eigvalsh(gb, k, dtype=dtype) / len(idx)
+
+
+def _cv_stimulus_task(a: np.ndarray, b: np.ndarray, c: np.ndarray, k: int, dtype: Any,
+                      item: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    idx, swap = item
+    return cv_from_stimulus_grams(a, b, c, idx=idx, swap=swap, k=k, dtype=dtype)
+
+
+def _cv_unit_task(n: int, k: int, dtype: Any, grams: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    return cv_from_unit_grams(*grams, n=n, k=k, dtype=dtype)
+
+
+def _mask_boot(values: np.ndarray, boots: list[np.ndarray]) -> np.ndarray:
+    """NaN beyond each replicate's own rank (n_unique − 1): a resample with duplicates spans fewer axes."""
+    for row, idx in zip(values[1:], boots[1:], strict=True):
+        row[len(np.unique(idx)) - 1:] = np.nan
+    return values
+
+
+def _pad(rows: list[np.ndarray], k: int) -> np.ndarray:
+    out = np.full((len(rows), k), np.nan)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- cvPCA
+def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_boot: int,
+           n_components: int | None, zscore: bool, seed: int, spont: xr.Dataset | None, n_pcs: int, side: str,
+           progress: bool, label: Hashable) -> _Result:
+    halves = split_halves(resp, caller="eigenspectrum(method='cvpca')", valid=valid)
+    r1, r2 = halves.r1, halves.r2
+    n, p = r1.shape
+    dtype = _dtype(r1)
+    rng = np.random.default_rng(seed)
+    swaps = [rng.random(n) < 0.5 for _ in range(n_shuffles)] or [np.zeros(n, bool)]
+    boots = _boot_indices(rng, n, n_boot)
+    # each bootstrap replicate gets one fresh swap (its variability joins the replicate's), the full set all
+    boot_swaps = [rng.random(n) < 0.5 if n_shuffles else np.zeros(n, bool) for _ in range(n_boot)]
+    items = [(boots[0], swap) for swap in swaps] + list(zip(boots[1:], boot_swaps, strict=True))
+    side = _choose_side(side, n, p)
+    unit_ids = resp["unit"].values
+    n_removed = n_pcs if spont is not None else 0
+    if side == "stimulus":
+        scale = None
+        if zscore and spont is not None:
+            stats = unit_stats([r1, r2], progress=progress)
+            scale = np.sqrt(stats["var"].mean(axis=0))
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None) if spont is not None else None
+        res = stimulus_grams([r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=zscore, scale=scale, axes=axes,
+                             progress=progress)
+        n_const = res["n_constant"]
+        _warn_constant(n_const, p)
+        big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
+        a, b, c = res["gram"]
+        res = map_tasks(_cv_stimulus_task, items, shared=(a, b, c, k, dtype), progress=progress,
+                        desc="cvPCA shuffles")
+    else:
+        stats = unit_stats([r1, r2], progress=progress)
+        keep = (stats["min"] < stats["max"]).any(axis=0) & (stats["var"].sum(axis=0) > 0)
+        n_const = int((~keep).sum())
+        _warn_constant(n_const, p)
+        scale = np.sqrt(np.where(keep, stats["var"].mean(axis=0), 1.0)) if zscore else None
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None else None
+        proj = _projector(axes, keep)
+        big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
+        m1, m2 = stats["mean"]
+        y1 = (r1 - m1.astype(dtype)).astype(dtype)
+        y2 = (r2 - m2.astype(dtype)).astype(dtype)
+        grams = []
+        for i, (idx, swap) in enumerate(_bar(items, progress, "cvPCA shuffles")):
+            weights = None if i < len(swaps) else np.bincount(idx, minlength=n)[None].astype(np.float64)
+            g = shuffled_unit_grams(y1, y2, swap, weights=weights, progress=False)["gram"][0]
+            grams.append(tuple(_unit_post(g[j], scale, proj, keep) for j in range(3)))
+        res = map_tasks(_cv_unit_task, grams, shared=(n, k, dtype))
+    full_cv = np.mean([r[0] for r in res[: len(swaps)]], axis=0)
+    full_noise = np.mean([r[1] for r in res[: len(swaps)]], axis=0)
+    cv = np.stack([full_cv] + [r[0] for r in res[len(swaps):]])
+    noise = np.stack([full_noise] + [r[1] for r in res[len(swaps):]])
+    info = {"side": side, "n_stimuli": n, "n_units": p - n_const, "n_constant_units": n_const,
+            "n_stimuli_dropped": halves.n_dropped, "N": big_n, "n_repeats": halves.n_repeats,
+            "repeat_split": halves.split}
+    return _Result(variance=_mask_boot(cv, boots), noise=_mask_boot(noise, boots), info=info)
+
+
+# ------------------------------------------------------------------------------------------------- assembly
+def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n_boot: int,
+              attrs: dict) -> xr.Dataset:
+    k = max(r.variance.shape[1] for _, r in results)
+    has_noise = results[0][1].noise is not None
+
+    def stack(name: str) -> np.ndarray:
+        arrs = [_pad(list(getattr(r, name)), k) for _, r in results]
+        return np.stack(arrs, axis=1)  # (boot+1, group, rank)
+
+    variance = stack("variance")
+    noise = stack("noise") if has_noise else None
+    coords: dict[str, Any] = {"rank": np.arange(1, k + 1)}
+    group_dims: tuple[str, ...] = ()
+    info_keys = ["side", "n_stimuli", "n_units", "n_constant_units", "n_stimuli_dropped", "N", "n_repeats"]
+    if groupby is not None:
+        group_dims = (groupby,)
+        coords[groupby] = [lab for lab, _ in results]
+        for key in info_keys:
+            coords[f"{key}"] = (groupby, [r.info[key] for _, r in results])
+    else:
+        attrs.update({key: results[0][1].info[key] for key in info_keys})
+    if "repeat_split" in results[0][1].info:
+        attrs["repeat_split"] = results[0][1].info["repeat_split"]
+    if groupby is not None:
+        attrs["groupby"] = groupby
+
+    def squeeze(a: np.ndarray) -> np.ndarray:
+        return a if groupby is not None else a[:, 0]
+
+    data: dict[str, Any] = {}
+    if n_boot:
+        coords["boot"] = np.arange(n_boot)
+        data["variance"] = (("boot",) + group_dims + ("rank",), squeeze(variance)[1:])
+        data["variance_full"] = (group_dims + ("rank",), squeeze(variance)[0])
+        if noise is not None:
+            data["noise"] = (("boot",) + group_dims + ("rank",), squeeze(noise)[1:])
+            data["noise_full"] = (group_dims + ("rank",), squeeze(noise)[0])
+    else:
+        data["variance"] = (group_dims + ("rank",), squeeze(variance)[0])
+        if noise is not None:
+            data["noise"] = (group_dims + ("rank",), squeeze(noise)[0])
+    out = xr.Dataset(data, coords=coords, attrs=attrs)
+    out["variance"].attrs["long_name"] = "variance along principal axis (eigenvalue / n_stimuli)"
+    if "noise" in out:
+        out["noise"].attrs["long_name"] = "noise variance along cvPCA axis: ½·mean_s (R¹u − R²u)²"
+    return out
