@@ -67,9 +67,14 @@ def run(args: argparse.Namespace) -> int:
     ctx = DemoContext(out=out, brain=datasets.demo_brain(progress=progress),
                       network=datasets.demo_network(progress=progress), progress=progress)
     steps = [demo_data_step] + [m.demo for m in _modules() if hasattr(m, "demo")]
+    timings = {}
     for step in steps:
-        ctx.log(f"- {step.__module__.rsplit('.', 1)[-1]}")
+        name = step.__module__.rsplit(".", 1)[-1]
+        ctx.log(f"- {name}")
+        t0 = time.perf_counter()
         step(ctx)
+        timings[name] = round(time.perf_counter() - t0, 1)
+    ctx.summary["step_seconds"] = timings
     ctx.summary["seconds"] = round(time.perf_counter() - start, 1)
     ctx.write_json("summary.json", ctx.summary)
     print(f"neurosuper demo: results in {out}/ (summary.json lists them)")
