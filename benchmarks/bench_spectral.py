@@ -16,7 +16,7 @@ mean: first 100 ranks within 1e-3 relative, alpha within 0.005); with 10 shuffle
 ``outofcore``: writes a 200,000 x 4,096 float32 zarr ResponseSet (~3.3 GB; uncompressed chunks unless
 ``--compressed``, which uses ``neurosuper.save``'s Blosc lz4) under /tmp, times
 ``eigenspectrum(load(path, lazy=True), method="pca")`` in a subprocess (imports done before the clock starts; peak
-RSS from ``getrusage``) and a bare in-memory float32 ``X.T @ X`` on the same data in this process (loading it is not
+RSS = its VmHWM) and a bare in-memory float32 ``X.T @ X`` on the same data in this process (loading it is not
 timed), then deletes the zarr.
 """
 
@@ -145,15 +145,16 @@ def stringer(args: argparse.Namespace) -> dict:
 
 # ----------------------------------------------------------------------------------------------- out of core
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import dask.array, scipy.linalg, zarr  # warm imports: one-time costs are not the reduction's
 import neurosuper as ns
 t = time.perf_counter()
 ds = ns.load(sys.argv[1], lazy=True)
 spec = ns.spectral.eigenspectrum(ds, method="pca", progress=False)
 dt = time.perf_counter() - t
-print(json.dumps({"seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "top": spec["variance"].values[:5].tolist()}))
+# VmHWM: peak RSS of this program (ru_maxrss would include the parent's RSS inherited at fork, before exec)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"seconds": dt, "peak_rss_mb": hwm / 1024, "top": spec["variance"].values[:5].tolist()}))
 """
 
 

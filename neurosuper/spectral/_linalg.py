@@ -16,6 +16,7 @@ Two orientations (``R`` is stimuli × units):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -23,12 +24,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["is_dask", "reduce_blocks", "unit_grams", "stimulus_grams", "unit_stats", "top_eigh", "top_eigvalsh",
-           "map_tasks"]
+           "map_tasks", "constant_units"]
 
 #: Bytes of one block of one matrix held at a time (per thread).
 BLOCK_BYTES = 64 * 2**20
-#: Rows of the shifted sub-block multiplied at once inside a unit-side block.
-SUB_BYTES = 64 * 2**20
+#: Bytes of the shifted sub-block multiplied at once inside a unit-side block (large: BLAS efficiency).
+SUB_BYTES = 128 * 2**20
 
 
 def is_dask(x: Any) -> bool:
@@ -36,48 +37,28 @@ def is_dask(x: Any) -> bool:
 
 
 def _combine(a: dict, b: dict) -> dict:
-    out = {}
+    """Combine two partial results into ``a``, in place (each partial is consumed exactly once); floating
+    partials (per-chunk products in the data's dtype) are accumulated in float64."""
     for key, value in a.items():
-        if key.startswith("min_"):
-            out[key] = np.minimum(value, b[key])
-        elif key.startswith("max_"):
-            out[key] = np.maximum(value, b[key])
-        else:
-            out[key] = value + b[key]
-    return out
-
-
-def _tree(parts: list, combine: Callable) -> Any:
-    while len(parts) > 1:
-        nxt = [combine(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0]
+        if value.dtype.kind == "f" and value.dtype != np.float64:
+            value = a[key] = value.astype(np.float64)
+        np.add(value, b[key], out=value)
+    return a
 
 
 def reduce_blocks(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, progress: bool = False,
                   desc: str = "gram") -> dict:
     """Sum ``fn(blocks, start, stop)`` over blocks of the 2-D ``arrays`` along ``axis`` (0 rows, 1 columns).
 
-    ``fn`` returns a dict of numpy arrays; keys ``min_*``/``max_*`` combine by minimum/maximum, the rest add.
-    All arrays share the shape; for dask input the other axis is made one chunk and the arrays' chunks along
-    ``axis`` are aligned (rechunking if needed).
+    ``fn`` returns a dict of numpy arrays whose shapes do not depend on the block length; they are added
+    (floating ones in float64). All arrays share the shape. For dask input the other
+    axis is made one chunk and the arrays' chunks along ``axis`` are aligned; one delayed task per chunk runs
+    ``fn`` and a tree of pairwise combinations sums the results (on the local threads or a distributed
+    cluster, whichever is active).
     """
     n = arrays[0].shape[axis]
     if any(is_dask(a) for a in arrays):
-        import dask
-        import dask.array as da
-
-        arrs = [da.asarray(a) for a in arrays]
-        chunks = arrs[0].rechunk({1 - axis: -1}).chunks[axis]
-        arrs = [a.rechunk({axis: chunks, 1 - axis: -1}) for a in arrs]
-        bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
-        blocks = [a.to_delayed().ravel() for a in arrs]
-        call = dask.delayed(fn, pure=True)
-        parts = [call(list(bs), int(bounds[i]), int(bounds[i + 1])) for i, bs in enumerate(zip(*blocks, strict=True))]
-        total = _tree(parts, dask.delayed(_combine, pure=True))
-        return _compute_local_single_blas(total, progress=progress, desc=desc)[0]
+        return _dask_reduce(fn, arrays, axis=axis, progress=progress, desc=desc)
     other = arrays[0].shape[1 - axis]
     itemsize = max(np.dtype(a.dtype).itemsize for a in arrays)
     step = max(64, int(BLOCK_BYTES // max(1, other * itemsize)))
@@ -93,14 +74,38 @@ def reduce_blocks(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, 
         part = fn([np.asarray(a[sl]) for a in arrays], start, stop)
         acc = part if acc is None else _combine(acc, part)
     assert acc is not None
-    return acc
+    return _combine(acc, {k: np.zeros_like(v) for k, v in acc.items()}) if len(starts) == 1 else acc
+
+
+def _tree(parts: list, combine: Callable) -> Any:
+    while len(parts) > 1:
+        nxt = [combine(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        if len(parts) % 2:
+            nxt.append(parts[-1])
+        parts = nxt
+    return parts[0]
+
+
+def _dask_reduce(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, progress: bool, desc: str) -> dict:
+    import dask
+    import dask.array as da
+
+    arrs = [da.asarray(a) for a in arrays]
+    chunks = arrs[0].rechunk({1 - axis: -1}).chunks[axis]
+    arrs = [a.rechunk({axis: chunks, 1 - axis: -1}) for a in arrs]
+    bounds = np.concatenate([[0], np.cumsum(chunks)]).astype(int)
+    blocks = [a.to_delayed().ravel() for a in arrs]
+    call = dask.delayed(fn, pure=True)
+    parts = [call(list(bs), int(bounds[i]), int(bounds[i + 1])) for i, bs in enumerate(zip(*blocks, strict=True))]
+    total = _tree(parts, dask.delayed(_combine, pure=True))
+    return _compute_local_single_blas(total, progress=progress, desc=desc)[0]
 
 
 # --------------------------------------------------------------------------------------------- unit side
 def unit_stats(arrays: Sequence[Any], *, progress: bool = False) -> dict:
-    """Per-unit sums, sums of squares (about a shift), minima and maxima of each array, in one pass.
+    """Per-unit means and variances (sums about a shift, one pass) of each array.
 
-    Returns ``mean`` (k, units), ``var`` (k, units; divided by the number of rows), ``min``/``max`` (k, units).
+    Returns ``mean`` (k, units) and ``var`` (k, units; divided by the number of rows).
     """
     shifts = [_first_rows_mean(a) for a in arrays]
     fn = partial(_stats_block, shifts=shifts)
@@ -110,9 +115,7 @@ def unit_stats(arrays: Sequence[Any], *, progress: bool = False) -> dict:
     k = len(arrays)
     mean = np.stack([shifts[i] + acc[f"s{i}"] / n for i in range(k)])
     var = np.stack([np.maximum(acc[f"q{i}"] / n - (acc[f"s{i}"] / n) ** 2, 0.0) for i in range(k)])
-    lo = np.stack([acc[f"min_{i}"] for i in range(k)]).astype(np.float64)
-    hi = np.stack([acc[f"max_{i}"] for i in range(k)]).astype(np.float64)
-    return {"mean": mean, "var": var, "min": lo, "max": hi}
+    return {"mean": mean, "var": var}
 
 
 def _stats_block(blocks: list, start: int, stop: int, *, shifts: list) -> dict:
@@ -121,9 +124,13 @@ def _stats_block(blocks: list, start: int, stop: int, *, shifts: list) -> dict:
         y = b.astype(np.float64) - k
         out[f"s{i}"] = y.sum(0)
         out[f"q{i}"] = (y * y).sum(0)
-        out[f"min_{i}"] = b.min(0)
-        out[f"max_{i}"] = b.max(0)
     return out
+
+
+def constant_units(var: np.ndarray, mean: np.ndarray, dtype: Any) -> np.ndarray:
+    """Units whose variation is below what ``dtype`` resolves around their mean: std ≤ 16·eps·|mean| (a
+    constant unit has variance 0, or a few ulps² after centring in floating point)."""
+    return np.asarray(var) <= (16 * np.finfo(dtype).eps * np.abs(mean)) ** 2
 
 
 def _first_rows_mean(x: Any, rows: int = 4096) -> np.ndarray:
@@ -133,35 +140,35 @@ def _first_rows_mean(x: Any, rows: int = 4096) -> np.ndarray:
 
 
 def _unit_block(blocks: list, start: int, stop: int, *, pairs: list, w_all: np.ndarray, weighted: bool,
-                shifts: list, dtype: Any, minmax: bool) -> dict:
+                shifts: list, dtype: Any) -> dict:
     nw, k, p = w_all.shape[0], len(blocks), blocks[0].shape[1]
     # per-block products accumulate in the data's dtype (numpy's matmul uses syrk for yᵀy) ...
-    acc = np.zeros((nw, len(pairs), p, p), dtype=dtype)
+    acc: list[list[Any]] = [[None] * len(pairs) for _ in range(nw)]
     sums = np.zeros((nw, k, p))
     w_blk = w_all[:, start:stop]
     sub = max(16, int(SUB_BYTES // max(1, p * np.dtype(dtype).itemsize)))
     for r0 in range(0, stop - start, sub):
         r1 = min(stop - start, r0 + sub)
         ys = [np.subtract(b[r0:r1], sh.astype(dtype), dtype=dtype) for b, sh in zip(blocks, shifts, strict=True)]
+        ones = np.ones(r1 - r0, dtype=dtype)
         for iw in range(nw):
             w = w_blk[iw, r0:r1]
             sw = np.sqrt(w).astype(dtype)[:, None] if weighted else None
             scaled = ys if sw is None else [y * sw for y in ys]
             for ip, (i, j) in enumerate(pairs):
-                acc[iw, ip] += scaled[i].T @ scaled[j]
+                prod = scaled[i].T @ scaled[j]
+                if acc[iw][ip] is None:
+                    acc[iw][ip] = prod
+                else:
+                    acc[iw][ip] += prod
             for i in range(k):
-                sums[iw, i] += ys[i].sum(0, dtype=np.float64) if sw is None else w @ ys[i].astype(np.float64)
+                sums[iw, i] += (ones @ ys[i]) if sw is None else (w.astype(dtype) @ ys[i])
     # ... and enter the float64 sum once per block
-    out = {"gram": acc.astype(np.float64), "sums": sums}
-    if minmax:
-        out["min_"] = np.stack([b.min(0) for b in blocks]).astype(np.float64)
-        out["max_"] = np.stack([b.max(0) for b in blocks]).astype(np.float64)
-    return out
+    return {"gram": np.array(acc), "sums": sums}
 
 
 def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weights: np.ndarray | None = None,
-               shifts: Sequence[np.ndarray] | None = None, minmax: bool = False,
-               progress: bool = False) -> dict:
+               shifts: Sequence[np.ndarray] | None = None, progress: bool = False) -> dict:
     """Weighted, centred unit-side Grams ``Σ_s w_s (x_i,s − μ_i)(x_j,s − μ_j)ᵀ`` for every pair ``(i, j)``.
 
     Parameters
@@ -175,14 +182,11 @@ def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weigh
         Means ``μ`` are the weighted means, so each weight vector gives the Gram of the re-weighted set.
     shifts
         Per-array (unit,) shift subtracted before the products (default: the mean of the first rows).
-    minmax
-        Also return per-unit minima and maxima (to find constant units).
 
     Returns
     -------
     dict
-        ``gram`` (n_weights, n_pairs, unit, unit) float64, ``wsum`` (n_weights,), ``mean`` (n_weights, k, unit)
-        and, with ``minmax``, ``min``/``max`` (k, unit).
+        ``gram`` (n_weights, n_pairs, unit, unit) float64, ``wsum`` (n_weights,), ``mean`` (n_weights, k, unit).
     """
     shifts = [_first_rows_mean(a) for a in arrays] if shifts is None else [np.asarray(s, np.float64) for s in shifts]
     n = arrays[0].shape[0]
@@ -190,36 +194,37 @@ def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weigh
     dtype = np.result_type(*[a.dtype for a in arrays])
 
     fn = partial(_unit_block, pairs=list(pairs), w_all=w_all, weighted=weights is not None, shifts=shifts,
-                 dtype=dtype, minmax=minmax)
+                 dtype=dtype)
     acc = reduce_blocks(fn, arrays, axis=0, progress=progress, desc="unit Gram")
     wsum = w_all.sum(axis=1)
     means = acc["sums"] / wsum[:, None, None]
     gram = acc["gram"]
     for ip, (i, j) in enumerate(pairs):
         gram[:, ip] -= wsum[:, None, None] * means[:, i, :, None] * means[:, j, None, :]
-    result = {"gram": gram, "wsum": wsum, "mean": means + np.stack(shifts)[None]}
-    if minmax:
-        result["min"], result["max"] = acc["min_"], acc["max_"]
-    return result
+    return {"gram": gram, "wsum": wsum, "mean": means + np.stack(shifts)[None]}
 
 
 # ----------------------------------------------------------------------------------------- stimulus side
 def _stimulus_block(blocks: list, start: int, stop: int, *, pairs: list, n: int, zscore: bool,
                     scale: np.ndarray | None, axes: np.ndarray | None, dtype: Any) -> dict:
-    xs = [(b - b.mean(axis=0, dtype=np.float64).astype(dtype)).astype(dtype, copy=False) for b in blocks]
-    const = np.logical_and.reduce([np.all(x == 0, axis=0) for x in xs])
+    means = [b.mean(axis=0, dtype=np.float64) for b in blocks]
+    xs = [(b - m.astype(dtype)).astype(dtype, copy=False) for b, m in zip(blocks, means, strict=True)]
+    var = [np.einsum("ij,ij->j", x, x).astype(np.float64) / n for x in xs]
+    const = np.logical_and.reduce([constant_units(v, m, dtype) for v, m in zip(var, means, strict=True)])
+    if const.any():
+        for x in xs:
+            x[:, const] = 0
     if zscore:
-        if scale is None:
-            s = np.sqrt(sum((x.astype(np.float64) ** 2).sum(0) for x in xs) / (n * len(xs)))
-        else:
-            s = np.asarray(scale[start:stop], dtype=np.float64)
+        s = np.sqrt(sum(var) / len(xs)) if scale is None else np.asarray(scale[start:stop], dtype=np.float64)
         s = np.where(const | (s == 0), 1.0, s).astype(dtype)
         xs = [x / s for x in xs]
-    out = {"gram": np.stack([(xs[i] @ xs[j].T if i != j else xs[i] @ xs[i].T).astype(np.float64) for i, j in pairs]),
-           "n_constant": np.array(int(const.sum()))}
+    gram = np.empty((len(pairs), n, n), dtype=dtype)
+    for ip, (i, j) in enumerate(pairs):
+        np.matmul(xs[i], xs[j].T, out=gram[ip])  # syrk when i == j
+    out = {"gram": gram, "n_constant": np.array(int(const.sum()))}
     if axes is not None:
         u = np.asarray(axes[start:stop], dtype=dtype)
-        out["proj"] = np.stack([(x @ u).astype(np.float64) for x in xs])
+        out["proj"] = np.stack([x @ u for x in xs])
     return out
 
 
@@ -249,11 +254,15 @@ def stimulus_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, z
 
 
 # ------------------------------------------------------------------------------------------- eigensolvers
-def centre_gram(g: np.ndarray) -> np.ndarray:
-    """``H G H`` with ``H = I − 11ᵀ/n`` (double centring), in place-safe form."""
-    row = g.mean(axis=1, keepdims=True)
-    col = g.mean(axis=0, keepdims=True)
-    return g - row - col + row.mean()
+def centre_gram(g: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """``H G H`` with ``H = I − 11ᵀ/n`` (double centring); ``out=g`` works in place."""
+    row = g.mean(axis=1, keepdims=True, dtype=np.float64)
+    col = g.mean(axis=0, keepdims=True, dtype=np.float64)
+    grand = row.mean()
+    out = np.subtract(g, row.astype(g.dtype), out=out)
+    out -= col.astype(g.dtype)
+    out += g.dtype.type(grand)
+    return out
 
 
 def top_eigvalsh(g: np.ndarray, k: int, *, dtype: Any = np.float64) -> np.ndarray:
@@ -294,17 +303,30 @@ def _local_scheduler() -> bool:
     return owner is None or type(owner).__name__ != "Client"
 
 
+def _busy() -> bool:
+    """The machine's cores are already taken (1-minute load average ≥ cores − ½): BLAS threads would be
+    oversubscribed, and OpenBLAS's spinning threads then slow LAPACK down several-fold."""
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.5
+    except (AttributeError, OSError):  # no load average on this platform
+        return False
+
+
 def map_tasks(fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (), progress: bool = False,
               desc: str = "tasks") -> list:
-    """``[fn(*shared, item) for item in items]`` as dask tasks (local threads, or the active distributed client).
+    """``[fn(*shared, item) for item in items]`` — the independent eigendecompositions (shuffles, bootstrap).
 
-    Eigendecompositions are dominated by LAPACK's tridiagonal reduction, which scales poorly over BLAS threads
-    and collapses when the cores are oversubscribed; independent tasks (shuffles, bootstrap replicates) are
-    therefore run side by side, each with single-threaded BLAS on the local scheduler (``threadpoolctl``).
-    Distributed workers set their own BLAS threads (one by default). ``shared`` arrays enter the graph once.
+    On an idle machine they run one after the other with the BLAS's own threads (LAPACK's tridiagonal
+    reduction is memory-bound: two at once only share the bandwidth). When the cores are busy (see
+    :func:`_busy`) they run as dask tasks side by side, each with single-threaded BLAS (``threadpoolctl``),
+    which avoids oversubscription. With an active ``dask.distributed`` client they always run as tasks on
+    the cluster; ``shared`` arrays then enter the graph once.
     """
-    if len(items) <= 1:
-        return [fn(*shared, item) for item in items]
+    if len(items) <= 1 or (_local_scheduler() and not _busy()):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(items, desc=desc, disable=not progress or len(items) < 2, leave=False)
+        return [fn(*shared, item) for item in bar]
     import uuid
 
     import dask

@@ -38,8 +38,8 @@ def _assemble(a: np.ndarray, b: np.ndarray, c: np.ndarray, idx: np.ndarray, swap
     u, s = idx[~sel], idx[sel]
     nu = len(u)
     n = len(idx)
-    g11 = np.empty((n, n))
-    g12 = np.empty((n, n))
+    g11 = np.empty((n, n), dtype=dtype)
+    g12 = np.empty((n, n), dtype=dtype)
     g11[:nu, :nu] = a[np.ix_(u, u)]
     g11[:nu, nu:] = c[np.ix_(u, s)]
     g11[nu:, :nu] = g11[:nu, nu:].T
@@ -48,22 +48,23 @@ def _assemble(a: np.ndarray, b: np.ndarray, c: np.ndarray, idx: np.ndarray, swap
     g12[:nu, nu:] = a[np.ix_(u, s)]
     g12[nu:, :nu] = b[np.ix_(s, u)]
     g12[nu:, nu:] = c[np.ix_(s, s)].T
-    return centre_gram(g11).astype(dtype, copy=False), centre_gram(g12).astype(dtype, copy=False)
+    return centre_gram(g11, out=g11), centre_gram(g12, out=g12)
 
 
 def cv_from_stimulus_grams(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, idx: np.ndarray, swap: np.ndarray,
                            k: int, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
     """(cv variance, noise variance) of the top ``k`` axes for the stimuli ``idx`` and the swap mask ``swap``.
 
-    ``a, b, c`` are the stimulus-side Grams of the per-unit centred repeats (``R¹R¹ᵀ``, ``R²R²ᵀ``, ``R¹R²ᵀ``);
+    ``a, b, c`` are the stimulus-side Grams of the per-unit centred repeats (``R¹R¹ᵀ``, ``R²R²ᵀ``, ``R¹R²ᵀ``;
+    pass them in ``dtype``: the shuffled Grams are assembled and eigendecomposed in that precision);
     ``idx`` selects (or resamples, for a bootstrap) stimuli; ``swap`` (bool, per original stimulus) says
     where the repeats trade places. Variances are divided by ``len(idx)``.
     """
     g11, g12 = _assemble(a, b, c, idx, swap, dtype)
     lam, vecs = top_eigh(g11, k, dtype=dtype)
     w = g12.T @ vecs
-    cross = np.einsum("ik,ik->k", vecs, w, dtype=np.float64)
-    second = np.einsum("ik,ik->k", w, w, dtype=np.float64) / np.where(lam > 0, lam, np.inf)
+    cross = np.einsum("ik,ik->k", vecs, w).astype(np.float64)
+    second = np.einsum("ik,ik->k", w, w).astype(np.float64) / np.where(lam > 0, lam, np.inf)
     n = len(idx)
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
@@ -74,8 +75,8 @@ def cv_from_unit_grams(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray, *, n: 
     lam, u = top_eigh(s11, k, dtype=dtype)
     s12 = np.asarray(s12, dtype=dtype)
     s22 = np.asarray(s22, dtype=dtype)
-    cross = np.einsum("ik,ik->k", u, s12 @ u, dtype=np.float64)
-    second = np.einsum("ik,ik->k", u, s22 @ u, dtype=np.float64)
+    cross = np.einsum("ik,ik->k", u, s12 @ u).astype(np.float64)
+    second = np.einsum("ik,ik->k", u, s22 @ u).astype(np.float64)
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 

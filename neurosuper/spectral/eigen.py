@@ -16,7 +16,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import AnalysisError, NeurosuperWarning
-from ._linalg import centre_gram, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
+from ._linalg import centre_gram, constant_units, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
 from ._prep import repeat_mean, responses, split_halves, spont_axes, unit_groups, valid_repeats
 from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
 
@@ -225,10 +225,10 @@ def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int 
     if side == "unit":
         counts = np.stack([np.bincount(b, minlength=n) for b in boots]).astype(np.float64)
         batch = max(1, int(_BOOT_BATCH_BYTES // (8 * p * p)))
-        first = unit_grams([x], [(0, 0)], minmax=True, progress=progress)
-        keep = first["min"][0] < first["max"][0]
-        _warn_constant(int((~keep).sum()), p)
+        first = unit_grams([x], [(0, 0)], progress=progress)
         var = np.diag(first["gram"][0, 0]) / n
+        keep = ~constant_units(var, first["mean"][0, 0], dtype)
+        _warn_constant(int((~keep).sum()), p)
         scale = np.sqrt(np.where(keep, var, 1.0)) if zscore else None
         axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None else None
         proj = _projector(axes, keep)
@@ -318,12 +318,12 @@ def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_b
         n_const = res["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
-        a, b, c = res["gram"]
+        a, b, c = res["gram"].astype(dtype, copy=False)
         res = map_tasks(_cv_stimulus_task, items, shared=(a, b, c, k, dtype), progress=progress,
                         desc="cvPCA shuffles")
     else:
         stats = unit_stats([r1, r2], progress=progress)
-        keep = (stats["min"] < stats["max"]).any(axis=0) & (stats["var"].sum(axis=0) > 0)
+        keep = ~constant_units(stats["var"], stats["mean"], dtype).all(axis=0)
         n_const = int((~keep).sum())
         _warn_constant(n_const, p)
         scale = np.sqrt(np.where(keep, stats["var"].mean(axis=0), 1.0)) if zscore else None
