@@ -100,7 +100,7 @@ def stringer(args: argparse.Namespace) -> dict:
                     "alpha_no_shuffle_neuropop_get_powerlaw": float(a0_theirs_own),
                     "alpha_no_shuffle_ours_ranks_12_500": a0_ours_12})
     # speed, 10 shuffles, interleaved repeats
-    from neurosuper.spectral._linalg import stimulus_grams
+    from neurosuper._gram import stimulus_grams
 
     t_ours, t_theirs, t_eigh, t_eigh1, t_eigh64, t_grams = [], [], [], [], [], []
     g = ((x[0] @ x[0].T) / n).astype(np.float32)

@@ -6,7 +6,8 @@ The common format is the ResponseSet (:mod:`neurosuper.format`); see ``docs/form
 from . import datasets, interpret, spectral
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
-from .format import FORMAT_VERSION, concat, from_array, validate
+from ._concat import concat
+from .format import FORMAT_VERSION, from_array, validate
 from .io.activations import from_activations, from_sklearn
 from .io.files import load_activations
 from .io.nwb import load_nwb, nwb_sources, save_nwb

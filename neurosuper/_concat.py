@@ -1,4 +1,4 @@
-"""The implementation of :func:`neurosuper.concat` (pooling ResponseSets); see its docstring."""
+"""Pooling ResponseSets: :func:`concat` (re-exported as ``neurosuper.concat``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import xarray as xr
 
 from ._attrs import to_jsonable
 from ._version import __version__
-from .errors import FormatError, NeurosuperWarning
-from .format import FORMAT_VERSION, _fail, _preview, validate
+from .errors import FormatError, NeurosuperWarning, fail, preview
+from .format import FORMAT_VERSION, validate
 
-__all__ = ["concat_sets"]
+__all__ = ["concat"]
 
 #: Attrs concat sets itself (they never become coords).
 _OWN_ATTRS = ("format_version", "neurosuper_version")
@@ -38,11 +38,11 @@ def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset],
               name: str) -> tuple[list[str], list[xr.Dataset]]:
     """Validated sets and one unique label per set (mapping key, else a label attr, else the position)."""
     if isinstance(sets, xr.Dataset | xr.DataArray):
-        raise _fail("concat sets", f"a single {type(sets).__name__}", "a list or dict of ResponseSets",
+        raise fail("concat sets", f"a single {type(sets).__name__}", "a list or dict of ResponseSets",
                     "pass several sets: neurosuper.concat([a, b])")
     pairs = [(str(k), v) for k, v in sets.items()] if isinstance(sets, Mapping) else [(None, v) for v in sets]
     if not pairs:
-        raise _fail("concat sets", "no sets", "at least one ResponseSet", "pass a list or dict of sets")
+        raise fail("concat sets", "no sets", "at least one ResponseSet", "pass a list or dict of sets")
     items = []
     for i, (label, s) in enumerate(pairs):
         try:
@@ -57,7 +57,7 @@ def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset],
         if len(found) > 1:
             fix = ("compare brains and networks with neurosuper.compare instead of pooling them"
                    if key == "system" else "convert the sets to one measure (e.g. counts to rates) first")
-            raise _fail(f"concat: attr {key!r}", f"{key}s {found}", f"one {key} across the sets", fix)
+            raise fail(f"concat: attr {key!r}", f"{key}s {found}", f"one {key} across the sets", fix)
     return labels, items
 
 
@@ -68,21 +68,21 @@ def _align(labels: list[str], items: list[xr.Dataset], dim: str) -> list[xr.Data
     out = []
     for label, s in zip(labels, items, strict=True):
         if set(s["responses"].dims) != set(dims):
-            raise _fail(f"concat: set {label!r}", f"'responses' dims {s['responses'].dims}",
+            raise fail(f"concat: set {label!r}", f"'responses' dims {s['responses'].dims}",
                         f"the dims of the first set, {dims}", "give every set the same repeat/time dims")
         for d in dims:
             if d in (dim, "repeat"):
                 continue
             if (d in first.coords) != (d in s.coords):
-                raise _fail(f"concat: {d!r} coord of set {label!r}", "a coord in one set only",
+                raise fail(f"concat: {d!r} coord of set {label!r}", "a coord in one set only",
                             f"a {d!r} coord in every set or in none",
                             f"assign the same {d} coord to every set")
             mine = first[d].values if d in first.coords else np.arange(first.sizes[d])
             theirs = s[d].values if d in s.coords else np.arange(s.sizes[d])
             if len(mine) != len(theirs) or set(mine.tolist()) != set(theirs.tolist()):
                 diff = sorted(set(mine.tolist()) ^ set(theirs.tolist()), key=str)
-                raise _fail(f"concat: {d} ids of set {label!r}", f"{len(theirs)} ids differing from the "
-                            f"first set's {len(mine)} ({_preview(diff)})", f"the same {d} ids in every set",
+                raise fail(f"concat: {d} ids of set {label!r}", f"{len(theirs)} ids differing from the "
+                            f"first set's {len(mine)} ({preview(diff)})", f"the same {d} ids in every set",
                             f"select the shared ids first: s.sel({d}=shared_ids)")
             if not np.array_equal(mine, theirs):
                 s = s.sel({d: mine})
@@ -108,11 +108,25 @@ def _attr_values(values: list[Any]) -> list[Any]:
     return ["" if v is None else json.dumps(to_jsonable(v)) for v in values]
 
 
-def concat_sets(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "unit", *,
-                name: str = "session") -> xr.Dataset:
-    """Implementation of :func:`neurosuper.format.concat` (same arguments and result)."""
+def concat(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "unit", *,
+           name: str = "session") -> xr.Dataset:
+    """Pool several ResponseSets along ``unit`` (same stimuli) or ``stimulus`` (same units).
+
+    The ids along the other dims must match (the same ids in any order; the result follows the first set);
+    ``repeat`` is the exception: repeats missing from a set are padded with NaN (NaN means a missing repeat).
+    ``system`` and ``measure`` must agree. A coord ``name`` (default ``"session"``) along ``dim`` records
+    which set each unit (or stimulus) came from: the mapping's keys, else each set's ``session``/
+    ``session_id``/``source`` attr, else its position (a set that already has that coord keeps it).
+    Attrs equal in every set stay attrs; attrs that differ become coords along ``dim`` (named
+    ``attr_<key>`` if the name is taken). When ids collide along ``dim`` they are all prefixed with their
+    set's label (``"label/id"``); ids of mixed kinds (int and str) become strings. Variables along ``dim``
+    missing from some set are dropped with a :class:`NeurosuperWarning`; variables without ``dim`` (e.g.
+    ``stimuli`` when pooling units) are taken from the first set that has them.
+
+    Returns a new valid ResponseSet (dask-backed inputs stay lazy); the inputs are not modified.
+    """
     if dim not in ("unit", "stimulus"):
-        raise _fail("concat dim", repr(dim), "'unit' or 'stimulus'", "pool units with dim='unit'")
+        raise fail("concat dim", repr(dim), "'unit' or 'stimulus'", "pool units with dim='unit'")
     labels, items = _labelled(sets, name)
     aligned = _align(labels, items, dim)
     ids = [s[dim].values for s in aligned]
@@ -156,7 +170,7 @@ def concat_sets(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str 
         pooled = xr.concat(core, dim=dim, data_vars="minimal", coords="minimal", compat="override",
                            join="exact", combine_attrs="drop")
     except ValueError as err:
-        raise _fail(f"concat along {dim!r}", f"sets xarray cannot concatenate ({err})", "matching "
+        raise fail(f"concat along {dim!r}", f"sets xarray cannot concatenate ({err})", "matching "
                     "variables and sizes along the other dims",
                     "make the sets' variables agree before pooling") from None
     for var, holder in rest.items():

@@ -6,7 +6,12 @@ what was found, what was expected and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
+    "fail",
+    "preview",
     "NeurosuperError",
     "FormatError",
     "NWBLayoutError",
@@ -33,3 +38,20 @@ class AnalysisError(NeurosuperError, ValueError):
 
 class NeurosuperWarning(UserWarning):
     """A documented fallback was applied (e.g. constant units dropped); the message counts what changed."""
+
+
+def preview(values: Sequence[Any] | Any, n: int = 5) -> str:
+    """The first ``n`` of ``values`` as ``'a', 'b', ... (N in all)`` — for naming ids in an error message."""
+    import numpy as np
+
+    items = list(np.asarray(values).ravel().tolist())
+    more = f" ... ({len(items)} in all)" if len(items) > n else ""
+    return ", ".join(repr(v) for v in items[:n]) + more
+
+
+def fail(what: str, found: str, expected: str, fix: str, cls: type[NeurosuperError] = FormatError) -> NeurosuperError:
+    """The exception every bad input gets: ``"<what>: found <found>; expected <expected>. Fix: <fix>"``.
+
+    Returned, not raised, so the caller writes ``raise fail(...)`` and tracebacks point at the check.
+    """
+    return cls(f"{what}: found {found}; expected {expected}. Fix: {fix}")

@@ -17,7 +17,7 @@ import xarray as xr
 
 from ._attrs import JSON_ATTR, to_jsonable
 from ._version import __version__
-from .errors import FormatError
+from .errors import FormatError, fail, preview
 
 __all__ = [
     "FORMAT_VERSION",
@@ -26,7 +26,8 @@ __all__ = [
     "MEASURES",
     "validate",
     "from_array",
-    "concat",
+    "check_coords",
+    "check_response_values",
     "is_lazy",
 ]
 
@@ -57,14 +58,6 @@ def is_lazy(obj: xr.DataArray | xr.Dataset) -> bool:
     return hasattr(da.data, "dask")
 
 
-def _fail(what: str, found: str, expected: str, fix: str) -> FormatError:
-    return FormatError(f"{what}: found {found}; expected {expected}. Fix: {fix}")
-
-
-def _preview(values: Sequence[Any] | np.ndarray, n: int = 5) -> str:
-    values = list(np.asarray(values).tolist())
-    more = f" ... ({len(values)} in all)" if len(values) > n else ""
-    return ", ".join(repr(v) for v in values[:n]) + more
 
 
 # --------------------------------------------------------------------------------------------- validation
@@ -74,9 +67,9 @@ def _check_responses(ds: xr.Dataset) -> xr.DataArray:
         candidates = [n for n in names if n != "stimuli"]
         guess = (f"ds = ds.rename({{{candidates[0]!r}: 'responses'}})" if candidates
                  else "build the set with neurosuper.from_array(...)")
-        raise _fail("variable 'responses'", f"data variables {names}", "a data variable 'responses'", guess)
+        raise fail("variable 'responses'", f"data variables {names}", "a data variable 'responses'", guess)
     if "responses" not in ds.data_vars:
-        raise _fail("variable 'responses'", "a coordinate", "a data variable",
+        raise fail("variable 'responses'", "a coordinate", "a data variable",
                     "ds = ds.reset_coords('responses')")
     return ds["responses"]
 
@@ -87,10 +80,10 @@ def _check_dims(resp: xr.DataArray) -> tuple[str, ...]:
     if unknown:
         renames = {d: _DIM_SYNONYMS[d.lower()] for d in unknown if d.lower() in _DIM_SYNONYMS}
         fix = f"ds = ds.rename({renames})" if renames else f"rename or remove dims {unknown}"
-        raise _fail("'responses' dims", f"unknown dims {unknown} in {dims}", f"only {CANONICAL_DIMS}", fix)
+        raise fail("'responses' dims", f"unknown dims {unknown} in {dims}", f"only {CANONICAL_DIMS}", fix)
     missing = [d for d in ("stimulus", "unit") if d not in dims]
     if missing:
-        raise _fail("'responses' dims", f"{dims} without {missing}", "at least ('stimulus', 'unit')",
+        raise fail("'responses' dims", f"{dims} without {missing}", "at least ('stimulus', 'unit')",
                     "add the missing dim (e.g. responses.expand_dims('unit')) or rename an existing one")
     return tuple(d for d in CANONICAL_DIMS if d in dims)
 
@@ -100,27 +93,27 @@ def _check_dtype(resp: xr.DataArray) -> None:
     if dtype in (np.float32, np.float64):
         return
     if dtype.kind == "f":
-        raise _fail("'responses' dtype", f"{dtype} ({dtype.itemsize * 8}-bit float)",
+        raise fail("'responses' dtype", f"{dtype} ({dtype.itemsize * 8}-bit float)",
                     "float32 or float64 (the dtypes netCDF and zarr store)",
                     "ds['responses'] = ds['responses'].astype('float32')")
     if dtype.kind == "c":
-        raise _fail("'responses' dtype", f"complex {dtype}", "a real float dtype (float32 or float64)",
+        raise fail("'responses' dtype", f"complex {dtype}", "a real float dtype (float32 or float64)",
                     "store magnitudes (abs) or real and imaginary parts as separate units")
     if dtype.kind in "biu":
         kind = "boolean" if dtype.kind == "b" else "integer"
-        raise _fail("'responses' dtype", f"{kind} {dtype}", "float32 or float64 (NaN marks missing repeats)",
+        raise fail("'responses' dtype", f"{kind} {dtype}", "float32 or float64 (NaN marks missing repeats)",
                     "ds['responses'] = ds['responses'].astype('float64'), or build the set with from_array")
-    raise _fail("'responses' dtype", f"non-numeric {dtype}", "float32 or float64",
+    raise fail("'responses' dtype", f"non-numeric {dtype}", "float32 or float64",
                 "convert the values to numbers")
 
 
 def _check_sizes(resp: xr.DataArray) -> None:
     empty = [d for d in resp.dims if resp.sizes[d] == 0]
     if empty:
-        raise _fail("'responses' sizes", f"empty dims {empty} ({dict(resp.sizes)})", "every dim non-empty",
+        raise fail("'responses' sizes", f"empty dims {empty} ({dict(resp.sizes)})", "every dim non-empty",
                     "check the selection that produced this set")
     if resp.sizes["stimulus"] < 2:
-        raise _fail("'stimulus' dim", f"{resp.sizes['stimulus']} stimulus", "at least 2 stimuli",
+        raise fail("'stimulus' dim", f"{resp.sizes['stimulus']} stimulus", "at least 2 stimuli",
                     "no population analysis runs on one stimulus; load more presentations or time bins")
 
 
@@ -128,29 +121,29 @@ def _check_index(ds: xr.Dataset, dim: str) -> None:
     """The coord along a dim of ``responses``: flat, unique, of a usable dtype (required for stimulus/unit)."""
     if dim not in ds.coords or ds[dim].dims != (dim,):
         if dim in ("stimulus", "unit"):
-            raise _fail(f"coordinate '{dim}'", "none", f"one id per {dim}",
+            raise fail(f"coordinate '{dim}'", "none", f"one id per {dim}",
                         f"ds = ds.assign_coords({dim}=ids) with unique strings or integers")
         return
     if isinstance(ds.indexes.get(dim), pd.MultiIndex):
-        raise _fail(f"coordinate '{dim}'", "a pandas MultiIndex", "a flat index",
+        raise fail(f"coordinate '{dim}'", "a pandas MultiIndex", "a flat index",
                     f"ds = ds.reset_index('{dim}') and keep the levels as coords")
     values = ds[dim].values
     if dim in ("stimulus", "unit"):
         if values.dtype.kind == "O":
             bad = [v for v in values.tolist() if not isinstance(v, str | int)]
             if bad:
-                raise _fail(f"coordinate '{dim}'", f"ids of type {type(bad[0]).__name__}",
+                raise fail(f"coordinate '{dim}'", f"ids of type {type(bad[0]).__name__}",
                             "strings or integers", f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
         elif values.dtype.kind not in "iuUS":
-            raise _fail(f"coordinate '{dim}'", f"{values.dtype} ids", "strings or integers",
+            raise fail(f"coordinate '{dim}'", f"{values.dtype} ids", "strings or integers",
                         f"ds = ds.assign_coords({dim}=ds['{dim}'].astype(str))")
     elif dim == "time" and values.dtype.kind not in "iuf":
-        raise _fail("coordinate 'time'", f"dtype {values.dtype}", "seconds relative to onset (numbers)",
+        raise fail("coordinate 'time'", f"dtype {values.dtype}", "seconds relative to onset (numbers)",
                     "convert the time coord to float seconds")
     index = pd.Index(values)
     if not index.is_unique:
         dup = index[index.duplicated()].unique()
-        raise _fail(f"coordinate '{dim}'", f"duplicate ids {_preview(dup)}", f"unique {dim} ids",
+        raise fail(f"coordinate '{dim}'", f"duplicate ids {preview(dup)}", f"unique {dim} ids",
                     "make ids unique, e.g. prefix them with the session or layer, or drop the repeats")
 
 
@@ -167,15 +160,15 @@ def _bad_text(values: np.ndarray) -> bool:
     return bool(np.any((codes == 0) & before_end) or np.any((codes >= 0xD800) & (codes <= 0xDFFF)))
 
 
-def _check_coords(ds: xr.Dataset) -> None:
+def check_coords(ds: xr.Dataset) -> None:
     """No MultiIndex, and string coords that files can hold (no NUL, no lone surrogate)."""
     multi = [str(k) for k, idx in ds.indexes.items() if isinstance(idx, pd.MultiIndex)]
     if multi:
-        raise _fail(f"index {multi[0]!r}", "a pandas MultiIndex", "flat indexes only (netCDF and zarr cannot "
+        raise fail(f"index {multi[0]!r}", "a pandas MultiIndex", "flat indexes only (netCDF and zarr cannot "
                     "store a MultiIndex)", f"ds = ds.reset_index({multi[0]!r})")
     for name, coord in ds.coords.items():
         if coord.chunks is None and _bad_text(coord.values):  # lazy coords are not read
-            raise _fail(f"coordinate {str(name)!r}", "strings containing NUL characters or lone surrogates",
+            raise fail(f"coordinate {str(name)!r}", "strings containing NUL characters or lone surrogates",
                         "valid UTF-8 text without NUL", f"clean the strings of ds[{str(name)!r}]")
 
 
@@ -184,32 +177,32 @@ def _check_attrs(ds: xr.Dataset) -> None:
     system = attrs.get("system")
     if system not in SYSTEMS:
         found = "no 'system' attr" if system is None else f"system={system!r}"
-        raise _fail("attr 'system'", found, f"one of {SYSTEMS}",
+        raise fail("attr 'system'", found, f"one of {SYSTEMS}",
                     "ds.attrs['system'] = 'brain' (or 'network')")
     measure = attrs.get("measure")
     if not isinstance(measure, str) or not measure:
-        raise _fail("attr 'measure'", f"measure={measure!r}", f"a non-empty string such as {MEASURES}",
+        raise fail("attr 'measure'", f"measure={measure!r}", f"a non-empty string such as {MEASURES}",
                     "ds.attrs['measure'] = 'spike_count' (or 'spike_rate', 'dff', 'activation', ...)")
     version = attrs.get("format_version", FORMAT_VERSION)
     if not isinstance(version, int | np.integer) or isinstance(version, bool):
-        raise _fail("attr 'format_version'", repr(version), "an integer",
+        raise fail("attr 'format_version'", repr(version), "an integer",
                     "remove the attr; validate() sets it")
     if version > FORMAT_VERSION:
-        raise _fail("attr 'format_version'", str(version), f"at most {FORMAT_VERSION} (this is neurosuper "
+        raise fail("attr 'format_version'", str(version), f"at most {FORMAT_VERSION} (this is neurosuper "
                     f"{__version__})", "upgrade neurosuper to read this set")
     owners = [("the set", attrs)] + [(f"variable {k!r}", v.attrs) for k, v in ds.variables.items()]
     for owner, owner_attrs in owners:
         for key, value in owner_attrs.items():
             if not isinstance(key, str):
-                raise _fail(f"attrs of {owner}", f"non-string key {key!r}", "string keys", "rename the attr")
+                raise fail(f"attrs of {owner}", f"non-string key {key!r}", "string keys", "rename the attr")
             if key == JSON_ATTR:
-                raise _fail(f"attr {key!r} of {owner}", "neurosuper's reserved storage attr (file "
+                raise fail(f"attr {key!r} of {owner}", "neurosuper's reserved storage attr (file "
                             "opened with plain xarray?)", "decoded attrs",
                             "open the file with neurosuper.load(path)")
             try:
                 to_jsonable(value)
             except TypeError as err:
-                raise _fail(f"attr {key!r} of {owner}", str(err), "JSON-safe values (str, numbers, bool, "
+                raise fail(f"attr {key!r} of {owner}", str(err), "JSON-safe values (str, numbers, bool, "
                             "None, lists, tuples, dicts, numeric numpy scalars/arrays)",
                             "convert it, e.g. str(value), or drop the attr") from None
 
@@ -219,18 +212,18 @@ def _check_stimuli(ds: xr.Dataset) -> None:
         return
     stim = ds["stimuli"]
     if "stimuli" not in ds.data_vars:
-        raise _fail("variable 'stimuli'", "a coordinate", "a data variable",
+        raise fail("variable 'stimuli'", "a coordinate", "a data variable",
                     "ds = ds.reset_coords('stimuli')")
     if not stim.dims or stim.dims[0] != "stimulus":
-        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "'stimulus' as first dim, e.g. (stimulus, y, x"
+        raise fail("variable 'stimuli'", f"dims {stim.dims}", "'stimulus' as first dim, e.g. (stimulus, y, x"
                     "[, channel]) or (stimulus, feature)",
                     "rename its stimulus dim to 'stimulus' and transpose it first")
     clash = [d for d in stim.dims[1:] if d in CANONICAL_DIMS]
     if clash or stim.ndim not in (2, 3, 4):
-        raise _fail("variable 'stimuli'", f"dims {stim.dims}", "(stimulus, feature), (stimulus, y, x) or "
+        raise fail("variable 'stimuli'", f"dims {stim.dims}", "(stimulus, feature), (stimulus, y, x) or "
                     "(stimulus, y, x, channel)", "rename the dims of 'stimuli'")
     if stim.dtype.kind not in "biuf":
-        raise _fail("variable 'stimuli'", f"dtype {stim.dtype}", "numbers (images or features)",
+        raise fail("variable 'stimuli'", f"dtype {stim.dtype}", "numbers (images or features)",
                     "convert the stimuli to numbers")
 
 
@@ -249,7 +242,7 @@ def _reduce_in_memory(data: np.ndarray) -> tuple[int, list[np.ndarray]]:
     return n_inf, per_dim
 
 
-def _check_values(resp: xr.DataArray) -> None:
+def check_response_values(resp: xr.DataArray) -> None:
     """Fast path: one summation (finite total = no NaN, no ±inf); otherwise locate ±inf and all-NaN slices."""
     data = resp.data
     if hasattr(data, "dask"):
@@ -268,20 +261,46 @@ def _check_values(resp: xr.DataArray) -> None:
             return
         n_inf, per_dim = _reduce_in_memory(data)
     if n_inf:
-        raise _fail("'responses' values", f"{int(n_inf)} ±inf values",
+        raise fail("'responses' values", f"{int(n_inf)} ±inf values",
                     "finite numbers (NaN only for missing repeats)",
                     "replace or drop the infinite entries (overflow in a rate? divide by a nonzero bin)")
     for dim, has_value in zip(resp.dims, per_dim, strict=True):
         if not np.all(has_value):
             empty = ~np.asarray(has_value)
             ids = resp[dim].values[empty] if dim in resp.coords else np.flatnonzero(empty)
-            raise _fail(f"'{dim}' values", f"{dim} {_preview(ids)} with no valid value (all NaN)",
+            raise fail(f"'{dim}' values", f"{dim} {preview(ids)} with no valid value (all NaN)",
                         f"at least one valid value per {dim}", f"drop them: ds = ds.drop_sel({dim}=[...])")
     if "repeat" not in resp.dims:
         n_nan = int(np.isnan(data).sum())  # reached only with NaN or an overflowing sum
         if n_nan:
-            raise _fail("'responses' values", f"{n_nan} NaN values in a set without a 'repeat' dim",
+            raise fail("'responses' values", f"{n_nan} NaN values in a set without a 'repeat' dim",
                         "NaN only where a repeat is missing", "impute or drop the affected units/stimuli")
+        return
+    _check_whole_repeats(resp)
+
+
+def _check_whole_repeats(resp: xr.DataArray) -> None:
+    """NaN marks a missing repeat (of a unit: pooled sessions differ in repeats), so over ``time`` a
+    (repeat, stimulus, unit) cell is all NaN or has none — a NaN time bin inside a valid repeat is refused."""
+    if "time" not in resp.dims:
+        return
+    axis = resp.dims.index("time")
+    data = resp.data
+    if hasattr(data, "dask"):
+        import dask.array as dsa
+
+        nan = dsa.isnan(data)
+        partial = (nan.any(axis=axis) & ~nan.all(axis=axis)).compute()
+    else:
+        nan = np.isnan(data)
+        partial = nan.any(axis=axis) & ~nan.all(axis=axis)
+    if partial.any():
+        dims = [d for d in resp.dims if d != "time"]
+        first = dict(zip(dims, (int(i[0]) for i in np.nonzero(partial)), strict=True))
+        where = ", ".join(f"{d} {resp[d].values[i]!r}" if d in resp.coords else f"{d} {i}" for d, i in first.items())
+        raise fail("'responses' values", f"{int(partial.sum())} presentations with NaN in some time bins only "
+                   f"(first: {where})", "NaN only for a whole missing repeat (every time bin of it)",
+                   "set such a presentation to NaN in every time bin, or fill the missing bins")
 
 
 def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
@@ -309,7 +328,7 @@ def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
     """
     if type(ds) is not xr.Dataset:
         found = type(ds).__name__
-        raise _fail("the set", f"a {found}", "a plain xarray.Dataset",
+        raise fail("the set", f"a {found}", "a plain xarray.Dataset",
                     "wrap arrays with neurosuper.from_array(...); convert a DataArray with "
                     "from_array(da, system=..., measure=...)")
     resp = _check_responses(ds)
@@ -318,11 +337,11 @@ def validate(ds: xr.Dataset, *, check_values: bool | None = None) -> xr.Dataset:
     _check_sizes(resp)
     for dim in order:
         _check_index(ds, dim)
-    _check_coords(ds)
+    check_coords(ds)
     _check_attrs(ds)
     _check_stimuli(ds)
     if check_values if check_values is not None else not is_lazy(resp):
-        _check_values(resp)
+        check_response_values(resp)
     out = ds.copy(deep=False)
     if tuple(resp.dims) != order:
         out["responses"] = resp.transpose(*order)
@@ -338,7 +357,7 @@ def _as_array(data: Any) -> Any:
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as err:
-            raise _fail("data", f"an object numpy cannot convert ({err})", "a numeric array",
+            raise fail("data", f"an object numpy cannot convert ({err})", "a numeric array",
                         "pass a rectangular numpy or dask array") from None
     kind = arr.dtype.kind
     if kind in "biu":
@@ -355,7 +374,7 @@ def _coord_spec(name: str, value: Any, dims: tuple[str, ...]) -> Any:
         return value
     if name in dims:
         return (name, value)
-    raise _fail(f"coord {name!r}", "values without a dim", f"{name}=(dim, values) with dim in {dims}",
+    raise fail(f"coord {name!r}", "values without a dim", f"{name}=(dim, values) with dim in {dims}",
                 f"from_array(..., {name}=('unit', values))")
 
 
@@ -363,18 +382,18 @@ def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.DataArray:
     n = len(ids)
     if isinstance(stimuli, xr.DataArray):
         if "stimulus" not in stimuli.dims:
-            raise _fail("stimuli", f"a DataArray with dims {stimuli.dims}", "a 'stimulus' dim",
+            raise fail("stimuli", f"a DataArray with dims {stimuli.dims}", "a 'stimulus' dim",
                         "rename its stimulus dim: stimuli.rename({'image': 'stimulus'})")
         stim = stimuli.transpose("stimulus", ...)
         if stim.sizes["stimulus"] != n:
-            raise _fail("stimuli", f"{stim.sizes['stimulus']} stimuli",
+            raise fail("stimuli", f"{stim.sizes['stimulus']} stimuli",
                         f"{n}, one per stimulus of the responses",
                         "pass the stimuli in the same order as the responses")
         if "stimulus" in stim.coords:
             theirs = stim["stimulus"].values
             if not np.array_equal(np.sort(theirs.astype(str)), np.sort(np.asarray(ids).astype(str))):
                 extra = sorted(set(theirs.tolist()) ^ set(np.asarray(ids).tolist()), key=str)
-                raise _fail("stimuli ids", f"ids differing from the responses' ({_preview(extra)})",
+                raise fail("stimuli ids", f"ids differing from the responses' ({preview(extra)})",
                             "the same stimulus ids",
                             "align the stimuli with the responses before building the set")
             if not np.array_equal(theirs, ids):
@@ -382,7 +401,7 @@ def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.DataArray:
         return stim.drop_vars("stimulus", errors="ignore").variable.to_base_variable()
     arr = np.asarray(stimuli) if not hasattr(stimuli, "dask") else stimuli
     if arr.ndim not in _STIMULI_DIMS or arr.shape[0] != n:
-        raise _fail("stimuli", f"an array of shape {arr.shape}",
+        raise fail("stimuli", f"an array of shape {arr.shape}",
                     f"({n}, features), ({n}, y, x) or ({n}, y, x, channel)",
                     "pass one row/image per stimulus, stimulus first")
     return xr.Variable(_STIMULI_DIMS[arr.ndim], arr)
@@ -438,20 +457,20 @@ def from_array(
     arr = _as_array(data)
     if dims is None:
         if arr.ndim not in _DEFAULT_DIMS:
-            raise _fail("data", f"{arr.ndim}-D array of shape {arr.shape}", "2-D (stimulus, unit), 3-D "
+            raise fail("data", f"{arr.ndim}-D array of shape {arr.shape}", "2-D (stimulus, unit), 3-D "
                         "(repeat, stimulus, unit) or 4-D (repeat, stimulus, time, unit)",
                         "pass dims=(...) naming every axis")
         dims = _DEFAULT_DIMS[arr.ndim]
     dims = tuple(dims)
     if len(dims) != arr.ndim:
-        raise _fail("dims", f"{len(dims)} names {dims} for a {arr.ndim}-D array", "one name per axis",
+        raise fail("dims", f"{len(dims)} names {dims} for a {arr.ndim}-D array", "one name per axis",
                     "make dims match the array's shape")
     sizes = dict(zip(dims, arr.shape, strict=True))
     all_coords: dict[str, Any] = dict(extra_coords)
     for dim, ids in (("stimulus", stimulus), ("unit", unit)):
         if dim not in sizes:
             if ids is not None:
-                raise _fail(f"{dim} ids", f"ids but dims {dims} without {dim!r}", f"a {dim!r} dim",
+                raise fail(f"{dim} ids", f"ids but dims {dims} without {dim!r}", f"a {dim!r} dim",
                             f"name the {dim} axis in dims=(...)")
             continue
         if ids is None:
@@ -460,7 +479,7 @@ def from_array(
             continue
         ids = np.asarray(ids)
         if ids.ndim != 1 or len(ids) != sizes[dim]:
-            raise _fail(f"{dim} ids", f"{ids.shape[0] if ids.ndim else 'a scalar'} ids",
+            raise fail(f"{dim} ids", f"{ids.shape[0] if ids.ndim else 'a scalar'} ids",
                         f"{sizes[dim]}, one per {dim}", f"pass {dim}= with one id per {dim}")
         all_coords[dim] = ids
     if "repeat" in sizes and "repeat" not in all_coords:
@@ -472,38 +491,17 @@ def from_array(
     try:
         ds = xr.Dataset({"responses": (dims, arr)}, coords=all_coords, attrs={**dict(attrs or {}), **base})
     except (ValueError, TypeError) as err:
-        raise _fail("coords", f"a mismatch ({err})", "one value per element of the coord's dim",
+        raise fail("coords", f"a mismatch ({err})", "one value per element of the coord's dim",
                     "check the lengths of the coords you passed") from None
     if stimuli is not None:
         if "stimulus" not in sizes:
-            raise _fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim",
+            raise fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim",
                         "name one axis 'stimulus'")
         ds["stimuli"] = _stimuli_variable(stimuli, ds["stimulus"].values)
     return validate(ds)
 
 
-# --------------------------------------------------------------------------------------------- pooling
-def concat(
-    sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset],
-    dim: str = "unit",
-    *,
-    name: str = "session",
-) -> xr.Dataset:
-    """Pool several ResponseSets along ``unit`` (same stimuli) or ``stimulus`` (same units).
-
-    The ids along the other dims must match (the same ids in any order; the result follows the first set);
-    ``repeat`` is the exception: repeats missing from a set are padded with NaN (NaN means a missing repeat).
-    ``system`` and ``measure`` must agree. A coord ``name`` (default ``"session"``) along ``dim`` records
-    which set each unit (or stimulus) came from: the mapping's keys, else each set's ``session``/
-    ``session_id``/``source`` attr, else its position (a set that already has that coord keeps it).
-    Attrs equal in every set stay attrs; attrs that differ become coords along ``dim`` (named
-    ``attr_<key>`` if the name is taken). When ids collide along ``dim`` they are all prefixed with their
-    set's label (``"label/id"``); ids of mixed kinds (int and str) become strings. Variables along ``dim``
-    missing from some set are dropped with a :class:`NeurosuperWarning`; variables without ``dim`` (e.g.
-    ``stimuli`` when pooling units) are taken from the first set that has them.
-
-    Returns a new valid ResponseSet (dask-backed inputs stay lazy); the inputs are not modified.
-    """
-    from ._concat import concat_sets
-
-    return concat_sets(sets, dim, name=name)
+# kept for code that reached these under their old private names (storage.py until it moves over)
+_check_coords = check_coords
+_check_values = check_response_values
+_fail = fail

@@ -283,12 +283,12 @@ def test_constant_units_with_spontaneous_projection_agree_on_both_sides(rng):
         np.testing.assert_allclose(got["variance"].values, ref, atol=1e-10 * ref[0])
 
 
-def test_busy_machine_runs_tasks_side_by_side_with_same_result(rng, monkeypatch):
-    from neurosuper.spectral import _linalg
+def test_parallel_tasks_give_the_same_result(rng, monkeypatch):
+    from neurosuper import _gram
 
     ds = ns.from_array(_population(rng, 40, 60), system="brain", measure="dff")
     idle = sp.eigenspectrum(ds, method="cvpca", n_shuffles=3, n_boot=2, progress=False)
-    monkeypatch.setattr(_linalg, "_busy", lambda: True)
+    monkeypatch.setattr(_gram, "PARALLEL_TASKS", True)
     busy = sp.eigenspectrum(ds, method="cvpca", n_shuffles=3, n_boot=2, progress=False)
     np.testing.assert_allclose(busy["variance"].values, idle["variance"].values, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(busy["variance_full"].values, idle["variance_full"].values, atol=1e-12)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["topk_rows", "topk_units", "mean_responses"]
+__all__ = ["topk_rows", "topk_units"]
 
 #: Elements per block of units processed at once (bounds the temporary memory to a few hundred MB).
 BLOCK_ELEMENTS = 2**23
@@ -129,19 +129,3 @@ def topk_units(R, k: int, *, largest: bool = True, progress: bool = False) -> tu
     for u0, u1, block in tqdm(blocks, total=n_blocks, disable=not progress, desc="top-k", unit="block"):
         idx[u0:u1], val[u0:u1] = topk_rows(block, k, largest=largest)
     return idx, val
-
-
-def mean_responses(resp) -> np.ndarray:
-    """(stimulus, unit) responses averaged over ``repeat`` and ``time`` (NaN repeats ignored).
-
-    ``resp`` is the ``responses`` DataArray of a validated set. A 2-D set is returned as it is (no copy);
-    dask-backed data stays lazy. A (stimulus, unit) pair with no valid repeat stays NaN.
-    """
-    dims = [d for d in ("repeat", "time") if d in resp.dims]
-    if not dims:
-        return resp.transpose("stimulus", "unit").data
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return resp.mean(dim=dims, skipna=True).transpose("stimulus", "unit").data

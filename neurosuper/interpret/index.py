@@ -16,7 +16,8 @@ import xarray as xr
 
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
-from ._topk import mean_responses, topk_units
+from ..prep import group_coord, trial_average, unit_coords
+from ._topk import topk_units
 from .null import N_NULL, NULLS, ii_from_mei, random_directions_null, random_stimuli_null, z_and_percentile
 from .similarity import resolve_similarity
 
@@ -25,21 +26,6 @@ __all__ = ["interpretability_index", "group_summary", "group_coord", "unit_coord
 REFERENCE = ("Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
              "artificial and biological neural systems, arXiv:2310.11431")
 WHICH = ("top", "bottom", "both")
-
-
-def unit_coords(ds: xr.Dataset) -> dict[str, Any]:
-    """The 1-D coords along ``unit`` (ids, ``layer``/``area``, …) to carry into a per-unit result."""
-    return {str(k): ("unit", v.values) for k, v in ds.coords.items() if v.dims == ("unit",)}
-
-
-def group_coord(obj: xr.Dataset | xr.DataArray, by: str | None = "auto") -> str | None:
-    """The unit coord to group by: ``by`` itself, or for ``"auto"`` ``layer``, then ``area``, else ``None``."""
-    if by != "auto":
-        if by is not None and by not in obj.coords:
-            raise AnalysisError(f"group by: found no coord {by!r}; expected one of {sorted(map(str, obj.coords))}. "
-                                "Fix: pass by='layer', by='area' or by=None.")
-        return by
-    return next((c for c in ("layer", "area") if c in obj.coords and obj[c].dims == ("unit",)), None)
 
 
 def _stimulus_ids(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
@@ -122,7 +108,7 @@ def interpretability_index(
     ds = validate(ds)
     _check_args(ds, k, which, null)
     space, sim_name, auto = resolve_similarity(ds, similarity)
-    R = mean_responses(ds["responses"])
+    R = trial_average(ds["responses"]).data
     parts = ("top", "bottom") if which == "both" else (which,)
     out: dict[str, list] = {"ii": [], "mei": [], "mei_response": []}
     n_bad = 0

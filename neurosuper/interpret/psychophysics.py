@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from ..errors import AnalysisError
 from ..format import validate
-from ._topk import BLOCK_ELEMENTS, mean_responses
-from .index import unit_coords
+from ..prep import trial_average, unit_coords
+from ._topk import BLOCK_ELEMENTS
 from .similarity import resolve_similarity
 
 __all__ = ["psychophysics_2afc"]
@@ -95,7 +95,7 @@ def psychophysics_2afc(
         raise AnalysisError(f"n_trials={n_trials}, n_references={n_references}: expected both >= 1. "
                             "Fix: n_trials=20, n_references=9.")
     space, sim_name, auto = resolve_similarity(ds, similarity)
-    R = np.asarray(mean_responses(ds["responses"]), dtype=np.float64)
+    R = np.asarray(trial_average(ds["responses"]).data, dtype=np.float64)
     n_stim, n_unit = R.shape
     rng = np.random.default_rng(seed)
     correct = np.full((n_unit, n_trials), np.nan)

@@ -31,7 +31,8 @@ import xarray as xr
 
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
-from ._topk import mean_responses, topk_units
+from ..prep import trial_average, unit_coords
+from ._topk import topk_units
 from .index import unit_coords
 from .similarity import label_coord, resolve_similarity
 
@@ -75,7 +76,7 @@ def selectivity(ds: xr.Dataset, *, rectify: bool = False) -> xr.Dataset:
         ``lifetime_sparseness(unit)``, ``kurtosis(unit)``, ``population_sparseness(stimulus)``.
     """
     ds = validate(ds)
-    R = np.asarray(mean_responses(ds["responses"]), dtype=np.float64)
+    R = np.asarray(trial_average(ds["responses"]).data, dtype=np.float64)
     kurt = _kurtosis(R, axis=0)
     n_neg = int(np.sum(R < 0))
     if n_neg:
@@ -141,7 +142,7 @@ def polysemanticity(
         method = "labels" if label_coord(ds) else "clusters"
     if method not in ("labels", "clusters"):
         raise AnalysisError(f"method: found {method!r}; expected 'labels', 'clusters' or 'auto'. Fix: method='auto'.")
-    top, _ = topk_units(mean_responses(ds["responses"]), k, progress=False)
+    top, _ = topk_units(trial_average(ds["responses"]).data, k, progress=False)
     attrs: dict[str, Any] = {"analysis": "polysemanticity", "method": method, "k": int(k),
                              "reference": "Hill 1973 (effective number exp(H)); average linkage (Sokal & Michener)"}
     groups = []

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._linalg import centre_gram, top_eigh, unit_grams
+from .._gram import centre_gram, top_eigh, unit_grams
 
 __all__ = ["cv_from_stimulus_grams", "cv_from_unit_grams", "shuffled_unit_grams"]
 
@@ -87,7 +87,7 @@ def shuffled_unit_grams(r1: Any, r2: Any, swap: np.ndarray, *, weights: np.ndarr
     ``r1, r2`` are centred (and scaled) (stimulus, unit) numpy or dask arrays; ``weights`` (n_weights,
     stimulus) are bootstrap counts. Returns :func:`unit_grams`' dict with pairs (11, 22, 12).
     """
-    from ._linalg import is_dask
+    from .._gram import is_dask
 
     if is_dask(r1) or is_dask(r2):
         import dask.array as da

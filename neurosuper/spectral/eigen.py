@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._gram import centre_gram, constant_units, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
 from .._version import __version__
 from ..errors import AnalysisError, NeurosuperWarning
-from ._linalg import centre_gram, constant_units, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
-from ._prep import repeat_mean, responses, split_halves, spont_axes, unit_groups, valid_repeats
+from ..prep import repeat_mean, responses, split_repeats, unit_groups, valid_repeats
+from ._prep import spont_axes
 from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
 
 __all__ = ["eigenspectrum"]
@@ -294,7 +295,7 @@ def _pad(rows: list[np.ndarray], k: int) -> np.ndarray:
 def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_boot: int,
            n_components: int | None, zscore: bool, seed: int, spont: xr.Dataset | None, n_pcs: int, side: str,
            progress: bool, label: Hashable) -> _Result:
-    halves = split_halves(resp, caller="eigenspectrum(method='cvpca')", valid=valid)
+    halves = split_repeats(resp, caller="eigenspectrum(method='cvpca')", valid=valid)
     r1, r2 = halves.r1, halves.r2
     n, p = r1.shape
     dtype = _dtype(r1)

@@ -25,7 +25,7 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import AnalysisError
-from ._prep import repeat_mean, responses, unit_groups
+from ..prep import repeat_mean, responses, unit_groups
 
 __all__ = ["random_projection", "trajectory_energy", "circle_population", "circle_energy"]
 

@@ -1,7 +1,7 @@
 """Split-half reliability per unit and the population's signal-variance fraction (the noise ceiling).
 
 The repeats of every stimulus are split in two halves (odd vs even valid repeats, averaged; see
-:mod:`neurosuper.spectral._prep`). Per unit, ``r`` is the Pearson correlation across stimuli of the two
+:mod:`neurosuper.prep`). Per unit, ``r`` is the Pearson correlation across stimuli of the two
 halves and the Spearman–Brown prediction for the mean of all repeats is ``2r / (1 + r)`` (Spearman 1910; Brown
 1910). Because noise is independent between halves, the covariance of the halves estimates the unit's signal
 (stimulus-related) variance; the single-trial total variance is the mean over repeats of the variance across
@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._gram import is_dask
 from .._version import __version__
 from ..errors import NeurosuperWarning
-from ._linalg import is_dask
-from ._prep import responses, split_halves, unit_groups, valid_repeats
+from ..prep import responses, split_repeats, unit_groups, valid_repeats
 
 __all__ = ["reliability"]
 
@@ -57,7 +57,7 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     """
     resp = responses(ds, time=time, caller="reliability")
     valid = valid_repeats(resp) if "repeat" in resp.dims else None
-    halves = split_halves(resp, caller="reliability", valid=valid)
+    halves = split_repeats(resp, caller="reliability", valid=valid)
     keep = halves.keep
     n = int(keep.sum())
     data = resp.transpose("repeat", "stimulus", "unit").data

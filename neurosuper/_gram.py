@@ -16,7 +16,6 @@ Two orientations (``R`` is stimuli × units):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -303,26 +302,25 @@ def _local_scheduler() -> bool:
     return owner is None or type(owner).__name__ != "Client"
 
 
-def _busy() -> bool:
-    """The machine's cores are already taken (1-minute load average ≥ cores − ½): BLAS threads would be
-    oversubscribed, and OpenBLAS's spinning threads then slow LAPACK down several-fold."""
-    try:
-        return os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.5
-    except (AttributeError, OSError):  # no load average on this platform
-        return False
+#: Run the independent eigendecompositions of :func:`map_tasks` as dask tasks side by side on the local
+#: scheduler (each with single-threaded BLAS) instead of one after the other with the BLAS's own threads.
+#: Off by default: the choice is deterministic (the same seed gives the same bits on any machine), never
+#: taken from the machine's load. Set it to ``True`` on a machine whose cores are busy with other work.
+PARALLEL_TASKS = False
 
 
 def map_tasks(fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (), progress: bool = False,
               desc: str = "tasks") -> list:
     """``[fn(*shared, item) for item in items]`` — the independent eigendecompositions (shuffles, bootstrap).
 
-    On an idle machine they run one after the other with the BLAS's own threads (LAPACK's tridiagonal
-    reduction is memory-bound: two at once only share the bandwidth). When the cores are busy (see
-    :func:`_busy`) they run as dask tasks side by side, each with single-threaded BLAS (``threadpoolctl``),
-    which avoids oversubscription. With an active ``dask.distributed`` client they always run as tasks on
-    the cluster; ``shared`` arrays then enter the graph once.
+    By default they run one after the other with the BLAS's own threads (LAPACK's tridiagonal reduction is
+    memory-bound: two at once only share the bandwidth). With :data:`PARALLEL_TASKS` set they run as dask
+    tasks side by side, each with single-threaded BLAS (``threadpoolctl``), which avoids oversubscription on
+    a busy machine. With an active ``dask.distributed`` client they always run as tasks on the cluster;
+    ``shared`` arrays then enter the graph once. The rule never depends on the machine's load, so the same
+    seed gives the same numbers.
     """
-    if len(items) <= 1 or (_local_scheduler() and not _busy()):
+    if len(items) <= 1 or (_local_scheduler() and not PARALLEL_TASKS):
         from tqdm.auto import tqdm
 
         bar = tqdm(items, desc=desc, disable=not progress or len(items) < 2, leave=False)
