@@ -8,6 +8,7 @@ NaN means one thing only: a repeat a stimulus did not get.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import xarray as xr
 
 from ._attrs import JSON_ATTR, to_jsonable
 from ._version import __version__
-from .errors import FormatError, fail, preview
+from .errors import FormatError, NeurosuperWarning, fail, preview
 
 __all__ = [
     "FORMAT_VERSION",
@@ -297,7 +298,8 @@ def _check_whole_repeats(resp: xr.DataArray) -> None:
     if partial.any():
         dims = [d for d in resp.dims if d != "time"]
         first = dict(zip(dims, (int(i[0]) for i in np.nonzero(partial)), strict=True))
-        where = ", ".join(f"{d} {resp[d].values[i]!r}" if d in resp.coords else f"{d} {i}" for d, i in first.items())
+        where = ", ".join(f"{d} {resp[d].values[i].item()!r}" if d in resp.coords else f"{d} {i}"
+                          for d, i in first.items())
         raise fail("'responses' values", f"{int(partial.sum())} presentations with NaN in some time bins only "
                    f"(first: {where})", "NaN only for a whole missing repeat (every time bin of it)",
                    "set such a presentation to NaN in every time bin, or fill the missing bins")
@@ -498,7 +500,23 @@ def from_array(
             raise fail("stimuli", "stimuli but no 'stimulus' dim", "a 'stimulus' dim",
                         "name one axis 'stimulus'")
         ds["stimuli"] = _stimuli_variable(stimuli, ds["stimulus"].values)
+    _warn_if_transposed(sizes, system, dims_given=dims != _DEFAULT_DIMS.get(arr.ndim))
     return validate(ds)
+
+
+#: A brain set with this many times more units than stimuli is most likely a units × bins matrix passed the
+#: wrong way round (recordings have far fewer neurons than samples; networks may legitimately have more).
+TRANSPOSED_RATIO = 20
+
+
+def _warn_if_transposed(sizes: Mapping[str, int], system: str, *, dims_given: bool) -> None:
+    n_stim, n_unit = sizes.get("stimulus", 0), sizes.get("unit", 0)
+    if system == "brain" and n_stim and n_unit >= TRANSPOSED_RATIO * n_stim:
+        how = "the dims you named" if dims_given else "the default dims (stimulus, unit) for a 2-D array"
+        warnings.warn(f"from_array: a brain set of {n_stim} stimuli x {n_unit} units ({n_unit // n_stim}x more "
+                      f"units than stimuli) by {how}: was a neurons x samples matrix passed the wrong way round? "
+                      "Fix: pass data.T (stimuli/time bins first), or ignore this if the set really has more "
+                      "units than stimuli.", NeurosuperWarning, stacklevel=3)
 
 
 # kept for code that reached these under their old private names (storage.py until it moves over)

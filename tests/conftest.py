@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+#: Property tests draw the same examples on every run (no test can go red at random); locally
+#: ``--hypothesis-profile=explore`` (or ``HYPOTHESIS_PROFILE=explore``) searches with fresh random examples.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: ``../shared/data`` next to the project root (present in CI, absent in a user's fresh clone).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from test_format import valid_set
+from _format_helpers import valid_set
 
 import neurosuper as ns
 from neurosuper import FormatError, NeurosuperWarning

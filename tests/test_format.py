@@ -1,6 +1,6 @@
 """The ResponseSet format: validate(), from_array(), the malformed-input catalogue.
 
-``valid_set`` and ``CORRUPTIONS`` are shared with test_format_properties.py and test_storage.py.
+Shared builders (``valid_set``, ``CORRUPTIONS``) live in _format_helpers.py.
 """
 
 from __future__ import annotations
@@ -10,108 +10,14 @@ import itertools
 import dask
 import dask.array as dsa
 import numpy as np
-import pandas as pd
 import pytest
 import xarray as xr
+from _format_helpers import CORRUPTIONS, duplicate_id, set_value, valid_set, with_attrs
 
 import neurosuper as ns
 from neurosuper import FormatError, NeurosuperError
 from neurosuper._attrs import JSON_ATTR
 from neurosuper.format import CANONICAL_DIMS, FORMAT_VERSION
-
-
-def valid_set(*, repeat: int = 2, time: int = 0, n_stimulus: int = 6, n_unit: int = 4, dtype: str = "float32",
-              stimuli: bool = True, seed: int = 0) -> xr.Dataset:
-    """A small valid set: string ids, an `area` coord, a `label` coord, (stimulus, feature) stimuli."""
-    rng = np.random.default_rng(seed)
-    dims = (("repeat",) if repeat else ()) + ("stimulus",) + (("time",) if time else ()) + ("unit",)
-    sizes = {"repeat": repeat, "stimulus": n_stimulus, "time": time, "unit": n_unit}
-    data = rng.normal(size=[sizes[d] for d in dims]).astype(dtype)
-    coords = {"area": ("unit", np.array(["V1", "V2"])[np.arange(n_unit) % 2]),
-              "label": ("stimulus", np.arange(n_stimulus) % 3)}
-    if time:
-        coords["time"] = np.arange(time) * 0.05
-    return ns.from_array(data, dims=dims, stimulus=[f"s{i}" for i in range(n_stimulus)],
-                         unit=[f"u{i}" for i in range(n_unit)], system="brain", measure="dff",
-                         stimuli=rng.normal(size=(n_stimulus, 3)) if stimuli else None,
-                         attrs={"source": "simulated"}, **coords)
-
-
-# ------------------------------------------------------------------------------------- corruptions of a set
-def _set_value(ds: xr.Dataset, value: float, rng: np.random.Generator, **where: int) -> xr.Dataset:
-    """Copy of ``ds`` with ``responses`` = value at a random position (or the slice given by ``where``)."""
-    out = ds.copy(deep=True)
-    data = out["responses"].values
-    index = tuple(where.get(d, rng.integers(n) if not where else slice(None))
-                  for d, n in zip(out["responses"].dims, data.shape, strict=True))
-    data[index] = value
-    return out
-
-
-def _with(ds: xr.Dataset, **attrs) -> xr.Dataset:
-    out = ds.copy()
-    out.attrs.update(attrs)
-    return out
-
-
-def _without(ds: xr.Dataset, key: str) -> xr.Dataset:
-    out = ds.copy()
-    del out.attrs[key]
-    return out
-
-
-def _duplicate_id(ds: xr.Dataset, dim: str) -> xr.Dataset:
-    ids = ds[dim].values.copy()
-    ids[-1] = ids[0]
-    return ds.assign_coords({dim: ids})
-
-
-def _multiindex(ds: xr.Dataset) -> xr.Dataset:
-    mi = pd.MultiIndex.from_arrays([ds["unit"].values, np.arange(ds.sizes["unit"])], names=("uid", "pos"))
-    return ds.drop_vars("unit").assign_coords(xr.Coordinates.from_pandas_multiindex(mi, "unit"))
-
-
-def _all_nan(ds: xr.Dataset, dim: str, rng: np.random.Generator) -> xr.Dataset:
-    return _set_value(ds, np.nan, rng, **{dim: int(rng.integers(ds.sizes[dim]))})
-
-
-def _nan_without_repeat(ds: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
-    single = ds.isel(repeat=0, drop=True) if "repeat" in ds.dims else ds
-    return _set_value(single, np.nan, rng)
-
-
-def _stimuli_wrong_dims(ds: xr.Dataset) -> xr.Dataset:
-    out = ds.drop_vars("stimuli", errors="ignore")
-    out["stimuli"] = (("feature", "stimulus"), np.zeros((2, ds.sizes["stimulus"])))
-    return out
-
-
-#: name -> (corruption(ds, rng) of any valid set, regex the FormatError message must match).
-CORRUPTIONS = {
-    "missing responses": (lambda ds, rng: ds.rename(responses="rates"), r"variable 'responses'.*'rates'"),
-    "unknown dim": (lambda ds, rng: ds.rename(unit="neuron"), r"unknown dims \['neuron'\].*rename"),
-    "duplicate stimulus ids": (lambda ds, rng: _duplicate_id(ds, "stimulus"), r"coordinate 'stimulus'.*duplicate"),
-    "integer dtype": (lambda ds, rng: ds.assign(responses=ds["responses"].fillna(0).astype("int64")),
-                      r"integer int64"),
-    "complex dtype": (lambda ds, rng: ds.assign(responses=ds["responses"] * 1j), r"complex"),
-    "string dtype": (lambda ds, rng: ds.assign(responses=ds["responses"].astype(str)), r"non-numeric"),
-    "+inf": (lambda ds, rng: _set_value(ds, np.inf, rng), r"1 ±inf values"),
-    "-inf": (lambda ds, rng: _set_value(ds, -np.inf, rng), r"1 ±inf values"),
-    "unit all-NaN": (lambda ds, rng: _all_nan(ds, "unit", rng), r"'unit' values.*no valid value"),
-    "stimulus all-NaN": (lambda ds, rng: _all_nan(ds, "stimulus", rng), r"'stimulus' values.*no valid value"),
-    "NaN without repeat": (_nan_without_repeat, r"1 NaN values in a set without a 'repeat' dim"),
-    "empty unit dim": (lambda ds, rng: ds.isel(unit=[]), r"empty dims \['unit'\]"),
-    "one stimulus": (lambda ds, rng: ds.isel(stimulus=[0]), r"'stimulus' dim: found 1 stimulus"),
-    "system missing": (lambda ds, rng: _without(ds, "system"), r"no 'system' attr"),
-    "system mouse": (lambda ds, rng: _with(ds, system="mouse"), r"system='mouse'"),
-    "measure missing": (lambda ds, rng: _without(ds, "measure"), r"attr 'measure'"),
-    "format_version newer": (lambda ds, rng: _with(ds, format_version=FORMAT_VERSION + 1),
-                             r"format_version.*at most 1"),
-    "unserialisable attr": (lambda ds, rng: _with(ds, bad=object()), r"attr 'bad' of the set.*object"),
-    "MultiIndex": (lambda ds, rng: _multiindex(ds), r"MultiIndex"),
-    "stimuli wrong first dim": (lambda ds, rng: _stimuli_wrong_dims(ds), r"variable 'stimuli'.*'feature'"),
-    "not a Dataset": (lambda ds, rng: ds["responses"], r"found a DataArray"),
-}
 
 
 def _responses_as(ds: xr.Dataset, data: np.ndarray) -> xr.Dataset:
@@ -132,7 +38,7 @@ MORE_CASES = {
     "responses as coord": (lambda: _SET.set_coords("responses"), r"'responses'.*a coordinate.*reset_coords"),
     "missing unit dim": (lambda: _SET.isel(unit=0), r"without \['unit'\]"),
     "missing stimulus dim": (lambda: _SET.isel(stimulus=0), r"without \['stimulus'\]"),
-    "duplicate unit ids": (lambda: _duplicate_id(_SET, "unit"), r"coordinate 'unit'.*duplicate ids 'u0'"),
+    "duplicate unit ids": (lambda: duplicate_id(_SET, "unit"), r"coordinate 'unit'.*duplicate ids 'u0'"),
     "missing unit coord": (lambda: _SET.drop_vars(["unit", "area"]), r"coordinate 'unit': found none"),
     "float unit ids": (lambda: _SET.assign_coords(unit=np.arange(4) + 0.5), r"coordinate 'unit'.*float64 ids"),
     "object ids of mixed type": (lambda: _SET.assign_coords(unit=np.array([1, "a", 2.5, "b"], dtype=object)),
@@ -140,24 +46,24 @@ MORE_CASES = {
     "time coord of strings": (lambda: _SET_T.assign_coords(time=["a", "b", "c"]), r"coordinate 'time'"),
     "boolean dtype": (lambda: _responses_as(_SET, _SET["responses"].values > 0), r"boolean bool"),
     "float16 dtype": (lambda: _responses_as(_SET, _SET["responses"].values.astype("f2")), r"float16"),
-    "repeat all-NaN": (lambda: _set_value(_SET, np.nan, None, repeat=1), r"repeat 1 with no valid value"),
-    "time bin all-NaN": (lambda: _set_value(_SET_T, np.nan, None, time=2), r"time 0.1 with no valid value"),
+    "repeat all-NaN": (lambda: set_value(_SET, np.nan, None, repeat=1), r"repeat 1 with no valid value"),
+    "time bin all-NaN": (lambda: set_value(_SET_T, np.nan, None, time=2), r"time 0.1 with no valid value"),
     "empty repeat dim": (lambda: _SET.isel(repeat=[]), r"empty dims \['repeat'\]"),
-    "measure empty": (lambda: _with(_SET, measure=""), r"attr 'measure': found measure=''"),
-    "measure not a string": (lambda: _with(_SET, measure=3), r"attr 'measure': found measure=3"),
-    "format_version a string": (lambda: _with(_SET, format_version="1"), r"attr 'format_version': found '1'"),
+    "measure empty": (lambda: with_attrs(_SET, measure=""), r"attr 'measure': found measure=''"),
+    "measure not a string": (lambda: with_attrs(_SET, measure=3), r"attr 'measure': found measure=3"),
+    "format_version a string": (lambda: with_attrs(_SET, format_version="1"), r"attr 'format_version': found '1'"),
     "stimuli 1-D": (lambda: _SET.assign(stimuli=("stimulus", np.arange(6.0))), r"variable 'stimuli'.*dims"),
     "stimuli of strings": (lambda: _SET.assign(stimuli=(("stimulus", "feature"), np.full((6, 2), "x"))),
                            r"variable 'stimuli'.*dtype <U1"),
     "stimuli as coord": (lambda: _SET.set_coords("stimuli"), r"variable 'stimuli'.*a coordinate"),
-    "set attr of type set": (lambda: _with(_SET, tags={"a"}), r"attr 'tags'.*set"),
-    "dict attr with int keys": (lambda: _with(_SET, window={1: 2}), r"attr 'window'.*non-string keys \[1\]"),
-    "datetime attr": (lambda: _with(_SET, when=np.datetime64("2020-01-01")), r"attr 'when'.*datetime64"),
+    "set attr of type set": (lambda: with_attrs(_SET, tags={"a"}), r"attr 'tags'.*set"),
+    "dict attr with int keys": (lambda: with_attrs(_SET, window={1: 2}), r"attr 'window'.*non-string keys \[1\]"),
+    "datetime attr": (lambda: with_attrs(_SET, when=np.datetime64("2020-01-01")), r"attr 'when'.*datetime64"),
     "variable attr unserialisable": (lambda: _var_attr(_SET, "responses", bad=object()),
                                      r"attr 'bad' of variable 'responses'"),
     "coord attr unserialisable": (lambda: _var_attr(_SET, "area", bad=b"bytes"), r"attr 'bad' of variable 'area'"),
     "non-string attr key": (lambda: _SET.assign_attrs({1: "x"}), r"non-string key 1"),
-    "reserved storage attr": (lambda: _with(_SET, **{JSON_ATTR: "{}"}), r"neurosuper_json_attrs.*neurosuper.load"),
+    "reserved storage attr": (lambda: with_attrs(_SET, **{JSON_ATTR: "{}"}), r"neurosuper_json_attrs.*neurosuper.load"),
     "NUL in a string coord": (lambda: _SET.assign_coords(area=("unit", ["V1", "V\x002", "a", "b"])),
                               r"coordinate 'area'.*NUL"),
     "lone surrogate in ids": (lambda: _SET.assign_coords(unit=["a", "b", "c", "\ud800"]),
@@ -378,3 +284,31 @@ def test_from_array_aligns_stimuli_by_id_and_reads_dataarrays():
     assert out["responses"].dims == ("stimulus", "unit") and list(out["unit"].values) == ["x", "y"]
     rgb = ns.from_array(np.ones((3, 2)), system="brain", measure="dff", stimuli=np.zeros((3, 4, 4, 3), "u1"))
     assert rgb["stimuli"].dims == ("stimulus", "y", "x", "channel") and rgb["stimuli"].dtype == np.uint8
+
+
+# ------------------------------------------------------------------------------ issue 10: silent misreadings
+def test_a_neurons_by_bins_matrix_passed_as_is_warns_that_it_looks_transposed():
+    counts = np.random.default_rng(0).poisson(2.0, (171, 3_500)).astype(float)  # neurons x time bins (M1-like)
+    with pytest.warns(ns.NeurosuperWarning, match=r"171 stimuli x 3500 units.*data\.T"):
+        ns.from_array(counts, system="brain", measure="spike_count")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ns.from_array(counts.T, system="brain", measure="spike_count")  # the right way round: silent
+        ns.from_array(counts, system="network", measure="activation")  # networks may have more units
+
+
+def test_a_nan_time_bin_inside_a_valid_repeat_is_refused_so_averages_cannot_disagree():
+    ds = valid_set(repeat=2, time=3)
+    data = ds["responses"].values.copy()
+    data[0, 1, 2, 0] = np.nan  # one time bin of one presentation
+    with pytest.raises(FormatError, match=r"1 presentations with NaN in some time bins only.*stimulus 's1'"):
+        ns.validate(ds.assign(responses=(ds["responses"].dims, data)))
+    data[0, 1, :, 0] = np.nan  # the whole presentation of that unit: a missing repeat, allowed
+    ok = ns.validate(ds.assign(responses=(ds["responses"].dims, data)))
+    from neurosuper.prep import trial_average
+
+    mean = trial_average(ok)
+    expected = np.nanmean(data.mean(axis=2), axis=0)  # per repeat over time, then over valid repeats
+    np.testing.assert_allclose(mean.values, expected, rtol=1e-6)

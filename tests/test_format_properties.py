@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from _format_helpers import CORRUPTIONS, assert_round_trip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from test_format import CORRUPTIONS
-from test_storage import assert_round_trip
 
 import neurosuper as ns
 from neurosuper import FormatError
@@ -65,18 +64,23 @@ def _coord_values(draw, n: int) -> np.ndarray:
 
 
 @st.composite
-def response_sets(draw) -> xr.Dataset:
-    """A valid ResponseSet built with plain xarray (not from_array), so validate sees arbitrary layouts."""
-    sizes = {"repeat": draw(st.sampled_from([0, 1, 2, 3])), "stimulus": draw(st.integers(2, 6)),
-             "time": draw(st.sampled_from([0, 0, 1, 3])), "unit": draw(st.integers(1, 5))}
+def response_sets(draw, *, min_units: int = 1, min_stimuli: int = 2) -> xr.Dataset:
+    """A valid ResponseSet built with plain xarray (not from_array), so validate sees arbitrary layouts.
+
+    Missing repeats leave at least ``min_stimuli - 1`` stimuli of every repeat present, so a corruption that
+    empties one unit or one stimulus empties nothing else (with ``min_units=2``, ``min_stimuli=3``).
+    """
+    sizes = {"repeat": draw(st.sampled_from([0, 1, 2, 3])), "stimulus": draw(st.integers(min_stimuli, 6)),
+             "time": draw(st.sampled_from([0, 0, 1, 3])), "unit": draw(st.integers(min_units, 5))}
     dims = tuple(d for d in ("repeat", "stimulus", "time", "unit") if sizes[d])
     shape = tuple(sizes[d] for d in dims)
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     width = 32 if dtype == np.float32 else 64
     values = draw(hnp.arrays(dtype, shape, elements=st.floats(-2.0**100, 2.0**100, width=width)))
-    if sizes["repeat"] >= 2:  # missing repeats: whole (repeat, stimulus) slabs, never repeat 0 or the last stimulus
+    last = sizes["stimulus"] - max(1, min_stimuli - 1)  # stimuli from here on are never missing
+    if sizes["repeat"] >= 2 and last > 0:  # missing repeats: whole (repeat, stimulus) slabs, never repeat 0
         missing = draw(st.lists(st.tuples(st.integers(1, sizes["repeat"] - 1),
-                                          st.integers(0, sizes["stimulus"] - 2)), max_size=4))
+                                          st.integers(0, last - 1)), max_size=4))
         for r, s in missing:
             values[r, s] = np.nan
     coords = {"stimulus": draw(_ids(sizes["stimulus"])), "unit": draw(_ids(sizes["unit"]))}
@@ -109,11 +113,10 @@ def test_every_valid_set_round_trips_exactly_in_both_formats(ds):
 
 
 @CORRUPT
-@given(ds=response_sets(), name=st.sampled_from(sorted(CORRUPTIONS)), seed=st.integers(0, 2**32 - 1))
+@given(ds=response_sets(min_units=2, min_stimuli=3), name=st.sampled_from(sorted(CORRUPTIONS)),
+       seed=st.integers(0, 2**32 - 1))
 def test_every_corruption_raises_format_error(ds, name, seed):
     corrupt, match = CORRUPTIONS[name]
-    if name == "NaN without repeat":  # with one unit and no time dim, one NaN also empties a stimulus
-        match = f"{match}|no valid value"
     with np.errstate(all="ignore"):
         bad = corrupt(ds, np.random.default_rng(seed))
     with pytest.raises(FormatError, match=match):
