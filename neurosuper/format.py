@@ -18,7 +18,7 @@ import xarray as xr
 
 from ._attrs import JSON_ATTR, to_jsonable
 from ._version import __version__
-from .errors import FormatError, NeurosuperWarning, fail, preview
+from .errors import NeurosuperWarning, fail, preview
 
 __all__ = [
     "FORMAT_VERSION",

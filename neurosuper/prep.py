@@ -28,8 +28,8 @@ from ._gram import is_dask
 from .errors import AnalysisError, NeurosuperWarning
 from .format import validate
 
-__all__ = ["trial_average", "responses", "select_time", "group_coord", "unit_groups", "unit_coords", "valid_repeats", "Halves",
-           "split_repeats", "repeat_mean"]
+__all__ = ["trial_average", "responses", "select_time", "group_coord", "unit_groups", "unit_coords",
+           "valid_repeats", "Halves", "split_repeats", "repeat_mean"]
 
 
 def responses(ds: xr.Dataset, *, time: Any = None, caller: str = "spectral") -> xr.DataArray:
