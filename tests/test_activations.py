@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 import neurosuper as ns
 from neurosuper.errors import FormatError, NeurosuperError
 from neurosuper.format import is_lazy
-from neurosuper.io.activations import layer_units, reduce_spatial, unit_coords
+from neurosuper.io.activations import layer_unit_coords, layer_units, reduce_spatial
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -249,7 +249,7 @@ def test_errors(conv, rng):
 
 
 def test_building_blocks_agree_with_from_activations(conv):
-    coords = unit_coords("c", conv.shape[1:], "flatten")
+    coords = layer_unit_coords("c", conv.shape[1:], "flatten")
     assert set(coords) == {"unit", "layer", "channel", "y", "x"} and len(coords["unit"]) == 5 * 7 * 6
     da_ = layer_units(conv, layer="c", spatial="flatten")
     ds = ns.from_activations({"c": conv}, spatial="flatten")
@@ -267,3 +267,22 @@ def test_reduce_spatial_on_torch_tensors(conv):
     for spatial in ("mean", "center", "max", "flatten"):
         np.testing.assert_allclose(reduce_spatial(t, spatial).numpy(), reduce_spatial(conv, spatial), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_adapters_keep_stimulus_labels_and_refuse_a_wrong_count():
+    rng = np.random.default_rng(3)
+    acts = rng.random((12, 5))
+    labels = np.array(["cat", "dog", "car"])[np.arange(12) % 3]
+    ds = ns.from_activations(acts, label=labels)
+    assert ds["label"].dims == ("stimulus",) and ds["label"].values.tolist() == labels.tolist()
+    with pytest.raises(ns.FormatError, match="found 11 labels for 12 stimuli"):
+        ns.from_activations(acts, label=labels[:11])
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = rng.normal(size=(40, 4)), np.arange(40) % 2
+    mlp = MLPClassifier(hidden_layer_sizes=(6,), max_iter=50, random_state=0).fit(X, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert ns.from_sklearn(mlp, X, label=y)["label"].values.tolist() == y.tolist()

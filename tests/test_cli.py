@@ -70,3 +70,17 @@ def test_bad_input_exits_2_with_one_line(tmp_path, saved, make):
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
     assert "demo" in capsys.readouterr().out
+
+
+def test_info_opens_result_files_too(saved, tmp_path, capsys):
+    ds, _ = saved
+    from neurosuper import spectral
+
+    spec = spectral.eigenspectrum(ds, method="pca", progress=False)
+    path = ns.save_result(spec, tmp_path / "spectrum.nc")
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "result" and info["sizes"]["rank"] == spec.sizes["rank"]
+    assert "variance" in info["variables"]
+    assert main(["info", str(path)]) == 0
+    assert "result of:" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""``neurosuper info FILE``: what a saved ResponseSet holds, without reading its data."""
+"""``neurosuper info FILE``: what a saved ResponseSet or analysis result holds, without reading its data."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def describe(ds) -> dict:
                  for k, v in ds.data_vars.items()}
     attrs = {k: to_jsonable(v) for k, v in ds.attrs.items()}
     return {
+        "kind": "ResponseSet" if "responses" in ds.data_vars else "result",
+        "analysis": ds.attrs.get("analysis"),
         "sizes": {str(k): int(v) for k, v in ds.sizes.items()},
         "dims": list(ds["responses"].dims) if "responses" in ds else [],
         "system": ds.attrs.get("system"),
@@ -47,9 +49,13 @@ def describe(ds) -> dict:
 
 
 def _format(summary: dict, path: str) -> str:
-    lines = [f"{path}", f"  system:   {summary['system']}", f"  measure:  {summary['measure']}",
-             f"  responses: {tuple(summary['dims'])}  sizes {summary['sizes']}",
-             f"  memory:   {summary['memory']} in memory when loaded", "  variables:"]
+    if summary["kind"] == "ResponseSet":
+        lines = [f"{path}", f"  system:   {summary['system']}", f"  measure:  {summary['measure']}",
+                 f"  responses: {tuple(summary['dims'])}  sizes {summary['sizes']}"]
+    else:
+        lines = [f"{path}", f"  result of: {summary['analysis'] or 'an analysis (no analysis attr)'}",
+                 f"  sizes:    {summary['sizes']}"]
+    lines += [f"  memory:   {summary['memory']} in memory when loaded", "  variables:"]
     lines += [f"    {k:<12} {tuple(v['dims'])} {v['dtype']}" for k, v in summary["variables"].items()]
     lines.append("  coords:")
     for k, v in summary["coords"].items():
@@ -61,16 +67,25 @@ def _format(summary: dict, path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import FormatError
     from ..storage import load
 
-    ds = load(args.file, lazy=True)
+    try:
+        ds = load(args.file, lazy=True)
+    except FormatError as err:  # not a ResponseSet: maybe an analysis result (save_result)
+        try:
+            ds = load(args.file, lazy=True, validate_set=False)
+        except FormatError:
+            raise err from None
+        if "responses" in ds.data_vars:  # a broken set, not a result: report why
+            raise
     summary = describe(ds)
     print(json.dumps(summary, indent=2) if args.json else _format(summary, args.file))
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("info", help="describe a saved ResponseSet (.nc or .zarr)")
-    p.add_argument("file", help="a .nc or .zarr file written by neurosuper.save")
+    p = sub.add_parser("info", help="describe a saved ResponseSet or analysis result (.nc or .zarr)")
+    p.add_argument("file", help="a .nc or .zarr file written by neurosuper.save or save_result")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

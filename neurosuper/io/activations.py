@@ -4,7 +4,7 @@ The building blocks are shared by every network adapter (:mod:`neurosuper.io.tor
 
 - :func:`reduce_spatial` turns one layer's convolutional output (stimulus, channel, height, width) into
   (stimulus, unit) columns — works on numpy, dask and torch arrays, batch by batch;
-- :func:`unit_coords` gives the unit ids and coords (``layer``, ``channel``, ``y``, ``x``) of one layer;
+- :func:`layer_unit_coords` gives the unit ids and coords (``layer``, ``channel``, ``y``, ``x``) of one layer;
 - :func:`layer_units` does both for one layer and returns a (stimulus, unit) DataArray;
 - :func:`from_activations` pools several layers into ONE set (units concatenated along ``unit``).
 
@@ -23,7 +23,7 @@ import xarray as xr
 
 from ..errors import FormatError
 
-__all__ = ["SPATIAL", "reduce_spatial", "unit_coords", "layer_units", "from_activations", "from_sklearn"]
+__all__ = ["SPATIAL", "reduce_spatial", "layer_unit_coords", "layer_units", "from_activations", "from_sklearn"]
 
 #: The ``spatial=`` options for convolutional layers.
 SPATIAL = ("mean", "center", "max", "flatten")
@@ -98,7 +98,7 @@ def reduce_spatial(acts: Any, spatial: str = "mean") -> Any:
     return acts.reshape(acts.shape[0], -1)
 
 
-def unit_coords(layer: str, shape: Sequence[int], spatial: str = "mean") -> dict[str, np.ndarray]:
+def layer_unit_coords(layer: str, shape: Sequence[int], spatial: str = "mean") -> dict[str, np.ndarray]:
     """Unit ids and coords of one layer, in the column order of :func:`reduce_spatial`.
 
     Parameters
@@ -134,12 +134,12 @@ def unit_coords(layer: str, shape: Sequence[int], spatial: str = "mean") -> dict
 
 
 def layer_units(acts: Any, *, layer: str, spatial: str = "mean") -> xr.DataArray:
-    """One layer's activations as a (stimulus, unit) DataArray with unit coords (:func:`unit_coords`).
+    """One layer's activations as a (stimulus, unit) DataArray with unit coords (:func:`layer_unit_coords`).
 
     Dask input stays lazy. No stimulus coord is set (the caller adds the ids).
     """
     arr = _as_array(acts, layer)
-    coords = unit_coords(layer, arr.shape[1:], spatial)
+    coords = layer_unit_coords(layer, arr.shape[1:], spatial)
     data = reduce_spatial(arr, spatial)
     return xr.DataArray(data, dims=("stimulus", "unit"), coords={k: ("unit", v) for k, v in coords.items()})
 
@@ -184,6 +184,7 @@ def from_activations(
     layer: str | Sequence[str] | None = None,
     spatial: str = "mean",
     stimuli: Any = None,
+    label: Sequence[Any] | None = None,
     model: str | None = None,
 ) -> xr.Dataset:
     """Build ONE ResponseSet (``system="network"``, ``measure="activation"``) from network activations.
@@ -203,6 +204,8 @@ def from_activations(
         (:func:`reduce_spatial`); 2-D layers are kept as they are.
     stimuli
         The stimuli themselves (images or features), as :func:`neurosuper.from_array`.
+    label
+        One label per stimulus (class, category, condition), stored as the ``label`` coord along ``stimulus``.
     model
         The model's name, stored in attrs ``model`` and ``source`` (default ``"unknown"``).
 
@@ -252,6 +255,9 @@ def from_activations(
     if stimulus is not None and len(stimulus) != n:
         raise FormatError(f"stimulus: found {len(stimulus)} ids for {n} stimuli (rows of the activations); "
                           "expected one id per stimulus. Fix: pass as many ids as inputs.")
+    if label is not None and len(label) != n:
+        raise FormatError(f"label: found {len(label)} labels for {n} stimuli; expected one label per stimulus. "
+                          "Fix: pass as many labels as inputs (e.g. the dataset's targets).")
     _check_finite(layers)
     parts = [layer_units(arr, layer=name, spatial=spatial) for name, arr in layers.items()]
     spatial_coords = spatial == "flatten" and any("y" in p.coords for p in parts)
@@ -271,7 +277,8 @@ def from_activations(
     name = model if model is not None else "unknown"
     attrs = {"model": str(name), "source": str(name), "spatial": spatial, "layers": list(layers)}
     return from_array(data, dims=("stimulus", "unit"), stimulus=stimulus, unit=ids, system="network",
-                      measure="activation", stimuli=stimuli, attrs=attrs, **coords)
+                      measure="activation", stimuli=stimuli, attrs=attrs, **coords,
+                      **({"label": ("stimulus", np.asarray(label))} if label is not None else {}))
 
 
 # --------------------------------------------------------------------------------------------- scikit-learn
@@ -303,6 +310,7 @@ def from_sklearn(
     *,
     stimulus: Sequence[Hashable] | None = None,
     stimuli: Any = None,
+    label: Sequence[Any] | None = None,
 ) -> xr.Dataset:
     """Hidden-layer activations of a fitted scikit-learn MLP for inputs ``X``, as one ResponseSet.
 
@@ -317,8 +325,9 @@ def from_sklearn(
         A fitted ``sklearn.neural_network.MLPClassifier`` or ``MLPRegressor``.
     X
         Inputs, (stimulus, feature) with ``estimator.n_features_in_`` features; numpy or dask (stays lazy).
-    stimulus, stimuli
-        As :func:`from_activations` (e.g. ``stimuli=images`` to keep the images the features came from).
+    stimulus, stimuli, label
+        As :func:`from_activations` (e.g. ``stimuli=images`` to keep the images the features came from,
+        ``label=y`` to keep the classes).
 
     Raises
     ------
@@ -354,6 +363,16 @@ def from_sklearn(
         raise FormatError("estimator: found no hidden layer; expected hidden_layer_sizes with at least one layer.")
     sizes = tuple(int(s) for s in np.atleast_1d(estimator.hidden_layer_sizes))
     model = f"{type(estimator).__name__}(hidden_layer_sizes={sizes}, activation={estimator.activation!r})"
-    ds = from_activations(layers, stimulus=stimulus, stimuli=stimuli, model=model)
+    ds = from_activations(layers, stimulus=stimulus, stimuli=stimuli, label=label, model=model)
     ds.attrs["activation"] = str(estimator.activation)
     return ds
+
+
+def __getattr__(name: str) -> Any:
+    if name == "unit_coords":  # renamed in 0.2 (one name per concept: prep.unit_coords copies a set's unit coords)
+        import warnings
+
+        warnings.warn("neurosuper.io.activations.unit_coords is now layer_unit_coords; the old name goes in the "
+                      "next release.", FutureWarning, stacklevel=2)
+        return layer_unit_coords
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
