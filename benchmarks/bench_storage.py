@@ -18,6 +18,13 @@ Then, on the zarr just written: ``validate(load(p, lazy=True))`` timed and the d
 Finally tracemalloc's peak of one neurosuper save and load against xarray's (numpy registers its buffers with
 tracemalloc, so a hidden copy of the array would show as +1 GB). Files live in a fresh folder under /tmp
 (``--dir``), deleted at the end.
+
+The one-writer costs (issues 9, 10), each against its own baseline in the same run:
+``--fsync``: neurosuper's save with and without the ``fsync`` of the temporary output (``_atomic`` patched),
+alternating; ``--guard``: a full reduction (``responses.sum()``, dask threads) over ``load(p, lazy=True)``,
+whose chunks are value-checked as they are read, against the same reduction over xarray's lazy open with the
+same chunks, on the clean set and on one with 1 % of its presentations missing (whole NaN repeats: the checked
+slow path); and the fingerprint ``load`` compares (one bit-sum pass over the loaded array).
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ import xarray as xr
 from dask.callbacks import Callback
 
 import neurosuper as ns
+from neurosuper import _atomic
+from neurosuper.storage import values_fingerprint
 
 
 def _make_set(shape: tuple[int, ...], seed: int = 0) -> xr.Dataset:
@@ -163,6 +172,70 @@ def bench_memory(ds: xr.Dataset, folder: Path) -> dict[str, float]:
     return out
 
 
+def _alternate(fns: dict[str, object], repeats: int) -> dict[str, list[float]]:
+    """Wall seconds of each zero-argument callable, ``repeats`` rounds alternating the order (1 warm-up)."""
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(-1, repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            wall = _timed(fns[name])[0]
+            if r >= 0:
+                out[name].append(wall)
+    return out
+
+
+def bench_fsync(ds: xr.Dataset, folder: Path, fmt: str, repeats: int) -> dict[str, list[float]]:
+    """neurosuper save with and without the fsync of its temporary output."""
+    real = _atomic._fsync_tree
+
+    def save(sync: bool) -> None:
+        path = folder / f"fsync.{fmt}"
+        _atomic._fsync_tree = real if sync else (lambda p: None)
+        try:
+            ns.save(ds, path)
+        finally:
+            _atomic._fsync_tree = real
+        _remove(path)
+        os.sync()
+
+    return _alternate({"with fsync": lambda: save(True), "without fsync": lambda: save(False)}, repeats)
+
+
+def bench_guard(ds: xr.Dataset, folder: Path, fmt: str, repeats: int) -> dict[str, list[float]]:
+    """A full reduction over neurosuper's value-checked lazy load vs xarray's lazy open (same chunks)."""
+    path = ns.save(ds, folder / f"guard.{fmt}")
+
+    def xr_open():
+        if fmt == "nc":
+            return xr.open_dataset(path, engine="h5netcdf", chunks="auto")
+        return xr.open_zarr(path)
+
+    def reduce(open_) -> float:
+        with dask.config.set(scheduler="threads"):
+            return float(open_()["responses"].sum().compute())
+
+    def ours():
+        return ns.load(path, lazy=True)
+
+    out = _alternate({"xarray": lambda: reduce(xr_open), "neurosuper": lambda: reduce(ours)}, repeats)
+    _remove(path)
+    return out
+
+
+def _with_missing_repeats(ds: xr.Dataset, fraction: float = 0.01) -> xr.Dataset:
+    resp = ds["responses"].values.copy()
+    rng = np.random.default_rng(1)
+    n_rep, n_stim = resp.shape[:2]
+    cells = rng.choice(n_rep * n_stim, size=max(1, int(fraction * n_rep * n_stim)), replace=False)
+    for c in cells:
+        resp[c // n_stim, c % n_stim] = np.nan
+    return ds.assign(responses=(ds["responses"].dims, resp))
+
+
+def _med(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", type=int, nargs="+", default=[2, 5000, 25000],
@@ -172,6 +245,8 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["nc", "zarr"], choices=["nc", "zarr"])
     parser.add_argument("--dir", default=None, help="scratch folder (default: a new folder under /tmp)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--no-writer", action="store_true", help="skip the fsync/guard/fingerprint passes")
+    parser.add_argument("--writer-repeats", type=int, default=3, help="rounds of the fsync and guard passes")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="neurosuper-bench-", dir=args.dir or "/tmp"))
@@ -191,6 +266,24 @@ def main() -> None:
         print(f"\nvalidate(load(zarr, lazy=True)) over {lazy['chunks']} chunks: {lazy['validate_s'] * 1e3:.2f} ms "
               f"(median of 20), dask tasks run: {lazy['validate_tasks']}; check_values=True: "
               f"{lazy['check_values_s']:.2f} s, {lazy['check_values_tasks']} tasks")
+        if not args.no_writer:
+            print("\n| pass | format | baseline wall, median (min) s | neurosuper wall s | ratio of medians |")
+            print("|---|---|---|---|---|")
+            for fmt in args.formats:
+                t = bench_fsync(ds, folder, fmt, args.writer_repeats)
+                base, new = t["without fsync"], t["with fsync"]
+                print(f"| save: with fsync vs without | {fmt} | {_med(base)} | {_med(new)} | "
+                      f"{statistics.median(new) / statistics.median(base):.3f} |", flush=True)
+            for label, data in (("clean", ds), ("1 % missing repeats", _with_missing_repeats(ds))):
+                for fmt in args.formats:
+                    t = bench_guard(data, folder, fmt, args.writer_repeats)
+                    print(f"| lazy sum, checked chunks vs xarray ({label}) | {fmt} | {_med(t['xarray'])} | "
+                          f"{_med(t['neurosuper'])} | "
+                          f"{statistics.median(t['neurosuper']) / statistics.median(t['xarray']):.3f} |", flush=True)
+            values = ds["responses"].values
+            t_fp = statistics.median(_timed(lambda: values_fingerprint(values))[0] for _ in range(5))
+            print(f"\nfingerprint of the loaded array (load's check of the saved flag): {t_fp:.3f} s for "
+                  f"{values.nbytes / 1e9:.2f} GB")
         if not args.no_memory:
             mem = bench_memory(ds, folder)
             print("peak traced memory (netCDF): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))

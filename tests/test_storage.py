@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from test_format import valid_set
+from _format_helpers import assert_round_trip, assert_same_attrs, valid_set
 
 import neurosuper as ns
 import neurosuper.format as nsformat
@@ -39,42 +39,6 @@ def rich_set() -> xr.Dataset:
                             good=("unit", np.array([True, False, True, True])),
                             code=("stimulus", np.arange(6, dtype=np.int32)),
                             name=("stimulus", np.array(["a", "bb", "", "µ", "e e", "f"], dtype=object)))
-
-
-def assert_same_attrs(a, b):
-    """Exact equality of attr values *and types* (NaN equal to NaN; arrays by dtype, shape and values)."""
-    assert type(a) is type(b), (a, b)
-    if isinstance(a, dict):
-        assert set(a) == set(b), (a, b)
-        for k in a:
-            assert_same_attrs(a[k], b[k])
-    elif isinstance(a, list | tuple):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            assert_same_attrs(x, y)
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
-    elif isinstance(a, float | np.floating) and np.isnan(a):
-        assert np.isnan(b)
-    else:
-        assert a == b
-
-
-def assert_round_trip(ds: xr.Dataset, back: xr.Dataset) -> None:
-    """Identical after the documented normalisation: strings come back as numpy unicode (`<U`)."""
-    expected = ds.copy()
-    for name, var in ds.variables.items():
-        if var.dtype.kind in "OU":
-            expected[name] = var.astype(str)
-    # attrs are compared strictly below (xarray's own comparison fails on NaN or arrays nested in dicts)
-    xr.testing.assert_identical(back.drop_attrs(), expected.drop_attrs())
-    assert set(back.variables) == set(expected.variables)
-    for name, var in expected.variables.items():
-        got = back.variables[name]
-        assert got.dims == var.dims
-        assert got.dtype.kind == "U" if var.dtype.kind == "U" else got.dtype == var.dtype, (name, got.dtype)
-        assert_same_attrs(dict(got.attrs), dict(var.attrs))
-    assert_same_attrs(dict(back.attrs), dict(ds.attrs))
 
 
 # ------------------------------------------------------------------------------------- round trips
@@ -129,9 +93,9 @@ def test_values_are_read_once_per_file(tmp_path, suffix, monkeypatch):
     """save checks an in-memory set's values while writing and records it, so load does not read them again;
     a file from elsewhere, or written from a lazy set, has its values checked on load."""
     calls = []
-    real = nsformat._check_values
+    real = nsformat.check_response_values
     ds, lazy = valid_set(), valid_set().chunk()
-    monkeypatch.setattr(nsformat, "_check_values", lambda resp: calls.append(resp.shape) or real(resp))
+    monkeypatch.setattr(nsformat, "check_response_values", lambda resp: calls.append(resp.shape) or real(resp))
     path = ns.save(ds, tmp_path / f"s{suffix}")
     assert len(calls) == 1
     ns.load(path)
@@ -342,3 +306,295 @@ def test_malformed_save_raises_format_error(tmp_path, make, kwargs, match):
     with pytest.raises(FormatError, match=match):
         ns.save(ds, path)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+# ------------------------------------------------------------------------------------- nothing lost (issue 10)
+def _plain_zarr_with_files(path: Path) -> Path:
+    path.mkdir()
+    (path / "notes.txt").write_text("my notes")
+    return path
+
+
+#: name -> make something that is not a neurosuper file/store under the target path; regex of the refusal
+NOT_OURS = {
+    "a folder of files": (lambda p: _plain_zarr_with_files(p / "s.zarr"), r"a folder that is not a zarr store "
+                                                                          r"\(it holds 'notes\.txt'\)"),
+    "a text file": (lambda p: _text_file(p / "s.nc"), r"a file that is not a netCDF4/HDF5 file"),
+    "another tool's netCDF": (lambda p: xr.Dataset({"x": ("a", [1.0])}).to_netcdf(p / "s.nc", engine="h5netcdf")
+                              or p / "s.nc", r"an HDF5 file neurosuper did not write"),
+    "another tool's zarr": (lambda p: xr.Dataset({"x": ("a", [1.0])}).to_zarr(p / "s.zarr", zarr_format=2)
+                            and p / "s.zarr", r"a zarr store neurosuper did not write"),
+    "a folder at a .nc path": (lambda p: _plain_zarr_with_files(p / "s.nc"), r"not a zarr store"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_OURS))
+@pytest.mark.parametrize("writer", ["save", "save_result"])
+def test_overwrite_refuses_what_neurosuper_did_not_write(tmp_path, name, writer):
+    make, match = NOT_OURS[name]
+    path = make(tmp_path)
+    before = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+    write = ns.save if writer == "save" else ns.save_result
+    with pytest.raises(FormatError, match=match) as info:
+        write(valid_set(), path, overwrite=True)
+    assert "expected a ResponseSet or result file/store written by neurosuper" in str(info.value)
+    assert "Fix:" in str(info.value)
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == before  # all kept
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_overwrite_replaces_what_is_recognisably_a_set_or_result(tmp_path, suffix):
+    path = tmp_path / f"s{suffix}"
+    path.mkdir()  # an empty folder holds nothing to lose
+    ns.save(valid_set(seed=1), path, overwrite=True)
+    ns.save_result(xr.DataArray(np.ones(3), dims="rank", name="spectrum"), path, overwrite=True)  # a set -> result
+    ns.save(valid_set(seed=2), path, overwrite=True)  # a result -> a set
+    plain = tmp_path / f"plain{suffix}"  # a ResponseSet written by plain xarray: it holds 'responses'
+    ds = valid_set(seed=3)
+    ds.to_netcdf(plain, engine="h5netcdf") if suffix == ".nc" else ds.to_zarr(plain, zarr_format=2)
+    ns.save(valid_set(seed=4), plain, overwrite=True)
+    xr.testing.assert_identical(ns.load(path), valid_set(seed=2))
+    xr.testing.assert_identical(ns.load(plain), valid_set(seed=4))
+    assert sorted(os.listdir(tmp_path)) == [f"plain{suffix}", f"s{suffix}"]
+
+
+def test_two_concurrent_saves_to_a_new_path_exactly_one_wins(tmp_path, monkeypatch):
+    """Both saves pass the existence check and write their file; the second rename must not replace the first."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=30)
+    real = xr.Dataset.to_netcdf
+
+    def slow(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        barrier.wait()  # both files are complete before either is renamed
+        return out
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", slow)
+    path = tmp_path / "s.nc"
+    results = {}
+
+    def run(seed):
+        try:
+            ns.save(valid_set(seed=seed), path)
+            results[seed] = "ok"
+        except FormatError as err:
+            results[seed] = err
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (winner,) = [s for s, r in results.items() if r == "ok"]
+    (error,) = [r for r in results.values() if r != "ok"]
+    assert "found an existing file" in str(error) and ".tmp-" not in str(error)
+    monkeypatch.undo()
+    xr.testing.assert_identical(ns.load(path), valid_set(seed=winner))
+    assert os.listdir(tmp_path) == ["s.nc"]
+
+
+_KILLED_SAVE = r"""
+import sys, time
+import numpy as np
+import xarray as xr
+import neurosuper as ns
+
+path, method = sys.argv[1], sys.argv[2]
+real = getattr(xr.Dataset, method)
+
+def write_then_hang(self, *args, **kwargs):
+    real(self, *args, **kwargs)
+    print("written", flush=True)
+    time.sleep(120)  # killed here: the file is complete under its temporary name, not yet renamed
+
+setattr(xr.Dataset, method, write_then_hang)
+rng = np.random.default_rng(0)
+ds = ns.from_array(rng.standard_normal((3, 40, 30)), dims=("repeat", "stimulus", "unit"), system="brain",
+                   measure="dff")
+ns.save(ds, path, overwrite=True)
+"""
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_killed_save_leaves_a_temporary_the_next_save_removes(tmp_path, suffix):
+    import subprocess
+    import sys
+
+    path = tmp_path / f"s{suffix}"
+    ns.save(valid_set(seed=1), path)
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SAVE, str(path),
+                             "to_netcdf" if suffix == ".nc" else "to_zarr"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+    finally:
+        proc.kill()  # SIGKILL mid-save
+        proc.wait()
+    left = sorted(os.listdir(tmp_path))
+    assert len(left) == 2 and left[0].startswith(f".s{suffix}.tmp-")  # what the killed save left
+    xr.testing.assert_identical(ns.load(path), valid_set(seed=1))  # the old file is intact
+    ns.save(valid_set(seed=2), path, overwrite=True)
+    assert os.listdir(tmp_path) == [path.name]  # the leftover of the dead writer is gone
+    xr.testing.assert_identical(ns.load(path), valid_set(seed=2))
+
+
+def test_interrupted_zarr_replace_is_reported_by_load_and_undone_by_save(tmp_path):
+    """Killed between moving the old store aside and moving the new one in (the portable path, where no
+    atomic exchange exists): load says where the old store is; the next save moves it back first."""
+    import subprocess
+
+    from neurosuper import NeurosuperWarning
+    from neurosuper import _atomic as atomic
+
+    path = ns.save(valid_set(seed=1), tmp_path / "s.zarr")
+    proc = subprocess.Popen(["true"])  # a writer that has exited
+    proc.wait()
+    old = path.with_name(f".s.zarr.old-{proc.pid}-{atomic._HOST}-0000abcd")
+    os.rename(path, old)  # the state a SIGKILL between the two renames leaves
+    with pytest.raises(FormatError, match=r"no such file, but its previous version at .*\.s\.zarr\.old-.*"
+                                          r"interrupted.*Fix: move it back: mv "):
+        ns.load(path)
+    with pytest.warns(NeurosuperWarning, match="interrupted"):
+        ns.save(valid_set(seed=2), path, overwrite=True)
+    xr.testing.assert_identical(ns.load(path), valid_set(seed=2))
+    assert os.listdir(tmp_path) == ["s.zarr"]
+
+
+def test_write_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    def full(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    with pytest.raises(OSError, match="No space left") as info:
+        ns.save(valid_set(), tmp_path / "s.nc")
+    assert info.value.filename == str(tmp_path / "s.nc") and ".tmp-" not in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------------- values edited after save
+def _edit(path: Path, edit) -> None:
+    """Change the stored 'responses' values in place, as another tool would (the checked flag stays)."""
+    if path.suffix == ".nc":
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            values = f["responses"][...]
+            edit(values)
+            f["responses"][...] = values
+    else:
+        import zarr
+
+        arr = zarr.open_array(str(path / "responses"), mode="r+")
+        values = arr[...]
+        edit(values)
+        arr[...] = values
+
+
+def _set_inf(v):
+    v[0, 1, 2] = np.inf
+
+
+def _kill_unit(v):
+    v[..., 3] = np.nan  # unit 'u3' all NaN
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize(("edit", "eager", "lazy"), [
+    (_set_inf, r"1 ±inf values", r"±inf values in the chunk read, e\.g\. at \(repeat 0, stimulus 's1', unit 'u2'\)"),
+    (_kill_unit, r"unit 'u3' with no valid value", r"NaN outside whole missing repeats in unit 'u3'"),
+])
+def test_values_edited_after_save_are_caught(tmp_path, suffix, edit, eager, lazy):
+    ds = valid_set(repeat=2, n_stimulus=6, n_unit=5)
+    path = ns.save(ds, tmp_path / f"s{suffix}")
+    _edit(path, edit)
+    with pytest.raises(FormatError, match=rf"s{suffix}' does not hold a valid ResponseSet.*{eager}"):
+        ns.load(path)  # the stale checked flag is not trusted: the fingerprint differs
+    opened = ns.load(path, lazy=True)  # opening reads no data ...
+    assert nsformat.is_lazy(opened)
+    for compute in (lambda: opened["responses"].mean("repeat").values, lambda: opened.load()):
+        with pytest.raises(FormatError, match=rf"file '.*s{suffix}': 'responses' values: found .*{lazy}.*Fix:"):
+            compute()  # ... but computing on the values names them
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_lazy_value_guard_accepts_whole_missing_repeats_and_costs_one_sum_per_chunk(tmp_path, suffix):
+    ds = rich_set()  # NaN = two whole missing repeats
+    lazy = ns.load(ns.save(ds, tmp_path / f"s{suffix}"), lazy=True)
+    np.testing.assert_array_equal(lazy["responses"].values, ds["responses"].values)
+    clean = ns.load(ns.save(valid_set(), tmp_path / f"c{suffix}"), lazy=True)
+    xr.testing.assert_identical(clean.compute(), valid_set())
+
+
+def test_fingerprint_is_independent_of_memory_order_and_batches():
+    from neurosuper.storage import bit_sum, fingerprint, values_fingerprint
+
+    a = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    assert values_fingerprint(a) == values_fingerprint(np.ascontiguousarray(a.transpose(2, 0, 1)))
+    assert fingerprint(a.dtype, a.size, bit_sum(a[:1]) + bit_sum(a[1:])) == values_fingerprint(a)
+    b = a.copy()
+    b[1, 2, 3] = np.nan
+    assert values_fingerprint(b) != values_fingerprint(a)
+    assert values_fingerprint(np.array(["a"])) is None
+
+
+# ------------------------------------------------------------------------------------- load messages
+def test_load_messages_for_folders_and_unreadable_files_do_not_blame_corruption(tmp_path, monkeypatch):
+    folder = tmp_path / "d.nc"
+    folder.mkdir()
+    with pytest.raises(FormatError, match=r"a folder, which cannot be read as netcdf") as info:
+        ns.load(folder)
+    store = ns.save(valid_set(), tmp_path / "z.zarr")
+    os.rename(store, tmp_path / "z.nc")
+    with pytest.raises(FormatError, match=r"it holds a zarr store.*Fix: rename the folder to end in \.zarr"):
+        ns.load(tmp_path / "z.nc")
+    nc = ns.save(valid_set(), tmp_path / "f.nc")
+    os.rename(nc, tmp_path / "f.zarr")
+    with pytest.raises(FormatError, match=r"a file, which cannot be read as zarr.*netCDF4/HDF5.*end in \.nc"):
+        ns.load(tmp_path / "f.zarr")
+    plain = tmp_path / "p.zarr"
+    plain.mkdir()
+    (plain / "a.txt").write_text("x")
+    with pytest.raises(FormatError, match=r"a folder without zarr metadata"):
+        ns.load(plain)
+    messages = [str(info.value)]
+    path = ns.save(valid_set(), tmp_path / "s.nc")
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)  # as a user without read permission
+    with pytest.raises(FormatError, match=r"cannot be read \(permission denied\).*chmod") as info:
+        ns.load(path)
+    messages.append(str(info.value))
+    monkeypatch.undo()
+    import h5py
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(h5py.File, "__init__", denied)
+    with pytest.raises(FormatError, match=r"permission denied") as info:
+        ns.load(path)
+    messages.append(str(info.value))
+    assert not any("truncated or corrupted" in m for m in messages), messages
+
+
+def test_torch_zarr_stream_is_marked_complete_and_checked(tmp_path):
+    torch = pytest.importorskip("torch")
+    from neurosuper.storage import _VALUES_CHECKED, _ZARR_COMPLETE
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU())
+    inputs = torch.randn(12, 6)
+    store = tmp_path / "acts.zarr"
+    streamed = ns.from_torch(model, inputs, layers=["0"], store=store, batch_size=5, progress=False)
+    import zarr
+
+    attrs = zarr.open_group(str(store), mode="r").attrs
+    assert attrs[_ZARR_COMPLETE] == 1 and attrs[_VALUES_CHECKED].startswith("v1:")
+    assert os.listdir(tmp_path) == ["acts.zarr"]
+    eager = ns.load(store)  # the fingerprint matches: values not checked twice, the same set
+    xr.testing.assert_identical(eager, streamed.compute())
+    (store / "responses" / "1.0").unlink()  # a lost chunk is found now that the marker is written
+    with pytest.raises(FormatError, match="'responses' has 2 of its 3 chunk files"):
+        ns.load(store)
+    with pytest.raises(FormatError, match=r"found an existing"):
+        ns.from_torch(model, inputs, layers=["0"], store=store, progress=False)

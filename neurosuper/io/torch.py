@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import uuid
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,6 +130,7 @@ def from_torch(
     store: str | os.PathLike | None = None,
     stimulus: Sequence[Hashable] | None = None,
     keep_stimuli: bool = False,
+    label: Sequence[Any] | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
     """Activations of the named layers of a PyTorch model as one ResponseSet (``system="network"``).
@@ -156,6 +156,9 @@ def from_torch(
         Stimulus ids (default ``0..n-1``).
     keep_stimuli
         Keep image inputs as the ``stimuli`` variable (stimulus, y, x[, channel]).
+    label
+        One label per input (class, category), stored as the ``label`` coord along ``stimulus`` (with ``store=``,
+        on the returned set only: save it again to keep the labels in the file).
     progress
         Show a progress bar over batches.
 
@@ -223,7 +226,13 @@ def from_torch(
         if bad:
             raise FormatError(f"activations: found non-finite values (NaN or inf) per layer {bad}; expected "
                               "finite activations. Fix: check the model and inputs (e.g. normalisation).")
-        return sink.finish()
+        ds = sink.finish()
+        if label is not None:
+            if len(label) != offset:
+                raise FormatError(f"label: found {len(label)} labels for {offset} inputs; expected one label per "
+                                  "input. Fix: pass as many labels as inputs (e.g. the dataset's targets).")
+            ds = ds.assign_coords(label=("stimulus", np.asarray(label)))
+        return ds
     except BaseException:
         sink.abort()
         raise
@@ -259,15 +268,27 @@ class _MemorySink:
 
 
 class _ZarrSink:
-    """Append each batch, already in the ResponseSet layout, to a temporary zarr store; rename it at the end."""
+    """Append each batch, already in the ResponseSet layout, to a temporary zarr store; rename it at the end.
+
+    The store goes through :func:`neurosuper._atomic.atomic_path` (hidden temporary name in the target's
+    folder, fsync, an exclusive rename: a store that appeared meanwhile is not replaced). Every chunk is
+    written (``write_empty_chunks=True``) and the store is marked complete, so ``load`` counts its chunk files;
+    every batch was checked for non-finite values, so the store also records the values' fingerprint.
+    """
 
     def __init__(self, store: Path, spatial: str, model: str) -> None:
+        from contextlib import ExitStack
+
+        from .._atomic import atomic_path
+
         self.store = store.absolute()
-        self.tmp = self.store.with_name(f".{self.store.name}.tmp-{uuid.uuid4().hex[:8]}")
+        self._stack = ExitStack()
+        self.tmp = self._stack.enter_context(atomic_path(self.store, overwrite=False))
         self.spatial, self.model = spatial, model
         self.unit_coords: dict[str, xr.Variable] | None = None
         self.attrs: dict[str, Any] = {}
         self.started = False
+        self.bits, self.count, self.dtype = 0, 0, None
 
     def _unit_coords(self, batch: dict[str, np.ndarray], flat: np.ndarray) -> dict[str, xr.Variable]:
         # unit ids and coords exactly as from_activations makes them, from the batch's first two rows
@@ -278,7 +299,7 @@ class _ZarrSink:
         return {k: c.variable for k, c in template.coords.items() if c.dims == ("unit",)}
 
     def add(self, batch: dict[str, np.ndarray], images: np.ndarray | None, ids: np.ndarray) -> None:
-        from ..storage import _encoded
+        from ..storage import bit_sum, encode_for_write, storage_attrs
 
         n = next(iter(batch.values())).shape[0]
         flat = np.concatenate([v.reshape(n, -1) for v in batch.values()], axis=1)
@@ -289,22 +310,29 @@ class _ZarrSink:
         if images is not None:
             part["stimuli"] = (("stimulus", *_STIM_DIMS[images.ndim]), images)
         part.attrs = self.attrs  # every append rewrites the group's attrs
+        out = encode_for_write(part, "zarr")
+        out.attrs.update(storage_attrs("zarr", kind="set"))
         if not self.started:
-            _encoded(part, "zarr").to_zarr(self.tmp, mode="w-", zarr_format=2, consolidated=True,
-                                   encoding={"responses": {"chunks": (n, flat.shape[1])}})
+            out.to_zarr(self.tmp, mode="w-", zarr_format=2, consolidated=True, write_empty_chunks=True,
+                        encoding={"responses": {"chunks": (n, flat.shape[1])}})
             self.started = True
         else:
-            _encoded(part, "zarr").to_zarr(self.tmp, append_dim="stimulus", zarr_format=2, consolidated=True)
+            out.to_zarr(self.tmp, append_dim="stimulus", zarr_format=2, consolidated=True, write_empty_chunks=True)
+        self.bits += bit_sum(flat)  # the sink refuses non-finite values, so these values are checked
+        self.count += flat.size
+        self.dtype = flat.dtype
 
     def abort(self) -> None:
-        import shutil
+        import sys
 
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self._stack.__exit__(*sys.exc_info())  # removes the temporary store
 
     def finish(self) -> xr.Dataset:
-        from ..storage import load
+        from ..storage import fingerprint, load, record_values_checked
 
-        os.replace(self.tmp, self.store)
+        if self.started:
+            record_values_checked(self.tmp, "zarr", fingerprint(self.dtype, self.count, self.bits))
+        self._stack.close()  # flush, then the exclusive rename onto the store
         return load(self.store, lazy=True)
 
 
