@@ -518,8 +518,3 @@ def _warn_if_transposed(sizes: Mapping[str, int], system: str, *, dims_given: bo
                       "Fix: pass data.T (stimuli/time bins first), or ignore this if the set really has more "
                       "units than stimuli.", NeurosuperWarning, stacklevel=3)
 
-
-# kept for code that reached these under their old private names (storage.py until it moves over)
-_check_coords = check_coords
-_check_values = check_response_values
-_fail = fail
