@@ -1,12 +1,15 @@
 """The attrs every analysis result carries (read by ``summary``, the CLI and the report).
 
 :func:`stamp` sets ``neurosuper_version``, ``analysis``, ``reference``, ``options`` (a JSON string, so it
-survives netCDF/zarr) and ``inputs`` (``[{"path", "sha256"}]`` of the files the set came from — taken from the
-input set's own ``inputs``/``source`` attrs; hashing happens once, when a set is loaded from a file).
+survives netCDF/zarr) and ``inputs`` (``[{"path", "sha256", "size"}]`` of the files the set came from).
+Loaders record the file they read in the set's ``encoding[INPUTS_KEY]`` (not in attrs, so a loaded set stays
+identical to the one saved; xarray carries ``encoding`` through copies and selections); the file is hashed once,
+when the first result computed on it is stamped (cached by path, size and modification time).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -14,18 +17,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import xarray as xr
 
 from ._attrs import to_jsonable
 from ._version import __version__
 
-__all__ = ["stamp", "file_sha256", "file_input", "inputs_of", "options_of"]
+__all__ = ["INPUTS_KEY", "stamp", "file_sha256", "file_input", "inputs_of", "options_of"]
+
+#: Key of a loaded set's ``encoding`` listing the files it was read from (set by the loaders).
+INPUTS_KEY = "neurosuper_inputs"
 
 T = TypeVar("T", xr.Dataset, xr.DataArray)
 
 
+#: Arrays with more elements than this are described (type and shape), not stored, in ``options``.
+MAX_OPTION_ELEMENTS = 64
+
+
 def _plain(value: Any) -> Any:
-    """A JSON-safe stand-in for an option value (arrays and objects become a short description)."""
+    """A JSON-safe stand-in for an option value (large arrays and objects become a short description)."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and int(np.prod(shape)) > MAX_OPTION_ELEMENTS:
+        return f"<{type(value).__name__} shape {tuple(shape)}>"
     try:
         json.dumps(to_jsonable(value))
     except TypeError:
@@ -56,25 +70,32 @@ def file_sha256(path: str | os.PathLike, *, chunk: int = 2**22) -> str:
 
 #: Files larger than this are not hashed when loaded (it would read them whole, defeating lazy loading):
 #: their ``sha256`` is ``None`` and ``size``/``mtime`` identify them instead.
-HASH_LIMIT_BYTES = 2 * 2**30
+HASH_LIMIT_BYTES = 256 * 2**20
 
 
 def file_input(path: str | os.PathLike) -> dict[str, Any]:
-    """``{"path", "sha256", "size"}`` of an input file or store (recorded by loaders in a set's ``inputs`` attr)."""
+    """``{"path", "sha256", "size"}`` of an input file or store (``sha256`` None above :data:`HASH_LIMIT_BYTES`,
+    with ``mtime`` instead); a missing file gives ``{"path", "missing": True}``."""
     path = Path(path)
+    if not path.exists():
+        return {"path": str(path), "missing": True}
     files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    size = sum(f.stat().st_size for f in files)
-    out: dict[str, Any] = {"path": str(path.resolve()), "size": size}
+    stats = [f.stat() for f in files]
+    return dict(_hashed(str(path.resolve()), sum(s.st_size for s in stats), max(s.st_mtime for s in stats)))
+
+
+@functools.lru_cache(maxsize=256)
+def _hashed(path: str, size: int, mtime: float) -> tuple[tuple[str, Any], ...]:
+    out: dict[str, Any] = {"path": path, "size": size}
     if size <= HASH_LIMIT_BYTES:
         out["sha256"] = file_sha256(path)
     else:
-        out["sha256"] = None
-        out["mtime"] = max(f.stat().st_mtime for f in files)
-    return out
+        out.update(sha256=None, mtime=mtime)
+    return tuple(out.items())
 
 
-def inputs_of(obj: xr.Dataset | xr.DataArray | None) -> list[dict[str, str]]:
-    """The input files recorded on a set or result (``inputs`` attr, a list or its JSON text)."""
+def inputs_of(obj: xr.Dataset | xr.DataArray | None) -> list[dict[str, Any]]:
+    """The input files of a set or result: those a loader recorded (hashed now) and its ``inputs`` attr."""
     if obj is None:
         return []
     found = obj.attrs.get("inputs", [])
@@ -82,8 +103,14 @@ def inputs_of(obj: xr.Dataset | xr.DataArray | None) -> list[dict[str, str]]:
         try:
             found = json.loads(found)
         except ValueError:
-            return []
-    return [dict(i) for i in found if isinstance(i, Mapping) and "path" in i]
+            found = []
+    records = [dict(i) for i in found if isinstance(i, Mapping) and "path" in i]
+    seen = {r["path"] for r in records}
+    for path in obj.encoding.get(INPUTS_KEY, []):
+        if str(path) not in seen:
+            records.append(file_input(path))
+            seen.add(str(path))
+    return records
 
 
 def options_of(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import xarray as xr
 from . import format as _format
 from ._atomic import atomic_path, interrupted_replace
 from ._attrs import JSON_ATTR, decode_attrs, encode_attrs
+from ._provenance import INPUTS_KEY
 from .errors import FormatError, fail, preview
 from .format import FORMAT_VERSION, check_coords, is_lazy, validate
 
@@ -461,10 +462,11 @@ def load(path: str | os.PathLike, *, lazy: bool = False, validate_set: bool = Tr
         :class:`FormatError` naming the file and the units. ``validate(ds, check_values=True)`` checks all
         values at once.
     validate_set
-        Check that the contents are a ResponseSet. When not lazy, the values are checked unless the file
-        records that :func:`save` checked them while writing it *and* the values read have the fingerprint
-        it recorded (a file edited since is checked again). ``False`` returns any dataset, e.g. an analysis
-        result written by :func:`save_result`.
+        Check that the contents are a ResponseSet; the set's ``encoding`` then records the file, so every
+        result computed on it names it with its sha256 (the ``inputs`` attr, see :mod:`neurosuper._provenance`).
+        When not lazy, the values are checked unless the file records that :func:`save` checked them while
+        writing it *and* the values read have the fingerprint it recorded (a file edited since is checked
+        again). ``False`` returns any dataset, e.g. an analysis result written by :func:`save_result`.
 
     Raises
     ------
@@ -496,4 +498,5 @@ def load(path: str | os.PathLike, *, lazy: bool = False, validate_set: bool = Tr
         ds = validate(ds, check_values=False if values_checked else None)
     except FormatError as err:
         raise FormatError(f"file {str(path)!r} does not hold a valid ResponseSet: {err}") from None
+    ds.encoding[INPUTS_KEY] = [str(path.resolve())]  # provenance: results computed on this set name the file
     return _guarded(ds, path) if lazy else ds
