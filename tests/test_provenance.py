@@ -18,7 +18,8 @@ def test_a_result_on_a_loaded_set_names_the_file_and_its_sha256(tmp_path):
     loaded = ns.load(path)
     xr.testing.assert_identical(loaded, ds)  # the record lives in encoding: the set is unchanged
     result = stamp(xr.DataArray(np.zeros(3), dims="rank"), analysis="test", reference="ref",
-                   options={"k": 5, "ranks": (1, 3), "w": np.ones((2, 2)), "arr": np.ones((100, 2))}, inputs_from=loaded.isel(unit=[0, 1]))
+                   options={"k": 5, "ranks": (1, 3), "w": np.ones((2, 2)), "arr": np.ones((100, 2))},
+                   inputs_from=loaded.isel(unit=[0, 1]))
     (record,) = result.attrs["inputs"]
     assert record["path"] == str(path.resolve())
     assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -28,7 +29,7 @@ def test_a_result_on_a_loaded_set_names_the_file_and_its_sha256(tmp_path):
                                   "w": [[1.0, 1.0], [1.0, 1.0]]}
     json.loads(result.attrs["options"])
     back = ns.load(ns.save_result(result, tmp_path / "r.nc"), validate_set=False)
-    assert inputs_of(back)[0]["sha256"] == record["sha256"]  # survives a save of the result
+    assert inputs_of(back["result"])[0]["sha256"] == record["sha256"]  # survives a save of the result
 
 
 def test_a_set_built_in_memory_has_no_inputs():
