@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._provenance import INPUTS_KEY
 from ..errors import FormatError
 from .activations import from_activations
 
@@ -98,4 +99,6 @@ def load_activations(
     else:
         raise FormatError(f"path {str(path)!r}: found suffix {suffix!r}; expected .npy, .npz, .h5 or .hdf5. "
                           "Fix: save activations with numpy (np.save/np.savez) or h5py.")
-    return from_activations(arrays, stimulus=stimulus, spatial=spatial, stimuli=stimuli, model=model or path.name)
+    ds = from_activations(arrays, stimulus=stimulus, spatial=spatial, stimuli=stimuli, model=model or path.name)
+    ds.encoding[INPUTS_KEY] = [str(path.resolve())]  # provenance: results name the file (and its sha256)
+    return ds
