@@ -59,7 +59,8 @@ def main() -> None:
         for name, fn in (("demo_brain", datasets.demo_brain), ("demo_network", datasets.demo_network)):
             build = best(lambda fn=fn: fn(cache=False), args.repeats)
             fn()  # write the cache
-            path = next(p for p in (os.path.join(cache, f) for f in os.listdir(cache)) if name in p)
+            path = next(os.path.join(cache, f) for f in sorted(os.listdir(cache))
+                        if f.startswith(f"{name}-") and f.endswith(".nc"))
             ours, peer = [], []
             for _ in range(args.repeats):  # interleaved
                 ours.append(best(fn, 1))

@@ -1,16 +1,17 @@
 """The embedded demo data: a simulated V1 population and a trained network, on natural image patches.
 
-Both are generated on this machine — deterministically, in seconds, from the two photographs scikit-learn
-ships (``china.jpg``, ``flower.jpg``), never downloaded — and cached as netCDF in a user cache folder
-(:func:`cache_dir`), under a name keyed by the generator (its version, its source code and parameters, the
-numpy/scikit-learn versions), so a changed generator rebuilds. See ``docs/datasets.md``.
+Both are generated on this machine — deterministically, in seconds, from 13 photographs that scikit-learn and
+scikit-image ship (:data:`PATCHES`, cut into patches that overlap by at most 1/3), never downloaded — and cached
+as netCDF in a user cache folder (:func:`cache_dir`), under a name keyed by the generator (its version, its source
+code and parameters, the numpy/scikit-learn/scikit-image versions), so a changed generator rebuilds. See
+``docs/datasets.md``.
 
 - :func:`demo_brain` — 1,000 simulated V1 neurons (a linear–nonlinear model with oriented, localised Gabor
   filters), Poisson spike counts to 2,000 image patches shown twice; ground truth included (filters,
   noiseless rates, their eigenspectrum and its power-law exponent ``alpha_true`` ≈ 1).
 - :func:`demo_network` — the hidden layers of a scikit-learn MLP autoencoder trained here on the same patches.
 
-scikit-learn, Pillow and tqdm are imported inside the calls, so importing this module is cheap.
+scikit-learn, scikit-image and tqdm are imported inside the calls, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -29,16 +30,24 @@ import xarray as xr
 from .errors import FormatError, NeurosuperWarning
 
 __all__ = ["demo_brain", "demo_brain_nwb", "demo_network", "cache_dir", "signal_spectrum", "network_inputs",
-           "GENERATOR_VERSION", "CACHE_ENV"]
+           "load_photo", "patch_grid", "GENERATOR_VERSION", "CACHE_ENV"]
 
 #: Bump when the generated data change in a way the parameters below do not express.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: Environment variable naming the cache folder (default: ``$XDG_CACHE_HOME/neurosuper`` or ``~/.cache/neurosuper``).
 CACHE_ENV = "NEUROSUPER_CACHE"
 
 #: The image patches both demo sets share.
-PATCHES: dict[str, Any] = {"n_stimuli": 2000, "size": 48, "downsample": 3, "seed": 0,
-                           "images": ["china.jpg", "flower.jpg"]}
+#: 13 photographs of natural scenes and textures shipped with scikit-learn and scikit-image (``load_photo``), at
+#: their own resolution (``downsample`` 1), cut on a grid ``step`` = 32 px apart: two 48-px patches of one photograph
+#: share at most 1 − 32/48 = 1/3 of their area; blank patches (grey-level SD below ``min_sd``) are left out (the
+#: grids hold 2,772 positions, 2,425 of them not blank; 2,000 are drawn).
+PATCHES: dict[str, Any] = {
+    "n_stimuli": 2000, "size": 48, "downsample": 1, "step": 32, "min_sd": 4.0, "seed": 0,
+    "images": ["sklearn/china.jpg", "sklearn/flower.jpg", "skimage/astronaut", "skimage/camera", "skimage/chelsea",
+               "skimage/coffee", "skimage/rocket", "skimage/stereo_motorcycle", "skimage/grass", "skimage/gravel",
+               "skimage/brick", "skimage/moon", "skimage/coins"],
+}
 #: The simulated V1 population (see :func:`demo_brain`).
 BRAIN: dict[str, Any] = {
     "n_units": 1000, "sf_range": [0.04, 0.5], "sf_density": 1.0, "bandwidth": 0.5, "aspect": 1.5,
@@ -72,7 +81,8 @@ def _cache_key(name: str, params: dict[str, Any]) -> str:
     spec = {"name": name, "generator": GENERATOR_VERSION, "params": params,
             "source": hashlib.sha256(sources).hexdigest(),
             "numpy": ".".join(np.__version__.split(".")[:2]),
-            "sklearn": ".".join(version("scikit-learn").split(".")[:2])}
+            "sklearn": ".".join(version("scikit-learn").split(".")[:2]),
+            "skimage": ".".join(version("scikit-image").split(".")[:2])}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -98,6 +108,7 @@ def _cached(name: str, params: dict[str, Any], build: Callable[[bool], xr.Datase
         except FormatError as err:
             warnings.warn(f"{name}: the cached file {str(path)!r} could not be read ({err}); rebuilding it.",
                           NeurosuperWarning, stacklevel=3)
+            path.unlink(missing_ok=True)  # our own cache file, unreadable: save() would refuse to replace it
     ds = build(progress)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,43 +137,96 @@ def _limit_threads():
 
 
 # --------------------------------------------------------------------------------------------- stimuli
+def load_photo(name: str) -> np.ndarray:
+    """One of the demo's source photographs as a grey float64 image (BT.601 luma, 0–255), from local files.
+
+    ``name`` is ``"sklearn/<file>"`` (``sklearn.datasets.load_sample_image``) or ``"skimage/<function>"``
+    (``skimage.data.<function>()``; ``"skimage/stereo_motorcycle"`` is the left image of the stereo pair).
+    Both libraries ship these files; nothing is downloaded.
+    """
+    lib, _, item = name.partition("/")
+    if lib == "sklearn":
+        from sklearn.datasets import load_sample_image
+
+        img = load_sample_image(item)
+    elif lib == "skimage":
+        import skimage.data
+
+        img = getattr(skimage.data, item)()
+        img = img[0] if isinstance(img, tuple) else img
+    else:
+        raise FormatError(f"photo {name!r}: found library {lib!r}; expected 'sklearn/<file>' or "
+                          "'skimage/<function>'. Fix: use a name from neurosuper.datasets.PATCHES['images'].")
+    img = np.asarray(img, dtype=np.float64)
+    return img[..., :3] @ _LUMA if img.ndim == 3 else img
+
+
+def patch_grid(shape: tuple[int, int], size: int, step: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left corners (y, x) of a ``step``-spaced grid of ``size``-px patches inside an image of ``shape``.
+
+    The grid's origin is placed at random within the slack the image leaves; any two corners differ by a multiple
+    of ``step`` along each axis, so two patches share at most ``max(0, 1 - step / size)`` of their area.
+    """
+    out = []
+    for n_px in shape:
+        n = (n_px - size) // step + 1
+        origin = int(rng.integers(0, n_px - size - (n - 1) * step + 1))
+        out.append(origin + step * np.arange(n))
+    ys, xs = np.meshgrid(out[0], out[1], indexing="ij")
+    return ys.ravel(), xs.ravel()
+
+
 def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str, Any]]:
     """Grey patches (stimulus, y, x) as uint8, their stimulus coords, and attrs.
 
-    Each photograph is turned grey (BT.601 luma, 0–255), block-averaged ``downsample × downsample`` and cut
-    into ``size × size`` patches at uniformly random positions (half of the patches from each image); the
-    patches are then shuffled and rounded to uint8.
+    Each photograph (:func:`load_photo`) is block-averaged ``downsample × downsample`` (1: kept as is) and laid
+    with a grid of ``size × size`` patch positions ``step`` pixels apart (:func:`patch_grid`); blank positions
+    (standard deviation of the rounded grey levels below ``min_sd``: sky, black background) are dropped; ``n_stimuli``
+    positions are drawn without replacement from all photographs' grids together (so a photograph contributes in
+    proportion to its area), in random order, and rounded to uint8. Two patches of one photograph overlap by at
+    most ``1 − step / size`` of their area (``max_overlap``).
     """
-    from sklearn.datasets import load_sample_image
-
     p = PATCHES
     rng = np.random.default_rng(p["seed"])
-    k, size, n_per = p["downsample"], p["size"], p["n_stimuli"] // len(p["images"])
-    patches, source, rows, cols = [], [], [], []
-    for name in p["images"]:
-        grey = load_sample_image(name).astype(np.float64) @ _LUMA
+    k, size, step = p["downsample"], p["size"], p["step"]
+    photos, source, rows, cols = [], [], [], []
+    for i, name in enumerate(p["images"]):
+        grey = load_photo(name)
         h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
         small = grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
-        ys = rng.integers(0, small.shape[0] - size + 1, n_per)
-        xs = rng.integers(0, small.shape[1] - size + 1, n_per)
-        patches += [small[y:y + size, x:x + size] for y, x in zip(ys, xs, strict=True)]
-        source += [name] * n_per
+        ys, xs = patch_grid(small.shape, size, step, rng)
+        sd = np.array([np.rint(small[y:y + size, x:x + size]).std() for y, x in zip(ys, xs, strict=True)])
+        ys, xs = ys[sd >= p["min_sd"]], xs[sd >= p["min_sd"]]
+        photos.append(small)
+        source.append(np.full(len(ys), i))
         rows.append(ys)
         cols.append(xs)
-    order = rng.permutation(len(patches))
-    stimuli = np.rint(np.stack(patches)[order]).astype(np.uint8)
+    source_i, ys, xs = np.concatenate(source), np.concatenate(rows), np.concatenate(cols)
+    if len(ys) < p["n_stimuli"]:
+        raise FormatError(f"demo patches: found {len(ys)} grid positions in {len(photos)} photographs; expected at "
+                          f"least n_stimuli={p['n_stimuli']}. Fix: add photographs or lower PATCHES['step'].")
+    pick = rng.choice(len(ys), size=p["n_stimuli"], replace=False)
+    source_i, ys, xs = source_i[pick], ys[pick], xs[pick]
+    stimuli = np.stack([photos[s][y:y + size, x:x + size] for s, y, x in zip(source_i, ys, xs, strict=True)])
+    stimuli = np.rint(stimuli).astype(np.uint8)
     grey = stimuli.reshape(len(stimuli), -1).astype(np.float64)
     coords = {
-        "source_image": ("stimulus", np.array(source)[order]),
-        "image_y": ("stimulus", np.concatenate(rows)[order]),
-        "image_x": ("stimulus", np.concatenate(cols)[order]),
+        "source_image": ("stimulus", np.array(p["images"])[source_i]),
+        "image_y": ("stimulus", ys),
+        "image_x": ("stimulus", xs),
         "luminance": ("stimulus", grey.mean(axis=1)),
-        "contrast": ("stimulus", grey.std(axis=1) / grey.mean(axis=1)),
+        "contrast": ("stimulus", grey.std(axis=1) / np.maximum(grey.mean(axis=1), 1e-9)),
     }
     ids = np.array([f"patch{i:04d}" for i in range(len(stimuli))])
-    attrs = {"images": list(p["images"]), "patch_size": size, "image_downsample": k,
-             "stimuli_note": f"{size}x{size} grey patches (uint8, BT.601 luma) of scikit-learn's sample photographs, "
-                             f"block-averaged {k}x{k} before cutting; image_y/image_x = top-left corner there"}
+    max_overlap = max(0.0, 1.0 - step / size)
+    attrs = {"images": list(p["images"]), "patch_size": size, "image_downsample": k, "patch_step": step,
+             "max_overlap": max_overlap,
+             "stimuli_note": f"{size}x{size} grey patches (uint8, BT.601 luma) of {len(p['images'])} photographs "
+                             f"shipped with scikit-learn and scikit-image (source_image), "
+                             f"{f'block-averaged {k}x{k}, ' if k > 1 else ''}cut on a grid {step} px apart "
+                             f"(blank patches, grey-level SD < {p['min_sd']}, left out): "
+                             f"two patches of one photograph share at most {max_overlap:.3f} of their area; "
+                             "image_y/image_x = top-left corner"}
     return stimuli, {"stimulus": ids, **coords}, attrs
 
 
@@ -274,7 +338,7 @@ def _build_brain(progress: bool) -> xr.Dataset:
 def demo_brain(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
     """A simulated visual-cortex population responding to natural image patches (generated, cached).
 
-    1,000 model V1 neurons see 2,000 grey 48×48 patches of scikit-learn's two sample photographs, twice. Each
+    1,000 model V1 neurons see 2,000 grey 48×48 patches of 13 photographs (:func:`_patches`), twice. Each
     neuron is linear–nonlinear: a unit-norm Gabor filter (oriented, localised; :func:`_gabor_bank`) applied to
     the standardised patch, a threshold at 2 SD of that drive, rectification, one gain and baseline for the
     population (chosen for a mean of 1 spike per presentation and a population signal-to-noise variance ratio

@@ -99,17 +99,50 @@ def test_cache_dir_defaults(monkeypatch, tmp_path):
     assert datasets.cache_dir() == tmp_path / "mine"
 
 
+def _photo(name: str) -> np.ndarray:
+    """The source photograph, read independently of neurosuper: grey (BT.601) float."""
+    lib, item = name.split("/")
+    if lib == "sklearn":
+        img = load_sample_image(item)
+    else:
+        import skimage.data
+
+        img = getattr(skimage.data, item)()
+        img = img[0] if isinstance(img, tuple) else img  # stereo_motorcycle: the left image
+    img = np.asarray(img, dtype=float)
+    return img @ [0.299, 0.587, 0.114] if img.ndim == 3 else img
+
+
 def test_stimuli_are_patches_of_the_real_photographs(brain):
     k, size = brain.attrs["image_downsample"], brain.attrs["patch_size"]
-    assert sorted(set(brain["source_image"].values)) == ["china.jpg", "flower.jpg"]
+    assert sorted(set(brain["source_image"].values)) == sorted(datasets.PATCHES["images"])
+    assert len(datasets.PATCHES["images"]) >= 10  # many photographs, not two
     for i in (0, 1, 777, 1999):
         s = brain.isel(stimulus=i)
-        grey = load_sample_image(str(s["source_image"].values)).astype(float) @ [0.299, 0.587, 0.114]
+        grey = _photo(str(s["source_image"].values))
         h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
         small = grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
         y, x = int(s["image_y"]), int(s["image_x"])
         np.testing.assert_allclose(s["stimuli"].values, small[y:y + size, x:x + size], atol=0.5 + 1e-9)
     assert brain["stimuli"].values.std() > 20  # natural images, not a constant
+
+
+def test_patches_overlap_at_most_the_stated_fraction_and_none_is_blank(brain):
+    """Two patches of one photograph share at most 1 - step/size of their area (1/3); no blank patch."""
+    size, step = brain.attrs["patch_size"], brain.attrs["patch_step"]
+    assert brain.attrs["max_overlap"] == pytest.approx(1 - step / size) and brain.attrs["max_overlap"] <= 1 / 3 + 1e-12
+    src = brain["source_image"].values
+    y, x = brain["image_y"].values.astype(float), brain["image_x"].values.astype(float)
+    same = np.equal.outer(src, src) & ~np.eye(len(src), dtype=bool)
+    overlap = (np.clip(1 - np.abs(np.subtract.outer(y, y)) / size, 0, None)
+               * np.clip(1 - np.abs(np.subtract.outer(x, x)) / size, 0, None))
+    assert overlap[same].max() <= brain.attrs["max_overlap"] + 1e-12
+    assert np.array_equal(overlap[same].max(), 1 - step / size)  # neighbours on the grid exist
+    assert len(set(zip(src, y, x, strict=True))) == brain.sizes["stimulus"]  # no position twice
+    sd = brain["stimuli"].values.reshape(brain.sizes["stimulus"], -1).std(axis=1)
+    assert sd.min() >= datasets.PATCHES["min_sd"] - 0.5
+    counts = {name: int((src == name).sum()) for name in datasets.PATCHES["images"]}
+    assert max(counts.values()) < 0.2 * brain.sizes["stimulus"]  # no photograph dominates
 
 
 # --------------------------------------------------------------------------------------------- brain ground truth

@@ -11,18 +11,18 @@ import pytest
 
 import neurosuper as ns
 from neurosuper.cli import interpret as cli_interpret
-from neurosuper.cli.demo import DemoContext
 from neurosuper.interpret import interpretability_index
+from neurosuper.pipeline import Context
 from neurosuper.plot.interpret import plot_ii, plot_mei_grid
 
 matplotlib.use("Agg")
 
 
 def _patches(seed: int = 0, n: int = 120, units: int = 12):
-    """Grey patches (stimulus, y, x); unit 0 prefers bright-left / dark-right patches."""
+    """Grey 32 x 32 patches (stimulus, y, x) — large enough for gabor; unit 0 prefers bright-left / dark-right."""
     rng = np.random.default_rng(seed)
-    imgs = rng.standard_normal((n, 10, 10))
-    contrast = imgs[:, :, :5].mean(axis=(1, 2)) - imgs[:, :, 5:].mean(axis=(1, 2))
+    imgs = rng.standard_normal((n, 32, 32))
+    contrast = imgs[:, :, :16].mean(axis=(1, 2)) - imgs[:, :, 16:].mean(axis=(1, 2))
     R = np.abs(rng.standard_normal((n, units)))
     R[:, 0] = np.exp(3 * contrast)
     return ns.from_array(R, system="brain", measure="spike_rate", stimuli=imgs,
@@ -60,7 +60,7 @@ def test_cli_interpret_json_result_and_figure(tmp_path, capsys):
 def test_demo_step_writes_results_and_summary(tmp_path):
     brain = _patches(1)
     network = ns.from_array(np.random.default_rng(2).random((30, 5)), system="network", measure="activation")
-    ctx = DemoContext(out=tmp_path, brain=brain, network=network, progress=False)
+    ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
     cli_interpret.demo(ctx)
     s = ctx.summary["interpret"]
     saved = ns.load(tmp_path / s["brain"]["result"], validate_set=False)
@@ -82,7 +82,7 @@ def test_plot_ii_draws_every_unit_per_group():
                              c.get_offsets().shape[0] in (8, 4)])
     np.testing.assert_allclose(np.sort(points), np.sort(res["ii_z"].values))
     assert ax.get_ylabel() == "II z-score vs null"
-    raw = plot_ii(res, var="ii", by=None)
+    raw = plot_ii(res, var="ii", groupby=None)
     assert [t.get_text() for t in raw.axes[0].get_xticklabels()] == ["all", "null"]
 
 
@@ -99,3 +99,97 @@ def test_mei_grid_shows_each_units_meis():
     default = plot_mei_grid(ds, res, n_units=3)
     assert len(default.axes) == 12
     assert default.axes[0].get_ylabel().startswith(f"{int(np.nanargmax(res['ii'].values))}\n")
+
+
+# --------------------------------------------------------------------------------------------- issue 9 names
+def test_python_and_cli_defaults_agree():
+    import inspect
+
+    parser = argparse.ArgumentParser()
+    cli_interpret.register(parser.add_subparsers())
+    args = parser.parse_args(["interpret", "x.nc"])
+    params = inspect.signature(interpretability_index).parameters
+    assert params["null"].default == args.null == "random_stimuli"
+    assert params["k"].default == args.k and params["similarity"].default == args.similarity
+    assert params["which"].default == args.which and params["duplicates"].default == args.duplicates
+    assert args.groupby == inspect.signature(ns.interpret.summary).parameters["groupby"].default == "auto"
+
+
+def test_cli_checks_out_and_figure_before_computing(tmp_path, monkeypatch, capsys):
+    from neurosuper.cli import main
+
+    ds = _patches()
+    ns.save(ds, tmp_path / "set.nc")
+    (tmp_path / "ii.nc").write_text("old")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("computed before checking the outputs")
+
+    monkeypatch.setattr(ns.interpret, "interpretability_index", boom)
+    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "ii.nc")]) == 2
+    assert "ii.nc" in capsys.readouterr().err and (tmp_path / "ii.nc").read_text() == "old"
+    assert main(["interpret", str(tmp_path / "set.nc"), "--figure", str(tmp_path / "ii.xyz")]) == 2
+    err = capsys.readouterr().err
+    assert "suffix '.xyz'" in err and "Fix: --figure" in err and "Traceback" not in err
+    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "nofolder" / "ii.nc")]) == 2
+    assert not list(tmp_path.glob(".*"))  # nothing half-written
+    monkeypatch.undo()
+    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "ii2.nc"), "--similarity", "pixels",
+                 "--json", "--groupby", "none"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "by_area" not in out and out["result"].endswith("ii2.nc")
+    assert ns.load(tmp_path / "ii2.nc", validate_set=False).attrs["analysis"] == "interpretability_index"
+    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "ii2.nc"), "--overwrite",
+                 "--similarity", "pixels", "--groupby", "area"]) == 0
+    assert "area V4: mean ii_z" in capsys.readouterr().out
+
+
+def test_summary_is_json_safe_rounded_and_stamped():
+    ds = _patches()
+    res = interpretability_index(ds, similarity="pixels", progress=False)
+    assert res.attrs["neurosuper_version"] == ns.__version__ and res.attrs["analysis"] == "interpretability_index"
+    options = json.loads(res.attrs["options"])
+    assert options["null"] == "random_stimuli" and options["k"] == 5 and options["similarity"] == "pixels"
+    s = ns.interpret.summary(res)
+    json.dumps(s, allow_nan=False)
+    assert s["mean_ii"] == round(float(res["ii"].mean()), 4)
+    assert s["fraction_above_null"] == pytest.approx(float((res["ii_percentile"] > 95).mean()), abs=1e-4)
+    assert set(s["by_area"]) == {"V1", "V4"} and s["grouped_variable"] == "ii_z"
+    assert "by_area" not in ns.interpret.summary(res, groupby=None)
+    for other in (ns.interpret.psychophysics_2afc(ds, similarity="pixels", n_references=3, progress=False),
+                  ns.interpret.selectivity(ds)):
+        assert other.attrs["neurosuper_version"] == ns.__version__ and "options" in other.attrs
+        json.dumps(ns.interpret.summary(other), allow_nan=False)
+
+
+def test_by_is_a_deprecated_alias_of_groupby():
+    res = interpretability_index(_patches(), similarity="pixels", progress=False)
+    with pytest.warns(FutureWarning, match="by= is deprecated"):
+        old = ns.interpret.group_summary(res, by=None)
+    new = ns.interpret.group_summary(res, groupby=None)
+    np.testing.assert_array_equal(old["mean"].values, new["mean"].values)
+    assert list(ns.interpret.group_summary(res, groupby="area")["group"].values) == ["V1", "V4"]
+    with pytest.warns(FutureWarning, match="by= is deprecated"):
+        fig = plot_ii(res, by=None)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["all"]
+
+
+def test_demo_figure_puts_brain_and_network_on_one_axis(tmp_path):
+    brain = _patches(1)
+    network = _patches(2).assign_coords(layer=("unit", ["h1"] * 6 + ["h2"] * 6)).drop_vars("area")
+    network.attrs["system"] = "network"
+    ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
+    cli_interpret.demo(ctx)
+    s = ctx.summary["interpret"]
+    assert s["brain"]["figure"] == s["network"]["figure"] == "interpret_ii.png"
+    rb = ns.load(tmp_path / s["brain"]["result"], validate_set=False)
+    rn = ns.load(tmp_path / s["network"]["result"], validate_set=False)
+    fig = plot_ii({"brain": rb, "network": rn})
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["brain\nV1", "brain\nV4", "network\nh1", "network\nh2"]
+    sim = rb.attrs["similarity"]
+    assert ax.get_title() == f"II z vs random_stimuli null per system and group ({sim}, k=5)"
+    assert len(fig.axes) == 1
+    grid = plot_mei_grid(brain, rb, n_units=2)
+    assert f"({sim}, k=5)" in grid._suptitle.get_text()

@@ -196,3 +196,136 @@ def test_time_and_repeat_dims_are_averaged():
     b = interpretability_index(flat, progress=False)
     np.testing.assert_array_equal(a["mei"].values, b["mei"].values)
     np.testing.assert_allclose(a["ii"].values, b["ii"].values)
+
+
+# --------------------------------------------------------------------------------------------- issue 10
+def test_dead_units_get_nan_not_an_ii_chosen_by_tie_breaking():
+    rng = np.random.default_rng(11)
+    F, R = rng.standard_normal((60, 3)), rng.random((60, 6))
+    R[:, 2] = 0.0  # all zero (a ReLU that never fires)
+    R[:, 4] = 3.5  # constant
+    with pytest.warns(NeurosuperWarning, match="2 of 6 units are dead"):
+        res = interpretability_index(_set(R, F), progress=False)
+    for u in (2, 4):
+        assert np.isnan(res["ii"].values[u]) and np.isnan(res["ii_z"].values[u])
+        assert np.isnan(res["ii_percentile"].values[u]) and list(res["mei"].values[u]) == [-1] * 5
+        assert np.isnan(res["mei_response"].values[u]).all()
+    assert np.isfinite(res["ii"].values[[0, 1, 3, 5]]).all() and res.attrs["n_dead_units"] == 2
+    both = interpretability_index(_set(R, F), which="both", null=None, progress=False)
+    assert np.isnan(both["ii"].values[:, [2, 4]]).all()
+    assert ns.interpret.summary(res)["n_dead_units"] == 2 and ns.interpret.summary(res)["n_units_scored"] == 4
+
+
+def test_units_responding_to_fewer_than_k_stimuli_are_warned():
+    rng = np.random.default_rng(12)
+    R = rng.random((40, 3))
+    R[:, 1] = 0.0
+    R[[3, 9], 1] = [2.0, 1.0]  # responds above its floor to 2 stimuli only
+    with pytest.warns(NeurosuperWarning, match="1 of 3 units respond above their minimum to fewer than k=5"):
+        res = interpretability_index(_set(R, rng.standard_normal((40, 2))), null=None, progress=False)
+    assert list(res["mei"].values[1][:2]) == [3, 9] and np.isfinite(res["ii"].values[1])
+
+
+def _crops(rng, corners, size=16, photo=None):
+    photo = rng.integers(0, 256, (64, 64)).astype(float) if photo is None else photo
+    return np.stack([photo[y:y + size, x:x + size] for y, x in corners]), photo
+
+
+def test_near_duplicate_meis_by_source_coords():
+    """Overlapping crops of one photo are counted by their coords; overlap = (1 - |dy|/H)(1 - |dx|/W)."""
+    rng = np.random.default_rng(13)
+    n = 40
+    ys, xs = rng.integers(0, 48, n), rng.integers(0, 48, n)
+    src = np.array(["a"] * 20 + ["b"] * 20)
+    ys[:5], xs[:5], src[:5] = [0, 2, 4, 30, 0], [0, 1, 30, 0, 30], "a"  # unit 0's MEIs
+    imgs = rng.random((n, 16, 16))
+    R = rng.random((n, 4))
+    R[:5, 0] = 10 - np.arange(5)
+    ds = _set(R, imgs, source_image=("stimulus", src), image_y=("stimulus", ys), image_x=("stimulus", xs))
+    with pytest.warns(NeurosuperWarning, match=r"units have near-duplicate MEIs \(crops of one source_image"):
+        res = interpretability_index(ds, similarity="pixels", progress=False)
+    # pairs of unit 0 sharing >= 50 %: (0,1): (1-2/16)(1-1/16) = 0.82 and (2,4): (1-4/16)(1-0/16) = 0.75
+    expected = sum((max(0, 1 - abs(ys[i] - ys[j]) / 16) * max(0, 1 - abs(xs[i] - xs[j]) / 16)) >= 0.5
+                   for i in range(5) for j in range(i + 1, 5))
+    assert expected == 2 and res["mei_duplicates"].values[0] == 2
+    assert res.attrs["duplicates"] == "coords"
+    other = ds.assign_coords(source_image=("stimulus", np.where(np.arange(n) == 1, "c", src)))
+    quiet = interpretability_index(other, similarity="pixels", progress=False)  # crop 1 now from another photo
+    assert quiet["mei_duplicates"].values[0] == 1
+    none = interpretability_index(ds, similarity="pixels", duplicates=None, progress=False)
+    assert "mei_duplicates" not in none and none.attrs["duplicates"] == "none"
+
+
+def test_near_duplicate_meis_in_pixel_space_not_in_the_similarity_space():
+    rng = np.random.default_rng(14)
+    photo = rng.integers(0, 256, (64, 64)).astype(float)
+    # unit 0: crops shifted by 3 px (overlap 0.81) and one identical image; unit 1: crops 10 px apart (0.375)
+    dup, _ = _crops(rng, [(0, 0), (3, 0), (20, 20), (40, 40), (0, 0)], photo=photo)
+    far, _ = _crops(rng, [(0, 30), (10, 30), (20, 30), (30, 30), (40, 30)], photo=photo)
+    rest = rng.integers(0, 256, (30, 16, 16)).astype(float)
+    imgs = np.concatenate([dup, far, rest])
+    R = rng.random((40, 3))
+    R[:5, 0] = 10 - np.arange(5)
+    R[5:10, 1] = 10 - np.arange(5)
+    labels = np.array(["x"] * 10 + ["y"] * 30)
+    ds = _set(R, imgs, label=("stimulus", labels))
+    with pytest.warns(NeurosuperWarning, match="1 of 3 units have near-duplicate MEIs"):
+        res = interpretability_index(ds, similarity="label", progress=False)
+    # unit 0: (0,1) shifted copy, (0,4) identical, (1,4) shifted copy -> 3 pairs; unit 1: none (overlap < 50 %)
+    assert list(res["mei_duplicates"].values) == [3, 0, 0] and res.attrs["duplicates"] == "pixels"
+    # both units have II 0 in the label space (all MEIs share a label) — that is not what is flagged
+    assert res["ii"].values[0] == res["ii"].values[1] == 0.0
+    loose = interpretability_index(ds, similarity="label", duplicate_overlap=0.3, progress=False)
+    assert loose["mei_duplicates"].values[1] == 4  # neighbours 10 px apart overlap 0.375 >= 0.3
+    big = _set(R, np.repeat(np.repeat(imgs, 8, axis=1), 8, axis=2))  # 128 x 128: above the auto limit
+    assert "mei_duplicates" not in interpretability_index(big, similarity="pixels", null=None, progress=False)
+
+
+def test_null_defaults_to_random_stimuli_and_none_turns_it_off():
+    rng = np.random.default_rng(15)
+    ds = _set(rng.random((50, 4)), rng.standard_normal((50, 3)))
+    res = interpretability_index(ds, progress=False)
+    assert res.attrs["null"] == "random_stimuli" and "ii_z" in res
+    for off in (None, "none"):
+        assert "ii_z" not in interpretability_index(ds, null=off, progress=False)
+
+
+def _brute_rms_min(A, B, min_overlap):
+    h, w = A.shape
+    best = np.inf
+    for dy in range(-h + 1, h):
+        for dx in range(-w + 1, w):
+            if (1 - abs(dy) / h) * (1 - abs(dx) / w) < min_overlap:
+                continue
+            a = A[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
+            b = B[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+            best = min(best, np.sqrt(((a - b) ** 2).mean()))
+    return best
+
+
+@pytest.mark.parametrize("min_overlap", [0.3, 0.5, 0.8])
+def test_pixel_check_equals_brute_force_over_shifts(min_overlap):
+    from neurosuper.interpret.duplicates import pixel_rms_min
+
+    rng = np.random.default_rng(16)
+    photo = rng.integers(0, 256, (60, 60)).astype(float)
+    imgs = np.stack([photo[10:22, 10:26], photo[13:25, 14:30], rng.integers(0, 256, (12, 16)).astype(float),
+                     photo[17:29, 11:27]])
+    a, b = np.array([0, 0, 1, 0, 3]), np.array([1, 2, 2, 3, 0])
+    got = pixel_rms_min(imgs, a, b, min_overlap=min_overlap)
+    expected = [_brute_rms_min(imgs[i], imgs[j], min_overlap) for i, j in zip(a, b, strict=True)]
+    np.testing.assert_allclose(got, expected, atol=0.05)  # float32 FFTs: ~1e-3 of the pixel SD (74)
+
+
+def test_duplicate_check_arguments_are_validated():
+    rng = np.random.default_rng(17)
+    feats = _set(rng.random((20, 3)), rng.standard_normal((20, 4)))
+    with pytest.raises(AnalysisError, match=r"duplicate_overlap: found 0; expected a finite number in \(0.0, 1.0\]"):
+        interpretability_index(feats, duplicate_overlap=0, progress=False)
+    with pytest.raises(AnalysisError, match="duplicates: found 'yes'"):
+        interpretability_index(feats, duplicates="yes", progress=False)
+    with pytest.raises(AnalysisError, match="duplicates='pixels': found no image stimuli"):
+        interpretability_index(feats, duplicates="pixels", progress=False)
+    with pytest.raises(AnalysisError, match="duplicates='coords': found no stimulus coords"):
+        interpretability_index(_set(rng.random((20, 3)), rng.random((20, 8, 8))), duplicates="coords", progress=False)
+    assert "mei_duplicates" not in interpretability_index(feats, progress=False)  # features: not checked

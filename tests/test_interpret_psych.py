@@ -182,3 +182,60 @@ def test_polysemanticity_labels_and_clusters():
     assert res2["polysemanticity"].values[0] == pytest.approx(1.0)
     assert res2["polysemanticity"].values[1] == pytest.approx(2.0)
     assert res2["entropy_bits"].values[1] == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------------------------- Klindt's observer
+def _klindt_reference(F, act, perm_top, perm_bot, T=20, R=9):
+    """Klindt et al.'s run_single_unit_psychophysics (quantile 0, zscore=True, pool=mean), one unit, as a loop."""
+    top = np.argsort(-act, kind="stable")
+    bottom = top[::-1]
+    scores = []
+    for t in range(T):
+        refs = np.concatenate([top[T + np.arange(R) * T + t], bottom[T + np.arange(R) * T + t]])
+        queries = [top[:T][perm_top[t]], bottom[:T][perm_bot[t]]]
+        sim = -np.linalg.norm(F[refs][:, None] - F[queries][None], axis=-1)  # (2R, 2)
+        sim = (sim - sim.mean()) / (sim.std() or 1.0)
+        right = sim[:R, 0].mean() + sim[R:, 1].mean()
+        wrong = sim[:R, 1].mean() + sim[R:, 0].mean()
+        scores.append(np.exp(right) / (np.exp(right) + np.exp(wrong)))
+    return np.array(scores)
+
+
+def test_klindt2023_observer_matches_a_loop_over_their_algorithm():
+    rng = np.random.default_rng(7)
+    F = rng.standard_normal((450, 4))
+    R = rng.standard_normal((450, 6))
+    R[:, 0] = F[:, 0] + 0.3 * rng.standard_normal(450)  # tuned to feature 0
+    res = psychophysics_2afc(_set(R, F), observer="klindt2023", seed=3, progress=False)
+    draw = np.random.default_rng(3)  # the documented draws: top permutations of all units, then bottom ones
+    perm_top = draw.permuted(np.tile(np.arange(20), (6, 1)), axis=1)
+    perm_bot = draw.permuted(np.tile(np.arange(20), (6, 1)), axis=1)
+    for u in range(6):
+        np.testing.assert_allclose(res["correct"].values[u], _klindt_reference(F, R[:, u], perm_top[u], perm_bot[u]),
+                                   rtol=1e-10)
+    assert res["accuracy"].values[0] > 0.8 and res.attrs["observer"] == "klindt2023"
+    # z-scored similarities: the same answer in a space stretched by any factor
+    scaled = psychophysics_2afc(_set(R, 7.0 * F), observer="klindt2023", seed=3, progress=False)
+    np.testing.assert_allclose(scaled["correct"].values, res["correct"].values, rtol=1e-10)
+
+
+def test_klindt2023_observer_known_values():
+    """A perfectly label-selective unit: z = ±1 everywhere, P(correct) = 1 / (1 + e^-4) on every trial."""
+    rng = np.random.default_rng(8)
+    labels = np.repeat(np.array(list("ABC")), 200)
+    R = rng.random((600, 101))
+    R[:, 0] = np.where(labels == "A", 2 + rng.random(600),
+                       np.where(labels == "B", rng.random(600) - 2, rng.random(600)))
+    ds = _set(R, label=("stimulus", labels))
+    res = psychophysics_2afc(ds, observer="klindt2023", progress=False)
+    np.testing.assert_allclose(res["correct"].values[0], 1 / (1 + np.exp(-4)), rtol=1e-12)
+    assert abs(res["accuracy"].values[1:].mean() - 0.5) < 0.02  # untuned units: chance
+    nearest = psychophysics_2afc(ds, progress=False)  # the default observer is sure: 1.0
+    assert nearest["accuracy"].values[0] == 1.0 and nearest.attrs["observer"] == "nearest"
+    # center=0.25 keeps the middle half (300 stimuli): too few for 2 * 20 * (9 + 1) = 400 disjoint ranks
+    with pytest.raises(AnalysisError, match="expected at least 2 · n_trials · \\(n_references \\+ 1\\) = 400"):
+        psychophysics_2afc(ds, observer="klindt2023", center=0.25, progress=False)
+    mid = psychophysics_2afc(ds, observer="klindt2023", center=0.25, n_trials=10, n_references=4, progress=False)
+    assert mid.attrs["center"] == 0.25 and mid["correct"].shape == (101, 10)
+    with pytest.raises(AnalysisError, match="observer"):
+        psychophysics_2afc(ds, observer="humans", progress=False)

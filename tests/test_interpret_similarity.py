@@ -91,7 +91,7 @@ def test_features_given_as_dataarray_are_aligned_by_stimulus_id():
 
 def test_auto_choice_and_missing_lpips():
     rng = np.random.default_rng(3)
-    imgs = rng.random((20, 8, 8))
+    imgs = rng.random((20, 32, 32))  # 32 px: large enough for gabor's wavelengths (8 px: see the test below)
     ds = _set(rng.random((20, 3)), imgs, label=("stimulus", list("ab") * 10))
     assert resolve_similarity(ds, "auto")[1:] == ("gabor" if LPIPS.unavailable() else "lpips", True)
     assert resolve_similarity(_set(rng.random((20, 3)), rng.random((20, 4))), "auto")[1] == "features"
@@ -102,3 +102,20 @@ def test_auto_choice_and_missing_lpips():
         pytest.skip("lpips, torchvision and the AlexNet weights are installed here")
     with pytest.raises(NeurosuperError, match="similarity 'lpips': found .*(lpips|weights).* missing"):
         resolve_similarity(ds, "lpips")
+
+
+def test_auto_does_not_pick_gabor_for_images_too_small_for_its_wavelengths():
+    """Gabor's wavelengths S/4, S/8, S/16 need S >= 32 px (all >= 2 px); smaller images get pixels."""
+    rng = np.random.default_rng(4)
+    for side, expected in ((8, "pixels"), (16, "pixels"), (31, "pixels"), (32, "gabor"), (48, "gabor")):
+        ds = _set(rng.random((20, 3)), rng.random((20, side, side)))
+        if LPIPS.unavailable():
+            assert resolve_similarity(ds, "auto")[1:] == (expected, True), side
+        assert ("gabor" in ns.interpret.available_similarities(ds)) == (expected == "gabor")
+    assert ns.interpret.Gabor.min_size(3) == 32 and ns.interpret.Gabor.min_size(2) == 16
+    small = _set(rng.random((20, 3)), rng.random((20, 16, 16, 3)))
+    with pytest.raises(AnalysisError, match=r"at least 32 px a side.*found 16 px; Gabor\(n_scales=2\) fits them"):
+        resolve_similarity(small, "gabor")
+    assert resolve_similarity(small, ns.interpret.Gabor(n_scales=2))[1] == "gabor"  # an explicit fitting bank runs
+    res = interpretability_index(small, k=3, null=None, progress=False)
+    assert res.attrs["similarity"] == ("pixels" if LPIPS.unavailable() else "lpips")

@@ -1,87 +1,92 @@
 """``neurosuper interpret FILE``: the interpretability index of every unit of a saved ResponseSet.
 
 Also the ``interpret`` step of ``neurosuper demo``: II (with its random-stimulus null), 2AFC accuracy and
-selectivity of the demo brain and network units, an II-distribution figure and an MEI grid.
+selectivity of the demo brain and network units, one figure with both systems' II, and MEI grids.
+The numbers come from :func:`neurosuper.interpret.summary`; this module only parses, checks outputs and prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+GROUPBY_CHOICES = ("auto", "layer", "area", "none")
 
 
-def _finite(x: Any) -> float | None:
-    x = float(x)
-    return round(x, 4) if np.isfinite(x) else None
+def summarize(result, *, groupby: str | None = "auto") -> dict[str, Any]:
+    """Deprecated name of :func:`neurosuper.interpret.summary` (kept for callers of the old CLI helper)."""
+    from ..interpret import summary
+
+    return summary(result, groupby=groupby)
 
 
-def summarize(result) -> dict[str, Any]:
-    """JSON-safe headline numbers of an interpretability-index result (per layer/area when present)."""
-    from ..interpret import group_summary
+def save_figure(fig, path: Path, *, overwrite: bool = True) -> Path:
+    """Write a matplotlib figure atomically (:func:`neurosuper._atomic.save_figure`)."""
+    from .._atomic import save_figure as _save
 
-    top = result.sel(which="top") if "which" in result.dims else result
-    out: dict[str, Any] = {"similarity": result.attrs["similarity"], "similarity_auto": result.attrs["similarity_auto"],
-                           "k": result.attrs["k"], "which": result.attrs["which"], "null": result.attrs["null"],
-                           "n_units": int(result.sizes["unit"]), "mean_ii": _finite(top["ii"].mean()),
-                           "median_ii": _finite(top["ii"].median())}
-    if "ii_z" in result:
-        out["mean_ii_z"] = _finite(top["ii_z"].mean())
-        out["fraction_above_95th_percentile"] = _finite((top["ii_percentile"] > 95).mean())
-    groups = group_summary(top, var="ii_z" if "ii_z" in result else "ii")
-    if groups.attrs["grouped_by"] != "none":
-        out["by_" + groups.attrs["grouped_by"]] = {
-            str(g): {"mean": _finite(groups["mean"].sel(group=g)), "n": int(groups["n"].sel(group=g))}
-            for g in groups["group"].values}
-        out["grouped_variable"] = groups.attrs["variable"]
-    return out
+    return _save(fig, path, overwrite=overwrite, dpi=120)
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Write a matplotlib figure atomically (temporary file in the same folder, then rename)."""
+def check_figure_target(path: str | Path, *, overwrite: bool) -> Path:
+    """Raise (before any computing) when ``path`` has an image suffix matplotlib cannot write, or exists."""
+    from matplotlib.figure import Figure
+
+    from .._atomic import check_target
+    from ..errors import fail
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    supported = sorted(Figure().canvas.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in supported:
+        raise fail(f"--figure {str(path)!r}", f"suffix {path.suffix or '(none)'!r}",
+                   f"one of {', '.join('.' + s for s in supported)}", f"--figure {path.with_suffix('.png')}")
+    return check_target(path, overwrite=overwrite)
+
+
+def _none(value: str | None) -> str | None:
+    return None if value in (None, "none") else value
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..interpret import interpretability_index
+    from .._atomic import check_target
+    from ..interpret import interpretability_index, summary
     from ..storage import load, save_result
 
-    ds = load(args.file)
-    null = None if args.null == "none" else args.null
-    result = interpretability_index(ds, similarity=args.similarity, k=args.k, which=args.which, null=null,
-                                    seed=args.seed, progress=not args.json)
-    summary = summarize(result)
+    groupby = _none(args.groupby)
     if args.out:
-        summary["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+        check_target(args.out, overwrite=args.overwrite)
+    if args.figure:
+        check_figure_target(args.figure, overwrite=args.overwrite)
+    ds = load(args.file)
+    result = interpretability_index(ds, similarity=args.similarity, k=args.k, which=args.which, null=args.null,
+                                    seed=args.seed, duplicates=_none(args.duplicates), progress=not args.json)
+    out = summary(result, groupby=groupby)
+    if args.out:
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
     if args.figure:
         from ..plot.interpret import plot_ii
 
-        summary["figure"] = str(save_figure(plot_ii(result), Path(args.figure)))
+        out["figure"] = str(save_figure(plot_ii(result, groupby=groupby), Path(args.figure), overwrite=args.overwrite))
     if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(f"{args.file}: II of {summary['n_units']} units, similarity {summary['similarity']}"
-              f"{' (auto)' if summary['similarity_auto'] else ''}, k={summary['k']}, {summary['which']}")
-        print(f"  mean II {summary['mean_ii']}, median {summary['median_ii']}")
-        if "mean_ii_z" in summary:
-            print(f"  mean z vs {summary['null']} null {summary['mean_ii_z']}, "
-                  f"above the 95th percentile: {summary['fraction_above_95th_percentile']}")
-        for key, groups in summary.items():
-            if key.startswith("by_"):
-                for g, v in groups.items():
-                    print(f"  {key[3:]} {g}: mean {summary['grouped_variable']} {v['mean']} (n={v['n']})")
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.file}: II of {out['n_units']} units, similarity {out['similarity']}"
+          f"{' (auto)' if out['similarity_auto'] else ''}, k={out['k']}, {out['which']}")
+    print(f"  mean II {out['mean_ii']}, median {out['median_ii']}"
+          + (f"; {out['n_dead_units']} dead units (II NaN)" if out["n_dead_units"] else ""))
+    if "mean_ii_z" in out:
+        print(f"  mean z vs {out['null']} null {out['mean_ii_z']}, "
+              f"above the null's 95th percentile: {out['fraction_above_null']}")
+    if out.get("n_units_with_duplicate_meis"):
+        print(f"  {out['n_units_with_duplicate_meis']} units have near-duplicate MEIs ({out['duplicates_check']})")
+    for key, groups in out.items():
+        if key.startswith("by_"):
+            for g, v in groups.items():
+                print(f"  {key[3:]} {g}: mean {out['grouped_variable']} {v['mean']} (n={v['n']})")
+    for key in ("result", "figure"):
+        if key in out:
+            print(f"  {key}: {out[key]}")
     return 0
 
 
@@ -95,44 +100,66 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, default=5, help="number of most exciting stimuli (default 5)")
     p.add_argument("--which", default="top", choices=["top", "bottom", "both"])
     p.add_argument("--null", default="random_stimuli", choices=["none", *NULLS],
-                   help="null for z-scores/percentiles (default random_stimuli)")
+                   help="null for z-scores/percentiles (default random_stimuli, as in Python)")
+    p.add_argument("--groupby", default="auto", choices=GROUPBY_CHOICES,
+                   help="summarise (and draw) per layer or area (default auto: layer, else area; none: all units)")
+    p.add_argument("--duplicates", default="auto", choices=["auto", "coords", "pixels", "none"],
+                   help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the result here (.nc or .zarr)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
     p.add_argument("--figure", help="write the II-distribution figure here (.png/.pdf/.svg)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
-def _demo_one(ctx, name: str, ds) -> dict[str, Any]:
+def _demo_one(ctx, name: str, ds) -> tuple[dict[str, Any], Any]:
     from ..errors import NeurosuperError
-    from ..interpret import interpretability_index, psychophysics_2afc, selectivity
-    from ..plot.interpret import plot_ii, plot_mei_grid
+    from ..interpret import interpretability_index, psychophysics_2afc, selectivity, summary
+    from ..plot.interpret import plot_mei_grid
     from ..storage import save_result
 
     try:
         result = interpretability_index(ds, null="random_stimuli", progress=False)
     except NeurosuperError as err:
-        return {"skipped": str(err)}
-    out = summarize(result)
+        return {"skipped": str(err)}, None
+    out = summary(result)
     out["result"] = save_result(result, ctx.path(f"interpret_{name}.nc"), overwrite=True).name
-    out["figure"] = save_figure(plot_ii(result, title=f"{name}: II per group"), ctx.path(f"interpret_{name}.png")).name
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         out["mei_grid"] = save_figure(plot_mei_grid(ds, result), ctx.path(f"interpret_{name}_meis.png")).name
     try:
         acc = psychophysics_2afc(ds, similarity=result.attrs["similarity"], progress=False)
-        out["mean_2afc_accuracy"] = _finite(acc["accuracy"].mean())
+        out["mean_2afc_accuracy"] = summary(acc)["mean_accuracy"]
     except NeurosuperError as err:
         out["2afc_skipped"] = str(err)
     sel = selectivity(ds, rectify=True)
-    out["mean_lifetime_sparseness"] = _finite(sel["lifetime_sparseness"].mean())
-    return out
+    out["mean_lifetime_sparseness"] = summary(sel)["mean_lifetime_sparseness"]
+    return out, result
 
 
 def demo(ctx) -> None:
-    """Demo step: II, 2AFC accuracy and selectivity of ``ctx.brain`` and ``ctx.network``."""
-    summary = {}
-    for name in ("brain", "network"):
+    """Demo step: II, 2AFC accuracy and selectivity of the demo brain and network, one II figure for both."""
+    import warnings
+
+    from ..errors import NeurosuperWarning
+    from ..plot.interpret import plot_ii
+
+    summary, results = {}, {}
+    for name, ds in ctx.sets.items():
         ctx.log(f"  interpretability index: {name}")
-        summary[name] = _demo_one(ctx, name, getattr(ctx, name))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NeurosuperWarning)
+            summary[name], res = _demo_one(ctx, name, ds)
+        notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
+        if notes:
+            summary[name]["warnings"] = notes
+        if res is not None:
+            results[name] = res
+    if results:
+        fig = plot_ii(results)
+        figure = save_figure(fig, ctx.path("interpret_ii.png")).name
+        for name in results:
+            summary[name]["figure"] = figure
+    if hasattr(ctx, "results"):
+        ctx.results["interpret"] = results
     ctx.summary["interpret"] = summary

@@ -4,12 +4,14 @@ in-silico psychophysics, human validation, selectivity and polysemanticity (Klin
 
 >>> import neurosuper as ns
 >>> result = ns.interpret.interpretability_index(ds, similarity="auto", k=5, null="random_stimuli")  # doctest: +SKIP
+>>> ns.interpret.summary(result, groupby="layer")  # doctest: +SKIP
 """
 
+from .duplicates import DUPLICATE_CHECKS
 from .humans import IMI_COLUMNS, read_imi_responses, validate_against_humans
 from .index import REFERENCE, group_summary, interpretability_index
 from .null import NULLS, z_and_percentile
-from .psychophysics import psychophysics_2afc
+from .psychophysics import OBSERVERS, psychophysics_2afc
 from .selectivity import polysemanticity, selectivity, sparseness
 from .similarity import (
     LPIPS,
@@ -25,10 +27,12 @@ from .similarity import (
     register_similarity,
     resolve_similarity,
 )
+from .summary import summary
 
 __all__ = [
     "interpretability_index",
     "group_summary",
+    "summary",
     "psychophysics_2afc",
     "read_imi_responses",
     "validate_against_humans",
@@ -49,6 +53,8 @@ __all__ = [
     "resolve_similarity",
     "available_similarities",
     "NULLS",
+    "OBSERVERS",
+    "DUPLICATE_CHECKS",
     "IMI_COLUMNS",
     "REFERENCE",
 ]

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._provenance import stamp
 from ..errors import AnalysisError, FormatError, NeurosuperWarning
 
 __all__ = ["read_imi_responses", "validate_against_humans", "IMI_COLUMNS"]
@@ -247,7 +248,9 @@ def validate_against_humans(
     coords = {"group": [f"{m}/{lay}" for m, lay in groups], "model": ("group", [g[0] for g in groups]),
               "layer": ("group", [g[1] for g in groups])}
     result = xr.Dataset({k: ("group", np.asarray(v)) for k, v in out.items()}, coords=coords)
-    result.attrs = {"analysis": "validate_against_humans", "n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
-                    "bootstrap": "percentile, resampling units", "n_trials_unscored": unscored,
-                    "reference": "Zimmermann et al. 2023 (IMI); Klindt et al. 2023 arXiv:2310.11431"}
-    return result
+    result.attrs = {"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
+                    "bootstrap": "percentile, resampling units", "n_trials_unscored": unscored}
+    return stamp(result, analysis="validate_against_humans", options={"var": var, "n_boot": n_boot, "ci": ci,
+                                                                      "seed": seed},
+                 reference="Zimmermann et al. 2023 (IMI); Klindt et al. 2023 arXiv:2310.11431",
+                 inputs_from=scores if isinstance(scores, xr.Dataset | xr.DataArray) else None)

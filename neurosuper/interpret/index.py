@@ -14,18 +14,22 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._provenance import stamp
+from .._validation import check_float
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
 from ..prep import group_coord, trial_average, unit_coords
 from ._topk import topk_units
+from .duplicates import duplicate_pairs, resolve_duplicates
 from .null import N_NULL, NULLS, ii_from_mei, random_directions_null, random_stimuli_null, z_and_percentile
 from .similarity import resolve_similarity
 
-__all__ = ["interpretability_index", "group_summary", "group_coord", "unit_coords", "REFERENCE"]
+__all__ = ["interpretability_index", "group_summary", "group_coord", "unit_coords", "deprecated_by", "REFERENCE"]
 
 REFERENCE = ("Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
              "artificial and biological neural systems, arXiv:2310.11431")
 WHICH = ("top", "bottom", "both")
+_UNSET: Any = object()  # marks a deprecated argument that was not given
 
 
 def _stimulus_ids(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
@@ -52,22 +56,40 @@ def _check_args(ds: xr.Dataset, k: int, which: str, null: str | None) -> None:
         raise AnalysisError(f"null: found {null!r}; expected None or one of {NULLS}. Fix: null='random_stimuli'.")
 
 
+def _unit_range(R) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit minimum and maximum over the valid (non-NaN) stimuli of (stimulus, unit) ``R``."""
+    if hasattr(R, "dask"):
+        import dask.array as da
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo, hi = da.compute(da.nanmin(R, axis=0), da.nanmax(R, axis=0))
+        return np.asarray(lo), np.asarray(hi)
+    R = np.asarray(R)
+    return np.fmin.reduce(R, axis=0), np.fmax.reduce(R, axis=0)
+
+
 def interpretability_index(
     ds: xr.Dataset,
     *,
     similarity: Any = "auto",
     k: int = 5,
     which: str = "top",
-    null: str | None = None,
+    null: str | None = "random_stimuli",
     seed: int = 0,
     n_null: int | None = None,
+    duplicates: str | None = "auto",
+    duplicate_overlap: float = 0.5,
+    duplicate_tolerance: float = 0.05,
     progress: bool = True,
 ) -> xr.Dataset:
     """Interpretability index of every unit (or direction) of a ResponseSet.
 
     Responses are averaged over ``repeat`` and ``time`` first (NaN repeats ignored); a unit's NaN responses
     (stimuli with no valid repeat) are skipped for that unit only; a unit with fewer than k valid stimuli
-    gets NaN (warned, counted).
+    gets NaN (warned, counted). A *dead* unit — the same response to every stimulus (e.g. a ReLU that never
+    fires, an all-zero channel) — has no most exciting stimuli: its II, ``ii_z`` and ``ii_percentile`` are NaN and
+    its ``mei`` missing (warned, counted), never an II chosen by tie-breaking.
 
     Parameters
     ----------
@@ -83,60 +105,114 @@ def interpretability_index(
     which
         ``"top"`` (maximally exciting), ``"bottom"`` (minimally exciting) or ``"both"`` (a ``which`` dim).
     null
-        ``None``, ``"random_stimuli"`` or ``"random_directions"`` (see :mod:`.null`): adds ``ii_z``,
-        ``ii_percentile`` and the null sample ``ii_null(null_sample)``.
+        ``"random_stimuli"`` (default, as ``neurosuper interpret``), ``"random_directions"`` (see :mod:`.null`) or
+        ``None`` / ``"none"``: with a null the result gains ``ii_z``, ``ii_percentile`` and the null sample
+        ``ii_null(null_sample)``.
     seed
         Seeds the null.
     n_null
         Null sample size (default 1000 random stimulus sets, 200 random directions).
+    duplicates
+        How to look for near-duplicate MEIs (:mod:`.duplicates`): ``"auto"`` (the stimuli's ``source_image``/
+        ``image_y``/``image_x`` coords when present, else pixels for images up to 96 × 96), ``"coords"``,
+        ``"pixels"`` or ``None``. Units with near-duplicate MEIs are counted in a :class:`NeurosuperWarning`
+        (their II is inflated) and the pairs per unit stored as ``mei_duplicates``.
+    duplicate_overlap
+        Two crops (or two images after a shift) sharing at least this fraction of their area can be duplicates.
+    duplicate_tolerance
+        ``"pixels"``: the RMS difference over the overlap, as a fraction of the MEIs' pixel SD, at or below which
+        two images are duplicates.
     progress
         Show a tqdm bar over blocks of units.
 
     Returns
     -------
     xarray.Dataset
-        ``ii(unit)``, ``mei(unit, mei)`` (stimulus ids, best first; ties to the lowest stimulus index),
-        ``mei_response(unit, mei)``; with a null ``ii_z(unit)``, ``ii_percentile(unit)``, ``ii_null``.
+        ``ii(unit)``, ``mei(unit, mei)`` (stimulus ids, best first; ties to the lowest stimulus index; missing —
+        ``-1`` or ``""`` — for dead units and beyond a unit's valid stimuli), ``mei_response(unit, mei)``; with a
+        null ``ii_z(unit)``, ``ii_percentile(unit)``, ``ii_null``; with a duplicate check ``mei_duplicates(unit)``.
         With ``which="both"`` the per-unit variables gain a leading ``which`` dim (``top``, ``bottom``).
         The set's unit coords (``layer``, ``area``, …) are kept; attrs record ``similarity`` (the backend
-        used, also when chosen by ``"auto"``), ``k``, ``which``, ``null`` and the reference.
+        used, also when chosen by ``"auto"``), ``k``, ``which``, ``null``, ``n_dead_units``, ``duplicates``,
+        ``n_units_with_duplicate_meis``, and the provenance (:func:`neurosuper._provenance.stamp`).
 
     References
     ----------
     Klindt et al. 2023, arXiv:2310.11431 (II = − mean pairwise LPIPS distance among the top-5 stimuli).
     """
     ds = validate(ds)
+    null = None if null == "none" else null
     _check_args(ds, k, which, null)
+    check = resolve_duplicates(ds, duplicates)
+    where = "interpretability_index"
+    check_float("duplicate_overlap", duplicate_overlap, low=0.0, high=1.0, low_open=True, caller=where)
+    check_float("duplicate_tolerance", duplicate_tolerance, low=0.0, caller=where)
     space, sim_name, auto = resolve_similarity(ds, similarity)
     R = trial_average(ds["responses"]).data
+    lo, hi = _unit_range(R)
+    dead = lo == hi  # constant over its valid stimuli (all-NaN units compare False: they have < k valid)
     parts = ("top", "bottom") if which == "both" else (which,)
-    out: dict[str, list] = {"ii": [], "mei": [], "mei_response": []}
-    n_bad = 0
+    out: dict[str, list] = {"ii": [], "mei": [], "mei_response": [], "mei_duplicates": []}
+    n_bad = n_dead = n_floor = n_dup = 0
     for part in parts:
         idx, val = topk_units(R, k, largest=part == "top", progress=progress)
+        few = (idx < 0).any(axis=1)
+        floor = ~few & ~dead & (val[:, -1] == (lo if part == "top" else hi))
+        idx[dead & ~few] = -1
         ii = ii_from_mei(space, idx)
-        n_bad = max(n_bad, int(np.isnan(ii).sum()))
+        n_bad = max(n_bad, int(few.sum()))
+        n_dead = max(n_dead, int((dead & ~few).sum()))
+        n_floor = max(n_floor, int(floor.sum()))
         out["ii"].append(ii)
         out["mei"].append(_stimulus_ids(ds, idx))
         out["mei_response"].append(np.where(idx < 0, np.nan, val))
+        if check is not None:
+            dup = duplicate_pairs(ds, idx, check, min_overlap=duplicate_overlap, tolerance=duplicate_tolerance)
+            n_dup = max(n_dup, int((dup > 0).sum()))
+            out["mei_duplicates"].append(dup)
+    n_units = ds.sizes["unit"]
     if n_bad:
-        warnings.warn(f"interpretability_index: {n_bad} of {ds.sizes['unit']} units have fewer than k={k} stimuli "
+        warnings.warn(f"interpretability_index: {n_bad} of {n_units} units have fewer than k={k} stimuli "
                       "with a valid response; their II is NaN.", NeurosuperWarning, stacklevel=2)
+    if n_dead:
+        warnings.warn(f"interpretability_index: {n_dead} of {n_units} units are dead (the same response to every "
+                      "stimulus, e.g. a ReLU that never fires): no stimulus excites them more than another, so "
+                      "their II, ii_z and ii_percentile are NaN and their mei is missing.", NeurosuperWarning,
+                      stacklevel=2)
+    if n_floor:
+        warnings.warn(f"interpretability_index: {n_floor} of {n_units} units respond above their "
+                      f"{'minimum' if which != 'bottom' else 'maximum'} to fewer than k={k} stimuli: the rest of "
+                      "their MEIs are ties chosen by stimulus order, so their II says little. Fix: lower k, or "
+                      "read their II with care.", NeurosuperWarning, stacklevel=2)
+    if n_dup:
+        how = (f"crops of one source_image sharing >= {duplicate_overlap:.0%} of their area (stimulus coords "
+               "source_image, image_y, image_x)" if check == "coords" else
+               f"pixels equal within {duplicate_tolerance:.0%} of the pixel SD over a shift keeping >= "
+               f"{duplicate_overlap:.0%} overlap")
+        warnings.warn(f"interpretability_index: {n_dup} of {n_units} units have near-duplicate MEIs ({how}): two "
+                      f"of their k={k} most exciting stimuli are nearly the same picture, which inflates their II. "
+                      "Fix: use stimuli that do not overlap or repeat (result['mei_duplicates'] counts the pairs "
+                      "per unit), or pass duplicates=None to skip this check.", NeurosuperWarning, stacklevel=2)
+    if check is None:
+        del out["mei_duplicates"]
     dims: tuple[str, ...] = ("unit",)
     data = {key: (np.stack(v) if which == "both" else v[0]) for key, v in out.items()}
     if which == "both":
         dims = ("which", "unit")
-    result = xr.Dataset(
-        {"ii": (dims, data["ii"]), "mei": (dims + ("mei",), data["mei"]),
-         "mei_response": (dims + ("mei",), data["mei_response"])},
-        coords={**unit_coords(ds), **({"which": list(parts)} if which == "both" else {})},
-    )
+    variables = {"ii": (dims, data["ii"]), "mei": (dims + ("mei",), data["mei"]),
+                 "mei_response": (dims + ("mei",), data["mei_response"])}
+    if check is not None:
+        variables["mei_duplicates"] = (dims, data["mei_duplicates"].astype(np.int64))
+    result = xr.Dataset(variables, coords={**unit_coords(ds), **({"which": list(parts)} if which == "both" else {})})
     attrs: dict[str, Any] = {
-        "analysis": "interpretability_index", "similarity": sim_name, "similarity_auto": bool(auto), "k": int(k),
-        "which": which, "null": null or "none", "seed": int(seed), "reference": REFERENCE,
+        "similarity": sim_name, "similarity_auto": bool(auto), "k": int(k), "which": which,
+        "null": null or "none", "seed": int(seed), "n_dead_units": n_dead, "duplicates": check or "none",
+        "n_units_with_duplicate_meis": n_dup,
         "ii_definition": "-mean off-diagonal pairwise distance among the k MEIs (paper code: full matrix, "
                          "= ii*(k-1)/k)",
     }
+    if check is not None:
+        attrs["duplicate_overlap"] = float(duplicate_overlap)
     attrs.update({key: ds.attrs[key] for key in ("system", "measure", "source") if key in ds.attrs})
     if null is not None:
         rng = np.random.default_rng(seed)
@@ -146,24 +222,39 @@ def interpretability_index(
         else:
             sample = random_directions_null(R, space, k, n_null=n_null, rng=rng, progress=progress)
         z, pct = z_and_percentile(data["ii"], sample)
-        result["ii_z"] = (dims, z)
+        result["ii_z"] = (dims, np.where(np.isnan(data["ii"]), np.nan, z))
         result["ii_percentile"] = (dims, pct)
         result["ii_null"] = ("null_sample", sample)
         attrs["n_null"] = n_null
     result.attrs = attrs
-    return result
+    options = {"similarity": sim_name, "k": k, "which": which, "null": null, "seed": seed, "n_null": n_null,
+               "duplicates": duplicates, "duplicate_overlap": duplicate_overlap,
+               "duplicate_tolerance": duplicate_tolerance}
+    return stamp(result, analysis="interpretability_index", reference=REFERENCE, options=options, inputs_from=ds)
 
 
-def group_summary(result: xr.Dataset, *, by: str | None = "auto", var: str = "ii") -> xr.Dataset:
-    """Mean, median, standard deviation and count of ``result[var]`` per ``layer``/``area`` (``by``).
+def deprecated_by(by: Any, groupby: Any, caller: str) -> Any:
+    """``groupby``, or the value of the deprecated ``by=`` alias (with a FutureWarning) when it was given."""
+    if by is _UNSET:
+        return groupby
+    warnings.warn(f"{caller}: by= is deprecated and will be removed in the next release; use groupby= (same "
+                  "values: 'layer', 'area', 'auto' or None).", FutureWarning, stacklevel=3)
+    return by
 
-    Returns a Dataset with dim ``group`` (the coord's values in order of appearance; ``"all"`` when there is no
-    grouping coord) and variables ``mean``, ``median``, ``std``, ``n`` (NaN units skipped).
+
+def group_summary(result: xr.Dataset, *, groupby: str | None = "auto", var: str = "ii", by: Any = _UNSET) -> xr.Dataset:
+    """Mean, median, standard deviation and count of ``result[var]`` per ``layer``/``area`` (``groupby``).
+
+    ``groupby``: ``"auto"`` (``layer``, else ``area``, else no grouping), ``"layer"``, ``"area"``, any 1-D unit
+    coord, or ``None``; ``by=`` is its deprecated alias. Returns a Dataset with dim ``group`` (the coord's
+    values in order of appearance; ``"all"`` when there is no grouping coord) and variables ``mean``, ``median``,
+    ``std``, ``n`` (NaN units skipped).
     """
+    groupby = deprecated_by(by, groupby, "group_summary")
     if var not in result:
         raise AnalysisError(f"group_summary: found no variable {var!r}; expected one of {list(result.data_vars)}. "
                             "Fix: compute it first (e.g. null='random_stimuli' for ii_z).")
-    coord = group_coord(result, by)
+    coord = group_coord(result, groupby)
     values = result[var]
     labels = np.asarray(result[coord].values).astype(str) if coord else np.full(result.sizes["unit"], "all")
     groups = list(dict.fromkeys(labels.tolist()))
@@ -182,4 +273,5 @@ def group_summary(result: xr.Dataset, *, by: str | None = "auto", var: str = "ii
     out = xr.Dataset({key: (("group",) + other, np.stack(v)) for key, v in stats.items()}, coords=coords)
     out.attrs = {"grouped_by": coord or "none", "variable": var, **{k: v for k, v in result.attrs.items()
                                                                      if k in ("similarity", "k", "which", "null")}}
-    return out
+    return stamp(out, analysis="group_summary", reference=REFERENCE, options={"groupby": groupby, "var": var},
+                 inputs_from=result)

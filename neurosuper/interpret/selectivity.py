@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
 from ..prep import trial_average, unit_coords
 from ._topk import topk_units
-from .index import unit_coords
 from .similarity import label_coord, resolve_similarity
 
 __all__ = ["selectivity", "polysemanticity", "sparseness"]
@@ -64,7 +64,8 @@ def selectivity(ds: xr.Dataset, *, rectify: bool = False) -> xr.Dataset:
     Parameters
     ----------
     ds
-        ResponseSet; responses are averaged over ``repeat``/``time``.
+        ResponseSet; responses are averaged over ``repeat``/``time`` (dask-backed responses are loaded: the
+        average is held in memory as one (stimulus, unit) float64 array).
     rectify
         Sparseness needs non-negative responses (rates, counts, ReLU activations). With negative values this
         raises :class:`AnalysisError` unless ``rectify=True``, which clips them at 0 (warned, counted).
@@ -90,9 +91,9 @@ def selectivity(ds: xr.Dataset, *, rectify: bool = False) -> xr.Dataset:
     out = xr.Dataset({"lifetime_sparseness": ("unit", sparseness(R, axis=0)), "kurtosis": ("unit", kurt),
                       "population_sparseness": ("stimulus", sparseness(R, axis=1))},
                      coords={**unit_coords(ds), "stimulus": ds["stimulus"].values})
-    out.attrs = {"analysis": "selectivity", "rectified": int(n_neg if rectify else 0),
-                 "reference": "Vinje & Gallant 2000; Willmore & Tolhurst 2001; kurtosis: Field 1994"}
-    return out
+    out.attrs = {"rectified": int(n_neg if rectify else 0)}
+    return stamp(out, analysis="selectivity", options={"rectify": rectify}, inputs_from=ds,
+                 reference="Vinje & Gallant 2000; Willmore & Tolhurst 2001; kurtosis: Field 1994")
 
 
 def _effective_number(labels: np.ndarray) -> tuple[float, float]:
@@ -143,8 +144,7 @@ def polysemanticity(
     if method not in ("labels", "clusters"):
         raise AnalysisError(f"method: found {method!r}; expected 'labels', 'clusters' or 'auto'. Fix: method='auto'.")
     top, _ = topk_units(trial_average(ds["responses"]).data, k, progress=False)
-    attrs: dict[str, Any] = {"analysis": "polysemanticity", "method": method, "k": int(k),
-                             "reference": "Hill 1973 (effective number exp(H)); average linkage (Sokal & Michener)"}
+    attrs: dict[str, Any] = {"method": method, "k": int(k)}
     groups = []
     if method == "labels":
         name = label_coord(ds)
@@ -182,4 +182,6 @@ def polysemanticity(
     out = xr.Dataset({"polysemanticity": ("unit", eff), "entropy_bits": ("unit", bits), "n_groups": ("unit", n_groups)},
                      coords=unit_coords(ds))
     out.attrs = attrs
-    return out
+    options = {"similarity": attrs.get("similarity"), "k": k, "method": method, "threshold": threshold, "seed": seed}
+    return stamp(out, analysis="polysemanticity", options=options, inputs_from=ds,
+                 reference="Hill 1973 (effective number exp(H)); average linkage (Sokal & Michener)")

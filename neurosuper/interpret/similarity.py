@@ -17,12 +17,15 @@ lpips       LPIPS-AlexNet (Zhang et al. 2018) when installed with its weights  i
 callable    ``fn(stimuli_a, stimuli_b) -> distances`` on paired stimuli        ``stimuli``
 =========== ================================================ =========================================
 
-``"auto"`` picks ``features`` for feature stimuli, ``lpips`` (if available) else ``gabor`` for images, and
+``"auto"`` picks ``features`` for feature stimuli, ``lpips`` (if available) else ``gabor`` for images — ``pixels``
+for images too small for ``gabor``'s wavelengths (shorter side below 32 px, :meth:`Gabor.min_size`) — and
 ``label`` when there are no stimuli but a label coord; the choice is recorded in the result's attrs.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +56,9 @@ SIMILARITIES: dict[str, type[Similarity]] = {}
 #: Pairs per vectorised distance evaluation (bounds the temporary (pair, feature) arrays).
 PAIR_CHUNK = 2**15
 LABEL_COORDS = ("label", "category")
+#: Image sets up to this size get their Gabor space memoised (see :class:`Gabor`).
+GABOR_MEMO_BYTES = 2**28
+_GABOR_MEMO: OrderedDict[tuple, Space] = OrderedDict()
 
 
 def register_similarity(name: str) -> Callable[[type], type]:
@@ -96,18 +102,37 @@ class EmbeddingSpace(Space):
     ``embed(positions) -> (len(positions), d)``; ``metric`` ``"euclidean"`` or ``"cosine"`` (1 − cos).
     """
 
-    def __init__(self, embed: Callable[[np.ndarray], np.ndarray], metric: str = "euclidean"):
+    def __init__(self, embed: Callable[[np.ndarray], np.ndarray], metric: str = "euclidean", *,
+                 cache_size: int | None = None):
         if metric not in ("euclidean", "cosine"):
             raise AnalysisError(f"metric: found {metric!r}; expected 'euclidean' or 'cosine'. "
                                 "Fix: pass metric='euclidean' or metric='cosine'.")
         self.embed, self.metric = embed, metric
+        #: With ``cache_size`` (the number of stimuli) each stimulus is embedded once and kept (costly embeddings).
+        self.cache_size = cache_size
+        self._cache: np.ndarray | None = None
+        self._done: np.ndarray | None = None
+
+    def _embedding(self, used: np.ndarray) -> np.ndarray:
+        if self.cache_size is None:
+            return np.asarray(self.embed(used), dtype=np.float64).reshape(len(used), -1)
+        if self._done is None:
+            self._done = np.zeros(self.cache_size, dtype=bool)
+        todo = used[~self._done[used]]
+        if todo.size:
+            fresh = np.asarray(self.embed(todo), dtype=np.float64).reshape(len(todo), -1)
+            if self._cache is None:
+                self._cache = np.empty((self.cache_size, fresh.shape[1]))
+            self._cache[todo] = fresh
+            self._done[todo] = True
+        return self._cache[used]
 
     def distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b = np.asarray(a), np.asarray(b)
         if a.size == 0:
             return np.zeros(a.shape)
         used, inv = np.unique(np.concatenate([a.ravel(), b.ravel()]), return_inverse=True)
-        E = np.asarray(self.embed(used), dtype=np.float64).reshape(len(used), -1)
+        E = self._embedding(used)
         if self.metric == "cosine":
             norm = np.linalg.norm(E, axis=1, keepdims=True)
             E = np.divide(E, norm, out=np.zeros_like(E), where=norm > 0)
@@ -294,12 +319,47 @@ class Gabor(Similarity):
 
     needs = "images"
 
+    # The embedding is the costly part: a space is kept for the last two in-memory image sets (by content hash,
+    # up to GABOR_MEMO_BYTES each), so the II, its null and the 2AFC on the same stimuli (e.g. a brain and a
+    # network shown the same images) embed each image once.
+
     def __init__(self, *, n_scales: int = 3, n_orientations: int = 4, grid: int = 4):
         self.options = {"n_scales": n_scales, "n_orientations": n_orientations, "grid": grid}
 
+    @staticmethod
+    def min_size(n_scales: int = 3) -> int:
+        """Shortest image side (px) whose ``n_scales`` wavelengths S/4, S/8, … all stay at least 2 px apart from
+        the floor: ``S / 2**(n_scales + 1) >= 2``, i.e. ``S >= 2**(n_scales + 2)`` (32 px for 3 scales)."""
+        return 2 ** (n_scales + 2)
+
+    def missing(self, ds: xr.Dataset) -> str | None:
+        why = super().missing(ds)
+        if why is None:
+            side = min(ds["stimuli"].shape[1:3])
+            need = self.min_size(self.options["n_scales"])
+            if side < need:
+                fit = max(1, int(np.log2(side)) - 2) if side >= 8 else 0
+                return (f"images at least {need} px a side for its {self.options['n_scales']} wavelengths S/4 ... "
+                        f"S/{2 ** (self.options['n_scales'] + 1)} >= 2 px (found {side} px; "
+                        + (f"Gabor(n_scales={fit}) fits them" if fit else "too small for any Gabor scale") + ")")
+        return why
+
     def space(self, ds: xr.Dataset) -> Space:
         imgs = _images(ds).data
-        return EmbeddingSpace(lambda pos: gabor_embedding(np.asarray(imgs[pos]), **self.options))
+        key = None
+        if isinstance(imgs, np.ndarray) and imgs.nbytes <= GABOR_MEMO_BYTES:
+            digest = hashlib.sha1(np.ascontiguousarray(imgs).view(np.uint8)).hexdigest()
+            key = (digest, imgs.shape, imgs.dtype.str, tuple(sorted(self.options.items())))
+            if key in _GABOR_MEMO:
+                _GABOR_MEMO.move_to_end(key)
+                return _GABOR_MEMO[key]
+        space = EmbeddingSpace(lambda pos: gabor_embedding(np.asarray(imgs[pos]), **self.options),
+                               cache_size=ds.sizes["stimulus"])
+        if key is not None:
+            _GABOR_MEMO[key] = space
+            while len(_GABOR_MEMO) > 2:
+                _GABOR_MEMO.popitem(last=False)
+        return space
 
 
 @register_similarity("lpips")
@@ -382,7 +442,9 @@ def _auto(ds: xr.Dataset) -> str:
     if kind == "features":
         return "features"
     if kind == "images":
-        return "gabor" if LPIPS.unavailable() else "lpips"
+        if not LPIPS.unavailable():
+            return "lpips"
+        return "gabor" if Gabor().missing(ds) is None else "pixels"
     if label_coord(ds):
         return "label"
     raise AnalysisError("similarity 'auto': found no 'stimuli' variable and no 'label'/'category' stimulus coord; "

@@ -6,7 +6,8 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,61 +15,99 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import AnalysisError
+from ..prep import group_coord
 
 __all__ = ["plot_ii", "plot_mei_grid"]
 
 
-def _group_labels(result: xr.Dataset, by: str | None) -> tuple[str, np.ndarray]:
-    if by == "auto":
-        by = next((c for c in ("layer", "area") if c in result.coords and result[c].dims == ("unit",)), None)
-    if by is None:
+_UNSET: Any = object()
+
+
+def _group_labels(result: xr.Dataset, groupby: str | None) -> tuple[str, np.ndarray]:
+    coord = group_coord(result, groupby)
+    if coord is None:
         return "all units", np.full(result.sizes["unit"], "all")
-    if by not in result.coords:
-        raise AnalysisError(f"plot_ii: found no unit coord {by!r}; expected one of {sorted(map(str, result.coords))}. "
-                            "Fix: by='layer', by='area' or by=None.")
-    return by, np.asarray(result[by].values).astype(str)
+    return coord, np.asarray(result[coord].values).astype(str)
 
 
-def plot_ii(result: xr.Dataset, *, by: str | None = "auto", var: str | None = None, ax: Any = None,
-            title: str | None = None):
-    """Violin + strip plot of ``result[var]`` per ``layer``/``area`` (the II distributions), with the null.
-
-    ``var`` defaults to ``ii_z`` when the result has a null (reference lines at 0 and ±1.96), else ``ii`` (then the
-    null sample ``ii_null``, if present, is drawn as a grey violin labelled "null").
-    """
-    import seaborn as sns
-    from matplotlib.figure import Figure
-
-    var = var or ("ii_z" if "ii_z" in result else "ii")
+def _frame(result: xr.Dataset, var: str, groupby: str | None, system: str | None) -> tuple[str, pd.DataFrame]:
     if var not in result or "unit" not in result[var].dims:
         raise AnalysisError(f"plot_ii: found no per-unit variable {var!r}; expected 'ii' or 'ii_z' from "
                             "interpretability_index. Fix: pass the index result.")
     values = result[var]
-    label, groups = _group_labels(result, by)
+    label, groups = _group_labels(result, groupby)
+    if system is not None:
+        groups = np.array([system if label == "all units" else f"{system}\n{g}" for g in groups])
     frames = []
     for which in (values["which"].values if "which" in values.dims else [None]):
         v = values.sel(which=which) if which is not None else values
-        frames.append(pd.DataFrame({label: groups, var: v.values, "which": which or result.attrs.get("which", "top")}))
+        frames.append(pd.DataFrame({"group": groups, var: v.values,
+                                    "which": which or result.attrs.get("which", "top")}))
     df = pd.concat(frames, ignore_index=True).dropna(subset=[var])
     if var == "ii" and "ii_null" in result:
-        df = pd.concat([df, pd.DataFrame({label: "null", var: result["ii_null"].values, "which": "null"})],
+        name = "null" if system is None else f"{system}\nnull"
+        df = pd.concat([df, pd.DataFrame({"group": name, var: result["ii_null"].values, "which": "null"})],
                        ignore_index=True)
+    return label, df
+
+
+def _settings(results: dict[str | None, xr.Dataset]) -> str:
+    """``"gabor, k=5"``, or one such text per system when they differ."""
+    texts = {name: f"{r.attrs.get('similarity', '?')}, k={r.attrs.get('k', '?')}" for name, r in results.items()}
+    if len(set(texts.values())) == 1:
+        return next(iter(texts.values()))
+    return "; ".join(f"{name}: {t}" for name, t in texts.items())
+
+
+def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | None = "auto", var: str | None = None,
+            ax: Any = None, title: str | None = None, by: Any = _UNSET):
+    """Violin + strip plot of ``result[var]`` per ``layer``/``area`` (the II distributions), with the null.
+
+    ``result``: one :func:`~neurosuper.interpret.interpretability_index` result, or a mapping ``{name: result}``
+    (e.g. ``{"brain": ..., "network": ...}``) drawn side by side on one axis, groups labelled ``name`` /
+    ``name + group``. ``groupby``: ``"auto"`` (``layer``, else ``area``), a unit coord, or ``None``; ``by=`` is its
+    deprecated alias. ``var`` defaults to ``ii_z`` when every result has a null (reference lines at 0 and ±1.96),
+    else ``ii`` (then a null sample ``ii_null``, if present, is drawn as a grey violin labelled "null"). The title
+    names the similarity and k.
+    """
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
+    if by is not _UNSET:
+        warnings.warn("plot_ii: by= is deprecated and will be removed in the next release; use groupby=.",
+                      FutureWarning, stacklevel=2)
+        groupby = by
+    results: dict[str | None, xr.Dataset] = {None: result} if isinstance(result, xr.Dataset) else dict(result)
+    if not results:
+        raise AnalysisError("plot_ii: found an empty mapping; expected {name: interpretability_index result}. "
+                            "Fix: pass at least one result.")
+    var = var or ("ii_z" if all("ii_z" in r for r in results.values()) else "ii")
+    label, frames = "all units", []
+    for name, res in results.items():
+        label, df = _frame(res, var, groupby, name)
+        frames.append(df)
+    df = pd.concat(frames, ignore_index=True)
+    if len(results) > 1:
+        label = "system and group"
     if ax is None:
-        fig = Figure(figsize=(1.6 + 1.3 * df[label].nunique(), 3.6), layout="constrained")
+        fig = Figure(figsize=(1.6 + 1.3 * df["group"].nunique(), 3.6), layout="constrained")
         ax = fig.subplots()
     else:
         fig = ax.figure
     hue = "which" if df["which"].nunique() > 1 else None
     shade = {"color": "0.85"} if hue is None else {"palette": ["0.85", "0.65", "0.95"][: df["which"].nunique()]}
-    sns.violinplot(data=df, x=label, y=var, hue=hue, ax=ax, inner=None, cut=0, linewidth=0.8, **shade)
-    sns.stripplot(data=df[df["which"] != "null"], x=label, y=var, hue=hue, ax=ax, size=2.5, alpha=0.6,
+    sns.violinplot(data=df, x="group", y=var, hue=hue, ax=ax, inner=None, cut=0, linewidth=0.8, **shade)
+    sns.stripplot(data=df[df["which"] != "null"], x="group", y=var, hue=hue, ax=ax, size=2.5, alpha=0.6,
                   dodge=hue is not None, legend=False, jitter=0.25)
     if var == "ii_z":
         for y, style in ((0, "-"), (1.96, ":"), (-1.96, ":")):
             ax.axhline(y, color="0.4", lw=0.8, ls=style, zorder=0)
-    sim = result.attrs.get("similarity", "?")
+    ax.set_xlabel(label)
     ax.set_ylabel({"ii": "interpretability index", "ii_z": "II z-score vs null"}.get(var, var))
-    ax.set_title(title or f"II per {label} ({sim}, k={result.attrs.get('k', '?')})", fontsize=10)
+    nulls = {r.attrs.get("null") for r in results.values()}
+    null_text = f" vs {nulls.pop()} null" if var == "ii_z" and len(nulls) == 1 else ""
+    what = "II z" if var == "ii_z" else "II"
+    ax.set_title(title or f"{what}{null_text} per {label} ({_settings(results)})", fontsize=10)
     return fig
 
 
@@ -86,7 +125,9 @@ def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | 
     """Grid of the MEIs (columns, best first) of chosen units (rows, titled with unit id and II).
 
     ``units``: unit ids to show; default ``n_units`` units spread evenly from the highest to the lowest II.
-    Needs image stimuli (stimulus, y, x[, channel]) in ``ds``.
+    Needs image stimuli (stimulus, y, x[, channel]) in ``ds``. When the stimuli carry ``source_image``,
+    ``image_y``, ``image_x`` coords, each image is labelled with its source and position, so overlapping crops
+    of one photograph are visible at a glance.
     """
     from matplotlib.figure import Figure
 
@@ -103,6 +144,8 @@ def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | 
     axes = np.atleast_2d(fig.subplots(max(len(rows), 1), k, squeeze=False))
     stim = ds["stimuli"]
     lo, hi = float(stim.min()), float(stim.max())
+    sources = (tuple(np.asarray(ds[c].values) for c in ("source_image", "image_y", "image_x"))
+               if all(c in ds.coords for c in ("source_image", "image_y", "image_x")) else None)
     for r, row in enumerate(rows):
         for c in range(k):
             ax = axes[r, c]
@@ -114,7 +157,11 @@ def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | 
                 img = (img - lo) / (hi - lo or 1.0) if img.ndim == 3 else img
                 ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=lo if img.ndim == 2 else None,
                           vmax=hi if img.ndim == 2 else None)
+                if sources is not None:
+                    pos = int(np.flatnonzero(ds["stimulus"].values == sid)[0])
+                    name = str(sources[0][pos]).rsplit("/", 1)[-1].split(".")[0]
+                    ax.set_xlabel(f"{name} y{int(sources[1][pos])} x{int(sources[2][pos])}", fontsize=5, labelpad=1)
             if c == 0:
                 ax.set_ylabel(f"{result['unit'].values[row]}\nII {float(ii.values[row]):.3g}", fontsize=7)
-    fig.suptitle(f"most exciting stimuli ({result.attrs.get('similarity', '?')})", fontsize=9)
+    fig.suptitle(f"{k} most exciting stimuli per unit ({result.attrs.get('similarity', '?')}, k={k})", fontsize=9)
     return fig
