@@ -84,3 +84,36 @@ def alm_like(rng: np.random.Generator, n_trials: int = 24, n_units: int = 3):
     end = start[-1] + 10
     trains = [rng.permutation(rng.uniform(0, end, rng.poisson(20 * end))) for _ in range(n_units)]
     return trains, trials
+
+
+def np_count(train: np.ndarray, a: float, b: float) -> int:
+    """Spikes t with a <= t < b by a plain numpy comparison (NaN compares false: never counted)."""
+    return int(np.count_nonzero((train >= a) & (train < b)))
+
+
+def add_index_series(nwbfile, name: str, onsets: np.ndarray, index: np.ndarray, n_images: int) -> None:
+    """An IndexSeries ``name`` over an Images template of ``n_images`` 2x2 images named "0", "1", ..."""
+    from pynwb.base import ImageReferences, Images
+    from pynwb.image import GrayscaleImage, IndexSeries
+
+    imgs = [GrayscaleImage(name=str(i), data=np.full((2, 2), float(i))) for i in range(n_images)]
+    template = Images(name=f"{name}_images", images=imgs, description="d",
+                      order_of_images=ImageReferences(name="order_of_images", data=imgs))
+    nwbfile.add_stimulus_template(template)
+    nwbfile.add_stimulus(IndexSeries(name=name, data=np.asarray(index, dtype=np.uint32), indexed_images=template,
+                                     unit="N/A", timestamps=np.asarray(onsets, dtype=np.float64)))
+
+
+def add_table(nwbfile, name: str, frame: pd.DataFrame) -> None:
+    """A TimeIntervals table ``name`` in nwbfile.intervals with the columns of ``frame`` (start_time, ...);
+    an empty ``frame`` gives a 0-row table whose columns keep the frame's dtypes."""
+    from pynwb.epoch import TimeIntervals
+
+    table = TimeIntervals(name=name, description=name)
+    for col in frame.columns:
+        if col not in ("start_time", "stop_time"):
+            data = np.asarray(frame[col].to_numpy()) if frame.empty else None
+            table.add_column(name=col, description=col, **({"data": data} if data is not None else {}))
+    for row in frame.to_dict("records"):
+        table.add_row(**row)
+    nwbfile.add_time_intervals(table)

@@ -250,7 +250,7 @@ def test_demo_step_round_trips_the_brain_through_nwb(tmp_path):
     from neurosuper.cli.nwb import demo
 
     brain = _counts_set(np.random.default_rng(3), ["a", "b", "c", "d"])
-    ctx = DemoContext(out=tmp_path, brain=brain, network=None, progress=False)
+    ctx = DemoContext(out=tmp_path, data={"brain_simulated": brain, "network": None}, progress=False)
     demo(ctx)
     assert (tmp_path / "demo_brain.nwb").is_file()
     assert ctx.summary["nwb"]["counts_identical"] is True and ctx.summary["nwb"]["images_in_file"] is True

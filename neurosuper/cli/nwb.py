@@ -3,13 +3,18 @@
 Also the ``nwb`` step of ``neurosuper demo``: the demo brain is written to a real NWB file (spike trains that
 reproduce its counts; its images as an ``Images`` template when there are at most 200) and loaded back through
 ``load_nwb``; the loaded responses replace those of ``ctx.brain`` for the steps that follow.
+
+Errors and warnings of the loader surface here with their fixes written as flags of this command (``--stimulus
+trials:type``, ``--align-relative true``), not as Python arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,8 +32,42 @@ def parse_stimulus(spec: str | None) -> Any:
     return (name, columns[0] if len(columns) == 1 else columns)
 
 
+_ALIGN_RELATIVE = {"auto": "auto", "true": True, "false": False}
+
+
+def cli_message(exc: BaseException) -> str:
+    """The loader's wording of an error or warning for this command (attribute ``cli_message``), else its text."""
+    return getattr(exc, "cli_message", None) or str(exc)
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """load_nwb with the command's flags; its errors re-raised, and its warnings returned, in CLI wording."""
+    from ..errors import NeurosuperError, NeurosuperWarning
+    from ..io.nwb import load_nwb
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NeurosuperWarning)
+        try:
+            ds = load_nwb(args.file, stimulus=parse_stimulus(args.stimulus),
+                          window=tuple(args.window) if args.window else None, align=args.align,
+                          align_relative=_ALIGN_RELATIVE[args.align_relative], bin_size=args.bin_size,
+                          measure=args.measure, epochs=args.epochs, progress=not args.json)
+        except NeurosuperError as err:
+            text = cli_message(err)
+            if text == str(err):
+                raise
+            raise type(err)(text) from None
+    notes = []
+    for w in caught:
+        if issubclass(w.category, NeurosuperWarning):
+            notes.append(cli_message(w.message))
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return ds, notes
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..io.nwb import load_nwb, nwb_sources
+    from ..io.nwb import nwb_sources
     from ..storage import save
 
     if args.sources:
@@ -36,13 +75,16 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([vars(c) for c in found], indent=2))
         else:
-            print("\n".join(c.describe() for c in found) or "no presentations: use --stimulus bins --bin-size S")
+            print("\n".join(c.describe(cli=True) for c in found)
+                  or "no presentations: use --stimulus bins --bin-size S")
         return 0
-    ds = load_nwb(args.file, stimulus=parse_stimulus(args.stimulus),
-                  window=tuple(args.window) if args.window else None, align=args.align, bin_size=args.bin_size,
-                  measure=args.measure, epochs=args.epochs, progress=not args.json)
+    ds, notes = _load(args)
+    for note in notes:
+        print(f"neurosuper: warning: {note}", file=sys.stderr)
     summary = {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "measure": ds.attrs["measure"],
                "stimulus_source": ds.attrs.get("stimulus_source"), "total": float(np.nansum(ds["responses"]))}
+    if notes:
+        summary["warnings"] = notes
     if args.out:
         summary["out"] = str(save(ds, args.out, overwrite=args.overwrite))
     if args.json:
@@ -61,6 +103,9 @@ def register(sub) -> None:
     p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
                    help="seconds relative to onset (required when presentations have no stop times)")
     p.add_argument("--align", help="table column giving the onsets (e.g. cue_start_time)")
+    p.add_argument("--align-relative", choices=tuple(_ALIGN_RELATIVE), default="auto",
+                   help="are --align values offsets from each row's start_time (true) or absolute times (false)? "
+                        "auto (default): decided by where the values lie, warned when both fit")
     p.add_argument("--bin-size", type=float, help="time bins (s): a time dim, or the bins of --stimulus bins")
     p.add_argument("--epochs", help="with --stimulus bins: an interval table name or epoch tag")
     p.add_argument("--measure", default="spike_count", choices=("spike_count", "spike_rate", "dff", "fluorescence"))
@@ -81,17 +126,18 @@ def compact_repeats(values: np.ndarray) -> np.ndarray:
 
 
 def demo(ctx) -> None:
-    """Write the demo brain as NWB, load it back with load_nwb, check the counts, continue with them.
+    """Write the simulated demo brain as NWB, load it back with load_nwb, check the counts: provides ``brain``.
 
-    The loaded responses replace those of ``ctx.brain`` (same dtype); the demo's other variables and attrs
-    (simulation truth such as ``rates`` or ``alpha_true``, which NWB does not carry) are kept, and
-    ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses now come from.
+    The provided ``brain`` is the simulated set with the responses loaded from the file (same dtype); its other
+    variables and attrs (simulation truth such as ``rates`` or ``alpha_true``, which NWB does not carry) are
+    kept, and ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses come from. The simulated
+    set itself is left as it was.
     """
     from ..errors import NeurosuperError
     from ..io.nwb import load_nwb, save_nwb
 
     start = time.perf_counter()
-    brain = ctx.brain
+    brain = ctx.data["brain_simulated"]
     # the 2,000 patches stay out of the file: pynwb makes one object per image (~10 ms each, on writing and on
     # every reading); the demo keeps its stimuli (and simulation truth) from the set itself
     path = save_nwb(brain, ctx.path("demo_brain.nwb"), images=_MAX_IMAGES >= brain.sizes["stimulus"],
@@ -109,7 +155,7 @@ def demo(ctx) -> None:
     merged = brain.copy()
     merged["responses"] = (tuple(dims), got.astype(brain["responses"].dtype))
     merged.attrs.update(nwb_file=path.name, loader="neurosuper.load_nwb")
-    ctx.brain = merged
+    ctx.provide("brain", merged)
     ctx.summary["nwb"] = {"file": path.name, "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
                           "n_spikes": int(loaded["n_spikes"].sum()), "counts_identical": True,
                           "images_in_file": "stimuli" in loaded, "size_MB": round(path.stat().st_size / 1e6, 1),

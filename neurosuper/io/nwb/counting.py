@@ -4,19 +4,78 @@ Every window is half-open, ``[start, stop)``: a spike at exactly ``stop`` belong
 when windows do not overlap, the S spikes are binned among the E sorted window edges — O(S + E) through a
 uniform-grid index of the edges (:class:`EdgeLookup`), else O(S log E) with ``np.searchsorted``; overlapping
 windows search the edges among the spikes, O(E log S). A session costs O(spikes + units · presentations · log)
-at most, as issue 3 asks.
+at most, as issue 3 asks. Spikes must be sorted and free of NaN (``UnitsTable.spike_times`` drops NaNs and sorts).
+
+Sizes are checked before anything large is allocated (:func:`check_allocation`): a window of 10^5 s in 1 ms bins
+is an error saying how many GiB it would need and how to shrink it, not a request to numpy for 133 GiB.
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import NWBLayoutError
+from ._messages import layout_error
 
 __all__ = ["Windows", "EdgeLookup", "make_windows", "repeat_index", "count_in_windows", "count_binned",
-           "count_searched", "mean_in_windows"]
+           "count_searched", "mean_in_windows", "available_memory", "check_allocation", "nice_number"]
+
+#: bytes of working memory per window edge besides the responses (the edges, the edge index, per-unit counts)
+_EDGE_OVERHEAD = 5 * 8
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo`` (Linux), else the
+    physical memory (``os.sysconf``); None when neither can be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _gib(n_bytes: float) -> str:
+    gib = n_bytes / 2**30
+    return f"{gib:,.1f}" if gib >= 10 else f"{gib:.3g}"
+
+
+def nice_number(value: float, *, down: bool = False) -> str:
+    """The smallest of 1, 2, 5 x 10^k that is >= ``value`` (``down``: the largest <= ``value``), as text — for
+    suggested bin sizes and windows."""
+    k = math.floor(math.log10(value))
+    steps = [m * 10.0**e for e in (k - 1, k, k + 1) for m in (1, 2, 5)]
+    if down:
+        return f"{max(v for v in steps if v <= value * (1 + 1e-12)):g}"
+    return f"{min(v for v in steps if v >= value * (1 - 1e-12)):g}"
+
+
+def check_allocation(n_bytes: float, result_bytes: float, *, what: str, shape: str,
+                     scale: Callable[[float], str], cli_scale: Callable[[float], str],
+                     cli_what: str | None = None) -> None:
+    """Raise :class:`NWBLayoutError` before allocating when ``n_bytes`` exceed the memory available.
+
+    The message says how many GiB the result would need and how to shrink it: ``scale(factor)`` /
+    ``cli_scale(factor)`` give the fix for a result ``factor`` times smaller (one that fits in half the memory).
+    """
+    avail = available_memory()
+    if avail is None or n_bytes <= avail:
+        return
+    factor = n_bytes / (avail / 2)
+    found = (f"a result that would need {_gib(n_bytes)} GiB of memory ({shape}: the responses alone "
+             f"{_gib(result_bytes)} GiB, as float64) but {_gib(avail)} GiB are available")
+    expected = "a result that fits in memory"
+    raise layout_error(what, found, expected, scale(factor), cli_fix=cli_scale(factor), cli_what=cli_what)
 
 
 @dataclass
@@ -115,25 +174,65 @@ def _check_window(window: tuple[float, float]) -> tuple[float, float]:
         raise NWBLayoutError(f"window=: found {window!r}; expected (start, stop) in seconds relative to onset. "
                              "Fix: e.g. window=(0.05, 0.25).") from None
     if not (np.isfinite(w0) and np.isfinite(w1)) or w1 <= w0:
-        raise NWBLayoutError(f"window=({w0}, {w1}): found stop <= start (or a non-finite value); expected "
-                             "stop > start, seconds relative to onset. Fix: e.g. window=(0.05, 0.25).")
+        raise layout_error(f"window=({w0}, {w1})", "stop <= start (or a non-finite value)",
+                           "stop > start, seconds relative to onset", "e.g. window=(0.05, 0.25)",
+                           cli_what=f"--window {w0} {w1}", cli_fix="e.g. --window 0.05 0.25")
     return w0, w1
 
 
+def _check_size(n_pres: int, n_bins: int, n_units: int, n_rows: int | None, window: tuple[float, float] | None,
+                bin_size: float | None) -> None:
+    """The responses (``n_units`` x ``n_rows`` x ``n_bins``) and edges must fit in memory (before allocating)."""
+    n_rows = n_pres if n_rows is None else n_rows
+    result = 8.0 * n_units * n_rows * n_bins
+    needed = result + _EDGE_OVERHEAD * n_pres * (n_bins + 1.0)
+    shape = f"{n_units:,} units x {n_rows:,} presentations x {n_bins:,} bins"
+    where = f"window=({window[0]:g}, {window[1]:g})" if window is not None else "each presentation's own interval"
+    cli_where = f"--window {window[0]:g} {window[1]:g}" if window is not None else "each presentation's own interval"
+    if bin_size is None:
+        check_allocation(needed, result, what=f"load_nwb over {where}", shape=shape,
+                         scale=lambda f: "fewer units (units=...) or presentations (rows=...)",
+                         cli_scale=lambda f: "load fewer units or presentations through the Python API "
+                                             "(load_nwb(..., units=..., rows=...))",
+                         cli_what=f"neurosuper nwb over {cli_where}")
+        return
+    w0 = window[0] if window is not None else 0.0
+    width = (window[1] - w0) if window is not None else n_bins * bin_size
+
+    def scale(f: float) -> str:
+        return (f"a larger bin_size (e.g. bin_size={nice_number(bin_size * f)}), a shorter window (e.g. "
+                f"window=({w0:g}, {w0 + float(nice_number(width / f, down=True)):g})), or fewer units (units=...)")
+
+    def cli_scale(f: float) -> str:
+        return (f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * f)}), or a shorter window (e.g. "
+                f"--window {w0:g} {w0 + float(nice_number(width / f, down=True)):g})")
+
+    check_allocation(needed, result, what=f"load_nwb with bin_size={bin_size:g} over {where}", shape=shape,
+                     scale=scale, cli_scale=cli_scale, cli_what=f"--bin-size {bin_size:g} over {cli_where}")
+
+
 def make_windows(onset: np.ndarray, start: np.ndarray, stop: np.ndarray, *, window: tuple[float, float] | None,
-                 bin_size: float | None, what: str) -> Windows:
-    """Edges of each presentation's window (and its time bins when ``bin_size`` is given)."""
+                 bin_size: float | None, what: str, n_units: int = 1, n_rows: int | None = None) -> Windows:
+    """Edges of each presentation's window (and its time bins when ``bin_size`` is given).
+
+    ``n_units`` and ``n_rows`` (rows of the result, default one per presentation) size the responses the windows
+    will fill: when those and the edges would not fit in memory, :class:`NWBLayoutError` says so before any edge is
+    made."""
     if window is None:
         if not np.all(np.isfinite(stop)):
             n = int((~np.isfinite(stop)).sum())
-            raise NWBLayoutError(f"{what}: found {n} of {len(stop)} presentations without a stop time (NaN "
-                                 "stop_time, or an IndexSeries, which has onsets only) and no window=; expected "
-                                 "window=(start, stop) in seconds relative to onset. Fix: e.g. window=(0.0, 0.5).")
+            found = (f"{n} of {len(stop)} presentations without a stop time (NaN stop_time, or an IndexSeries, "
+                     "which has onsets only) and no {}")
+            raise layout_error(what, found.format("window="), "window=(start, stop) in seconds relative to onset",
+                               "e.g. window=(0.0, 0.5)", cli_found=found.format("--window"),
+                               cli_expected="--window START STOP in seconds relative to onset",
+                               cli_fix="e.g. --window 0.0 0.5")
         if np.any(stop <= start):
             bad = int((stop <= start).sum())
             raise NWBLayoutError(f"{what}: found {bad} presentations with stop_time <= start_time; expected "
                                  "stop > start. Fix: pass window=(start, stop) relative to onset instead.")
         if bin_size is None:
+            _check_size(len(onset), 1, n_units, n_rows, None, None)
             edges = np.stack([start, stop], axis=1)
             return _finish(edges, None, None)
         durations = stop - start
@@ -144,13 +243,18 @@ def make_windows(onset: np.ndarray, start: np.ndarray, stop: np.ndarray, *, wind
         window = (0.0, float(durations[0]))
     w0, w1 = _check_window(window)
     if bin_size is None:
+        _check_size(len(onset), 1, n_units, n_rows, (w0, w1), None)
         edges = np.stack([onset + w0, onset + w1], axis=1)
         return _finish(edges, None, (w0, w1))
     n_bins = (w1 - w0) / bin_size
     if abs(n_bins - round(n_bins)) > 1e-6 * max(1.0, n_bins):
-        raise NWBLayoutError(f"window=({w0}, {w1}) with bin_size={bin_size}: found a window of {w1 - w0:.6g} s, "
-                             "not a whole number of bins; expected stop - start = k * bin_size. Fix: e.g. "
-                             f"window=({w0}, {w0 + max(1, int(n_bins)) * bin_size:.6g}).")
+        stop = w0 + max(1, int(n_bins)) * bin_size
+        raise layout_error(f"window=({w0}, {w1}) with bin_size={bin_size}",
+                           f"a window of {w1 - w0:.6g} s, not a whole number of bins",
+                           "stop - start = k * bin_size", f"e.g. window=({w0}, {stop:.6g})",
+                           cli_what=f"--window {w0} {w1} with --bin-size {bin_size}",
+                           cli_fix=f"e.g. --window {w0} {stop:.6g}")
+    _check_size(len(onset), int(round(n_bins)), n_units, n_rows, (w0, w1), bin_size)
     k = np.arange(int(round(n_bins)) + 1)
     rel = w0 + k * bin_size
     edges = onset[:, None] + rel[None, :]

@@ -14,7 +14,9 @@ import xarray as xr
 from ..._version import __version__
 from ...errors import NeurosuperWarning, NWBLayoutError
 from ...format import from_array
+from ._messages import nwb_warning
 from ._open import open_nwb
+from ._table import preview
 from .counting import Windows, count_in_windows, make_windows, repeat_index
 from .ophys import choose_roi_series, read_roi_series, roi_means
 from .sources import Candidate, Presentations, bin_presentations, find_candidates, resolve_presentations
@@ -26,7 +28,17 @@ _MEASURES = ("spike_count", "spike_rate", "dff", "fluorescence")
 _IMAGING = ("dff", "fluorescence")
 
 
-def _check_args(stimulus: Any, window: Any, align: Any, bin_size: Any, measure: str, epochs: Any) -> float | None:
+def _check_args(stimulus: Any, window: Any, align: Any, bin_size: Any, measure: str, epochs: Any,
+                align_relative: Any) -> float | None:
+    if not (isinstance(align_relative, bool | np.bool_) or (isinstance(align_relative, str)
+                                                            and align_relative == "auto")):
+        raise NWBLayoutError(f"align_relative={align_relative!r}: found an unknown choice; expected True (align "
+                             "values are offsets from each row's start_time), False (absolute times) or 'auto'. "
+                             "Fix: leave the default 'auto', or pass align_relative=True or False.")
+    if align is None and align_relative != "auto":
+        raise NWBLayoutError(f"align_relative={align_relative!r} without align=: found nothing to align; expected it "
+                             "only with an align column. Fix: add align='column' (e.g. 'cue_start_time') or drop "
+                             "align_relative=.")
     if measure not in _MEASURES:
         raise NWBLayoutError(f"measure={measure!r}: found an unknown measure; expected one of {_MEASURES}. "
                              "Fix: 'spike_count' (or 'spike_rate') for units, 'dff' or 'fluorescence' for imaging.")
@@ -81,7 +93,7 @@ def _spike_span(table: Any, rows: np.ndarray) -> tuple[float, float] | None:
     return (float(lo), float(hi)) if np.isfinite(lo) else None
 
 
-def _layout(pres: Presentations, win: Windows, bins: bool) -> tuple[np.ndarray, np.ndarray, int]:
+def _layout(pres: Presentations, bins: bool) -> tuple[np.ndarray, np.ndarray, int]:
     """Repeat of each presentation, presentations per stimulus and the size of the repeat dim (1 = no dim)."""
     if bins:
         return np.zeros(len(pres.codes), dtype=np.int64), np.ones(len(pres.ids), dtype=np.int64), 1
@@ -92,7 +104,8 @@ def _layout(pres: Presentations, win: Windows, bins: bool) -> tuple[np.ndarray, 
 def _spike_values(table: Any, rows: np.ndarray, win: Windows, out: np.ndarray, rate: bool,
                   progress: bool) -> tuple[int, int]:
     """Count every selected unit into ``out`` (``(unit, repeat * stimulus, bins)``, unit-major: each unit's
-    counts, already arranged by :meth:`Windows.arrange`, are one contiguous write)."""
+    counts, already arranged by :meth:`Windows.arrange`, are one contiguous write). NaN spike times are dropped by
+    ``table.spike_times`` (counted in ``table.nan_dropped``)."""
     from tqdm.auto import tqdm
 
     widths = None if not rate else win.widths if win.rows is None else win.widths[win.rows]
@@ -113,6 +126,7 @@ def load_nwb(
     stimulus: str | tuple[str, str | Sequence[str]] | None = None,
     window: tuple[float, float] | None = None,
     align: str | None = None,
+    align_relative: bool | str = "auto",
     bin_size: float | None = None,
     units: Sequence[bool] | Sequence[int] | Callable[[pd.DataFrame], Any] | None = None,
     measure: str = "spike_count",
@@ -126,27 +140,37 @@ def load_nwb(
     Spike counts (or rates) of every unit of ``nwbfile.units``, or the mean of a calcium-imaging
     ``RoiResponseSeries``, in a window around each presentation of each stimulus. Windows are half-open,
     ``[onset + start, onset + stop)``. Counting is vectorised per unit (``np.searchsorted``), unit by unit through
-    the ragged spike-time index; unsorted spike times are sorted per unit. The file is opened read-only and always
-    closed; ``path`` may be a URL (``https://``, ``s3://``, ``file://``), read through fsspec.
+    the ragged spike-time index; unsorted spike times are sorted per unit and NaN spike times dropped (a
+    ``NeurosuperWarning`` counts them; ``n_spikes`` excludes them). The result's size is checked against the memory
+    available before it is allocated. The file is opened read-only and always closed; ``path`` may be a URL
+    (``https://``, ``s3://``, ``file://``), read through fsspec.
 
     Parameters
     ----------
     path
         The ``.nwb`` file, or a URL.
     stimulus
-        Where presentations come from (auto-detected when unambiguous, preferring an IndexSeries, then a
-        TimeIntervals table, then trials): the name of an ``IndexSeries`` in ``nwbfile.stimulus`` (its ``Images``
-        template becomes the ``stimuli`` variable); the name of a table in ``nwbfile.intervals``
-        (``"trials"`` included), whose stimulus column is guessed; ``(table, column)``; ``(table, [columns])``
-        — one id per combination, values joined with ``"|"``, one coord per column; the column ``"id"`` makes
-        each row its own stimulus; or ``"bins"``: consecutive time bins of ``bin_size`` over the recording
-        (or over ``epochs``), each bin a stimulus with coord ``start_time``.
+        Where presentations come from. ``None`` reads the file's only source; a file with several (IndexSeries,
+        TimeIntervals tables, trials) is an error listing each with the argument that picks it (an IndexSeries
+        and a table holding the same onsets and ids count as one). The name of an ``IndexSeries`` in
+        ``nwbfile.stimulus`` (its ``Images`` template becomes the ``stimuli`` variable); the name of a table in
+        ``nwbfile.intervals`` (``"trials"`` included), whose stimulus column is guessed; ``(table, column)``;
+        ``(table, [columns])`` — one id per combination, values joined with ``"|"``, one coord per column; the
+        column ``"id"`` makes each row its own stimulus; or ``"bins"``: consecutive time bins of ``bin_size`` over
+        the recording (or over ``epochs``), each bin a stimulus with coord ``start_time``.
     window
         ``(start, stop)`` in seconds relative to onset; default: each presentation's own start–stop interval
         (required when presentations have no stop times).
     align
-        A time column of the table giving the onsets (e.g. ``"cue_start_time"``); values all smaller than the
-        rows' ``start_time`` are relative to it and are added (warned once, ``attrs["align_relative"]``).
+        A time column of the table giving the onsets (e.g. ``"cue_start_time"``), absolute or relative to each
+        row's ``start_time`` (see ``align_relative``).
+    align_relative
+        ``True``: the align values are offsets from each row's ``start_time`` (added to it); ``False``: absolute
+        times; ``"auto"`` (default): absolute when every value lies inside its own row's ``[start_time,
+        stop_time]``, relative when every value lies inside ``[0, stop_time - start_time]`` (a row without
+        stop_time is open-ended); when both fit, absolute with a ``NeurosuperWarning``; when
+        neither, :class:`NWBLayoutError`. An automatic "relative" also warns. ``attrs["align_relative"]`` records
+        the choice.
     bin_size
         With presentations, adds a ``time`` dim: bins of this width across the window, coord ``time`` = bin
         centre relative to onset (PSTHs). With ``stimulus="bins"``, the width of the time bins.
@@ -180,13 +204,16 @@ def load_nwb(
     Raises
     ------
     NWBLayoutError
-        Missing units/imaging data, ambiguous or missing presentations (listing every candidate and the
-        argument that picks it), unknown tables or columns, missing stimulus values, bad window or bin size,
-        an empty ``units`` selection.
+        Missing units/imaging data, several or no presentation sources (listing every candidate and the
+        argument that picks it), a source with 0 rows, unknown tables or columns, missing stimulus values, align
+        values that fit neither rule, bad window or bin size, a result larger than the memory available (before
+        allocating it: the message gives its size in GiB and a bin size or window that fits), an empty ``units``
+        selection. The source, align, window, bin and size errors also carry ``cli_message``: the same text with
+        the fix written as ``neurosuper nwb`` flags.
     FormatError
         A missing, truncated or non-NWB file.
     """
-    bin_size = _check_args(stimulus, window, align, bin_size, measure, epochs)
+    bin_size = _check_args(stimulus, window, align, bin_size, measure, epochs, align_relative)
     imaging = measure in _IMAGING
     bins = stimulus == "bins"
     with open_nwb(path) as opened:
@@ -208,14 +235,18 @@ def load_nwb(
             span = None
             if epochs is None:
                 span = (float(timestamps[0]), float(timestamps[-1])) if imaging else _spike_span(table, sel)
-            pres = bin_presentations(nwbfile, source, bin_size=bin_size, epochs=epochs, span=span)
-            win = make_windows(pres.onset, pres.start, pres.stop, window=None, bin_size=None, what="time bins")
+            pres = bin_presentations(nwbfile, source, bin_size=bin_size, epochs=epochs, span=span, n_units=len(sel))
+            rep, n_repeats, n_rep = _layout(pres, bins)
+            win = make_windows(pres.onset, pres.start, pres.stop, window=None, bin_size=None, what="time bins",
+                               n_units=len(sel))
         else:
-            pres = resolve_presentations(nwbfile, source, stimulus=stimulus, align=align, rows=rows)
+            pres = resolve_presentations(nwbfile, source, stimulus=stimulus, align=align, rows=rows,
+                                         align_relative=align_relative)
+            rep, n_repeats, n_rep = _layout(pres, bins)
             what = f"presentations ({pres.attrs.get('stimulus_source')} {pres.attrs.get('stimulus_table')!r})"
-            win = make_windows(pres.onset, pres.start, pres.stop, window=window, bin_size=bin_size, what=what)
+            win = make_windows(pres.onset, pres.start, pres.stop, window=window, bin_size=bin_size, what=what,
+                               n_units=len(sel), n_rows=n_rep * len(pres.ids))
         attrs.update(pres.attrs)
-        rep, n_repeats, n_rep = _layout(pres, win, bins)
         n_bins, n_ids = win.edges.shape[1] - 1, len(pres.ids)
         # unit-major storage: each unit is one contiguous slab; responses is a transposed view of it (no copy)
         slab = np.empty((len(sel), n_rep * n_ids, n_bins))
@@ -233,6 +264,7 @@ def load_nwb(
             win.arrange(source)
             n_resorted, total = _spike_values(table, sel, win, slab, measure == "spike_rate", progress)
             attrs["n_units_resorted"] = int(n_resorted)
+            meta = _drop_nan_spikes(table, sel, meta, attrs)
             if total == 0:
                 warnings.warn(f"every count is zero: {len(sel)} units x {len(pres.codes)} windows hold no spike "
                               "(silent units are data; check the window and the units selection)",
@@ -241,6 +273,25 @@ def load_nwb(
         slab[:, ~shown] = np.nan
     out = slab.reshape(len(sel), n_rep, n_ids, n_bins).transpose(1, 2, 3, 0)  # (repeat, stimulus, time, unit)
     return _build(out, pres, win, sel, meta, all_ids, rep, n_repeats, bins, attrs, bin_size)
+
+
+def _drop_nan_spikes(table: Any, sel: np.ndarray, meta: pd.DataFrame, attrs: dict[str, Any]) -> pd.DataFrame:
+    """Warn about the NaN spike times dropped while counting, record them and take them out of ``n_spikes``."""
+    dropped = {int(r): n for r, n in table.nan_dropped.items() if n}
+    rows = [r for r in sel.tolist() if r in dropped]
+    attrs["n_spike_times_nan"] = int(sum(dropped[r] for r in rows))
+    if not rows:
+        return meta
+    n = attrs["n_spike_times_nan"]
+    message = (f"dropped {n} NaN spike times of {len(rows)} of {len(sel)} units (unit ids "
+               f"{preview(table.ids[rows])}): a NaN time lies in no window; n_spikes counts the remaining spikes "
+               "and attrs['n_spike_times_nan'] records the number dropped")
+    warnings.warn(nwb_warning(message), stacklevel=3)
+    meta = meta.copy()
+    n_spikes = meta["n_spikes"].to_numpy().copy()
+    n_spikes[rows] -= [dropped[r] for r in rows]
+    meta["n_spikes"] = n_spikes
+    return meta
 
 
 def _build(out: np.ndarray, pres: Presentations, win: Windows, sel: np.ndarray, meta: pd.DataFrame,

@@ -1,9 +1,12 @@
 """Where presentations come from: an IndexSeries, a TimeIntervals table, the trials table — found and resolved.
 
-Preference order when ``stimulus=None``: one ``IndexSeries`` in ``nwbfile.stimulus``; else one TimeIntervals table
-in ``nwbfile.intervals`` (not ``trials``/``epochs``/``invalid_times``); else the ``trials`` table when it has an
-obvious stimulus column. Several candidates of the preferred kind, or none, raise :class:`NWBLayoutError`
-listing every candidate and the exact ``stimulus=`` argument that picks it.
+With ``stimulus=None`` a source is picked only when it is the file's only one: several candidates (an IndexSeries,
+TimeIntervals tables in ``nwbfile.intervals`` other than ``trials``/``epochs``/``invalid_times``, the ``trials``
+table) raise :class:`NWBLayoutError` listing every candidate with the exact ``stimulus=`` argument (and the
+``--stimulus`` flag) that picks it — never one of them silently. An IndexSeries and a table holding the same
+presentations (equal onsets and stimulus ids, as :func:`neurosuper.io.nwb.write_session` writes them) count as
+one source; the IndexSeries is read (it carries the images). No candidate at all raises too, pointing to
+``stimulus="bins"``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import NeurosuperWarning, NWBLayoutError
+from ...errors import NWBLayoutError
+from ._messages import layout_error, nwb_warning
 from ._table import decode, preview, ragged_columns, read_scalar_columns
+from .counting import check_allocation, nice_number
 
 __all__ = ["Candidate", "Presentations", "find_candidates", "resolve_presentations", "STIMULUS_COLUMNS"]
 
@@ -34,15 +39,21 @@ class Candidate:
 
     kind: str  # "IndexSeries", "TimeIntervals", "trials"
     name: str
-    argument: str
+    argument: str  # the stimulus= argument of load_nwb picking it
     n_presentations: int
     has_stop: bool
     columns: list[str] = field(default_factory=list)
+    cli: str = ""  # the --stimulus flag of `neurosuper nwb` picking it
 
-    def describe(self) -> str:
-        stop = "start/stop times" if self.has_stop else "onsets only (window= required)"
+    def describe(self, *, cli: bool = False) -> str:
+        """One line: kind, name, size, stop times, columns and the argument (``cli=True``: the flag) picking it."""
+        if self.has_stop:
+            stop = "start/stop times"
+        else:
+            stop = "onsets only (--window START STOP required)" if cli else "onsets only (window= required)"
         cols = f", columns {self.columns}" if self.columns else ""
-        return f"{self.kind} {self.name!r} ({self.n_presentations} presentations, {stop}{cols}): {self.argument}"
+        return (f"{self.kind} {self.name!r} ({self.n_presentations} presentations, {stop}{cols}): "
+                f"{self.cli if cli else self.argument}")
 
 
 @dataclass
@@ -82,19 +93,23 @@ def _table_candidate(kind: str, name: str, table: Any) -> Candidate:
     auto = _auto_column(cols)
     if auto is not None:
         arg = f"stimulus={name!r}  (column {auto!r}; or stimulus=({name!r}, [columns]))"
+        cli = f"--stimulus {name}  (column {auto!r}; or --stimulus {name}:col1,col2)"
     elif cols:
         arg = f"stimulus=({name!r}, {cols[0]!r})  (or any of its columns, several in a list)"
+        cli = f"--stimulus {name}:{cols[0]}  (or any of its columns, several comma-separated)"
     else:
         arg = f"stimulus=({name!r}, 'id')  (one stimulus per row)"
+        cli = f"--stimulus {name}:id  (one stimulus per row)"
     stop = np.asarray(table["stop_time"].data[:]) if len(table) else np.array([])
-    return Candidate(kind, name, arg, len(table), bool(len(stop)) and bool(np.all(np.isfinite(stop))), cols)
+    return Candidate(kind, name, arg, len(table), bool(len(stop)) and bool(np.all(np.isfinite(stop))), cols, cli)
 
 
 def find_candidates(nwbfile: Any) -> list[Candidate]:
     """Every presentation source of an open NWB file, in order of preference."""
     out = []
     for name, series in _index_series(nwbfile).items():
-        out.append(Candidate("IndexSeries", name, f"stimulus={name!r}", int(series.data.shape[0]), False))
+        out.append(Candidate("IndexSeries", name, f"stimulus={name!r}", int(series.data.shape[0]), False,
+                             cli=f"--stimulus {name}"))
     for name, table in _tables(nwbfile).items():
         out.append(_table_candidate("TimeIntervals", name, table))
     if nwbfile.trials is not None:
@@ -102,28 +117,116 @@ def find_candidates(nwbfile: Any) -> list[Candidate]:
     return out
 
 
-def _candidates_message(cands: list[Candidate]) -> str:
-    lines = [f"  - {c.describe()}" for c in cands]
-    lines.append("  - time bins instead of presentations: stimulus='bins', bin_size=0.05 (optionally epochs=...)")
+def _candidates_message(cands: list[Candidate], *, cli: bool = False, both: bool = False) -> str:
+    """One line per candidate with the argument picking it (``cli``: the flag; ``both``: the argument, then the
+    flag), then the time-bins alternative."""
+    def line(c: Candidate) -> str:
+        return f"  - {c.describe(cli=cli)}" + (f"   [neurosuper nwb: {c.cli}]" if both and not cli else "")
+
+    lines = [line(c) for c in cands]
+    if cli:
+        lines.append("  - time bins instead of presentations: --stimulus bins --bin-size 0.05 "
+                     "(optionally --epochs NAME)")
+    else:
+        lines.append("  - time bins instead of presentations: stimulus='bins', bin_size=0.05 (optionally epochs=...)"
+                     + ("   [neurosuper nwb: --stimulus bins --bin-size 0.05]" if both else ""))
     return "\n".join(lines)
 
 
-def _choose(nwbfile: Any, source: str) -> tuple[Candidate, str | list[str] | None]:
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("s" if n != 1 else "")
+
+
+def _choose(nwbfile: Any, source: str) -> tuple[Candidate, list[str]]:
+    """The only source of presentations (and the names of sources holding the same presentations), or an error
+    listing every candidate."""
     cands = find_candidates(nwbfile)
-    for kind in ("IndexSeries", "TimeIntervals", "trials"):
-        of_kind = [c for c in cands if c.kind == kind]
-        if not of_kind:
+    if not cands:
+        raise layout_error(
+            f"file {source!r}", "no presentations (no IndexSeries in nwbfile.stimulus, no TimeIntervals table, no "
+            "trials table)", "stimulus presentations",
+            "for spontaneous activity use stimulus='bins', bin_size=0.05 (and epochs='name' to bin only an epoch)",
+            cli_fix="for spontaneous activity use --stimulus bins --bin-size 0.05 (and --epochs NAME to bin only "
+                    "an epoch)")
+    groups = _distinct_sources(nwbfile, cands)
+    if len(groups) == 1:
+        chosen = groups[0][0]
+        if chosen.kind == "trials" and not _auto_column(chosen.columns):
+            found = "a trials table without an obvious stimulus column and no {} choice"
+            raise layout_error(
+                f"file {source!r}", found.format("stimulus="), f"one of the columns {list(STIMULUS_COLUMNS)}, or a "
+                "choice", f"pick the column(s) with\n{_candidates_message(cands, both=True)}",
+                cli_fix=f"pick the column(s) with\n{_candidates_message(cands, cli=True)}",
+                cli_found=found.format("--stimulus"))
+        return chosen, [c.name for c in groups[0][1:]]
+    kinds = {k: sum(c.kind == k for c in cands) for k in ("IndexSeries", "TimeIntervals", "trials")}
+    summary = ", ".join(_count(n, f"{k} candidate") for k, n in kinds.items() if n)
+    found = f"{_count(len(groups), 'presentation source')} ({summary}) and no {{}} choice"
+    expected = "the source to read named explicitly (neurosuper never picks one of several)"
+    raise layout_error(f"file {source!r}", found.format("stimulus="), expected,
+                       f"pick one with\n{_candidates_message(cands, both=True)}",
+                       cli_fix=f"pick one with\n{_candidates_message(cands, cli=True)}",
+                       cli_found=found.format("--stimulus"))
+
+
+def _series_labels(series: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(onsets, stimulus id of each presentation as text)`` of an IndexSeries, without reading its images;
+    None when its indices do not fit its template."""
+    idx = np.asarray(series.data[:]).astype(np.int64)
+    if series.timestamps is not None:
+        onset = np.asarray(series.timestamps[:], dtype=np.float64)
+    else:
+        onset = float(series.starting_time or 0.0) + np.arange(len(idx)) / float(series.rate)
+    template = getattr(series, "indexed_images", None)
+    if template is None:
+        return onset, idx.astype(str)
+    names = np.asarray([img.name for img in _images_order(template)])
+    if idx.size and (idx.min() < 0 or idx.max() >= names.size):
+        return None
+    return onset, names[idx]
+
+
+def _table_labels(table: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
+    onset = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    values = decode(np.asarray(table[column].data[:]))
+    return onset, np.asarray([str(v) for v in _as_ids(np.asarray(values)).tolist()])
+
+
+def _same_presentations(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Equal multisets of (onset, stimulus id) pairs (onsets to 1 ns)."""
+    (ta, la), (tb, lb) = a, b
+    if ta.size != tb.size or ta.size == 0:
+        return False
+    oa, ob = np.lexsort((la, ta)), np.lexsort((lb, tb))
+    return bool(np.allclose(ta[oa], tb[ob], rtol=0, atol=1e-9) and np.array_equal(la[oa], lb[ob]))
+
+
+def _distinct_sources(nwbfile: Any, cands: list[Candidate]) -> list[list[Candidate]]:
+    """The candidates grouped by the presentations they hold: an IndexSeries joins every table whose onsets and
+    stimulus ids (its guessed stimulus column) are the same presentations. Each group keeps preference order."""
+    if len(cands) == 1:
+        return [cands]
+    series = _index_series(nwbfile)
+    tables = {c.name: (nwbfile.trials if c.kind == "trials" else nwbfile.intervals[c.name]) for c in cands
+              if c.kind != "IndexSeries"}
+    groups: list[list[Candidate]] = []
+    joined: set[str] = set()
+    for cand in cands:
+        if cand.kind != "IndexSeries":
             continue
-        if len(of_kind) == 1 and (kind != "trials" or _auto_column(of_kind[0].columns)):
-            return of_kind[0], None
-        reason = (f"{len(of_kind)} {kind} candidates" if len(of_kind) > 1
-                  else "a trials table without an obvious stimulus column")
-        raise NWBLayoutError(f"file {source!r}: found {reason} and no stimulus= choice; expected one unambiguous "
-                             f"source of presentations. Fix: pick one with\n{_candidates_message(cands)}")
-    raise NWBLayoutError(f"file {source!r}: found no presentations (no IndexSeries in nwbfile.stimulus, no "
-                         "TimeIntervals table, no trials table); expected stimulus presentations. Fix: for "
-                         "spontaneous activity use stimulus='bins', bin_size=0.05 (and epochs='name' to bin only "
-                         "an epoch).")
+        group = [cand]
+        labels = _series_labels(series[cand.name])
+        for other in cands:
+            column = _auto_column(other.columns)
+            if (labels is None or other.kind == "IndexSeries" or other.name in joined or column is None
+                    or other.n_presentations != cand.n_presentations):
+                continue
+            if _same_presentations(labels, _table_labels(tables[other.name], column)):
+                group.append(other)
+                joined.add(other.name)
+        groups.append(group)
+    groups += [[c] for c in cands if c.kind != "IndexSeries" and c.name not in joined]
+    return groups
 
 
 # ----------------------------------------------------------------------------------------------- ids
@@ -216,7 +319,17 @@ def _images_order(images: Any) -> list[Any]:
     return [images.images[k] for k in sorted(images.images)]
 
 
-def _read_index_series(series: Any, source: str) -> Presentations:
+def _empty_source(nwbfile: Any, kind: str, name: str, source: str) -> NWBLayoutError:
+    others = [c for c in find_candidates(nwbfile) if c.name != name]
+    return layout_error(f"{kind} {name!r} of {source!r}", "0 presentations (an empty source)",
+                        "at least one presentation",
+                        f"pick another source:\n{_candidates_message(others, both=True)}",
+                        cli_fix=f"pick another source:\n{_candidates_message(others, cli=True)}")
+
+
+def _read_index_series(nwbfile: Any, series: Any, source: str) -> Presentations:
+    if int(series.data.shape[0]) == 0:
+        raise _empty_source(nwbfile, "IndexSeries", series.name, source)
     idx = np.asarray(series.data[:]).astype(np.int64)
     if series.timestamps is not None:
         onset = np.asarray(series.timestamps[:], dtype=np.float64)
@@ -268,7 +381,9 @@ def _template_stimuli(nwbfile: Any, ids: np.ndarray) -> tuple[np.ndarray | None,
 
 
 def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | list[str] | None,
-                align: str | None, rows: Any, source: str) -> Presentations:
+                align: str | None, align_relative: bool | str, rows: Any, source: str) -> Presentations:
+    if len(table) == 0:
+        raise _empty_source(nwbfile, f"{kind} table", name, source)
     frame = read_scalar_columns(table)
     frame["id"] = frame.index.to_numpy()
     what = f"{kind} table {name!r}"
@@ -300,7 +415,7 @@ def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | l
         attrs["n_rows_dropped"] = n_dropped
     onset = start
     if align is not None:
-        onset = _aligned(frame, align, start, what, source, attrs)
+        onset = _aligned(frame, align, align_relative, start, stop, what, source, attrs)
     codes, ids, coords = ids_from_columns(frame, cols, what, source)
     coords.update(constant_coords(frame, codes, len(ids), set(cols) | {align}))
     pres = Presentations(start=start, stop=stop, onset=onset, codes=codes, ids=ids, coords=coords, attrs=attrs)
@@ -310,8 +425,15 @@ def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | l
     return pres
 
 
-def _aligned(frame: pd.DataFrame, align: str, start: np.ndarray, what: str, source: str,
-             attrs: dict[str, Any]) -> np.ndarray:
+def _aligned(frame: pd.DataFrame, align: str, align_relative: bool | str, start: np.ndarray, stop: np.ndarray,
+             what: str, source: str, attrs: dict[str, Any]) -> np.ndarray:
+    """Onsets from the align column: absolute times, or times relative to each row's start (added to it).
+
+    ``align_relative="auto"``: absolute when every value lies in its own row's ``[start, end]``, relative when
+    every value lies in ``[0, end - start]`` (``end`` = stop_time; a NaN stop_time leaves the row open-ended, as
+    in the Svoboda-lab ALM files whose cue times can fall after the next row's start_time); both → absolute (NWB
+    stores times from the session reference) with a warning; neither → error.
+    """
     values = np.asarray(frame[align].to_numpy())
     if values.dtype.kind not in "iuf":
         raise NWBLayoutError(f"{what}: align column {align!r} holds {values.dtype} values; expected times in "
@@ -322,22 +444,68 @@ def _aligned(frame: pd.DataFrame, align: str, start: np.ndarray, what: str, sour
                              f"value in align column {align!r}; expected a time in every row. Fix: drop them with "
                              f"rows=lambda t: t[{align!r}].notna().")
     attrs["align"] = align
-    relative = bool(np.all(values < start))
+    if align_relative == "auto":
+        end = np.where(np.isnan(stop), np.inf, stop)
+        relative = _align_rule(values, start, end, frame.index.to_numpy(), align, what, source)
+        attrs["align_rule"] = "auto"
+    else:
+        relative = bool(align_relative)
+        attrs["align_rule"] = "align_relative argument"
     attrs["align_relative"] = relative
-    if relative:
-        warnings.warn(f"align column {align!r} of {what}: every value ({values.min():.3g}..{values.max():.3g} s) is "
-                      "smaller than its row's start_time, so the values are taken as relative to the row start and "
-                      "added to it (recorded as attrs['align_relative'] = True)", NeurosuperWarning, stacklevel=5)
-        return start + values
-    return values
+    return start + values if relative else values
+
+
+def _align_rule(values: np.ndarray, start: np.ndarray, end: np.ndarray, ids: np.ndarray, align: str, what: str,
+                source: str) -> bool:
+    """True (relative) or False (absolute) by where the values lie; warns when both fit, raises when neither."""
+    tol = 1e-9
+    absolute = (values >= start - tol) & (values <= end + tol)
+    relative = (values >= -tol) & (values <= end - start + tol)
+    span = f"{values.min():.6g}..{values.max():.6g} s"
+    rule = ("absolute when every value lies in its own row's [start_time, stop_time], relative when every value "
+            "lies in [0, stop_time - start_time] (a NaN stop_time: open-ended)")
+    choose = ("align_relative=True (values are offsets from each row's start_time) or align_relative=False "
+              "(values are absolute times)")
+    choose_cli = "--align-relative true (offsets from each row's start_time) or --align-relative false (absolute)"
+    if absolute.all() and relative.all():
+        message = (f"align column {align!r} of {what}: every value ({span}) fits both as an absolute time inside "
+                   "its own row and as an offset from the row's start, so the values are taken as absolute times "
+                   "(NWB stores times from the session reference; attrs['align_relative'] = False). If they are "
+                   "offsets, pass {}; passing either silences this warning")
+        warnings.warn(nwb_warning(message.format(choose.split(" or ")[0]),
+                                  cli=message.format(choose_cli.split(" or ")[0])), stacklevel=6)
+        return False
+    if absolute.all():
+        return False
+    if relative.all():
+        open_ended = " (open-ended where stop_time is NaN)" if np.isinf(end).any() else ""
+        message = (f"align column {align!r} of {what}: the values ({span}) are not inside their rows' "
+                   f"[start_time, stop_time] but every one lies in [0, stop_time - start_time]{open_ended}, so they "
+                   "are taken as relative to the row start and added to it (attrs['align_relative'] = True); pass {} "
+                   "to state it and silence this warning")
+        warnings.warn(nwb_warning(message.format("align_relative=True"), cli=message.format("--align-relative true")),
+                      stacklevel=6)
+        return True
+    bad_abs, bad_rel = np.flatnonzero(~absolute), np.flatnonzero(~relative)
+    i, j = bad_abs[0], bad_rel[0]
+    ids = ids.tolist()
+    found = (f"values ({span}) that fit neither rule: {len(bad_abs)} of {len(values)} rows lie outside their own "
+             f"[start_time, stop_time] (e.g. row id {ids[i]!r}: {values[i]:.6g} not in [{start[i]:.6g}, "
+             f"{end[i]:.6g}]) and {len(bad_rel)} outside [0, stop_time - start_time] (e.g. row id {ids[j]!r}: "
+             f"{values[j]:.6g} not in [0, {end[j] - start[j]:.6g}])")
+    fix = (f"check that {align!r} holds onset times; drop the rows outside with rows=...; or state the convention "
+           f"with {choose}")
+    raise layout_error(f"align column {align!r} of {what} in {source!r}", found, rule, fix,
+                       cli_fix=f"check that {align!r} holds onset times, or state the convention with {choose_cli}")
 
 
 def resolve_presentations(nwbfile: Any, source: str, *, stimulus: Any, align: str | None,
-                          rows: Any) -> Presentations:
+                          rows: Any, align_relative: bool | str = "auto") -> Presentations:
     """The presentations picked by ``stimulus=`` (see :func:`neurosuper.io.nwb.load_nwb`)."""
     columns: str | list[str] | None = None
+    same_as: list[str] = []
     if stimulus is None:
-        cand, columns = _choose(nwbfile, source)
+        cand, same_as = _choose(nwbfile, source)
         name, kind = cand.name, cand.kind
     else:
         if isinstance(stimulus, tuple | list):
@@ -358,9 +526,13 @@ def resolve_presentations(nwbfile: Any, source: str, *, stimulus: Any, align: st
         if rows is not None:
             raise NWBLayoutError(f"rows=: found an IndexSeries {name!r}; rows= filters table rows only. Fix: drop "
                                  "rows=, or load the equivalent TimeIntervals table.")
-        return _read_index_series(_index_series(nwbfile)[name], source)
-    table = nwbfile.trials if kind == "trials" and name == "trials" else nwbfile.intervals[name]
-    return _read_table(nwbfile, kind, name, table, columns, align, rows, source)
+        pres = _read_index_series(nwbfile, _index_series(nwbfile)[name], source)
+    else:
+        table = nwbfile.trials if kind == "trials" and name == "trials" else nwbfile.intervals[name]
+        pres = _read_table(nwbfile, kind, name, table, columns, align, align_relative, rows, source)
+    if same_as:
+        pres.attrs["stimulus_same_as"] = same_as  # sources holding the very same presentations
+    return pres
 
 
 def _kind_of(nwbfile: Any, name: str, columns: Any, source: str) -> str:
@@ -376,9 +548,11 @@ def _kind_of(nwbfile: Any, name: str, columns: Any, source: str) -> str:
     if name in intervals:
         return "trials" if name == "trials" else "TimeIntervals"
     cands = find_candidates(nwbfile)
-    raise NWBLayoutError(f"stimulus={name!r}: found no IndexSeries or TimeIntervals table of that name in "
-                         f"{source!r} (interval tables: {sorted(intervals)}); expected one of these:\n"
-                         f"{_candidates_message(cands)}")
+    found = f"no IndexSeries or TimeIntervals table of that name in {source!r} (interval tables: {sorted(intervals)})"
+    raise layout_error(f"stimulus={name!r}", found, "one of the file's presentation sources",
+                       f"pick one of these:\n{_candidates_message(cands, both=True)}",
+                       cli_what=f"--stimulus {name}",
+                       cli_fix=f"pick one of these:\n{_candidates_message(cands, cli=True)}")
 
 
 # ----------------------------------------------------------------------------------------------- bins
@@ -414,34 +588,56 @@ def _epoch_intervals(nwbfile: Any, epochs: Any, source: str) -> tuple[list[tuple
     return out, labels
 
 
+#: bytes per time bin besides the responses (edges, start/stop/ids/codes, the edge index, epoch labels)
+_BIN_OVERHEAD = 16 * 8
+
+
+def _check_bins(n_bins: int, n_units: int, bin_size: float, what: str, cli_what: str | None = None) -> None:
+    per_bin = 8 * n_units + _BIN_OVERHEAD
+    check_allocation(
+        n_bins * per_bin, n_bins * n_units * 8,
+        what=f"stimulus='bins', bin_size={bin_size:g} over {what}",
+        shape=f"{n_bins:,} bins x {n_units:,} units",
+        scale=lambda factor: (f"a larger bin_size (e.g. bin_size={nice_number(bin_size * factor)}), a shorter span "
+                              "(epochs=(start, stop)), or fewer units (units=...)"),
+        cli_scale=lambda factor: (f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * factor)}), or a "
+                                  "shorter span (--epochs NAME)"),
+        cli_what=f"--stimulus bins --bin-size {bin_size:g} over {cli_what or what}")
+
+
 def bin_presentations(nwbfile: Any, source: str, *, bin_size: float, epochs: Any,
-                      span: tuple[float, float] | None) -> Presentations:
+                      span: tuple[float, float] | None, n_units: int = 1) -> Presentations:
     """Consecutive time bins, each a stimulus: over each epoch (partial trailing bins dropped), else over ``span``
-    on a grid of multiples of ``bin_size`` covering the first to the last sample."""
+    on a grid of multiples of ``bin_size`` covering the first to the last sample. The size of the result for
+    ``n_units`` units is checked against the memory available before any bin is made."""
     attrs: dict[str, Any] = {"stimulus_source": "bins", "bin_size": float(bin_size)}
     if epochs is not None:
         intervals, labels = _epoch_intervals(nwbfile, epochs, source)
         attrs["epochs"] = epochs if isinstance(epochs, str) else [list(map(float, e)) for e in intervals]
-        starts, stops, epoch_of = [], [], []
-        for (a, b), label in zip(intervals, labels, strict=True):
+        for a, b in intervals:
             if not b > a:
                 raise NWBLayoutError(f"epochs={epochs!r}: found an interval ({a}, {b}) with stop <= start; "
                                      "expected stop > start. Fix: check the epoch times.")
-            n = int(np.floor((b - a) / bin_size + 1e-9))
+        counts = [int(np.floor((b - a) / bin_size + 1e-9)) for a, b in intervals]
+        _check_bins(sum(counts), n_units, bin_size, f"epochs={epochs!r}",
+                    f"--epochs {epochs}" if isinstance(epochs, str) else "the epochs")
+        starts, stops = [], []
+        for (a, _), n in zip(intervals, counts, strict=True):
             grid = a + np.arange(n + 1) * bin_size  # shared edges: a bin's stop is exactly the next one's start
             starts.append(grid[:-1])
             stops.append(grid[1:])
-            epoch_of += [label] * n
+        epoch_of = np.repeat(np.asarray(labels), counts)
         start, stop = np.concatenate(starts), np.concatenate(stops)
         if start.size == 0:
             raise NWBLayoutError(f"bin_size={bin_size}: found epochs shorter than one bin ({intervals}); expected at "
                                  "least one complete bin. Fix: use a smaller bin_size.")
-        coords = {"start_time": start, "epoch": np.asarray(epoch_of)}
+        coords = {"start_time": start, "epoch": epoch_of}
     else:
         if span is None:
             raise NWBLayoutError(f"file {source!r}: found no spikes or samples to bin; expected data. "
                                  "Fix: check the units selection.")
         k0, k1 = np.floor(span[0] / bin_size), np.floor(span[1] / bin_size)
+        _check_bins(int(k1 - k0) + 1, n_units, bin_size, f"the recording ({span[0]:.6g}..{span[1]:.6g} s)")
         grid = np.arange(k0, k1 + 2) * bin_size
         start, stop = grid[:-1], grid[1:]
         coords = {"start_time": start}

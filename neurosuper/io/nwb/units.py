@@ -1,13 +1,14 @@
 """The units table: per-unit metadata (without reading spike times), ``units=`` selection, spike times unit by unit.
 
 Spike times are read through the ragged index (``spike_times_index`` holds each unit's end offset into the flat
-``spike_times`` dataset), one unit at a time, so the spikes of all units are never in memory together.
+``spike_times`` dataset), one unit at a time, so the spikes of all units are never in memory together. NaN spike
+times (no spike lies at "not a number") are dropped and counted per unit; unsorted trains are sorted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,13 +31,15 @@ class UnitsTable:
     meta: pd.DataFrame  # index = unit id; scalar columns, 'area' (if any), 'n_spikes'
     ends: np.ndarray  # end offset of each unit's spikes in the flat dataset
     spikes: Any  # the flat spike_times dataset (h5py.Dataset or array)
+    nan_dropped: dict[int, int] = field(default_factory=dict)  # row -> NaN spike times dropped (rows read so far)
 
     def spike_times(self, rows: Sequence[int], *, block: int = 2**22) -> Iterator[tuple[int, np.ndarray, bool]]:
-        """Yield ``(row, sorted spike times, was_unsorted)`` for each row (file position) in ``rows``.
+        """Yield ``(row, sorted finite-or-inf spike times, was_unsorted)`` for each row (file position) in ``rows``.
 
-        Consecutive rows are read together, up to ``block`` spikes (32 MB) per read, into one reused buffer, so
-        a session costs a few large reads and no fresh memory per block. Each yielded array is a view into that
-        buffer, valid until the next item is requested (copy it to keep it).
+        NaN spike times are dropped; their number is recorded in ``nan_dropped[row]``. Consecutive rows are read
+        together, up to ``block`` spikes (32 MB) per read, into one reused buffer, so a session costs a few large
+        reads and no fresh memory per block. Each yielded array is a view into that buffer (or, when NaNs were
+        dropped, a fresh array), valid until the next item is requested (copy it to keep it).
         """
         rows = np.asarray(rows, dtype=np.int64)
         starts = np.concatenate([[0], self.ends[:-1]]).astype(np.int64)
@@ -53,12 +56,29 @@ class UnitsTable:
             chunk = buffer[: hi - lo]
             self._read(lo, hi, chunk)
             for row in rows[i:j].tolist():
-                times = chunk[starts[row] - lo:self.ends[row] - lo]
-                unsorted = times.size > 1 and bool(np.any(times[1:] < times[:-1]))
-                if unsorted:
-                    times.sort(kind="stable")
+                times, unsorted = self._clean(row, chunk[starts[row] - lo:self.ends[row] - lo])
                 yield row, times, unsorted
             i = j
+
+    def _clean(self, row: int, times: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(times without NaN, sorted; was_unsorted)``. One comparison pass when the train is already clean:
+        ``times[1:] >= times[:-1]`` is False for every pair that involves a NaN, so a NaN anywhere (even inside an
+        otherwise sorted train) sends the train to the slow path instead of fooling the sortedness check."""
+        self.nan_dropped.pop(row, None)
+        if times.size > 1:
+            if np.all(times[1:] >= times[:-1]):
+                return times, False
+        elif times.size == 0 or not np.isnan(times[0]):
+            return times, False
+        nan = np.isnan(times)
+        n_nan = int(np.count_nonzero(nan))
+        if n_nan:
+            times = times[~nan]
+            self.nan_dropped[row] = n_nan
+        unsorted = times.size > 1 and not bool(np.all(times[1:] >= times[:-1]))
+        if unsorted:
+            times.sort(kind="stable")
+        return times, unsorted
 
     def _read(self, lo: int, hi: int, out: np.ndarray) -> None:
         """``out[:] = spikes[lo:hi]`` — straight into ``out`` for an HDF5 dataset (``read_direct``)."""

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..._atomic import atomic_path
 from ..._version import __version__
-from ...errors import FormatError, NWBLayoutError
+from ...errors import NWBLayoutError
 from ...format import validate
 
 __all__ = ["write_session", "save_nwb", "write_imaging_session"]
@@ -38,22 +39,9 @@ _EDGE = 1e-6  # planted spikes keep this far (s) from window edges, so counts ne
 def _atomic_write(nwbfile: Any, path: str | os.PathLike, overwrite: bool) -> Path:
     from pynwb import NWBHDF5IO
 
-    path = Path(os.path.abspath(path))
-    if path.exists() and not overwrite:
-        raise FormatError(f"path {str(path)!r}: found an existing file; expected a new path. Fix: pass "
-                          "overwrite=True to replace it, or choose another name.")
-    if not path.parent.is_dir():
-        raise FormatError(f"path {str(path)!r}: found no folder {str(path.parent)!r}; expected an existing folder. "
-                          "Fix: create the folder first.")
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}.nwb")
-    try:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwbfile)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    with atomic_path(path, overwrite=overwrite) as tmp, NWBHDF5IO(str(tmp), "w") as io:
+        io.write(nwbfile)
+    return Path(os.path.abspath(path))
 
 
 def _new_file(*, session_id: str, description: str, identifier: str | None, start: _dt.datetime | None,
