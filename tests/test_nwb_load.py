@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _nwb_helpers import alm_like, brute_count, brute_layout, trials_file
 
@@ -246,3 +248,17 @@ def test_spike_times_read_in_blocks_equal_each_units_own_spikes(tmp_path, block)
     for row, times, unsorted in got:
         np.testing.assert_array_equal(times, np.sort(sim.spike_times[row]))
         assert unsorted
+
+
+def test_results_on_a_loaded_recording_name_the_nwb_file_and_its_sha256(tmp_path):
+    import hashlib
+
+    from neurosuper._provenance import stamp
+
+    trials = pd.DataFrame({"start_time": np.arange(6.0), "stop_time": np.arange(6.0) + 0.8,
+                           "stimulus_id": ["a", "b"] * 3})
+    path = Path(trials_file(tmp_path / "t.nwb", [np.sort(np.random.default_rng(0).uniform(0, 6, 50))], trials))
+    ds = ns.load_nwb(path, stimulus=("trials", "stimulus_id"), window=(0.0, 0.5))
+    (record,) = stamp(ds[["responses"]].copy(), analysis="x", reference="y", inputs_from=ds).attrs["inputs"]
+    assert record["path"] == str(path.resolve())
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

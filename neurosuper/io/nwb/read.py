@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..._provenance import INPUTS_KEY
 from ..._version import __version__
 from ...errors import NeurosuperWarning, NWBLayoutError
 from ...format import from_array
 from ._messages import nwb_warning
-from ._open import open_nwb
+from ._open import is_url, open_nwb
 from ._table import preview
 from .counting import Windows, count_in_windows, make_windows, repeat_index
 from .ophys import choose_roi_series, read_roi_series, roi_means
 from .sources import Candidate, Presentations, bin_presentations, find_candidates, resolve_presentations
-from .units import read_units, select_units, unit_coords
+from .units import read_units, select_units, units_table_coords
 
 __all__ = ["load_nwb", "nwb_sources"]
 
@@ -272,7 +274,10 @@ def load_nwb(
     if not shown.all():  # NaN where a stimulus had fewer presentations
         slab[:, ~shown] = np.nan
     out = slab.reshape(len(sel), n_rep, n_ids, n_bins).transpose(1, 2, 3, 0)  # (repeat, stimulus, time, unit)
-    return _build(out, pres, win, sel, meta, all_ids, rep, n_repeats, bins, attrs, bin_size)
+    ds = _build(out, pres, win, sel, meta, all_ids, rep, n_repeats, bins, attrs, bin_size)
+    if not is_url(path):
+        ds.encoding[INPUTS_KEY] = [str(Path(path).resolve())]  # provenance: results name the file and its sha256
+    return ds
 
 
 def _drop_nan_spikes(table: Any, sel: np.ndarray, meta: pd.DataFrame, attrs: dict[str, Any]) -> pd.DataFrame:
@@ -309,7 +314,7 @@ def _build(out: np.ndarray, pres: Presentations, win: Windows, sel: np.ndarray, 
     coords: dict[str, Any] = {name: ("stimulus", _plain(values)) for name, values in pres.coords.items()}
     if not bins:
         coords["n_repeats"] = ("stimulus", n_repeats)
-    coords.update(unit_coords(meta, sel))
+    coords.update(units_table_coords(meta, sel))
     if has_time:
         coords["time"] = win.time
     attrs.update(window=list(win.window) if win.window is not None else None,

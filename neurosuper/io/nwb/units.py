@@ -17,7 +17,7 @@ import pandas as pd
 from ...errors import NWBLayoutError
 from ._table import decode, is_scalar_column, preview
 
-__all__ = ["UnitsTable", "read_units", "select_units", "unit_coords", "parse_location"]
+__all__ = ["UnitsTable", "read_units", "select_units", "units_table_coords", "parse_location"]
 
 #: Coord names a unit column may not take (they are dims of the ResponseSet).
 _RESERVED = {"unit", "stimulus", "repeat", "time", "responses", "stimuli", "onset"}
@@ -213,7 +213,7 @@ def select_units(ids: np.ndarray, meta: pd.DataFrame, units: Any) -> np.ndarray:
     return rows
 
 
-def unit_coords(meta: pd.DataFrame, rows: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+def units_table_coords(meta: pd.DataFrame, rows: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
     """Coords along ``unit`` for the selected rows (every metadata column, ``n_spikes`` included)."""
     sub = meta.iloc[rows]
     coords: dict[str, tuple[str, np.ndarray]] = {}
