@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ._progress import progress_bar
+
 __all__ = ["is_dask", "reduce_blocks", "unit_grams", "stimulus_grams", "unit_stats", "top_eigh", "top_eigvalsh",
            "map_tasks", "constant_units"]
 
@@ -63,9 +65,7 @@ def reduce_blocks(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, 
     step = max(64, int(BLOCK_BYTES // max(1, other * itemsize)))
     starts = range(0, n, step)
     if progress and len(starts) > 1:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc=desc, leave=False)
+        starts = progress_bar(starts, desc=desc, leave=False)
     acc: dict | None = None
     for start in starts:
         stop = min(n, start + step)
@@ -321,9 +321,7 @@ def map_tasks(fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (),
     seed gives the same numbers.
     """
     if len(items) <= 1 or (_local_scheduler() and not PARALLEL_TASKS):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(items, desc=desc, disable=not progress or len(items) < 2, leave=False)
+        bar = progress_bar(items, desc=desc, progress=progress and len(items) >= 2, leave=False)
         return [fn(*shared, item) for item in bar]
     import uuid
 

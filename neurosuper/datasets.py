@@ -124,9 +124,9 @@ def _cached(name: str, params: dict[str, Any], build: Callable[[bool], xr.Datase
 
 
 def _bar(progress: bool, desc: str, total: int):
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=not progress, unit="step")
+    return progress_bar(total=total, desc=desc, progress=progress, unit="step")
 
 
 def _limit_threads():

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from .._progress import progress_bar
 
 __all__ = ["topk_rows", "topk_units"]
 
@@ -113,7 +114,7 @@ def topk_units(R, k: int, *, largest: bool = True, progress: bool = False) -> tu
         chunks = np.cumsum((0,) + tuple(R.chunks[0]))
         idx = np.full((n_unit, 0), -1, dtype=np.int64)
         val = np.zeros((n_unit, 0))
-        for s0, s1 in tqdm(list(zip(chunks[:-1], chunks[1:], strict=True)), disable=not progress,
+        for s0, s1 in progress_bar(list(zip(chunks[:-1], chunks[1:], strict=True)), progress=progress,
                            desc="top-k", unit="block"):
             block = np.asarray(R[s0:s1].compute()).T
             kk = min(k, s1 - s0)
@@ -126,6 +127,6 @@ def topk_units(R, k: int, *, largest: bool = True, progress: bool = False) -> tu
     val = np.empty((n_unit, k), dtype=np.float64)
     blocks = _unit_blocks(R)
     n_blocks = -(-n_unit // max(1, BLOCK_ELEMENTS // max(n_stim, 1)))
-    for u0, u1, block in tqdm(blocks, total=n_blocks, disable=not progress, desc="top-k", unit="block"):
+    for u0, u1, block in progress_bar(blocks, total=n_blocks, progress=progress, desc="top-k", unit="block"):
         idx[u0:u1], val[u0:u1] = topk_rows(block, k, largest=largest)
     return idx, val

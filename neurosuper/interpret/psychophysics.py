@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from .._provenance import stamp
 from ..errors import AnalysisError
 from ..format import validate
@@ -168,7 +168,7 @@ def psychophysics_2afc(
     rng = np.random.default_rng(seed)
     correct = np.full((n_unit, n_trials), np.nan)
     step = max(1, BLOCK_ELEMENTS // max(n_stim, 1))
-    for u0 in tqdm(range(0, n_unit, step), disable=not progress, desc="2afc", unit="block"):
+    for u0 in progress_bar(range(0, n_unit, step), progress=progress, desc="2afc", unit="block"):
         X = R[:, u0:u0 + step].T
         valid = ~np.isnan(X)
         if observer == "klindt2023" and center > 0:

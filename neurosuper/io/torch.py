@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._progress import progress_bar
 from ..errors import FormatError, NeurosuperError
 from .activations import from_activations, reduce_spatial
 
@@ -178,7 +179,6 @@ def from_torch(
             raise FormatError(f"store: found {str(store)!r}; expected a path ending in .zarr.")
         if store.exists():
             raise FormatError(f"store: found an existing {str(store)!r}; expected a new path. Fix: remove it first.")
-    from tqdm.auto import tqdm
 
     model_name = type(model).__name__
     sink = _ZarrSink(store, spatial, model_name) if store is not None else _MemorySink(spatial, model_name)
@@ -194,7 +194,7 @@ def from_torch(
     offset = 0
     try:
         model.eval()
-        with torch.no_grad(), tqdm(total=n_total, unit="stim", disable=not progress, desc="from_torch") as bar:
+        with torch.no_grad(), progress_bar(total=n_total, unit="stim", progress=progress, desc="from_torch") as bar:
             for batch in batches:
                 collector.batch = {}
                 model(batch.to(device))

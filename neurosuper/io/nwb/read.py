@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..._progress import progress_bar
 from ..._provenance import INPUTS_KEY
 from ..._version import __version__
 from ...errors import NeurosuperWarning, NWBLayoutError
@@ -108,12 +109,10 @@ def _spike_values(table: Any, rows: np.ndarray, win: Windows, out: np.ndarray, r
     """Count every selected unit into ``out`` (``(unit, repeat * stimulus, bins)``, unit-major: each unit's
     counts, already arranged by :meth:`Windows.arrange`, are one contiguous write). NaN spike times are dropped by
     ``table.spike_times`` (counted in ``table.nan_dropped``)."""
-    from tqdm.auto import tqdm
-
     widths = None if not rate else win.widths if win.rows is None else win.widths[win.rows]
     n_resorted, total = 0, 0
-    bar = tqdm(table.spike_times(rows), total=len(rows), desc="counting spikes", unit="unit",
-               disable=(not progress) or None, leave=False)
+    bar = progress_bar(table.spike_times(rows), total=len(rows), desc="counting spikes", unit="unit",
+                       progress=progress, leave=False)
     for u, (_, times, unsorted) in enumerate(bar):
         counts = count_in_windows(times, win)
         n_resorted += unsorted
