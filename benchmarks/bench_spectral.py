@@ -3,6 +3,8 @@
     python benchmarks/bench_spectral.py stringer [--repeats 3]     # cvPCA vs neuropop's shuff_cvPCA
     python benchmarks/bench_spectral.py outofcore [--repeats 3]    # 200,000 x 4,096 zarr vs in-memory X.T @ X
     python benchmarks/bench_spectral.py stringer --stimuli 700 --units 2500    # quick
+    python benchmarks/bench_spectral.py coverage [--reps 100]      # does alpha_ci cover the generating alpha?
+    python benchmarks/bench_spectral.py twonn [--reps 200]         # coverage of TwoNN's d_ci (split vs gamma)
 
 ``stringer``: 2,800 stimuli x 10,000 units x 2 repeats, float32, zero-mean per unit in each repeat (a power-law
 signal plus independent noise). Peer: Stringer's own ``cvPCA``/``shuff_cvPCA`` from the GPL ``neuropop`` package,
@@ -18,6 +20,16 @@ mean: first 100 ranks within 1e-3 relative, alpha within 0.005); with 10 shuffle
 ``eigenspectrum(load(path, lazy=True), method="pca")`` in a subprocess (imports done before the clock starts; peak
 RSS = its VmHWM) and a bare in-memory float32 ``X.T @ X`` on the same data in this process (loading it is not
 timed), then deletes the zarr.
+
+``coverage``: the bootstrap interval of α (``powerlaw(eigenspectrum(ds, n_boot=50))["alpha_ci"]``, default fit
+range) on simulated populations with a known population spectrum n^(−α): units with independent Gaussian
+responses of variance n^(−α) (1,000 stimuli × 500 units, N = 499, ranks 11..124). Scenario ``pca``: the noiseless
+responses, PCA; scenario ``cvpca``: two repeats with independent Gaussian noise (SD = ``--noise`` × the signal's),
+cvPCA (5 shuffles). For each simulated set it records whether the interval contains (a) the generating α, (b) the
+α of the same sample's noiseless spectrum over the same ranks (what cvPCA estimates), and (c) the mean estimate
+over all simulated sets (what the procedure gives on average), plus the demo brain's interval against its
+generating spectrum fitted over the same ranks. ``twonn``: coverage of ``intrinsic_dimension``'s interval, split
+(default) and gamma, on flat tori and Gaussian clouds of known dimension.
 """
 
 from __future__ import annotations
@@ -201,6 +213,115 @@ def outofcore(args: argparse.Namespace) -> dict:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# ----------------------------------------------------------------------------------------------- coverage
+def _coverage_set(alpha: float, n: int, p: int, noise: float, seed: int):
+    rng = np.random.default_rng([seed, 10])
+    signal = rng.standard_normal((n, p)) * np.arange(1, p + 1) ** (-alpha / 2)
+    if noise == 0:
+        return signal, None
+    sd = noise * signal.std()
+    reps = signal[None] + sd * rng.standard_normal((2, n, p))
+    return signal, reps
+
+
+def coverage(args: argparse.Namespace) -> dict:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # many small eigendecompositions: one thread each is fastest
+        return _coverage(args)
+
+
+def _coverage(args: argparse.Namespace) -> dict:
+    import warnings
+
+    from neurosuper import NeurosuperWarning
+
+    res: dict = {"alpha": args.alpha, "stimuli": args.stimuli, "units": args.units, "n_boot": args.n_boot,
+                 "noise_sd_over_signal_sd": args.noise, "reps": args.reps, "ci": 0.95}
+    for scenario in ("pca", "cvpca"):
+        rows = []
+        t0 = time.perf_counter()
+        for r in range(args.reps if scenario == "pca" else args.reps_cv):
+            signal, reps = _coverage_set(args.alpha, args.stimuli, args.units, 0.0 if scenario == "pca" else args.noise,
+                                         r)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NeurosuperWarning)
+                clean = spectral.eigenspectrum(ns.from_array(signal, system="brain", measure="dff"), method="pca",
+                                               progress=False)
+                if scenario == "pca":
+                    spec = spectral.eigenspectrum(ns.from_array(signal, system="brain", measure="dff"),
+                                                  method="pca", n_boot=args.n_boot, seed=r, progress=False)
+                else:
+                    spec = spectral.eigenspectrum(ns.from_array(reps, system="brain", measure="dff"), method="cvpca",
+                                                  n_shuffles=5, n_boot=args.n_boot, seed=r, progress=False)
+                fit = spectral.powerlaw(spec)
+                ranks = tuple(fit.attrs["ranks"])
+                sample = float(spectral.powerlaw(clean, ranks=ranks)["alpha"])
+            lo, hi = (float(v) for v in fit["alpha_ci"].values)
+            rows.append({"alpha": float(fit["alpha"]), "lo": lo, "hi": hi, "sample": sample, "ranks": list(ranks),
+                         "boot_sd": float(np.nanstd(fit["alpha_boot"].values))})
+            print(f"{scenario} {r}: alpha {rows[-1]['alpha']:.3f} [{lo:.3f}, {hi:.3f}] sample {sample:.3f}",
+                  file=sys.stderr, flush=True)
+        est = np.array([x["alpha"] for x in rows])
+        lo = np.array([x["lo"] for x in rows])
+        hi = np.array([x["hi"] for x in rows])
+        sample = np.array([x["sample"] for x in rows])
+        mean = float(est.mean())
+        res[scenario] = {
+            "n_sets": len(rows), "ranks": rows[0]["ranks"], "mean_alpha": mean, "sd_alpha": float(est.std(ddof=1)),
+            "mean_boot_sd": float(np.mean([x["boot_sd"] for x in rows])), "mean_width": float((hi - lo).mean()),
+            "mean_sample_alpha": float(sample.mean()),
+            "coverage_generating": float(((lo <= args.alpha) & (args.alpha <= hi)).mean()),
+            "coverage_sample": float(((lo <= sample) & (sample <= hi)).mean()),
+            "coverage_mean_estimate": float(((lo <= mean) & (mean <= hi)).mean()),
+            "seconds": time.perf_counter() - t0,
+        }
+    if args.demo:
+        from neurosuper import datasets
+
+        brain = datasets.demo_brain()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NeurosuperWarning)
+            spec = spectral.eigenspectrum(brain, n_boot=args.n_boot, progress=False)
+            out = {}
+            for label, ranks in (("default", None), ("11-500", (11, 500))):
+                fit = spectral.powerlaw(spec, ranks=ranks)
+                used = tuple(fit.attrs["ranks"])
+                true = float(spectral.powerlaw(brain["true_spectrum"], ranks=used)["alpha"])
+                lo, hi = (float(v) for v in fit["alpha_ci"].values)
+                out[label] = {"ranks": list(used), "alpha": float(fit["alpha"]), "ci": [lo, hi],
+                              "generating_same_ranks": true, "covered": lo <= true <= hi}
+        res["demo_brain"] = out
+    return res
+
+
+def twonn(args: argparse.Namespace) -> dict:
+    res: dict = {"reps": args.reps, "points": args.points, "ci": 0.95, "cases": []}
+    for shape in ("torus", "gauss"):
+        for d in (1, 2, 4):
+            hits = {"split": 0, "gamma": 0}
+            widths: dict = {"split": [], "gamma": []}
+            est = []
+            for r in range(args.reps):
+                rng = np.random.default_rng([r, d, args.points])
+                if shape == "torus":
+                    a = rng.uniform(0, 2 * np.pi, (args.points, d))
+                    x = np.concatenate([np.cos(a), np.sin(a)], axis=1)
+                else:
+                    x = rng.standard_normal((args.points, d))
+                for method in hits:
+                    out = spectral.intrinsic_dimension(x, ci_method=method, seed=r)
+                    lo, hi = out["d_ci"].values
+                    hits[method] += bool(lo <= d <= hi)
+                    widths[method].append(float(hi - lo))
+                est.append(float(out["d"]))
+            res["cases"].append({"shape": shape, "d": d, "mean_d": float(np.mean(est)), "sd_d": float(np.std(est)),
+                                 **{f"coverage_{m}": hits[m] / args.reps for m in hits},
+                                 **{f"mean_width_{m}": float(np.mean(widths[m])) for m in widths}})
+            print(res["cases"][-1], file=sys.stderr, flush=True)
+    return res
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="which", required=True)
@@ -216,8 +337,20 @@ def main() -> None:
     o.add_argument("--repeats", type=int, default=3)
     o.add_argument("--compressed", action="store_true", help="write with neurosuper.save (Blosc lz4) instead of "
                    "uncompressed chunks")
+    c = sub.add_parser("coverage")
+    c.add_argument("--alpha", type=float, default=1.0)
+    c.add_argument("--stimuli", type=int, default=1000)
+    c.add_argument("--units", type=int, default=500)
+    c.add_argument("--noise", type=float, default=1.0)
+    c.add_argument("--n-boot", type=int, default=50)
+    c.add_argument("--reps", type=int, default=100, help="simulated sets, PCA scenario")
+    c.add_argument("--reps-cv", type=int, default=60, help="simulated sets, cvPCA scenario")
+    c.add_argument("--demo", action="store_true", help="also the demo brain's interval")
+    t = sub.add_parser("twonn")
+    t.add_argument("--reps", type=int, default=200)
+    t.add_argument("--points", type=int, default=1000)
     args = p.parse_args()
-    res = stringer(args) if args.which == "stringer" else outofcore(args)
+    res = {"stringer": stringer, "outofcore": outofcore, "coverage": coverage, "twonn": twonn}[args.which](args)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     res["machine"] = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),

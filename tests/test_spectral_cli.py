@@ -106,7 +106,7 @@ def test_plots_draw_fit_range_and_bound(rng):
 
     ds = ns.from_array(rng.standard_normal((300, 80)) * np.arange(1, 81) ** -0.5, system="brain", measure="dff")
     spec = sp.eigenspectrum(ds, n_boot=5, progress=False)
-    fit = sp.powerlaw(spec)
+    fit = sp.powerlaw(spec, ranks=(11, 80))  # the range this test was written for (the default: 11..20)
     fig = plot_spectrum(spec, fit, d=4)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -119,3 +119,114 @@ def test_plots_draw_fit_range_and_bound(rng):
     np.testing.assert_allclose(y, np.exp(fit["intercept"].item()) * n ** -fit["alpha"].item())
     traj = plot_trajectory({"α = 4": sp.random_projection(sp.circle_population(4.0, 200, 40), order="angle")})
     assert len(traj.axes) == 1 and "E = " in traj.axes[0].get_title()
+
+
+# ------------------------------------------------------------------------------------ issue 9/10 behaviour
+def test_three_units_prints_spectrum_and_participation_ratio(tmp_path, rng, capsys):
+    three = ns.from_array(rng.standard_normal((40, 3)) * [3.0, 1.5, 0.5], system="brain", measure="dff")
+    path = ns.save(three, tmp_path / "three.nc")
+    assert _main(["spectrum", str(path), "--n-boot", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "alpha: not fittable" in text and "participation ratio = " in text and "variance by rank: 1: " in text
+    assert "ranks=(" not in text and "--ranks 1 3" not in text  # no advice that fails again
+    assert _main(["spectrum", str(path), "--n-boot", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    spec = sp.eigenspectrum(three, progress=False)
+    assert out["alpha"] is None and out["alpha_status"].startswith("not fittable")
+    assert out["variance"] == pytest.approx(spec["variance"].values.tolist(), rel=1e-6)
+    assert out["participation_ratio"] == pytest.approx(sp.participation_ratio(spec).item(), rel=1e-6)
+
+
+def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
+    ds, path = saved
+    assert _main(["spectrum", str(path), "--method", "pca", "--n-boot", "0", "--ranks", "2", "12", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ranks"] == [2, 12]
+    assert out["alpha"] == pytest.approx(sp.powerlaw(sp.eigenspectrum(ds, method="pca", progress=False),
+                                                     ranks=(2, 12))["alpha"].item(), rel=1e-6)
+    small = ns.save(ns.from_array(rng.standard_normal((14, 40)), system="brain", measure="dff"), tmp_path / "s.nc")
+    assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "11", "500"]) == 0  # N = 13: 3 ranks
+    captured = capsys.readouterr()
+    assert "not fittable" in captured.out and "--ranks 1 13" in captured.out and "ranks=(" not in captured.out
+    assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "5", "3"]) == 2
+    assert "--ranks 11 100" in capsys.readouterr().out
+
+
+def test_cli_errors_name_flags(tmp_path, rng, capsys):
+    path = ns.save(ns.from_array(rng.standard_normal((50, 20)), system="brain", measure="dff"), tmp_path / "x.nc")
+    assert _main(["spectrum", str(path), "--method", "cvpca"]) == 2
+    msg = capsys.readouterr().out
+    assert "--method pca" in msg and "method='pca'" not in msg
+
+
+def test_outputs_checked_before_computing(saved, tmp_path, capsys, monkeypatch):
+    _, path = saved
+
+    def boom(*a, **k):
+        raise AssertionError("computed before checking the outputs")
+
+    monkeypatch.setattr(sp, "eigenspectrum", boom)
+    assert _main(["spectrum", str(path), "--figure", str(tmp_path / "f.xyz")]) == 2
+    msg = capsys.readouterr().out
+    assert "suffix '.xyz'" in msg and ".png" in msg and len(msg.strip().splitlines()) == 1
+    taken = tmp_path / "taken.nc"
+    taken.write_text("x")
+    assert _main(["spectrum", str(path), "--out", str(taken)]) == 2
+    assert "--overwrite" in capsys.readouterr().out
+    assert _main(["spectrum", str(path), "--out", str(tmp_path / "r.txt")]) == 2
+    assert "suffix '.txt'" in capsys.readouterr().out
+    (tmp_path / "fig.png").write_text("x")
+    assert _main(["spectrum", str(path), "--figure", str(tmp_path / "fig.png")]) == 2
+    assert "--overwrite" in capsys.readouterr().out
+
+
+def test_figure_plot_alias_overwrite_and_out(saved, tmp_path, capsys):
+    _, path = saved
+    png, res = tmp_path / "fig.png", tmp_path / "res.nc"
+    assert _main(["spectrum", str(path), "--n-boot", "0", "--figure", str(png), "--out", str(res), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["figure"] == str(png) and out["result"] == str(res) and png.stat().st_size > 1000
+    assert _main(["spectrum", str(path), "--n-boot", "0", "--figure", str(png), "--out", str(res), "--overwrite"]) == 0
+    capsys.readouterr()
+    old = tmp_path / "old.png"
+    assert _main(["spectrum", str(path), "--n-boot", "0", "--plot", str(old)]) == 0
+    captured = capsys.readouterr()
+    assert "--plot is deprecated; use --figure" in captured.err and old.stat().st_size > 1000
+    back = xr.open_dataset(res, engine="h5netcdf").load()
+    assert {"variance", "alpha", "r2"} <= set(back.data_vars)
+
+
+def test_inf_in_a_file_exits_2_with_one_line(tmp_path, rng, capsys):
+    import h5py
+
+    from neurosuper import cli
+
+    path = ns.save(ns.from_array(rng.standard_normal((2, 40, 12)), system="brain", measure="dff"), tmp_path / "i.nc")
+    with h5py.File(path, "r+") as f:  # edited after saving
+        f["responses"][0, 3, 5] = np.inf
+    assert cli.main(["spectrum", str(path), "--n-boot", "0"]) == 2  # a LinAlgError would propagate here
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurosuper: error:") and "inf" in lines[0], err
+
+
+def test_demo_step_records_generating_alpha_over_the_same_ranks(tmp_path, rng):
+    from neurosuper.cli.demo import DemoContext
+
+    n, p = 240, 80
+    signal = rng.standard_normal((n, p)) * np.arange(1, p + 1) ** -0.5
+    brain = ns.from_array(signal + 0.3 * rng.standard_normal((2, n, p)), system="brain", measure="dff")
+    true = sp.eigenspectrum(ns.from_array(signal, system="brain", measure="dff"), method="pca", progress=False)
+    brain["true_spectrum"] = true["variance"]
+    brain.attrs.update(alpha_true=0.5, alpha_ranks=[11, 500])
+    net = ns.from_array(signal[:, :30], system="network", measure="activation")
+    ctx = DemoContext(out=tmp_path, brain=brain, network=net, progress=False)
+    ctx.settings["spectrum"] = {"n_boot": 3}
+    spectrum_cli.demo(ctx)
+    assert ctx.summary["spectrum"]["settings"] == {"n_boot": 3} and set(ctx.results["spectrum"]) == {"brain", "network"}
+    entry = ctx.summary["spectrum"]["brain"]
+    ranks = entry["ranks"]
+    assert entry["alpha_true_ranks"] == ranks and entry["alpha_true_as_generated"]["alpha"] == 0.5
+    expected = sp.powerlaw(true, ranks=tuple(ranks))["alpha"].item()
+    assert entry["alpha_true"] == pytest.approx(expected, rel=1e-6)
+    assert (tmp_path / "spectrum.png").stat().st_size > 1000

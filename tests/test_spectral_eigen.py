@@ -83,16 +83,16 @@ def test_bootstrap_sides_agree_and_replicates_are_resamples(rng):
     for method in ("pca", "cvpca"):
         s = sp.eigenspectrum(ds, method=method, n_boot=4, n_shuffles=2, seed=1, side="stimulus", progress=False)
         u = sp.eigenspectrum(ds, method=method, n_boot=4, n_shuffles=2, seed=1, side="unit", progress=False)
-        assert s["variance"].dims == ("boot", "rank") and s["variance_full"].dims == ("rank",)
-        np.testing.assert_allclose(s["variance"].values, u["variance"].values, atol=1e-10, equal_nan=True)
+        assert s["variance_boot"].dims == ("boot", "rank") and s["variance"].dims == ("rank",)
+        np.testing.assert_allclose(s["variance_boot"].values, u["variance_boot"].values, atol=1e-10, equal_nan=True)
         full = sp.eigenspectrum(ds, method=method, n_shuffles=2, seed=1, progress=False)
-        np.testing.assert_allclose(s["variance_full"].values, full["variance"].values, atol=1e-12)
+        np.testing.assert_allclose(s["variance"].values, full["variance"].values, atol=1e-12)
     # replicate 0 of PCA equals the dense spectrum of the resampled stimuli
     gen = np.random.default_rng(1)
     idx = gen.integers(0, 30, 30)
     ref = _pca_reference(x.mean(0)[idx])
     n_unique = len(np.unique(idx))
-    got = sp.eigenspectrum(ds, method="pca", n_boot=1, seed=1, progress=False)["variance"].values[0]
+    got = sp.eigenspectrum(ds, method="pca", n_boot=1, seed=1, progress=False)["variance_boot"].values[0]
     np.testing.assert_allclose(got[: n_unique - 1], ref[: n_unique - 1], atol=1e-10 * ref[0])
     assert np.isnan(got[n_unique - 1:]).all()
 
@@ -290,5 +290,5 @@ def test_parallel_tasks_give_the_same_result(rng, monkeypatch):
     idle = sp.eigenspectrum(ds, method="cvpca", n_shuffles=3, n_boot=2, progress=False)
     monkeypatch.setattr(_gram, "PARALLEL_TASKS", True)
     busy = sp.eigenspectrum(ds, method="cvpca", n_shuffles=3, n_boot=2, progress=False)
-    np.testing.assert_allclose(busy["variance"].values, idle["variance"].values, atol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(busy["variance_full"].values, idle["variance_full"].values, atol=1e-12)
+    np.testing.assert_allclose(busy["variance_boot"].values, idle["variance_boot"].values, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(busy["variance"].values, idle["variance"].values, atol=1e-12)

@@ -19,17 +19,14 @@ __all__ = ["plot_spectrum", "plot_trajectory"]
 
 
 def _point_and_boot(spectrum: xr.Dataset | xr.DataArray) -> tuple[xr.DataArray, xr.DataArray | None]:
-    if isinstance(spectrum, xr.Dataset):
-        if "variance" not in spectrum:
-            raise AnalysisError("plot_spectrum: found no 'variance'; expected the result of "
-                                "neurosuper.spectral.eigenspectrum. Fix: plot_spectrum(eigenspectrum(ds)).")
-        v = spectrum["variance"]
-        if "boot" in v.dims:
-            return spectrum.get("variance_full", v.median("boot")), v
-        return v, None
-    if "boot" in spectrum.dims:
+    from ..spectral.fit import point_spectrum
+
+    if isinstance(spectrum, xr.Dataset) and "variance" not in spectrum:
+        raise AnalysisError("plot_spectrum: found no 'variance'; expected the result of "
+                            "neurosuper.spectral.eigenspectrum. Fix: plot_spectrum(eigenspectrum(ds)).")
+    if isinstance(spectrum, xr.DataArray) and "boot" in spectrum.dims:
         return spectrum.median("boot"), spectrum
-    return spectrum, None
+    return point_spectrum(spectrum)
 
 
 def _group_dim(point: xr.DataArray) -> str | None:
@@ -41,20 +38,24 @@ def _group_dim(point: xr.DataArray) -> str | None:
 
 
 def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = None, *, d: float | None = None,
-                  ax: Any = None, title: str | None = None):
+                  ax: Any = None, title: str | None = None, reference: xr.DataArray | None = None,
+                  reference_label: str = "generating spectrum"):
     """Log–log eigenspectrum (seaborn) with the fitted power law, the fit range shaded and the 1 + 2/d bound.
 
     Parameters
     ----------
     spectrum
         :func:`neurosuper.spectral.eigenspectrum` result (a ``layer``/``area`` dim draws one line per group;
-        a ``boot`` dim adds a 95 % band). Non-positive cross-validated values are not drawn (log axis).
+        bootstrap replicates, ``variance_boot``, add a 95 % band). Non-positive cross-validated values cannot
+        sit on a log axis: with a fit made with ``negatives="abs"`` their magnitudes are drawn as open circles.
     fit
-        :func:`neurosuper.spectral.powerlaw` result: the dashed line ``e^b n^(−α)`` over the ranks used,
-        which are shaded.
+        :func:`neurosuper.spectral.powerlaw` result: the dashed line ``e^b n^(−α)`` over exactly the ranks
+        fitted (one per group), shaded when every line shares one range (else the legend gives each range).
     d
         Intrinsic dimension of the stimuli: draws the smoothness bound, a line of slope −(1 + 2/d) through
         the fit at its first rank; without ``d`` the d → ∞ limit (slope −1) is drawn.
+    reference, reference_label
+        A known spectrum (``rank`` dim; e.g. a simulation's noiseless ``true_spectrum``) drawn as a thin red line.
     """
     import seaborn as sns
     from matplotlib.figure import Figure
@@ -81,9 +82,22 @@ def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = 
             ranks = b["rank"].values
             ok = np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
             ax.fill_between(ranks[ok], lo[ok], hi[ok], color=colour, alpha=0.2, lw=0)
+    if fit is not None and fit.attrs.get("negatives") == "abs":
+        neg = point.to_dataframe(name="variance").reset_index()
+        neg = neg[np.isfinite(neg["variance"]) & (neg["variance"] < 0)]
+        if not neg.empty:
+            ax.scatter(neg["rank"], -neg["variance"], s=10, facecolors="none", edgecolors="0.4", lw=0.7,
+                       label="|variance| of values < 0")
+    if reference is not None:
+        ref = np.asarray(reference.values, dtype=np.float64)
+        ranks = np.asarray(reference["rank"].values)
+        ok = np.isfinite(ref) & (ref > 0)
+        ax.plot(ranks[ok], ref[ok], ls="-", color="tab:red", lw=1.0, alpha=0.8, label=reference_label)
     if fit is not None:
         _draw_fit(ax, fit, group, groups, palette, d)
     ax.set(xscale="log", yscale="log", xlabel="rank", ylabel="variance")
+    # the axis follows the point estimate: near-zero tails of bootstrap replicates would squash it
+    ax.set_ylim(float(df["variance"].min()) / 2, float(df["variance"].max()) * 2)
     method = spectrum.attrs.get("method", "") if isinstance(spectrum, xr.Dataset) else ""
     ax.set_title(title or f"eigenspectrum{f' ({method})' if method else ''}", fontsize=10)
     ax.legend(fontsize=7, frameon=False)
@@ -92,10 +106,11 @@ def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = 
 
 def _draw_fit(ax: Any, fit: xr.Dataset, group: str | None, groups: list, palette: list, d: float | None) -> None:
     ranks = fit.attrs.get("ranks")
-    shaded = False
-    for g, colour in zip(groups, palette, strict=True):
+    spans = [ranks if g is None else (ranks or {}).get(str(g)) for g in groups]
+    shared = len({tuple(sp) for sp in spans if sp}) == 1  # one range for every line: shade it
+    drawn_bound = False
+    for g, colour, span in zip(groups, palette, spans, strict=True):
         sel = fit if g is None else fit.sel({group: g})
-        span = ranks if g is None else (ranks or {}).get(str(g))
         if not span or not np.isfinite(float(sel["alpha"])):
             continue
         alpha, b = float(sel["alpha"]), float(sel["intercept"])
@@ -105,15 +120,16 @@ def _draw_fit(ax: Any, fit: xr.Dataset, group: str | None, groups: list, palette
             lo, hi = sel["alpha_ci"].values
             label += f" [{lo:.2f}, {hi:.2f}]"
         if g is not None:
-            label = f"{g}: {label}"
+            label = f"{g}: {label}" + ("" if shared else f", ranks {span[0]}–{span[1]}")
         ax.plot(n, np.exp(b) * n**-alpha, ls="--", color="k" if g is None else colour, lw=1.2, label=label)
-        if not shaded:
-            ax.axvspan(span[0], span[1], color="0.5", alpha=0.12, lw=0, label=f"fit ranks {span[0]}–{span[1]}")
+        if not drawn_bound:
+            if shared:
+                ax.axvspan(span[0], span[1], color="0.5", alpha=0.12, lw=0, label=f"fit ranks {span[0]}–{span[1]}")
             slope = 1 + 2 / d if d else 1.0
             start = np.exp(b) * span[0] ** -alpha
             bound_label = f"1 + 2/d = {slope:.2f} (d = {d:g})" if d else "1 + 2/d → 1 (d → ∞)"
             ax.plot(n, start * (n / span[0]) ** -slope, ls=":", color="0.3", lw=1.2, label=bound_label)
-            shaded = True
+            drawn_bound = True
 
 
 def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title: str | None = None):

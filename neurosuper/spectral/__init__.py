@@ -3,7 +3,8 @@
 Eigenspectra (PCA and Stringer et al.'s cross-validated PCA), the power-law exponent α, dimensionality,
 split-half reliability, the smoothness bound α > 1 + 2/d, random projections and trajectory energy, and
 Marshall & Kirchner's redundancy bounds. Every function takes a ResponseSet (or a spectrum) and returns an
-xarray object; ``groupby="layer"``/``"area"`` runs it per group in one call.
+xarray object stamped with its provenance; ``groupby="layer"``/``"area"``/``"auto"`` runs it per group in one
+call; :func:`summary` gives any result's headline numbers as a JSON-safe dict.
 
 >>> import neurosuper as ns
 >>> spec = ns.spectral.eigenspectrum(ds)                     # doctest: +SKIP
@@ -17,6 +18,7 @@ from .projection import circle_energy, circle_population, random_projection, tra
 from .redundancy import dropout_capacity, entropy_bound, optimal_ratio, redundancy, sparse_entropy
 from .reliability import reliability
 from .smoothness import intrinsic_dimension, smoothness
+from .summary import summary
 
 __all__ = [
     "eigenspectrum",
@@ -37,4 +39,5 @@ __all__ = [
     "sparse_entropy",
     "optimal_ratio",
     "dropout_capacity",
+    "summary",
 ]

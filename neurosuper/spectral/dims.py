@@ -1,7 +1,8 @@
 """Dimensionality of a spectrum: participation ratio, entropy effective rank, components for a variance fraction.
 
-All take an eigenspectrum (the Dataset of :func:`eigenspectrum` — its full-set estimate when bootstrapped — or
-a DataArray with a ``rank`` dim) and reduce the ``rank`` dim, keeping every other dim (``boot``, ``layer``...).
+All take an eigenspectrum (the Dataset of :func:`eigenspectrum` — its point estimate ``variance`` — or a DataArray
+with a ``rank`` dim, e.g. ``spec["variance_boot"]`` for one value per bootstrap replicate) and reduce the ``rank``
+dim, keeping every other dim (``boot``, ``layer``...). Spectra are small: everything here is in memory.
 Negative values (cross-validated spectra below their noise floor) count as 0; NaN ranks (beyond a group's N)
 are ignored.
 
@@ -14,8 +15,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .._provenance import stamp
 from ..errors import AnalysisError
 from .fit import point_spectrum
+
+_PR_REF = "Gao et al. 2017 bioRxiv 214262; Recanatesi et al. 2019"
+_ER_REF = "Roy & Vetterli 2007 EUSIPCO"
 
 __all__ = ["participation_ratio", "effective_rank", "n_components_for", "dimensionality"]
 
@@ -38,7 +43,8 @@ def participation_ratio(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
     lam = _spectrum(spectrum)
     total = lam.sum("rank")
     _check_total(total, "participation_ratio")
-    return (total**2 / (lam**2).sum("rank")).rename("participation_ratio")
+    out = (total**2 / (lam**2).sum("rank")).rename("participation_ratio")
+    return stamp(out, analysis="participation_ratio", reference=_PR_REF, inputs_from=spectrum)
 
 
 def effective_rank(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -48,7 +54,8 @@ def effective_rank(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
     _check_total(total, "effective_rank")
     p = lam / total
     h = -(xr.where(p > 0, p * np.log(p.where(p > 0, 1.0)), 0.0)).sum("rank")
-    return np.exp(h).rename("effective_rank")
+    return stamp(np.exp(h).rename("effective_rank"), analysis="effective_rank", reference=_ER_REF,
+                 inputs_from=spectrum)
 
 
 def n_components_for(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0.9) -> xr.DataArray:
@@ -60,12 +67,17 @@ def n_components_for(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0
     _check_total(total, "n_components_for")
     frac = lam.cumsum("rank") / total
     n = (frac < fraction - 1e-12).sum("rank") + 1
-    return n.rename("n_components").assign_attrs(fraction=float(fraction))
+    out = n.rename("n_components").assign_attrs(fraction=float(fraction))
+    return stamp(out, analysis="n_components_for", reference="fraction of total variance",
+                 options={"fraction": fraction}, inputs_from=spectrum)
 
 
 def dimensionality(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0.9) -> xr.Dataset:
     """``participation_ratio``, ``effective_rank`` and ``n_components`` (for ``fraction``) in one Dataset."""
-    return xr.Dataset({"participation_ratio": participation_ratio(spectrum),
-                       "effective_rank": effective_rank(spectrum),
-                       "n_components": n_components_for(spectrum, fraction=fraction)},
-                      attrs={"fraction": float(fraction), "analysis": "dimensionality"})
+    out = xr.Dataset({"participation_ratio": participation_ratio(spectrum),
+                      "effective_rank": effective_rank(spectrum),
+                      "n_components": n_components_for(spectrum, fraction=fraction)},
+                     attrs={"fraction": float(fraction)})
+    return stamp(out, analysis="dimensionality", reference=f"{_PR_REF}; {_ER_REF}", options={"fraction": fraction},
+                 inputs_from=spectrum)
+

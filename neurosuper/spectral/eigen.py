@@ -14,11 +14,20 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._gram import centre_gram, constant_units, map_tasks, stimulus_grams, top_eigvalsh, unit_grams, unit_stats
-from .._version import __version__
-from ..errors import AnalysisError, NeurosuperWarning
-from ..prep import repeat_mean, responses, split_repeats, unit_groups, valid_repeats
-from ._prep import spont_axes
+from .._gram import (
+    centre_gram,
+    constant_units,
+    is_dask,
+    map_tasks,
+    stimulus_grams,
+    top_eigvalsh,
+    unit_grams,
+    unit_stats,
+)
+from .._provenance import stamp
+from ..errors import AnalysisError, NeurosuperWarning, preview
+from ..prep import group_coord, repeat_mean, responses, split_repeats, unit_groups, valid_repeats
+from ._prep import spont_axes, spont_scale
 from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
 
 __all__ = ["eigenspectrum"]
@@ -27,6 +36,7 @@ METHODS = ("auto", "pca", "cvpca")
 SIDES = ("auto", "stimulus", "unit")
 #: Bytes of bootstrap unit Grams computed in one pass over the data.
 _BOOT_BATCH_BYTES = 2**30
+REFERENCE = "Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975"
 
 
 @dataclass
@@ -43,7 +53,7 @@ def eigenspectrum(
     n_shuffles: int = 10,
     n_boot: int = 0,
     n_components: int | None = None,
-    zscore: bool = False,
+    zscore: bool | str = False,
     seed: int = 0,
     time: Any = None,
     remove_pcs_of: xr.Dataset | None = None,
@@ -72,23 +82,29 @@ def eigenspectrum(
     n_boot
         Bootstrap replicates over stimuli (resampled with replacement; for cvPCA each replicate uses one
         fresh random swap, so its shuffle variability enters the replicates, while the full set averages all
-        ``n_shuffles``: cost n_shuffles + n_boot eigendecompositions). The result then has a leading ``boot``
-        dim and the full-set estimate in ``variance_full`` (and ``noise_full``). Ranks beyond a replicate's
-        own rank (its number of distinct stimuli − 1) are NaN.
+        ``n_shuffles``: cost n_shuffles + n_boot eigendecompositions). The replicates are returned in
+        ``variance_boot(boot, rank)`` (and ``noise_boot``); ``variance`` stays the full-set estimate. Ranks
+        beyond a replicate's own rank (its number of distinct stimuli − 1) are NaN.
     n_components
         Number of ranks returned (default all N = min(n_stimuli − 1, n_units)).
     zscore
-        Divide every unit by its standard deviation across stimuli (pooled over repeats) first.
+        ``True``: divide every unit by its standard deviation across stimuli of the responses themselves
+        (pooled over repeats). ``"spont"``: divide every unit (responses and spontaneous set alike) by the
+        standard deviation of its *spontaneous* activity in ``remove_pcs_of`` (over its time bins, ddof 0) —
+        what Stringer et al. 2019 do (``loadProc2800.m``: ``(resp − μ_spont) / σ_spont`` before the
+        spontaneous PCs are removed; centring makes μ irrelevant). ``False``: no scaling.
     seed
         Seeds the shuffles and the bootstrap (``numpy.random.default_rng``).
     time
         A time window for ``DataArray.sel(time=...)``, e.g. ``slice(0.05, 0.25)``.
     remove_pcs_of, n_pcs
         A spontaneous-activity ResponseSet of the same units: its top ``n_pcs`` principal axes (after the
-        same z-scoring) are projected out of the responses (Stringer et al. 2019).
+        same z-scoring) are projected out of the responses (Stringer et al. 2019 use 32). ``n_pcs=0`` removes
+        none (the set then only supplies ``zscore="spont"``'s SDs).
     groupby
-        A coord on ``unit`` (``"layer"``, ``"area"``): one spectrum per group along a dim of that name, ranks
-        beyond a group's N are NaN.
+        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): one spectrum per group along a dim of that
+        name, ranks beyond a group's N are NaN; ``"auto"``: ``layer``, else ``area``, else no grouping;
+        ``None``: all units together.
     side
         ``"stimulus"`` (stimulus Gram), ``"unit"`` (unit covariance) or ``"auto"`` (the smaller one).
     progress
@@ -97,15 +113,26 @@ def eigenspectrum(
     Returns
     -------
     xarray.Dataset
-        ``variance`` ((``boot``,) (group,) rank) — eigenvalues divided by the number of stimuli — and for
-        cvPCA ``noise``; attrs ``method``, ``side``, ``n_stimuli``, ``n_units``, ``n_constant_units``,
-        ``n_stimuli_dropped``, ``n_shuffles``, ``n_boot``, ``seed``, ... (per-group values become coords
-        along the group dim).
+        ``variance`` ((group,) rank) — the point estimate, eigenvalues divided by the number of stimuli,
+        whatever ``n_boot`` is — and for cvPCA ``noise``; with ``n_boot > 0`` also the replicates
+        ``variance_boot(boot, (group,) rank)`` (``noise_boot``) and, for one release, the deprecated alias
+        ``variance_full`` (= ``variance``; ``noise_full``). attrs ``method``, ``side``, ``n_stimuli``,
+        ``n_units``, ``n_constant_units``, ``n_stimuli_dropped``, ``n_shuffles``, ``n_boot``, ``seed``, ...
+        (per-group values become coords along the group dim) and the provenance attrs (``analysis``,
+        ``reference``, ``options``, ``inputs``, ``neurosuper_version``).
 
     Raises
     ------
     AnalysisError
-        cvPCA without two valid repeats; every unit constant (e.g. all-zero data); bad arguments.
+        cvPCA without two valid repeats; every unit constant (e.g. all-zero data); non-finite values (±inf,
+        or NaN inside a valid repeat — e.g. a file edited after saving), naming the units; bad arguments.
+
+    Notes
+    -----
+    Dask: works chunk by chunk. A dask-backed set (``load(path, lazy=True)``) is reduced to Gram matrices in
+    one pass per Gram (one per chunk, summed in float64), on the local threads or a ``dask.distributed``
+    cluster; only the Grams (n_stimuli² or n_units²) are held in memory. ``remove_pcs_of`` loads the
+    spontaneous set.
 
     Examples
     --------
@@ -117,12 +144,22 @@ def eigenspectrum(
         raise AnalysisError(f"eigenspectrum: method={method!r}; expected one of {METHODS}. Fix: method='cvpca'.")
     if side not in SIDES:
         raise AnalysisError(f"eigenspectrum: side={side!r}; expected one of {SIDES}. Fix: side='auto'.")
-    for name, value, low in (("n_shuffles", n_shuffles, 0), ("n_boot", n_boot, 0), ("n_pcs", n_pcs, 1)):
+    for name, value, low in (("n_shuffles", n_shuffles, 0), ("n_boot", n_boot, 0), ("n_pcs", n_pcs, 0)):
         if not isinstance(value, int | np.integer) or value < low:
             raise AnalysisError(f"eigenspectrum: {name}={value!r}; expected an integer >= {low}.")
     if n_components is not None and (not isinstance(n_components, int | np.integer) or n_components < 1):
         raise AnalysisError(f"eigenspectrum: n_components={n_components!r}; expected None or an integer >= 1.")
+    if zscore not in (False, True, "spont"):
+        raise AnalysisError(f"eigenspectrum: zscore={zscore!r}; expected False, True (each unit's SD across "
+                            "stimuli) or 'spont' (the SD of its spontaneous activity, as Stringer et al.). "
+                            "Fix: zscore=True.")
+    if zscore == "spont" and remove_pcs_of is None:
+        raise AnalysisError("eigenspectrum: zscore='spont' without a spontaneous set; expected remove_pcs_of= "
+                            "(the spontaneous activity whose SD divides each unit). Fix: pass "
+                            "remove_pcs_of=spont_ds (n_pcs=0 to only z-score), or zscore=True.")
     resp = responses(ds, time=time, caller="eigenspectrum")
+    groupby_requested = groupby
+    groupby = group_coord(resp, groupby)
     has_repeats = "repeat" in resp.dims and resp.sizes["repeat"] >= 2
     valid = valid_repeats(resp) if has_repeats and method != "pca" else None
     used = method
@@ -145,18 +182,21 @@ def eigenspectrum(
         results.append((label, res))
     attrs = {
         "method": used, "method_requested": method, "n_shuffles": int(n_shuffles) if used == "cvpca" else 0,
-        "n_boot": int(n_boot), "seed": int(seed), "zscore": bool(zscore),
+        "n_boot": int(n_boot), "seed": int(seed), "zscore": zscore if isinstance(zscore, str) else bool(zscore),
         "n_pcs_removed": int(n_pcs) if remove_pcs_of is not None else 0,
-        "normalisation": "eigenvalue / n_stimuli", "analysis": "eigenspectrum",
-        "reference": "Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975",
-        "neurosuper_version": __version__,
+        "normalisation": "eigenvalue / n_stimuli",
     }
     for key in ("system", "measure", "source"):
         if key in ds.attrs and isinstance(ds.attrs[key], str | int | float):
             attrs[key] = ds.attrs[key]
     if time is not None:
         attrs["time"] = str(time)
-    return _assemble(results, groupby=groupby, n_boot=n_boot, attrs=attrs)
+    out = _assemble(results, groupby=groupby, n_boot=n_boot, attrs=attrs)
+    options = {"method": method, "n_shuffles": n_shuffles, "n_boot": n_boot, "n_components": n_components,
+               "zscore": zscore, "seed": seed, "time": None if time is None else str(time),
+               "remove_pcs_of": None if remove_pcs_of is None else str(remove_pcs_of.attrs.get("source", "a set")),
+               "n_pcs": n_pcs, "groupby": groupby_requested, "side": side}
+    return stamp(out, analysis="eigenspectrum", reference=REFERENCE, options=options, inputs_from=ds)
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -178,6 +218,47 @@ def _warn_constant(n_const: int, p: int) -> None:
                       NeurosuperWarning, stacklevel=4)
 
 
+def _check_finite(grams: Any, arrays: list[Any], unit_ids: np.ndarray) -> None:
+    """Raise when a Gram (or a statistic) computed from ``arrays`` is not finite, naming the units at fault.
+
+    The check costs nothing on clean data (the Grams are small); the offending units are located with one more
+    pass only when it fails. NaN can only reach here from inside a valid repeat (missing repeats are skipped)
+    or from a unit that is NaN everywhere — both invalid (see :func:`neurosuper.validate`).
+    """
+    if all(np.isfinite(np.asarray(g)).all() for g in grams):
+        return
+    bad = np.zeros(len(unit_ids), dtype=bool)
+    for a in arrays:
+        if is_dask(a):
+            import dask.array as dsa
+
+            bad |= np.asarray((~dsa.isfinite(a)).any(axis=0).compute())
+        else:
+            bad |= ~np.isfinite(np.asarray(a)).all(axis=0)
+    found = (f"non-finite values (±inf, or NaN inside a valid repeat) in {int(bad.sum())} of {len(bad)} units: "
+             f"{preview(unit_ids[bad])}" if bad.any() else "non-finite values (overflow in the Gram matrices)")
+    raise AnalysisError(f"eigenspectrum: found {found}; expected finite responses (NaN only for a whole missing "
+                        "repeat). Fix: replace or drop those units (e.g. ds.drop_sel(unit=[...])) — a file edited "
+                        "after saving is re-checked by neurosuper.validate(ds, check_values=True).")
+
+
+def _check_nan_units(resp: xr.DataArray) -> None:
+    """Raise naming the units that are NaN everywhere (they invalidate every repeat of every stimulus)."""
+    data = resp.transpose(..., "unit").data
+    axes = tuple(range(data.ndim - 1))
+    if is_dask(data):
+        import dask.array as dsa
+
+        dead = np.asarray(dsa.isnan(data).all(axis=axes).compute())
+    else:
+        dead = np.isnan(data).all(axis=axes)
+    if dead.any():
+        ids = resp["unit"].values
+        raise AnalysisError(f"eigenspectrum: found {int(dead.sum())} of {len(dead)} units that are NaN for every "
+                            f"stimulus and repeat ({preview(ids[dead])}); expected NaN only for whole missing "
+                            "repeats. Fix: drop those units (e.g. ds.drop_sel(unit=[...])).")
+
+
 def _dtype(x: Any) -> Any:
     return np.float32 if np.dtype(x.dtype) == np.float32 else np.float64
 
@@ -188,6 +269,13 @@ def _boot_indices(rng: np.random.Generator, n: int, n_boot: int) -> list[np.ndar
 
 def _choose_side(side: str, n: int, p: int) -> str:
     return side if side != "auto" else ("stimulus" if n <= p else "unit")
+
+
+def _scale(zscore: bool | str, spont: xr.Dataset | None, unit_ids: np.ndarray, own: Any) -> np.ndarray | None:
+    """Per-unit divisors: the spontaneous SD (``zscore="spont"``), the responses' own SD (``own()``), or None."""
+    if zscore == "spont":
+        return spont_scale(spont, unit_ids)
+    return own() if zscore else None
 
 
 def _projector(axes: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
@@ -213,7 +301,7 @@ def _bar(items: list, progress: bool, desc: str):
 
 
 # ------------------------------------------------------------------------------------------------------ PCA
-def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int | None, zscore: bool, seed: int,
+def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int | None, zscore: bool | str, seed: int,
          spont: xr.Dataset | None, n_pcs: int, side: str, progress: bool, label: Hashable) -> _Result:
     x = repeat_mean(resp)
     n, p = x.shape
@@ -227,11 +315,12 @@ def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int 
         counts = np.stack([np.bincount(b, minlength=n) for b in boots]).astype(np.float64)
         batch = max(1, int(_BOOT_BATCH_BYTES // (8 * p * p)))
         first = unit_grams([x], [(0, 0)], progress=progress)
+        _check_finite([first["gram"], first["mean"]], [x], unit_ids)
         var = np.diag(first["gram"][0, 0]) / n
         keep = ~constant_units(var, first["mean"][0, 0], dtype)
         _warn_constant(int((~keep).sum()), p)
-        scale = np.sqrt(np.where(keep, var, 1.0)) if zscore else None
-        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None else None
+        scale = _scale(zscore, spont, unit_ids, lambda: np.sqrt(np.where(keep, var, 1.0)))
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None and n_pcs else None
         proj = _projector(axes, keep)
         big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
         grams = [first["gram"][0, 0]]
@@ -243,11 +332,16 @@ def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int 
         n_const = int((~keep).sum())
     else:
         scale = None
-        if zscore and spont is not None:
+        if zscore == "spont":
+            scale = spont_scale(spont, unit_ids)
+        elif zscore and spont is not None:
             stats = unit_stats([x], progress=progress)
+            _check_finite([stats["var"]], [x], unit_ids)
             scale = np.sqrt(stats["var"][0])
-        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None) if spont is not None else None
-        res = stimulus_grams([x], [(0, 0)], zscore=zscore, scale=scale, axes=axes, progress=progress)
+        axes = (spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
+                if spont is not None and n_pcs else None)
+        res = stimulus_grams([x], [(0, 0)], zscore=bool(zscore), scale=scale, axes=axes, progress=progress)
+        _check_finite([res["gram"]], [x], unit_ids)
         n_const = res["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
@@ -293,8 +387,10 @@ def _pad(rows: list[np.ndarray], k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------- cvPCA
 def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_boot: int,
-           n_components: int | None, zscore: bool, seed: int, spont: xr.Dataset | None, n_pcs: int, side: str,
+           n_components: int | None, zscore: bool | str, seed: int, spont: xr.Dataset | None, n_pcs: int, side: str,
            progress: bool, label: Hashable) -> _Result:
+    if valid is not None and int((valid.sum(axis=0) >= 2).sum()) < 3:
+        _check_nan_units(resp)
     halves = split_repeats(resp, caller="eigenspectrum(method='cvpca')", valid=valid)
     r1, r2 = halves.r1, halves.r2
     n, p = r1.shape
@@ -310,12 +406,17 @@ def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_b
     n_removed = n_pcs if spont is not None else 0
     if side == "stimulus":
         scale = None
-        if zscore and spont is not None:
+        if zscore == "spont":
+            scale = spont_scale(spont, unit_ids)
+        elif zscore and spont is not None:
             stats = unit_stats([r1, r2], progress=progress)
+            _check_finite([stats["var"]], [r1, r2], unit_ids)
             scale = np.sqrt(stats["var"].mean(axis=0))
-        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None) if spont is not None else None
-        res = stimulus_grams([r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=zscore, scale=scale, axes=axes,
+        axes = (spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
+                if spont is not None and n_pcs else None)
+        res = stimulus_grams([r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=bool(zscore), scale=scale, axes=axes,
                              progress=progress)
+        _check_finite([res["gram"]], [r1, r2], unit_ids)
         n_const = res["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
@@ -324,11 +425,12 @@ def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_b
                         desc="cvPCA shuffles")
     else:
         stats = unit_stats([r1, r2], progress=progress)
+        _check_finite([stats["var"], stats["mean"]], [r1, r2], unit_ids)
         keep = ~constant_units(stats["var"], stats["mean"], dtype).all(axis=0)
         n_const = int((~keep).sum())
         _warn_constant(n_const, p)
-        scale = np.sqrt(np.where(keep, stats["var"].mean(axis=0), 1.0)) if zscore else None
-        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None else None
+        scale = _scale(zscore, spont, unit_ids, lambda: np.sqrt(np.where(keep, stats["var"].mean(axis=0), 1.0)))
+        axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None and n_pcs else None
         proj = _projector(axes, keep)
         big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
         m1, m2 = stats["mean"]
@@ -380,20 +482,26 @@ def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n
     def squeeze(a: np.ndarray) -> np.ndarray:
         return a if groupby is not None else a[:, 0]
 
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = {"variance": (group_dims + ("rank",), squeeze(variance)[0])}
+    if noise is not None:
+        data["noise"] = (group_dims + ("rank",), squeeze(noise)[0])
     if n_boot:
         coords["boot"] = np.arange(n_boot)
-        data["variance"] = (("boot",) + group_dims + ("rank",), squeeze(variance)[1:])
-        data["variance_full"] = (group_dims + ("rank",), squeeze(variance)[0])
+        data["variance_boot"] = (("boot",) + group_dims + ("rank",), squeeze(variance)[1:])
         if noise is not None:
-            data["noise"] = (("boot",) + group_dims + ("rank",), squeeze(noise)[1:])
-            data["noise_full"] = (group_dims + ("rank",), squeeze(noise)[0])
-    else:
-        data["variance"] = (group_dims + ("rank",), squeeze(variance)[0])
+            data["noise_boot"] = (("boot",) + group_dims + ("rank",), squeeze(noise)[1:])
+        # deprecated aliases (one release): the estimate was called variance_full when bootstrapped
+        data["variance_full"] = data["variance"]
         if noise is not None:
-            data["noise"] = (group_dims + ("rank",), squeeze(noise)[0])
+            data["noise_full"] = data["noise"]
     out = xr.Dataset(data, coords=coords, attrs=attrs)
     out["variance"].attrs["long_name"] = "variance along principal axis (eigenvalue / n_stimuli)"
     if "noise" in out:
         out["noise"].attrs["long_name"] = "noise variance along cvPCA axis: ½·mean_s (R¹u − R²u)²"
+    for name in ("variance", "noise"):
+        if f"{name}_boot" in out:
+            out[f"{name}_boot"].attrs["long_name"] = f"{name} of bootstrap replicates (stimuli resampled)"
+        if f"{name}_full" in out:
+            out[f"{name}_full"].attrs["deprecated"] = (f"alias of {name!r} (the point estimate), kept for one release; "
+                                                       f"read {name!r} (replicates: '{name}_boot')")
     return out

@@ -1,45 +1,84 @@
 """``powerlaw``: the power-law exponent α of an eigenspectrum (Stringer et al. 2019, Nature 571:361, Methods).
 
 Weighted least squares of ``log λ_n = −α log n + b`` over a rank range with weights ``1/n`` (so every octave of
-ranks weighs about the same). Default ranks 11..min(500, N) (1-based; Stringer's MATLAB default is
-11..min(500, N−2); neuropop's Python ``get_powerlaw(ss, np.arange(11, 500))`` indexes 0-based arrays, i.e.
-fits ranks 12..500).
+ranks weighs about the same).
+
+Default range: ranks 11..min(500, N // 4) (1-based, inclusive; N = the spectrum's number of finite ranks, per
+group). A sample spectrum bends down over its last ranks (the covariance of n stimuli has only n − 1 non-zero
+eigenvalues, and the last ones fall below the population's power law), so a fit that reaches N is biased: on
+noiseless power laws (α = 1, as many units as stimuli) the old default 11..min(500, N) errs by +0.43 at N = 500
+and +1.3 at N = 100, Stringer's MATLAB 11..min(500, n_stimuli − 2) likewise; 11..min(500, N // 4) keeps the mean
+error under 0.1 from N = 100 to 3,000 (``tests/test_spectral_powerlaw.py``, ``docs/spectral.md``). For N ≥ 2,000
+it is Stringer's 11..500. neuropop's Python ``get_powerlaw(ss, np.arange(11, 500))`` indexes 0-based arrays, i.e.
+fits ranks 12..500.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning
 
-__all__ = ["powerlaw", "point_spectrum", "DEFAULT_RANKS", "MIN_FIT_RANKS"]
+__all__ = ["powerlaw", "point_spectrum", "default_ranks", "DEFAULT_RANKS", "MIN_FIT_RANKS", "POOR_FIT_R2",
+           "BEND_DIVISOR", "NEGATIVES"]
 
-#: Default first and last rank of the fit (1-based, inclusive).
+#: Stringer's nominal range (1-based, inclusive); the default last rank is also capped at N // BEND_DIVISOR.
 DEFAULT_RANKS = (11, 500)
+#: The default last rank is at most N // BEND_DIVISOR: clear of the finite-sample bend at the end of a spectrum.
+BEND_DIVISOR = 4
 #: Fewest ranks a fit accepts.
 MIN_FIT_RANKS = 5
+#: A fit with a weighted r² (log–log) below this gets a warning: the spectrum is not a straight line there.
+POOR_FIT_R2 = 0.9
+#: How non-positive values (a cross-validated spectrum below its noise floor) are handled.
+NEGATIVES = ("stop", "abs")
+#: Text of the default rule (stored in results).
+RANK_RULE = (f"first..last = {DEFAULT_RANKS[0]}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}); when that leaves "
+             f"fewer than {MIN_FIT_RANKS} ranks, 1..min(N, max({MIN_FIT_RANKS}, N // {BEND_DIVISOR}))")
+REFERENCE = "Stringer et al. 2019 Nature 571:361 (Methods, power-law exponent)"
+
+
+def default_ranks(n: int) -> tuple[int, int] | None:
+    """The default fit range ``(first, last)`` for a spectrum of ``n`` ranks, or ``None`` when none exists.
+
+    ``(11, min(500, n // 4))``; when that leaves fewer than 5 ranks (n < 60), the leading ranks
+    ``(1, min(n, max(5, n // 4)))``; ``None`` for n < 5 (a power law cannot be fitted).
+    """
+    lo, hi = DEFAULT_RANKS[0], min(DEFAULT_RANKS[1], n // BEND_DIVISOR)
+    if hi - lo + 1 >= MIN_FIT_RANKS:
+        return lo, hi
+    hi = min(n, max(MIN_FIT_RANKS, n // BEND_DIVISOR))
+    return (1, hi) if hi >= MIN_FIT_RANKS else None
 
 
 def point_spectrum(spectrum: xr.Dataset | xr.DataArray,
                    var: str = "variance") -> tuple[xr.DataArray, xr.DataArray | None]:
     """(point estimate, bootstrap replicates or None) of a spectrum Dataset/DataArray.
 
-    The point estimate is ``variance_full`` when bootstrapped, else ``variance``; a bare DataArray with a
-    ``boot`` dim gives its mean over ``boot``.
+    A Dataset from :func:`eigenspectrum` holds the point estimate in ``variance`` and the replicates in
+    ``variance_boot``. A spectrum in the older schema (replicates in ``variance``, estimate in
+    ``variance_full``) is read too, with a :class:`FutureWarning`. A bare DataArray with a ``boot`` dim gives
+    its mean over ``boot``.
     """
     if isinstance(spectrum, xr.Dataset):
         if var not in spectrum:
             raise AnalysisError(f"found no {var!r} in the spectrum (variables {sorted(map(str, spectrum.data_vars))}); "
                                 "expected the result of neurosuper.spectral.eigenspectrum. Fix: pass that result.")
         da = spectrum[var]
-        if "boot" in da.dims:
+        if "boot" in da.dims:  # the schema before issue 9
+            warnings.warn(f"this spectrum keeps its bootstrap replicates in {var!r} and the estimate in "
+                          f"'{var}_full' (the older schema); read as such. Recompute it with eigenspectrum(), which "
+                          f"returns the estimate in {var!r} and the replicates in '{var}_boot'.", FutureWarning,
+                          stacklevel=3)
             full = spectrum.get(f"{var}_full")
             return (full if full is not None else da.mean("boot")), da
-        return da, None
+        return da, spectrum.get(f"{var}_boot")
     if not isinstance(spectrum, xr.DataArray) or "rank" not in spectrum.dims:
         raise AnalysisError(f"found a {type(spectrum).__name__}; expected an eigenspectrum (Dataset with "
                             "'variance', or a DataArray with a 'rank' dim). Fix: pass eigenspectrum(ds).")
@@ -66,17 +105,96 @@ def _wls(logv: np.ndarray, logn: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return alpha, b, r2
 
 
-def _range(v: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
-    """Last usable rank: ``hi`` capped at the last finite rank and before the first non-positive value."""
-    finite = np.flatnonzero(np.isfinite(v))
-    n_max = int(finite[-1]) + 1 if finite.size else 0
-    hi = min(hi, n_max)
-    bad = np.flatnonzero(~(v[lo - 1:hi] > 0))
-    return (hi if bad.size == 0 else lo - 1 + int(bad[0])), n_max
+@dataclass
+class _Plan:
+    """The fit range of one spectrum (one group)."""
+
+    first: int = 0
+    last: int = 0
+    n: int = 0  # N: finite ranks
+    ok: bool = False
+    stopped: bool = False
+    capped: bool = False
+    fallback: bool = False
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+    suggested: tuple[int, int] | None = None
 
 
-def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | None = None,
-             ci: float = 0.95) -> xr.Dataset:
+def _plan(v: np.ndarray, ranks: tuple[int, int] | None, negatives: str, method: str, where: str, *,
+          suggest: bool = True) -> _Plan:
+    finite = np.isfinite(v)
+    idx = np.flatnonzero(finite)
+    n = int(idx[-1]) + 1 if idx.size else 0
+    nonpos = np.flatnonzero(~(v[:n] > 0))
+    n_pos = int(nonpos[0]) if nonpos.size else n  # leading positive ranks
+    usable = n_pos if negatives == "stop" else n
+    floor = f"the noise floor of {'the cross-validated' if method == 'cvpca' else 'this'} spectrum"
+    plan = _Plan(n=n)
+    if ranks is None:
+        lo, hi = DEFAULT_RANKS[0], min(DEFAULT_RANKS[1], n // BEND_DIVISOR)
+        if usable < hi:
+            plan.stopped = True
+            plan.notes.append(f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
+                              f"{usable + 1}: {floor}), not {hi}")
+            hi = usable
+        if hi - lo + 1 < MIN_FIT_RANKS:
+            fb = min(n, max(MIN_FIT_RANKS, n // BEND_DIVISOR), usable)
+            if fb >= MIN_FIT_RANKS:
+                plan.fallback = True
+                plan.notes.append(f"{where}the default ranks {lo}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}) leave "
+                                  f"{max(hi - lo + 1, 0)} ranks (N = {n}); fitted the leading ranks 1..{fb} instead, "
+                                  "which are not comparable with Stringer's 11..500 (rank 1 often carries a common "
+                                  "mode) and, with so few ranks, uncertain")
+                lo, hi = 1, fb
+        reason_range = (f"the default ranks {lo}..{hi}" if lo <= hi else
+                        f"the default ranks (11..min(500, N // 4), else 1..max(5, N // 4), here up to rank {hi})")
+    else:
+        lo, hi = ranks
+        if hi > n:
+            plan.capped = True
+            plan.notes.append(f"{where}ranks {lo}..{hi} capped at N = {n}, the spectrum's last rank; ranks beyond "
+                              f"N // {BEND_DIVISOR} = {n // BEND_DIVISOR} lie in the finite-sample bend, where a "
+                              "sample spectrum falls below the power law and α comes out too steep (omit ranks= for "
+                              "the default, which stops there)")
+            hi = n
+        if usable < hi:
+            plan.stopped = True
+            plan.notes.append(f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
+                              f"{usable + 1}: {floor}), not {hi}")
+            hi = usable
+        reason_range = f"ranks {lo}..{hi}"
+    n_fit = hi - lo + 1
+    if n_fit < MIN_FIT_RANKS:
+        if n < MIN_FIT_RANKS:
+            reason = f"the spectrum has N={n} ranks (N = min(n_stimuli − 1, n_units))"
+        elif plan.stopped:
+            reason = f"it is not positive at rank {usable + 1} ({floor})"
+        else:
+            reason = f"the spectrum has N={n} ranks"
+        fixes = []
+        if suggest:  # only ranges checked to work: never the advice that just failed
+            if ranks is not None and _plan(v, None, negatives, method, where, suggest=False).ok:
+                fixes.append("omit ranks= (the default range)")
+            if usable >= MIN_FIT_RANKS and (ranks is None or ranks != (1, usable)):
+                plan.suggested = (1, usable)
+                fixes.append(f"pass ranks=(1, {usable}) to fit the leading ranks (not comparable with Stringer's "
+                             "11..500)")
+            if negatives == "stop" and _plan(v, ranks, "abs", method, where, suggest=False).ok:
+                fixes.append("pass negatives='abs' to fit log|λ| past the noise floor, as Stringer did")
+        fix = "; or ".join(fixes) if fixes else (
+            f"none within this spectrum: a power law needs at least {MIN_FIT_RANKS} positive ranks; record more "
+            f"units and stimuli (N = min(n_stimuli − 1, n_units) ≥ {MIN_FIT_RANKS}; Stringer's ranks 11..500 need "
+            "N ≥ 2000) or more repeats")
+        plan.error = (f"powerlaw: {where}{reason_range} leave {max(n_fit, 0)} ranks to fit ({reason}); expected at "
+                      f"least {MIN_FIT_RANKS}. Fix: {fix}.")
+        return plan
+    plan.first, plan.last, plan.ok = int(lo), int(hi), True
+    return plan
+
+
+def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | None = None, ci: float = 0.95,
+             negatives: str = "stop") -> xr.Dataset:
     """Fit ``variance_n ∝ n^(−α)`` by Stringer's weighted least squares (weights 1/n) in log–log space.
 
     Parameters
@@ -85,35 +203,55 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
         The result of :func:`eigenspectrum` (or a DataArray with a ``rank`` dim). Other dims (a ``layer``
         group, ...) are fitted one by one.
     ranks
-        ``(first, last)`` 1-based inclusive ranks; default 11..min(500, N). The last rank is capped at N (the
-        last finite rank) and, for cross-validated spectra, before the first non-positive value (the noise
-        floor) — with a :class:`NeurosuperWarning` saying where.
+        ``(first, last)`` 1-based inclusive ranks. Default (``None``): 11..min(500, N // 4) per spectrum, N =
+        its number of finite ranks — clear of the finite-sample bend at the end of a spectrum; when that leaves
+        fewer than 5 ranks (N < 60), the leading ranks 1..min(N, max(5, N // 4)) with a
+        :class:`NeurosuperWarning`. An explicit last rank beyond N is capped at N, with a warning.
     ci
-        Level of the percentile bootstrap interval when the spectrum has a ``boot`` dim.
+        Level of the percentile bootstrap interval when the spectrum has bootstrap replicates.
+    negatives
+        What to do with non-positive values (a cross-validated spectrum below its noise floor):
+        ``"stop"`` (default) ends the range before the first non-positive rank, with a warning — a cvPCA
+        value ≤ 0 says the signal at that rank is below what the repeats can resolve, and its magnitude is
+        noise; ``"abs"`` fits log|λ| over the whole range, as Stringer's ``get_powerlaw`` does (exact zeros
+        are left out) — reproduces the published code, but the noise magnitudes past the floor flatten α.
 
     Returns
     -------
     xarray.Dataset
         ``alpha``, ``intercept`` (``b``; natural log), ``r2`` (weighted coefficient of determination in
-        log–log space) and, when bootstrapped, ``alpha_ci`` (``bound`` = lower, upper), the replicates
+        log–log space) and, with bootstrap replicates, ``alpha_ci`` (``bound`` = lower, upper), the replicates
         ``alpha_boot`` and their bias ``alpha_boot_bias``. The interval is the percentile interval of the
         replicates minus their median bias: a resample repeats about a third of the stimuli, which shrinks the
         effective sample and steepens the spectrum (Marchenko–Pastur spreading), so raw percentiles sit above
-        the estimate (+0.007 at 15,000 stimuli × 170 units, +0.2 at 400 × 120).
-        attrs ``ranks`` = [first, last] used (per group: a dict), ``n_ranks``, ``stopped_at_noise_floor``.
+        the estimate (+0.007 at 15,000 stimuli × 170 units, +0.2 at 400 × 120). It covers the spread of α̂
+        over new draws of as many stimuli (and their trial noise), centred on α̂ — not the estimator's bias
+        against a generating α (``docs/spectral.md``, "What the interval covers").
+        attrs ``ranks`` = [first, last] used (per group: a dict), ``n_ranks``, ``N``, ``ranks_requested``,
+        ``rank_rule``, ``negatives``, ``stopped_at_noise_floor``, ``capped``, ``fallback``, ``poor_fit``
+        (r² < :data:`POOR_FIT_R2` = 0.9, with a warning), and the provenance attrs.
 
     Raises
     ------
     AnalysisError
-        Fewer than 5 ranks in the range (too few stimuli or units for the fit range, or the noise floor
-        reached too early).
+        No range of 5 ranks exists (too few stimuli or units, or the noise floor reached too early). The
+        message's Fix names a range that works when one exists (``err.suggested_ranks``), never the one that
+        failed.
     """
+    from .._validation import check_choice, check_float
+
+    check_choice("negatives", negatives, NEGATIVES, caller="powerlaw")
+    check_float("ci", ci, low=0.0, high=1.0, low_open=True, high_open=True, caller="powerlaw")
     point, boot = point_spectrum(spectrum)
     method = spectrum.attrs.get("method", "") if isinstance(spectrum, xr.Dataset) else point.attrs.get("method", "")
-    lo, hi = ranks if ranks is not None else DEFAULT_RANKS
-    if not (isinstance(lo, int | np.integer) and isinstance(hi, int | np.integer) and 1 <= lo < hi):
-        raise AnalysisError(f"powerlaw: ranks={ranks!r}; expected (first, last) with 1 <= first < last (1-based). "
-                            "Fix: ranks=(11, 500).")
+    if ranks is not None:
+        ok = (isinstance(ranks, tuple | list) and len(ranks) == 2
+              and all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in ranks)
+              and 1 <= ranks[0] < ranks[1])
+        if not ok:
+            raise AnalysisError(f"powerlaw: ranks={ranks!r}; expected (first, last) with 1 <= first < last "
+                                "(1-based, inclusive). Fix: ranks=(11, 100), or omit ranks= for the default.")
+        ranks = (int(ranks[0]), int(ranks[1]))
     other = [d for d in point.dims if d != "rank"]
     pt = point.transpose(*other, "rank")
     values = np.asarray(pt.values, dtype=np.float64).reshape(-1, pt.sizes["rank"])
@@ -121,42 +259,39 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
     labels = [{d: (_plain(pt[d].values[i]) if d in pt.coords else i) for d, i in zip(other, key, strict=True)}
               for key in np.ndindex(*[pt.sizes[d] for d in other])]
     masks = np.zeros_like(values)
-    used: list[list[int] | None] = []
+    plans = [_plan(v, ranks, negatives, method, _where(labels[i])) for i, v in enumerate(values)]
     notes: list[str] = []
-    stopped = []
-    for i, v in enumerate(values):
-        where = _where(labels[i])
-        last, n_max = _range(v, lo, hi)
-        capped = min(hi, n_max)
-        if last < capped:
-            stopped.append(True)
-            notes.append(f"{where}the fit range stops at rank {last} (the spectrum is not positive at rank "
-                         f"{last + 1}: the noise floor of {'the cross-validated' if method == 'cvpca' else 'this'} "
-                         f"spectrum), not {capped}")
-        else:
-            stopped.append(False)
-        if last - lo + 1 < MIN_FIT_RANKS:
-            reason = (f"the spectrum has N={n_max} ranks" if n_max < lo + MIN_FIT_RANKS - 1
-                      else f"it is not positive at rank {last + 1}")
-            msg = (f"powerlaw: {where}ranks {lo}..{last} leave {max(last - lo + 1, 0)} ranks to fit ({reason}); "
-                   f"expected at least {MIN_FIT_RANKS}. Fix: more stimuli and units (N = min(n_stimuli − 1, "
-                   f"n_units) must reach {lo + MIN_FIT_RANKS - 1}), or pass ranks=(1, {max(n_max, 2)}) to fit "
-                   "the leading ranks (not comparable with Stringer's 11..500).")
+    for i, plan in enumerate(plans):
+        notes += plan.notes
+        if not plan.ok:
             if len(values) == 1:
-                raise AnalysisError(msg)
-            notes.append(msg)
-            used.append(None)
+                err = AnalysisError(plan.error)
+                err.suggested_ranks = plan.suggested  # type: ignore[attr-defined]
+                err.not_fittable = True  # type: ignore[attr-defined]
+                raise err
+            notes.append(plan.error.removeprefix("powerlaw: "))
             continue
-        masks[i, lo - 1:last] = 1.0
-        used.append([int(lo), int(last)])
-    if all(u is None for u in used):
-        raise AnalysisError(notes[-1])
+        masks[i, plan.first - 1:plan.last] = 1.0
+    if not any(p.ok for p in plans):
+        err = AnalysisError(f"powerlaw: no group can be fitted: {'; '.join(p.error for p in plans)}")
+        err.suggested_ranks = None  # type: ignore[attr-defined]
+        err.not_fittable = True  # type: ignore[attr-defined]
+        raise err
+    if negatives == "abs":
+        masks *= np.isfinite(values) & (values != 0)
+    logv = np.log(np.where(masks > 0, np.abs(values), 1.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha, b, r2 = _wls(logv, np.log(rank), masks / rank)
+    few = masks.sum(-1) < MIN_FIT_RANKS  # "abs": exact zeros left out of a short range
+    alpha, b, r2 = (np.where(few, np.nan, a) for a in (alpha, b, r2))
+    poor = [bool(p.ok and np.isfinite(r) and r < POOR_FIT_R2) for p, r in zip(plans, r2, strict=True)]
+    for i, bad in enumerate(poor):
+        if bad:
+            notes.append(f"{_where(labels[i])}a poor fit: r² = {r2[i]:.2f} < {POOR_FIT_R2} over ranks "
+                         f"{plans[i].first}..{plans[i].last} (the log–log spectrum is not a straight line there, so α "
+                         "depends on the range; look at plot_spectrum)")
     if notes:
         warnings.warn("powerlaw: " + "; ".join(notes), NeurosuperWarning, stacklevel=2)
-    weights = masks / rank
-    logv = np.log(np.where(values > 0, values, 1.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        alpha, b, r2 = _wls(logv, np.log(rank), weights)
     shape = [pt.sizes[d] for d in other]
     coords = {d: pt[d] for d in other if d in pt.coords}
     out = xr.Dataset({"alpha": (other, alpha.reshape(shape)), "intercept": (other, b.reshape(shape)),
@@ -164,11 +299,14 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
     if boot is not None:
         bt = boot.transpose("boot", *other, "rank")
         bv = np.asarray(bt.values, dtype=np.float64).reshape(bt.sizes["boot"], -1, bt.sizes["rank"])
-        bmask = np.broadcast_to(masks, bv.shape) * (bv > 0)
-        # a replicate that reaches its noise floor inside the range is fitted up to there
-        bmask = bmask * (np.cumprod(np.where(masks > 0, bv > 0, True), axis=-1) > 0)
+        if negatives == "abs":
+            bmask = np.broadcast_to(masks, bv.shape) * (np.isfinite(bv) & (bv != 0))
+        else:
+            bmask = np.broadcast_to(masks, bv.shape) * (bv > 0)
+            # a replicate that reaches its noise floor inside the range is fitted up to there
+            bmask = bmask * (np.cumprod(np.where(masks > 0, bv > 0, True), axis=-1) > 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ba, _, _ = _wls(np.log(np.where(bv > 0, bv, 1.0)), np.log(rank), bmask / rank)
+            ba, _, _ = _wls(np.log(np.where(bmask > 0, np.abs(bv), 1.0)), np.log(rank), bmask / rank)
         ba = np.where(bmask.sum(-1) >= MIN_FIT_RANKS, ba, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN groups stay NaN
@@ -182,20 +320,31 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
         out.attrs["ci_method"] = ("percentile bootstrap over stimuli, bias-corrected: percentiles of alpha_boot - "
                                   "alpha_boot_bias (median replicate minus estimate); resampled stimuli repeat, "
                                   "which steepens spectra")
+        out.attrs["ci_covers"] = ("the spread of alpha over new draws of as many stimuli (with their trial noise), "
+                                  "centred on the estimate; not the estimator's bias against a generating alpha "
+                                  "(docs/spectral.md)")
+    used = [[p.first, p.last] if p.ok else None for p in plans]
     if other:
-        out.attrs["ranks"] = {"/".join(str(v) for v in lab.values()): u for lab, u in zip(labels, used, strict=True)}
+        keys = ["/".join(str(v) for v in lab.values()) for lab in labels]
+        out.attrs["ranks"] = dict(zip(keys, used, strict=True))
+        out.attrs["N"] = dict(zip(keys, [p.n for p in plans], strict=True))
+        out.attrs["n_ranks"] = [u[1] - u[0] + 1 if u else 0 for u in used]
     else:
         out.attrs["ranks"] = used[0]
+        out.attrs["N"] = plans[0].n
+        out.attrs["n_ranks"] = used[0][1] - used[0][0] + 1
     out.attrs.update({
-        "n_ranks": [u[1] - u[0] + 1 if u else 0 for u in used] if other else used[0][1] - used[0][0] + 1,
-        "stopped_at_noise_floor": bool(any(stopped)), "weights": "1/rank",
-        "method": method or "unknown", "analysis": "powerlaw",
-        "reference": "Stringer et al. 2019 Nature 571:361 (Methods, power-law exponent)",
+        "ranks_requested": list(ranks) if ranks is not None else "default",
+        "rank_rule": RANK_RULE, "negatives": negatives,
+        "stopped_at_noise_floor": any(p.stopped for p in plans), "capped": any(p.capped for p in plans),
+        "fallback": any(p.fallback for p in plans), "poor_fit": any(poor), "r2_threshold": POOR_FIT_R2,
+        "weights": "1/rank", "method": method or "unknown",
     })
     for key in ("n_stimuli", "n_units", "system", "source"):
         if isinstance(spectrum, xr.Dataset) and key in spectrum.attrs:
             out.attrs[key] = spectrum.attrs[key]
-    return out
+    return stamp(out, analysis="powerlaw", reference=REFERENCE,
+                 options={"ranks": ranks, "ci": ci, "negatives": negatives}, inputs_from=spectrum)
 
 
 def _where(label: dict[str, Any]) -> str:

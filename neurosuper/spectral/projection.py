@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._version import __version__
+from .._provenance import stamp
 from ..errors import AnalysisError
-from ..prep import repeat_mean, responses, unit_groups
+from ..prep import group_coord, repeat_mean, responses, unit_groups
 
 __all__ = ["random_projection", "trajectory_energy", "circle_population", "circle_energy"]
 
@@ -76,17 +76,25 @@ def random_projection(ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, see
     seed
         Seeds the Gaussian directions.
     groupby
-        A coord on ``unit``: one projection per group along a dim of that name.
+        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): one projection per group along a dim of that
+        name; ``"auto"``: ``layer``, else ``area``, else none; ``None``: all units.
 
     Returns
     -------
     xarray.Dataset
         ``projection(stimulus, component)`` (the trajectory y_t in sequence order), ``energy`` (E of the
         projection), ``energy_population`` (E of the centred population itself, the n_dims → ∞ limit).
+
+    Notes
+    -----
+    Dask: loads the data — the repeat-averaged (stimulus, unit) matrix is computed into memory (one ordered
+    sequence of stimuli is what a trajectory needs; select stimuli or time first for a very large set).
     """
     if not isinstance(n_dims, int | np.integer) or n_dims < 1:
         raise AnalysisError(f"random_projection: n_dims={n_dims!r}; expected an integer >= 1.")
     resp = responses(ds, time=time, caller="random_projection")
+    groupby_requested = groupby
+    groupby = group_coord(resp, groupby)
     idx = _order(resp, order)
     x_all = repeat_mean(resp)
     x_all = np.asarray(x_all.compute() if hasattr(x_all, "compute") else x_all, dtype=np.float64)[idx]
@@ -103,25 +111,33 @@ def random_projection(ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, see
         labels.append(label)
     stim = resp["stimulus"].values[idx]
     comp = np.arange(1, n_dims + 1)
-    attrs = {"analysis": "random_projection", "n_dims": int(n_dims), "seed": int(seed),
+    attrs = {"n_dims": int(n_dims), "seed": int(seed),
              "order": order if isinstance(order, str) else ("set order" if order is None else "given ids"),
-             "energy_definition": "(T-1)^2 * sum ||y[t+1]-y[t]||^2 / sum ||y[t]-mean(y)||^2",
-             "reference": "Marshall & Kirchner 2024 arXiv:2401.17975 (reconstruction, PAPERS.md 1)",
-             "neurosuper_version": __version__}
+             "energy_definition": "(T-1)^2 * sum ||y[t+1]-y[t]||^2 / sum ||y[t]-mean(y)||^2"}
     if groupby is None:
-        return xr.Dataset({"projection": (("stimulus", "component"), projs[0]), "energy": energies[0],
-                           "energy_population": pops[0]}, coords={"stimulus": stim, "component": comp}, attrs=attrs)
-    return xr.Dataset({"projection": ((groupby, "stimulus", "component"), np.stack(projs)),
-                       "energy": (groupby, energies), "energy_population": (groupby, pops)},
-                      coords={groupby: labels, "stimulus": stim, "component": comp}, attrs=attrs)
+        out = xr.Dataset({"projection": (("stimulus", "component"), projs[0]), "energy": energies[0],
+                          "energy_population": pops[0]}, coords={"stimulus": stim, "component": comp}, attrs=attrs)
+    else:
+        out = xr.Dataset({"projection": ((groupby, "stimulus", "component"), np.stack(projs)),
+                          "energy": (groupby, energies), "energy_population": (groupby, pops)},
+                         coords={groupby: labels, "stimulus": stim, "component": comp}, attrs=attrs)
+    options = {"n_dims": n_dims, "order": order if order is None or isinstance(order, str) else "given ids",
+               "seed": seed, "time": None if time is None else str(time), "groupby": groupby_requested}
+    return stamp(out, analysis="random_projection",
+                 reference="Marshall & Kirchner 2024 arXiv:2401.17975 (reconstruction, PAPERS.md 1)",
+                 options=options, inputs_from=ds)
 
 
 def circle_population(alpha: float, n_angles: int, n_units: int) -> xr.Dataset:
     """The classic test population: a circle of ``n_angles`` evenly spaced angles coded with a power law.
 
     Unit ``j`` (0-based) codes frequency ``k = j // 2 + 1`` as ``k^(−α/2) cos(kθ)`` (j even) or
-    ``k^(−α/2) sin(kθ)`` (j odd), θ = 2πt/n_angles. Requires ``n_units < n_angles`` (no aliasing), so the
-    covariance eigenvalues are exactly ``k^(−α)/2``.
+    ``k^(−α/2) sin(kθ)`` (j odd), θ = 2πt/n_angles. Requires every frequency below the Nyquist frequency
+    n_angles/2, i.e. ``2·ceil(n_units/2) < n_angles`` (``n_units < n_angles``, and for odd ``n_units`` one
+    less), so the covariance eigenvalues are exactly ``k^(−α)/2`` (each twice; the last once for odd
+    ``n_units``). The Nyquist component k = n_angles/2 is excluded: there sin(kθ_t) = sin(πt) = 0 at every
+    angle, so its sine unit would be constant and its cosine unit, (−1)^t, would carry variance k^(−α), not
+    k^(−α)/2. (Before this check, n_units = n_angles − 1 with even n_angles produced that component.)
 
     Returns a ResponseSet (``system="network"``, ``measure="activation"``) with an ``angle`` coord on
     ``stimulus`` and ``stimuli`` = (cos θ, sin θ) features (a 1-D manifold).
@@ -129,9 +145,12 @@ def circle_population(alpha: float, n_angles: int, n_units: int) -> xr.Dataset:
     from ..format import from_array
 
     if not (isinstance(n_angles, int | np.integer) and isinstance(n_units, int | np.integer)) or n_units < 1 \
-            or n_units >= n_angles:
+            or 2 * ((n_units + 1) // 2) >= n_angles:
         raise AnalysisError(f"circle_population: n_angles={n_angles!r}, n_units={n_units!r}; expected integers with "
-                            "1 <= n_units < n_angles (higher frequencies would alias). Fix: more angles.")
+                            "1 <= n_units < n_angles and every frequency k <= ceil(n_units / 2) below the Nyquist "
+                            "frequency n_angles / 2 (at k = n_angles / 2 the sine unit is constant and the cosine "
+                            "unit carries k^-alpha, not k^-alpha / 2; above it frequencies alias). Fix: more angles "
+                            f"(n_angles > {2 * ((n_units + 1) // 2)}) or fewer units.")
     theta = 2 * np.pi * np.arange(n_angles) / n_angles
     j = np.arange(n_units)
     k = j // 2 + 1

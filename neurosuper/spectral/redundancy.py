@@ -1,7 +1,10 @@
 """Redundancy and capacity bounds of Marshall & Kirchner 2024 (arXiv 2401.17975; ``PAPERS.md`` §1).
 
-All entropies are in bits (logarithms base 2), except ε of the dropout bound, which uses the natural log as
-written in the paper.
+All entropies are in bits (logarithms base 2), except ε of the dropout bound: ε = −ln(1 − 2^(−C)) uses the
+natural logarithm, as written in the paper (``PAPERS.md`` §1), while C is in bits (hence 2^(−C)). ε is a
+dimensionless fraction of the capacity (e.g. C = 1 bit: ε = ln 2 ≈ 0.693; C = 8 bits: ε ≈ 0.0039), so the base
+of its log is part of the bound's definition, not a unit; with log₂ instead, ε would be 1/ln 2 ≈ 1.44 times
+larger (C = 1 bit: ε = 1, a vacuous lower bound).
 
 * Entropy bound: m units at precision n bits whose scales fall as σ_i ∝ i^(−α) carry at most
   H(X) ≲ m·n − α·m·log₂(m/e) bits: coordinate i loses α·log₂ i bits against the top one, and
@@ -19,6 +22,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
 
+from .._provenance import stamp
 from ..errors import AnalysisError
 
 __all__ = ["entropy_bound", "sparse_entropy", "optimal_ratio", "dropout_capacity", "redundancy"]
@@ -74,7 +78,10 @@ def optimal_ratio(sparsity: ArrayLike, h_elem: ArrayLike):
 
 
 def dropout_capacity(capacity: ArrayLike, n_units: ArrayLike, dropout: ArrayLike) -> tuple:
-    """(lower, upper) capacity in bits of ``n_units`` units of ``capacity`` bits each under dropout D."""
+    """(lower, upper) capacity in bits of ``n_units`` units of ``capacity`` bits each under dropout D.
+
+    ``(1−ε)(1−D)·C·m ≤ C_dropout ≤ (1−D)·C·m`` with ε = −ln(1 − 2^(−C)): the natural log (as in the paper),
+    C in bits."""
     c = _check("capacity", capacity, 0.0, open_low=True)
     m = _check("n_units", n_units, 0.0)
     d = _check("dropout", dropout, 0.0, 1.0)
@@ -120,7 +127,9 @@ def redundancy(alpha: ArrayLike | xr.DataArray, *, n_units: int, precision: floa
     if dropout is not None:
         lo, hi = dropout_capacity(precision, n_units, dropout)
         out["dropout_lower"], out["dropout_upper"] = float(lo), float(hi)
-    out.attrs.update({"analysis": "redundancy", "n_units": int(n_units), "precision_bits": float(precision),
-                      "units": "bits", "exact": bool(exact),
-                      "reference": "Marshall & Kirchner 2024 arXiv:2401.17975"})
-    return out
+    out.attrs.update({"n_units": int(n_units), "precision_bits": float(precision), "units": "bits",
+                      "exact": bool(exact), "dropout_epsilon": "-ln(1 - 2^-C): natural log, C in bits"})
+    return stamp(out, analysis="redundancy", reference="Marshall & Kirchner 2024 arXiv:2401.17975",
+                 options={"n_units": n_units, "precision": precision, "sparsity": sparsity, "h_elem": h_elem,
+                          "dropout": dropout, "exact": exact},
+                 inputs_from=alpha if isinstance(alpha, xr.DataArray) else None)

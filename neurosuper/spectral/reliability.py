@@ -19,9 +19,9 @@ import numpy as np
 import xarray as xr
 
 from .._gram import is_dask
-from .._version import __version__
+from .._provenance import stamp
 from ..errors import NeurosuperWarning
-from ..prep import responses, split_repeats, unit_groups, valid_repeats
+from ..prep import group_coord, responses, split_repeats, unit_groups, valid_repeats
 
 __all__ = ["reliability"]
 
@@ -44,7 +44,8 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     time
         Time window selected (then averaged), as in :func:`eigenspectrum`.
     groupby
-        A coord on ``unit``: ``signal_fraction`` per group along a dim of that name.
+        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): ``signal_fraction`` per group along a dim of that
+        name; ``"auto"``: ``layer``, else ``area``, else none; ``None``: all units.
 
     Returns
     -------
@@ -54,8 +55,14 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
         ``signal_variance(unit)``, ``total_variance(unit)``, ``noise_variance(unit)`` — single-trial
         variances across stimuli; ``signal_fraction`` — Σ signal / Σ total over units (per group).
         Constant units get NaN (counted in a warning).
+
+    Notes
+    -----
+    Dask: works chunk by chunk — per-unit sums over stimuli, computed in one ``dask.compute``.
     """
     resp = responses(ds, time=time, caller="reliability")
+    groupby_requested = groupby
+    groupby = group_coord(resp, groupby)
     valid = valid_repeats(resp) if "repeat" in resp.dims else None
     halves = split_repeats(resp, caller="reliability", valid=valid)
     keep = halves.keep
@@ -104,8 +111,9 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     else:
         labels: list[Hashable] = [lab for lab, _ in groups]
         out["signal_fraction"] = xr.DataArray(fractions, dims=(groupby,), coords={groupby: labels})
-    out.attrs.update({"analysis": "reliability", "n_stimuli": n, "n_stimuli_dropped": halves.n_dropped,
-                      "n_repeats": halves.n_repeats, "repeat_split": halves.split, "n_constant_units": int(const.sum()),
-                      "correction": "Spearman-Brown 2r/(1+r)", "neurosuper_version": __version__,
-                      "reference": "Spearman 1910; Brown 1910; Stringer et al. 2019 Nature 571:361"})
-    return out
+    out.attrs.update({"n_stimuli": n, "n_stimuli_dropped": halves.n_dropped, "n_repeats": halves.n_repeats,
+                      "repeat_split": halves.split, "n_constant_units": int(const.sum()),
+                      "correction": "Spearman-Brown 2r/(1+r)"})
+    return stamp(out, analysis="reliability",
+                 reference="Spearman 1910; Brown 1910; Stringer et al. 2019 Nature 571:361",
+                 options={"time": None if time is None else str(time), "groupby": groupby_requested}, inputs_from=ds)
