@@ -1,0 +1,46 @@
+"""Brains against networks: RDMs, RSA with noise ceilings, CKA, Procrustes, predictivity and layer profiles
+(``docs/compare.md``).
+
+Every function matches its inputs on shared stimulus ids (:func:`align`), in any order, and returns xarray.
+
+>>> import neurosuper as ns
+>>> prof = ns.compare.profile(network, brain, rdm="correlation", compare="spearman")   # doctest: +SKIP
+>>> ns.compare.summary(prof)["best"]                                                    # doctest: +SKIP
+"""
+
+from .align import MIN_SHARED_STIMULI, align, shared_ids, stimulus_ids
+from .cka import MAX_GRAM_BYTES, cka, procrustes
+from .distances import METRICS
+from .predict import ALPHAS, predictivity
+from .profile import KINDS, overview, profile, side_by_side
+from .rdm import MAX_RDM_BYTES, NOISE_METHODS, as_rdm, check_rdm, rdm
+from .rsa import compare_rdms, noise_ceiling, spearman_brown
+from .rsakernels import METHODS
+from .summary import summary
+
+__all__ = [
+    "align",
+    "shared_ids",
+    "stimulus_ids",
+    "rdm",
+    "as_rdm",
+    "check_rdm",
+    "compare_rdms",
+    "noise_ceiling",
+    "spearman_brown",
+    "cka",
+    "procrustes",
+    "predictivity",
+    "profile",
+    "side_by_side",
+    "overview",
+    "summary",
+    "METRICS",
+    "METHODS",
+    "KINDS",
+    "NOISE_METHODS",
+    "ALPHAS",
+    "MIN_SHARED_STIMULI",
+    "MAX_RDM_BYTES",
+    "MAX_GRAM_BYTES",
+]

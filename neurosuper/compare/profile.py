@@ -1,0 +1,361 @@
+"""Layer-to-area profiles (Brain-Score style), the side-by-side table, and the overview the CLI prints.
+
+:func:`profile` scores every layer of a network against a brain (RSA or predictivity) with bootstrap CIs, the
+brain's noise ceiling, the best layer and its margin. :func:`side_by_side` puts the coding properties (α,
+participation ratio, interpretability) beside the similarities, per layer/area. :func:`overview` compares two
+whole sets and every pair of their groups (RSA, CKA, debiased CKA, Procrustes) — ``neurosuper compare``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .. import prep
+from .._provenance import stamp
+from .._validation import check_choice, check_int, responses_of
+from ..errors import AnalysisError, NeurosuperError, NeurosuperWarning, fail
+from .align import align
+from .cka import REFERENCE_CKA, REFERENCE_PROCRUSTES, pair_stats, prepare, procrustes_values, warn_degenerate
+from .distances import METRICS
+from .predict import predictivity
+from .rdm import check_rdm
+from .rdm import rdm as make_rdm
+from .rsa import compare_rdms, noise_ceiling, rdm_stack
+from .rsakernels import METHODS
+
+__all__ = ["profile", "side_by_side", "overview", "KINDS"]
+
+#: What :func:`profile` scores layers by.
+KINDS = ("rsa", "predictivity")
+
+REFERENCE_PROFILE = ("Schrimpf et al. 2018 Brain-Score (layer-to-area scores against a ceiling); Khaligh-Razavi & "
+                     "Kriegeskorte 2014 PLoS Comput Biol 10:e1003915 (layers vs the IT noise ceiling); Nili et al. "
+                     "2014")
+
+
+def _is_set(obj: Any) -> bool:
+    return isinstance(obj, xr.Dataset) or (isinstance(obj, xr.DataArray) and "unit" in obj.dims)
+
+
+def _brain_rdms(brain: Any, caller: str) -> tuple[str, list[xr.DataArray] | None]:
+    """("set", None) for a set; ("rdm", [rdm]) for one RDM; ("rdms", [...]) for several."""
+    if _is_set(brain):
+        return "set", None
+    if isinstance(brain, xr.DataArray) and brain.ndim == 2:
+        return "rdm", [check_rdm(brain, caller=caller, name="brain")]
+    return "rdms", rdm_stack(brain, caller=caller, name="brain")
+
+
+def _groups(resp: xr.DataArray, groupby: str | None) -> tuple[str, list[tuple[Hashable, np.ndarray]]]:
+    if groupby is None:
+        return "group", [("all units", np.arange(resp.sizes["unit"]))]
+    coord = prep.group_coord(resp, groupby)
+    if coord is None:
+        return "group", [("all units", np.arange(resp.sizes["unit"]))]
+    return coord, prep.unit_groups(resp, coord)
+
+
+def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str = "spearman",
+            groupby: str | None = "layer", kind: str = "rsa", n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
+            alpha: float | None = None, n_splits: int = 10, time: Any = None, progress: bool = False) -> xr.Dataset:
+    """Score every layer (unit group) of ``network`` against ``brain``, with CIs, the ceiling and the best layer.
+
+    Parameters
+    ----------
+    network
+        ResponseSet with a unit coord ``groupby`` (``layer``); ``groupby=None`` scores the whole set.
+    brain
+        A ResponseSet (its RDM; ceiling: split-half when it has repeats, else NaN with a note), one RDM
+        (ceiling NaN, noted), or several RDMs of the same stimuli (a list, or (subject, stimulus_a,
+        stimulus_b)): then a layer's score is its mean similarity with them and the ceiling is Nili et al.'s
+        leave-one-out bounds (:func:`~neurosuper.compare.noise_ceiling`). Matched on shared stimulus ids.
+    rdm, compare
+        RDM metric (:func:`~neurosuper.compare.rdm`) and comparison method (:func:`compare_rdms`).
+    kind
+        ``"rsa"`` or ``"predictivity"`` (median held-out r of cross-validated ridge regression per neuron,
+        :func:`~neurosuper.compare.predictivity`; ``brain`` must be a set; ceiling: the neurons' median
+        Spearman–Brown split-half reliability and its square root).
+    n_boot, ci, seed
+        Bootstrap over stimuli (the same resamples for every layer, so the layers' scores are paired).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``score(layer)``, ``ci(bound, layer)``, ``ceiling(bound)`` (``lower``, ``upper``; NaN when not
+        estimable, with the reason in attrs ``ceiling_note``), ``best`` (the top layer's label), ``margin``
+        (its score minus the next best), ``p_best`` (share of bootstrap resamples in which it is top),
+        ``score_boot(boot, layer)``, ``n_units(layer)``. Dimensionless.
+
+    References
+    ----------
+    Schrimpf et al. 2018 (Brain-Score); Khaligh-Razavi & Kriegeskorte 2014; Nili et al. 2014.
+    """
+    caller = "profile"
+    check_choice("kind", kind, KINDS, caller=caller)
+    check_choice("rdm", rdm, METRICS, caller=caller)
+    check_choice("compare", compare, METHODS, caller=caller)
+    check_int("n_boot", n_boot, low=0, caller=caller)
+    net = responses_of(network, caller=caller)
+    dim, groups = _groups(net, groupby)
+    mode, brain_rdms = _brain_rdms(brain, caller)
+    scores, lows, highs, boots, units = [], [], [], [], []
+    note, definition = "", "none"
+    if kind == "predictivity":
+        if mode != "set":
+            raise fail(f"{caller}: kind='predictivity' with brain", "an RDM", "a ResponseSet (neurons to predict)",
+                       "pass the brain set, or kind='rsa'", AnalysisError)
+        net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
+        ceiling = [np.nan, np.nan]
+        for _label, idx in groups:
+            res = predictivity(net_al.isel(unit=idx), brain_al, alpha=alpha, n_splits=n_splits, seed=seed,
+                               n_boot=n_boot, ci=ci, time=time, progress=progress)
+            scores.append(float(res["median"]))
+            lo, hi = (res["median_ci"].values if n_boot else (np.nan, np.nan))
+            lows.append(lo)
+            highs.append(hi)
+            boots.append(res["median_boot"].values if n_boot else np.zeros(0))
+            units.append(len(idx))
+            if "ceiling" in res:
+                c = res["ceiling"].values
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ceiling = [float(np.nanmedian(c)), float(np.nanmedian(np.sqrt(np.clip(c, 0, None))))]
+        if np.isnan(ceiling[0]):
+            note = "the brain set has no repeats: no split-half reliability"
+        ceiling_kind = "split-half per neuron"
+        definition = ("per neuron split-half r, Spearman-Brown corrected (reliability); lower = median reliability "
+                      "over neurons, upper = median of its square root")
+    else:
+        if mode == "set":
+            net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"],
+                                     caller=caller)
+            targets = [make_rdm(brain_al, metric=rdm, time=time, progress=progress)]
+            if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and rdm != "crossnobis":
+                nc = noise_ceiling(brain_al, method=compare, metric=rdm, time=time)
+                ceiling = [float(nc["lower"]), float(nc["upper"])]
+                ceiling_kind, definition = "split-half", nc.attrs["definition"]
+            else:
+                ceiling, ceiling_kind = [np.nan, np.nan], "none"
+                note = ("the brain set has no repeats: no split-half ceiling" if "repeat" not in brain_al.dims
+                        else "no split-half ceiling for crossnobis RDMs")
+        else:
+            aligned = align(net, *brain_rdms, names=["network"] + [f"brain[{i}]" for i in range(len(brain_rdms))],
+                            caller=caller)
+            net_al, targets = aligned[0], list(aligned[1:])
+            if mode == "rdms" and len(targets) >= 2:
+                nc = noise_ceiling(targets, method=compare)
+                ceiling = [float(nc["lower"]), float(nc["upper"])]
+                ceiling_kind, definition = "leave-one-out", nc.attrs["definition"]
+            else:
+                ceiling, ceiling_kind = [np.nan, np.nan], "none"
+                note = "brain is a single RDM: no noise ceiling can be estimated from it"
+        for _label, idx in groups:
+            layer_rdm = make_rdm(net_al.isel(unit=idx), metric=rdm, time=time, progress=progress)
+            res = compare_rdms(layer_rdm, targets if len(targets) > 1 else targets[0], method=compare,
+                               n_boot=n_boot, ci=ci, seed=seed)
+            scores.append(float(res["value"]))
+            lows.append(float(res["ci"][0]))
+            highs.append(float(res["ci"][1]))
+            boots.append(res["value_boot"].values if n_boot else np.zeros(0))
+            units.append(len(idx))
+    labels = [g for g, _ in groups]
+    out = xr.Dataset(
+        {"score": (dim, np.array(scores)), "ci": (("bound", dim), np.array([lows, highs])),
+         "ceiling": ("bound", np.array(ceiling, dtype=np.float64)), "n_units": (dim, np.array(units))},
+        coords={dim: labels, "bound": ["lower", "upper"]})
+    if n_boot:
+        out["score_boot"] = (("boot", dim), np.stack(boots, axis=1))
+    s = np.array(scores)
+    order = np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")
+    best = order[0]
+    out["best"] = str(labels[best])
+    out["margin"] = float(s[best] - s[order[1]]) if len(s) > 1 else np.nan
+    if n_boot and len(s) > 1:
+        sb = np.nan_to_num(out["score_boot"].values, nan=-np.inf)
+        out["p_best"] = float(np.mean(np.argmax(sb, axis=1) == best))
+    else:
+        out["p_best"] = np.nan
+    out.attrs.update({"kind": kind, "rdm": rdm if kind == "rsa" else "none", "compare": compare if kind == "rsa"
+                      else "pearson r per neuron, median", "groupby": dim, "ceiling_kind": ceiling_kind,
+                      "ceiling_definition": definition, "ceiling_note": note or "none",
+                      "n_stimuli": int(net_al.sizes["stimulus"]), "n_boot": n_boot, "ci_level": ci, "brain": mode})
+    return stamp(out, analysis="compare.profile", reference=REFERENCE_PROFILE,
+                 options={"rdm": rdm, "compare": compare, "groupby": groupby, "kind": kind, "n_boot": n_boot,
+                          "ci": ci, "seed": seed, "alpha": alpha, "n_splits": n_splits, "time": time},
+                 inputs_from=brain if isinstance(brain, xr.Dataset) else None)
+
+
+# ----------------------------------------------------------------------------------------------- overview
+def _group_rdms(x: xr.DataArray, groups: Sequence[tuple[Hashable, np.ndarray]], metric: str,
+                progress: bool) -> list[xr.DataArray]:
+    return [make_rdm(x.isel(unit=idx), metric=metric, progress=progress) for _, idx in groups]
+
+
+def overview(a: Any, b: Any, *, rdm: str = "correlation", compare: str = "spearman", n_boot: int = 1000,
+             ci: float = 0.95, seed: int = 0, groupby: str | None = "auto", time: Any = None,
+             progress: bool = False) -> xr.Dataset:
+    """RSA (with a bootstrap CI), linear CKA, debiased CKA and the Procrustes shape distance between two sets,
+    whole and for every pair of their unit groups (``layer``/``area``), in one call (``neurosuper compare``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars ``rsa``, ``rsa_ci(bound)``, ``cka``, ``cka_debiased``, ``procrustes`` (angular, radians) for
+        the whole sets; with groups, ``pair_rsa``, ``pair_rsa_ci``, ``pair_cka``, ``pair_cka_debiased``,
+        ``pair_procrustes`` over one dim per grouped set (e.g. ``layer``, ``area``). Attrs ``n_stimuli``,
+        ``method``, ``metric``.
+    """
+    caller = "overview"
+    check_choice("rdm", rdm, METRICS, caller=caller)
+    check_choice("compare", compare, METHODS, caller=caller)
+    if rdm == "crossnobis":
+        raise fail(f"{caller}: rdm", "'crossnobis'", "a metric of averaged responses (correlation, euclidean, "
+                   "cosine) — CKA and Procrustes use the averaged responses too",
+                   "compute crossnobis RDMs with neurosuper.compare.rdm and compare them with compare_rdms",
+                   AnalysisError)
+    p = prepare(a, b, groupby=groupby, time=time, caller=caller)
+    n = p.a.sizes["stimulus"]
+    stats = pair_stats(p, debiased=n >= 4, procrustes=True, progress=progress, caller=caller)
+    degenerate = warn_degenerate(n, p, caller)
+    rdms_a = _group_rdms(p.a, p.groups_a, rdm, progress)
+    rdms_b = _group_rdms(p.b, p.groups_b, rdm, progress)
+    na, nb = len(rdms_a), len(rdms_b)
+    rsa_v = np.full((na, nb), np.nan)
+    rsa_lo = np.full((na, nb), np.nan)
+    rsa_hi = np.full((na, nb), np.nan)
+    rows_a = range(1, na) if na > 1 else range(1)
+    rows_b = range(1, nb) if nb > 1 else range(1)
+    todo = {(0, 0)} | {(s, t) for s in rows_a for t in rows_b}
+    for s, t in sorted(todo):
+        res = compare_rdms(rdms_a[s], rdms_b[t], method=compare, n_boot=n_boot, ci=ci, seed=seed)
+        rsa_v[s, t] = float(res["value"])
+        rsa_lo[s, t], rsa_hi[s, t] = res["ci"].values
+    proc = procrustes_values(stats.nuclear, stats.norm2_a, stats.norm2_b, True)
+    deb = stats.cka_debiased if stats.cka_debiased is not None else np.full((na, nb), np.nan)
+    out = xr.Dataset({"rsa": rsa_v[0, 0], "rsa_ci": ("bound", [rsa_lo[0, 0], rsa_hi[0, 0]]),
+                      "cka": stats.cka[0, 0], "cka_debiased": deb[0, 0], "procrustes": proc[0, 0]},
+                     coords={"bound": ["lower", "upper"]})
+    if na > 1 or nb > 1:
+        from .cka import pairs_array
+
+        def grid(v: np.ndarray, name: str) -> xr.DataArray:
+            return pairs_array(v, p, name).drop_vars(f"{name}_whole", errors="ignore")
+
+        out["pair_rsa"] = grid(rsa_v, "pair_rsa")
+        lo, hi = grid(rsa_lo, "lo"), grid(rsa_hi, "hi")
+        out["pair_rsa_ci"] = xr.concat([lo, hi], dim="bound").assign_coords(bound=["lower", "upper"])
+        out["pair_cka"] = grid(stats.cka, "pair_cka")
+        out["pair_cka_debiased"] = grid(deb, "pair_cka_debiased")
+        out["pair_procrustes"] = grid(proc, "pair_procrustes")
+    out.attrs.update({"n_stimuli": int(n), "method": compare, "metric": rdm, "n_boot": n_boot, "ci_level": ci,
+                      "procrustes": "angular shape distance, radians", "procrustes_degenerate": degenerate,
+                      "cka_form": stats.form, "groupby_a": p.coord_a or "none", "groupby_b": p.coord_b or "none",
+                      "n_units_a": int(p.a.sizes["unit"]), "n_units_b": int(p.b.sizes["unit"])})
+    return stamp(out, analysis="compare.overview",
+                 reference=f"RSA: Nili et al. 2014; CKA: {REFERENCE_CKA}; Procrustes: {REFERENCE_PROCRUSTES}",
+                 options={"rdm": rdm, "compare": compare, "n_boot": n_boot, "ci": ci, "seed": seed,
+                          "groupby": groupby, "time": time}, inputs_from=p.source_a)
+
+
+# -------------------------------------------------------------------------------------------- side by side
+def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", rdm: str = "correlation",
+                 compare: str = "spearman", n_boot: int = 50, ii: bool = True, seed: int = 0, time: Any = None,
+                 progress: bool = False) -> xr.Dataset:
+    """A table of coding properties and similarities per layer/area of two sets, side by side.
+
+    Each row is a unit group of ``a`` or of ``b`` (``groupby="auto"``: ``layer``, else ``area``, else the whole
+    set). Per row: the power-law exponent α of the eigenspectrum (cvPCA where the set has repeats, else PCA;
+    Stringer et al. 2019) with a bootstrap CI (``n_boot`` resamples; 0 = none), the participation ratio, the
+    median interpretability index of its units (Klindt et al. 2023; ``ii=False`` or a set without stimuli
+    gives NaN), and its similarity with the *other set as a whole*: RSA (``rdm``/``compare``), linear CKA, and
+    predictivity — always from the network to the brain: a network row predicts all brain neurons from that
+    layer; a brain row is predicted from the whole network (median held-out r; if neither or both sets are
+    networks, ``a`` predicts ``b``).
+
+    Returns
+    -------
+    xarray.Dataset
+        dim ``row`` (coords ``set`` ("a"/"b"), ``group``, ``system``, ``n_units``): ``alpha``,
+        ``alpha_ci(row, bound)``, ``participation_ratio``, ``median_ii``, ``rsa``, ``cka``, ``predictivity``.
+    """
+    from .. import interpret, spectral  # public APIs only: α, participation ratio and II come from there
+
+    caller = "side_by_side"
+    for name, ds in (("a", a), ("b", b)):
+        if not isinstance(ds, xr.Dataset):
+            raise fail(f"{caller}: {name}", f"a {type(ds).__name__}", "a ResponseSet (xarray.Dataset): the "
+                       "spectra and interpretability need the whole set", "pass the set, not its responses",
+                       AnalysisError)
+    a_al, b_al = align(a, b, names=["a", "b"], caller=caller)
+    p = prepare(a_al, b_al, groupby=groupby, time=time, caller=caller)
+    stats = pair_stats(p, debiased=False, procrustes=False, progress=progress, caller=caller)
+    rows: list[dict[str, Any]] = []
+    whole_rdm = {"a": make_rdm(p.a, metric=rdm), "b": make_rdm(p.b, metric=rdm)}
+    net_is_a = not (a.attrs.get("system") != "network" and b.attrs.get("system") == "network")
+    sets = (("a", a_al, p.groups_a, "b", b_al), ("b", b_al, p.groups_b, "a", a_al))
+    multi = {"a": len(p.groups_a) > 1, "b": len(p.groups_b) > 1}
+    for side, ds, groups, other_side, other in sets:
+        for k, (label, idx) in enumerate(groups):
+            if multi[side] and k == 0:
+                continue  # with groups, the rows are the groups
+            sub = ds.isel(unit=idx)
+            row: dict[str, Any] = {"set": side, "group": "all units" if label is None else str(label),
+                                   "system": str(ds.attrs.get("system", "unknown")), "n_units": len(idx)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NeurosuperWarning)
+                try:
+                    spec = spectral.eigenspectrum(sub, n_boot=n_boot, seed=seed, time=time, progress=progress)
+                    fit = spectral.powerlaw(spec)
+                    row["alpha"] = float(fit["alpha"])
+                    row["alpha_ci"] = [float(v) for v in fit["alpha_ci"].values] if "alpha_ci" in fit else [np.nan] * 2
+                    row["participation_ratio"] = float(spectral.participation_ratio(spec))
+                    row["alpha_method"] = str(spec.attrs.get("method"))
+                except NeurosuperError:
+                    row.update(alpha=np.nan, alpha_ci=[np.nan, np.nan], participation_ratio=np.nan, alpha_method="")
+                row["median_ii"] = np.nan
+                if ii:
+                    try:
+                        res = interpret.interpretability_index(sub, progress=False)
+                        row["median_ii"] = float(np.nanmedian(res["ii"].values))
+                    except NeurosuperError:
+                        pass
+            resp = prep.trial_average(responses_of(sub, caller=caller), time=time, caller=caller)
+            row["rsa"] = float(compare_rdms(make_rdm(resp, metric=rdm), whole_rdm[other_side], method=compare,
+                                            n_boot=0)["value"])
+            row["cka"] = float(stats.cka[k, 0] if side == "a" else stats.cka[0, k])
+            predictor_rows = (side == "a") == net_is_a
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NeurosuperWarning)
+                try:
+                    if predictor_rows:
+                        res = predictivity(sub, other, seed=seed, time=time)
+                    else:
+                        res = predictivity(other, sub, seed=seed, time=time)
+                    row["predictivity"] = float(res["median"])
+                except NeurosuperError:
+                    row["predictivity"] = np.nan
+            rows.append(row)
+    out = xr.Dataset(
+        {"alpha": ("row", [r["alpha"] for r in rows]),
+         "alpha_ci": (("row", "bound"), np.array([r["alpha_ci"] for r in rows], dtype=np.float64)),
+         "participation_ratio": ("row", [r["participation_ratio"] for r in rows]),
+         "median_ii": ("row", [r["median_ii"] for r in rows]),
+         "rsa": ("row", [r["rsa"] for r in rows]), "cka": ("row", [r["cka"] for r in rows]),
+         "predictivity": ("row", [r["predictivity"] for r in rows])},
+        coords={"row": np.arange(len(rows)), "bound": ["lower", "upper"],
+                "set": ("row", [r["set"] for r in rows]), "group": ("row", [r["group"] for r in rows]),
+                "system": ("row", [r["system"] for r in rows]), "n_units": ("row", [r["n_units"] for r in rows]),
+                "alpha_method": ("row", [r["alpha_method"] for r in rows])})
+    out.attrs.update({"n_stimuli": int(p.a.sizes["stimulus"]), "rdm": rdm, "compare": compare,
+                      "predictor": "a" if net_is_a else "b", "n_boot": n_boot,
+                      "similarities": "each row against the other set as a whole"})
+    return stamp(out, analysis="compare.side_by_side",
+                 reference="Stringer et al. 2019 (alpha, cvPCA); Klindt et al. 2023 (II); Nili et al. 2014 (RSA); "
+                 "Kornblith et al. 2019 (CKA); Schrimpf et al. 2018 (predictivity)",
+                 options={"groupby": groupby, "rdm": rdm, "compare": compare, "n_boot": n_boot, "ii": ii,
+                          "seed": seed, "time": time}, inputs_from=a)

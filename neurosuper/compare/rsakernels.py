@@ -1,0 +1,359 @@
+"""Numerical kernels of RDM comparison (plain numpy): similarity of condensed RDM vectors, weighted by
+bootstrap counts, permutation nulls, and rsatoolbox's pooling rule for noise ceilings.
+
+A bootstrap resample over stimuli (rsatoolbox's ``bootstrap_sample_pattern``) draws n stimuli with replacement;
+stimulus ``i`` drawn ``c_i`` times makes the pair ``(i, j)`` appear ``c_i c_j`` times in the resampled RDM, and
+the pairs of a stimulus with its own copy are dropped (rsatoolbox sets them to NaN). So a resample is the
+original vector of pairs with weights ``w_ij = c_i c_j``, and every similarity is computed in weighted form
+without building the resampled matrix:
+
+* Pearson / cosine: weighted moments ``Σ w x``, ``Σ w x y``, ... (matrix products over all resamples at once);
+* Spearman: ranks of a vector with repeated entries are average ranks over weighted tie groups,
+  ``rank = C_g − (W_g − 1)/2`` with ``W_g`` the group's total weight and ``C_g`` the cumulative weight up to
+  and including it (``scipy.stats.rankdata``'s "average"), then weighted Pearson;
+* Kendall τ_a (Nili et al. 2014): ``τ_a = Σ_{u<v} w_u w_v sgn(x_u − x_v) sgn(y_u − y_v) / (N(N − 1)/2)``
+  with ``N = Σ w`` (copies of one entry are tied in both and count neither way). When one RDM has few distinct
+  values (a categorical model) the sum goes level by level of it with prefix sums (:data:`TAU_LEVELS_MAX`);
+  otherwise the discordant weight is the weighted inversion count of a merge sort whose structure is fixed
+  (only the weights change between resamples), O(pairs × log pairs) per resample, vectorised over resamples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["METHODS", "RSATOOLBOX_METHOD", "similarity", "weighted_similarity", "bootstrap_counts",
+           "pair_weights", "permutation_index", "pool", "tau_a", "TAU_LEVELS_MAX"]
+
+#: RDM comparison methods, and the names rsatoolbox's ``compare``/``pool_rdm`` use for them.
+METHODS = ("spearman", "kendall_tau_a", "pearson", "cosine")
+RSATOOLBOX_METHOD = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr", "cosine": "cosine"}
+#: Weighted τ_a goes level by level when one RDM has at most this many distinct values (categorical models).
+TAU_LEVELS_MAX = 32
+#: Elements of one (pairs × resamples) temporary: small enough to stay in cache (the rank and prefix-sum
+#: passes are memory-bound).
+_BATCH_ELEMENTS = 2**18
+
+
+def _rank(v: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(v)
+
+
+def _cos(x: np.ndarray, y: np.ndarray) -> float:
+    nx, ny = np.sqrt(x @ x), np.sqrt(y @ y)
+    return float(x @ y / (nx * ny)) if nx > 0 and ny > 0 else float("nan")
+
+
+def tau_a(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's τ_a = (concordant − discordant) / (n(n − 1)/2): ties count neither way but stay in the
+    denominator. From scipy's τ_b (O(n log n)): ``con − dis = τ_b √((n₀ − n₁)(n₀ − n₂))``."""
+    from scipy.stats import kendalltau
+
+    n = x.size
+    n0 = n * (n - 1) / 2
+
+    def ties(v: np.ndarray) -> float:
+        _, c = np.unique(v, return_counts=True)
+        return float((c * (c - 1) / 2).sum())
+
+    n1, n2 = ties(x), ties(y)
+    if n1 == n0 or n2 == n0:
+        return 0.0
+    tb = kendalltau(x, y).statistic
+    return float(np.clip(tb * np.sqrt((n0 - n1) * (n0 - n2)) / n0, -1.0, 1.0))
+
+
+def similarity(x: np.ndarray, y: np.ndarray, method: str) -> float:
+    """One comparison of two condensed RDM vectors (rsatoolbox's ``compare`` for the same method)."""
+    if method == "cosine":
+        return _cos(x, y)
+    if method == "pearson":
+        return _cos(x - x.mean(), y - y.mean())
+    if method == "spearman":
+        rx, ry = _rank(x), _rank(y)
+        return _cos(rx - rx.mean(), ry - ry.mean())
+    if method == "kendall_tau_a":
+        return tau_a(x, y)
+    raise ValueError(method)
+
+
+# ------------------------------------------------------------------------------------------------ bootstrap
+def bootstrap_counts(n: int, n_boot: int, seed: int | np.random.Generator | None) -> np.ndarray:
+    """(n_boot, n) int64: how often each of ``n`` stimuli is drawn in each resample with replacement
+    (``rng.integers(0, n, (n_boot, n))`` counted per row)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    flat = idx + n * np.arange(n_boot)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+
+
+def pair_weights(counts: np.ndarray) -> np.ndarray:
+    """(n_boot, n_pairs) float64 weights ``c_i c_j`` of the pairs i < j (squareform order)."""
+    n = counts.shape[1]
+    iu, ju = np.triu_indices(n, 1)
+    c = counts.astype(np.float64)
+    return c[:, iu] * c[:, ju]
+
+
+def _pair_weights_t(counts: np.ndarray, iu: np.ndarray, ju: np.ndarray) -> np.ndarray:
+    """(n_pairs, b) weights of a batch of resamples, pairs along rows (row gathers are contiguous)."""
+    ct = np.ascontiguousarray(counts.T, dtype=np.float64)
+    return ct[iu] * ct[ju]
+
+
+class _Ranker:
+    """Average ranks of a fixed vector under per-resample weights (order and tie groups found once)."""
+
+    def __init__(self, v: np.ndarray):
+        self.order = np.argsort(v, kind="stable")
+        sv = v[self.order]
+        new = np.r_[True, sv[1:] != sv[:-1]]
+        self.ties = not new.all()
+        self.starts = np.flatnonzero(new)
+        self.group_sorted = np.cumsum(new) - 1
+
+    def ranks(self, wt: np.ndarray) -> np.ndarray:
+        """(M, b) ranks of the vector's entries under each column of weights ``wt`` (M, b)."""
+        ws = wt[self.order]
+        if self.ties:
+            g = np.add.reduceat(ws, self.starts, axis=0)
+            rg = np.cumsum(g, axis=0)
+            rg -= (g - 1) / 2
+            rs = rg[self.group_sorted]
+        else:
+            rs = np.cumsum(ws, axis=0)
+            ws -= 1
+            ws /= 2
+            rs -= ws
+        out = np.empty_like(rs)
+        out[self.order] = rs
+        return out
+
+
+def _wrank_corr(rx: np.ndarray, ry: np.ndarray, wt: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Weighted Pearson r of rank columns: the weighted mean rank is (N + 1)/2 for any weights."""
+    m2 = n * ((n + 1) / 2) ** 2
+    wrx = wt * rx
+    sxy = np.einsum("ij,ij->j", wrx, ry) - m2
+    sxx = np.einsum("ij,ij->j", wrx, rx) - m2
+    syy = np.einsum("ij,ij->j", wt * ry, ry) - m2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sxy / np.sqrt(sxx * syy)
+
+
+def _wmoments(x: np.ndarray, y: np.ndarray, wt: np.ndarray, centred: bool) -> np.ndarray:
+    """Weighted Pearson (``centred``) or cosine of fixed vectors x, y (M,) under each column of wt (M, b)."""
+    if centred:
+        x = x - x.mean()
+        y = y - y.mean()
+    stacked = np.stack([x * y, x * x, y * y, x, y, np.ones_like(x)])
+    sxy, sxx, syy, sx, sy, sw = stacked @ wt  # (6, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if centred:
+            return (sxy - sx * sy / sw) / np.sqrt((sxx - sx * sx / sw) * (syy - sy * sy / sw))
+        return sxy / np.sqrt(sxx * syy)
+
+
+class _MergePlan:
+    """Everything of a bottom-up merge sort of ``y`` in (x, y) order that does not depend on the weights: per
+    level, the within-block y order and, for each right-half element, where the larger-y part of its left
+    partner block starts and ends in that order."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        m = x.size
+        self.order = np.lexsort((y, x))
+        ys = y[self.order]
+        _, yrank = np.unique(ys, return_inverse=True)
+        pos = np.arange(m)
+        self.levels = []
+        w = 1
+        while w < m:
+            block = pos // w
+            within = np.lexsort((yrank, block))  # positions sorted by (w-block, y)
+            right = np.flatnonzero(block % 2 == 1)
+            left_block = block[right] - 1
+            keys = block[within] * (m + 1) + yrank[within]
+            start = np.searchsorted(keys, left_block * (m + 1) + yrank[right], side="right")
+            end = np.minimum((left_block + 1) * w, m)
+            # suffix sums of the sorted weights from a forward cumsum G of the reversed order (G[0] = 0):
+            # Σ_{j >= k} = G[m - k]
+            self.levels.append((within[::-1].copy(), right, m - start, m - end))
+            w *= 2
+        self.y_order = np.argsort(ys, kind="stable")  # y ties are contiguous in this order
+        joint = np.r_[True, (np.diff(x[self.order]) != 0) | (np.diff(ys) != 0)]
+        groups = [_tie_starts(x[self.order]), _tie_starts(ys[self.y_order]), np.flatnonzero(joint)]
+        self.groups = [g if len(g) < m else None for g in groups]  # None: no ties
+
+
+def _tie_starts(v: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+
+
+def _wtau_merge(plan: _MergePlan, wt: np.ndarray) -> np.ndarray:
+    """Weighted τ_a in O(pairs × log(pairs)) additions per resample, vectorised over resamples.
+
+    In the sequence sorted by (x, y), the weighted discordant count is the weighted number of inversions of y,
+    ``Q = Σ_{v before u} w_u w_v [y_v > y_u]``, counted level by level of a merge sort (each right-half element
+    against the suffix sums of its left partner block, sorted by y). Then concordant − discordant
+    ``= (N² − Σ_x W² − Σ_y W² + Σ_xy W²)/2 − 2Q`` with ``W`` the total weight of each tie group of x, of y and of
+    (x, y) and ``N = Σ w`` (pairs tied in x or y count neither way)."""
+    ws = wt[plan.order]
+    b = ws.shape[1]
+    q = np.zeros(b)
+    g = np.zeros((ws.shape[0] + 1, b))
+    for rev, right, start, end in plan.levels:
+        g[1:] = np.cumsum(ws[rev], axis=0)  # (cumsum's out= on a row slice is ~20× slower)
+        q += np.einsum("ij,ij->j", ws[right], g[start] - g[end])
+    n = ws.sum(axis=0)
+    w2 = np.einsum("ij,ij->j", ws, ws)
+
+    def tied(k: int) -> np.ndarray:  # Σ over tie groups of (group weight)²
+        starts = plan.groups[k]
+        if starts is None:
+            return w2
+        return (np.add.reduceat(ws if k != 1 else ws[plan.y_order], starts, axis=0) ** 2).sum(axis=0)
+
+    num = (n * n - tied(0) - tied(1) + tied(2)) / 2 - 2 * q
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / (n * (n - 1) / 2)
+
+
+def _wtau_levels(x: np.ndarray, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    """Weighted τ_a when ``x`` takes few distinct values (a categorical model RDM): for each level ℓ of x,
+    ``Σ_{v at ℓ} w_v [W_{<ℓ}(y < y_v) − W_{<ℓ}(y > y_v)]`` from prefix sums along the y order of the weights of
+    the lower levels — O(levels × pairs × resamples) additions, no sign matrix."""
+    m = x.size
+    _, level = np.unique(x, return_inverse=True)
+    oy = np.argsort(y, kind="stable")
+    ys, lev = y[oy], level[oy]
+    ws = wt[oy]
+    new = np.r_[True, ys[1:] != ys[:-1]]
+    starts = np.flatnonzero(new)
+    gid = np.cumsum(new) - 1
+    lo = starts[gid]  # first position of each entry's y-tie group
+    hi = np.r_[starts[1:], m][gid]  # one past its last
+    lower = np.zeros_like(ws)
+    prefix = np.zeros((m + 1, ws.shape[1]))
+    num = np.zeros(wt.shape[1])
+    for k in range(1, level.max() + 1):
+        below = lev == k - 1
+        lower[below] = ws[below]
+        prefix[1:] = np.cumsum(lower, axis=0)
+        at = np.flatnonzero(lev == k)
+        less = prefix[lo[at]]
+        greater = prefix[m] - prefix[hi[at]]
+        num += np.einsum("ij,ij->j", ws[at], less - greater)
+    n = wt.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / (n * (n - 1) / 2)
+
+
+def _wtau_loop(x: np.ndarray, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    out = np.empty(wt.shape[1])
+    wi = np.rint(wt).astype(np.int64)
+    for b in range(wt.shape[1]):
+        out[b] = tau_a(np.repeat(x, wi[:, b]), np.repeat(y, wi[:, b]))
+    return out
+
+
+def _tau_route(x: np.ndarray, y: np.ndarray) -> str:
+    """``levels`` when one vector has at most :data:`TAU_LEVELS_MAX` distinct values (τ is symmetric), else
+    ``merge``."""
+    return "levels" if min(len(np.unique(x)), len(np.unique(y))) <= TAU_LEVELS_MAX else "merge"
+
+
+def _wtau(x: np.ndarray, y: np.ndarray, wt: np.ndarray, route: str, plan: _MergePlan | None = None) -> np.ndarray:
+    if route == "levels":
+        return _wtau_levels(x, y, wt) if len(np.unique(x)) <= len(np.unique(y)) else _wtau_levels(y, x, wt)
+    if route == "merge":
+        return _wtau_merge(plan if plan is not None else _MergePlan(x, y), wt)
+    return _wtau_loop(x, y, wt)
+
+
+def weighted_similarity(x: np.ndarray, ys: np.ndarray, counts: np.ndarray, method: str) -> np.ndarray:
+    """(B,) similarity of ``x`` (M,) with each row of ``ys`` (k, M), averaged over the k rows, in each
+    bootstrap resample given by ``counts`` (B, n) (:func:`bootstrap_counts`; pair weights ``c_i c_j``)."""
+    ys = np.atleast_2d(ys)
+    n_stim = counts.shape[1]
+    iu, ju = np.triu_indices(n_stim, 1)
+    out = np.zeros(counts.shape[0])
+    rankers = [_Ranker(x)] + [_Ranker(y) for y in ys] if method == "spearman" else []
+    routes = [_tau_route(x, y) for y in ys] if method == "kendall_tau_a" else []
+    plans = [_MergePlan(x, y) if r == "merge" else None for y, r in zip(ys, routes, strict=False)]
+    batch = _BATCH_ELEMENTS
+    step = max(1, batch // max(1, x.size))
+    for b0 in range(0, counts.shape[0], step):
+        wt = _pair_weights_t(counts[b0:b0 + step], iu, ju)
+        part = out[b0:b0 + step]
+        if method in ("pearson", "cosine"):
+            for y in ys:
+                part += _wmoments(x, y, wt, centred=method == "pearson")
+        elif method == "spearman":
+            n = wt.sum(axis=0)
+            rx = rankers[0].ranks(wt)
+            for r in rankers[1:]:
+                part += _wrank_corr(rx, r.ranks(wt), wt, n)
+        elif method == "kendall_tau_a":
+            for y, route, plan in zip(ys, routes, plans, strict=True):
+                part += _wtau(x, y, wt, route, plan)
+        else:
+            raise ValueError(method)
+    return out / len(ys)
+
+
+# ---------------------------------------------------------------------------------------------- permutations
+def permutation_index(n: int, n_perm: int, seed: int | np.random.Generator | None) -> np.ndarray:
+    """(n_perm, n_pairs) indices into a condensed vector that relabel its stimuli by random permutations."""
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((n_perm, n)), axis=1)
+    iu, ju = np.triu_indices(n, 1)
+    pi, pj = perms[:, iu], perms[:, ju]
+    lo, hi = np.minimum(pi, pj), np.maximum(pi, pj)
+    return lo * n - lo * (lo + 1) // 2 + (hi - lo - 1)
+
+
+def permutation_null(x: np.ndarray, ys: np.ndarray, index: np.ndarray, method: str) -> np.ndarray:
+    """(n_perm,) similarity of ``x`` with each row of ``ys`` relabelled by ``index``, averaged over rows."""
+    ys = np.atleast_2d(ys)
+    out = np.zeros(index.shape[0])
+    if method == "kendall_tau_a":
+        for y in ys:
+            out += np.array([tau_a(x, y[ix]) for ix in index])
+        return out / len(ys)
+    if method == "spearman":
+        x = _rank(x)
+        ys = np.array([_rank(y) for y in ys])
+    if method in ("pearson", "spearman"):
+        x = x - x.mean()
+        ys = ys - ys.mean(axis=1, keepdims=True)
+    nx = np.sqrt(x @ x)
+    step = max(1, _BATCH_ELEMENTS // max(1, x.size))
+    for y in ys:
+        ny = np.sqrt(y @ y)
+        for p0 in range(0, index.shape[0], step):
+            out[p0:p0 + step] += (y[index[p0:p0 + step]] @ x) / (nx * ny)
+    return out / len(ys)
+
+
+# ----------------------------------------------------------------------------------------------- pooling
+def pool(vectors: np.ndarray, method: str) -> np.ndarray:
+    """The mean RDM that the noise ceiling compares with: rsatoolbox's ``pool_rdm`` for ``method``.
+
+    ``cosine``: each vector divided by its root mean square, then averaged; ``pearson``: each z-scored
+    (population SD), averaged, shifted to a minimum of 0.01; ``spearman`` and ``kendall_tau_a``: each
+    rank-transformed, averaged.
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    if method == "cosine":
+        v = v / np.sqrt(np.mean(v**2, axis=1, keepdims=True))
+        return v.mean(axis=0)
+    if method == "pearson":
+        v = v - v.mean(axis=1, keepdims=True)
+        v = v / v.std(axis=1, keepdims=True)
+        m = v.mean(axis=0)
+        return m - m.min() + 0.01
+    if method in ("spearman", "kendall_tau_a"):
+        return np.array([_rank(r) for r in v]).mean(axis=0)
+    raise ValueError(method)

@@ -1,0 +1,148 @@
+"""``summary(result) -> dict``: any compare result as plain, rounded JSON data (for the CLI and the report)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import AnalysisError, fail
+
+__all__ = ["summary"]
+
+_DIGITS = 6
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v.item()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return round(v, _DIGITS) if math.isfinite(v) else None
+    if isinstance(v, str):
+        return v
+    return str(v)
+
+
+def _label(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    return v if isinstance(v, (int, str)) else str(v)
+
+
+def _values(da: xr.DataArray) -> Any:
+    """A 0-d array as a number, 1-d as {label: value}, 2-d as {row: {col: value}}."""
+    if da.ndim == 0:
+        return _num(da.values)
+    d0 = da.dims[0]
+    return {str(_label(k)): _values(da.isel({d0: i})) for i, k in enumerate(da[d0].values)}
+
+
+def _ci(da: xr.DataArray) -> Any:
+    """A (bound, ...) CI as [lower, upper], or {label: [lower, upper]}."""
+    da = da.transpose(..., "bound")
+    if da.ndim == 1:
+        return [_num(v) for v in da.values]
+    d0 = da.dims[0]
+    return {str(_label(k)): _ci(da.isel({d0: i})) for i, k in enumerate(da[d0].values)}
+
+
+def _pairs(result: xr.Dataset) -> list[dict[str, Any]]:
+    v = result["pair_cka"]
+    dims = list(v.dims)
+    out = []
+    for idx in np.ndindex(*v.shape):
+        sel = dict(zip(dims, idx, strict=True))
+        entry: dict[str, Any] = {}
+        ga = result.attrs.get("groupby_a")
+        for d, i in sel.items():
+            key = "a" if d in (ga, f"{ga}_a") else "b"
+            entry[key] = _label(v[d].values[i])
+            entry[f"{key}_coord"] = d
+        ci = result["pair_rsa_ci"].isel(sel).transpose("bound").values
+        entry["rsa"] = {"value": _num(result["pair_rsa"].isel(sel).values), "method": result.attrs["method"],
+                        "ci": [_num(x) for x in ci]}
+        for name in ("cka", "cka_debiased", "procrustes"):
+            entry[name] = _num(result[f"pair_{name}"].isel(sel).values)
+        out.append(entry)
+    return out
+
+
+def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
+    """The headline numbers of a :mod:`neurosuper.compare` result as a JSON-safe dict (floats rounded to 6
+    decimals, NaN as ``None``). Dispatches on the result's ``analysis`` attr."""
+    analysis = getattr(result, "attrs", {}).get("analysis", "")
+    a = result.attrs if analysis else {}
+    if analysis == "compare.rdm":
+        v = np.asarray(result.values)
+        off = v[np.triu_indices(v.shape[0], 1)]
+        return {"analysis": analysis, "metric": a.get("metric"), "n_stimuli": int(v.shape[0]),
+                "n_units": a.get("n_units"), "mean": _num(float(off.mean())), "min": _num(float(off.min())),
+                "max": _num(float(off.max()))}
+    if analysis == "compare.rsa":
+        out = {"analysis": analysis, "value": _num(result["value"].values), "method": a["method"],
+               "ci": _ci(result["ci"]), "n_stimuli": a["n_stimuli"], "n_rdms": a["n_rdms"]}
+        if "p_value" in result:
+            out["p_value"] = _num(result["p_value"].values)
+        return out
+    if analysis == "compare.noise_ceiling":
+        return {"analysis": analysis, "lower": _num(result["lower"].values), "upper": _num(result["upper"].values),
+                "kind": a["kind"], "method": a["method"], "n_stimuli": a["n_stimuli"], "n_rdms": a["n_rdms"]}
+    if analysis == "compare.cka":
+        out = {"analysis": analysis, "cka": _values(result), "debiased": bool(a.get("debiased")),
+               "form": a.get("form"), "n_stimuli": a.get("n_stimuli")}
+        if "cka_whole" in result.coords:
+            out["cka_whole"] = _num(result["cka_whole"].values)
+        return out
+    if analysis == "compare.procrustes":
+        return {"analysis": analysis, "distance": _values(result["distance"]),
+                "similarity": _values(result["similarity"]), "scale": bool(a.get("scale")),
+                "units": a.get("units"), "degenerate": bool(a.get("degenerate")), "n_stimuli": a.get("n_stimuli")}
+    if analysis == "compare.predictivity":
+        out = {"analysis": analysis, "median": _num(result["median"].values), "n_neurons": a["n_neurons"],
+               "n_stimuli": a["n_stimuli"], "n_units_network": a["n_units_network"]}
+        for k in ("ceiling_median", "normalized"):
+            if k in result:
+                out[k] = _num(result[k].values)
+        if "median_ci" in result:
+            out["median_ci"] = _ci(result["median_ci"])
+        return out
+    if analysis == "compare.profile":
+        return {"analysis": analysis, "kind": a["kind"], "groupby": a["groupby"], "score": _values(result["score"]),
+                "ci": _ci(result["ci"]), "ceiling": _ci(result["ceiling"]), "ceiling_kind": a["ceiling_kind"],
+                "ceiling_note": a["ceiling_note"], "best": str(result["best"].values),
+                "margin": _num(result["margin"].values), "p_best": _num(result["p_best"].values),
+                "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"]}
+    if analysis == "compare.side_by_side":
+        rows = []
+        for i in range(result.sizes["row"]):
+            r = result.isel(row=i)
+            rows.append({"set": str(r["set"].values), "group": str(r["group"].values),
+                         "system": str(r["system"].values), "n_units": int(r["n_units"].values),
+                         "alpha": _num(r["alpha"].values), "alpha_ci": [_num(x) for x in r["alpha_ci"].values],
+                         "alpha_method": str(r["alpha_method"].values),
+                         "participation_ratio": _num(r["participation_ratio"].values),
+                         "median_ii": _num(r["median_ii"].values), "rsa": _num(r["rsa"].values),
+                         "cka": _num(r["cka"].values), "predictivity": _num(r["predictivity"].values)})
+        return {"analysis": analysis, "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"],
+                "rows": rows}
+    if analysis == "compare.overview":
+        out = {"n_stimuli": a["n_stimuli"],
+               "rsa": {"value": _num(result["rsa"].values), "method": a["method"], "ci": _ci(result["rsa_ci"]),
+                       "metric": a["metric"]},
+               "cka": _num(result["cka"].values), "cka_debiased": _num(result["cka_debiased"].values),
+               "procrustes": _num(result["procrustes"].values),
+               "procrustes_units": a["procrustes"], "procrustes_degenerate": bool(a["procrustes_degenerate"]),
+               "n_units_a": a["n_units_a"], "n_units_b": a["n_units_b"]}
+        if "pair_cka" in result:
+            out["pairs"] = _pairs(result)
+        return out
+    raise fail("summary: result", f"analysis attr {analysis!r}", "a result of neurosuper.compare (rdm, "
+               "compare_rdms, noise_ceiling, cka, procrustes, predictivity, profile, side_by_side, overview)",
+               "pass the object a neurosuper.compare function returned", AnalysisError)

@@ -1,0 +1,201 @@
+"""Figures for :mod:`neurosuper.compare`: RDM heatmaps ordered by a stimulus coord, the layer profile with the
+noise-ceiling band, and the side-by-side summary table as bar panels.
+
+All return a :class:`matplotlib.figure.Figure` built without pyplot (no global state, any backend); save it with
+``fig.savefig(path)`` (or :func:`neurosuper._atomic.save_figure`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import AnalysisError
+
+__all__ = ["plot_rdm", "plot_rdms", "plot_profile", "plot_side_by_side"]
+
+
+def _new_axes(ax: Any, figsize: tuple[float, float]):
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _check_rdm(rdm: Any) -> xr.DataArray:
+    if not isinstance(rdm, xr.DataArray) or set(rdm.dims) != {"stimulus_a", "stimulus_b"}:
+        raise AnalysisError("plot_rdm: found no RDM; expected a DataArray with dims (stimulus_a, stimulus_b) from "
+                            "neurosuper.compare.rdm or as_rdm. Fix: plot_rdm(neurosuper.compare.rdm(ds)).")
+    return rdm.transpose("stimulus_a", "stimulus_b")
+
+
+def _order(rdm: xr.DataArray, order_by: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    n = rdm.sizes["stimulus_a"]
+    if order_by is None:
+        return np.arange(n), None
+    if order_by not in rdm.coords or rdm[order_by].dims != ("stimulus_a",):
+        names = sorted(str(c) for c in rdm.coords if rdm[c].dims == ("stimulus_a",) and c != "stimulus_a")
+        fix = names[0] if names else None
+        raise AnalysisError(f"plot_rdm: order_by={order_by!r}: found no such stimulus coord (coords along "
+                            f"stimulus_a: {names}); expected one of them. Fix: order_by={fix!r}.")
+    values = np.asarray(rdm[order_by].values)
+    return np.argsort(values, kind="stable"), values
+
+
+def plot_rdm(rdm: xr.DataArray, *, order_by: str | None = None, rank: bool = False, ax: Any = None,
+             title: str | None = None, cmap: str = "viridis", colorbar: bool = True):
+    """Heatmap of an RDM, its stimuli ordered by the stimulus coord ``order_by`` (e.g. ``category``).
+
+    A categorical coord (strings, or few distinct values) is marked by lines between its blocks and labels on
+    the axes; a continuous one is sorted by value. ``rank=True`` shows the dissimilarities as percentiles of the
+    off-diagonal entries (as in Kriegeskorte et al. 2008), so RDMs on different scales look comparable.
+    """
+    rdm = _check_rdm(rdm)
+    fig, ax = _new_axes(ax, (5.0, 4.4))
+    order, values = _order(rdm, order_by)
+    d = np.asarray(rdm.values, dtype=np.float64)[np.ix_(order, order)]
+    label = str(rdm.attrs.get("metric", "dissimilarity"))
+    if rank:
+        from scipy.stats import rankdata
+
+        off = ~np.eye(len(d), dtype=bool)
+        pct = np.zeros_like(d)
+        pct[off] = 100 * (rankdata(d[off]) - 0.5) / off.sum()
+        d, label = pct, f"{label} (percentile)"
+    im = ax.imshow(d, cmap=cmap, interpolation="nearest")
+    if colorbar:
+        fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    n = len(d)
+    if values is not None:
+        sv = values[order]
+        categorical = sv.dtype.kind in "OUSb" or len(np.unique(sv)) <= min(20, n // 2)
+        if categorical:
+            edges = np.flatnonzero(sv[1:] != sv[:-1]) + 0.5
+            for e in edges:
+                ax.axhline(e, color="white", lw=0.8)
+                ax.axvline(e, color="white", lw=0.8)
+            bounds = np.r_[-0.5, edges, n - 0.5]
+            centres = (bounds[:-1] + bounds[1:]) / 2
+            starts = np.r_[0, (edges + 0.5).astype(int)]
+            names = [str(sv[s]) for s in starts]
+            ax.set_xticks(centres, names, rotation=45, ha="right", fontsize=8)
+            ax.set_yticks(centres, names, fontsize=8)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax.set_xlabel(f"stimulus (ordered by {order_by})")
+        ax.set_ylabel(f"stimulus (ordered by {order_by})")
+    else:
+        ax.set_xlabel("stimulus")
+        ax.set_ylabel("stimulus")
+    ax.set_title(title or f"RDM ({label}, {n} stimuli)", fontsize=10)
+    return fig
+
+
+def plot_rdms(rdms: Mapping[str, xr.DataArray], *, order_by: str | None = None, rank: bool = True,
+              ncols: int | None = None, cmap: str = "viridis"):
+    """Several RDMs side by side (e.g. the brain and each layer), same stimulus order, percentile colours."""
+    from matplotlib.figure import Figure
+
+    items = list(rdms.items())
+    if not items:
+        raise AnalysisError("plot_rdms: found no RDM; expected a mapping {title: rdm}. Fix: pass at least one.")
+    ncols = ncols or len(items)
+    nrows = int(np.ceil(len(items) / ncols))
+    fig = Figure(figsize=(3.3 * ncols + 0.8, 3.2 * nrows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    for ax, (name, r) in zip(axes, items, strict=False):
+        plot_rdm(r, order_by=order_by, rank=rank, ax=ax, title=name, cmap=cmap, colorbar=False)
+    for ax in axes[len(items):]:
+        ax.set_visible(False)
+    mappable = axes[0].images[0]
+    fig.colorbar(mappable, ax=list(axes[:len(items)]), shrink=0.8,
+                 label="dissimilarity (percentile)" if rank else "dissimilarity")
+    return fig
+
+
+def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None):
+    """The layer profile of :func:`neurosuper.compare.profile`: score per layer with its CI, the ceiling band
+    (lower–upper bound, grey), the best layer marked with its margin over the next."""
+    if not isinstance(result, xr.Dataset) or "score" not in result or "ceiling" not in result:
+        raise AnalysisError("plot_profile: found no 'score'/'ceiling'; expected the result of "
+                            "neurosuper.compare.profile. Fix: plot_profile(neurosuper.compare.profile(net, brain)).")
+    fig, ax = _new_axes(ax, (5.6, 3.8))
+    dim = result["score"].dims[0]
+    labels = [str(v) for v in result[dim].values]
+    x = np.arange(len(labels))
+    score = result["score"].values
+    lo, hi = result["ci"].sel(bound="lower").values, result["ci"].sel(bound="upper").values
+    c_lo, c_hi = result["ceiling"].sel(bound="lower").item(), result["ceiling"].sel(bound="upper").item()
+    if np.isfinite(c_lo):
+        top = c_hi if np.isfinite(c_hi) else c_lo
+        ax.axhspan(c_lo, top, color="0.85", zorder=0,
+                   label=f"noise ceiling ({result.attrs.get('ceiling_kind', '')})")
+        ax.axhline(c_lo, color="0.6", lw=0.8, zorder=0)
+    err = np.vstack([score - lo, hi - score])  # a percentile CI need not contain the estimate: clip at 0
+    ax.errorbar(x, score, yerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None), fmt="o-", color="C0", capsize=3,
+                label=f"score ({int(100 * result.attrs.get('ci_level', 0.95))}% CI)")
+    best = str(result["best"].item())
+    if best in labels:
+        b = labels.index(best)
+        margin = result["margin"].item()
+        p_best = result["p_best"].item()
+        text = f"best: {best}"
+        if np.isfinite(margin):
+            text += f" (+{margin:.3g}"
+            text += f", top in {100 * p_best:.0f}% of resamples)" if np.isfinite(p_best) else ")"
+        ax.plot([x[b]], [score[b]], marker="*", ms=14, color="C3", zorder=5, label=text)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    ax.set_xlabel(dim)
+    kind = result.attrs.get("kind", "rsa")
+    ylabel = (f"{result.attrs.get('compare', 'similarity')} with brain RDM ({result.attrs.get('rdm', '')})"
+              if kind == "rsa" else "median held-out r (ridge)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="best")
+    note = result.attrs.get("ceiling_note", "none")
+    ax.set_title(title or f"layer profile ({kind}, {result.attrs.get('n_stimuli', '?')} stimuli)"
+                 + ("" if note == "none" else f"\n{note}"), fontsize=10)
+    return fig
+
+
+_PANELS = (("alpha", "power-law α"), ("participation_ratio", "participation ratio"), ("median_ii", "median II"),
+           ("rsa", "RSA vs other set"), ("cka", "CKA vs other set"), ("predictivity", "predictivity (median r)"))
+
+
+def plot_side_by_side(result: xr.Dataset, *, title: str | None = None):
+    """The table of :func:`neurosuper.compare.side_by_side` as bar panels, one per quantity, one bar per
+    layer/area (colour = set), α with its CI."""
+    from matplotlib.figure import Figure
+
+    if not isinstance(result, xr.Dataset) or "row" not in result.dims:
+        raise AnalysisError("plot_side_by_side: found no 'row' dim; expected the result of "
+                            "neurosuper.compare.side_by_side. Fix: plot_side_by_side(side_by_side(a, b)).")
+    labels = [f"{s}:{g}" for s, g in zip(result["set"].values, result["group"].values, strict=True)]
+    colours = ["C0" if s == "a" else "C1" for s in result["set"].values]
+    fig = Figure(figsize=(11, 5.6), layout="constrained")
+    axes = fig.subplots(2, 3).ravel()
+    x = np.arange(len(labels))
+    for ax, (var, name) in zip(axes, _PANELS, strict=True):
+        v = result[var].values.astype(np.float64)
+        ax.bar(x, np.nan_to_num(v), color=colours)
+        if var == "alpha" and "alpha_ci" in result:
+            ci = result["alpha_ci"].transpose("row", "bound").values
+            err = np.vstack([v - ci[:, 0], ci[:, 1] - v])
+            ok = np.isfinite(err).all(axis=0)
+            ax.errorbar(x[ok], v[ok], yerr=err[:, ok], fmt="none", color="k", capsize=3)
+        for xi, vi in zip(x, v, strict=True):
+            if not np.isfinite(vi):
+                ax.text(xi, 0, "n/a", ha="center", va="bottom", fontsize=8, color="0.4")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+        ax.set_title(name, fontsize=10)
+    systems = dict(zip(result["set"].values, result["system"].values, strict=True))
+    fig.suptitle(title or f"side by side: a = {systems.get('a', '?')} (blue), b = {systems.get('b', '?')} (orange); "
+                 f"{result.attrs.get('n_stimuli', '?')} stimuli", fontsize=11)
+    return fig
