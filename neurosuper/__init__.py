@@ -3,10 +3,10 @@
 The common format is the ResponseSet (:mod:`neurosuper.format`); see ``docs/format.md``.
 """
 
-from . import datasets, interpret, spectral
+from . import capacity, compare, datasets, directions, interpret, models, spectral, toy
+from ._concat import concat
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
-from ._concat import concat
 from .format import FORMAT_VERSION, from_array, validate
 from .io.activations import from_activations, from_sklearn
 from .io.files import load_activations
@@ -36,6 +36,11 @@ __all__ = [
     "nwb_sources",
     "save_nwb",
     "datasets",
+    "directions",
+    "models",
     "interpret",
     "spectral",
+    "compare",
+    "capacity",
+    "toy",
 ]

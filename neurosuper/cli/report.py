@@ -1,0 +1,134 @@
+"""``neurosuper report FILE [FILE2] --out DIR``: every analysis of a recording or a network (and their
+comparison) in one self-contained HTML file, ``DIR/report.html`` (:func:`neurosuper.report.report`).
+
+FILE is an NWB file (``.nwb``; ``--stimulus``/``--window`` as for ``neurosuper nwb``), a saved ResponseSet
+(``.nc``, ``.zarr``) or saved activations (``.npz``, one array per layer). Bad input — a missing file, an
+unsupported suffix, an NWB file with several presentation sources and no ``--stimulus``, two sets with no shared
+stimuli, ``--out`` an existing file, a ``--groupby`` coord no set has — exits with code 2 and a one-line reason,
+before any analysis runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+#: The input suffixes the command reads.
+SUFFIXES = (".nwb", ".nc", ".zarr", ".npz")
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a loader's multi-line list of choices joined with "; ")."""
+    parts = [part.strip(" -") for part in str(text).splitlines() if part.strip(" -")]
+    line = parts[0] if parts else ""
+    for part in parts[1:]:
+        line += (" " if line.endswith((":", " with")) else "; ") + part
+    return line
+
+
+def check_inputs(files: list[str], out: str, *, nwb_flags: bool = False) -> list[Path]:
+    """Cheap checks made before loading anything: the files exist and have a supported suffix, ``--out`` is
+    not a file, NWB-only flags (``nwb_flags``) come with an NWB file. Raises
+    :class:`~neurosuper.errors.FormatError` with a one-line reason."""
+    from ..errors import FormatError, fail
+
+    out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise fail(f"--out {out!r}", "an existing file", "a folder (new, or existing: report.html is replaced)",
+                   f"--out {out_path.with_suffix('').name}-report", FormatError)
+    paths = []
+    for name in files:
+        path = Path(name)
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise fail(f"file {name!r}", f"suffix {path.suffix or '(none)'!r}", f"one of {', '.join(SUFFIXES)}",
+                       "convert it first: `neurosuper nwb` for recordings, neurosuper.save() for sets, np.savez() "
+                       "for activations", FormatError)
+        if not path.exists():
+            raise fail(f"file {name!r}", "no such file", "an existing file", "check the path", FormatError)
+        paths.append(path)
+    if nwb_flags and not any(p.suffix.lower() == ".nwb" for p in paths):
+        raise fail("--stimulus/--window", "no .nwb file among the inputs", "an NWB file they apply to",
+                   "drop --stimulus/--window (a saved set already holds its stimuli)", FormatError)
+    return paths
+
+
+def load_input(path: Path, args: argparse.Namespace) -> Any:
+    """The ResponseSet in ``path``, with its file (path, size, sha256) recorded in ``attrs["inputs"]``."""
+    from .._provenance import file_input, inputs_of
+    from ..errors import NeurosuperError
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".nwb":
+            from ..io.nwb import load_nwb
+            from .nwb import cli_message, parse_stimulus
+
+            try:
+                ds = load_nwb(path, stimulus=parse_stimulus(args.stimulus),
+                              window=tuple(args.window) if args.window else None, progress=not args.quiet)
+            except NeurosuperError as err:
+                raise type(err)(_one_line(cli_message(err))) from None
+        elif suffix == ".npz":
+            from ..io.files import load_activations
+
+            ds = load_activations(path)
+        else:
+            from ..storage import load
+
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
+                else path.stat().st_size
+            ds = load(path, lazy=size > 2**30)
+    except NeurosuperError as err:
+        text = _one_line(str(err))
+        if text == str(err):
+            raise
+        raise type(err)(text) from None
+    if not inputs_of(ds):
+        ds = ds.copy(deep=False)
+        ds.attrs = {**ds.attrs, "inputs": [file_input(path)]}
+    return ds
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import NeurosuperError
+    from ..report import check_skip, report
+
+    files = [args.file] + ([args.file2] if args.file2 else [])
+    paths = check_inputs(files, args.out, nwb_flags=bool(args.stimulus or args.window))
+    check_skip(args.skip)
+    sets = [load_input(p, args) for p in paths]
+    try:
+        path = report(sets[0], sets[1] if len(sets) > 1 else None, out=args.out, names=[p.stem for p in paths],
+                      groupby=args.groupby, skip=args.skip, progress=not args.quiet)
+    except NeurosuperError as err:
+        raise type(err)(_one_line(str(err))) from None
+    summary = json.loads((Path(args.out) / "summary.json").read_text())
+    print(f"neurosuper report: {path}")
+    for entry in summary.get("steps", []):
+        if entry.get("status") in ("skipped", "failed"):
+            print(f"  {entry['status']} {entry['name']}: {entry.get('reason', '')}")
+    for sentence in summary.get("headline", []):
+        print(f"  {sentence}")
+    return 0
+
+
+def register(sub) -> None:
+    from ..report import GROUPBY
+
+    p = sub.add_parser("report", help="every analysis of a set (or two, and their comparison) in one HTML file")
+    p.add_argument("file", help="an NWB file (.nwb), a saved set (.nc, .zarr) or saved activations (.npz)")
+    p.add_argument("file2", nargs="?", help="a second set: both are analysed and compared on their shared stimuli")
+    p.add_argument("--out", required=True, help="folder for report.html and the results (created if needed)")
+    p.add_argument("--stimulus", help="NWB files: the presentation source, as for `neurosuper nwb` ('bins', a table "
+                                      "or IndexSeries name, 'table:column')")
+    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
+                   help="NWB files: seconds relative to onset (required when presentations have no stop times)")
+    p.add_argument("--groupby", default="auto", choices=GROUPBY,
+                   help="group units by layer or area (auto: layer, else area; none: one result per set)")
+    p.add_argument("--skip", nargs="+", default=[], metavar="STEP",
+                   help="analysis steps not to run (e.g. --skip directions); the report lists them as skipped")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)

@@ -1,0 +1,401 @@
+"""Are directions more interpretable than units? :func:`compare_methods`, :func:`method_summary`, :func:`synergy`.
+
+Klindt et al. 2023 (arXiv:2310.11431) scored each unit and each direction with the interpretability index (II,
+:func:`neurosuper.interpret.interpretability_index`) and found k-means directions more interpretable than units,
+PCA, ICA, NMF and a sparse autoencoder; and "feature synergy": pairs of uninterpretable units that together code
+an interpretable direction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .._provenance import stamp
+from .._validation import check_float, check_int
+from ..errors import AnalysisError, NeurosuperWarning, fail
+from ..format import validate
+from ..prep import trial_average
+from .estimators import METHODS, get_method
+from .find import REFERENCE, _estimator, fit_directions, orientation, project
+
+__all__ = ["compare_methods", "method_summary", "synergy", "summary", "DEFAULT_METHODS"]
+
+DEFAULT_METHODS = ("units", "kmeans", "ica", "pca", "nmf", "sparse_coding", "sae", "random")
+
+
+def _averaged_set(ds: xr.Dataset, *, caller: str) -> xr.Dataset:
+    """The set with responses averaged over repeats and time: (stimulus, unit), ``stimuli`` and coords kept."""
+    ds = validate(ds)
+    R = trial_average(ds["responses"], caller=caller)
+    if not isinstance(R.data, np.ndarray):
+        R = R.compute()
+    empty = np.isnan(R.values).all(axis=1)
+    out = ds.drop_vars("responses").drop_dims([d for d in ("repeat", "time") if d in ds.dims], errors="ignore")
+    out["responses"] = R.drop_vars([c for c in R.coords if c not in out.coords and c not in R.dims],
+                                   errors="ignore")
+    if "stimuli" in out and not isinstance(out["stimuli"].data, np.ndarray):
+        out["stimuli"] = out["stimuli"].compute()
+    if empty.any():
+        warnings.warn(f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat.",
+                      NeurosuperWarning, stacklevel=3)
+        out = out.isel(stimulus=np.flatnonzero(~empty))
+    return validate(out)
+
+
+def _split(n: int, split: float | None, k: int, seed: int, caller: str) -> tuple[np.ndarray, np.ndarray]:
+    if split is None:
+        idx = np.arange(n)
+        return idx, idx
+    split = check_float("split", split, low=0, high=1, low_open=True, high_open=True, caller=caller,
+                        fix="pass split=0.5 (half the stimuli to fit, half to score) or split=None (in-sample)")
+    n_fit = int(round(split * n))
+    if n_fit < 2 or n - n_fit < max(k, 2):
+        raise fail(f"{caller}: split", f"{n_fit} stimuli to fit and {n - n_fit} to score (of {n})",
+                   f"at least 2 to fit and at least k={k} to score", "pass split=0.5 or split=None, or a set "
+                   "with more stimuli", AnalysisError)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+
+
+def compare_methods(
+    ds: xr.Dataset,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    *,
+    similarity: Any = "auto",
+    k: int = 5,
+    split: float | None = 0.5,
+    seed: int = 0,
+    n_directions: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    null: str | None = "random_stimuli",
+    skip_unsupported: bool = True,
+    progress: bool = True,
+) -> xr.Dataset:
+    """The interpretability of every direction of every method, on the same stimuli (Klindt et al. 2023).
+
+    Parameters
+    ----------
+    ds
+        ResponseSet with ``stimuli`` (or a ``label`` coord) for the similarity; averaged over repeats and time.
+    methods
+        Names in :data:`~.estimators.METHODS`; ``"units"`` is the baseline the summary tests against. A method
+        the data cannot support (e.g. NMF on negative responses) raises, naming it: leave it out.
+    similarity, k
+        As in :func:`neurosuper.interpret.interpretability_index` (paper: LPIPS, k = 5).
+    split
+        Fraction of the stimuli (a seeded random subset) the directions are fitted on; II is scored on the
+        others. k-means' top stimuli are its own cluster members — alike by construction — so in-sample II
+        favours it. ``split=None`` fits and scores on all stimuli, as the paper did.
+    seed
+        Seeds the split, every finder (``random_state``) and the II null.
+    n_directions
+        Passed to every finder but ``"units"`` (``None``: each method's default, see :func:`~.find.find`).
+    options
+        Per-method finder options, e.g. ``{"sae": {"n_steps": 1000}, "kmeans": {"n_init": 3}}``; an
+        ``n_directions`` entry overrides the common one for that method.
+    null
+        II null (``"random_stimuli"`` gives ``ii_z`` and ``ii_percentile``; ``None`` skips them).
+    skip_unsupported
+        A method the data cannot support (NMF on negative responses, more directions than ICA can find, ...) is
+        left out with a :class:`~neurosuper.NeurosuperWarning` and recorded in ``attrs["skipped"]`` (JSON
+        ``{method: reason}``); ``False`` raises instead. Unknown methods or options always raise.
+    progress
+        tqdm bar over methods.
+
+    Returns
+    -------
+    xarray.Dataset
+        Along ``direction`` (ids ``"<method>/<i>"``; the units keep their ids), coord ``method``: ``ii``,
+        ``ii_z``, ``ii_percentile`` (with a null), ``sparseness`` (Vinje–Gallant lifetime sparseness of the
+        direction's responses on the scored stimuli, measured from its lowest response), ``flipped`` (sign
+        flipped so the fit stimuli's activations have positive skew), ``top_stimuli(direction, rank)`` (the k
+        MEIs' ids, best first). Attrs: ``similarity`` (the backend used), ``k``, ``split``, ``n_fit``,
+        ``n_score``, ``seed``, ``methods`` and the provenance.
+    """
+    from ..interpret import interpretability_index, sparseness
+
+    caller = "compare_methods"
+    if isinstance(methods, str):
+        methods = (methods,)
+    methods = list(methods)
+    if not methods:
+        raise fail(f"{caller}: methods", "an empty list", f"names from {sorted(METHODS)}",
+                   "pass methods=('units', 'kmeans')", AnalysisError)
+    for m in methods:
+        get_method(m)
+    if len(set(methods)) != len(methods):
+        raise fail(f"{caller}: methods", repr(methods), "each method once", "remove the repeats", AnalysisError)
+    k = check_int("k", k, low=2, caller=caller, fix="pass k=5 (the paper's value)")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(methods))
+    if unknown:
+        raise fail(f"{caller}: options", f"options for {unknown}, which are not in methods",
+                   f"keys among {methods}", f"add {unknown[0]!r} to methods or drop its options", AnalysisError)
+    avg = _averaged_set(ds, caller=caller)
+    n = avg.sizes["stimulus"]
+    fit_idx, score_idx = _split(n, split, k, seed, caller)
+    fit_set, score_set = avg.isel(stimulus=fit_idx), avg.isel(stimulus=score_idx)
+    from tqdm.auto import tqdm
+
+    def count(method: str, opts: dict) -> int | None:  # the units are all the units, whatever n_directions says
+        return opts.pop("n_directions", None if method == "units" else n_directions)
+
+    for m in methods:  # unknown options raise before any fitting
+        opts = dict(options.get(m, {}))
+        _estimator(m, count(m, opts), seed, opts)
+    parts: list[xr.Dataset] = []
+    skipped: dict[str, str] = {}
+    sim_name = None
+    for method in tqdm(methods, desc=caller, disable=not progress):
+        opts = dict(options.get(method, {}))
+        try:
+            est = fit_directions(fit_set, method, count(method, opts), seed=seed, **opts)
+        except AnalysisError as err:
+            if not skip_unsupported:
+                raise
+            skipped[method] = str(err)
+            warnings.warn(f"{caller}: left out {method!r}: {err}", NeurosuperWarning, stacklevel=2)
+            continue
+        sign = orientation(est, fit_set["responses"].values)
+        proj = project(score_set, est)
+        if (sign < 0).any():
+            proj["responses"] = proj["responses"] * xr.DataArray(sign.astype(proj["responses"].dtype), dims="unit")
+        res = interpretability_index(proj, similarity=similarity, k=k, null=null, seed=seed, progress=False)
+        sim_name = res.attrs["similarity"]
+        R = np.asarray(proj["responses"].values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            sp = sparseness(R - np.nanmin(R, axis=0, keepdims=True), axis=0)
+        data = {"ii": ("direction", res["ii"].values), "sparseness": ("direction", sp),
+                "flipped": ("direction", sign < 0),
+                "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values))}
+        for var in ("ii_z", "ii_percentile"):
+            if var in res:
+                data[var] = ("direction", res[var].values)
+        ids = [str(u) for u in proj["unit"].values] if method != "units" else [
+            f"units/{u}" for u in proj["unit"].values]
+        parts.append(xr.Dataset(data, coords={"direction": ids, "method": ("direction", [method] * len(ids))}))
+    if not parts:
+        raise fail(caller, f"no method the data support (all left out: {skipped})", "at least one method that "
+                   "runs", "pass methods that suit the data (e.g. 'units', 'kmeans', 'pca')", AnalysisError)
+    out = xr.concat(parts, dim="direction", data_vars="all", coords="different", compat="equals", join="outer")
+    out = out.assign_coords(rank=np.arange(k))
+    out.attrs = {"similarity": sim_name, "k": k, "split": "none" if split is None else float(split),
+                 "n_fit": len(fit_idx), "n_score": len(score_idx), "seed": int(seed), "methods": methods,
+                 "null": null or "none", "in_sample": split is None,
+                 "methods_run": [m for m in methods if m not in skipped], "skipped": json.dumps(skipped)}
+    out.attrs.update({key: avg.attrs[key] for key in ("system", "measure", "source") if key in avg.attrs})
+    return stamp(out, analysis="directions.compare_methods", reference=REFERENCE,
+                 options={"methods": methods, "similarity": similarity if isinstance(similarity, str) else sim_name,
+                          "k": k, "split": split, "seed": seed, "n_directions": n_directions,
+                          "options": {m: dict(o) for m, o in options.items()}, "null": null},
+                 inputs_from=ds)
+
+
+def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: float = 95.0) -> xr.Dataset:
+    """Per method: median II, fraction of directions above the null, and the rank test against ``baseline``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Along ``method`` (in the result's order): ``n_directions``, ``median_ii``, ``mean_ii``, ``median_ii_z``
+        and ``frac_above_null`` (share of directions whose II is above the ``alpha_null`` percentile of the null;
+        NaN without a null), ``median_sparseness``, and against ``baseline`` a one-sided Mann–Whitney test that
+        the method's II is higher: ``u_vs_units``, ``p_vs_units``, and the common-language effect size
+        ``auc_vs_units`` = U / (n₁ n₂) (0.5 = no difference). NaN for the baseline itself or when it is absent.
+    """
+    from scipy.stats import mannwhitneyu
+
+    if "ii" not in result or "method" not in result.coords:
+        raise fail("method_summary", f"a result with variables {list(result.data_vars)}",
+                   "compare_methods' result (ii along direction, a method coord)", "pass compare_methods(ds)",
+                   AnalysisError)
+    methods = list(dict.fromkeys(result["method"].values.tolist()))
+    method_of = result["method"].values
+    ii = result["ii"].values
+    base = ii[(method_of == baseline)]
+    base = base[np.isfinite(base)]
+    stats: dict[str, list[float]] = {key: [] for key in ("n_directions", "median_ii", "mean_ii", "median_ii_z",
+                                                         "frac_above_null", "median_sparseness", "u_vs_units",
+                                                         "p_vs_units", "auc_vs_units")}
+    for m in methods:
+        sel = method_of == m
+        v = ii[sel]
+        v = v[np.isfinite(v)]
+        stats["n_directions"].append(int(sel.sum()))
+        stats["median_ii"].append(float(np.median(v)) if v.size else np.nan)
+        stats["mean_ii"].append(float(np.mean(v)) if v.size else np.nan)
+        if "ii_z" in result:
+            z = result["ii_z"].values[sel]
+            pct = result["ii_percentile"].values[sel]
+            stats["median_ii_z"].append(float(np.nanmedian(z)) if np.isfinite(z).any() else np.nan)
+            stats["frac_above_null"].append(float(np.mean(pct[np.isfinite(pct)] > alpha_null))
+                                            if np.isfinite(pct).any() else np.nan)
+        else:
+            stats["median_ii_z"].append(np.nan)
+            stats["frac_above_null"].append(np.nan)
+        sp = result["sparseness"].values[sel] if "sparseness" in result else np.array([np.nan])
+        stats["median_sparseness"].append(float(np.nanmedian(sp)) if np.isfinite(sp).any() else np.nan)
+        if m != baseline and base.size and v.size:
+            test = mannwhitneyu(v, base, alternative="greater")
+            stats["u_vs_units"].append(float(test.statistic))
+            stats["p_vs_units"].append(float(test.pvalue))
+            stats["auc_vs_units"].append(float(test.statistic) / (v.size * base.size))
+        else:
+            stats["u_vs_units"].append(np.nan)
+            stats["p_vs_units"].append(np.nan)
+            stats["auc_vs_units"].append(np.nan)
+    out = xr.Dataset({key: ("method", np.asarray(v)) for key, v in stats.items()}, coords={"method": methods})
+    out.attrs = {"baseline": baseline, "test": "Mann-Whitney U, one-sided (method II > baseline II)",
+                 "alpha_null": float(alpha_null),
+                 **{key: result.attrs[key] for key in ("similarity", "k", "split", "n_fit", "n_score")
+                    if key in result.attrs}}
+    return stamp(out, analysis="directions.method_summary", reference=REFERENCE,
+                 options={"baseline": baseline, "alpha_null": alpha_null}, inputs_from=result)
+
+
+def synergy(
+    ds: xr.Dataset,
+    *,
+    similarity: Any = "auto",
+    k: int = 5,
+    low_quantile: float = 0.5,
+    max_units: int = 64,
+    n_pairs: int = 20,
+    null: str | None = "random_stimuli",
+    seed: int = 0,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Feature synergy (Klindt et al. 2023): pairs of low-II units whose normalised sum direction has high II.
+
+    Each unit's responses (averaged over repeats and time) are z-scored over stimuli, so both units weigh
+    equally; the pair's direction is (e_a + e_b)/√2 in that space, i.e. responses (z_a + z_b)/√2. Candidates
+    are the units with II at or below the ``low_quantile`` quantile of all units' II (at most ``max_units`` of
+    them, the lowest first; constant units are left out); every pair of candidates is scored.
+
+    Returns
+    -------
+    xarray.Dataset
+        Along ``pair`` (the ``n_pairs`` best, ranked by the pair's II, then by ``gain``): ``unit_a``, ``unit_b``
+        (ids), ``ii_a``, ``ii_b``, ``ii_pair``, ``gain`` = ii_pair − max(ii_a, ii_b), and with a null
+        ``ii_pair_z`` and ``ii_pair_percentile``. Attrs: ``n_candidates``, ``n_scored``, ``ii_threshold``,
+        ``similarity``, ``k``.
+    """
+    from ..interpret import interpretability_index
+
+    caller = "synergy"
+    k = check_int("k", k, low=2, caller=caller, fix="pass k=5 (the paper's value)")
+    low_quantile = check_float("low_quantile", low_quantile, low=0, high=1, low_open=True, caller=caller)
+    max_units = check_int("max_units", max_units, low=2, caller=caller)
+    n_pairs = check_int("n_pairs", n_pairs, low=1, caller=caller)
+    avg = _averaged_set(ds, caller=caller)
+    units = interpretability_index(avg, similarity=similarity, k=k, null=None, progress=progress)
+    R = np.asarray(avg["responses"].values, dtype=np.float64)
+    sd = R.std(axis=0)
+    ii = units["ii"].values
+    ok = np.isfinite(ii) & (sd > 0)
+    if ok.sum() < 2:
+        raise fail(caller, f"{int(ok.sum())} non-constant unit(s) with an II", "at least 2",
+                   "pass a set with more (varying) units", AnalysisError)
+    threshold = float(np.quantile(ii[ok], low_quantile))
+    cand = np.flatnonzero(ok & (ii <= threshold))
+    cand = cand[np.argsort(ii[cand], kind="stable")][:max_units]
+    if cand.size < 2:
+        raise fail(caller, f"{cand.size} candidate unit(s) at or below the {low_quantile} quantile of II",
+                   "at least 2", "raise low_quantile (e.g. 0.75)", AnalysisError)
+    Z = (R[:, cand] - R[:, cand].mean(axis=0)) / sd[cand]
+    ia, ib = np.triu_indices(cand.size, k=1)
+    P = (Z[:, ia] + Z[:, ib]) / math.sqrt(2.0)
+    unit_ids = avg["unit"].values
+    pair_ids = [f"{unit_ids[cand[a]]}+{unit_ids[cand[b]]}" for a, b in zip(ia, ib, strict=True)]
+    pair_set = avg.drop_vars("responses")
+    pair_set = pair_set.drop_vars([c for c in pair_set.coords if "unit" in pair_set[c].dims])
+    pair_set["responses"] = xr.DataArray(P, dims=("stimulus", "unit"),
+                                         coords={"stimulus": avg["stimulus"].values, "unit": pair_ids})
+    pair_set = validate(pair_set)
+    res = interpretability_index(pair_set, similarity=similarity, k=k, null=null, seed=seed, progress=progress)
+    ii_pair = res["ii"].values
+    ii_a, ii_b = ii[cand[ia]], ii[cand[ib]]
+    gain = ii_pair - np.maximum(ii_a, ii_b)
+    order = np.lexsort((-np.nan_to_num(gain, nan=-np.inf), -np.nan_to_num(ii_pair, nan=-np.inf)))[:n_pairs]
+    data = {"unit_a": ("pair", unit_ids[cand[ia]][order]), "unit_b": ("pair", unit_ids[cand[ib]][order]),
+            "ii_a": ("pair", ii_a[order]), "ii_b": ("pair", ii_b[order]), "ii_pair": ("pair", ii_pair[order]),
+            "gain": ("pair", gain[order])}
+    if "ii_z" in res:
+        data["ii_pair_z"] = ("pair", res["ii_z"].values[order])
+        data["ii_pair_percentile"] = ("pair", res["ii_percentile"].values[order])
+    out = xr.Dataset(data, coords={"pair": np.asarray(pair_ids)[order]})
+    out.attrs = {"n_candidates": int(cand.size), "n_scored": int(len(pair_ids)), "ii_threshold": threshold,
+                 "similarity": res.attrs["similarity"], "k": k, "null": null or "none",
+                 "direction": "(z_a + z_b) / sqrt(2) of the z-scored units"}
+    return stamp(out, analysis="directions.synergy", reference=REFERENCE,
+                 options={"similarity": similarity if isinstance(similarity, str) else res.attrs["similarity"],
+                          "k": k, "low_quantile": low_quantile, "max_units": max_units, "n_pairs": n_pairs,
+                          "null": null, "seed": seed}, inputs_from=ds)
+
+
+# ------------------------------------------------------------------------------------------------- summary
+def _r(v: Any, digits: int = 4) -> Any:
+    """JSON-safe, rounded to ``digits`` significant digits; NaN/inf -> None."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool) or v is None or isinstance(v, str | int):
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        return float(f"{v:.{digits}g}")
+    return v
+
+
+def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
+    """Headline numbers of a directions result, JSON-safe and rounded (for the CLI and the report).
+
+    Accepts :func:`~.find.find`'s DataArray, :func:`compare_methods`' or :func:`method_summary`'s Dataset,
+    :func:`synergy`'s Dataset, or a set made by :func:`~.find.project`.
+    """
+    analysis = result.attrs.get("analysis", "")
+    if analysis == "directions.find":
+        return {"analysis": analysis, "method": result.attrs.get("method"),
+                "n_directions": int(result.sizes["direction"]), "n_units": int(result.sizes["unit"]),
+                "n_flipped": int(result.attrs.get("n_flipped", 0)), "groupby": result.attrs.get("groupby"),
+                "fit_info": {g: {key: _r(v) for key, v in info.items()}
+                             for g, info in json.loads(result.attrs.get("fit_info", "{}")).items()}}
+    if analysis == "directions.compare_methods":
+        ms = method_summary(result)
+        out = summary(ms)
+        out.update({"analysis": analysis, "in_sample": bool(result.attrs.get("in_sample", False))})
+        skipped = json.loads(result.attrs.get("skipped", "{}") or "{}")
+        if skipped:
+            out["skipped"] = skipped
+        return out
+    if analysis == "directions.method_summary":
+        per = {str(m): {var: _r(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
+               for m in result["method"].values}
+        for entry in per.values():
+            entry["n_directions"] = int(entry["n_directions"]) if entry["n_directions"] is not None else None
+        finite = {m: v["median_ii"] for m, v in per.items() if v["median_ii"] is not None}
+        return {"analysis": analysis, "similarity": result.attrs.get("similarity"), "k": _r(result.attrs.get("k")),
+                "split": _r(result.attrs.get("split")), "n_fit": _r(result.attrs.get("n_fit")),
+                "n_score": _r(result.attrs.get("n_score")), "baseline": result.attrs.get("baseline"),
+                "best_method": max(finite, key=finite.get) if finite else None, "methods": per}
+    if analysis == "directions.synergy":
+        top = [{var: (_r(result[var].values[i].item()) if var not in ("unit_a", "unit_b")
+                      else str(result[var].values[i])) for var in result.data_vars}
+               for i in range(min(5, result.sizes["pair"]))]
+        return {"analysis": analysis, "n_candidates": int(result.attrs["n_candidates"]),
+                "n_scored": int(result.attrs["n_scored"]), "ii_threshold": _r(result.attrs["ii_threshold"]),
+                "similarity": result.attrs.get("similarity"), "top_pairs": top}
+    if isinstance(result, xr.Dataset) and "directions_method" in result.attrs:
+        return {"analysis": "directions.project", "method": result.attrs["directions_method"],
+                "by": result.attrs.get("directions_by"), "n_directions": int(result.sizes["unit"]),
+                "n_stimuli": int(result.sizes["stimulus"])}
+    raise fail("directions.summary", f"a result with analysis={analysis!r}", "a result of find, compare_methods, "
+               "method_summary, synergy or project", "pass one of those results", AnalysisError)
+

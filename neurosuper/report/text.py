@@ -1,0 +1,201 @@
+"""The headline numbers of a pipeline run in plain sentences (the demo's ``summary.md`` and the report's first section).
+
+:func:`headline_by_step` reads the steps' summaries (``ctx.summary``) and returns a few sentences per step; a
+step whose summary is missing or lacks a number simply has no sentence. Analyses whose step writes its own
+sentences put them under ``summary[step]["headline"]`` (a string or a list of strings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["headline", "headline_by_step", "fmt", "set_noun"]
+
+
+def fmt(x: Any, digits: int = 2) -> str:
+    """A number with ``digits`` decimals (integers as they are); anything else as text; None as "n/a"."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def set_noun(label: str, *, demo: bool = False) -> str:
+    """How a sentence names an analysed set: "the demo brain", "the network", "set 'session2'"."""
+    if label in ("brain", "network"):
+        return f"the demo {label}" if demo else f"the {label}"
+    return f"set {label!r}"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _labels(summary: Mapping[str, Any], labels: Sequence[str] | None) -> list[str]:
+    if labels is not None:
+        return list(labels)
+    sets = summary.get("sets")
+    if isinstance(sets, Mapping) and sets:
+        return list(sets)
+    return ["brain", "network"]
+
+
+def _spectrum(entry: Mapping[str, Any], noun: str) -> list[str]:
+    lines: list[str] = []
+    if entry.get("alpha") is None or isinstance(entry.get("alpha"), Mapping):
+        return lines
+    text = f"{_cap(noun)}: the covariance spectrum decays as a power law with α = {fmt(entry['alpha'])}"
+    ci = entry.get("alpha_ci")
+    if isinstance(ci, Sequence) and len(ci) == 2 and None not in ci:
+        text += f" (95% CI {fmt(ci[0])}–{fmt(ci[1])})"
+    if entry.get("r2") is not None and not isinstance(entry.get("r2"), Mapping):
+        text += f", fit r² = {fmt(entry['r2'])}"
+    ranks = entry.get("ranks")
+    if isinstance(ranks, Sequence) and len(ranks) == 2:
+        text += f" over ranks {ranks[0]}–{ranks[1]}"
+    if entry.get("alpha_true") is not None:
+        text += f"; the simulation's generating α is {fmt(entry['alpha_true'])}"
+    lines.append(text + ".")
+    if entry.get("smooth") is not None:
+        lines.append(f"With α {'above' if entry['smooth'] else 'at or below'} 1 + 2/d, the code of {noun} is "
+                     f"{'smooth (differentiable)' if entry['smooth'] else 'not smooth'} (Stringer et al. 2019).")
+    return lines
+
+
+def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
+    share = entry.get("fraction_above_null")
+    if share is None:
+        return []
+    return [f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
+            f"{entry.get('null', 'null')}'s 95th percentile; mean II {fmt(entry.get('mean_ii'))}, similarity "
+            f"{entry.get('similarity', '?')})."]
+
+
+def _capacity_phrase(entry: Mapping[str, Any]) -> str | None:
+    total, dims = entry.get("capacity_sum"), entry.get("n_dims")
+    n = entry.get("n_directions", entry.get("n_features"))
+    if total is None or dims is None or n is None:
+        return None
+    counts = [f"{entry[k]} {k[2:]}" for k in ("n_monosemantic", "n_polysemantic", "n_ignored") if k in entry]
+    return f"{n} features share Σ C = {fmt(total)} of {dims} dimensions" + (
+        f" ({', '.join(counts)})" if counts else "")
+
+
+def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
+    method = f" ({entry['method']})" if entry.get("method") else ""
+    groups = entry.get("groups")
+    if isinstance(groups, Mapping) and groups:
+        parts = [f"{g}: {ph}" for g, v in groups.items() if isinstance(v, Mapping) and (ph := _capacity_phrase(v))]
+        if parts:
+            return [f"Capacity of the features discovered{method} in {noun}, per {entry.get('groupby', 'group')} — "
+                    + "; ".join(parts) + " (Scherlis et al. 2022)."]
+        return []
+    phrase = _capacity_phrase(entry)
+    if phrase is None:
+        return []
+    return [f"Capacity of the features discovered{method} in {noun}: {phrase} (Scherlis et al. 2022)."]
+
+
+def _compare_step(block: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    prof = block.get("profile")
+    if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
+        best = str(prof["best"])
+        kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
+        how = f", {prof['compare']}" if prof.get("compare") else ""
+        text = (f"Of the {prof.get('groupby', 'group')}s compared with the other set, {best} matches it best "
+                f"({kind}{how} {fmt(prof['score'].get(best))}")
+        if prof.get("margin") is not None:
+            text += f", {fmt(prof['margin'])} above the next"
+        if prof.get("p_best") is not None:
+            text += f"; top in {round(100 * prof['p_best'])}% of bootstrap resamples"
+        text += ")"
+        ceiling = prof.get("ceiling")
+        if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
+            text += f"; the {prof.get('ceiling_kind', '')} noise ceiling is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
+        lines.append(text.replace("  ", " ") + ".")
+    ov = block.get("overview")
+    if isinstance(ov, Mapping) and ov.get("cka") is not None and not isinstance(ov.get("cka"), Mapping):
+        text = f"Over all units, linear CKA = {fmt(ov['cka'])}"
+        if ov.get("cka_debiased") is not None:
+            text += f" (debiased {fmt(ov['cka_debiased'])})"
+        rsa = ov.get("rsa")
+        if isinstance(rsa, Mapping) and rsa.get("value") is not None:
+            text += f", RSA ({rsa.get('method', '')}) = {fmt(rsa['value'])}"
+        if ov.get("procrustes") is not None:
+            text += f", Procrustes shape distance {fmt(ov['procrustes'])} rad"
+            if ov.get("procrustes_degenerate"):
+                text += " (degenerate: as many units as stimuli)"
+        lines.append(text + f" on {ov.get('n_stimuli', block.get('n_stimuli', '?'))} shared stimuli.")
+    return lines
+
+
+def _toy_entry(entry: Mapping[str, Any]) -> list[str]:
+    cap = entry.get("capacity")
+    if not isinstance(cap, Sequence) or not cap or entry.get("n_features") is None:
+        return []
+    return [f"A toy model of {entry['n_features']} features in {entry.get('n_hidden', '?')} dimensions "
+            f"({entry.get('model', 'relu')}, {entry.get('steps', '?')} training steps) gives capacities "
+            f"{', '.join(fmt(c) for c in cap)} (Σ C = {fmt(entry.get('capacity_sum'))}; a regular pentagon gives "
+            "0.40 each, Elhage et al. 2022)."]
+
+
+_PER_SET = {"spectrum": _spectrum, "interpret": _interpret, "capacity": _capacity}
+_PER_STEP = {"compare": _compare_step}
+
+
+def headline_by_step(summary: Mapping[str, Any], *, labels: Sequence[str] | None = None,
+                     demo: bool = False) -> dict[str, list[str]]:
+    """``{step: [sentence, ...]}`` from the steps' summaries; steps without a sentence are left out.
+
+    ``labels`` are the analysed sets' labels (default: ``summary["sets"]``'s keys, else brain and network);
+    ``demo`` names them "the demo brain"/"the demo network".
+    """
+    out: dict[str, list[str]] = {}
+    for step, fn in _PER_SET.items():
+        block = summary.get(step)
+        if not isinstance(block, Mapping):
+            continue
+        lines: list[str] = []
+        for label in _labels(summary, labels):
+            entry = block.get(label)
+            if isinstance(entry, Mapping):
+                lines.extend(fn(entry, set_noun(label, demo=demo)))
+        for key in ("pentagon", "toy"):  # a toy model trained inside the step
+            if isinstance(block.get(key), Mapping):
+                lines.extend(_toy_entry(block[key]))
+        if lines:
+            out[step] = lines
+    for step, fn in _PER_STEP.items():
+        block = summary.get(step)
+        if isinstance(block, Mapping) and not block.get("headline"):
+            lines = fn(block)
+            if lines:
+                out[step] = lines
+    for step, block in summary.items():
+        if step in _PER_SET or not isinstance(block, Mapping) or (step in _PER_STEP and step in out):
+            continue
+        if step == "toy" and _toy_entry(block) and not block.get("headline"):
+            out[step] = _toy_entry(block)
+            continue
+        text = block.get("headline")
+        if isinstance(text, str) and text:
+            out[step] = [text]
+        elif isinstance(text, Sequence) and not isinstance(text, str):
+            lines = [str(t) for t in text if t]
+            if lines:
+                out[step] = lines
+    order = [e.get("name") for e in summary.get("steps", []) if isinstance(e, Mapping)]
+    return dict(sorted(out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+def headline(summary: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False) -> list[str]:
+    """A few plain sentences from the steps' summaries (what was found); missing parts are skipped."""
+    return [line for lines in headline_by_step(summary, labels=labels, demo=demo).values() for line in lines]

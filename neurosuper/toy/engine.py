@@ -1,0 +1,190 @@
+"""The batched training loop: many toy models (an ``instance`` axis) trained at once, numpy or torch.
+
+Both backends draw the initial weights and every batch from ONE numpy random stream (``default_rng(seed)``,
+float64) in the same order, and use the same AdamW, so the same seed gives the same numbers (up to float
+round-off): numpy computes the analytic gradients of :mod:`.kernels`, torch its autograd gradients and
+``torch.optim.AdamW``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import AnalysisError, fail
+from . import kernels
+
+__all__ = ["Problem", "Fit", "fit", "evaluate", "torch_available"]
+
+#: Samples (per instance) the final loss of the ReLU / linear models is measured on.
+N_EVAL = 16_384
+#: Loss-history points recorded during training.
+N_LOG = 100
+#: Below this many input values per step (instances × batch × features) the torch path runs single-threaded.
+SMALL_FOR_THREADS = 2**20
+
+
+@dataclass
+class Problem:
+    """One batched training problem: per-instance settings for ``I`` instances."""
+
+    model: str  # "relu" | "linear" | "quadratic"
+    n_features: int
+    n_hidden: int
+    importance: np.ndarray  # (I, n)
+    density: np.ndarray  # (I,)
+    kurtosis: np.ndarray | None  # (I,) for the quadratic model
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    seed: int
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.density)
+
+
+@dataclass
+class Fit:
+    w: np.ndarray  # (I, n, m)
+    b: np.ndarray  # (I, n) or (I,)
+    loss: np.ndarray  # (I,) final loss (fresh samples, or the closed form)
+    history: np.ndarray  # (I, n_log) training loss
+    history_steps: np.ndarray  # (n_log,)
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _log_steps(steps: int) -> np.ndarray:
+    every = max(1, steps // N_LOG)
+    return np.arange(every, steps + 1, every)
+
+
+def _bar(progress: bool, total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not progress, leave=False)
+
+
+def evaluate(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Final per-instance loss: the closed form (quadratic) or the mean over ``N_EVAL`` fresh samples."""
+    if p.model == "quadratic":
+        return kernels.quadratic_loss(w, b, p.importance, p.kurtosis)
+    total = np.zeros(p.n_instances)
+    chunk = max(1, min(N_EVAL, 2**22 // max(1, p.n_instances * p.n_features)))
+    done = 0
+    while done < N_EVAL:
+        size = min(chunk, N_EVAL - done)
+        x = kernels.sample_sparse(rng, p.density, (p.n_instances, size, p.n_features))
+        loss = kernels.elhage_loss(w, b, x, p.importance, relu=p.model == "relu")
+        total += loss * size
+        done += size
+    return total / N_EVAL
+
+
+def fit(p: Problem, *, backend: str = "numpy", progress: bool = False) -> Fit:
+    """Train every instance of ``p``; the random stream is ``default_rng(p.seed)`` for both backends."""
+    rng = np.random.default_rng(p.seed)
+    w = kernels.init_weights(rng, p.n_instances, p.n_features, p.n_hidden)
+    b = np.zeros(p.n_instances) if p.model == "quadratic" else np.zeros((p.n_instances, p.n_features))
+    if backend == "torch":
+        import torch
+
+        threads = torch.get_num_threads()
+        if p.n_instances * p.batch_size * p.n_features < SMALL_FOR_THREADS:
+            torch.set_num_threads(1)  # tiny ops: intra-op threads only add synchronisation (and stall on busy CPUs)
+        try:
+            w, b, hist = _fit_torch(p, w, b, rng, progress)
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        w, b, hist = _fit_numpy(p, w, b, rng, progress)
+    return Fit(w=w, b=b, loss=evaluate(p, w, b, rng), history=hist, history_steps=_log_steps(p.steps))
+
+
+def _fit_numpy(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator,
+               progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    opt = kernels.AdamW([w, b], lr=p.lr, weight_decay=p.weight_decay)
+    log_at = _log_steps(p.steps)
+    hist = np.zeros((p.n_instances, len(log_at)))
+    relu = p.model == "relu"
+    quad = p.model == "quadratic"
+    buf = None if quad else kernels.ElhageStep(p.n_instances, p.batch_size, p.n_features, relu=relu)
+    row = 0
+    with _bar(progress, p.steps, f"toy {p.model} (numpy)") as bar:
+        for step in range(1, p.steps + 1):
+            logging = row < len(log_at) and step == log_at[row]
+            if quad:
+                loss, gw, gb = kernels.quadratic_loss_grad(w, b, p.importance, p.kurtosis)
+            else:
+                x = buf.sample(rng, p.density)
+                if logging:  # the loss before this step's update, as the torch loop reports it
+                    loss = kernels.elhage_loss(w, b, x, p.importance, relu=relu)
+                gw, gb = buf.grads(w, b, p.importance)
+            opt.step([gw, gb])
+            if logging:
+                hist[:, row] = loss
+                row += 1
+                bar.update(log_at[0])
+    return w, b, hist
+
+
+def _fit_torch(p: Problem, w0: np.ndarray, b0: np.ndarray, rng: np.random.Generator,
+               progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not torch_available():
+        raise fail("toy.train: backend", "'torch' but torch is not installed", "an installed torch",
+                   "pip install torch, or pass backend='numpy' (the same numbers)", AnalysisError)
+    import torch
+
+    w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.AdamW([w, b], lr=p.lr, weight_decay=p.weight_decay, betas=kernels.BETAS, eps=kernels.EPS,
+                            foreach=False)
+    imp = torch.from_numpy(np.ascontiguousarray(p.importance))
+    kurt = torch.from_numpy(p.kurtosis) if p.kurtosis is not None else None
+    log_at = _log_steps(p.steps)
+    hist = np.zeros((p.n_instances, len(log_at)))
+    shape = (p.n_instances, p.batch_size, p.n_features)
+    eye = torch.eye(p.n_features, dtype=torch.float64)
+    row = 0
+    with _bar(progress, p.steps, f"toy {p.model} (torch)") as bar:
+        for step in range(1, p.steps + 1):
+            opt.zero_grad(set_to_none=True)
+            if p.model == "quadratic":
+                g = w @ w.transpose(1, 2)
+                d = imp - torch.diagonal(g, dim1=1, dim2=2)
+                s = d.sum(1) - b
+                off = g * (1 - eye)
+                per = s**2 + (kurt - 1) * (d**2).sum(1) + 2 * (off**2).sum((1, 2))
+            else:
+                x = torch.from_numpy(kernels.sample_sparse(rng, p.density, shape))
+                h = x @ w
+                out = h @ w.transpose(1, 2) + b[:, None, :]
+                if p.model == "relu":
+                    out = torch.relu(out)
+                per = (imp[:, None, :] * (x - out) ** 2).mean(dim=(1, 2))
+            per.sum().backward()
+            opt.step()
+            if row < len(log_at) and step == log_at[row]:
+                hist[:, row] = per.detach().numpy()
+                row += 1
+                bar.update(log_at[0])
+    return w.detach().numpy().copy(), b.detach().numpy().copy(), hist
+
+
+def check_backend(backend: Any, *, caller: str) -> str:
+    if backend not in ("numpy", "torch"):
+        raise fail(f"{caller}: backend", repr(backend), "'numpy' or 'torch'", "pass backend='numpy'", AnalysisError)
+    if backend == "torch" and not torch_available():
+        raise fail(f"{caller}: backend", "'torch' but torch is not installed", "an installed torch",
+                   "pip install torch, or pass backend='numpy' (the same numbers)", AnalysisError)
+    return backend

@@ -1,0 +1,108 @@
+"""``neurosuper demo`` end to end (on small stand-ins for the demo data, so the test stays quick): every step of
+DEMO_STEPS that exists in this version runs, the report has every section, every embedded image decodes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+
+import neurosuper as ns
+from neurosuper import datasets, pipeline
+from neurosuper.cli import main
+from neurosuper.cli.demo import DemoContext
+
+
+def _small_demo_data(n: int = 80, seed: int = 0):
+    """A small brain (spike counts, 2 repeats, images) and network (two layers) on the same 16x16 images."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.standard_normal((n, 16, 16)).astype("float32")
+    feats = imgs.reshape(n, -1) @ rng.standard_normal((256, 24)) / 16
+    rates = np.maximum(feats, 0) * np.arange(1, 25) ** -0.5 * 3 + 0.5
+    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
+                          measure="spike_count", stimuli=imgs, area=("unit", ["V1"] * 24))
+    net = ns.from_array(np.maximum(feats[:, :12] @ rng.standard_normal((12, 16)), 0).astype("float32"),
+                        system="network", measure="activation", stimuli=imgs,
+                        layer=("unit", ["hidden1"] * 8 + ["hidden2"] * 8))
+    return brain, net
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    brain, net = _small_demo_data()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(datasets, "demo_brain", lambda **kw: brain)
+    patch.setattr(datasets, "demo_network", lambda **kw: net)
+    out = tmp_path_factory.mktemp("demo") / "demo-out"
+    capture = io.StringIO()
+    try:
+        from contextlib import redirect_stdout
+
+        with redirect_stdout(capture):
+            code = main(["demo", "--out", str(out), "--quiet"])
+    finally:
+        patch.undo()
+    return code, out, capture.getvalue()
+
+
+def test_demo_runs_every_step_and_prints_where_the_report_is(demo_run):
+    code, out, printed = demo_run
+    assert code == 0
+    assert printed.splitlines()[0].startswith(f"neurosuper demo: the report is {out / 'report.html'}")
+    summary = json.loads((out / "summary.json").read_text())
+    for sentence in summary["headline"]:
+        assert f"  {sentence}" in printed
+    assert summary["headline"] and (out / "summary.md").read_text().count("\n- ") == len(summary["headline"])
+    status = {e["name"]: e["status"] for e in summary["steps"]}
+    for step in pipeline.DEMO_STEPS:
+        reason = step.unavailable()
+        assert status[step.name] == ("skipped" if reason else "ran"), (step.name, reason)
+    assert list(status) == [s.name for s in pipeline.DEMO_STEPS]
+
+
+def test_demo_report_has_every_section(demo_run):
+    _, out, _ = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    ids = re.findall(r"<section id='([^']+)'>", html)
+    analyses = [s.name for s in pipeline.DEMO_STEPS if not s.data and s.name != "report" and not s.unavailable()]
+    assert ids == ["summary", "inputs", "steps", *analyses, "provenance"]
+    assert {"spectrum", "interpret"} <= set(analyses)
+    for sid in ids:
+        assert f"<li><a href='#{sid}'>" in html
+    from neurosuper._provenance import file_sha256
+
+    assert file_sha256(out / "demo_brain.nwb") in html  # the brain analysed is the one read back from NWB
+    assert "How the demo data were made" in html and "counts_identical" in html
+    reduced = [s for s in pipeline.DEMO_STEPS if s.reduced and s.name in analyses]
+    assert html.count("<strong>Reduced settings:</strong>") == len(reduced) >= 1
+    assert (out / "report.html").stat().st_size <= 5_000_000
+
+
+def test_every_embedded_image_decodes(demo_run):
+    from PIL import Image
+
+    _, out, _ = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    found = re.findall(r'<img src="data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', html)
+    assert len(found) == html.count("<img ") >= 3
+    for mime, data, w, h in found:
+        with Image.open(io.BytesIO(base64.b64decode(data, validate=True))) as img:
+            img.load()
+            assert Image.MIME[img.format] == mime and img.size == (int(w), int(h))
+            assert np.asarray(img.convert("L")).std() > 5  # a drawing, not a blank image
+
+
+def test_demo_out_an_existing_file(tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neurosuper: error: --out") and "an existing file" in err and "\n" not in err
+
+
+def test_demo_context_keeps_its_old_keywords(tmp_path):
+    ctx = DemoContext(tmp_path, brain="b", network="n", progress=False)
+    assert (ctx.brain, ctx.network, list(ctx.sets)) == ("b", "n", ["brain", "network"])

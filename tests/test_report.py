@@ -1,0 +1,394 @@
+"""The report: the pipeline contract it relies on (skips, failures, sets), the HTML (sections, provenance, embedded
+images, size budget, no remote resource) and ``neurosuper report`` (inputs, exit codes checked before computing)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from html import escape
+
+import numpy as np
+import pytest
+
+import neurosuper as ns
+from neurosuper import pipeline
+from neurosuper.cli import main
+from neurosuper.errors import AnalysisError, NeurosuperWarning
+from neurosuper.pipeline import SETS, Context, Step, StepError, run_steps
+from neurosuper.report import headline, prepare_sets, report, set_labels, write_report
+
+
+def _steps(names):
+    return [s for s in pipeline.DEMO_STEPS if s.name in names]
+
+
+def _quick_spectrum(ctx):
+    """A quick stand-in for the spectrum step (PCA, no bootstrap): stamped results, a line-plot figure."""
+    import warnings
+
+    from neurosuper._atomic import save_figure
+    from neurosuper.plot.spectral import plot_spectrum
+
+    block = {}
+    for label, ds in ctx.sets.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NeurosuperWarning)
+            spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, progress=False)
+            fit = ns.spectral.powerlaw(spec)
+        block[label] = ns.spectral.summary(spec, fit)
+        block[label]["files"] = [ns.storage.save_result(spec, ctx.path(f"spectrum_{label}.nc"), overwrite=True).name]
+        block[label]["figure"] = save_figure(plot_spectrum(spec, fit, title=label), ctx.path(f"spectrum_{label}.png"),
+                                             dpi=80).name
+    ctx.summary["spectrum"] = block
+
+
+def _quick_interpret(ctx):
+    """A quick stand-in for the interpret step (pixel similarity, no null): stamped results kept in ctx.results,
+    MEI grids (photographs)."""
+    from neurosuper._atomic import save_figure
+    from neurosuper.plot.interpret import plot_mei_grid
+
+    block, results = {}, {}
+    for label, ds in ctx.sets.items():
+        results[label] = ns.interpret.interpretability_index(ds, similarity="pixels", null="none", progress=False)
+        block[label] = ns.interpret.summary(results[label])
+        block[label]["mei_grid"] = save_figure(plot_mei_grid(ds, results[label], n_units=4),
+                                               ctx.path(f"interpret_{label}_meis.png"), dpi=80).name
+    ctx.results["interpret"] = results
+    ctx.summary["interpret"] = block
+
+
+#: Quick steps for the page tests: stand-ins for the spectrum (drawings) and interpret (MEI photographs) steps,
+#: then the real report step. The real steps run in tests/test_demo.py.
+QUICK = (Step("spectrum", _quick_spectrum, title="Spectra", description="quick PCA spectra"),
+         Step("interpret", _quick_interpret, title="Interpretability", description="quick II"),
+         *_steps(("report",)))
+
+
+def _sets(n: int = 60, seed: int = 0):
+    """A brain (2 repeats, two areas, images) and a network (two layers) seeing the same random 16x16 images."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.standard_normal((n, 16, 16)).astype("float32")
+    feats = imgs.reshape(n, -1) @ rng.standard_normal((256, 24)) / 16
+    rates = np.maximum(feats, 0) * np.arange(1, 25) ** -0.5 * 3 + 0.5
+    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
+                          measure="spike_count", stimuli=imgs, area=("unit", ["V1"] * 16 + ["V2"] * 8))
+    net = ns.from_array(np.maximum(feats[:, :12] @ rng.standard_normal((12, 10)), 0).astype("float32"),
+                        system="network", measure="activation", stimuli=imgs,
+                        layer=("unit", ["l1"] * 5 + ["l2"] * 5))
+    return brain, net
+
+
+def _images(html: str) -> list[tuple[str, bytes, int, int]]:
+    found = re.findall(r'<img src="data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"', html)
+    return [(mime, base64.b64decode(data), int(w), int(h)) for mime, data, w, h in found]
+
+
+def _section_ids(html: str) -> list[str]:
+    return re.findall(r"<section id='([^']+)'>", html)
+
+
+# ------------------------------------------------------------------------------------------------ pipeline
+def test_absent_modules_and_functions_are_skipped_with_the_reason(tmp_path):
+    ran = []
+    steps = [Step("ghost", "neurosuper.cli.no_such_module:demo"), Step("nofn", "neurosuper.cli.info:no_such_step"),
+             Step("deps", "neurosuper_no_such_package.sub:demo"), Step("ok", lambda ctx: ran.append(len(ctx.sets)))]
+    ctx = Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False)
+    run_steps(ctx, steps)
+    assert ran == [2]
+    assert "neurosuper.cli.no_such_module is not part of this version" in ctx.skipped["ghost"]
+    assert "defines no no_such_step() step" in ctx.skipped["nofn"]
+    assert set(ctx.skipped) == {"ghost", "nofn", "deps"}
+    status = {e["name"]: e["status"] for e in ctx.summary["steps"]}
+    assert status == {"ghost": "skipped", "nofn": "skipped", "deps": "skipped", "ok": "ran"}
+    assert set(ctx.summary["step_seconds"]) == {"ok"}
+
+
+def test_a_step_needing_two_sets_is_skipped_for_one(tmp_path):
+    ctx = Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False)
+    run_steps(ctx, [Step("pair", lambda ctx: None, min_sets=2)])
+    assert ctx.skipped == {"pair": "needs 2 sets; 1 given"}
+
+
+def test_failures_are_recorded_for_reports_and_raised_for_the_demo(tmp_path):
+    def bad(ctx):
+        raise AnalysisError("too few stimuli: found 3; expected 5. Fix: more.")
+
+    steps = [Step("bad", bad), Step("after", lambda ctx: ctx.summary.update(after=True))]
+    ctx = Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False)
+    run_steps(ctx, steps, errors="record")
+    assert ctx.failed == {"bad": "too few stimuli: found 3; expected 5. Fix: more."} and ctx.summary["after"]
+    assert ctx.summary["steps"][0]["status"] == "failed"
+    with pytest.raises(AnalysisError):
+        run_steps(Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False), steps)
+    with pytest.raises(NotImplementedError):  # a bug is never swallowed
+        run_steps(Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False),
+                  [Step("bug", lambda ctx: (_ for _ in ()).throw(NotImplementedError()))], errors="record")
+
+
+def test_contract_reads_provides_and_never_replaces(tmp_path):
+    ctx = Context(out=tmp_path, data={"brain_simulated": 1, "network": 2}, progress=False)
+    with pytest.raises(StepError, match="reads"):
+        run_steps(ctx, [Step("early", lambda ctx: None)])  # reads SETS: brain is not provided yet
+    run_steps(ctx, [Step("nwb", lambda ctx: ctx.provide("brain", 3), reads=("brain_simulated",),
+                         provides=("brain",))])
+    assert ctx.sets == {"brain": 3, "network": 2}
+    with pytest.raises(StepError, match="replace"):
+        run_steps(ctx, [Step("again", lambda ctx: ctx.provide("brain", 4), reads=(SETS,))])
+
+
+def test_sets_and_their_brain_network_views(tmp_path):
+    two = Context(out=tmp_path, data={"s1": "a", "s2": "b"}, set_names=("s1", "s2"), progress=False)
+    assert list(two.sets) == ["s1", "s2"] and (two.brain, two.network) == ("a", "b")
+    one = Context(out=tmp_path, data={"network": "n"}, set_names=("network",), progress=False)
+    assert one.network == "n" and one.brain == "n"
+    alone = Context(out=tmp_path, data={"s1": "a"}, set_names=("s1",), progress=False)
+    with pytest.raises(StepError, match="only one set"):
+        alone.network  # noqa: B018
+
+
+def test_the_report_runs_the_demo_steps_without_the_data_steps():
+    names = [s.name for s in pipeline.report_steps()]
+    assert names == [s.name for s in pipeline.DEMO_STEPS if s.name not in ("data", "nwb")]
+    assert names[-1] == "report" and {"spectrum", "interpret", "directions", "capacity", "compare"} <= set(names)
+    reduced = {s.name: s.reduced for s in pipeline.DEMO_STEPS if s.reduced}
+    assert "20 resamples" in reduced["spectrum"]
+
+
+# ------------------------------------------------------------------------------------------------- labels
+def test_labels_and_groupby():
+    brain, net = _sets(30)
+    assert set_labels([brain, net]) == ["brain", "network"]
+    assert set_labels([brain, brain], ["V1 day 1", "V1 day 2"]) == ["V1_day_1", "V1_day_2"]
+    assert set_labels([brain, brain]) == ["brain_1", "brain_2"]
+    none = prepare_sets([brain, net], groupby="none")
+    assert "area" not in none[0].coords and "layer" not in none[1].coords and "area" in brain.coords
+    assert "area" in prepare_sets([brain], groupby="area")[0].coords
+    with pytest.raises(ns.NeurosuperError, match="groupby: found 'layer'"):
+        prepare_sets([brain], groupby="layer")
+
+
+# --------------------------------------------------------------------------------------------- the page
+@pytest.fixture(scope="module")
+def pair_report(tmp_path_factory):
+    brain, net = _sets()
+    out = tmp_path_factory.mktemp("pair") / "report"
+    path = report(brain, net, out=out, steps=QUICK, progress=False)
+    return path, path.read_text(encoding="utf-8"), json.loads((out / "summary.json").read_text())
+
+
+def test_report_has_a_contents_table_and_a_section_per_analysis(pair_report):
+    path, html, summary = pair_report
+    assert path.name == "report.html" and html.startswith("<!DOCTYPE html>")
+    ids = _section_ids(html)
+    ran = [e["name"] for e in summary["steps"] if e["status"] in ("ran", "failed") and e["name"] != "report"]
+    assert ids == ["summary", "inputs", "steps", *ran, "provenance"]
+    assert {"spectrum", "interpret"} <= set(ran)
+    nav = html[html.index("<nav"):html.index("</nav>")]
+    assert all(f"href='#{i}'" in nav for i in ids)
+    assert summary["report"]["sections"] == ran
+
+
+def test_report_states_headline_settings_and_inputs(pair_report):
+    _, html, summary = pair_report
+    sentences = headline(summary, labels=["brain", "network"])
+    assert sentences and all(escape(s) in html for s in sentences)
+    assert "the covariance spectrum decays as a power law with α" in html
+    for text in ("spike_count", "activation", "units per area.V1", "units per layer.l1"):
+        assert text in html
+
+
+def test_report_shows_the_provenance_of_its_numbers(pair_report):
+    path, html, _ = pair_report
+    res = ns.interpret.interpretability_index(_sets()[0], similarity="pixels", null="none", progress=False)
+    assert res.attrs["analysis"] in html and escape(res.attrs["reference"]) in html
+    assert escape(json.dumps(ns._provenance.options_of(res), sort_keys=True)) in html
+    assert "Provenance of these numbers" in html
+    from importlib.metadata import version
+
+    for pkg in ("numpy", "xarray", "scikit-learn", "matplotlib"):
+        assert f"<td>{pkg}</td><td class='mono'>{version(pkg)}</td>" in html
+
+
+def test_every_embedded_image_decodes_and_nothing_is_fetched(pair_report):
+    from PIL import Image
+
+    path, html, _ = pair_report
+    images = _images(html)
+    assert len(images) == html.count("<img ") >= 4
+    for mime, data, w, h in images:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            assert img.size == (w, h) and Image.MIME[img.format] == mime
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<script" not in html and "@import" not in html and "url(" not in html
+    assert path.stat().st_size < 5_000_000
+
+
+def _selectivity_step(ctx):
+    """A quick stand-in analysis step: selectivity of each set (a stamped result kept in ctx.results)."""
+    results = {label: ns.interpret.selectivity(ds) for label, ds in ctx.sets.items()}
+    ctx.results["selectivity"] = results
+    ctx.summary["selectivity"] = {label: ns.interpret.summary(r) for label, r in results.items()}
+    for label, r in results.items():
+        ns.storage.save_result(r, ctx.path(f"selectivity_{label}.nc"), overwrite=True)
+
+
+def test_one_set_no_comparison_and_input_file_hashes(tmp_path, capsys, monkeypatch):
+    brain, _ = _sets()
+    ns.save(brain, tmp_path / "session.nc")
+    steps = (Step("selectivity", _selectivity_step), *_steps(("spectrum", "compare", "report")))
+    monkeypatch.setattr(pipeline, "DEMO_STEPS", steps)
+    assert main(["report", str(tmp_path / "session.nc"), "--out", str(tmp_path / "r"), "--quiet",
+                 "--skip", "spectrum"]) == 0
+    out = capsys.readouterr().out
+    assert f"neurosuper report: {tmp_path / 'r' / 'report.html'}" in out
+    assert "skipped spectrum: skipped on request" in out
+    assert "skipped compare: needs 2 sets; 1 given" in out
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert _section_ids(html) == ["summary", "inputs", "steps", "selectivity", "provenance"]
+    from neurosuper._provenance import file_sha256
+
+    assert file_sha256(tmp_path / "session.nc") in html and "session.nc" in html
+    saved = ns.load(tmp_path / "r" / "selectivity_brain.nc", validate_set=False)
+    assert saved.attrs.get("inputs") and saved.attrs["inputs"][0]["sha256"] == file_sha256(tmp_path / "session.nc")
+
+
+def test_npz_and_nwb_inputs(tmp_path, capsys, monkeypatch):
+    from neurosuper.io.nwb import save_nwb
+
+    brain, net = _sets(40)
+    monkeypatch.setattr(pipeline, "DEMO_STEPS", (Step("selectivity", _selectivity_step), *_steps(("report",))))
+    np.savez(tmp_path / "acts.npz", l1=net["responses"].values[:, :5], l2=net["responses"].values[:, 5:])
+    assert main(["report", str(tmp_path / "acts.npz"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert "units per layer.l1" in html and "acts.npz" in html
+    save_nwb(brain, tmp_path / "s.nwb", overwrite=True, seed=0)
+    assert main(["report", str(tmp_path / "s.nwb"), "--stimulus", "presentations", "--out", str(tmp_path / "b"),
+                 "--quiet", "--groupby", "none"]) == 0
+    html = (tmp_path / "b" / "report.html").read_text()
+    assert "s.nwb" in html and "units per area" not in html
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------------------------------------- bad input
+def _bad(argv, capsys) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("neurosuper: error:") and "\n" not in err, err
+    assert "Traceback" not in captured.err
+    return err
+
+
+@pytest.fixture
+def never_compute(monkeypatch):
+    """Any step running would fail the test: bad input must be caught before computing."""
+    def boom(*args, **kwargs):
+        raise AssertionError("a step ran on bad input")
+
+    monkeypatch.setattr(pipeline, "run_steps", boom)
+
+
+def test_bad_files_and_out(tmp_path, capsys, never_compute):
+    brain, _ = _sets(20)
+    ns.save(brain, tmp_path / "a.nc")
+    err = _bad(["report", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "r")], capsys)
+    assert "missing.nc" in err and "no such file" in err
+    (tmp_path / "notes.txt").write_text("x")
+    err = _bad(["report", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "r")], capsys)
+    assert "suffix '.txt'" in err and ".nwb, .nc, .zarr, .npz" in err and "Fix:" in err
+    (tmp_path / "taken").write_text("x")
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "taken")], capsys)
+    assert "an existing file" in err and "Fix: --out taken-report" in err
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--groupby", "layer"], capsys)
+    assert "groupby" in err and "area" in err
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--stimulus", "trials"], capsys)
+    assert "no .nwb file among the inputs" in err
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--skip", "spectra"], capsys)
+    assert "skip: found 'spectra'; expected names of analysis steps: spectrum, interpret" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_two_sets_without_shared_stimuli(tmp_path, capsys, never_compute):
+    brain, net = _sets(20)
+    ns.save(brain, tmp_path / "a.nc")
+    ns.save(net.assign_coords(stimulus=[f"other{i}" for i in range(20)]), tmp_path / "b.nc")
+    err = _bad(["report", str(tmp_path / "a.nc"), str(tmp_path / "b.nc"), "--out", str(tmp_path / "r")], capsys)
+    assert "found 0 shared" in err and "only in network: 'other0'" in err and "Fix:" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_nwb_file_needing_stimulus(tmp_path, capsys, never_compute):
+    from pynwb import NWBHDF5IO
+
+    from neurosuper.io.nwb import save_nwb
+
+    brain, _ = _sets(12)
+    path = save_nwb(brain, tmp_path / "s.nwb", overwrite=True, seed=0, images=False)
+    with NWBHDF5IO(str(path), "a") as nwb_io:  # a second, different source of presentations: a trials table
+        nwbfile = nwb_io.read()
+        nwbfile.add_trial_column(name="stimulus", description="s")
+        for i in range(4):
+            nwbfile.add_trial(start_time=1000.0 + 2 * i, stop_time=1001.0 + 2 * i, stimulus="ab"[i % 2])
+        nwb_io.write(nwbfile)
+    err = _bad(["report", str(path), "--out", str(tmp_path / "r")], capsys)
+    assert "presentation sources" in err and "--stimulus" in err
+
+
+# ------------------------------------------------------------------------------------------- budget
+def test_figures_shrink_to_fit_the_size_budget(tmp_path):
+    from matplotlib.figure import Figure
+
+    from neurosuper._atomic import save_figure
+
+    rng = np.random.default_rng(0)
+    fig = Figure(figsize=(4, 3))
+    fig.subplots().imshow(rng.random((60, 90)), cmap="viridis")
+    save_figure(fig, tmp_path / "noise.png", dpi=80)
+    ctx = Context(out=tmp_path, data={}, set_names=(), progress=False)
+    ctx.summary["steps"] = [{"name": "noise", "status": "ran", "description": "a noisy figure"}]
+    ctx.summary["noise"] = {"figure": "noise.png", "value": 1.5}
+    write_report(ctx)
+    full = ctx.summary["report"]
+    assert full["figure_scale"] == 1.0
+    write_report(ctx, max_bytes=int(full["size_MB"] * 1e6 * 0.6))
+    assert ctx.summary["report"]["figure_scale"] < 1.0
+    assert (tmp_path / "report.html").stat().st_size <= full["size_MB"] * 1e6 * 0.6
+    with pytest.warns(NeurosuperWarning, match="even with figures shrunk"):
+        write_report(ctx, max_bytes=1000)
+    assert "noise" in _section_ids((tmp_path / "report.html").read_text())
+
+
+def test_photographs_become_jpeg_and_drawings_stay_png(tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    from neurosuper.report._images import encode
+
+    Image.fromarray(data.astronaut()).resize((900, 900)).save(tmp_path / "photo.png")
+    drawing = Image.new("RGB", (900, 600), "white")
+    drawing.paste((30, 90, 160), (100, 100, 800, 120))
+    drawing.save(tmp_path / "drawing.png")
+    assert encode(tmp_path / "photo.png").mime == "image/jpeg"
+    small = encode(tmp_path / "drawing.png")
+    assert small.mime == "image/png" and (small.width, small.height) == (900, 600)
+    assert encode(tmp_path / "drawing.png", scale=0.5).width == 700
+
+
+def test_headline_sentences_name_the_sets():
+    summary = {"spectrum": {"brain": {"alpha": 1.04, "alpha_ci": [0.98, 1.1], "r2": 0.99, "ranks": [11, 500],
+                                      "alpha_true": 1.0},
+                            "s2": {"alpha": 0.5}},
+               "interpret": {"brain": {"fraction_above_null": 0.25, "null": "random_stimuli", "mean_ii": 0.61,
+                                       "similarity": "gabor"}},
+               "compare": {"headline": "Layer l2 matches the brain best."}}
+    lines = headline(summary, labels=["brain", "s2"], demo=True)
+    assert lines[0] == ("The demo brain: the covariance spectrum decays as a power law with α = 1.04 (95% CI "
+                        "0.98–1.10), fit r² = 0.99 over ranks 11–500; the simulation's generating α is 1.00.")
+    assert lines[1].startswith("Set 's2': the covariance spectrum decays as a power law with α = 0.50")
+    assert lines[2].startswith("25% of the units of the demo brain are more interpretable than the null")
+    assert lines[3] == "Layer l2 matches the brain best."
