@@ -40,9 +40,9 @@ def _finder():
 
 
 def _bar(items: list, progress: bool):
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    return tqdm(items, desc="feature capacity", disable=not progress or len(items) < 2, leave=False)
+    return progress_bar(items, progress=progress and len(items) > 1, desc="feature capacity", leave=False)
 
 
 def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions: int | None = None, *,

@@ -23,7 +23,7 @@ from ..errors import AnalysisError, NeurosuperWarning, fail
 from ..format import validate
 from ..prep import trial_average
 from .estimators import METHODS, get_method
-from .find import REFERENCE, _estimator, fit_directions, orientation, project
+from .find import REFERENCE, fit_directions, make_estimator, orientation, project
 
 __all__ = ["compare_methods", "method_summary", "synergy", "summary", "DEFAULT_METHODS"]
 
@@ -149,7 +149,7 @@ def compare_methods(
 
     for m in methods:  # unknown options raise before any fitting
         opts = dict(options.get(m, {}))
-        _estimator(m, count(m, opts), seed, opts)
+        make_estimator(m, count(m, opts), seed, opts)
     parts: list[xr.Dataset] = []
     skipped: dict[str, str] = {}
     sim_name = None

@@ -46,7 +46,7 @@ def averaged(ds: xr.Dataset | xr.DataArray, *, caller: str = "directions") -> xr
     return R
 
 
-def _estimator(method: str, n_directions: int | None, seed: int, options: Mapping[str, Any]) -> DirectionFinder:
+def make_estimator(method: str, n_directions: int | None, seed: int, options: Mapping[str, Any]) -> DirectionFinder:
     cls = get_method(method)
     valid = set(cls._get_param_names())
     unknown = sorted(set(options) - valid)
@@ -86,7 +86,7 @@ def fit_directions(ds: xr.Dataset | xr.DataArray, method: str, n_directions: int
     coord = group_coord(R, groupby) if groupby is not None else None
     fitted: dict[Hashable, DirectionFinder] = {}
     for label, idx in unit_groups(R, coord):
-        est = _estimator(method, n_directions, seed, options)
+        est = make_estimator(method, n_directions, seed, options)
         sub = R if np.array_equal(idx, np.arange(R.sizes["unit"])) else R.isel(unit=idx)
         est.fit(sub.data)
         est.units_ = sub["unit"].values

@@ -70,9 +70,9 @@ def _log_steps(steps: int) -> np.ndarray:
 
 
 def _bar(progress: bool, total: int, desc: str):
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    return progress_bar(progress=progress, total=total, desc=desc, leave=False)
 
 
 def evaluate(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
