@@ -192,13 +192,14 @@ def _cross_validate(x: np.ndarray, y: np.ndarray, *, alpha: float | None, alphas
                     seed: int, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.linear_model import Ridge, RidgeCV
     from sklearn.model_selection import KFold
-    from tqdm.auto import tqdm
+
+    from .._progress import progress_bar
 
     pred = np.zeros_like(y)
     fold_of = np.zeros(y.shape[0], dtype=np.int64)
     chosen = np.zeros((n_splits, y.shape[1]))
     folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(x)
-    for k, (train, test) in enumerate(tqdm(folds, total=n_splits, desc="predictivity", disable=not progress,
+    for k, (train, test) in enumerate(progress_bar(folds, total=n_splits, desc="predictivity", progress=progress,
                                            leave=False)):
         mu = x[train].mean(axis=0)
         sd = x[train].std(axis=0)

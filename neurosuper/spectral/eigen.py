@@ -295,9 +295,9 @@ def _unit_post(g: np.ndarray, scale: np.ndarray | None, proj: np.ndarray | None,
 
 
 def _bar(items: list, progress: bool, desc: str):
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    return tqdm(items, desc=desc, disable=not progress or len(items) < 2, leave=False)
+    return progress_bar(items, desc=desc, progress=progress and len(items) >= 2, leave=False)
 
 
 # ------------------------------------------------------------------------------------------------------ PCA
