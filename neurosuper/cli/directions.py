@@ -22,6 +22,7 @@ import numpy as np
 
 #: The demo step's reduced settings (``ctx.settings["directions"]`` overrides them).
 DEMO_SETTINGS: dict[str, Any] = {"max_units": 256, "split": 0.5, "k": 5, "sae_steps": 1000, "kmeans_n_init": 3,
+                                 "nmf_max_iter": 200, "sparse_coding_max_iter": 5, "blas_threads": 1,
                                  "pretrained": False, "pretrained_images": 200}
 PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
 
@@ -126,22 +127,29 @@ def register(sub) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- demo
-def _headline(label: str, entry: dict[str, Any]) -> str | None:
+def _noun(label: str) -> str:
+    return {"brain": "the demo brain", "network": "the demo network",
+            "pretrained": "the pretrained EfficientNet-Lite0"}.get(label, f"set {label!r}")
+
+
+def _headline(label: str, entry: dict[str, Any], alpha: float = 0.05) -> str | None:
+    """One sentence: the most interpretable method among those significantly above the units, or none."""
     methods = entry.get("methods")
-    if not isinstance(methods, dict) or "units" not in methods:
+    if not isinstance(methods, dict) or "units" not in methods or methods["units"].get("median_ii") is None:
         return None
-    best = entry.get("best_method")
-    b, u = methods.get(best, {}), methods["units"]
-    if b.get("median_ii") is None or u.get("median_ii") is None:
-        return None
-    noun = {"brain": "the demo brain", "network": "the demo network"}.get(label, f"set {label!r}")
-    if best == "units":
-        return (f"In {noun}, no direction finder beats the units themselves (median II {u['median_ii']}, scored on "
-                f"held-out stimuli).")
-    p = b.get("p_vs_units")
-    return (f"In {noun}, {best} directions are the most interpretable (median II {b['median_ii']} vs "
-            f"{u['median_ii']} for the units, one-sided Mann–Whitney p = {p:.2g}, scored on held-out stimuli)."
-            if p is not None else None)
+    u = methods["units"]["median_ii"]
+    better = {m: v for m, v in methods.items() if m != "units" and v.get("p_vs_units") is not None
+              and v["p_vs_units"] < alpha and v.get("median_ii") is not None}
+    where = f"{_noun(label)}, scored on {entry.get('n_score', '?')} held-out stimuli"
+    if not better:
+        return (f"In {where}, no direction finder is more interpretable than the units (median II {u}; one-sided "
+                f"Mann–Whitney p ≥ {alpha} for every method).")
+    best = max(better, key=lambda m: better[m]["median_ii"])
+    b = better[best]
+    others = sorted(m for m in better if m != best)
+    also = f"; also above the units: {', '.join(others)}" if others else ""
+    return (f"In {where}, {best} directions are the most interpretable: median II {b['median_ii']} vs {u} for the "
+            f"units (one-sided Mann–Whitney p = {b['p_vs_units']:.2g}{also}).")
 
 
 def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
@@ -152,9 +160,14 @@ def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, An
     sub = unit_subset(ds, int(cfg["max_units"]))
     methods = tuple(cfg.get("methods", DEFAULT_METHODS))
     options = {m: o for m, o in (("sae", {"n_steps": int(cfg["sae_steps"])}),
-                                 ("kmeans", {"n_init": int(cfg["kmeans_n_init"])})) if m in methods}
+                                 ("kmeans", {"n_init": int(cfg["kmeans_n_init"])}),
+                                 ("nmf", {"max_iter": int(cfg["nmf_max_iter"])}),
+                                 ("sparse_coding", {"max_iter": int(cfg["sparse_coding_max_iter"])})) if m in methods}
     entry: dict[str, Any] = {"n_units_used": int(sub.sizes["unit"]), "n_units": int(ds.sizes["unit"])}
-    with warnings.catch_warnings(record=True) as caught:
+    from threadpoolctl import threadpool_limits
+
+    threads = cfg.get("blas_threads")
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(int(threads) if threads else None):
         warnings.simplefilter("always")
         try:
             result = compare_methods(sub, methods, k=int(cfg["k"]), split=cfg["split"], options=options,

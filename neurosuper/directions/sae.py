@@ -68,10 +68,14 @@ def iter_blocks(X: Any, block_size: int | None = None) -> list[tuple[int, int]]:
     return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
-def _load(X: Any, start: int, stop: int, dtype: np.dtype) -> np.ndarray:
+#: Rows processed at once inside a loaded block by the statistics passes (bounds their temporaries).
+SUB_ROWS = 4096
+
+
+def _load(X: Any, start: int, stop: int, dtype: np.dtype | None) -> np.ndarray:
     block = X[start:stop]
     if is_dask(block):
-        block = block.compute()
+        block = block.compute(scheduler="synchronous")
     return np.asarray(block, dtype=dtype)
 
 
@@ -80,9 +84,11 @@ def moments(X: Any, blocks: list[tuple[int, int]], *, center: bool) -> tuple[np.
     total = 0.0
     sums = np.zeros(X.shape[1])
     for a, b in blocks:
-        x = _load(X, a, b, np.float64)
-        total += float(np.einsum("ij,ij->", x, x))
-        sums += x.sum(axis=0)
+        block = _load(X, a, b, None)
+        for i in range(0, b - a, SUB_ROWS):
+            x = block[i:i + SUB_ROWS].astype(np.float64)
+            total += float(np.einsum("ij,ij->", x, x))
+            sums += x.sum(axis=0)
     n = max(X.shape[0], 1)
     mu = sums / n if center else np.zeros(X.shape[1])
     ms = total / n - (float(mu @ mu) if center else 0.0)
@@ -310,15 +316,17 @@ def sae_statistics(X: Any, state: SAEState, blocks: list[tuple[int, int]]) -> di
     sums = np.zeros(d)
     sumsq = 0.0
     for a, b in blocks:
-        x = _load(X, a, b, dtype)
-        f = encode(x, state.w_enc, state.b_enc, state.scale, state.mean)
-        on = f > 0
-        active |= on.any(axis=0)
-        n_active += int(on.sum())
-        err = f @ state.w_dec.T + state.mean - x
-        sse += float(np.einsum("ij,ij->", err, err))
-        x64 = x.astype(np.float64, copy=False)
-        sums += x64.sum(axis=0)
-        sumsq += float(np.einsum("ij,ij->", x64, x64))
+        block = _load(X, a, b, dtype)
+        for i in range(0, b - a, SUB_ROWS):
+            x = block[i:i + SUB_ROWS]
+            f = encode(x, state.w_enc, state.b_enc, state.scale, state.mean)
+            on = f > 0
+            active |= on.any(axis=0)
+            n_active += int(on.sum())
+            err = f @ state.w_dec.T + state.mean - x
+            sse += float(np.einsum("ij,ij->", err, err))
+            x64 = x.astype(np.float64, copy=False)
+            sums += x64.sum(axis=0)
+            sumsq += float(np.einsum("ij,ij->", x64, x64))
     sst = sumsq - float(sums @ sums) / n
     return {"dead": ~active, "l0": n_active / n, "fve": 1.0 - sse / sst if sst > 0 else float("nan")}

@@ -374,8 +374,12 @@ def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], 
             provenance.append((rname, p))
     settings = ctx.settings.get(name) if isinstance(ctx.settings.get(name), Mapping) else {}
     recorded = block.get("settings") if isinstance(block.get("settings"), Mapping) else {}
-    return {"name": name, "title": (getattr(step, "title", "") or name.capitalize()),
-            "description": getattr(step, "description", ""), "reduced": getattr(step, "reduced", ""),
+    if "title" in run:  # recorded by run_steps from the step that ran
+        title, description, reduced = run["title"], run.get("description", ""), run.get("reduced", "")
+    else:
+        title = getattr(step, "title", "") or name.capitalize()
+        description, reduced = getattr(step, "description", ""), getattr(step, "reduced", "")
+    return {"name": name, "title": title, "description": description, "reduced": reduced,
             "settings": dict(settings or {}), "recorded_settings": dict(recorded), "run": dict(run),
             "per_set": per_set, "other": other, "notes": notes, "figures": figures, "provenance": provenance}
 
