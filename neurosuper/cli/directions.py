@@ -190,7 +190,10 @@ def demo(ctx) -> None:
     from ..plot.directions import plot_direction_meis, plot_methods
 
     cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("directions", {}) or {})}
-    block: dict[str, Any] = {"settings": {k: v for k, v in cfg.items() if k != "methods"}}
+    from ..directions import DEFAULT_METHODS
+
+    block: dict[str, Any] = {"settings": {**{k: v for k, v in cfg.items() if k != "methods"},
+                                          "methods": list(cfg.get("methods", DEFAULT_METHODS))}}
     results, subsets = {}, {}
     for label, ds in ctx.sets.items():
         ctx.log(f"  directions: {label}")
