@@ -46,7 +46,8 @@ from typing import Any
 
 from .errors import NeurosuperError
 
-__all__ = ["Step", "Context", "DEMO_STEPS", "DATA_STEPS", "SETS", "run_steps", "report_steps", "StepError"]
+__all__ = ["Step", "Context", "DEMO_STEPS", "DATA_STEPS", "SETS", "run_steps", "report_steps", "StepError",
+           "set_noun"]
 
 #: In ``Step.reads``: every analysed set (``ctx.set_names``).
 SETS = "*sets*"
@@ -103,12 +104,20 @@ class Step:
         return None
 
 
+def set_noun(label: str, *, demo: bool = False) -> str:
+    """How a sentence names an analysed set: "the demo brain" (``demo``), "the network", "set 'session2'"."""
+    if label in ("brain", "network"):
+        return f"the demo {label}" if demo else f"the {label}"
+    return f"set {label!r}"
+
+
 @dataclass
 class Context:
     """What steps share: the output folder, the data (read-only once provided), results and the summary.
 
-    ``set_names`` are the data names of the analysed sets, in order (:attr:`sets`); ``labels`` optionally
-    maps a data name to a longer description shown by the report.
+    ``set_names`` are the data names of the analysed sets, in order (:attr:`sets`). ``demo`` says the sets are
+    the package's demo data: sentences then call them "the demo brain"/"the demo network" (:meth:`noun`); a
+    report on a user's files says "the brain", "set 'session2'".
     """
 
     out: Path
@@ -118,6 +127,7 @@ class Context:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     set_names: tuple[str, ...] = ("brain", "network")
+    demo: bool = False
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     _data: dict[str, Any] = field(init=False, repr=False)
@@ -141,6 +151,10 @@ class Context:
         """``{label: ResponseSet}`` of the analysed sets that exist now, in order."""
         return {name: self._data[name] for name in self.set_names
                 if name in self._data and self._data[name] is not None}
+
+    def noun(self, label: str) -> str:
+        """How a sentence or a figure title names the analysed set ``label`` (:func:`set_noun`)."""
+        return set_noun(label, demo=self.demo)
 
     @property
     def brain(self) -> Any:
@@ -202,18 +216,20 @@ DEMO_STEPS: tuple[Step, ...] = DATA_STEPS + (
     Step("directions", "neurosuper.cli.directions:demo", title="Directions",
          description="direction finders (k-means, ICA, PCA, NMF, sparse coding, SAE, random) against the units: "
                      "cross-validated interpretability of each method's directions",
-         reduced="the methods are compared on at most 256 units per set (evenly spaced over the units, so every "
-                 "layer or area keeps units), the sparse autoencoder trained for 1,000 steps and k-means with 3 "
-                 "starts (the settings as run are listed with the results)"),
+         reduced="the methods are compared on at most 128 units per set (evenly spaced over the units, so every "
+                 "layer or area keeps units), the sparse autoencoder trained for 1,000 steps, k-means with 3 "
+                 "starts, NMF for at most 200 and sparse coding for 5 iterations (the settings as run are listed "
+                 "with the results; `neurosuper directions` runs every unit with the methods' defaults)"),
     Step("capacity", "neurosuper.cli.capacity:demo", title="Capacity",
          description="feature capacity of the features a direction finder discovers (how polysemantic the "
                      "population is)",
          reduced="sparse coding on a subset of each set (at most 32 units, split across layers or areas, and "
-                 "500 stimuli; a dictionary twice the subset's size, 3 iterations), and a pentagon toy model "
-                 "trained for 1,500 steps with 4 seeds (the settings as run are listed with the results)"),
-    Step("toy", "neurosuper.cli.toy:demo", reads=(), title="Toy model",
+                 "500 stimuli; a dictionary twice the subset's size, 3 iterations; the settings as run are listed "
+                 "with the results)"),
+    Step("toy", "neurosuper.cli.toy:demo", reads=(), min_sets=0, title="Toy model",
          description="a toy model of superposition (Elhage et al. 2022): 5 features in 2 dimensions form a pentagon",
-         reduced="a short training run (the steps as run are listed with the results; the papers train 10,000)"),
+         reduced="a short training run: 1,500 steps of 4 seeds at learning rate 0.01 (the paper: 10,000 steps at "
+                 "0.001); the settings as run are listed with the results"),
     Step("compare", "neurosuper.cli.compare:demo", min_sets=2, title="Comparison",
          description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
                      "layer-to-area profile",

@@ -54,6 +54,22 @@ def test_demo_step(tmp_path):
     json.dumps(s)
     assert s["brain"]["n_directions"] == 40 and s["brain"]["n_dims"] == 20
     assert set(s["network"]["groups"]) == {"l1", "l2"}
-    np.testing.assert_allclose(s["pentagon"]["capacity"], 0.4, atol=0.02)
-    for name in ("capacity_brain.nc", "capacity_brain.png", "capacity_network.png", "toy_pentagon.png"):
+    assert "pentagon" not in s  # the toy model is the toy step's
+    for name in ("capacity_brain.nc", "capacity_brain.png", "capacity_network.png"):
         assert (tmp_path / name).exists()
+    assert set(s["captions"]) == {"capacity_brain.png", "capacity_network.png"}
+
+
+def test_demo_step_reads_settings_and_records_warnings(tmp_path):
+    """The report's reduced settings come from ctx.settings; the analysis' warnings are kept, not silenced."""
+    from neurosuper.cli import capacity as cli_capacity
+
+    rng = np.random.default_rng(2)
+    brain = ns.from_array(rng.poisson(20.0, (2, 150, 24)).astype(float), system="brain", measure="spike_count")
+    ctx = DemoContext(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False)
+    ctx.settings["capacity"] = {"max_units": 10, "center": False}
+    cli_capacity.demo(ctx)
+    entry = ctx.summary["capacity"]["brain"]
+    assert entry["n_units_used"] == 10 and entry["n_dims"] == 10 and entry["n_directions"] == 20
+    assert ctx.summary["capacity"]["settings"]["center"] is False
+    assert any("mean response holds" in w for w in entry["warnings"])  # uncentred counts: the mean dominates

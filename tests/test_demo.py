@@ -106,3 +106,16 @@ def test_demo_out_an_existing_file(tmp_path, capsys):
 def test_demo_context_keeps_its_old_keywords(tmp_path):
     ctx = DemoContext(tmp_path, brain="b", network="n", progress=False)
     assert (ctx.brain, ctx.network, list(ctx.sets)) == ("b", "n", ["brain", "network"])
+
+
+def test_every_demo_figure_says_what_it_shows(demo_run):
+    """Each figure of the demo report has a caption sentence, not only its file name; the sets are the demo's."""
+    _, out, _ = demo_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
+    assert len(captions) == html.count("<img ") >= 3
+    for caption in captions:
+        sentence = caption.split("<span class='mono'>")[0].strip()
+        assert len(sentence) > 40 and sentence.endswith("."), caption
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("the demo brain" in s for s in summary["headline"])

@@ -394,3 +394,53 @@ def test_headline_sentences_name_the_sets():
     assert lines[1].startswith("Set 's2': the covariance spectrum decays as a power law with α = 0.50")
     assert lines[2].startswith("25% of the units of the demo brain are more interpretable than the null")
     assert lines[3] == "Layer l2 matches the brain best."
+
+
+def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
+    """Sentences and figure titles come from Context.noun: "the demo brain" only when the sets are the demo's."""
+    from neurosuper.cli.directions import _headline, _noun
+
+    entry = {"n_score": 40, "methods": {"units": {"median_ii": -1.0},
+                                        "kmeans": {"median_ii": -0.5, "p_vs_units": 0.001}}}
+    user = Context(out=tmp_path, data={"brain": 1, "s2": 2}, set_names=("brain", "s2"), progress=False)
+    demo = Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False, demo=True)
+    assert _headline(_noun(user, "brain"), entry).startswith("In the brain, scored on 40 held-out stimuli, kmeans")
+    assert _headline(_noun(user, "s2"), entry).startswith("In set 's2', scored on 40")
+    assert _headline(_noun(demo, "brain"), entry).startswith("In the demo brain, scored on 40")
+    assert "demo" not in " ".join(headline({"interpret": {"brain": {"fraction_above_null": 0.5}}}, labels=["brain"]))
+
+
+def _profile_summary(ci_best):
+    return {"compare": {"profile": {"kind": "rsa", "compare": "spearman", "groupby": "layer", "best": "l1",
+                                    "score": {"l1": 0.02, "l2": 0.01}, "ci": {"l1": ci_best, "l2": [-0.01, 0.03]},
+                                    "ci_level": 0.95, "ceiling": [0.10, 0.32], "ceiling_kind": "split-half",
+                                    "margin": 0.01, "p_best": 0.76}}}
+
+
+def test_comparison_headline_says_when_the_best_layer_is_not_above_chance():
+    (line,) = headline(_profile_summary([-0.005, 0.05]), labels=["brain", "network"])
+    assert line.startswith("No layer of the model matches the other set better than chance: the best, l1, has RSA, "
+                           "spearman 0.02 with a 95% bootstrap CI of -0.01–0.05, which includes 0")
+    assert "noise ceiling is 0.10–0.32, above that CI" in line and "matches it best" not in line
+    (line,) = headline(_profile_summary([0.01, 0.03]), labels=["brain", "network"])
+    assert line.startswith("Of the layers compared with the other set, l1 matches it best (RSA, spearman 0.02")
+
+
+def test_figure_captions_and_warnings_name_their_set(tmp_path):
+    from neurosuper._atomic import save_figure
+    from neurosuper.plot.spectral import plot_spectrum
+
+    brain, _ = _sets()
+
+    def step(ctx):
+        spec = ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, progress=False)
+        fig = save_figure(plot_spectrum(spec, None, title="b"), ctx.path("s.png"), dpi=60).name
+        ctx.summary["spectrum"] = {"brain": {"figure": fig, "warnings": ["3 units are constant"]},
+                                   "captions": {"s.png": "Variance against rank, log-log."}}
+
+    ctx = Context(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False)
+    run_steps(ctx, (Step("spectrum", step, title="Spectra"), *_steps(("report",))))
+    html = (tmp_path / "report.html").read_text()
+    assert "<figcaption>Variance against rank, log-log. <span class='mono'>s.png</span></figcaption>" in html
+    assert "brain: 3 units are constant" in html
+    assert "captions" not in html.split("<section id='spectrum'>")[1].split("</section>")[0]

@@ -15,7 +15,7 @@ from .._version import __version__
 from ..errors import NeurosuperError
 
 #: Sub-command modules, in the order ``--help`` lists them and ``demo`` runs their steps.
-COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "report", "compare")
+COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare")
 
 
 def _modules():

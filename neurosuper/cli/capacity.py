@@ -1,7 +1,8 @@
 """``neurosuper capacity FILE``: the capacity of the features a direction finder discovers in a saved ResponseSet.
 
-Also the ``capacity`` step of ``neurosuper demo``: the capacity of the demo brain's and network's discovered features
-(per layer for the network), and a pentagon toy model (Elhage et al. 2022) trained with few steps.
+Also the ``capacity`` step of ``neurosuper demo`` / ``neurosuper report``: the capacity of each analysed set's
+discovered features (per layer or area), with documented reduced settings (:data:`DEMO_SETTINGS`). The pentagon
+toy model is the ``toy`` step (:mod:`neurosuper.cli.toy`).
 """
 
 from __future__ import annotations
@@ -76,11 +77,10 @@ def register(sub) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- demo
-#: What the demo runs: a fast finder on a subset of each set's units (a few seconds in all).
-DEMO = {"method": "sparse_coding", "options": {"max_iter": 3}, "max_units": 32, "max_stimuli": 500, "overcomplete": 2,
-        "center": True, "seed": 0,
-        "pentagon": {"n_features": 5, "n_hidden": 2, "density": 0.05, "n_seeds": 4, "steps": 1500,
-                     "batch_size": 256, "lr": 1e-2, "seed": 0}}
+#: The step's reduced settings (``ctx.settings["capacity"]`` overrides them): a fast finder on a subset of each
+#: set's units and stimuli (a few seconds in all).
+DEMO_SETTINGS: dict[str, Any] = {"method": "sparse_coding", "options": {"max_iter": 3}, "max_units": 32,
+                                 "max_stimuli": 500, "overcomplete": 2, "center": True, "seed": 0}
 
 
 def _demo_subset(ds, max_units: int, max_stimuli: int):
@@ -96,40 +96,46 @@ def _demo_subset(ds, max_units: int, max_stimuli: int):
 
 
 def demo(ctx) -> None:
-    """Demo step: capacity of the demo brain's and network's discovered features, and a quick pentagon."""
-    from .. import capacity, toy
+    """Demo/report step: the capacity of the features sparse coding discovers in each analysed set (a subset of
+    its units and stimuli, ``DEMO_SETTINGS``), per layer or area."""
+    from .. import capacity
     from .._atomic import save_figure
-    from ..errors import NeurosuperError
+    from ..errors import NeurosuperError, NeurosuperWarning
     from ..plot.capacity import plot_capacity
-    from ..plot.toy import plot_geometry
     from ..storage import save_result
 
-    out: dict[str, Any] = {"settings": {k: v for k, v in DEMO.items() if k != "pentagon"}}
+    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("capacity", {}) or {})}
+    out: dict[str, Any] = {"settings": dict(cfg), "captions": {}}
+    results = {}
     for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given
-        try:
-            sub = _demo_subset(ds, DEMO["max_units"], DEMO["max_stimuli"])
-            n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = capacity.feature_capacity(sub, method=DEMO["method"], groupby="auto", seed=DEMO["seed"],
-                                                   n_directions=DEMO["overcomplete"] * per_group,
-                                                   center=DEMO["center"], progress=False, **DEMO["options"])
-            entry = capacity.summary(result)
-            entry["n_units_used"] = int(n_units)
-            entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
-            entry["figure"] = save_figure(plot_capacity(result, title=f"demo {name}: {DEMO['method']} features"),
-                                          ctx.path(f"capacity_{name}.png"), dpi=120).name
-        except NeurosuperError as err:
-            entry = {"skipped": str(err)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                sub = _demo_subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
+                n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
+                result = capacity.feature_capacity(sub, method=cfg["method"], groupby="auto", seed=int(cfg["seed"]),
+                                                   n_directions=int(cfg["overcomplete"]) * per_group,
+                                                   center=bool(cfg["center"]), progress=False,
+                                                   **dict(cfg.get("options") or {}))
+                entry = capacity.summary(result)
+                entry["n_units_used"] = int(n_units)
+                entry["n_stimuli_used"] = int(sub.sizes["stimulus"])
+                entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
+                figure = f"capacity_{name}.png"
+                entry["figure"] = save_figure(plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} "
+                                                                          "features"),
+                                              ctx.path(figure), overwrite=True, dpi=120).name
+                out["captions"][figure] = (
+                    f"Capacity C_i of each feature {cfg['method']} discovers in {ctx.noun(name)} against the size of "
+                    "its atom: C_i = 1 a feature with a dimension of its own (monosemantic), 0 < C_i < 1 a feature "
+                    "sharing dimensions with others (polysemantic), C_i ≈ 0 ignored (Scherlis et al. 2022, eq. 3).")
+                results[name] = result
+            except NeurosuperError as err:
+                entry = {"skipped": str(err)}
+        notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)))
+        if notes:
+            entry["warnings"] = notes
         out[name] = entry
         ctx.log(f"  {name}: {entry.get('capacity_sum', entry.get('groups', entry.get('skipped')))}")
-    r = toy.train(**{k: v for k, v in DEMO["pentagon"].items() if k not in ("n_features", "n_hidden")},
-                  n_features=DEMO["pentagon"]["n_features"], n_hidden=DEMO["pentagon"]["n_hidden"], progress=False)
-    pent = toy.summary(r)
-    pent["settings"] = DEMO["pentagon"]
-    pent["result"] = save_result(r, ctx.path("toy_pentagon.nc"), overwrite=True).name
-    pent["figure"] = save_figure(plot_geometry(r, title="toy model n=5, m=2, density 0.05"),
-                                 ctx.path("toy_pentagon.png"), dpi=120).name
-    out["pentagon"] = pent
-    ctx.log(f"  pentagon: capacities {pent['capacity']}")
+    ctx.results["capacity"] = results
     ctx.summary["capacity"] = out

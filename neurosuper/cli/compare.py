@@ -177,6 +177,18 @@ def demo(ctx) -> None:
             save_figure(plot_rdms(rdms, order_by=order_by), ctx.path("compare_rdms.png"), overwrite=True, dpi=100)
             entry["files"] = list(files)
             entry["figures"] = ["compare_profile.png", "compare_predictivity.png", "compare_rdms.png"]
+            entry["captions"] = {
+                "compare_profile.png": (
+                    f"RSA of each {prof.attrs['groupby']} of {model_name} with {target_name} (Spearman correlation "
+                    "of correlation-distance RDMs), with 95% bootstrap CIs over stimuli; the grey band is the "
+                    f"noise ceiling of {target_name} (how well its own repeats agree)."),
+                "compare_predictivity.png": (
+                    f"How well a cross-validated ridge regression from each {pred.attrs['groupby']} predicts "
+                    f"{target_name}'s units (median over units), with 95% bootstrap CIs."),
+                "compare_rdms.png": (
+                    f"Representational dissimilarity matrices (1 − correlation between stimuli) of {target_name} "
+                    f"and of each {prof.attrs['groupby']} of {model_name}, on the same stimuli in the same order."),
+            }
         except NeurosuperError as err:
             entry["error"] = str(err)
     notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]

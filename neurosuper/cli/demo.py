@@ -42,7 +42,7 @@ def data_step(ctx) -> None:
     for name, ds in sets:
         save(ds, ctx.path(f"demo_{name}.nc"), overwrite=True)
     ctx.summary["data"] = {
-        name: {"sizes": {k: int(v) for k, v in ds.sizes.items()}, "system": ds.attrs["system"],
+        name: {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "system": ds.attrs["system"],
                "measure": ds.attrs["measure"], "file": f"demo_{name}.nc"}
         for name, ds in sets
     }
@@ -74,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if progress:
         print("building the demo data (cached after the first run) ...", file=sys.stderr)
-    ctx = Context(out=out, progress=progress,
+    ctx = Context(out=out, progress=progress, demo=True,
                   data={"brain_simulated": datasets.demo_brain(progress=progress),
                         "network": datasets.demo_network(progress=progress)})
     ctx.settings["report"] = {"title": "neurosuper demo: a simulated V1 population and a network trained on the "
-                                       "same image patches", "demo": True}
+                                       "same image patches"}
     ctx.summary["sets"] = {"brain": "the demo brain, read back from demo_brain.nwb",
                            "network": "the demo network (hidden layers of an MLP autoencoder)"}
     run_steps(ctx, DEMO_STEPS)

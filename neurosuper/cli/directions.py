@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 #: The demo step's reduced settings (``ctx.settings["directions"]`` overrides them).
-DEMO_SETTINGS: dict[str, Any] = {"max_units": 256, "split": 0.5, "k": 5, "sae_steps": 1000, "kmeans_n_init": 3,
+DEMO_SETTINGS: dict[str, Any] = {"max_units": 128, "split": 0.5, "k": 5, "sae_steps": 1000, "kmeans_n_init": 3,
                                  "nmf_max_iter": 200, "sparse_coding_max_iter": 5, "blas_threads": 1,
                                  "pretrained": False, "pretrained_images": 200}
 PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
@@ -127,12 +127,11 @@ def register(sub) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- demo
-def _noun(label: str) -> str:
-    return {"brain": "the demo brain", "network": "the demo network",
-            "pretrained": "the pretrained EfficientNet-Lite0"}.get(label, f"set {label!r}")
+def _noun(ctx, label: str) -> str:
+    return "the pretrained EfficientNet-Lite0" if label == "pretrained" else ctx.noun(label)
 
 
-def _headline(label: str, entry: dict[str, Any], alpha: float = 0.05) -> str | None:
+def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | None:
     """One sentence: the most interpretable method among those significantly above the units, or none."""
     methods = entry.get("methods")
     if not isinstance(methods, dict) or "units" not in methods or methods["units"].get("median_ii") is None:
@@ -140,7 +139,7 @@ def _headline(label: str, entry: dict[str, Any], alpha: float = 0.05) -> str | N
     u = methods["units"]["median_ii"]
     better = {m: v for m, v in methods.items() if m != "units" and v.get("p_vs_units") is not None
               and v["p_vs_units"] < alpha and v.get("median_ii") is not None}
-    where = f"{_noun(label)}, scored on {entry.get('n_score', '?')} held-out stimuli"
+    where = f"{noun}, scored on {entry.get('n_score', '?')} held-out stimuli"
     if not better:
         return (f"In {where}, no direction finder is more interpretable than the units (median II {u}; one-sided "
                 f"Mann–Whitney p ≥ {alpha} for every method).")
@@ -225,11 +224,21 @@ def demo(ctx) -> None:
                 name = "directions_pretrained_meis.png"
                 save_figure(plot_direction_meis(sub, result), ctx.path(name), overwrite=True, dpi=110)
                 entry["mei_figure"] = name
+    captions = {f"directions_{label}_meis.png": (
+        f"The {cfg['k']} most exciting held-out stimuli of each method's most interpretable direction in "
+        f"{_noun(ctx, label)} (rows: method/direction and its II). A row of alike stimuli is an interpretable "
+        "direction.") for label in results}
     if results:
         name = "directions_ii.png"
         save_figure(plot_methods(results), ctx.path(name), overwrite=True, dpi=110)
         block["figure"] = name
-    lines = [h for label in results if (h := _headline(label, block[label]))]
+        captions[name] = (
+            "Interpretability of every direction each method finds (fitted on half the stimuli, scored on the other "
+            "half), as a z-score against random stimulus sets of the same size (0: no more alike than chance; dotted: "
+            "z = 1.96). Red bars: medians, printed above with the one-sided Mann–Whitney p that the method's II "
+            "exceeds the units' (Klindt et al. 2023).")
+    block["captions"] = captions
+    lines = [h for label in results if (h := _headline(_noun(ctx, label), block[label]))]
     if lines:
         block["headline"] = lines
     ctx.results["directions"] = results

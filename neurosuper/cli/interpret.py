@@ -113,14 +113,19 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _demo_one(ctx, name: str, ds) -> tuple[dict[str, Any], Any]:
+#: The step's settings (``ctx.settings["interpret"]`` overrides them); every unit is scored, no reduction.
+DEMO_SETTINGS: dict[str, Any] = {"similarity": "auto", "k": 5, "null": "random_stimuli", "seed": 0}
+
+
+def _demo_one(ctx, name: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     from ..errors import NeurosuperError
     from ..interpret import interpretability_index, psychophysics_2afc, selectivity, summary
     from ..plot.interpret import plot_mei_grid
     from ..storage import save_result
 
     try:
-        result = interpretability_index(ds, null="random_stimuli", progress=False)
+        result = interpretability_index(ds, similarity=cfg["similarity"], k=int(cfg["k"]), null=cfg["null"],
+                                        seed=int(cfg["seed"]), progress=False)
     except NeurosuperError as err:
         return {"skipped": str(err)}, None
     out = summary(result)
@@ -128,7 +133,7 @@ def _demo_one(ctx, name: str, ds) -> tuple[dict[str, Any], Any]:
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         out["mei_grid"] = save_figure(plot_mei_grid(ds, result), ctx.path(f"interpret_{name}_meis.png")).name
     try:
-        acc = psychophysics_2afc(ds, similarity=result.attrs["similarity"], progress=False)
+        acc = psychophysics_2afc(ds, similarity=result.attrs["similarity"], seed=int(cfg["seed"]), progress=False)
         out["mean_2afc_accuracy"] = summary(acc)["mean_accuracy"]
     except NeurosuperError as err:
         out["2afc_skipped"] = str(err)
@@ -144,22 +149,30 @@ def demo(ctx) -> None:
     from ..errors import NeurosuperWarning
     from ..plot.interpret import plot_ii
 
-    summary, results = {}, {}
+    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("interpret", {}) or {})}
+    summary: dict[str, Any] = {"settings": dict(cfg)}
+    results = {}
     for name, ds in ctx.sets.items():
         ctx.log(f"  interpretability index: {name}")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NeurosuperWarning)
-            summary[name], res = _demo_one(ctx, name, ds)
+            summary[name], res = _demo_one(ctx, name, ds, cfg)
         notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
         if notes:
             summary[name]["warnings"] = notes
         if res is not None:
             results[name] = res
+    summary["captions"] = {f"interpret_{name}_meis.png": (
+        f"The {cfg['k']} most exciting stimuli (MEIs) of a sample of {ctx.noun(name)}'s units, from the most to the "
+        "least interpretable (II: the mean similarity of a unit's MEIs, Klindt et al. 2023).") for name in results}
     if results:
         fig = plot_ii(results)
         figure = save_figure(fig, ctx.path("interpret_ii.png")).name
         for name in results:
             summary[name]["figure"] = figure
+        summary["captions"][figure] = (
+            "Every unit's II as a z-score against random stimulus sets of the same size (0: its MEIs are no more alike "
+            "than random stimuli; dotted: z = ±1.96), per set and layer or area.")
     if hasattr(ctx, "results"):
         ctx.results["interpret"] = results
     ctx.summary["interpret"] = summary

@@ -118,7 +118,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
                 "ci": _ci(result["ci"]), "ceiling": _ci(result["ceiling"]), "ceiling_kind": a["ceiling_kind"],
                 "ceiling_note": a["ceiling_note"], "best": str(result["best"].values),
                 "margin": _num(result["margin"].values), "p_best": _num(result["p_best"].values),
-                "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"]}
+                "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"],
+                "ci_level": _num(a["ci_level"]) if "ci_level" in a else None}
     if analysis == "compare.side_by_side":
         rows = []
         for i in range(result.sizes["row"]):

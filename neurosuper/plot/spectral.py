@@ -100,7 +100,8 @@ def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = 
     ax.set_ylim(float(df["variance"].min()) / 2, float(df["variance"].max()) * 2)
     method = spectrum.attrs.get("method", "") if isinstance(spectrum, xr.Dataset) else ""
     ax.set_title(title or f"eigenspectrum{f' ({method})' if method else ''}", fontsize=10)
-    ax.legend(fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, frameon=False)
     return fig
 
 

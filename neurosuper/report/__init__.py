@@ -163,7 +163,7 @@ def report(ds: Any, other: Any = None, *, out: str | os.PathLike, names: Sequenc
     default_title = "neurosuper report: " + " and ".join(
         f"{lb} ({Path(str(s.attrs.get('source') or s.attrs.get('model') or '')).name or s.attrs.get('system')})"
         for lb, s in zip(labels, sets, strict=True))
-    ctx.settings["report"] = {"title": title or default_title, "demo": False}
+    ctx.settings["report"] = {"title": title or default_title}
     run_steps(ctx, step_list, errors="record", skip=skip)
     ctx.summary["headline"] = headline(ctx.summary, labels=labels)
     ctx.write_json("summary.json", ctx.summary)
@@ -188,7 +188,7 @@ def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None
 
     options = ctx.settings.get("report", {}) if isinstance(ctx.settings.get("report"), Mapping) else {}
     title = title or options.get("title") or "neurosuper report"
-    demo = bool(options.get("demo", False)) if demo is None else demo
+    demo = bool(options.get("demo", getattr(ctx, "demo", False))) if demo is None else demo
     steps = _step_table()
     page = collect(ctx, steps, title=title, demo=demo)
     scale, text = 1.0, ""

@@ -25,7 +25,7 @@ PACKAGES = ("neurosuper", "numpy", "scipy", "xarray", "dask", "pandas", "scikit-
             "pynwb", "hdmf", "h5py", "h5netcdf", "zarr", "Pillow", "torch")
 #: Keys of a step's summary shown elsewhere than its tables (figures, files, sentences, notes, settings).
 _NOT_NUMBERS = {"figure", "figures", "mei_grid", "files", "file", "result", "results", "headline", "warnings",
-                "settings", "reduced", "notes"}
+                "settings", "reduced", "notes", "captions", "mei_figure"}
 _MAX_ROWS = 60
 _MAX_CELL = 300
 
@@ -253,6 +253,7 @@ class Figure:
     name: str
     path: Path
     image: Embedded | None = None
+    caption: str = ""
 
 
 @dataclass
@@ -360,7 +361,9 @@ def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], 
     for text in (v for k, v in flatten_notes(block)):
         if text not in notes:
             notes.append(text)
-    figures = [Figure(name, Path(f).name, Path(f) if Path(f).is_absolute() else out / f)
+    captions = dict(_captions(block))
+    figures = [Figure(name, Path(f).name, Path(f) if Path(f).is_absolute() else out / f,
+                      caption=captions.get(f, captions.get(Path(f).name, "")))
                for f in _files(out, block, IMAGE_SUFFIXES)]
     provenance: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
@@ -384,13 +387,24 @@ def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], 
             "per_set": per_set, "other": other, "notes": notes, "figures": figures, "provenance": provenance}
 
 
+def _captions(block: Any) -> Iterator[tuple[str, str]]:
+    """``(file, sentence)`` from every ``captions`` mapping a step recorded in its summary."""
+    if isinstance(block, Mapping):
+        for k, v in block.items():
+            if k == "captions" and isinstance(v, Mapping):
+                yield from ((str(f), str(t)) for f, t in v.items())
+            elif isinstance(v, Mapping):
+                yield from _captions(v)
+
+
 def flatten_notes(block: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """Warnings and notes a step recorded anywhere in its summary (``warnings``/``notes`` lists, ``error``)."""
+    """Warnings and notes a step recorded anywhere in its summary (``warnings``/``notes`` lists, ``error``), each
+    prefixed with where it was recorded (the set's label: "brain: ...")."""
     if isinstance(block, Mapping):
         for k, v in block.items():
             if k in ("warnings", "notes") and isinstance(v, list | tuple):
                 for text in v:
-                    yield (f"{key}.{k}" if key else k), str(text)
+                    yield (f"{key}.{k}" if key else k), f"{key + ': ' if key else ''}{text}"
             elif k in ("error", "skipped") and isinstance(v, str):
                 yield (f"{key}.{k}" if key else k), f"{key + ': ' if key else ''}{v}"
             elif isinstance(v, Mapping):
@@ -416,17 +430,20 @@ def _figure_html(fig: Figure, title: str) -> str:
     if img is None:
         return ""
     return (f"<figure><img src=\"{img.uri}\" width=\"{img.width}\" height=\"{img.height}\" "
-            f"alt=\"{esc(title)}: {esc(fig.name)}\"><figcaption>{esc(fig.name)}</figcaption></figure>")
+            f"alt=\"{esc(title)}: {esc(fig.caption or fig.name)}\"><figcaption>"
+            + (f"{esc(fig.caption)} " if fig.caption else "") + f"<span class='mono'>{esc(fig.name)}</span>"
+            "</figcaption></figure>")
 
 
 def _settings_html(sec: Mapping[str, Any]) -> str:
     parts = []
     if sec["reduced"]:
         parts.append(f"<p class='note'><strong>Reduced settings:</strong> {esc(sec['reduced'])}.</p>")
-    rows = [(k, v) for k, v in sec["settings"].items()]
-    rows += [(f"{k} (as run)", v) for k, v in flatten(sec["recorded_settings"])]
+    rows = list(flatten(sec["recorded_settings"]))  # what the step says it ran with, else what it was given
+    shown = {k.split(".")[0] for k, _ in rows}
+    rows += [(k, v) for k, v in flatten(sec["settings"]) if k.split(".")[0] not in shown]
     if rows:
-        parts.append(table(("setting", "value"), rows))
+        parts.append(table(("setting", "value (as run)"), rows))
     return "".join(parts)
 
 
@@ -439,7 +456,10 @@ def _provenance_html(items: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         inputs = "<br>".join(
             f"<span class='mono'>{esc(Path(str(i.get('path', ''))).name)}</span> "
             f"<span class='mono'>sha256 {esc(i.get('sha256') or 'not hashed (large file)')}</span>"
-            for i in p["inputs"]) or "none recorded"
+            for i in p["inputs"])
+        if not inputs:
+            inputs = ("none: a toy model trains on inputs it simulates" if str(p["analysis"]).startswith("toy.")
+                      else "none recorded (the set was not read from a file)")
         options = json.dumps(p["options"], sort_keys=True) if p["options"] is not None else "—"
         rows.append((name, p["analysis"], p["reference"] or "—", f"<code>{esc(options)}</code>", inputs,
                      p["neurosuper_version"] or "—"))

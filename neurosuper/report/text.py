@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..pipeline import set_noun
+
 __all__ = ["headline", "headline_by_step", "fmt", "set_noun"]
 
 
@@ -27,11 +29,7 @@ def fmt(x: Any, digits: int = 2) -> str:
     return str(x)
 
 
-def set_noun(label: str, *, demo: bool = False) -> str:
-    """How a sentence names an analysed set: "the demo brain", "the network", "set 'session2'"."""
-    if label in ("brain", "network"):
-        return f"the demo {label}" if demo else f"the {label}"
-    return f"set {label!r}"
+
 
 
 def _cap(text: str) -> str:
@@ -106,6 +104,25 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
 def _compare_step(block: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     prof = block.get("profile")
+    if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
+        best = str(prof["best"])
+        kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
+        how = f", {prof['compare']}" if prof.get("compare") else ""
+        group = prof.get("groupby", "group")
+        ci = prof.get("ci", {}).get(best) if isinstance(prof.get("ci"), Mapping) else None
+        if isinstance(ci, Sequence) and len(ci) == 2 and ci[0] is not None and ci[0] <= 0:
+            level = f"{round(100 * prof['ci_level'])}% " if prof.get("ci_level") else ""
+            text = (f"No {group} of the model matches the other set better than chance: the best, {best}, has "
+                    f"{kind}{how} {fmt(prof['score'].get(best))} with a {level}bootstrap CI of {fmt(ci[0])}–"
+                    f"{fmt(ci[1])}, which includes 0")
+            ceiling = prof.get("ceiling")
+            if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
+                text += f"; the {prof.get('ceiling_kind', '')} noise ceiling is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
+                text += (", above that CI, so the data are reliable enough to show a match: the sets share little "
+                         "representational geometry on these stimuli" if ci[1] is not None and ceiling[0] > ci[1]
+                         else ", so the data may be too noisy to show a match")
+            lines.append(text.replace("  ", " ") + ".")
+            prof = None
     if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
         best = str(prof["best"])
         kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
