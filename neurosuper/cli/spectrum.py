@@ -315,11 +315,15 @@ def demo(ctx) -> None:
         ctx.log(f"  {name}: alpha = {entry.get('alpha', 'n/a')}")
     save_figure(fig, ctx.path("spectrum.png"), overwrite=True, dpi=150)
     summary["figures"] = ["spectrum.png"]
+    methods = {r["spectrum"].attrs.get("method") for r in results.values()}
+    how = {"cvpca": "cvPCA: the variance that replicates across the two repeats",
+           "pca": "PCA: with a single repeat, noise variance is included"}
     summary["captions"] = {"spectrum.png": (
-        "Variance of each principal dimension against its rank, log–log (cvPCA: the variance that replicates across "
-        "the two repeats). The dashed line is the power law fitted over the shaded ranks, slope −α; the dotted line "
-        "marks α = 1 + 2/d, the steepest decay a smooth code of a d-dimensional stimulus space needs (Stringer et al. "
-        "2019). A network's layers are drawn one curve each.")}
+        "Variance of each principal dimension against its rank, log–log ("
+        + "; ".join(how.get(str(m), str(m)) for m in sorted(methods, key=str))
+        + "). The dashed line is the power law fitted over the shaded ranks, slope −α; the dotted line "
+        "marks α = 1 + 2/d: a smooth code of a d-dimensional stimulus space needs a spectrum decaying faster than that "
+        "(Stringer et al. 2019). A set with layers or areas is drawn one curve per layer or area.")}
     if ctx.demo:  # an illustration of what α means, for the demo only (it uses no data)
         circles = {f"circle, α = {a:g}": spectral.random_projection(spectral.circle_population(a, 400, 200),
                                                                      order="angle", seed=0) for a in (2.0, 4.0)}

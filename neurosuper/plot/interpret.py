@@ -6,6 +6,7 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -90,7 +91,7 @@ def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | Non
     if len(results) > 1:
         label = "system and group"
     if ax is None:
-        fig = Figure(figsize=(1.6 + 1.3 * df["group"].nunique(), 3.6), layout="constrained")
+        fig = Figure(figsize=(max(4.0, 1.6 + 1.3 * df["group"].nunique()), 3.6), layout="constrained")
         ax = fig.subplots()
     else:
         fig = ax.figure
@@ -107,7 +108,9 @@ def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | Non
     nulls = {r.attrs.get("null") for r in results.values()}
     null_text = f" vs {nulls.pop()} null" if var == "ii_z" and len(nulls) == 1 else ""
     what = "II z" if var == "ii_z" else "II"
-    ax.set_title(title or f"{what}{null_text} per {label} ({_settings(results)})", fontsize=10)
+    text = title or f"{what}{null_text} per {label} ({_settings(results)})"
+    width = int(fig.get_figwidth() * 11)  # characters that fit at fontsize 10: long titles wrap, never clip
+    ax.set_title(textwrap.fill(text, width) if len(text) > width else text, fontsize=10)
     return fig
 
 
