@@ -4,6 +4,11 @@
     python benchmarks/bench_report.py report [--stimuli 2800 --units 10000]   # report vs its steps called directly
     python benchmarks/bench_report.py report --stimuli 700 --units 2500       # quick
     python benchmarks/bench_report.py report --skip directions                # without a step (in both runs)
+    python benchmarks/bench_report.py directions --max-units 128 256          # the demo's directions step, per size
+
+``directions``: the ``compare_methods`` calls of the demo's directions step (both demo sets, the step's settings,
+one BLAS thread) for each ``--max-units``: seconds per set and per method, and each set's median II per method —
+what the choice of the step's reduced settings rests on.
 
 ``demo``: runs ``neurosuper demo --out DIR --quiet`` in a subprocess with ``NEUROSUPER_CACHE`` pointing to a new
 empty folder (cold cache: the demo data are generated, as on a first run), then again with the cache filled
@@ -184,9 +189,43 @@ def bench_report(n_stim: int, n_units: int, skip: list[str], rounds: int = 1) ->
     return out
 
 
+def bench_directions(max_units: list[int]) -> dict:
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    from neurosuper import datasets
+    from neurosuper.cli.directions import DEMO_SETTINGS, _compare_one
+    from neurosuper.directions import DEFAULT_METHODS
+    from neurosuper.pipeline import Context
+
+    sets = {"brain": datasets.demo_brain(progress=False), "network": datasets.demo_network(progress=False)}
+    out: dict = {}
+    for n in max_units:
+        cfg = {**DEMO_SETTINGS, "max_units": n}
+        rows = {}
+        for label, ds in sets.items():
+            per_method = {}
+            for method in DEFAULT_METHODS:  # one method (and the units) at a time: its own cost
+                t0 = time.perf_counter()
+                with warnings.catch_warnings(), threadpool_limits(1):
+                    warnings.simplefilter("ignore")
+                    entry, _, _ = _compare_one(Context(out=Path(tempfile.mkdtemp()), progress=False), label, ds,
+                                               {**cfg, "methods": ("units", method) if method != "units"
+                                                else ("units",)})
+                per_method[method] = {"s": round(time.perf_counter() - t0, 2),
+                                      "median_ii": entry.get("methods", {}).get(method, {}).get("median_ii")}
+            rows[label] = per_method
+        total = round(sum(v["s"] for r in rows.values() for v in r.values()), 1)
+        out[str(n)] = {"total_s_with_units_repeated": total, "sets": rows}
+        print(json.dumps({"max_units": n, "total_s": total}), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["demo", "report"])
+    parser.add_argument("what", choices=["demo", "report", "directions"])
+    parser.add_argument("--max-units", type=int, nargs="+", default=[128, 256], help="directions: unit subsets")
     parser.add_argument("--runs", type=int, default=1, help="demo: cold+warm runs; report: rounds (alternating order)")
     parser.add_argument("--stimuli", type=int, default=2800)
     parser.add_argument("--units", type=int, default=10000)
@@ -195,6 +234,8 @@ def main() -> None:
     print("machine:", machine(), "load:", _load(), flush=True)
     if args.what == "demo":
         result = bench_demo(args.runs)
+    elif args.what == "directions":
+        result = bench_directions(args.max_units)
     else:
         result = bench_report(args.stimuli, args.units, args.skip, args.runs)
     print(json.dumps(result, indent=1))

@@ -420,7 +420,7 @@ def _profile_summary(ci_best):
 def test_comparison_headline_says_when_the_best_layer_is_not_above_chance():
     (line,) = headline(_profile_summary([-0.005, 0.05]), labels=["brain", "network"])
     assert line.startswith("No layer of the model matches the other set better than chance: the best, l1, has RSA, "
-                           "spearman 0.02 with a 95% bootstrap CI of -0.01–0.05, which includes 0")
+                           "spearman 0.020 with a 95% bootstrap CI of -0.005–0.050, which includes 0")
     assert "noise ceiling is 0.10–0.32, above that CI" in line and "matches it best" not in line
     (line,) = headline(_profile_summary([0.01, 0.03]), labels=["brain", "network"])
     assert line.startswith("Of the layers compared with the other set, l1 matches it best (RSA, spearman 0.02")

@@ -113,8 +113,8 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
         if isinstance(ci, Sequence) and len(ci) == 2 and ci[0] is not None and ci[0] <= 0:
             level = f"{round(100 * prof['ci_level'])}% " if prof.get("ci_level") else ""
             text = (f"No {group} of the model matches the other set better than chance: the best, {best}, has "
-                    f"{kind}{how} {fmt(prof['score'].get(best))} with a {level}bootstrap CI of {fmt(ci[0])}–"
-                    f"{fmt(ci[1])}, which includes 0")
+                    f"{kind}{how} {fmt(prof['score'].get(best), 3)} with a {level}bootstrap CI of {fmt(ci[0], 3)}–"
+                    f"{fmt(ci[1], 3)}, which includes 0")
             ceiling = prof.get("ceiling")
             if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
                 text += f"; the {prof.get('ceiling_kind', '')} noise ceiling is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
