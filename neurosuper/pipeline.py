@@ -27,7 +27,9 @@ under ``ctx.summary[step.name]["settings"]``.
 installed) or that defines no such function is skipped, with the reason recorded in ``ctx.skipped`` and in
 ``ctx.summary["steps"]``; the demo never breaks on it. With ``errors="record"`` (the report on a user's data) a
 step that raises a :class:`~neurosuper.errors.NeurosuperError` (the data do not suit that analysis) is recorded
-as failed with the message, and the remaining steps run.
+as failed with the message, and the remaining steps run. A step that catches such errors per set (so one set
+cannot stop the others) and records them as ``summary[step][label]["error"|"skipped"]`` is recorded as failed
+when that happened for every set.
 
 Step functions take the :class:`Context` and write files with ``ctx.path(name)`` through the atomic writer.
 """
@@ -265,6 +267,24 @@ def _record(ctx: Context, step: Step, status: str, seconds: float | None = None,
     ctx.summary.setdefault("steps", []).append(entry)
 
 
+def _failed_on_every_set(ctx: Context, step: Step) -> str | None:
+    """Why a step that ran produced nothing: every analysed set's entry in its summary records an ``error`` or
+    ``skipped`` reason (steps catch those per set, so one set cannot stop the others); else None."""
+    block = ctx.summary.get(step.name)
+    if not isinstance(block, Mapping) or not ctx.sets:
+        return None
+    reasons = []
+    for label in ctx.sets:
+        entry = block.get(label)
+        if not isinstance(entry, Mapping):
+            return None
+        reason = entry.get("error") or entry.get("skipped")
+        if not isinstance(reason, str):
+            return None
+        reasons.append(f"{label}: {reason}")
+    return "; ".join(reasons)
+
+
 def run_steps(ctx: Context, steps: Iterable[Step], *, errors: str = "raise",
               skip: Iterable[str] = ()) -> dict[str, float]:
     """Run ``steps`` in order on ``ctx``; returns the seconds each step took (also in ``ctx.summary``).
@@ -316,6 +336,12 @@ def run_steps(ctx: Context, steps: Iterable[Step], *, errors: str = "raise",
         absent = [name for name in step.provides if name not in ctx.data]
         if absent:
             raise StepError(f"pipeline: step {step.name!r} promised {absent} but did not provide them.")
+        nothing = _failed_on_every_set(ctx, step) if step.min_sets else None
+        if nothing:
+            ctx.failed[step.name] = nothing
+            _record(ctx, step, "failed", timings[step.name], nothing)
+            ctx.log(f"  {step.name} failed on every set: {nothing}")
+            continue
         _record(ctx, step, "ran", timings[step.name])
     ctx.summary["step_seconds"] = timings
     return timings

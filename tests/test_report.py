@@ -310,6 +310,8 @@ def test_bad_files_and_out(tmp_path, capsys, never_compute):
     assert "groupby" in err and "area" in err
     err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--stimulus", "trials"], capsys)
     assert "no .nwb file among the inputs" in err
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--bin-size", "0.1"], capsys)
+    assert err.startswith("neurosuper: error: --bin-size: found no .nwb file among the inputs")
     err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--skip", "spectra"], capsys)
     assert "skip: found 'spectra'; expected names of analysis steps: spectrum, interpret" in err
     assert not (tmp_path / "r").exists()
@@ -444,3 +446,42 @@ def test_figure_captions_and_warnings_name_their_set(tmp_path):
     assert "<figcaption>Variance against rank, log-log. <span class='mono'>s.png</span></figcaption>" in html
     assert "brain: 3 units are constant" in html
     assert "captions" not in html.split("<section id='spectrum'>")[1].split("</section>")[0]
+
+
+def _per_set_step(outcomes):
+    """A step that catches its errors per set, as the analysis steps do: ``outcomes`` {label: error or None}."""
+    def step(ctx):
+        ctx.summary["per_set"] = {label: ({"error": outcomes[label]} if outcomes[label] else {"value": 1.0})
+                                  for label in ctx.sets}
+    return Step("per_set", step, title="Per set")
+
+
+def test_a_step_that_failed_on_every_set_is_recorded_as_failed(tmp_path):
+    ctx = Context(out=tmp_path, data={"a": 1, "b": 2}, set_names=("a", "b"), progress=False)
+    run_steps(ctx, [_per_set_step({"a": "too few units", "b": "no stimuli"})], errors="record")
+    (entry,) = ctx.summary["steps"]
+    assert entry["status"] == "failed" and entry["reason"] == "a: too few units; b: no stimuli"
+    assert ctx.failed == {"per_set": "a: too few units; b: no stimuli"}
+    ctx = Context(out=tmp_path, data={"a": 1, "b": 2}, set_names=("a", "b"), progress=False)
+    run_steps(ctx, [_per_set_step({"a": "too few units", "b": None})], errors="record")
+    assert ctx.summary["steps"][0]["status"] == "ran" and not ctx.failed  # one set is enough to show
+
+
+def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsys):
+    """pynapple's postsubiculum file (3 units, no stimulus table), binned as --stimulus bins --bin-size 0.5: the
+    analyses that need stimuli or more units fail with their reason in the Steps table; capacity still runs."""
+    path = shared_data / "nwb" / "A8604-211122.nwb"
+    out = tmp_path / "r"
+    assert main(["report", str(path), "--stimulus", "bins", "--bin-size", "0.5", "--out", str(out), "--quiet",
+                 "--skip", "directions"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    status = {e["name"]: (e["status"], e.get("reason", "")) for e in summary["steps"]}
+    assert status["spectrum"][0] == "failed" and "at least 5 positive ranks" in status["spectrum"][1]
+    assert status["interpret"][0] == "failed" and "no 'stimuli' variable" in status["interpret"][1]
+    assert status["capacity"][0] == "ran" and summary["capacity"]["brain"]["n_dims"] == 3
+    html = (out / "report.html").read_text()
+    assert "This step could not run on these data: brain: powerlaw" in html
+    assert "spectrum.png" not in html  # no figure of error messages
+    from neurosuper._provenance import file_sha256
+
+    assert file_sha256(path) in html

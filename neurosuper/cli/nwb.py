@@ -40,18 +40,45 @@ def cli_message(exc: BaseException) -> str:
     return getattr(exc, "cli_message", None) or str(exc)
 
 
-def _load(args: argparse.Namespace) -> tuple[Any, list[str]]:
-    """load_nwb with the command's flags; its errors re-raised, and its warnings returned, in CLI wording."""
+#: The flags of the NWB loader, shared by ``neurosuper nwb`` and ``neurosuper report`` (dest names).
+LOADER_FLAGS = ("stimulus", "window", "align", "align_relative", "bin_size", "epochs", "measure")
+
+
+def add_loader_arguments(p: argparse.ArgumentParser) -> None:
+    """The NWB loader's flags (``--stimulus``, ``--window``, ``--align``, ``--align-relative``, ``--bin-size``,
+    ``--epochs``, ``--measure``): one definition for every command that reads NWB files."""
+    p.add_argument("--stimulus", help="NWB: 'bins', a table or IndexSeries name, 'table:column' or 'table:col1,col2'")
+    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
+                   help="NWB: seconds relative to onset (required when presentations have no stop times)")
+    p.add_argument("--align", help="NWB: table column giving the onsets (e.g. cue_start_time)")
+    p.add_argument("--align-relative", choices=tuple(_ALIGN_RELATIVE), default="auto",
+                   help="NWB: are --align values offsets from each row's start_time (true) or absolute times "
+                        "(false)? auto (default): decided by where the values lie, warned when both fit")
+    p.add_argument("--bin-size", type=float, help="NWB: time bins (s): a time dim, or the bins of --stimulus bins")
+    p.add_argument("--epochs", help="NWB: with --stimulus bins: an interval table name or epoch tag")
+    p.add_argument("--measure", default="spike_count", choices=("spike_count", "spike_rate", "dff", "fluorescence"),
+                   help="NWB: what the responses are (default spike_count)")
+
+
+def loader_flags_given(args: argparse.Namespace) -> list[str]:
+    """The NWB loader flags set to something other than their defaults (``["--window", ...]``)."""
+    defaults = {"align_relative": "auto", "measure": "spike_count"}
+    return ["--" + name.replace("_", "-") for name in LOADER_FLAGS
+            if getattr(args, name, None) not in (None, defaults.get(name))]
+
+
+def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> tuple[Any, list[str]]:
+    """load_nwb with the loader flags of ``args``; its errors re-raised, and its warnings returned, in CLI wording."""
     from ..errors import NeurosuperError, NeurosuperWarning
     from ..io.nwb import load_nwb
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NeurosuperWarning)
         try:
-            ds = load_nwb(args.file, stimulus=parse_stimulus(args.stimulus),
+            ds = load_nwb(path, stimulus=parse_stimulus(args.stimulus),
                           window=tuple(args.window) if args.window else None, align=args.align,
                           align_relative=_ALIGN_RELATIVE[args.align_relative], bin_size=args.bin_size,
-                          measure=args.measure, epochs=args.epochs, progress=not args.json)
+                          measure=args.measure, epochs=args.epochs, progress=progress)
         except NeurosuperError as err:
             text = cli_message(err)
             if text == str(err):
@@ -78,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(c.describe(cli=True) for c in found)
                   or "no presentations: use --stimulus bins --bin-size S")
         return 0
-    ds, notes = _load(args)
+    ds, notes = load_with_flags(args.file, args, progress=not args.json)
     for note in notes:
         print(f"neurosuper: warning: {note}", file=sys.stderr)
     summary = {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "measure": ds.attrs["measure"],
@@ -99,16 +126,7 @@ def register(sub) -> None:
     p = sub.add_parser("nwb", help="load an NWB recording as a ResponseSet (.nc/.zarr)")
     p.add_argument("file", help="an .nwb file or a URL (read through fsspec)")
     p.add_argument("--sources", action="store_true", help="list the presentation sources and the argument picking each")
-    p.add_argument("--stimulus", help="'bins', a table or IndexSeries name, 'table:column' or 'table:col1,col2'")
-    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
-                   help="seconds relative to onset (required when presentations have no stop times)")
-    p.add_argument("--align", help="table column giving the onsets (e.g. cue_start_time)")
-    p.add_argument("--align-relative", choices=tuple(_ALIGN_RELATIVE), default="auto",
-                   help="are --align values offsets from each row's start_time (true) or absolute times (false)? "
-                        "auto (default): decided by where the values lie, warned when both fit")
-    p.add_argument("--bin-size", type=float, help="time bins (s): a time dim, or the bins of --stimulus bins")
-    p.add_argument("--epochs", help="with --stimulus bins: an interval table name or epoch tag")
-    p.add_argument("--measure", default="spike_count", choices=("spike_count", "spike_rate", "dff", "fluorescence"))
+    add_loader_arguments(p)
     p.add_argument("--out", help="write the set here (.nc or .zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1,7 +1,8 @@
 """``neurosuper report FILE [FILE2] --out DIR``: every analysis of a recording or a network (and their
 comparison) in one self-contained HTML file, ``DIR/report.html`` (:func:`neurosuper.report.report`).
 
-FILE is an NWB file (``.nwb``; ``--stimulus``/``--window`` as for ``neurosuper nwb``), a saved ResponseSet
+FILE is an NWB file (``.nwb``; ``--stimulus``, ``--window``, ``--bin-size``, ``--epochs``, ``--align``, ``--measure``
+as for ``neurosuper nwb``), a saved ResponseSet
 (``.nc``, ``.zarr``) or saved activations (``.npz``, one array per layer). Bad input — a missing file, an
 unsupported suffix, an NWB file with several presentation sources and no ``--stimulus``, two sets with no shared
 stimuli, ``--out`` an existing file, a ``--groupby`` coord no set has — exits with code 2 and a one-line reason,
@@ -28,9 +29,9 @@ def _one_line(text: str) -> str:
     return line
 
 
-def check_inputs(files: list[str], out: str, *, nwb_flags: bool = False) -> list[Path]:
+def check_inputs(files: list[str], out: str, *, nwb_flags: bool | list[str] = False) -> list[Path]:
     """Cheap checks made before loading anything: the files exist and have a supported suffix, ``--out`` is
-    not a file, NWB-only flags (``nwb_flags``) come with an NWB file. Raises
+    not a file, NWB-only flags (``nwb_flags``: their names, or True) come with an NWB file. Raises
     :class:`~neurosuper.errors.FormatError` with a one-line reason."""
     from ..errors import FormatError, fail
 
@@ -50,27 +51,31 @@ def check_inputs(files: list[str], out: str, *, nwb_flags: bool = False) -> list
             raise fail(f"file {name!r}", "no such file", "an existing file", "check the path", FormatError)
         paths.append(path)
     if nwb_flags and not any(p.suffix.lower() == ".nwb" for p in paths):
-        raise fail("--stimulus/--window", "no .nwb file among the inputs", "an NWB file they apply to",
-                   "drop --stimulus/--window (a saved set already holds its stimuli)", FormatError)
+        flags = "/".join(nwb_flags) if isinstance(nwb_flags, list) else "--stimulus/--window"
+        raise fail(flags, "no .nwb file among the inputs", "an NWB file they apply to",
+                   f"drop {flags} (a saved set already holds its stimuli)", FormatError)
     return paths
 
 
 def load_input(path: Path, args: argparse.Namespace) -> Any:
-    """The ResponseSet in ``path``, with its file (path, size, sha256) recorded in ``attrs["inputs"]``."""
+    """The ResponseSet in ``path``, with its file (path, size, sha256) recorded in ``attrs["inputs"]``; an NWB
+    file's loader warnings are printed on stderr."""
     from .._provenance import file_input, inputs_of
     from ..errors import NeurosuperError
 
     suffix = path.suffix.lower()
     try:
         if suffix == ".nwb":
-            from ..io.nwb import load_nwb
-            from .nwb import cli_message, parse_stimulus
+            import sys
+
+            from .nwb import load_with_flags
 
             try:
-                ds = load_nwb(path, stimulus=parse_stimulus(args.stimulus),
-                              window=tuple(args.window) if args.window else None, progress=not args.quiet)
+                ds, notes = load_with_flags(path, args, progress=not args.quiet)
             except NeurosuperError as err:
-                raise type(err)(_one_line(cli_message(err))) from None
+                raise type(err)(_one_line(str(err))) from None
+            for note in notes:
+                print(f"neurosuper: warning: {path.name}: {_one_line(note)}", file=sys.stderr)
         elif suffix == ".npz":
             from ..io.files import load_activations
 
@@ -97,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     from ..report import check_skip, report
 
     files = [args.file] + ([args.file2] if args.file2 else [])
-    paths = check_inputs(files, args.out, nwb_flags=bool(args.stimulus or args.window))
+    from .nwb import loader_flags_given
+
+    paths = check_inputs(files, args.out, nwb_flags=loader_flags_given(args))
     check_skip(args.skip)
     sets = [load_input(p, args) for p in paths]
     try:
@@ -122,10 +129,9 @@ def register(sub) -> None:
     p.add_argument("file", help="an NWB file (.nwb), a saved set (.nc, .zarr) or saved activations (.npz)")
     p.add_argument("file2", nargs="?", help="a second set: both are analysed and compared on their shared stimuli")
     p.add_argument("--out", required=True, help="folder for report.html and the results (created if needed)")
-    p.add_argument("--stimulus", help="NWB files: the presentation source, as for `neurosuper nwb` ('bins', a table "
-                                      "or IndexSeries name, 'table:column')")
-    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
-                   help="NWB files: seconds relative to onset (required when presentations have no stop times)")
+    from .nwb import add_loader_arguments
+
+    add_loader_arguments(p)  # --stimulus, --window, --align, --align-relative, --bin-size, --epochs, --measure
     p.add_argument("--groupby", default="auto", choices=GROUPBY,
                    help="group units by layer or area (auto: layer, else area; none: one result per set)")
     p.add_argument("--skip", nargs="+", default=[], metavar="STEP",

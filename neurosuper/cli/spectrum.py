@@ -313,12 +313,13 @@ def demo(ctx) -> None:
             entry["warnings"] = notes
         summary[name] = entry
         ctx.log(f"  {name}: alpha = {entry.get('alpha', 'n/a')}")
-    save_figure(fig, ctx.path("spectrum.png"), overwrite=True, dpi=150)
-    summary["figures"] = ["spectrum.png"]
+    if results:  # a figure of error messages only would say nothing the notes do not
+        save_figure(fig, ctx.path("spectrum.png"), overwrite=True, dpi=150)
+    summary["figures"] = ["spectrum.png"] if results else []
     methods = {r["spectrum"].attrs.get("method") for r in results.values()}
     how = {"cvpca": "cvPCA: the variance that replicates across the two repeats",
            "pca": "PCA: with a single repeat, noise variance is included"}
-    summary["captions"] = {"spectrum.png": (
+    summary["captions"] = {} if not results else {"spectrum.png": (
         "Variance of each principal dimension against its rank, log–log ("
         + "; ".join(how.get(str(m), str(m)) for m in sorted(methods, key=str))
         + "). The dashed line is the power law fitted over the shaded ranks, slope −α; the dotted line "
