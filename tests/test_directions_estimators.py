@@ -61,6 +61,10 @@ def test_sklearn_contract(method, X):
     np.testing.assert_allclose(np.linalg.norm(est.components_, axis=1), 1.0, rtol=1e-6)
     assert A.shape == (X.shape[0], est.components_.shape[0])
     np.testing.assert_allclose(est.transform(Xin), A, rtol=1e-6, atol=1e-9)
+    other = Xin.astype(np.float32 if Xin.dtype == np.float64 else np.float64)  # data in the other float dtype
+    B = est.transform(other)
+    assert B.dtype == other.dtype
+    np.testing.assert_allclose(B, A, rtol=1e-3, atol=1e-3 * float(np.abs(A).max()))
     again = clone(est).fit(Xin)
     np.testing.assert_array_equal(again.components_, est.components_)  # same seed, same directions
 

@@ -187,3 +187,23 @@ def test_figures_and_the_command(layered, tmp_path, capsys):
     assert set(out["methods"]) == {"units", "nmf"} and out["analysis"] == "directions.compare_methods"
     assert main(["directions", str(tmp_path / "missing.nc")]) == 2
     assert main(["directions", str(path), "--out", str(tmp_path / "r.nc")]) == 2  # exists, no --overwrite
+
+
+def test_compare_methods_warnings_name_the_method(layered):
+    """A warning raised while scoring one method's directions says which method: "units" in an II warning may
+    be any method's directions."""
+    import warnings
+
+    dead = layered.copy()
+    dead["responses"] = dead["responses"].copy()
+    dead["responses"][..., 0] = 1.0  # a dead unit: its II is NaN, with a warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ns.directions.compare_methods(dead, ("units", "pca"), similarity="pixels", progress=False)
+    texts = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
+    dead_units = [t for t in texts if "dead" in t]
+    assert any(t.startswith("compare_methods: units directions: interpretability_index: 1 of 24 units are dead")
+               for t in dead_units)
+    # PCA of 23 varying units gives one null direction among its 24: dead too, and said to be PCA's
+    assert all(t.startswith(("compare_methods: units directions:", "compare_methods: pca directions:"))
+               for t in dead_units)

@@ -409,6 +409,9 @@ def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
     assert _headline(_noun(user, "brain"), entry).startswith("In the brain, scored on 40 held-out stimuli, kmeans")
     assert _headline(_noun(user, "s2"), entry).startswith("In set 's2', scored on 40")
     assert _headline(_noun(demo, "brain"), entry).startswith("In the demo brain, scored on 40")
+    entry["best_method"] = "nmf"  # a higher median than k-means', but not significantly above the units
+    assert "kmeans directions are the most interpretable of those significantly above the units" in _headline(
+        "the brain", entry)
     assert "demo" not in " ".join(headline({"interpret": {"brain": {"fraction_above_null": 0.5}}}, labels=["brain"]))
 
 

@@ -147,7 +147,9 @@ def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | No
     b = better[best]
     others = sorted(m for m in better if m != best)
     also = f"; also above the units: {', '.join(others)}" if others else ""
-    return (f"In {where}, {best} directions are the most interpretable: median II {b['median_ii']} vs {u} for the "
+    which = "the most interpretable" if entry.get("best_method") in (None, best) else \
+        "the most interpretable of those significantly above the units"
+    return (f"In {where}, {best} directions are {which}: median II {b['median_ii']} vs {u} for the "
             f"units (one-sided Mann–Whitney p = {b['p_vs_units']:.2g}{also}).")
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,48 @@ def _split(n: int, split: float | None, k: int, seed: int, caller: str) -> tuple
                    "with more stimuli", AnalysisError)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+
+
+@contextmanager
+def _warnings_of(method: str, caller: str) -> Iterator[None]:
+    """Re-issue the neurosuper warnings raised while fitting or scoring ``method`` with the method named first
+    ("compare_methods: kmeans directions: interpretability_index: 3 of 128 units are dead ..."): without it a
+    warning about "units" could be about any method's directions."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:  # also when the method raised: its warnings are not lost
+        for w in caught:
+            if issubclass(w.category, NeurosuperWarning):
+                warnings.warn(f"{caller}: {method} directions: {w.message}", w.category, stacklevel=3)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _score(method: str, est: Any, fit_set: xr.Dataset, score_set: xr.Dataset, *, similarity: Any, k: int,
+           null: str | None, seed: int) -> tuple[xr.Dataset, str]:
+    """One method's directions, oriented on the fit stimuli, scored (II, sparseness, MEIs) on the held-out ones."""
+    from ..interpret import interpretability_index, sparseness
+
+    sign = orientation(est, fit_set["responses"].values)
+    proj = project(score_set, est)
+    if (sign < 0).any():
+        proj["responses"] = proj["responses"] * xr.DataArray(sign.astype(proj["responses"].dtype), dims="unit")
+    res = interpretability_index(proj, similarity=similarity, k=k, null=null, seed=seed, progress=False)
+    R = np.asarray(proj["responses"].values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        sp = sparseness(R - np.nanmin(R, axis=0, keepdims=True), axis=0)
+    data = {"ii": ("direction", res["ii"].values), "sparseness": ("direction", sp),
+            "flipped": ("direction", sign < 0),
+            "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values))}
+    for var in ("ii_z", "ii_percentile"):
+        if var in res:
+            data[var] = ("direction", res[var].values)
+    ids = [str(u) for u in proj["unit"].values] if method != "units" else [f"units/{u}" for u in proj["unit"].values]
+    part = xr.Dataset(data, coords={"direction": ids, "method": ("direction", [method] * len(ids))})
+    return part, res.attrs["similarity"]
 
 
 def compare_methods(
@@ -119,8 +162,6 @@ def compare_methods(
         MEIs' ids, best first). Attrs: ``similarity`` (the backend used), ``k``, ``split``, ``n_fit``,
         ``n_score``, ``seed``, ``methods`` and the provenance.
     """
-    from ..interpret import interpretability_index, sparseness
-
     caller = "compare_methods"
     if isinstance(methods, str):
         methods = (methods,)
@@ -156,31 +197,17 @@ def compare_methods(
     for method in tqdm(methods, desc=caller, disable=not progress):
         opts = dict(options.get(method, {}))
         try:
-            est = fit_directions(fit_set, method, count(method, opts), seed=seed, **opts)
+            with _warnings_of(method, caller):
+                est = fit_directions(fit_set, method, count(method, opts), seed=seed, **opts)
         except AnalysisError as err:
             if not skip_unsupported:
                 raise
             skipped[method] = str(err)
             warnings.warn(f"{caller}: left out {method!r}: {err}", NeurosuperWarning, stacklevel=2)
             continue
-        sign = orientation(est, fit_set["responses"].values)
-        proj = project(score_set, est)
-        if (sign < 0).any():
-            proj["responses"] = proj["responses"] * xr.DataArray(sign.astype(proj["responses"].dtype), dims="unit")
-        res = interpretability_index(proj, similarity=similarity, k=k, null=null, seed=seed, progress=False)
-        sim_name = res.attrs["similarity"]
-        R = np.asarray(proj["responses"].values, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            sp = sparseness(R - np.nanmin(R, axis=0, keepdims=True), axis=0)
-        data = {"ii": ("direction", res["ii"].values), "sparseness": ("direction", sp),
-                "flipped": ("direction", sign < 0),
-                "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values))}
-        for var in ("ii_z", "ii_percentile"):
-            if var in res:
-                data[var] = ("direction", res[var].values)
-        ids = [str(u) for u in proj["unit"].values] if method != "units" else [
-            f"units/{u}" for u in proj["unit"].values]
-        parts.append(xr.Dataset(data, coords={"direction": ids, "method": ("direction", [method] * len(ids))}))
+        with _warnings_of(method, caller):
+            part, sim_name = _score(method, est, fit_set, score_set, similarity=similarity, k=k, null=null, seed=seed)
+        parts.append(part)
     if not parts:
         raise fail(caller, f"no method the data support (all left out: {skipped})", "at least one method that "
                    "runs", "pass methods that suit the data (e.g. 'units', 'kmeans', 'pca')", AnalysisError)

@@ -198,15 +198,21 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
         X = self._check_X(X, fit=True)
         k = self._resolve_directions(X.shape[0], X.shape[1])
         self.n_features_in_ = int(X.shape[1])
+        self.fit_dtype_ = X.dtype
         self._fit(X, k)
         self.components_ = _normalise_rows(np.asarray(self.components_))
         self.n_directions_ = int(self.components_.shape[0])
         return self
 
     def transform(self, X: Any) -> Any:
-        """The directions' activations for ``X``: (n_samples, n_directions)."""
+        """The directions' activations for ``X``: (n_samples, n_directions), in ``X``'s dtype.
+
+        ``X`` is computed in the dtype the finder was fitted in (``fit_dtype_``): scikit-learn's NMF and lasso
+        solvers refuse float32 data on a float64 fit (and the reverse)."""
         X = self._check_X(X, fit=False)
-        return self._transform(X)
+        fitted = getattr(self, "fit_dtype_", X.dtype)
+        out = self._transform(X if X.dtype == fitted else X.astype(fitted))  # numpy or dask
+        return out if out.dtype == X.dtype else out.astype(X.dtype)
 
     def _fit(self, X: np.ndarray, k: int) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
