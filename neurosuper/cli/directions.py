@@ -172,7 +172,7 @@ def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, An
         warnings.simplefilter("always")
         try:
             result = compare_methods(sub, methods, k=int(cfg["k"]), split=cfg["split"], options=options,
-                                     progress=False)
+                                     progress=ctx.progress)
         except NeurosuperError as err:
             entry["error"] = str(err)
             result = None

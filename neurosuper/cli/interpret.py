@@ -125,7 +125,7 @@ def _demo_one(ctx, name: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], 
 
     try:
         result = interpretability_index(ds, similarity=cfg["similarity"], k=int(cfg["k"]), null=cfg["null"],
-                                        seed=int(cfg["seed"]), progress=False)
+                                        seed=int(cfg["seed"]), progress=ctx.progress)
     except NeurosuperError as err:
         return {"skipped": str(err)}, None
     out = summary(result)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._progress import progress_bar
 from .._provenance import stamp
 from .._validation import check_float, check_int
 from ..errors import AnalysisError, NeurosuperWarning, fail
@@ -150,7 +151,7 @@ def compare_methods(
         left out with a :class:`~neurosuper.NeurosuperWarning` and recorded in ``attrs["skipped"]`` (JSON
         ``{method: reason}``); ``False`` raises instead. Unknown methods or options always raise.
     progress
-        tqdm bar over methods.
+        A progress bar over methods (on a terminal).
 
     Returns
     -------
@@ -183,8 +184,6 @@ def compare_methods(
     n = avg.sizes["stimulus"]
     fit_idx, score_idx = _split(n, split, k, seed, caller)
     fit_set, score_set = avg.isel(stimulus=fit_idx), avg.isel(stimulus=score_idx)
-    from tqdm.auto import tqdm
-
     def count(method: str, opts: dict) -> int | None:  # the units are all the units, whatever n_directions says
         return opts.pop("n_directions", None if method == "units" else n_directions)
 
@@ -194,7 +193,7 @@ def compare_methods(
     parts: list[xr.Dataset] = []
     skipped: dict[str, str] = {}
     sim_name = None
-    for method in tqdm(methods, desc=caller, disable=not progress):
+    for method in progress_bar(methods, progress=progress, desc=caller, unit="method"):
         opts = dict(options.get(method, {}))
         try:
             with _warnings_of(method, caller):

@@ -617,9 +617,9 @@ class SAEDirections(DirectionFinder):
                                       "'neurosuper[torch]', or use backend='numpy' (the same numbers).") from err
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
+            from .._progress import progress_bar
 
-            bar = tqdm(total=n_steps, desc="sae", unit="step")
+            bar = progress_bar(progress=True, total=n_steps, desc="sae", unit="step")
         try:
             state = _sae.train_sae(X, k, l1=l1, lr=lr, batch_size=batch, n_steps=n_steps,
                                    seed=_seed(self.random_state, caller), backend=backend, dtype=dtype,
