@@ -488,3 +488,17 @@ def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsy
     from neurosuper._provenance import file_sha256
 
     assert file_sha256(path) in html
+
+
+def test_a_long_list_of_warnings_is_folded(tmp_path):
+    from neurosuper.report._render import _NOTES_SHOWN
+
+    def step(ctx):
+        ctx.summary["noisy"] = {"brain": {"value": 1.0, "warnings": [f"warning number {i}" for i in range(9)]}}
+
+    ctx = Context(out=tmp_path, data={"brain": _sets(20)[0]}, set_names=("brain",), progress=False)
+    run_steps(ctx, (Step("noisy", step), *_steps(("report",))))
+    html = (tmp_path / "report.html").read_text()
+    shown, folded = html.split(f"<details><summary>{9 - _NOTES_SHOWN} more warnings</summary>")
+    assert all(f"brain: warning number {i}<" in shown for i in range(_NOTES_SHOWN))
+    assert all(f"brain: warning number {i}<" in folded.split("</details>")[0] for i in range(_NOTES_SHOWN, 9))

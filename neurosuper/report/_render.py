@@ -27,6 +27,8 @@ PACKAGES = ("neurosuper", "numpy", "scipy", "xarray", "dask", "pandas", "scikit-
 _NOT_NUMBERS = {"figure", "figures", "mei_grid", "files", "file", "result", "results", "headline", "warnings",
                 "settings", "reduced", "notes", "captions", "mei_figure"}
 _MAX_ROWS = 60
+#: Warnings shown before the rest of a section's list is folded into a <details> element.
+_NOTES_SHOWN = 4
 _MAX_CELL = 300
 
 CSS = """
@@ -60,6 +62,7 @@ td.mono { word-break: break-all; max-width: 34rem; }
 figure { margin: .6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .85rem; }
+details > summary { cursor: pointer; color: var(--muted); margin: .4rem 0; }
 .note { background: #fff8e6; border-left: 3px solid #e0a800; padding: .3rem .6rem; margin: .4rem 0; }
 .fail { background: #fdecea; border-left: 3px solid #c62828; padding: .3rem .6rem; margin: .4rem 0; }
 .status-ran { color: #2e7d32; } .status-skipped { color: var(--muted); } .status-failed { color: #c62828; }
@@ -512,8 +515,11 @@ def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
         parts.append("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in headline) + "</ul>")
     parts.append(_settings_html(sec))
     parts.append(_numbers_html(sec))
-    for note in sec["notes"]:
-        parts.append(f"<p class='note'>{esc(note)}</p>")
+    notes = [f"<p class='note'>{esc(note)}</p>" for note in sec["notes"]]
+    if len(notes) > _NOTES_SHOWN + 1:  # a long list stays one click away (native <details>, no script)
+        notes[_NOTES_SHOWN:] = [f"<details><summary>{len(notes) - _NOTES_SHOWN} more warnings</summary>"
+                                + "".join(notes[_NOTES_SHOWN:]) + "</details>"]
+    parts.extend(notes)
     parts.extend(_figure_html(f, sec["title"]) for f in sec["figures"])
     parts.append(_provenance_html(sec["provenance"]))
     parts.append("</section>")
