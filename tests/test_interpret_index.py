@@ -329,3 +329,27 @@ def test_duplicate_check_arguments_are_validated():
     with pytest.raises(AnalysisError, match="duplicates='coords': found no stimulus coords"):
         interpretability_index(_set(rng.random((20, 3)), rng.random((20, 8, 8))), duplicates="coords", progress=False)
     assert "mei_duplicates" not in interpretability_index(feats, progress=False)  # features: not checked
+
+
+def test_summary_tests_the_share_above_the_null_against_chance():
+    """5 % of units clear the null's 95th percentile by chance alone: summary() gives the one-sided binomial p.
+    Units that respond to a feature of the stimuli are far above chance; units that ignore them are not."""
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(3)
+    theta = rng.uniform(0, 2 * np.pi, 300)  # movement directions, as in M1 (features: unit vectors)
+    feats = np.c_[np.cos(theta), np.sin(theta)]
+    tuned = np.exp(4 * np.cos(theta[:, None] - rng.uniform(0, 2 * np.pi, 40))) + 0.01 * rng.random((300, 40))
+    noise = rng.random((300, 200))
+    out = {}
+    for name, resp in (("tuned", tuned), ("noise", noise)):
+        ds = ns.from_array(resp, system="network", measure="activation", stimuli=feats)
+        res = interpretability_index(ds, null="random_stimuli", n_null=200, seed=0, progress=False)
+        s = ns.interpret.summary(res)
+        pct = res["ii_percentile"].values
+        ok = ~np.isnan(pct)
+        expected = binomtest(int((pct[ok] > 95).sum()), int(ok.sum()), 0.05, alternative="greater").pvalue
+        assert s["p_above_chance"] == pytest.approx(expected, rel=1e-3) and s["fraction_expected_by_chance"] == 0.05
+        out[name] = s
+    assert out["tuned"]["fraction_above_null"] > 0.5 and out["tuned"]["p_above_chance"] < 1e-10
+    assert out["noise"]["fraction_above_null"] < 0.1 and out["noise"]["p_above_chance"] > 0.01

@@ -502,3 +502,14 @@ def test_a_long_list_of_warnings_is_folded(tmp_path):
     shown, folded = html.split(f"<details><summary>{9 - _NOTES_SHOWN} more warnings</summary>")
     assert all(f"brain: warning number {i}<" in shown for i in range(_NOTES_SHOWN))
     assert all(f"brain: warning number {i}<" in folded.split("</details>")[0] for i in range(_NOTES_SHOWN, 9))
+
+
+def test_interpretability_headline_says_when_the_share_is_chance():
+    base = {"null": "random_stimuli", "mean_ii": -1.0, "similarity": "gabor"}
+    (line,) = headline({"interpret": {"brain": {**base, "fraction_above_null": 0.053, "p_above_chance": 0.35}}},
+                       labels=["brain"])
+    assert "5% of the units of the brain have an II above" in line and "no more than the 5% expected by chance" in line
+    assert "more interpretable than the null" not in line
+    (line,) = headline({"interpret": {"brain": {**base, "fraction_above_null": 0.61, "p_above_chance": 0.0}}},
+                       labels=["brain"])
+    assert "61% of the units of the brain are more interpretable than the null" in line and "p < 1e-16" in line

@@ -42,6 +42,13 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
         out["mean_ii_z"] = _num(top["ii_z"].mean())
         out["fraction_above_null"] = _num(above)  # share of scored units above the null's 95th percentile
         out["fraction_above_95th_percentile"] = out["fraction_above_null"]
+        n_scored = int(scored.sum())
+        if n_scored:  # 5 % of units clear the null's 95th percentile by chance alone: one-sided binomial test
+            from scipy.stats import binomtest
+
+            n_above = int((top["ii_percentile"] > 95).sum())
+            out["fraction_expected_by_chance"] = 0.05
+            out["p_above_chance"] = _num(binomtest(n_above, n_scored, 0.05, alternative="greater").pvalue)
     groups = group_summary(top, groupby=groupby, var=var)
     if groups.attrs["grouped_by"] != "none":
         out["grouped_by"] = groups.attrs["grouped_by"]

@@ -71,9 +71,16 @@ def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
     share = entry.get("fraction_above_null")
     if share is None:
         return []
+    p = entry.get("p_above_chance")
+    how = (f"mean II {fmt(entry.get('mean_ii'))}, similarity {entry.get('similarity', '?')}")
+    if p is not None and p >= 0.05:  # 5 % clear the 95th percentile by chance alone
+        return [f"{round(100 * share)}% of the units of {noun} have an II above the {entry.get('null', 'null')}'s 95th "
+                f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): as a "
+                f"population they are not more interpretable than random stimulus sets ({how})."]
+    chance = "" if p is None else "; 5% expected by chance, binomial " + (f"p = {p:.1g}" if p >= 1e-16 else
+                                                                           "p < 1e-16")
     return [f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
-            f"{entry.get('null', 'null')}'s 95th percentile; mean II {fmt(entry.get('mean_ii'))}, similarity "
-            f"{entry.get('similarity', '?')})."]
+            f"{entry.get('null', 'null')}'s 95th percentile{chance}; {how})."]
 
 
 def _capacity_phrase(entry: Mapping[str, Any]) -> str | None:
