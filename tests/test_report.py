@@ -513,3 +513,13 @@ def test_interpretability_headline_says_when_the_share_is_chance():
     (line,) = headline({"interpret": {"brain": {**base, "fraction_above_null": 0.61, "p_above_chance": 0.0}}},
                        labels=["brain"])
     assert "61% of the units of the brain are more interpretable than the null" in line and "p < 1e-16" in line
+
+
+def test_table_names_explain_themselves(pair_report):
+    """The numbers' names carry the glossary's sentence as a tooltip; every glossary sentence is a sentence."""
+    from neurosuper.report.glossary import GLOSSARY, explain
+
+    _, html, _ = pair_report
+    assert f"<span class='term' title='{escape(GLOSSARY['alpha'], quote=True)}'>alpha</span>" in html
+    assert explain("profile.ceiling") == GLOSSARY["ceiling"] and explain("not_a_key") is None
+    assert all(len(text) > 15 and text.endswith(".") for text in GLOSSARY.values())

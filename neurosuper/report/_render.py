@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._images import IMAGE_SUFFIXES, Embedded, encode
+from .glossary import explain
 
 __all__ = ["Page", "collect", "embed", "render", "PACKAGES"]
 
@@ -63,6 +64,7 @@ figure { margin: .6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: .85rem; }
 details > summary { cursor: pointer; color: var(--muted); margin: .4rem 0; }
+.term[title], th[title] .term { border-bottom: 1px dotted var(--muted); cursor: help; }
 .note { background: #fff8e6; border-left: 3px solid #e0a800; padding: .3rem .6rem; margin: .4rem 0; }
 .fail { background: #fdecea; border-left: 3px solid #c62828; padding: .3rem .6rem; margin: .4rem 0; }
 .status-ran { color: #2e7d32; } .status-skipped { color: var(--muted); } .status-failed { color: #c62828; }
@@ -149,12 +151,20 @@ def flatten(obj: Any, prefix: str = "", records: list[tuple[str, list]] | None =
     return out
 
 
+def term(key: str) -> str:
+    """A summary key as HTML, with its :mod:`~neurosuper.report.glossary` sentence as a tooltip when it has one."""
+    text = explain(key)
+    return f"<span class='term' title='{esc(text)}'>{esc(key)}</span>" if text else esc(key)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, mono: Sequence[int] = (),
           raw: Sequence[int] = (), cls: str = "") -> str:
-    """An HTML table; cells formatted by :func:`fmt_value` (``raw`` columns are already HTML)."""
+    """An HTML table; cells formatted by :func:`fmt_value` (``raw`` columns are already HTML); a header with a
+    glossary entry gets it as a tooltip."""
     if not rows:
         return ""
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    head = "".join(f"<th title='{esc(explain(h))}'><span class='term'>{esc(h)}</span></th>" if explain(h)
+                   else f"<th>{esc(h)}</th>" for h in header)
     body = []
     for row in rows[:_MAX_ROWS]:
         cells = []
@@ -484,8 +494,8 @@ def _numbers_html(sec: Mapping[str, Any]) -> str:
             flat[lb] = dict(flatten(per_set[lb], records=found))
             tables.extend((f"{key} — {lb}", rows) for key, rows in found)
             keys.update(dict.fromkeys(flat[lb]))
-        rows = [(k, *[flat[lb].get(k) for lb in labels]) for k in keys]
-        parts.append(table(("number", *labels), rows))
+        rows = [(term(k), *[flat[lb].get(k) for lb in labels]) for k in keys]
+        parts.append(table(("number", *labels), rows, raw=(0,)))
         for key, recs in tables:
             flat_recs = [dict(flatten(r)) for r in recs]
             columns = list(dict.fromkeys(k for f in flat_recs for k in f))
@@ -494,7 +504,7 @@ def _numbers_html(sec: Mapping[str, Any]) -> str:
     other = [(k, v) for k, v in flatten(sec["other"], records=records) if not (
         isinstance(v, str) and v.lower().endswith((*IMAGE_SUFFIXES, ".nc", ".zarr", ".nwb")))]
     if other:
-        parts.append(table(("number", "value"), other))
+        parts.append(table(("number", "value"), [(term(k), v) for k, v in other], raw=(0,)))
     for key, rows in records:
         flat = [dict(flatten(r)) for r in rows]
         columns = list(dict.fromkeys(k for f in flat for k in f))
@@ -572,7 +582,9 @@ def _summary_html(page: Page) -> str:
     lines = [s for lines in page.headline.values() for s in lines]
     body = ("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>") if lines else \
         "<p>No step produced a headline number.</p>"
-    return f"<section id='summary'><h2>What it found</h2>{body}</section>"
+    hint = ("<p class='what'>In the tables below, a name underlined with dots says what it means when the pointer "
+            "rests on it; <code>summary.json</code> next to this file holds every number.</p>")
+    return f"<section id='summary'><h2>What it found</h2>{body}{hint}</section>"
 
 
 def render(page: Page) -> str:
