@@ -523,3 +523,19 @@ def test_table_names_explain_themselves(pair_report):
     assert f"<span class='term' title='{escape(GLOSSARY['alpha'], quote=True)}'>alpha</span>" in html
     assert explain("profile.ceiling") == GLOSSARY["ceiling"] and explain("not_a_key") is None
     assert all(len(text) > 15 and text.endswith(".") for text in GLOSSARY.values())
+
+
+def test_report_settings_override_a_steps_reduced_settings(tmp_path):
+    """report(settings=...) reaches the step: the directions step runs on the units and methods asked for, and
+    the report states the settings as run."""
+    brain, net = _sets()
+    path = report(brain, net, out=tmp_path / "r", steps=_steps(("directions", "report")), progress=False,
+                  settings={"directions": {"max_units": 6, "methods": ["units", "pca"], "k": 3}})
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    block = summary["directions"]
+    assert block["settings"]["max_units"] == 6 and block["settings"]["methods"] == ["units", "pca"]
+    for label, n_units in (("brain", 24), ("network", 10)):
+        assert block[label]["n_units_used"] == 6 and block[label]["n_units"] == n_units
+        assert set(block[label]["methods"]) == {"units", "pca"} and block[label]["k"] == 3
+    html = path.read_text()
+    assert "<td><span class='term' title=" in html and ">max_units</td><td class='num'>6</td>" in html
