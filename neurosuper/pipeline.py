@@ -46,10 +46,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import NeurosuperError
+from .errors import AnalysisError, NeurosuperError, fail
 
 __all__ = ["Step", "Context", "DEMO_STEPS", "DATA_STEPS", "SETS", "run_steps", "report_steps", "StepError",
-           "set_noun"]
+           "set_noun", "step_settings"]
 
 #: In ``Step.reads``: every analysed set (``ctx.set_names``).
 SETS = "*sets*"
@@ -86,6 +86,15 @@ class Step:
         module, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def settings_keys(self) -> set[str] | None:
+        """The settings the step reads: the keys of its module's ``DEMO_SETTINGS`` and ``SETTINGS_ALLOWED`` (None
+        when the step is a function, or its module is absent or declares neither)."""
+        if callable(self.target) or self.unavailable():
+            return None
+        mod = importlib.import_module(self.target.partition(":")[0])
+        keys = set(getattr(mod, "DEMO_SETTINGS", {})) | set(getattr(mod, "SETTINGS_ALLOWED", ()))
+        return keys or None
+
     def unavailable(self) -> str | None:
         """Why the step cannot run here (its module absent, a dependency not installed, no such function), or None."""
         if callable(self.target):
@@ -104,6 +113,19 @@ class Step:
         if not callable(getattr(mod, attr, None)):
             return f"{module} defines no {attr}() step"
         return None
+
+
+def step_settings(ctx: Context, name: str, defaults: Mapping[str, Any], *,
+                  allowed: Iterable[str] = ()) -> dict[str, Any]:
+    """A step's settings: ``defaults`` (its module's ``DEMO_SETTINGS``) with ``ctx.settings[name]`` over them. A name
+    in neither ``defaults`` nor ``allowed`` raises — a misspelt setting must not be ignored in silence."""
+    given = dict(ctx.settings.get(name) or {})
+    known = set(defaults) | set(allowed)
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise fail(f"{name} step: settings", ", ".join(map(repr, unknown)), f"names among {', '.join(sorted(known))}",
+                   f"rename or drop them (ctx.settings[{name!r}], --set {name}.KEY=VALUE)", AnalysisError)
+    return {**defaults, **given}
 
 
 def set_noun(label: str, *, demo: bool = False) -> str:
@@ -210,7 +232,7 @@ DEMO_STEPS: tuple[Step, ...] = DATA_STEPS + (
     Step("spectrum", "neurosuper.cli.spectrum:demo", title="Spectra",
          description="covariance eigenspectra (cvPCA when the set has two repeats), power-law exponent α with a "
                      "bootstrap CI, participation ratio; per layer/area when the set has them",
-         settings={"n_boot": 20}, reduced="the bootstrap CI of α uses 20 resamples of the stimuli (the "
+         reduced="the bootstrap CI of α uses 20 resamples of the stimuli (the "
                                           "`neurosuper spectrum` command's default is 50)"),
     Step("interpret", "neurosuper.cli.interpret:demo", title="Interpretability",
          description="interpretability index of every unit against a random-stimulus null, in-silico 2AFC "

@@ -70,14 +70,14 @@ def test_compare_bad_input_exits_2_with_one_line(files, tmp_path, capsys, rng):
     assert main(["compare", str(a), str(a), "--plot", str(tmp_path / "x.nope")]) == 2
 
 
-def test_demo_step(rng, tmp_path, monkeypatch):
+def test_demo_step(rng, tmp_path):
     from neurosuper.cli import compare as cli_compare
     from neurosuper.cli.demo import DemoContext
 
     net, brain = _sets(rng, n=90)
     brain = brain.assign_coords(luminance=("stimulus", rng.uniform(size=90)))
-    monkeypatch.setattr(cli_compare, "DEMO_STIMULUS_STEP", 1)
     ctx = DemoContext(out=Path(tmp_path), brain=brain, network=net, progress=False)
+    ctx.settings["compare"] = {"stimulus_step": 1}  # every stimulus (the demo uses every 10th)
     cli_compare.demo(ctx)
     entry = ctx.summary["compare"]
     assert "error" not in entry, entry.get("error")

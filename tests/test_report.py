@@ -539,3 +539,33 @@ def test_report_settings_override_a_steps_reduced_settings(tmp_path):
         assert set(block[label]["methods"]) == {"units", "pca"} and block[label]["k"] == 3
     html = path.read_text()
     assert "<td><span class='term' title=" in html and ">max_units</td><td class='num'>6</td>" in html
+
+
+def test_set_overrides_settings_and_refuses_misspelt_ones(tmp_path, capsys, never_compute):
+    """--set STEP.KEY=VALUE reaches report(settings=...); a step or setting the report does not have stops the
+    command before computing, suggesting the closest name (a misspelt setting is never ignored in silence)."""
+    from neurosuper.report import check_settings, parse_settings
+
+    assert parse_settings(["directions.max_units=512", "interpret.similarity=pixels", "toy.model=linear"]) == {
+        "directions": {"max_units": 512}, "interpret": {"similarity": "pixels"}, "toy": {"model": "linear"}}
+    brain, _ = _sets(20)
+    ns.save(brain, tmp_path / "a.nc")
+    base = ["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--set"]
+    err = _bad(base + ["directions.max_unit=64"], capsys)
+    assert "found directions.max_unit" in err and "Fix: --set directions.max_units=64" in err
+    err = _bad(base + ["spectra.n_boot=5"], capsys)
+    assert "found step 'spectra'" in err and "Fix: --set spectrum.n_boot=5" in err
+    err = _bad(base + ["n_boot=5"], capsys)
+    assert "expected STEP.KEY=VALUE" in err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(ns.errors.FormatError, match="interpret.kk"):
+        check_settings({"interpret": {"kk": 3}})
+
+
+def test_a_step_refuses_a_setting_it_does_not_read(tmp_path):
+    from neurosuper.cli import spectrum
+
+    ctx = Context(out=tmp_path, data={"brain": _sets(20)[0]}, set_names=("brain",), progress=False,
+                  settings={"spectrum": {"nboot": 5}})
+    with pytest.raises(AnalysisError, match="'nboot'.*n_boot"):
+        spectrum.demo(ctx)

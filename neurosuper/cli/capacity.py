@@ -101,10 +101,11 @@ def demo(ctx) -> None:
     from .. import capacity
     from .._atomic import save_figure
     from ..errors import NeurosuperError, NeurosuperWarning
+    from ..pipeline import step_settings
     from ..plot.capacity import plot_capacity
     from ..storage import save_result
 
-    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("capacity", {}) or {})}
+    cfg = step_settings(ctx, "capacity", DEMO_SETTINGS)
     out: dict[str, Any] = {"settings": dict(cfg), "captions": {}}
     results = {}
     for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given

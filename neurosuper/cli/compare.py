@@ -21,6 +21,8 @@ from typing import Any
 #: Stimuli the demo step compares (every 10th of the 2,000: RDMs of 19,900 pairs; keeps it to seconds).
 DEMO_STIMULUS_STEP = 10
 DEMO_N_BOOT = 100
+#: The step's reduced settings (``ctx.settings["compare"]`` overrides them).
+DEMO_SETTINGS: dict[str, Any] = {"stimulus_step": DEMO_STIMULUS_STEP, "n_boot": DEMO_N_BOOT}
 
 
 def _none(value: str | None) -> str | None:
@@ -129,12 +131,12 @@ def demo(ctx) -> None:
     from .. import compare
     from .._atomic import save_figure
     from ..errors import NeurosuperError, NeurosuperWarning
+    from ..pipeline import step_settings
     from ..plot.compare import plot_profile, plot_rdms
     from ..storage import save_result
 
-    settings = dict(getattr(ctx, "settings", {}).get("compare") or {})
-    step_every = int(settings.get("stimulus_step", DEMO_STIMULUS_STEP))
-    n_boot = int(settings.get("n_boot", DEMO_N_BOOT))
+    settings = step_settings(ctx, "compare", DEMO_SETTINGS)
+    step_every, n_boot = int(settings["stimulus_step"]), int(settings["n_boot"])
     sets = dict(ctx.sets) if hasattr(ctx, "sets") else {"brain": ctx.brain, "network": ctx.network}
     model_name, target_name = _roles(sets)
     model = sets[model_name].isel(stimulus=slice(0, None, step_every))

@@ -25,6 +25,8 @@ DEMO_SETTINGS: dict[str, Any] = {"max_units": 128, "split": 0.5, "k": 5, "sae_st
                                  "nmf_max_iter": 200, "sparse_coding_max_iter": 5, "blas_threads": 1,
                                  "pretrained": False, "pretrained_images": 200}
 PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
+#: Settings the step reads besides :data:`DEMO_SETTINGS` (default: every method of ``DEFAULT_METHODS``).
+SETTINGS_ALLOWED = ("methods",)
 
 
 def unit_subset(ds, max_units: int):
@@ -188,9 +190,10 @@ def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, An
 def demo(ctx) -> None:
     """Demo/report step: compare_methods on each analysed set (≤ ``max_units`` units), figures, headline."""
     from .._atomic import save_figure
+    from ..pipeline import step_settings
     from ..plot.directions import plot_direction_meis, plot_methods
 
-    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("directions", {}) or {})}
+    cfg = step_settings(ctx, "directions", DEMO_SETTINGS, allowed=SETTINGS_ALLOWED)
     from ..directions import DEFAULT_METHODS
 
     block: dict[str, Any] = {"settings": {**{k: v for k, v in cfg.items() if k != "methods"},

@@ -147,9 +147,10 @@ def demo(ctx) -> None:
     import warnings
 
     from ..errors import NeurosuperWarning
+    from ..pipeline import step_settings
     from ..plot.interpret import plot_ii
 
-    cfg = {**DEMO_SETTINGS, **dict(ctx.settings.get("interpret", {}) or {})}
+    cfg = step_settings(ctx, "interpret", DEMO_SETTINGS)
     summary: dict[str, Any] = {"settings": dict(cfg)}
     results = {}
     for name, ds in ctx.sets.items():

@@ -99,17 +99,18 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import NeurosuperError
-    from ..report import check_skip, report
+    from ..report import check_skip, parse_settings, report
 
     files = [args.file] + ([args.file2] if args.file2 else [])
     from .nwb import loader_flags_given
 
     paths = check_inputs(files, args.out, nwb_flags=loader_flags_given(args))
     check_skip(args.skip)
+    settings = parse_settings(args.set)
     sets = [load_input(p, args) for p in paths]
     try:
         path = report(sets[0], sets[1] if len(sets) > 1 else None, out=args.out, names=[p.stem for p in paths],
-                      groupby=args.groupby, skip=args.skip, progress=not args.quiet)
+                      groupby=args.groupby, skip=args.skip, settings=settings, progress=not args.quiet)
     except NeurosuperError as err:
         raise type(err)(_one_line(str(err))) from None
     summary = json.loads((Path(args.out) / "summary.json").read_text())
@@ -136,5 +137,8 @@ def register(sub) -> None:
                    help="group units by layer or area (auto: layer, else area; none: one result per set)")
     p.add_argument("--skip", nargs="+", default=[], metavar="STEP",
                    help="analysis steps not to run (e.g. --skip directions); the report lists them as skipped")
+    p.add_argument("--set", nargs="+", default=[], metavar="STEP.KEY=VALUE",
+                   help="override a step's (reduced) settings, e.g. --set directions.max_units=512 interpret.k=3 "
+                        "(values read as JSON); the report states the settings as run")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

@@ -250,6 +250,10 @@ def _simulated(ctx, name: str, ds):
     return sim
 
 
+#: The step's reduced settings (``ctx.settings["spectrum"]`` overrides them).
+DEMO_SETTINGS: dict[str, Any] = {"n_boot": 20}
+
+
 def demo(ctx) -> None:
     """Spectra of every analysed set: results, one figure, and ``ctx.summary["spectrum"]``."""
     import numpy as np
@@ -258,11 +262,11 @@ def demo(ctx) -> None:
     from .. import spectral
     from .._atomic import save_figure
     from ..errors import AnalysisError, NeurosuperWarning
+    from ..pipeline import step_settings
     from ..plot.spectral import plot_spectrum, plot_trajectory
     from ..storage import save_result
 
-    settings = dict(getattr(ctx, "settings", {}).get("spectrum") or {})
-    n_boot = int(settings.get("n_boot", 20))
+    n_boot = int(step_settings(ctx, "spectrum", DEMO_SETTINGS)["n_boot"])
     summary: dict[str, Any] = {"settings": {"n_boot": n_boot}}
     results: dict[str, Any] = {}
     sets = ctx.sets

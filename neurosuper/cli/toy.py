@@ -165,21 +165,15 @@ def register(sub) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- demo
+#: Settings the step reads besides :data:`DEMO_SETTINGS`: any other argument of :func:`neurosuper.toy.train`.
+SETTINGS_ALLOWED = ("model", "importance", "kurtosis", "weight_decay", "backend")
+
+
 def _settings(ctx) -> dict[str, Any]:
     """:data:`DEMO_SETTINGS` with ``ctx.settings["toy"]`` over them; unknown names are refused."""
-    import inspect
+    from ..pipeline import step_settings
 
-    from .. import toy
-    from ..errors import AnalysisError, fail
-
-    given = dict(ctx.settings.get("toy") or {})
-    allowed = set(inspect.signature(toy.train).parameters) - {"progress"}
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise fail("toy step: settings", f"{unknown}",
-                   f"arguments of neurosuper.toy.train ({', '.join(sorted(allowed))})",
-                   "remove or rename them in ctx.settings['toy']", AnalysisError)
-    return {**DEMO_SETTINGS, **given}
+    return step_settings(ctx, "toy", DEMO_SETTINGS, allowed=SETTINGS_ALLOWED)
 
 
 def demo(ctx) -> None:

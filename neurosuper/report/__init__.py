@@ -27,7 +27,8 @@ from typing import Any
 from ..errors import FormatError, NeurosuperWarning, fail
 from .text import headline, headline_by_step
 
-__all__ = ["report", "report_step", "write_report", "prepare_sets", "set_labels", "check_skip", "MAX_BYTES",
+__all__ = ["report", "report_step", "write_report", "prepare_sets", "set_labels", "check_skip", "parse_settings",
+           "check_settings", "MAX_BYTES",
            "GROUPBY",
            "headline", "headline_by_step", "REPORT_FILE"]
 
@@ -96,6 +97,49 @@ def _check_shared(sets: Sequence[Any], labels: Sequence[str]) -> None:
     shared_ids(*ids, names=list(labels), caller="report", warn=False)
 
 
+def parse_settings(items: Sequence[str], steps: Iterable[Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``["directions.max_units=512", "interpret.k=3"]`` → ``{"directions": {"max_units": 512}, "interpret":
+    {"k": 3}}`` (values read as JSON, else kept as text), for ``report(settings=...)``; an item without
+    ``STEP.KEY=VALUE``, or a step or setting the report does not have (:func:`check_settings`), raises."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        target, eq, text = str(item).partition("=")
+        step, dot, key = target.partition(".")
+        if not (eq and dot and step and key):
+            raise fail("--set", repr(item), "STEP.KEY=VALUE", "--set directions.max_units=512")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out.setdefault(step, {})[key] = value
+    check_settings(out, steps)
+    return out
+
+
+def check_settings(settings: Mapping[str, Mapping[str, Any]] | None, steps: Iterable[Any] | None = None) -> None:
+    """Raise, before anything is computed, when ``settings`` names a step that is not an analysis step of the
+    report or a setting that step does not read (its module's ``DEMO_SETTINGS`` / ``SETTINGS_ALLOWED``): a
+    misspelt setting must not be ignored in silence. The fix suggests the closest name."""
+    import difflib
+
+    from ..pipeline import report_steps
+
+    by_name = {s.name: s for s in report_steps(steps) if s.name != "report"}
+    names = list(by_name)
+    for step, values in (settings or {}).items():
+        for key, value in dict(values).items():
+            if step not in by_name:
+                near = difflib.get_close_matches(step, names, n=1, cutoff=0) or ["STEP"]
+                raise fail("--set", f"step {step!r}", f"one of {', '.join(names)}", f"--set {near[0]}.{key}={value}")
+            known = by_name[step].settings_keys()
+            if known is not None and key not in known:
+                near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0)
+                raise fail("--set", f"{step}.{key}", f"a setting of the {step} step: {', '.join(sorted(known))}",
+                           f"--set {step}.{near[0]}={value}")
+
+
 def check_skip(skip: Sequence[str], steps: Iterable[Any] | None = None) -> None:
     """Raise when ``skip`` names something that is not an analysis step of the report."""
     from ..pipeline import report_steps
@@ -149,6 +193,7 @@ def report(ds: Any, other: Any = None, *, out: str | os.PathLike, names: Sequenc
     out = _check_out(out)
     step_list = report_steps(DEMO_STEPS if steps is None else steps)
     check_skip(skip, step_list)
+    check_settings(settings, step_list)
     sets = [ds] if other is None else [ds, other]
     for s in sets:
         validate(s, check_values=False)
