@@ -18,10 +18,11 @@ a network exist; ``ctx.brain`` / ``ctx.network`` still work (for a pair of sets 
 network they are the first and the second set). A step that needs two sets (the comparison) says so with
 ``min_sets=2`` and is skipped, with the reason recorded, when it is given one.
 
-**Reduced settings.** Where a step would be slow at full size it runs with documented reduced settings:
-``Step.settings`` (read by the step from ``ctx.settings[step.name]``; the caller may override them there before
-running) and ``Step.reduced`` (the same in words). The report states both, and whatever the step itself records
-under ``ctx.summary[step.name]["settings"]``.
+**Reduced settings.** Where a step would be slow at full size it runs with documented reduced settings: its
+module's ``DEMO_SETTINGS`` (plus the names in ``SETTINGS_ALLOWED``), which :func:`step_settings` merges with the
+caller's overrides in ``ctx.settings[step.name]`` — refusing a name the step does not read — and ``Step.reduced``
+(the same in words). The step records the settings as run under ``ctx.summary[step.name]["settings"]``; the
+report states them and the sentence.
 
 **Skipping.** A step whose module is absent (an analysis not in this version, or an optional dependency not
 installed) or that defines no such function is skipped, with the reason recorded in ``ctx.skipped`` and in
@@ -64,8 +65,8 @@ class Step:
     """One step: ``target`` is ``"package.module:function"`` (imported when the step runs) or a function of the
     context; ``reads``/``provides`` name data in the context (:data:`SETS`: every analysed set).
 
-    ``min_sets`` is how many analysed sets the step needs (2 for the comparison); ``settings`` are the reduced
-    settings the step runs with (in ``ctx.settings[name]``) and ``reduced`` says them in words; ``data`` marks a
+    ``min_sets`` is how many analysed sets the step needs (2 for the comparison); ``reduced`` says in words the
+    reduced settings the step runs with (its module's ``DEMO_SETTINGS``, see :func:`step_settings`); ``data`` marks a
     step that builds the demo's data (the report of a user's files runs every step but those).
     """
 
@@ -75,7 +76,6 @@ class Step:
     provides: tuple[str, ...] = ()
     description: str = ""
     min_sets: int = 1
-    settings: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     reduced: str = ""
     data: bool = False
     title: str = ""
@@ -339,7 +339,6 @@ def run_steps(ctx: Context, steps: Iterable[Step], *, errors: str = "raise",
             _record(ctx, step, "skipped", reason=reason)
             ctx.log(f"- {step.name}: skipped ({reason})")
             continue
-        ctx.settings.setdefault(step.name, dict(step.settings))
         ctx.log(f"- {step.name}")
         fn = step.function()
         t0 = time.perf_counter()

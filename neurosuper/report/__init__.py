@@ -233,7 +233,7 @@ def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None
 
     options = ctx.settings.get("report", {}) if isinstance(ctx.settings.get("report"), Mapping) else {}
     title = title or options.get("title") or "neurosuper report"
-    demo = bool(options.get("demo", getattr(ctx, "demo", False))) if demo is None else demo
+    demo = bool(getattr(ctx, "demo", False)) if demo is None else demo
     steps = _step_table()
     page = collect(ctx, steps, title=title, demo=demo)
     scale, text = 1.0, ""
