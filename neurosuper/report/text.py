@@ -74,9 +74,11 @@ def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
     p = entry.get("p_above_chance")
     how = (f"mean II {fmt(entry.get('mean_ii'))}, similarity {entry.get('similarity', '?')}")
     if p is not None and p >= 0.05:  # 5 % clear the 95th percentile by chance alone
+        z = entry.get("mean_ii_z")
+        mean_z = f"mean II z-score {fmt(z)}, " if z is not None else ""
         return [f"{round(100 * share)}% of the units of {noun} have an II above the {entry.get('null', 'null')}'s 95th "
-                f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): as a "
-                f"population they are not more interpretable than random stimulus sets ({how})."]
+                f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): "
+                f"individually, their most exciting stimuli are rarely more alike than random ones ({mean_z}{how})."]
     chance = "" if p is None else "; 5% expected by chance, binomial " + (f"p = {p:.1g}" if p >= 1e-16 else
                                                                            "p < 1e-16")
     return [f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
