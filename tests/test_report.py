@@ -569,3 +569,15 @@ def test_a_step_refuses_a_setting_it_does_not_read(tmp_path):
                   settings={"spectrum": {"nboot": 5}})
     with pytest.raises(AnalysisError, match="'nboot'.*n_boot"):
         spectrum.demo(ctx)
+
+
+def test_predictivity_headline_reads_against_zero_and_the_ceiling():
+    pred = {"kind": "predictivity", "groupby": "layer", "best": "l1", "score": {"l1": 0.0134, "l2": 0.01},
+            "ci": {"l1": [0.007, 0.019], "l2": [-0.002, 0.02]}, "ceiling": [0.21, 0.46], "ceiling_kind": "split-half"}
+    (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
+    assert line == ("A cross-validated ridge readout of l1, the best-predicting layer, predicts the other set's units "
+                    "with median r = 0.013 (95% CI 0.007–0.019); the noise ceiling (split-half) is 0.21–0.46, far "
+                    "above it: most of what the units reliably do, this model does not predict.")
+    pred = {**pred, "best": "l2", "ceiling": None}
+    (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
+    assert line.endswith("(95% CI -0.002–0.020, which includes 0).")

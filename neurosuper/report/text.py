@@ -147,6 +147,7 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
         if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
             text += f"; the {prof.get('ceiling_kind', '')} noise ceiling is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
         lines.append(text.replace("  ", " ") + ".")
+    lines.extend(_predictivity(block.get("predictivity")))
     ov = block.get("overview")
     if isinstance(ov, Mapping) and ov.get("cka") is not None and not isinstance(ov.get("cka"), Mapping):
         text = f"Over all units, linear CKA = {fmt(ov['cka'])}"
@@ -161,6 +162,26 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
                 text += " (degenerate: as many units as stimuli)"
         lines.append(text + f" on {ov.get('n_stimuli', block.get('n_stimuli', '?'))} shared stimuli.")
     return lines
+
+
+def _predictivity(pred: Any) -> list[str]:
+    """One sentence on the predictivity profile: how well the best group's linear readout predicts the other set's
+    units, against zero and the noise ceiling."""
+    if not isinstance(pred, Mapping) or pred.get("best") is None or not isinstance(pred.get("score"), Mapping):
+        return []
+    best = str(pred["best"])
+    text = (f"A cross-validated ridge readout of {best}, the best-predicting {pred.get('groupby', 'group')}, predicts "
+            f"the other set's units with median r = {fmt(pred['score'].get(best), 3)}")
+    ci = pred.get("ci", {}).get(best) if isinstance(pred.get("ci"), Mapping) else None
+    if isinstance(ci, Sequence) and len(ci) == 2 and None not in ci:
+        text += f" (95% CI {fmt(ci[0], 3)}–{fmt(ci[1], 3)}{', which includes 0' if ci[0] <= 0 else ''})"
+    ceiling = pred.get("ceiling")
+    if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
+        kind = f" ({pred['ceiling_kind']})" if pred.get("ceiling_kind") else ""
+        text += f"; the noise ceiling{kind} is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
+        if isinstance(ci, Sequence) and len(ci) == 2 and ci[1] is not None and ci[1] < ceiling[0]:
+            text += ", far above it: most of what the units reliably do, this model does not predict"
+    return [text.replace("  ", " ") + "."]
 
 
 def _toy_entry(entry: Mapping[str, Any]) -> list[str]:
