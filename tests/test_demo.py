@@ -76,6 +76,9 @@ def test_demo_report_has_every_section(demo_run):
     from neurosuper._provenance import file_sha256
 
     assert file_sha256(out / "demo_brain.nwb") in html  # the brain analysed is the one read back from NWB
+    for section in ("spectrum", "interpret", "capacity"):  # and every brain result's provenance names the file
+        prov = html.split(f"<section id='{section}'>")[1].split("</section>")[0].split("Provenance of these")[1]
+        assert file_sha256(out / "demo_brain.nwb") in prov, section
     assert "How the demo data were made" in html and "counts_identical" in html
     reduced = [s for s in pipeline.DEMO_STEPS if s.reduced and s.name in analyses]
     assert html.count("<strong>Reduced settings:</strong>") == len(reduced) >= 1

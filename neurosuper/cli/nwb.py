@@ -148,8 +148,8 @@ def demo(ctx) -> None:
 
     The provided ``brain`` is the simulated set with the responses loaded from the file (same dtype); its other
     variables and attrs (simulation truth such as ``rates`` or ``alpha_true``, which NWB does not carry) are
-    kept, and ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses come from. The simulated
-    set itself is left as it was.
+    kept, and ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses come from; the NWB file joins
+    the set's input files, so every result's provenance names it. The simulated set itself is left as it was.
     """
     from ..errors import NeurosuperError
     from ..io.nwb import load_nwb, save_nwb
@@ -170,9 +170,13 @@ def demo(ctx) -> None:
     if want.shape != got.shape or not np.array_equal(want, got, equal_nan=True):
         raise NeurosuperError(f"demo nwb step: found counts loaded from {path} that differ from the demo brain "
                               f"(shapes {got.shape} vs {want.shape}); expected identical counts. This is a bug.")
+    from .._provenance import INPUTS_KEY
+
     merged = brain.copy()
     merged["responses"] = (tuple(dims), got.astype(brain["responses"].dtype))
     merged.attrs.update(nwb_file=path.name, loader="neurosuper.load_nwb")
+    # every result's provenance names both files: the NWB file (the responses) and the set (stimuli, truth)
+    merged.encoding[INPUTS_KEY] = [*brain.encoding.get(INPUTS_KEY, []), str(path)]
     ctx.provide("brain", merged)
     ctx.summary["nwb"] = {"file": path.name, "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
                           "n_spikes": int(loaded["n_spikes"].sum()), "counts_identical": True,

@@ -312,15 +312,10 @@ def describe_set(ds: Any, *, out: Path, summary: Mapping[str, Any], label: str) 
         if key in attrs:
             info[key] = attrs[key]
     files = inputs_of(ds)
-    names = []
-    nwb = attrs.get("nwb_file")
-    if nwb and not any(Path(str(f.get("path", ""))).name == Path(str(nwb)).name for f in files):
-        names.append(str(nwb))  # the demo's brain: its responses were read back from this NWB file
     data = summary.get("data", {})
     entry = data.get(label) if isinstance(data, Mapping) else None
-    if not files and not nwb and isinstance(entry, Mapping) and entry.get("file"):
-        names.append(str(entry["file"]))
-    files = [*files, *(file_input(out / n) for n in names if (out / n).exists())]
+    if not files and isinstance(entry, Mapping) and entry.get("file") and (out / str(entry["file"])).exists():
+        files = [file_input(out / str(entry["file"]))]  # a set built in memory and saved by the data step
     info["files"] = files
     return info
 
