@@ -1,7 +1,7 @@
 """Shared test builders: a small valid set and the catalogue of corruptions every validator must catch.
 
-Used by test_format.py, test_format_properties.py, test_concat.py and test_storage.py (test modules never import
-each other).
+Used by test_format.py, test_format_properties.py, test_concat.py and test_storage.py, and (``brain_and_network``)
+by the report and demo tests (test modules never import each other).
 """
 
 from __future__ import annotations
@@ -143,3 +143,22 @@ def assert_round_trip(ds: xr.Dataset, back: xr.Dataset) -> None:
         assert got.dtype.kind == "U" if var.dtype.kind == "U" else got.dtype == var.dtype, (name, got.dtype)
         assert_same_attrs(dict(got.attrs), dict(var.attrs))
     assert_same_attrs(dict(back.attrs), dict(ds.attrs))
+
+
+def brain_and_network(n: int = 60, *, side: int = 16, n_brain: int = 24, n_latent: int = 12, n_net: int = 10,
+                      areas: tuple = (("V1", 16), ("V2", 8)), layers: tuple = (("l1", 5), ("l2", 5)),
+                      seed: int = 0) -> tuple[xr.Dataset, xr.Dataset]:
+    """A brain (Poisson counts, 2 repeats, ``areas``) and a network (ReLU units, ``layers``) seeing the same random
+    ``side`` × ``side`` images: the brain's rates rectify random linear features of the pixels with a power-law
+    gain, the network mixes the first ``n_latent`` of those features. For the report and demo tests."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.standard_normal((n, side, side)).astype("float32")
+    feats = imgs.reshape(n, -1) @ rng.standard_normal((side * side, n_brain)) / side
+    rates = np.maximum(feats, 0) * np.arange(1, n_brain + 1) ** -0.5 * 3 + 0.5
+    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
+                          measure="spike_count", stimuli=imgs,
+                          area=("unit", [name for name, k in areas for _ in range(k)]))
+    net = ns.from_array(np.maximum(feats[:, :n_latent] @ rng.standard_normal((n_latent, n_net)), 0).astype("float32"),
+                        system="network", measure="activation", stimuli=imgs,
+                        layer=("unit", [name for name, k in layers for _ in range(k)]))
+    return brain, net

@@ -10,8 +10,8 @@ import re
 
 import numpy as np
 import pytest
+from _format_helpers import brain_and_network
 
-import neurosuper as ns
 from neurosuper import datasets, pipeline
 from neurosuper.cli import main
 from neurosuper.cli.demo import DemoContext
@@ -19,16 +19,7 @@ from neurosuper.cli.demo import DemoContext
 
 def _small_demo_data(n: int = 80, seed: int = 0):
     """A small brain (spike counts, 2 repeats, images) and network (two layers) on the same 16x16 images."""
-    rng = np.random.default_rng(seed)
-    imgs = rng.standard_normal((n, 16, 16)).astype("float32")
-    feats = imgs.reshape(n, -1) @ rng.standard_normal((256, 24)) / 16
-    rates = np.maximum(feats, 0) * np.arange(1, 25) ** -0.5 * 3 + 0.5
-    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
-                          measure="spike_count", stimuli=imgs, area=("unit", ["V1"] * 24))
-    net = ns.from_array(np.maximum(feats[:, :12] @ rng.standard_normal((12, 16)), 0).astype("float32"),
-                        system="network", measure="activation", stimuli=imgs,
-                        layer=("unit", ["hidden1"] * 8 + ["hidden2"] * 8))
-    return brain, net
+    return brain_and_network(n, n_net=16, areas=(("V1", 24),), layers=(("hidden1", 8), ("hidden2", 8)), seed=seed)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from html import escape
 
 import numpy as np
 import pytest
+from _format_helpers import brain_and_network
 
 import neurosuper as ns
 from neurosuper import pipeline
@@ -69,16 +70,7 @@ QUICK = (Step("spectrum", _quick_spectrum, title="Spectra", description="quick P
 
 def _sets(n: int = 60, seed: int = 0):
     """A brain (2 repeats, two areas, images) and a network (two layers) seeing the same random 16x16 images."""
-    rng = np.random.default_rng(seed)
-    imgs = rng.standard_normal((n, 16, 16)).astype("float32")
-    feats = imgs.reshape(n, -1) @ rng.standard_normal((256, 24)) / 16
-    rates = np.maximum(feats, 0) * np.arange(1, 25) ** -0.5 * 3 + 0.5
-    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
-                          measure="spike_count", stimuli=imgs, area=("unit", ["V1"] * 16 + ["V2"] * 8))
-    net = ns.from_array(np.maximum(feats[:, :12] @ rng.standard_normal((12, 10)), 0).astype("float32"),
-                        system="network", measure="activation", stimuli=imgs,
-                        layer=("unit", ["l1"] * 5 + ["l2"] * 5))
-    return brain, net
+    return brain_and_network(n, seed=seed)
 
 
 def _images(html: str) -> list[tuple[str, bytes, int, int]]:

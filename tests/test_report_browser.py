@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
+from _format_helpers import brain_and_network
 
 import neurosuper as ns
 from neurosuper.pipeline import DEMO_STEPS, Step
@@ -174,16 +174,8 @@ def open_in_browser(html: Path, *, width: int = 1280, height: int = 900) -> dict
 
 
 def _small_sets(n: int = 60):
-    rng = np.random.default_rng(0)
-    imgs = rng.standard_normal((n, 20, 20)).astype("float32")
-    feats = imgs.reshape(n, -1) @ rng.standard_normal((400, 30)) / 20
-    rates = np.maximum(feats, 0) * np.arange(1, 31) ** -0.5 * 3 + 0.5
-    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
-                          measure="spike_count", stimuli=imgs, area=("unit", ["V1"] * 20 + ["V2"] * 10))
-    net = ns.from_array(np.maximum(feats[:, :20] @ rng.standard_normal((20, 16)), 0).astype("float32"),
-                        system="network", measure="activation", stimuli=imgs,
-                        layer=("unit", ["l1"] * 8 + ["l2"] * 8))
-    return brain, net
+    return brain_and_network(n, side=20, n_brain=30, n_latent=20, n_net=16, areas=(("V1", 20), ("V2", 10)),
+                             layers=(("l1", 8), ("l2", 8)))
 
 
 def _figures_step(ctx):
