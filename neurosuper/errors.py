@@ -6,7 +6,9 @@ what was found, what was expected and how to fix it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "NWBLayoutError",
     "AnalysisError",
     "NeurosuperWarning",
+    "recorded_warnings",
 ]
 
 
@@ -55,3 +58,28 @@ def fail(what: str, found: str, expected: str, fix: str, cls: type[NeurosuperErr
     Returned, not raised, so the caller writes ``raise fail(...)`` and tracebacks point at the check.
     """
     return cls(f"{what}: found {found}; expected {expected}. Fix: {fix}")
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[str]]:
+    """Collect the messages of the :class:`NeurosuperWarning` s raised inside — each once, in order — in the list
+    it yields (filled when the block ends, also when it raises), for a summary or a report to show; every other
+    warning is issued again as it was, never swallowed.
+
+    >>> with recorded_warnings() as notes:       # doctest: +SKIP
+    ...     result = analysis(ds)
+    >>> entry["warnings"] = notes
+    """
+    notes: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield notes
+    finally:
+        for w in caught:
+            if issubclass(w.category, NeurosuperWarning):
+                if str(w.message) not in notes:
+                    notes.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

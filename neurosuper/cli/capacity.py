@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,17 @@ def _format(summary: dict[str, Any], path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from .._atomic import save_figure
     from ..capacity import feature_capacity, summary
+    from ..errors import recorded_warnings
     from ..storage import load, save_result
 
     ds = load(args.file)
     groupby = None if args.groupby == "none" else args.groupby
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         result = feature_capacity(ds, method=args.method, n_directions=args.n_directions, groupby=groupby,
                                   tol=args.tol, center=args.center, seed=args.seed, progress=not args.json)
     out = summary(result)
-    for w in caught:
-        if "neurosuper" in type(w.message).__module__:
-            print(f"neurosuper: warning: {w.message}", file=sys.stderr)
+    for note in notes:
+        print(f"neurosuper: warning: {note}", file=sys.stderr)
     if args.out:
         out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
     if args.figure:
@@ -100,7 +98,7 @@ def demo(ctx) -> None:
     its units and stimuli, ``DEMO_SETTINGS``), per layer or area."""
     from .. import capacity
     from .._atomic import save_figure
-    from ..errors import NeurosuperError, NeurosuperWarning
+    from ..errors import NeurosuperError, recorded_warnings
     from ..pipeline import step_settings
     from ..plot.capacity import plot_capacity
     from ..storage import save_result
@@ -109,8 +107,7 @@ def demo(ctx) -> None:
     out: dict[str, Any] = {"settings": dict(cfg), "captions": {}}
     results = {}
     for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with recorded_warnings() as notes:
             try:
                 sub = _demo_subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
                 n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
@@ -133,7 +130,6 @@ def demo(ctx) -> None:
                 results[name] = result
             except NeurosuperError as err:
                 entry = {"skipped": str(err)}
-        notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)))
         if notes:
             entry["warnings"] = notes
         out[name] = entry

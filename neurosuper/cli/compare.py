@@ -128,7 +128,7 @@ def demo(ctx) -> None:
     figure; ``ctx.summary["compare"]`` and ``ctx.results["compare"]``."""
     from .. import compare
     from .._atomic import save_figure
-    from ..errors import NeurosuperError, NeurosuperWarning
+    from ..errors import NeurosuperError, recorded_warnings
     from ..pipeline import step_settings
     from ..plot.compare import plot_profile, plot_rdms
     from ..storage import save_result
@@ -144,8 +144,7 @@ def demo(ctx) -> None:
                              "model": model_name, "target": target_name,
                              "stimuli": f"every {step_every}th stimulus of the sets"}
     results: dict[str, Any] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         try:
             prof = compare.profile(model, target, rdm="correlation", compare="spearman", groupby="auto",
                                    n_boot=n_boot, seed=0)
@@ -191,7 +190,6 @@ def demo(ctx) -> None:
             }
         except NeurosuperError as err:
             entry["error"] = str(err)
-    notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
     if notes:
         entry["warnings"] = notes
     if hasattr(ctx, "results"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import warnings
 from typing import Any
 
 import numpy as np
@@ -58,6 +57,7 @@ def _format(out: dict[str, Any], path: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from .._atomic import check_figure_path, check_target, save_figure
     from ..directions import compare_methods, summary
+    from ..errors import recorded_warnings
     from ..storage import load, save_result
 
     for target in (args.out,):
@@ -72,12 +72,10 @@ def run(args: argparse.Namespace) -> int:
         ds = unit_subset(ds, args.max_units)
     split = None if args.split in ("none", "None") else float(args.split)
     options = {"sae": {"n_steps": args.sae_steps}} if args.sae_steps and "sae" in args.methods else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         result = compare_methods(ds, tuple(args.methods), similarity=args.similarity, k=args.k, split=split,
                                  seed=args.seed, n_directions=args.n_directions, options=options,
                                  progress=not args.json)
-    notes = [str(w.message) for w in caught if "neurosuper" in type(w.message).__module__]
     out = summary(result)
     if notes:
         out["warnings"] = notes
@@ -157,7 +155,7 @@ def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | No
 
 def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
     from ..directions import DEFAULT_METHODS, compare_methods, summary
-    from ..errors import NeurosuperError
+    from ..errors import NeurosuperError, recorded_warnings
     from ..storage import save_result
 
     sub = unit_subset(ds, int(cfg["max_units"]))
@@ -170,16 +168,14 @@ def _compare_one(ctx, label: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, An
     from threadpoolctl import threadpool_limits
 
     threads = cfg.get("blas_threads")
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(int(threads) if threads else None):
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes, threadpool_limits(int(threads) if threads else None):
         try:
             result = compare_methods(sub, methods, k=int(cfg["k"]), split=cfg["split"], options=options,
                                      progress=ctx.progress)
         except NeurosuperError as err:
             entry["error"] = str(err)
             result = None
-    entry["warnings"] = list(dict.fromkeys(str(w.message) for w in caught
-                                           if "neurosuper" in type(w.message).__module__))
+    entry["warnings"] = notes
     if result is None:
         return entry, None, sub
     entry.update(summary(result))

@@ -144,9 +144,7 @@ def _demo_one(ctx, name: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], 
 
 def demo(ctx) -> None:
     """Demo step: II, 2AFC accuracy and selectivity of the demo brain and network, one II figure for both."""
-    import warnings
-
-    from ..errors import NeurosuperWarning
+    from ..errors import recorded_warnings
     from ..pipeline import step_settings
     from ..plot.interpret import plot_ii
 
@@ -155,10 +153,8 @@ def demo(ctx) -> None:
     results = {}
     for name, ds in ctx.sets.items():
         ctx.log(f"  interpretability index: {name}")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", NeurosuperWarning)
+        with recorded_warnings() as notes:
             summary[name], res = _demo_one(ctx, name, ds, cfg)
-        notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
         if notes:
             summary[name]["warnings"] = notes
         if res is not None:

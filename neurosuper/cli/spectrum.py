@@ -261,7 +261,7 @@ def demo(ctx) -> None:
 
     from .. import spectral
     from .._atomic import save_figure
-    from ..errors import AnalysisError, NeurosuperWarning
+    from ..errors import AnalysisError, recorded_warnings
     from ..pipeline import step_settings
     from ..plot.spectral import plot_spectrum, plot_trajectory
     from ..storage import save_result
@@ -275,8 +275,7 @@ def demo(ctx) -> None:
     for ax, (name, ds) in zip(axes, sets.items(), strict=False):
         entry: dict[str, Any] = {}
         group = _group_of(ds)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with recorded_warnings() as notes:
             try:
                 spec = spectral.eigenspectrum(ds, n_boot=n_boot, progress=ctx.progress)
                 fit = spectral.powerlaw(spec)
@@ -312,7 +311,6 @@ def demo(ctx) -> None:
                 entry = {"error": str(err)}
                 ax.set_axis_off()
                 ax.set_title(f"{name}: {err}"[:80], fontsize=8)
-        notes = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
         if notes:
             entry["warnings"] = notes
         summary[name] = entry

@@ -11,24 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from typing import Any
 
 #: The demo step's reduced settings (``ctx.settings["toy"]`` overrides them): these reproduce the pentagon
 #: (every C_i ≈ 0.40) in about a second; the papers train 10,000 steps with batch 1,024 and lr 1e-3.
 DEMO_SETTINGS: dict[str, Any] = {"n_features": 5, "n_hidden": 2, "density": 0.05, "n_seeds": 4, "steps": 1500,
                                  "batch_size": 256, "lr": 1e-2, "seed": 0}
-
-
-def _neurosuper_warnings(caught) -> list[str]:
-    """The messages of the recorded warnings that are :class:`~neurosuper.errors.NeurosuperWarning`s; any other
-    warning is issued again, as if it had not been recorded."""
-    from ..errors import NeurosuperWarning
-
-    for w in caught:
-        if not issubclass(w.category, NeurosuperWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
 
 
 def _inputs(result) -> dict[str, Any]:
@@ -89,7 +77,7 @@ def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from .. import toy
     from .._atomic import check_figure_path, check_target, save_figure
-    from ..errors import AnalysisError
+    from ..errors import AnalysisError, recorded_warnings
     from ..storage import save_result
 
     if args.out:  # before training: a bad path fails at once
@@ -97,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         check_figure_path(args.figure)
         check_target(args.figure, overwrite=args.overwrite)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         try:
             result = toy.train(args.features, args.hidden, **_train_kwargs(args), progress=not args.json)
         except AnalysisError as err:  # name the command's flag, not only the function's argument
@@ -106,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
             if name in FLAGS:
                 raise AnalysisError(f"{err} (command line: {FLAGS[name]})") from err
             raise
-    notes = _neurosuper_warnings(caught)
     out = {**toy.summary(result), **_inputs(result)}
     if notes:
         out["warnings"] = notes
@@ -180,11 +166,11 @@ def demo(ctx) -> None:
     """Demo step: Elhage et al. 2022's pentagon (5 features in 2 dims) with the short run of :data:`DEMO_SETTINGS`."""
     from .. import toy
     from .._atomic import save_figure
+    from ..errors import recorded_warnings
     from ..storage import save_result
 
     cfg = _settings(ctx)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         result = toy.train(**cfg, progress=False)
     entry: dict[str, Any] = toy.summary(result)
     if entry.get("steps") is None:  # the report's headline names the number of training steps
@@ -209,7 +195,7 @@ def demo(ctx) -> None:
                    "importance, coloured monosemantic / polysemantic / ignored (Scherlis et al. 2022).")
     entry["figure"] = save_figure(fig, ctx.path("toy_pentagon.png"), overwrite=True, dpi=120).name
     entry["captions"] = {entry["figure"]: caption}
-    entry["warnings"] = _neurosuper_warnings(caught)  # recorded, never silenced
+    entry["warnings"] = notes  # recorded, never silenced
     for note in entry["warnings"]:
         ctx.log(f"  warning: {note}")
     ctx.summary["toy"] = entry
