@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ def format_text(s: dict[str, Any], a: str, b: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from .. import compare
     from .._atomic import check_figure_path, check_target, save_figure
+    from ..errors import recorded_warnings
     from ..storage import load, save_result
 
     if args.out:
@@ -62,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
         check_figure_path(args.plot)
     a = load(args.a, lazy=True)
     b = load(args.b, lazy=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         result = compare.overview(a, b, rdm=args.rdm, compare=args.compare, n_boot=args.n_boot, seed=args.seed,
                                   groupby=_none(args.groupby), progress=not args.json and sys.stderr.isatty())
         if args.plot:
@@ -79,9 +78,8 @@ def run(args: argparse.Namespace) -> int:
                 ra = ra.assign_coords({key: ("stimulus_a", rb[key].values)})
             save_figure(plot_rdms({Path(args.a).name: ra, Path(args.b).name: rb}, order_by=order_by), args.plot,
                         dpi=120)
-    for w in caught:
-        if "neurosuper" in type(w.message).__module__:
-            print(f"neurosuper: warning: {w.message}", file=sys.stderr)
+    for note in notes:
+        print(f"neurosuper: warning: {note}", file=sys.stderr)
     if args.out:
         save_result(result, args.out, overwrite=True)
     s = compare.summary(result)

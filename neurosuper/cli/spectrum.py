@@ -135,12 +135,11 @@ def _compute(args: argparse.Namespace, ds) -> tuple[Any, Any, str | None, list]:
     import numpy as np
 
     from .. import spectral
-    from ..errors import AnalysisError
+    from ..errors import AnalysisError, recorded_warnings
 
     ranks = tuple(args.ranks) if args.ranks else None
     groupby = None if args.groupby in (None, "none") else args.groupby
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as notes:
         try:
             spec = spectral.eigenspectrum(ds, method=args.method, n_shuffles=args.n_shuffles, n_boot=args.n_boot,
                                           zscore=args.zscore, seed=args.seed, groupby=groupby,
@@ -155,7 +154,7 @@ def _compute(args: argparse.Namespace, ds) -> tuple[Any, Any, str | None, list]:
             if not getattr(err, "not_fittable", False):
                 raise
             status = "not fittable: " + str(err).removeprefix("powerlaw: ")
-    return spec, fit, status, caught
+    return spec, fit, status, notes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,12 +165,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         out_path, fig_path = _outputs(args)
         ds = load(args.file, lazy=True)
-        spec, fit, status, caught = _compute(args, ds)
+        spec, fit, status, notes = _compute(args, ds)
     except NeurosuperError as err:
         raise type(err)(cli_advice(str(err))) from None
-    for w in caught:
-        if issubclass(w.category, Warning) and "neurosuper" in (type(w.message).__module__ or ""):
-            print(f"neurosuper: warning: {cli_advice(str(w.message))}", file=sys.stderr)
+    for note in notes:
+        print(f"neurosuper: warning: {cli_advice(note)}", file=sys.stderr)
     if fit is not None:
         summary = spectral.summary(spec, fit)
     else:
