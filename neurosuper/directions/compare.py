@@ -21,7 +21,7 @@ import xarray as xr
 from .._progress import progress_bar
 from .._provenance import stamp
 from .._validation import check_float, check_int
-from ..errors import AnalysisError, NeurosuperWarning, fail
+from ..errors import AnalysisError, NeurosuperWarning, fail, recorded_warnings
 from ..format import validate
 from ..prep import trial_average
 from .estimators import METHODS, get_method
@@ -71,17 +71,13 @@ def _warnings_of(method: str, caller: str) -> Iterator[None]:
     """Re-issue the neurosuper warnings raised while fitting or scoring ``method`` with the method named first
     ("compare_methods: kmeans directions: interpretability_index: 3 of 128 units are dead ..."): without it a
     warning about "units" could be about any method's directions."""
-    caught: list[warnings.WarningMessage] = []
+    notes: list[str] = []
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with recorded_warnings() as notes:  # other warnings pass through unchanged
             yield
     finally:  # also when the method raised: its warnings are not lost
-        for w in caught:
-            if issubclass(w.category, NeurosuperWarning):
-                warnings.warn(f"{caller}: {method} directions: {w.message}", w.category, stacklevel=3)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for note in notes:
+            warnings.warn(f"{caller}: {method} directions: {note}", NeurosuperWarning, stacklevel=3)
 
 
 def _score(method: str, est: Any, fit_set: xr.Dataset, score_set: xr.Dataset, *, similarity: Any, k: int,
