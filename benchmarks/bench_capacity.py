@@ -57,18 +57,31 @@ def main() -> None:
     prism = capacity.polytope("square_antiprism")  # 8 features in 3 dims, a tight frame (C = 3/8 each)
     planted = np.zeros((n_blocks * 8, n_blocks * 3))
     for k in range(n_blocks):
-        planted[8 * k: 8 * k + 8, 3 * k: 3 * k + 3] = prism @ ortho_group.rvs(3, random_state=k)
+        planted[8 * k : 8 * k + 8, 3 * k : 3 * k + 3] = prism @ ortho_group.rvs(3, random_state=k)
     t_blocks, m_blocks, bs = _timed(lambda: capacity.block_structure(planted, tol=1e-6), 1)
-    print(json.dumps({
-        "machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-        "W": [n, d], "capacity_s": round(t_ours, 3), "capacity_peak_MB": round(m_ours, 1),
-        "notebook_formula_s": round(t_peer, 3), "notebook_formula_peak_MB": round(m_peer, 1),
-        "ratio_time": round(t_ours / t_peer, 3), "ratio_memory": round(m_ours / m_peer, 3),
-        "block_structure_W": list(planted.shape), "block_structure_s": round(t_blocks, 3),
-        "block_structure_peak_MB": round(m_blocks, 1), "blocks_found": int(bs.sizes["block"]),
-        "blocks_planted": n_blocks, "all_tight": bool(bs["tight"].values.all()),
-        "capacity_sum_equals_dim": bool(abs(float(bs["total_capacity"]) - planted.shape[1]) < 1e-6),
-    }))
+    print(
+        json.dumps(
+            {
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "W": [n, d],
+                "capacity_s": round(t_ours, 3),
+                "capacity_peak_MB": round(m_ours, 1),
+                "notebook_formula_s": round(t_peer, 3),
+                "notebook_formula_peak_MB": round(m_peer, 1),
+                "ratio_time": round(t_ours / t_peer, 3),
+                "ratio_memory": round(m_ours / m_peer, 3),
+                "block_structure_W": list(planted.shape),
+                "block_structure_s": round(t_blocks, 3),
+                "block_structure_peak_MB": round(m_blocks, 1),
+                "blocks_found": int(bs.sizes["block"]),
+                "blocks_planted": n_blocks,
+                "all_tight": bool(bs["tight"].values.all()),
+                "capacity_sum_equals_dim": bool(abs(float(bs["total_capacity"]) - planted.shape[1]) < 1e-6),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,9 +58,15 @@ def _interleaved(ours, ref, repeats):
 
 def _row(name, t_ours, t_ref, **extra):
     m_ours, m_ref = statistics.median(t_ours), statistics.median(t_ref)
-    return {"case": name, "ours_s": [round(t, 4) for t in t_ours], "reference_s": [round(t, 4) for t in t_ref],
-            "ours_median_s": round(m_ours, 4), "reference_median_s": round(m_ref, 4),
-            "speedup": round(m_ref / m_ours, 2), **extra}
+    return {
+        "case": name,
+        "ours_s": [round(t, 4) for t in t_ours],
+        "reference_s": [round(t, 4) for t in t_ref],
+        "ours_median_s": round(m_ours, 4),
+        "reference_median_s": round(m_ref, 4),
+        "speedup": round(m_ref / m_ours, 2),
+        **extra,
+    }
 
 
 def bench_rdm(repeats):
@@ -69,8 +75,9 @@ def bench_rdm(repeats):
     x = np.random.default_rng(0).normal(size=(1000, 2000))
     ds = ns.from_array(x, system="network", measure="activation")
     dataset = rsa.data.Dataset(x)
-    t_o, t_r, ours, ref = _interleaved(lambda: cmp.rdm(ds), lambda: rsa.rdm.calc_rdm(dataset, method="correlation"),
-                                       repeats)
+    t_o, t_r, ours, ref = _interleaved(
+        lambda: cmp.rdm(ds), lambda: rsa.rdm.calc_rdm(dataset, method="correlation"), repeats
+    )
     err = float(np.abs(ours.values - ref.get_matrices()[0]).max())
     assert err < 1e-12, err
     return [_row("correlation RDM 1,000 × 2,000 vs rsatoolbox calc_rdm", t_o, t_r, max_abs_diff=err)]
@@ -84,14 +91,17 @@ def bench_boot(repeats, n_boot=1000):
     cat = np.repeat(np.arange(4), 23)
     signal = rng.normal(size=(n, 50)) + 2 * np.eye(4)[cat] @ rng.normal(size=(4, 50))
     data = cmp.rdm(ns.from_array(signal + rng.normal(size=signal.shape), system="brain", measure="dff"))
-    model = cmp.as_rdm((cat[:, None] != cat[None, :]).astype(float), stimulus=data["stimulus_a"].values,
-                       metric="categorical")
+    model = cmp.as_rdm(
+        (cat[:, None] != cat[None, :]).astype(float), stimulus=data["stimulus_a"].values, metric="categorical"
+    )
     counts = bootstrap_counts(n, n_boot, 0)
     other = cmp.rdm(ns.from_array(signal + rng.normal(size=signal.shape), system="brain", measure="dff"))
     rows = []
-    cases = (("spearman", "spearman", model, "categorical model vs data"),
-             ("kendall_tau_a", "tau-a", model, "categorical model vs data"),
-             ("kendall_tau_a", "tau-a", other, "two data RDMs, no ties"))
+    cases = (
+        ("spearman", "spearman", model, "categorical model vs data"),
+        ("kendall_tau_a", "tau-a", model, "categorical model vs data"),
+        ("kendall_tau_a", "tau-a", other, "two data RDMs, no ties"),
+    )
     for method, m, first, what in cases:
         ra, rb = rsa.rdm.RDMs(first.values[None]), rsa.rdm.RDMs(data.values[None])
 
@@ -109,17 +119,27 @@ def bench_boot(repeats, n_boot=1000):
         t_o, t_r, res, boot = _interleaved(ours, ref, repeats)
         err = float(np.abs(res["value_boot"].values - boot).max())
         assert err < 1e-12, err
-        rows.append(_row(f"bootstrap {method} ({what}), {n_boot} resamples of 92 stimuli vs loop over rsatoolbox "
-                         "compare", t_o, t_r, max_abs_diff=err))
+        rows.append(
+            _row(
+                f"bootstrap {method} ({what}), {n_boot} resamples of 92 stimuli vs loop over rsatoolbox compare",
+                t_o,
+                t_r,
+                max_abs_diff=err,
+            )
+        )
     return rows
 
 
 # Kornblith et al. 2019, reference code (github.com/google-research/google-research/blob/master/
 # representation_similarity/Demo.ipynb), feature-space linear CKA.
-def _debiased_dot_product_similarity_helper(xty, sum_squared_rows_x, sum_squared_rows_y, squared_norm_x,
-                                            squared_norm_y, n):
-    return (xty - n / (n - 2.) * sum_squared_rows_x.dot(sum_squared_rows_y)
-            + squared_norm_x * squared_norm_y / ((n - 1) * (n - 2)))
+def _debiased_dot_product_similarity_helper(
+    xty, sum_squared_rows_x, sum_squared_rows_y, squared_norm_x, squared_norm_y, n
+):
+    return (
+        xty
+        - n / (n - 2.0) * sum_squared_rows_x.dot(sum_squared_rows_y)
+        + squared_norm_x * squared_norm_y / ((n - 1) * (n - 2))
+    )
 
 
 def feature_space_linear_cka(features_x, features_y, debiased=False):
@@ -130,16 +150,23 @@ def feature_space_linear_cka(features_x, features_y, debiased=False):
     normalization_y = np.linalg.norm(features_y.T.dot(features_y))
     if debiased:
         n = features_x.shape[0]
-        sum_squared_rows_x = np.einsum('ij,ij->i', features_x, features_x)
-        sum_squared_rows_y = np.einsum('ij,ij->i', features_y, features_y)
+        sum_squared_rows_x = np.einsum("ij,ij->i", features_x, features_x)
+        sum_squared_rows_y = np.einsum("ij,ij->i", features_y, features_y)
         squared_norm_x = np.sum(sum_squared_rows_x)
         squared_norm_y = np.sum(sum_squared_rows_y)
         dot_product_similarity = _debiased_dot_product_similarity_helper(
-            dot_product_similarity, sum_squared_rows_x, sum_squared_rows_y, squared_norm_x, squared_norm_y, n)
-        normalization_x = np.sqrt(_debiased_dot_product_similarity_helper(
-            normalization_x ** 2, sum_squared_rows_x, sum_squared_rows_x, squared_norm_x, squared_norm_x, n))
-        normalization_y = np.sqrt(_debiased_dot_product_similarity_helper(
-            normalization_y ** 2, sum_squared_rows_y, sum_squared_rows_y, squared_norm_y, squared_norm_y, n))
+            dot_product_similarity, sum_squared_rows_x, sum_squared_rows_y, squared_norm_x, squared_norm_y, n
+        )
+        normalization_x = np.sqrt(
+            _debiased_dot_product_similarity_helper(
+                normalization_x**2, sum_squared_rows_x, sum_squared_rows_x, squared_norm_x, squared_norm_x, n
+            )
+        )
+        normalization_y = np.sqrt(
+            _debiased_dot_product_similarity_helper(
+                normalization_y**2, sum_squared_rows_y, sum_squared_rows_y, squared_norm_y, squared_norm_y, n
+            )
+        )
     return dot_product_similarity / (normalization_x * normalization_y)
 
 
@@ -151,11 +178,22 @@ def bench_cka(repeats):
     b = ns.from_array(y, system="network", measure="activation")
     rows = []
     for debiased in (False, True):
-        t_o, t_r, ours, ref = _interleaved(lambda d=debiased: float(cmp.cka(a, b, debiased=d)),
-                                           lambda d=debiased: feature_space_linear_cka(x, y, debiased=d), repeats)
+        t_o, t_r, ours, ref = _interleaved(
+            lambda d=debiased: float(cmp.cka(a, b, debiased=d)),
+            lambda d=debiased: feature_space_linear_cka(x, y, debiased=d),
+            repeats,
+        )
         assert abs(ours - ref) < 1e-10, (ours, ref)
-        rows.append(_row(f"linear CKA{' (debiased)' if debiased else ''} 5,000 × 512 vs 5,000 × 256 vs Kornblith's "
-                         "feature_space_linear_cka", t_o, t_r, value=ours, abs_diff=abs(ours - ref)))
+        rows.append(
+            _row(
+                f"linear CKA{' (debiased)' if debiased else ''} 5,000 × 512 vs 5,000 × 256 vs Kornblith's "
+                "feature_space_linear_cka",
+                t_o,
+                t_r,
+                value=ours,
+                abs_diff=abs(ours - ref),
+            )
+        )
     return rows
 
 
@@ -184,8 +222,15 @@ def bench_procrustes(repeats):
 
     t_o, t_r, d_ours, d_ref = _interleaved(ours, lambda: _reference_procrustes(x, y), repeats)
     assert abs(d_ours - d_ref) < 1e-9, (d_ours, d_ref)
-    return [_row("Procrustes (angular) 2,000 × 2,048 vs scipy orthogonal_procrustes reference", t_o, t_r,
-                 value=d_ours, abs_diff=abs(d_ours - d_ref))]
+    return [
+        _row(
+            "Procrustes (angular) 2,000 × 2,048 vs scipy orthogonal_procrustes reference",
+            t_o,
+            t_r,
+            value=d_ours,
+            abs_diff=abs(d_ours - d_ref),
+        )
+    ]
 
 
 def main():
@@ -205,12 +250,19 @@ def main():
             rows += fn(args.repeats)
     if limits is not None:
         limits.unregister()
-    machine = {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-               "numpy": np.__version__, "blas_threads": args.threads or "default",
-               "load_average": [round(v, 2) for v in os.getloadavg()]}
+    machine = {
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas_threads": args.threads or "default",
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
     for r in rows:
-        print(f"{r['case']}: ours {r['ours_median_s']} s, reference {r['reference_median_s']} s, "
-              f"speedup {r['speedup']}x  (ours {r['ours_s']}, reference {r['reference_s']})")
+        print(
+            f"{r['case']}: ours {r['ours_median_s']} s, reference {r['reference_median_s']} s, "
+            f"speedup {r['speedup']}x  (ours {r['ours_s']}, reference {r['reference_s']})"
+        )
     print(json.dumps(machine))
     if args.json:
         with open(args.json, "w") as fh:

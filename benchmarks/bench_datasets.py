@@ -48,26 +48,35 @@ def main() -> None:
         os.environ["NEUROSUPER_CACHE"] = cache
         from neurosuper import datasets
 
-        print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(
+            f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         for name in ("demo_brain", "demo_network"):
             with tempfile.TemporaryDirectory() as empty:
                 print(f"cold first call (new process, imports included, empty cache): {name} {cold(name, empty):.1f} s")
-        print("| set | fresh build (best) | ratio to 30 s budget | open cache via demo_*() | plain xarray open+load "
-              "| ratio | file size |")
+        print(
+            "| set | fresh build (best) | ratio to 30 s budget | open cache via demo_*() | plain xarray open+load "
+            "| ratio | file size |"
+        )
         print("|---|---|---|---|---|---|---|")
         for name, fn in (("demo_brain", datasets.demo_brain), ("demo_network", datasets.demo_network)):
             build = best(lambda fn=fn: fn(cache=False), args.repeats)
             fn()  # write the cache
-            path = next(os.path.join(cache, f) for f in sorted(os.listdir(cache))
-                        if f.startswith(f"{name}-") and f.endswith(".nc"))
+            path = next(
+                os.path.join(cache, f)
+                for f in sorted(os.listdir(cache))
+                if f.startswith(f"{name}-") and f.endswith(".nc")
+            )
             ours, peer = [], []
             for _ in range(args.repeats):  # interleaved
                 ours.append(best(fn, 1))
                 peer.append(best(lambda path=path: xr.open_dataset(path, engine="h5netcdf").load(), 1))
             o, p = min(ours), min(peer)
-            print(f"| {name} | {build:.2f} s | {build / BUDGET_S:.2f} | {o:.3f} s | {p:.3f} s | {o / p:.2f} | "
-                  f"{os.path.getsize(path) / 1e6:.0f} MB |")
+            print(
+                f"| {name} | {build:.2f} s | {build / BUDGET_S:.2f} | {o:.3f} s | {p:.3f} s | {o / p:.2f} | "
+                f"{os.path.getsize(path) / 1e6:.0f} MB |"
+            )
 
 
 if __name__ == "__main__":

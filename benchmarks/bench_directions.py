@@ -39,8 +39,10 @@ import numpy as np
 
 
 def machine() -> str:
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}, load {os.getloadavg()[0]:.1f}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, load {os.getloadavg()[0]:.1f}"
+    )
 
 
 def bench_pca(repeats: int) -> dict:
@@ -50,8 +52,9 @@ def bench_pca(repeats: int) -> dict:
 
     rng = np.random.default_rng(0)
     n, d, k = 50_000, 512, 64
-    X = (rng.standard_normal((n, 48), dtype=np.float32) @ rng.standard_normal((48, d), dtype=np.float32)
-         + 0.5 * rng.standard_normal((n, d), dtype=np.float32))
+    X = rng.standard_normal((n, 48), dtype=np.float32) @ rng.standard_normal(
+        (48, d), dtype=np.float32
+    ) + 0.5 * rng.standard_normal((n, d), dtype=np.float32)
     ds = ns.from_array(X, system="network", measure="activation")
     t_sk, t_ns = [], []
     for _ in range(repeats):
@@ -62,9 +65,16 @@ def bench_pca(repeats: int) -> dict:
         D = ns.directions.find(ds, "pca", k)
         t_ns.append(time.perf_counter() - t0)
     same = float(np.abs(np.abs(D.values) - np.abs(ref.components_)).max())
-    return {"shape": [n, d], "n_directions": k, "sklearn_s": round(min(t_sk), 3), "find_s": round(min(t_ns), 3),
-            "ratio": round(min(t_ns) / min(t_sk), 3), "find_dtype": str(D.dtype),
-            "max_abs_diff_vs_sklearn_up_to_sign": same, "machine": machine()}
+    return {
+        "shape": [n, d],
+        "n_directions": k,
+        "sklearn_s": round(min(t_sk), 3),
+        "find_s": round(min(t_ns), 3),
+        "ratio": round(min(t_ns) / min(t_sk), 3),
+        "find_dtype": str(D.dtype),
+        "max_abs_diff_vs_sklearn_up_to_sign": same,
+        "machine": machine(),
+    }
 
 
 def bench_sae(alphas: tuple[float, ...]) -> dict:
@@ -74,17 +84,22 @@ def bench_sae(alphas: tuple[float, ...]) -> dict:
     import neurosuper as ns
     from neurosuper.directions import SAEDirections, feature_recovery
 
-    ds, truth = ns.directions.planted_superposition(n_features=512, n_units=256, n_samples=5000,
-                                                    p_active=5 / 512, noise=0.01, seed=1)
+    ds, truth = ns.directions.planted_superposition(
+        n_features=512, n_units=256, n_samples=5000, p_active=5 / 512, noise=0.01, seed=1
+    )
     X = ds["responses"].values
     out: dict = {"set": "5,000 x 256, 512 planted features, p=5/512, U[0,1], noise 0.01", "machine": machine()}
     runs = {}
     for dtype in ("float64", "float32"):
         t0 = time.perf_counter()
         est = SAEDirections(dtype=dtype).fit(X)
-        runs[f"sae_{dtype}"] = {"s": round(time.perf_counter() - t0, 2),
-                                "recovered": feature_recovery(est.components_, truth).attrs["fraction_recovered"],
-                                "n_dead": est.n_dead_, "l0": round(est.l0_, 2), "fve": round(est.fve_, 3)}
+        runs[f"sae_{dtype}"] = {
+            "s": round(time.perf_counter() - t0, 2),
+            "recovered": feature_recovery(est.components_, truth).attrs["fraction_recovered"],
+            "n_dead": est.n_dead_,
+            "l0": round(est.l0_, 2),
+            "fve": round(est.fve_, 3),
+        }
     s = np.sqrt(np.mean(np.sum(X**2, axis=1)))
     best = None
     for alpha in alphas:
@@ -92,7 +107,8 @@ def bench_sae(alphas: tuple[float, ...]) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             mb = MiniBatchDictionaryLearning(n_components=512, alpha=alpha, fit_algorithm="cd", random_state=0).fit(
-                X / s)
+                X / s
+            )
         rec = feature_recovery(mb.components_, truth).attrs["fraction_recovered"]
         entry = {"s": round(time.perf_counter() - t0, 2), "recovered": rec}
         runs[f"mbdl_alpha_{alpha}"] = entry
@@ -102,8 +118,10 @@ def bench_sae(alphas: tuple[float, ...]) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mb = MiniBatchDictionaryLearning(n_components=512, random_state=0).fit(X)
-    runs["mbdl_sklearn_defaults"] = {"s": round(time.perf_counter() - t0, 2),
-                                     "recovered": feature_recovery(mb.components_, truth).attrs["fraction_recovered"]}
+    runs["mbdl_sklearn_defaults"] = {
+        "s": round(time.perf_counter() - t0, 2),
+        "recovered": feature_recovery(mb.components_, truth).attrs["fraction_recovered"],
+    }
     out["runs"] = runs
     out["mbdl_tuned"] = best
     out["sae_vs_tuned_time_ratio"] = round(runs["sae_float64"]["s"] / runs[best]["s"], 2)
@@ -142,9 +160,12 @@ def bench_memory(steps: int, rows: int = 200_000, units: int = 512) -> dict:
         z = zarr.open(path, mode="w", shape=(rows, units), chunks=(chunk, units), dtype="float32")
         for a in range(0, rows, chunk):
             A = (rng.random((chunk, 2 * units)) < 5 / (2 * units)) * rng.random((chunk, 2 * units))
-            z[a:a + chunk] = (A.astype(np.float32) @ F + 0.01 * rng.standard_normal((chunk, units))).astype(np.float32)
-        proc = subprocess.run([sys.executable, "-c", MEMORY_CHILD, path, str(steps)], capture_output=True, text=True,
-                              check=True)
+            z[a : a + chunk] = (A.astype(np.float32) @ F + 0.01 * rng.standard_normal((chunk, units))).astype(
+                np.float32
+            )
+        proc = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, path, str(steps)], capture_output=True, text=True, check=True
+        )
         out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["array_mb_float32"] = round(rows * units * 4 / 1e6, 1)
     out["limit_mb"] = 1024
@@ -166,15 +187,19 @@ def bench_recovery() -> dict:
             warnings.simplefilter("ignore")
             n = None if method in ("ica", "pca", "units") else 64
             D = find(data, method, n)
-        out[method] = {"recovered": feature_recovery(D, tr).attrs["fraction_recovered"],
-                       "n_directions": int(D.sizes["direction"]), "s": round(time.perf_counter() - t0, 2)}
+        out[method] = {
+            "recovered": feature_recovery(D, tr).attrs["fraction_recovered"],
+            "n_directions": int(D.sizes["direction"]),
+            "s": round(time.perf_counter() - t0, 2),
+        }
         if method == "nmf":
             out[method]["note"] = "on the non-negative variant (nonnegative=True): NMF refuses signed data"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for other in ("kmeans", "sae"):
-                    out[method][f"{other}_on_same_set"] = feature_recovery(find(nonneg, other, 64),
-                                                                           truth_nn).attrs["fraction_recovered"]
+                    out[method][f"{other}_on_same_set"] = feature_recovery(find(nonneg, other, 64), truth_nn).attrs[
+                        "fraction_recovered"
+                    ]
     out["machine"] = machine()
     return out
 

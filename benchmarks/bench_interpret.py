@@ -38,17 +38,24 @@ def images(repeats: int) -> None:
     n, units = 2000, 1000
     imgs = rng.integers(0, 256, (n, 48, 48)).astype(np.uint8)
     R = rng.standard_normal((n, units), dtype=np.float32)
-    ds = ns.from_array(R, system="network", measure="activation", stimuli=imgs,
-                       source_image=("stimulus", rng.choice(["a", "b", "c"], n)),
-                       image_y=("stimulus", rng.integers(0, 400, n)), image_x=("stimulus", rng.integers(0, 400, n)))
+    ds = ns.from_array(
+        R,
+        system="network",
+        measure="activation",
+        stimuli=imgs,
+        source_image=("stimulus", rng.choice(["a", "b", "c"], n)),
+        image_y=("stimulus", rng.integers(0, 400, n)),
+        image_x=("stimulus", rng.integers(0, 400, n)),
+    )
     times: dict[str, list[float]] = {"none": [], "coords": [], "pixels": []}
     for _ in range(repeats):
         for check in times:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                interpretability_index(ds, similarity="pixels", null=None, duplicates=None if check == "none"
-                                       else check, progress=False)
+                interpretability_index(
+                    ds, similarity="pixels", null=None, duplicates=None if check == "none" else check, progress=False
+                )
             times[check].append(time.perf_counter() - t0)
     base = min(times["none"])
     out = {"units": units, "stimuli": n, "image": "48x48", "k": 5, "no_check_s": round(base, 3)}
@@ -82,7 +89,7 @@ def main() -> None:
     floor, ours = [], []
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        part = np.argpartition(R, n - k, axis=1)[:, n - k:]
+        part = np.argpartition(R, n - k, axis=1)[:, n - k :]
         floor.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         res = interpretability_index(ds, similarity="features", k=k, null=None, progress=False)
@@ -94,10 +101,17 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     out = {
-        "units": args.units, "stimuli": n, "features": args.features, "k": k, "data": "counts" if args.counts
-        else "gaussian", "floor_argpartition_s": round(min(floor), 3), "interpretability_index_s": round(min(ours), 3),
-        "ratio": round(min(ours) / min(floor), 3), "same_top_k_sets_as_argpartition": same,
-        "peak_traced_MB": round(peak / 1e6, 1), "responses_MB": round(R.nbytes / 1e6, 1),
+        "units": args.units,
+        "stimuli": n,
+        "features": args.features,
+        "k": k,
+        "data": "counts" if args.counts else "gaussian",
+        "floor_argpartition_s": round(min(floor), 3),
+        "interpretability_index_s": round(min(ours), 3),
+        "ratio": round(min(ours) / min(floor), 3),
+        "same_top_k_sets_as_argpartition": same,
+        "peak_traced_MB": round(peak / 1e6, 1),
+        "responses_MB": round(R.nbytes / 1e6, 1),
         "stimulus_x_stimulus_matrix_would_be_MB": round(n * n * 4 / 1e6, 1),
         "machine": f"{platform.machine()}, {platform.python_version()}, numpy {np.__version__}",
     }

@@ -65,16 +65,19 @@ CONTENDERS = {
     "neurosuper": dict(
         imports="from neurosuper.io.nwb import load_nwb",
         body=f"    ds = load_nwb(path, stimulus='presentations', window={WINDOW}, progress=False)\n"
-             "    counts = ds['responses'].values"),
+        "    counts = ds['responses'].values",
+    ),
     "pynapple": dict(
         imports="import pynapple as nap",
         body="    data = nap.load_file(path)\n    units = data['units']\n    pres = data['presentations']\n"
-             f"    ep = nap.IntervalSet(start=pres.start + {WINDOW[0]}, end=pres.start + {WINDOW[1]})\n"
-             "    counts = units.count(ep=ep).values"),
+        f"    ep = nap.IntervalSet(start=pres.start + {WINDOW[0]}, end=pres.start + {WINDOW[1]})\n"
+        "    counts = units.count(ep=ep).values",
+    ),
     "h5py_read_all_spikes": dict(
         imports="import h5py",
         body="    with h5py.File(path, 'r') as fh:\n        spikes = fh['units/spike_times'][:]\n"
-             "    counts = np.zeros(1)"),
+        "    counts = np.zeros(1)",
+    ),
 }
 
 
@@ -95,8 +98,17 @@ def make_file(workdir: Path, scale: float) -> tuple[Path, dict]:
     if not path.exists():
         # rates uniform in 0-2.4 Hz during the 0.25 s presentations, 0.4 Hz in the 0.25 s gaps: per unit
         # 50,000 x 0.25 s x (1.2 + 0.4) Hz = 20,000 spikes, so 20 M spikes for 1,000 units
-        sim = simulate_session(n_units=n_units, n_stimuli=n_stimuli, n_repeats=10, duration=0.25, gap=0.25,
-                               max_rate=2.4, baseline_rate=0.4, image_shape=(2, 2), seed=0)
+        sim = simulate_session(
+            n_units=n_units,
+            n_stimuli=n_stimuli,
+            n_repeats=10,
+            duration=0.25,
+            gap=0.25,
+            max_rate=2.4,
+            baseline_rate=0.4,
+            image_shape=(2, 2),
+            seed=0,
+        )
         sim.write(path, images=False, overwrite=True)
         np.save(truth, sim.counts)
         codes = np.searchsorted(sim.stimulus_ids, sim.presentations.stimulus.to_numpy())
@@ -109,8 +121,9 @@ def make_file(workdir: Path, scale: float) -> tuple[Path, dict]:
 def run_one(name: str, path: Path, warm: Path, workdir: Path) -> dict:
     script = _PRELUDE.format(**CONTENDERS[name])
     out = workdir / f"counts_{name}.npy"
-    proc = subprocess.run([sys.executable, "-c", script, str(path), str(warm), str(out)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(warm), str(out)], capture_output=True, text=True
+    )
     if proc.returncode:
         raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -144,9 +157,16 @@ def main(argv: list[str] | None = None) -> int:
             runs[name].append(run_one(name, path, warm, workdir))
     ours = np.load(runs["neurosuper"][0]["counts_file"])
     assert np.array_equal(ours, expected, equal_nan=True), "neurosuper counts differ from the planted truth"
-    report = {"file": {"units": n_units, "spikes": n_spikes, "presentations": n_pres,
-                       "size_MB": round(path.stat().st_size / 1e6, 1)},
-              "memory_bound_MB": round(1.5 * bound_bytes / 1e6, 1), "contenders": {}}
+    report = {
+        "file": {
+            "units": n_units,
+            "spikes": n_spikes,
+            "presentations": n_pres,
+            "size_MB": round(path.stat().st_size / 1e6, 1),
+        },
+        "memory_bound_MB": round(1.5 * bound_bytes / 1e6, 1),
+        "contenders": {},
+    }
     if "pynapple" in runs:
         theirs = np.load(runs["pynapple"][0]["counts_file"])  # (presentations in file order, units)
         same = np.array_equal(ours[truth["repeat"], truth["code"]], theirs)
@@ -155,9 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, rs in runs.items():
         secs = sorted(r["seconds"] for r in rs)
         peaks = [r["peak_above_baseline"] for r in rs]
-        report["contenders"][name] = {"seconds_median": round(float(np.median(secs)), 3),
-                                      "seconds_all": [round(s, 3) for s in secs],
-                                      "peak_above_baseline_MB": round(max(peaks) / 1e6, 1)}
+        report["contenders"][name] = {
+            "seconds_median": round(float(np.median(secs)), 3),
+            "seconds_all": [round(s, 3) for s in secs],
+            "peak_above_baseline_MB": round(max(peaks) / 1e6, 1),
+        }
     ns = report["contenders"]["neurosuper"]
     ns["peak_over_bound"] = round(ns["peak_above_baseline_MB"] * 1e6 / bound_bytes, 3)
     if "pynapple" in report["contenders"]:
@@ -165,13 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         # the same ratio within each interleaved round (both ran back to back), less sensitive to load drift
         per_round = [p["seconds"] / n["seconds"] for p, n in zip(runs["pynapple"], runs["neurosuper"], strict=True)]
         ns["speedup_vs_pynapple_per_round"] = [round(r, 2) for r in per_round]
-        ns["speedup_vs_pynapple_best"] = round(min(r["seconds"] for r in runs["pynapple"])
-                                               / min(r["seconds"] for r in runs["neurosuper"]), 2)
+        ns["speedup_vs_pynapple_best"] = round(
+            min(r["seconds"] for r in runs["pynapple"]) / min(r["seconds"] for r in runs["neurosuper"]), 2
+        )
     if "h5py_read_all_spikes" in report["contenders"]:
-        ns["time_over_raw_read"] = round(ns["seconds_median"] / report["contenders"]["h5py_read_all_spikes"]
-                                         ["seconds_median"], 2)
-    report["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                         "numpy": np.__version__}
+        ns["time_over_raw_read"] = round(
+            ns["seconds_median"] / report["contenders"]["h5py_read_all_spikes"]["seconds_median"], 2
+        )
+    report["machine"] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+    }
     report["total_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=2))
     return 0

@@ -59,16 +59,23 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"failed: {' '.join(cmd)} (exit {proc.returncode})")
-    return {"wall_s": round(wall, 1), "cpu_s": round(_child_cpu() - cpu0, 1), "load_before": before,
-            "load_after": _load(), "stdout": proc.stdout}
+    return {
+        "wall_s": round(wall, 1),
+        "cpu_s": round(_child_cpu() - cpu0, 1),
+        "load_before": before,
+        "load_after": _load(),
+        "stdout": proc.stdout,
+    }
 
 
 def machine() -> str:
     import numpy
     import xarray
 
-    return (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy "
-            f"{numpy.__version__}, xarray {xarray.__version__}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy "
+        f"{numpy.__version__}, xarray {xarray.__version__}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- demo
@@ -85,9 +92,13 @@ def bench_demo(runs: int) -> dict:
                 r = _run([*base, "demo", "--out", str(out), "--quiet"], env={"NEUROSUPER_CACHE": str(cache)})
                 summary = json.loads((out / "summary.json").read_text())
                 r.pop("stdout")
-                r.update(kind=kind, run=i, steps=summary.get("step_seconds"),
-                         skipped=[e["name"] for e in summary.get("steps", []) if e["status"] == "skipped"],
-                         report_MB=round((out / "report.html").stat().st_size / 1e6, 2))
+                r.update(
+                    kind=kind,
+                    run=i,
+                    steps=summary.get("step_seconds"),
+                    skipped=[e["name"] for e in summary.get("steps", []) if e["status"] == "skipped"],
+                    report_MB=round((out / "report.html").stat().st_size / 1e6, 2),
+                )
                 print(json.dumps(r), flush=True)
                 results.append(r)
     return {"demo": results}
@@ -115,8 +126,14 @@ def make_set(n_stim: int, n_units: int, seed: int = 0):
     rate *= 2.0 / max(rate.mean(), 1e-6)
     counts = rng.poisson(np.broadcast_to(rate, (2, n_stim, n_units))).astype(np.float32)
     area = np.where(np.arange(n_units) < n_units // 2, "V1", "V2")
-    return ns.from_array(counts, system="brain", measure="spike_count", stimuli=imgs, area=("unit", area),
-                         attrs={"source": "bench_report synthetic population"})
+    return ns.from_array(
+        counts,
+        system="brain",
+        measure="spike_count",
+        stimuli=imgs,
+        area=("unit", area),
+        attrs={"source": "bench_report synthetic population"},
+    )
 
 
 DIRECT = r"""
@@ -151,13 +168,25 @@ def bench_report(n_stim: int, n_units: int, skip: list[str], rounds: int = 1) ->
         ds = make_set(n_stim, n_units)
         ns.save(ds, tmp / "big.nc")
         del ds
-        print(f"set {n_stim} x {n_units} x 2 written in {time.perf_counter() - t:.1f} s "
-              f"({(tmp / 'big.nc').stat().st_size / 1e6:.0f} MB)", flush=True)
+        print(
+            f"set {n_stim} x {n_units} x 2 written in {time.perf_counter() - t:.1f} s "
+            f"({(tmp / 'big.nc').stat().st_size / 1e6:.0f} MB)",
+            flush=True,
+        )
 
         def run_report(i: int) -> dict:
             dest = tmp / f"report{i}"
-            rep = _run([exe, "report", str(tmp / "big.nc"), "--out", str(dest), "--quiet",
-                        *(["--skip", *skip] if skip else [])])
+            rep = _run(
+                [
+                    exe,
+                    "report",
+                    str(tmp / "big.nc"),
+                    "--out",
+                    str(dest),
+                    "--quiet",
+                    *(["--skip", *skip] if skip else []),
+                ]
+            )
             summary = json.loads((dest / "summary.json").read_text())
             rep.pop("stdout")
             rep["steps"] = summary.get("step_seconds")
@@ -182,10 +211,15 @@ def bench_report(n_stim: int, n_units: int, skip: list[str], rounds: int = 1) ->
             else:
                 direct, rep = run_direct(i), run_report(i)
             total_direct = sum(v for k, v in direct["steps"].items() if k != "process")
-            out["rounds"].append({"report": rep, "direct": direct,
-                                  "ratio_wall": round(rep["wall_s"] / direct["wall_s"], 3),
-                                  "ratio_vs_sum_of_steps": round(rep["wall_s"] / total_direct, 3),
-                                  "ratio_cpu": round(rep["cpu_s"] / max(direct["cpu_s"], 1e-9), 3)})
+            out["rounds"].append(
+                {
+                    "report": rep,
+                    "direct": direct,
+                    "ratio_wall": round(rep["wall_s"] / direct["wall_s"], 3),
+                    "ratio_vs_sum_of_steps": round(rep["wall_s"] / total_direct, 3),
+                    "ratio_cpu": round(rep["cpu_s"] / max(direct["cpu_s"], 1e-9), 3),
+                }
+            )
     return out
 
 
@@ -210,11 +244,16 @@ def bench_directions(max_units: list[int]) -> dict:
                 t0 = time.perf_counter()
                 with warnings.catch_warnings(), threadpool_limits(1):
                     warnings.simplefilter("ignore")
-                    entry, _, _ = _compare_one(Context(out=Path(tempfile.mkdtemp()), progress=False), label, ds,
-                                               {**cfg, "methods": ("units", method) if method != "units"
-                                                else ("units",)})
-                per_method[method] = {"s": round(time.perf_counter() - t0, 2),
-                                      "median_ii": entry.get("methods", {}).get(method, {}).get("median_ii")}
+                    entry, _, _ = _compare_one(
+                        Context(out=Path(tempfile.mkdtemp()), progress=False),
+                        label,
+                        ds,
+                        {**cfg, "methods": ("units", method) if method != "units" else ("units",)},
+                    )
+                per_method[method] = {
+                    "s": round(time.perf_counter() - t0, 2),
+                    "median_ii": entry.get("methods", {}).get(method, {}).get("median_ii"),
+                }
             rows[label] = per_method
         total = round(sum(v["s"] for r in rows.values() for v in r.values()), 1)
         out[str(n)] = {"total_s_with_units_repeated": total, "sets": rows}

@@ -108,17 +108,24 @@ def stringer(args: argparse.Namespace) -> dict:
         a0_theirs = float(spectral.powerlaw(xr.DataArray(theirs0 / n, dims="rank", coords={"rank": ranks}))["alpha"])
         a0_theirs_own, _ = nd.get_powerlaw(theirs0, np.arange(11, 500))
         a0_ours_12 = float(spectral.powerlaw(ours0, ranks=(12, 500))["alpha"])
-        res.update({"alpha_no_shuffle_neuropop": a0_theirs,
-                    "alpha_no_shuffle_neuropop_get_powerlaw": float(a0_theirs_own),
-                    "alpha_no_shuffle_ours_ranks_12_500": a0_ours_12})
+        res.update(
+            {
+                "alpha_no_shuffle_neuropop": a0_theirs,
+                "alpha_no_shuffle_neuropop_get_powerlaw": float(a0_theirs_own),
+                "alpha_no_shuffle_ours_ranks_12_500": a0_ours_12,
+            }
+        )
     # speed, 10 shuffles, interleaved repeats
     from neurosuper._gram import stimulus_grams
 
     t_ours, t_theirs, t_eigh, t_eigh1, t_eigh64, t_grams = [], [], [], [], [], []
     g = ((x[0] @ x[0].T) / n).astype(np.float32)
     for rep in range(args.repeats):
-        dt, spec = _timed(lambda rep=rep: spectral.eigenspectrum(ds, method="cvpca", n_shuffles=args.shuffles,
-                                                                 seed=rep, progress=False))
+        dt, spec = _timed(
+            lambda rep=rep: spectral.eigenspectrum(
+                ds, method="cvpca", n_shuffles=args.shuffles, seed=rep, progress=False
+            )
+        )
         t_ours.append(dt)
         res.setdefault("alpha_ours", []).append(float(spectral.powerlaw(spec)["alpha"]))
         t_grams.append(_timed(lambda: stimulus_grams([x[0], x[1]], [(0, 0), (1, 1), (0, 1)]))[0])
@@ -131,24 +138,47 @@ def stringer(args: argparse.Namespace) -> dict:
             import xarray as xr
 
             mean = ss.mean(axis=0) / n
-            res.setdefault("alpha_neuropop", []).append(float(spectral.powerlaw(
-                xr.DataArray(mean, dims="rank", coords={"rank": np.arange(1, len(mean) + 1)}))["alpha"]))
+            res.setdefault("alpha_neuropop", []).append(
+                float(
+                    spectral.powerlaw(xr.DataArray(mean, dims="rank", coords={"rank": np.arange(1, len(mean) + 1)}))[
+                        "alpha"
+                    ]
+                )
+            )
         t_eigh.append(_timed(lambda: eigh(g, check_finite=False, driver="evd"))[0])
         with threadpool_limits(limits=1, user_api="blas"):
             t_eigh1.append(_timed(lambda: eigh(g, check_finite=False, driver="evd"))[0])
             t_eigh64.append(_timed(lambda: eigh(g.astype(np.float64), check_finite=False, driver="evd"))[0])
-        print(f"repeat {rep}: ours {t_ours[-1]:.1f} s, neuropop {t_theirs[-1] if t_theirs else float('nan'):.1f} s, "
-              f"eigh {t_eigh[-1]:.2f} s (1 thread {t_eigh1[-1]:.2f} s)", file=sys.stderr, flush=True)
+        print(
+            f"repeat {rep}: ours {t_ours[-1]:.1f} s, neuropop {t_theirs[-1] if t_theirs else float('nan'):.1f} s, "
+            f"eigh {t_eigh[-1]:.2f} s (1 thread {t_eigh1[-1]:.2f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     med = statistics.median
-    res.update({"time_ours": t_ours, "time_eigh": t_eigh, "time_eigh_1thread": t_eigh1,
-                "time_eigh_float64_1thread": t_eigh64, "time_three_grams": t_grams,
-                "median_ours": med(t_ours), "floor_10_eigh": args.shuffles * med(t_eigh),
-                "floor_10_eigh_1thread": args.shuffles * med(t_eigh1)})
+    res.update(
+        {
+            "time_ours": t_ours,
+            "time_eigh": t_eigh,
+            "time_eigh_1thread": t_eigh1,
+            "time_eigh_float64_1thread": t_eigh64,
+            "time_three_grams": t_grams,
+            "median_ours": med(t_ours),
+            "floor_10_eigh": args.shuffles * med(t_eigh),
+            "floor_10_eigh_1thread": args.shuffles * med(t_eigh1),
+        }
+    )
     if t_theirs:
-        res.update({"time_neuropop": t_theirs, "median_neuropop": med(t_theirs),
-                    "speedup": med(t_theirs) / med(t_ours),
-                    "alpha_diff_10_shuffles": [abs(a - b) for a, b in zip(res["alpha_ours"], res["alpha_neuropop"],
-                                                                           strict=True)]})
+        res.update(
+            {
+                "time_neuropop": t_theirs,
+                "median_neuropop": med(t_theirs),
+                "speedup": med(t_theirs) / med(t_ours),
+                "alpha_diff_10_shuffles": [
+                    abs(a - b) for a, b in zip(res["alpha_ours"], res["alpha_neuropop"], strict=True)
+                ],
+            }
+        )
     res["ours_over_floor"] = med(t_ours) / res["floor_10_eigh"]
     res["ours_over_floor_1thread"] = med(t_ours) / res["floor_10_eigh_1thread"]
     res["ours_minus_grams_over_floor_1thread"] = (med(t_ours) - med(t_grams)) / res["floor_10_eigh_1thread"]
@@ -187,9 +217,14 @@ def outofcore(args: argparse.Namespace) -> dict:
         else:  # raw chunks: reading costs a copy from the page cache, not decompression
             ds.to_zarr(path, mode="w-", zarr_format=2, consolidated=True, encoding={"responses": {"compressors": None}})
         write = time.perf_counter() - t
-        res: dict = {"rows": n, "cols": p, "chunk_rows": args.chunk, "compressed": args.compressed,
-                     "write_seconds": write,
-                     "zarr_gb": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e9}
+        res: dict = {
+            "rows": n,
+            "cols": p,
+            "chunk_rows": args.chunk,
+            "compressed": args.compressed,
+            "write_seconds": write,
+            "zarr_gb": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e9,
+        }
         t_ours, rss, t_bare = [], [], []
         for rep in range(args.repeats):
             out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True, check=True)
@@ -199,15 +234,32 @@ def outofcore(args: argparse.Namespace) -> dict:
             xm = ns.load(path, lazy=True)["responses"].values  # 3.3 GB in memory, not timed
             dt, g = _timed(lambda xm=xm: xm.T @ xm)
             t_bare.append(dt)
-            ref = np.linalg.eigvalsh(g.astype(np.float64) - np.outer(xm.sum(0, dtype=np.float64),
-                                                                     xm.sum(0, dtype=np.float64)) / n)[::-1][:5] / n
+            ref = (
+                np.linalg.eigvalsh(
+                    g.astype(np.float64) - np.outer(xm.sum(0, dtype=np.float64), xm.sum(0, dtype=np.float64)) / n
+                )[::-1][:5]
+                / n
+            )
             res.setdefault("top5_rel_diff", []).append(float(np.max(np.abs(np.array(child["top"]) - ref) / ref)))
             del xm, g
-            print(f"repeat {rep}: eigenspectrum {t_ours[-1]:.1f} s (peak RSS {rss[-1]:.0f} MB), bare X.T @ X "
-                  f"{t_bare[-1]:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"repeat {rep}: eigenspectrum {t_ours[-1]:.1f} s (peak RSS {rss[-1]:.0f} MB), bare X.T @ X "
+                f"{t_bare[-1]:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         med = statistics.median
-        res.update({"time_ours": t_ours, "peak_rss_mb": rss, "time_bare_xtx": t_bare, "median_ours": med(t_ours),
-                    "median_bare": med(t_bare), "ratio": med(t_ours) / med(t_bare), "max_peak_rss_mb": max(rss)})
+        res.update(
+            {
+                "time_ours": t_ours,
+                "peak_rss_mb": rss,
+                "time_bare_xtx": t_bare,
+                "median_ours": med(t_ours),
+                "median_bare": med(t_bare),
+                "ratio": med(t_ours) / med(t_bare),
+                "max_peak_rss_mb": max(rss),
+            }
+        )
         return res
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -236,40 +288,75 @@ def _coverage(args: argparse.Namespace) -> dict:
 
     from neurosuper import NeurosuperWarning
 
-    res: dict = {"alpha": args.alpha, "stimuli": args.stimuli, "units": args.units, "n_boot": args.n_boot,
-                 "noise_sd_over_signal_sd": args.noise, "reps": args.reps, "ci": 0.95}
+    res: dict = {
+        "alpha": args.alpha,
+        "stimuli": args.stimuli,
+        "units": args.units,
+        "n_boot": args.n_boot,
+        "noise_sd_over_signal_sd": args.noise,
+        "reps": args.reps,
+        "ci": 0.95,
+    }
     for scenario in ("pca", "cvpca"):
         rows = []
         t0 = time.perf_counter()
         for r in range(args.reps if scenario == "pca" else args.reps_cv):
-            signal, reps = _coverage_set(args.alpha, args.stimuli, args.units, 0.0 if scenario == "pca" else args.noise,
-                                         r)
+            signal, reps = _coverage_set(
+                args.alpha, args.stimuli, args.units, 0.0 if scenario == "pca" else args.noise, r
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NeurosuperWarning)
-                clean = spectral.eigenspectrum(ns.from_array(signal, system="brain", measure="dff"), method="pca",
-                                               progress=False)
+                clean = spectral.eigenspectrum(
+                    ns.from_array(signal, system="brain", measure="dff"), method="pca", progress=False
+                )
                 if scenario == "pca":
-                    spec = spectral.eigenspectrum(ns.from_array(signal, system="brain", measure="dff"),
-                                                  method="pca", n_boot=args.n_boot, seed=r, progress=False)
+                    spec = spectral.eigenspectrum(
+                        ns.from_array(signal, system="brain", measure="dff"),
+                        method="pca",
+                        n_boot=args.n_boot,
+                        seed=r,
+                        progress=False,
+                    )
                 else:
-                    spec = spectral.eigenspectrum(ns.from_array(reps, system="brain", measure="dff"), method="cvpca",
-                                                  n_shuffles=5, n_boot=args.n_boot, seed=r, progress=False)
+                    spec = spectral.eigenspectrum(
+                        ns.from_array(reps, system="brain", measure="dff"),
+                        method="cvpca",
+                        n_shuffles=5,
+                        n_boot=args.n_boot,
+                        seed=r,
+                        progress=False,
+                    )
                 fit = spectral.powerlaw(spec)
                 ranks = tuple(fit.attrs["ranks"])
                 sample = float(spectral.powerlaw(clean, ranks=ranks)["alpha"])
             lo, hi = (float(v) for v in fit["alpha_ci"].values)
-            rows.append({"alpha": float(fit["alpha"]), "lo": lo, "hi": hi, "sample": sample, "ranks": list(ranks),
-                         "boot_sd": float(np.nanstd(fit["alpha_boot"].values))})
-            print(f"{scenario} {r}: alpha {rows[-1]['alpha']:.3f} [{lo:.3f}, {hi:.3f}] sample {sample:.3f}",
-                  file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "alpha": float(fit["alpha"]),
+                    "lo": lo,
+                    "hi": hi,
+                    "sample": sample,
+                    "ranks": list(ranks),
+                    "boot_sd": float(np.nanstd(fit["alpha_boot"].values)),
+                }
+            )
+            print(
+                f"{scenario} {r}: alpha {rows[-1]['alpha']:.3f} [{lo:.3f}, {hi:.3f}] sample {sample:.3f}",
+                file=sys.stderr,
+                flush=True,
+            )
         est = np.array([x["alpha"] for x in rows])
         lo = np.array([x["lo"] for x in rows])
         hi = np.array([x["hi"] for x in rows])
         sample = np.array([x["sample"] for x in rows])
         mean = float(est.mean())
         res[scenario] = {
-            "n_sets": len(rows), "ranks": rows[0]["ranks"], "mean_alpha": mean, "sd_alpha": float(est.std(ddof=1)),
-            "mean_boot_sd": float(np.mean([x["boot_sd"] for x in rows])), "mean_width": float((hi - lo).mean()),
+            "n_sets": len(rows),
+            "ranks": rows[0]["ranks"],
+            "mean_alpha": mean,
+            "sd_alpha": float(est.std(ddof=1)),
+            "mean_boot_sd": float(np.mean([x["boot_sd"] for x in rows])),
+            "mean_width": float((hi - lo).mean()),
             "mean_sample_alpha": float(sample.mean()),
             "coverage_generating": float(((lo <= args.alpha) & (args.alpha <= hi)).mean()),
             "coverage_sample": float(((lo <= sample) & (sample <= hi)).mean()),
@@ -289,8 +376,13 @@ def _coverage(args: argparse.Namespace) -> dict:
                 used = tuple(fit.attrs["ranks"])
                 true = float(spectral.powerlaw(brain["true_spectrum"], ranks=used)["alpha"])
                 lo, hi = (float(v) for v in fit["alpha_ci"].values)
-                out[label] = {"ranks": list(used), "alpha": float(fit["alpha"]), "ci": [lo, hi],
-                              "generating_same_ranks": true, "covered": lo <= true <= hi}
+                out[label] = {
+                    "ranks": list(used),
+                    "alpha": float(fit["alpha"]),
+                    "ci": [lo, hi],
+                    "generating_same_ranks": true,
+                    "covered": lo <= true <= hi,
+                }
         res["demo_brain"] = out
     return res
 
@@ -315,9 +407,16 @@ def twonn(args: argparse.Namespace) -> dict:
                     hits[method] += bool(lo <= d <= hi)
                     widths[method].append(float(hi - lo))
                 est.append(float(out["d"]))
-            res["cases"].append({"shape": shape, "d": d, "mean_d": float(np.mean(est)), "sd_d": float(np.std(est)),
-                                 **{f"coverage_{m}": hits[m] / args.reps for m in hits},
-                                 **{f"mean_width_{m}": float(np.mean(widths[m])) for m in widths}})
+            res["cases"].append(
+                {
+                    "shape": shape,
+                    "d": d,
+                    "mean_d": float(np.mean(est)),
+                    "sd_d": float(np.std(est)),
+                    **{f"coverage_{m}": hits[m] / args.reps for m in hits},
+                    **{f"mean_width_{m}": float(np.mean(widths[m])) for m in widths},
+                }
+            )
             print(res["cases"][-1], file=sys.stderr, flush=True)
     return res
 
@@ -335,8 +434,11 @@ def main() -> None:
     o.add_argument("--cols", type=int, default=4096)
     o.add_argument("--chunk", type=int, default=8192)
     o.add_argument("--repeats", type=int, default=3)
-    o.add_argument("--compressed", action="store_true", help="write with neurosuper.save (Blosc lz4) instead of "
-                   "uncompressed chunks")
+    o.add_argument(
+        "--compressed",
+        action="store_true",
+        help="write with neurosuper.save (Blosc lz4) instead of uncompressed chunks",
+    )
     c = sub.add_parser("coverage")
     c.add_argument("--alpha", type=float, default=1.0)
     c.add_argument("--stimuli", type=int, default=1000)
@@ -353,8 +455,12 @@ def main() -> None:
     res = {"stringer": stringer, "outofcore": outofcore, "coverage": coverage, "twonn": twonn}[args.which](args)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    res["machine"] = {"python": platform.python_version(), "numpy": np.__version__, "cpus": os.cpu_count(),
-                      "loadavg_at_end": load}
+    res["machine"] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "loadavg_at_end": load,
+    }
     print(json.dumps(res, indent=1))
 
 

@@ -55,10 +55,15 @@ def _make_set(shape: tuple[int, ...], seed: int = 0) -> xr.Dataset:
     data = rng.standard_normal(shape, dtype=np.float32)
     dims = {2: ("stimulus", "unit"), 3: ("repeat", "stimulus", "unit")}[len(shape)]
     n_unit = shape[-1]
-    return ns.from_array(data, dims=dims, system="brain", measure="dff",
-                         stimulus=[f"img{i:05d}" for i in range(shape[-2])],
-                         area=("unit", np.where(np.arange(n_unit) < n_unit // 2, "V1", "LM")),
-                         attrs={"source": "bench", "window_start": 0.05})  # attrs plain xarray can write
+    return ns.from_array(
+        data,
+        dims=dims,
+        system="brain",
+        measure="dff",
+        stimulus=[f"img{i:05d}" for i in range(shape[-2])],
+        area=("unit", np.where(np.arange(n_unit) < n_unit // 2, "V1", "LM")),
+        attrs={"source": "bench", "window_start": 0.05},
+    )  # attrs plain xarray can write
 
 
 def _timed(fn) -> tuple[float, float, object]:
@@ -76,6 +81,7 @@ def _remove(path: Path) -> None:
 def _peers(fmt: str):
     """(save, load) of plain xarray and of neurosuper for one format."""
     if fmt == "nc":
+
         def xr_save(ds, p):
             ds.to_netcdf(p, engine="h5netcdf")
 
@@ -83,19 +89,23 @@ def _peers(fmt: str):
             with xr.open_dataset(p, engine="h5netcdf") as ds:
                 return ds.load()
     else:
+
         def xr_save(ds, p):
             ds.to_zarr(p, zarr_format=2, consolidated=True)
 
         def xr_load(p):
             return xr.open_zarr(p).load()
+
     return {"xarray": (xr_save, xr_load), "neurosuper": (lambda ds, p: ns.save(ds, p), ns.load)}
 
 
-def bench_format(ds: xr.Dataset, fmt: str, folder: Path, repeats: int,
-                 warmup: int) -> dict[str, dict[str, list[tuple[float, float]]]]:
+def bench_format(
+    ds: xr.Dataset, fmt: str, folder: Path, repeats: int, warmup: int
+) -> dict[str, dict[str, list[tuple[float, float]]]]:
     """{peer: {"save"|"load": [(wall s, cpu s), ...]}} over ``repeats`` counted rounds."""
     times: dict[str, dict[str, list[tuple[float, float]]]] = {
-        who: {"save": [], "load": []} for who in ("xarray", "neurosuper")}
+        who: {"save": [], "load": []} for who in ("xarray", "neurosuper")
+    }
     peers = _peers(fmt)
     for r in range(-warmup, repeats):
         order = ("neurosuper", "xarray") if r % 2 == 0 else ("xarray", "neurosuper")
@@ -118,15 +128,20 @@ def _table_rows(fmt: str, times: dict[str, dict[str, list[tuple[float, float]]]]
     rows = []
     for who, t in times.items():
         t["save + load"] = [(a[0] + b[0], a[1] + b[1]) for a, b in zip(t["save"], t["load"], strict=True)]
-        print(f"raw {fmt} {who} (wall/cpu s): " + "; ".join(
-            f"{k} " + " ".join(f"{w:.2f}/{c:.2f}" for w, c in v) for k, v in t.items()), flush=True)
+        print(
+            f"raw {fmt} {who} (wall/cpu s): "
+            + "; ".join(f"{k} " + " ".join(f"{w:.2f}/{c:.2f}" for w, c in v) for k, v in t.items()),
+            flush=True,
+        )
     for step in ("save", "load", "save + load"):
         (xw, xc), (nw, nc) = ([[p[i] for p in times[who][step]] for i in (0, 1)] for who in ("xarray", "neurosuper"))
         med = statistics.median
         bold = "**" if step == "save + load" else ""
-        rows.append(f"| {fmt} | {step} | {med(xw):.2f} ({min(xw):.2f}) | {med(nw):.2f} ({min(nw):.2f}) | "
-                    f"{bold}{med(nw) / med(xw):.3f}{bold} ({min(nw) / min(xw):.3f}) | {med(xc):.2f} | {med(nc):.2f} | "
-                    f"{med(nc) / med(xc):.3f} |")
+        rows.append(
+            f"| {fmt} | {step} | {med(xw):.2f} ({min(xw):.2f}) | {med(nw):.2f} ({min(nw):.2f}) | "
+            f"{bold}{med(nw) / med(xw):.3f}{bold} ({min(nw) / min(xw):.3f}) | {med(xc):.2f} | {med(nc):.2f} | "
+            f"{med(nc) / med(xc):.3f} |"
+        )
     return rows
 
 
@@ -150,8 +165,13 @@ def bench_lazy_validate(ds: xr.Dataset, folder: Path) -> dict[str, float]:
         with dask.config.set(scheduler="threads"):
             t_values, _, _ = _timed(lambda: ns.validate(lazy, check_values=True))
     _remove(path)
-    return {"chunks": n_chunks, "validate_s": t_meta, "validate_tasks": meta_tasks,
-            "check_values_s": t_values, "check_values_tasks": counter.tasks}
+    return {
+        "chunks": n_chunks,
+        "validate_s": t_meta,
+        "validate_tasks": meta_tasks,
+        "check_values_s": t_values,
+        "check_values_tasks": counter.tasks,
+    }
 
 
 def bench_memory(ds: xr.Dataset, folder: Path) -> dict[str, float]:
@@ -238,8 +258,13 @@ def _med(values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", type=int, nargs="+", default=[2, 5000, 25000],
-                        help="(stimulus, unit) or (repeat, stimulus, unit); default 1.0 GB of float32")
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs="+",
+        default=[2, 5000, 25000],
+        help="(stimulus, unit) or (repeat, stimulus, unit); default 1.0 GB of float32",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds per format")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first (page cache, imports)")
     parser.add_argument("--formats", nargs="+", default=["nc", "zarr"], choices=["nc", "zarr"])
@@ -254,36 +279,50 @@ def main() -> None:
         ds = _make_set(tuple(args.shape))
         gb = ds["responses"].nbytes / 1e9
         print(f"set {dict(ds.sizes)} float32 = {gb:.2f} GB; {args.repeats} alternating rounds; folder {folder}")
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
-              f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; numpy {np.__version__}, xarray {xr.__version__}")
-        table = ["| format | step | xarray wall, median (min) s | neurosuper wall, median (min) s | wall ratio of "
-                 "medians (of minima) | xarray CPU s | neurosuper CPU s | CPU ratio |",
-                 "|---|---|---|---|---|---|---|---|"]
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; numpy {np.__version__}, xarray {xr.__version__}"
+        )
+        table = [
+            "| format | step | xarray wall, median (min) s | neurosuper wall, median (min) s | wall ratio of "
+            "medians (of minima) | xarray CPU s | neurosuper CPU s | CPU ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for fmt in args.formats:
             table += _table_rows(fmt, bench_format(ds, fmt, folder, args.repeats, args.warmup))
         print("\n" + "\n".join(table))
         lazy = bench_lazy_validate(ds, folder)
-        print(f"\nvalidate(load(zarr, lazy=True)) over {lazy['chunks']} chunks: {lazy['validate_s'] * 1e3:.2f} ms "
-              f"(median of 20), dask tasks run: {lazy['validate_tasks']}; check_values=True: "
-              f"{lazy['check_values_s']:.2f} s, {lazy['check_values_tasks']} tasks")
+        print(
+            f"\nvalidate(load(zarr, lazy=True)) over {lazy['chunks']} chunks: {lazy['validate_s'] * 1e3:.2f} ms "
+            f"(median of 20), dask tasks run: {lazy['validate_tasks']}; check_values=True: "
+            f"{lazy['check_values_s']:.2f} s, {lazy['check_values_tasks']} tasks"
+        )
         if not args.no_writer:
             print("\n| pass | format | baseline wall, median (min) s | neurosuper wall s | ratio of medians |")
             print("|---|---|---|---|---|")
             for fmt in args.formats:
                 t = bench_fsync(ds, folder, fmt, args.writer_repeats)
                 base, new = t["without fsync"], t["with fsync"]
-                print(f"| save: with fsync vs without | {fmt} | {_med(base)} | {_med(new)} | "
-                      f"{statistics.median(new) / statistics.median(base):.3f} |", flush=True)
+                print(
+                    f"| save: with fsync vs without | {fmt} | {_med(base)} | {_med(new)} | "
+                    f"{statistics.median(new) / statistics.median(base):.3f} |",
+                    flush=True,
+                )
             for label, data in (("clean", ds), ("1 % missing repeats", _with_missing_repeats(ds))):
                 for fmt in args.formats:
                     t = bench_guard(data, folder, fmt, args.writer_repeats)
-                    print(f"| lazy sum, checked chunks vs xarray ({label}) | {fmt} | {_med(t['xarray'])} | "
-                          f"{_med(t['neurosuper'])} | "
-                          f"{statistics.median(t['neurosuper']) / statistics.median(t['xarray']):.3f} |", flush=True)
+                    print(
+                        f"| lazy sum, checked chunks vs xarray ({label}) | {fmt} | {_med(t['xarray'])} | "
+                        f"{_med(t['neurosuper'])} | "
+                        f"{statistics.median(t['neurosuper']) / statistics.median(t['xarray']):.3f} |",
+                        flush=True,
+                    )
             values = ds["responses"].values
             t_fp = statistics.median(_timed(lambda: values_fingerprint(values))[0] for _ in range(5))
-            print(f"\nfingerprint of the loaded array (load's check of the saved flag): {t_fp:.3f} s for "
-                  f"{values.nbytes / 1e9:.2f} GB")
+            print(
+                f"\nfingerprint of the loaded array (load's check of the saved flag): {t_fp:.3f} s for "
+                f"{values.nbytes / 1e9:.2f} GB"
+            )
         if not args.no_memory:
             mem = bench_memory(ds, folder)
             print("peak traced memory (netCDF): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()))

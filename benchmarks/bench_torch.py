@@ -26,9 +26,17 @@ def _cnn():
     nn = torch.nn
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10),
+        nn.Conv2d(3, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, 10),
     ).eval()
 
 
@@ -46,11 +54,13 @@ def overhead(n: int, repeats: int) -> dict:
 
     def bare():
         outs = {name: [] for name in layers}
-        hooks = [mods[name].register_forward_hook(
-            lambda m, a, o, name=name: outs[name].append(o.mean(dim=(2, 3)).numpy())) for name in layers]
+        hooks = [
+            mods[name].register_forward_hook(lambda m, a, o, name=name: outs[name].append(o.mean(dim=(2, 3)).numpy()))
+            for name in layers
+        ]
         with torch.no_grad():
             for i in range(0, n, 256):
-                model(x[i:i + 256])
+                model(x[i : i + 256])
         for h in hooks:
             h.remove()
         return {k: np.concatenate(v) for k, v in outs.items()}
@@ -66,8 +76,12 @@ def overhead(n: int, repeats: int) -> dict:
             fn()
             store.append(time.perf_counter() - t0)
     ratio = statistics.median(o / b for o, b in zip(t_ours, t_bare, strict=True))
-    return {"n_images": n, "bare_s": statistics.median(t_bare), "from_torch_s": statistics.median(t_ours),
-            "ratio": ratio}
+    return {
+        "n_images": n,
+        "bare_s": statistics.median(t_bare),
+        "from_torch_s": statistics.median(t_ours),
+        "ratio": ratio,
+    }
 
 
 _STREAM = r"""
@@ -90,8 +104,12 @@ print(json.dumps({"shape": list(ds["responses"].shape), "seconds": elapsed,
 
 def streaming(n: int, width: int) -> dict:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
-        out = subprocess.run([sys.executable, "-c", _STREAM, str(n), str(width), f"{tmp}/acts.zarr"],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _STREAM, str(n), str(width), f"{tmp}/acts.zarr"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

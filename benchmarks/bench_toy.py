@@ -34,8 +34,19 @@ from neurosuper import toy
 from neurosuper.capacity.geometry import capacities
 
 
-def torch_loop(n: int, m: int, density: np.ndarray, importance: np.ndarray, *, steps: int, batch: int, lr: float,
-               seed: int, dtype: str, threads: int | None) -> tuple[float, float, np.ndarray]:
+def torch_loop(
+    n: int,
+    m: int,
+    density: np.ndarray,
+    importance: np.ndarray,
+    *,
+    steps: int,
+    batch: int,
+    lr: float,
+    seed: int,
+    dtype: str,
+    threads: int | None,
+) -> tuple[float, float, np.ndarray]:
     """(wall seconds, CPU seconds, W (I, n, m)) of a plain batched PyTorch training loop of Elhage's ReLU-output
     model."""
     import torch
@@ -82,27 +93,38 @@ def run_pentagon(repeats: int) -> dict:
         ours_cpu.append(time.process_time() - c0)
         ours_caps = r["capacity"].values
         for dtype, threads in variants:
-            secs, cpu, w = torch_loop(n, m, dens, imp, steps=steps, batch=batch, lr=1e-3, seed=rep, dtype=dtype,
-                                      threads=threads)
+            secs, cpu, w = torch_loop(
+                n, m, dens, imp, steps=steps, batch=batch, lr=1e-3, seed=rep, dtype=dtype, threads=threads
+            )
             peers.setdefault(f"torch {dtype}, {threads or 'default'} thread(s)", []).append(secs)
             peers_cpu.setdefault(f"torch {dtype}, {threads or 'default'} thread(s)", []).append(cpu)
             if dtype == "float64":
                 best_inst = np.argmax([abs(capacities(wi) - 0.4).max() < 0.03 for wi in w])
                 peer_caps = capacities(w[best_inst])
     short = 200  # torch's default intra-op threads: timed on a short run, scaled to the full length
-    secs, _, _ = torch_loop(n, m, dens, imp, steps=short, batch=batch, lr=1e-3, seed=0, dtype="float64",
-                            threads=None)
-    extrapolated = {f"torch float64, default threads ({short} steps x {steps // short})": round(secs * steps / short,
-                                                                                                  2)}
+    secs, _, _ = torch_loop(n, m, dens, imp, steps=short, batch=batch, lr=1e-3, seed=0, dtype="float64", threads=None)
+    extrapolated = {
+        f"torch float64, default threads ({short} steps x {steps // short})": round(secs * steps / short, 2)
+    }
     best_peer = min(peers, key=lambda k: min(peers[k]))
-    return {"benchmark": "pentagon", "n": n, "m": m, "seeds": seeds, "steps": steps, "batch": batch,
-            "neurosuper_s": round(min(ours), 2), "peers_s": {k: round(min(v), 2) for k, v in peers.items()},
-            "fastest_peer": best_peer, "ratio": round(min(ours) / min(peers[best_peer]), 3),
-            "neurosuper_cpu_s": round(min(ours_cpu), 2),
-            "peers_cpu_s": {k: round(min(v), 2) for k, v in peers_cpu.items()},
-            "cpu_ratio": round(min(ours_cpu) / min(min(v) for v in peers_cpu.values()), 3),
-            "not_in_ratio": extrapolated, "neurosuper_capacities": np.round(ours_caps, 3).tolist(),
-            "torch_capacities (a pentagon seed)": np.round(peer_caps, 3).tolist()}
+    return {
+        "benchmark": "pentagon",
+        "n": n,
+        "m": m,
+        "seeds": seeds,
+        "steps": steps,
+        "batch": batch,
+        "neurosuper_s": round(min(ours), 2),
+        "peers_s": {k: round(min(v), 2) for k, v in peers.items()},
+        "fastest_peer": best_peer,
+        "ratio": round(min(ours) / min(peers[best_peer]), 3),
+        "neurosuper_cpu_s": round(min(ours_cpu), 2),
+        "peers_cpu_s": {k: round(min(v), 2) for k, v in peers_cpu.items()},
+        "cpu_ratio": round(min(ours_cpu) / min(min(v) for v in peers_cpu.values()), 3),
+        "not_in_ratio": extrapolated,
+        "neurosuper_capacities": np.round(ours_caps, 3).tolist(),
+        "torch_capacities (a pentagon seed)": np.round(peer_caps, 3).tolist(),
+    }
 
 
 def run_sweep(repeats: int, steps: int) -> dict:
@@ -114,30 +136,51 @@ def run_sweep(repeats: int, steps: int) -> dict:
     variants = [("float64", 1), ("float32", 1)]
     for rep in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        s = toy.sweep(n, m, density=list(densities), importance_ratio=[0.7], n_seeds=seeds, steps=steps,
-                      batch_size=batch, seed=rep, progress=False)
+        s = toy.sweep(
+            n,
+            m,
+            density=list(densities),
+            importance_ratio=[0.7],
+            n_seeds=seeds,
+            steps=steps,
+            batch_size=batch,
+            seed=rep,
+            progress=False,
+        )
         ours.append(time.perf_counter() - t0)
         ours_cpu.append(time.process_time() - c0)
         for dtype, threads in variants:
-            secs, cpu, _ = torch_loop(n, m, dens, imp, steps=steps, batch=batch, lr=1e-3, seed=rep, dtype=dtype,
-                                      threads=threads)
+            secs, cpu, _ = torch_loop(
+                n, m, dens, imp, steps=steps, batch=batch, lr=1e-3, seed=rep, dtype=dtype, threads=threads
+            )
             peers.setdefault(f"torch {dtype}, {threads or 'default'} thread(s)", []).append(secs)
             peers_cpu.setdefault(f"torch {dtype}, {threads or 'default'} thread(s)", []).append(cpu)
     short = max(1, steps // 50)  # default threads: a short run, scaled (see the pentagon)
-    secs, _, _ = torch_loop(n, m, dens, imp, steps=short, batch=batch, lr=1e-3, seed=0, dtype="float64",
-                            threads=None)
-    extrapolated = {f"torch float64, default threads ({short} steps x {steps / short:g})": round(secs * steps / short,
-                                                                                               2)}
+    secs, _, _ = torch_loop(n, m, dens, imp, steps=short, batch=batch, lr=1e-3, seed=0, dtype="float64", threads=None)
+    extrapolated = {
+        f"torch float64, default threads ({short} steps x {steps / short:g})": round(secs * steps / short, 2)
+    }
     best_peer = min(peers, key=lambda k: min(peers[k]))
     c = s["capacity"].isel(importance_ratio=0).values
-    return {"benchmark": "sweep", "n": n, "m": m, "densities": 20, "seeds": seeds, "instances": len(dens),
-            "steps": steps, "batch": batch, "neurosuper_s": round(min(ours), 2),
-            "peers_s": {k: round(min(v), 2) for k, v in peers.items()}, "fastest_peer": best_peer,
-            "ratio": round(min(ours) / min(peers[best_peer]), 3), "not_in_ratio": extrapolated,
-            "neurosuper_cpu_s": round(min(ours_cpu), 2),
-            "peers_cpu_s": {k: round(min(v), 2) for k, v in peers_cpu.items()},
-            "cpu_ratio": round(min(ours_cpu) / min(min(v) for v in peers_cpu.values()), 3),
-            "capacity_sum_dense_vs_sparsest": [round(float(c[0].sum()), 2), round(float(c[-1].sum()), 2)]}
+    return {
+        "benchmark": "sweep",
+        "n": n,
+        "m": m,
+        "densities": 20,
+        "seeds": seeds,
+        "instances": len(dens),
+        "steps": steps,
+        "batch": batch,
+        "neurosuper_s": round(min(ours), 2),
+        "peers_s": {k: round(min(v), 2) for k, v in peers.items()},
+        "fastest_peer": best_peer,
+        "ratio": round(min(ours) / min(peers[best_peer]), 3),
+        "not_in_ratio": extrapolated,
+        "neurosuper_cpu_s": round(min(ours_cpu), 2),
+        "peers_cpu_s": {k: round(min(v), 2) for k, v in peers_cpu.items()},
+        "cpu_ratio": round(min(ours_cpu) / min(min(v) for v in peers_cpu.values()), 3),
+        "capacity_sum_dense_vs_sparsest": [round(float(c[0].sum()), 2), round(float(c[-1].sum()), 2)],
+    }
 
 
 def main() -> None:
@@ -148,8 +191,17 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    print(json.dumps({"machine": platform.machine(), "python": platform.python_version(), "numpy": np.__version__,
-                      "torch": torch.__version__, "torch_threads": torch.get_num_threads()}))
+    print(
+        json.dumps(
+            {
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "torch": torch.__version__,
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
+    )
     if args.only in (None, "pentagon"):
         print(json.dumps(run_pentagon(args.repeats)), flush=True)
     if args.only in (None, "sweep"):

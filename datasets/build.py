@@ -26,8 +26,16 @@ def main() -> None:
         seconds = time.perf_counter() - start
         mb = sum(v.nbytes for v in ds.variables.values()) / 1e6
         print(f"{name}: {dict(ds.sizes)}, {mb:.0f} MB in memory, {seconds:.1f} s")
-        for key in ("alpha_true", "alpha_true_r2", "gain", "baseline", "train_loss", "train_r2", "n_iter",
-                    "constant_units"):
+        for key in (
+            "alpha_true",
+            "alpha_true_r2",
+            "gain",
+            "baseline",
+            "train_loss",
+            "train_r2",
+            "n_iter",
+            "constant_units",
+        ):
             if key in ds.attrs:
                 print(f"  {key} = {ds.attrs[key]}")
         if args.out:

@@ -40,8 +40,18 @@ import numpy as np
 
 from .errors import FormatError, NeurosuperWarning, fail
 
-__all__ = ["atomic_path", "check_target", "write_text", "write_json", "jsonable", "save_figure",
-           "check_figure_path", "figure_formats", "interrupted_replace", "temp_name"]
+__all__ = [
+    "atomic_path",
+    "check_target",
+    "write_text",
+    "write_json",
+    "jsonable",
+    "save_figure",
+    "check_figure_path",
+    "figure_formats",
+    "interrupted_replace",
+    "temp_name",
+]
 
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
 
@@ -64,7 +74,7 @@ def _owner(target: Path, name: str, kind: str) -> tuple[int, str] | None:
     prefix = f".{target.name}.{kind}-"
     if not name.startswith(prefix):
         return None
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     if target.suffix and rest.endswith(target.suffix):
         rest = rest[: -len(target.suffix)]
     parts = rest.split("-")
@@ -189,8 +199,12 @@ def _renameat2(src: Path, dst: Path, flags: int) -> bool:
 
 def _exists_error(target: Path) -> FormatError:
     kind = "folder" if target.is_dir() else "file"
-    return _error(f"path {str(target)!r}", f"an existing {kind}", "a new path",
-                  "pass overwrite=True (CLI: --overwrite) to replace it, or choose another name")
+    return _error(
+        f"path {str(target)!r}",
+        f"an existing {kind}",
+        "a new path",
+        "pass overwrite=True (CLI: --overwrite) to replace it, or choose another name",
+    )
 
 
 def _commit_new(tmp: Path, target: Path) -> None:
@@ -264,8 +278,12 @@ def _recover(target: Path) -> None:
                 _commit_new(old, target)
             except (FormatError, OSError):
                 break
-            warnings.warn(f"{str(target)!r}: a replace of it was interrupted; its previous version was moved "
-                          "back from where it had been set aside", NeurosuperWarning, stacklevel=4)
+            warnings.warn(
+                f"{str(target)!r}: a replace of it was interrupted; its previous version was moved "
+                "back from where it had been set aside",
+                NeurosuperWarning,
+                stacklevel=4,
+            )
             break
     for path in _dead_siblings(target, "tmp"):
         _remove(path)
@@ -279,8 +297,12 @@ def check_target(target: str | os.PathLike, *, overwrite: bool) -> Path:
     """The absolute target; :class:`FormatError` if its folder is missing or it exists and not ``overwrite``."""
     target = Path(os.path.abspath(target))
     if not target.parent.is_dir():
-        raise _error(f"path {str(target)!r}", f"no folder {str(target.parent)!r}", "an existing folder",
-                     f"create the folder first (mkdir -p {str(target.parent)!r})")
+        raise _error(
+            f"path {str(target)!r}",
+            f"no folder {str(target.parent)!r}",
+            "an existing folder",
+            f"create the folder first (mkdir -p {str(target.parent)!r})",
+        )
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise _exists_error(target)
     return target
@@ -303,8 +325,12 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]
     try:
         yield tmp
         if not (tmp.exists() or tmp.is_symlink()):
-            raise _error(f"writing {str(target)!r}", "nothing written", "a file or folder",
-                         "report this: the writer returned without output")
+            raise _error(
+                f"writing {str(target)!r}",
+                "nothing written",
+                "a file or folder",
+                "report this: the writer returned without output",
+            )
         _fsync_tree(tmp)
         if overwrite:
             _commit_replace(tmp, target)
@@ -319,6 +345,7 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]
 
 def _hide_temp_name(err: BaseException, tmp: Path, target: Path) -> None:
     """Messages name the target, never the hidden temporary name (edited in place: type and traceback kept)."""
+
     def clean(text: Any) -> Any:
         return text.replace(str(tmp), str(target)).replace(tmp.name, target.name) if isinstance(text, str) else text
 
@@ -326,8 +353,7 @@ def _hide_temp_name(err: BaseException, tmp: Path, target: Path) -> None:
         return
     with contextlib.suppress(AttributeError, TypeError):
         if isinstance(err, OSError):
-            err.strerror, err.filename, err.filename2 = (clean(err.strerror), clean(err.filename),
-                                                         clean(err.filename2))
+            err.strerror, err.filename, err.filename2 = (clean(err.strerror), clean(err.filename), clean(err.filename2))
         err.args = tuple(clean(a) for a in err.args)
 
 
@@ -377,9 +403,12 @@ def check_figure_path(target: str | os.PathLike) -> str:
     supported = figure_formats()
     suffix = target.suffix.lower().lstrip(".")
     if suffix not in supported:
-        raise _error(f"figure path {str(target)!r}", f"suffix {target.suffix or '(none)'!r}",
-                     f"one of {', '.join('.' + s for s in supported)}",
-                     f"name the figure e.g. {str(target.with_suffix('.png'))!r}")
+        raise _error(
+            f"figure path {str(target)!r}",
+            f"suffix {target.suffix or '(none)'!r}",
+            f"one of {', '.join('.' + s for s in supported)}",
+            f"name the figure e.g. {str(target.with_suffix('.png'))!r}",
+        )
     return suffix
 
 

@@ -24,11 +24,30 @@ __all__ = ["JSON_ATTR", "RESERVED_KEYS", "encode_attrs", "decode_attrs", "to_jso
 JSON_ATTR = "neurosuper_json_attrs"
 #: Attr names netCDF, zarr or xarray's CF decoding give a meaning to (plus every name starting with "_"):
 #: always stored JSON-encoded so that they come back as written and never alter the data on load.
-RESERVED_KEYS = frozenset({
-    "units", "calendar", "missing_value", "scale_factor", "add_offset", "dtype", "coordinates", "bounds",
-    "compress", "grid_mapping", "cell_measures", "formula_terms", "ancillary_variables", "standard_name",
-    "flag_values", "flag_masks", "valid_min", "valid_max", "valid_range", "Conventions",
-})
+RESERVED_KEYS = frozenset(
+    {
+        "units",
+        "calendar",
+        "missing_value",
+        "scale_factor",
+        "add_offset",
+        "dtype",
+        "coordinates",
+        "bounds",
+        "compress",
+        "grid_mapping",
+        "cell_measures",
+        "formula_terms",
+        "ancillary_variables",
+        "standard_name",
+        "flag_values",
+        "flag_masks",
+        "valid_min",
+        "valid_max",
+        "valid_range",
+        "Conventions",
+    }
+)
 
 _INT64 = 2**63
 _TAGS = ("__numpy_scalar__", "__ndarray__", "__tuple__", "__dict__")

@@ -25,21 +25,28 @@ _OWN_ATTRS = ("format_version", "neurosuper_version")
 def _set_labels(items: list[xr.Dataset], name: str) -> list[str]:
     """Per set, the first of the attrs ``name``, ``<name>_id``, ``session_id``, ``source`` that tells the sets
     apart (an attr equal in every set is skipped), else the set's position."""
+
     def value(s: xr.Dataset, key: str) -> str | None:
         v = s.attrs.get(key)
         return str(v) if isinstance(v, str | int) and not isinstance(v, bool) else None
 
-    keys = [k for k in (name, f"{name}_id", "session_id", "source")
-            if len(items) == 1 or len({value(s, k) for s in items}) > 1]
+    keys = [
+        k
+        for k in (name, f"{name}_id", "session_id", "source")
+        if len(items) == 1 or len({value(s, k) for s in items}) > 1
+    ]
     return [next((value(s, k) for k in keys if value(s, k) is not None), str(i)) for i, s in enumerate(items)]
 
 
-def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset],
-              name: str) -> tuple[list[str], list[xr.Dataset]]:
+def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset], name: str) -> tuple[list[str], list[xr.Dataset]]:
     """Validated sets and one unique label per set (mapping key, else a label attr, else the position)."""
     if isinstance(sets, xr.Dataset | xr.DataArray):
-        raise fail("concat sets", f"a single {type(sets).__name__}", "a list or dict of ResponseSets",
-                    "pass several sets: neurosuper.concat([a, b])")
+        raise fail(
+            "concat sets",
+            f"a single {type(sets).__name__}",
+            "a list or dict of ResponseSets",
+            "pass several sets: neurosuper.concat([a, b])",
+        )
     pairs = [(str(k), v) for k, v in sets.items()] if isinstance(sets, Mapping) else [(None, v) for v in sets]
     if not pairs:
         raise fail("concat sets", "no sets", "at least one ResponseSet", "pass a list or dict of sets")
@@ -55,8 +62,11 @@ def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset],
     for key in ("system", "measure"):
         found = sorted({str(s.attrs[key]) for s in items})
         if len(found) > 1:
-            fix = ("compare brains and networks with neurosuper.compare instead of pooling them"
-                   if key == "system" else "convert the sets to one measure (e.g. counts to rates) first")
+            fix = (
+                "compare brains and networks with neurosuper.compare instead of pooling them"
+                if key == "system"
+                else "convert the sets to one measure (e.g. counts to rates) first"
+            )
             raise fail(f"concat: attr {key!r}", f"{key}s {found}", f"one {key} across the sets", fix)
     return labels, items
 
@@ -68,28 +78,37 @@ def _align(labels: list[str], items: list[xr.Dataset], dim: str) -> list[xr.Data
     out = []
     for label, s in zip(labels, items, strict=True):
         if set(s["responses"].dims) != set(dims):
-            raise fail(f"concat: set {label!r}", f"'responses' dims {s['responses'].dims}",
-                        f"the dims of the first set, {dims}", "give every set the same repeat/time dims")
+            raise fail(
+                f"concat: set {label!r}",
+                f"'responses' dims {s['responses'].dims}",
+                f"the dims of the first set, {dims}",
+                "give every set the same repeat/time dims",
+            )
         for d in dims:
             if d in (dim, "repeat"):
                 continue
             if (d in first.coords) != (d in s.coords):
-                raise fail(f"concat: {d!r} coord of set {label!r}", "a coord in one set only",
-                            f"a {d!r} coord in every set or in none",
-                            f"assign the same {d} coord to every set")
+                raise fail(
+                    f"concat: {d!r} coord of set {label!r}",
+                    "a coord in one set only",
+                    f"a {d!r} coord in every set or in none",
+                    f"assign the same {d} coord to every set",
+                )
             mine = first[d].values if d in first.coords else np.arange(first.sizes[d])
             theirs = s[d].values if d in s.coords else np.arange(s.sizes[d])
             if len(mine) != len(theirs) or set(mine.tolist()) != set(theirs.tolist()):
                 diff = sorted(set(mine.tolist()) ^ set(theirs.tolist()), key=str)
-                raise fail(f"concat: {d} ids of set {label!r}", f"{len(theirs)} ids differing from the "
-                            f"first set's {len(mine)} ({preview(diff)})", f"the same {d} ids in every set",
-                            f"select the shared ids first: s.sel({d}=shared_ids)")
+                raise fail(
+                    f"concat: {d} ids of set {label!r}",
+                    f"{len(theirs)} ids differing from the first set's {len(mine)} ({preview(diff)})",
+                    f"the same {d} ids in every set",
+                    f"select the shared ids first: s.sel({d}=shared_ids)",
+                )
             if not np.array_equal(mine, theirs):
                 s = s.sel({d: mine})
         out.append(s)
     if "repeat" in dims and dim != "repeat":
-        out = [s if "repeat" in s.coords else s.assign_coords(repeat=np.arange(s.sizes["repeat"]))
-               for s in out]
+        out = [s if "repeat" in s.coords else s.assign_coords(repeat=np.arange(s.sizes["repeat"])) for s in out]
         union = list(dict.fromkeys(r for s in out for r in s["repeat"].values.tolist()))
         out = [s if s["repeat"].values.tolist() == union else s.reindex(repeat=union) for s in out]
     return out
@@ -108,8 +127,9 @@ def _attr_values(values: list[Any]) -> list[Any]:
     return ["" if v is None else json.dumps(to_jsonable(v)) for v in values]
 
 
-def concat(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "unit", *,
-           name: str = "session") -> xr.Dataset:
+def concat(
+    sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "unit", *, name: str = "session"
+) -> xr.Dataset:
     """Pool several ResponseSets along ``unit`` (same stimuli) or ``stimulus`` (same units).
 
     The ids along the other dims must match (the same ids in any order; the result follows the first set);
@@ -135,8 +155,11 @@ def concat(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "un
     prefix = len(pd.unique(all_ids)) != len(all_ids)
     keys = list(dict.fromkeys(k for s in aligned for k in s.attrs))
     first = aligned[0]
-    shared = {k: first.attrs[k] for k in keys if k in first.attrs and all(
-        k in s.attrs and _same(s.attrs[k], first.attrs[k]) for s in aligned[1:])}
+    shared = {
+        k: first.attrs[k]
+        for k in keys
+        if k in first.attrs and all(k in s.attrs and _same(s.attrs[k], first.attrs[k]) for s in aligned[1:])
+    }
     varying = [k for k in keys if k not in shared and k not in _OWN_ATTRS and k != name]
     taken = {str(n) for s in aligned for n in s.variables} | {name}
     parts = []
@@ -163,16 +186,23 @@ def concat(sets: Sequence[xr.Dataset] | Mapping[str, xr.Dataset], dim: str = "un
         else:
             rest[var] = holders[0]
     if dropped:
-        warnings.warn(f"concat: dropped {len(dropped)} variable(s)/coord(s) along {dim!r} missing from some "
-                      f"sets: {dropped}", NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"concat: dropped {len(dropped)} variable(s)/coord(s) along {dim!r} missing from some sets: {dropped}",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
     core = [p.drop_vars([v for v in p.variables if v not in along and v not in p.indexes]) for p in parts]
     try:
-        pooled = xr.concat(core, dim=dim, data_vars="minimal", coords="minimal", compat="override",
-                           join="exact", combine_attrs="drop")
+        pooled = xr.concat(
+            core, dim=dim, data_vars="minimal", coords="minimal", compat="override", join="exact", combine_attrs="drop"
+        )
     except ValueError as err:
-        raise fail(f"concat along {dim!r}", f"sets xarray cannot concatenate ({err})", "matching "
-                    "variables and sizes along the other dims",
-                    "make the sets' variables agree before pooling") from None
+        raise fail(
+            f"concat along {dim!r}",
+            f"sets xarray cannot concatenate ({err})",
+            "matching variables and sizes along the other dims",
+            "make the sets' variables agree before pooling",
+        ) from None
     for var, holder in rest.items():
         if var in holder.coords:
             pooled = pooled.assign_coords({var: holder.variables[var]})

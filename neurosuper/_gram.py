@@ -24,8 +24,17 @@ import numpy as np
 
 from ._progress import progress_bar
 
-__all__ = ["is_dask", "reduce_blocks", "unit_grams", "stimulus_grams", "unit_stats", "top_eigh", "top_eigvalsh",
-           "map_tasks", "constant_units"]
+__all__ = [
+    "is_dask",
+    "reduce_blocks",
+    "unit_grams",
+    "stimulus_grams",
+    "unit_stats",
+    "top_eigh",
+    "top_eigvalsh",
+    "map_tasks",
+    "constant_units",
+]
 
 #: Bytes of one block of one matrix held at a time (per thread).
 BLOCK_BYTES = 64 * 2**20
@@ -47,8 +56,9 @@ def _combine(a: dict, b: dict) -> dict:
     return a
 
 
-def reduce_blocks(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, progress: bool = False,
-                  desc: str = "gram") -> dict:
+def reduce_blocks(
+    fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, progress: bool = False, desc: str = "gram"
+) -> dict:
     """Sum ``fn(blocks, start, stop)`` over blocks of the 2-D ``arrays`` along ``axis`` (0 rows, 1 columns).
 
     ``fn`` returns a dict of numpy arrays whose shapes do not depend on the block length; they are added
@@ -138,8 +148,9 @@ def _first_rows_mean(x: Any, rows: int = 4096) -> np.ndarray:
     return head.mean(axis=0, dtype=np.float64)
 
 
-def _unit_block(blocks: list, start: int, stop: int, *, pairs: list, w_all: np.ndarray, weighted: bool,
-                shifts: list, dtype: Any) -> dict:
+def _unit_block(
+    blocks: list, start: int, stop: int, *, pairs: list, w_all: np.ndarray, weighted: bool, shifts: list, dtype: Any
+) -> dict:
     nw, k, p = w_all.shape[0], len(blocks), blocks[0].shape[1]
     # per-block products accumulate in the data's dtype (numpy's matmul uses syrk for yᵀy) ...
     acc: list[list[Any]] = [[None] * len(pairs) for _ in range(nw)]
@@ -166,8 +177,14 @@ def _unit_block(blocks: list, start: int, stop: int, *, pairs: list, w_all: np.n
     return {"gram": np.array(acc), "sums": sums}
 
 
-def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weights: np.ndarray | None = None,
-               shifts: Sequence[np.ndarray] | None = None, progress: bool = False) -> dict:
+def unit_grams(
+    arrays: Sequence[Any],
+    pairs: Sequence[tuple[int, int]],
+    *,
+    weights: np.ndarray | None = None,
+    shifts: Sequence[np.ndarray] | None = None,
+    progress: bool = False,
+) -> dict:
     """Weighted, centred unit-side Grams ``Σ_s w_s (x_i,s − μ_i)(x_j,s − μ_j)ᵀ`` for every pair ``(i, j)``.
 
     Parameters
@@ -192,8 +209,7 @@ def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weigh
     w_all = np.ones((1, n)) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
     dtype = np.result_type(*[a.dtype for a in arrays])
 
-    fn = partial(_unit_block, pairs=list(pairs), w_all=w_all, weighted=weights is not None, shifts=shifts,
-                 dtype=dtype)
+    fn = partial(_unit_block, pairs=list(pairs), w_all=w_all, weighted=weights is not None, shifts=shifts, dtype=dtype)
     acc = reduce_blocks(fn, arrays, axis=0, progress=progress, desc="unit Gram")
     wsum = w_all.sum(axis=1)
     means = acc["sums"] / wsum[:, None, None]
@@ -204,8 +220,18 @@ def unit_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, weigh
 
 
 # ----------------------------------------------------------------------------------------- stimulus side
-def _stimulus_block(blocks: list, start: int, stop: int, *, pairs: list, n: int, zscore: bool,
-                    scale: np.ndarray | None, axes: np.ndarray | None, dtype: Any) -> dict:
+def _stimulus_block(
+    blocks: list,
+    start: int,
+    stop: int,
+    *,
+    pairs: list,
+    n: int,
+    zscore: bool,
+    scale: np.ndarray | None,
+    axes: np.ndarray | None,
+    dtype: Any,
+) -> dict:
     means = [b.mean(axis=0, dtype=np.float64) for b in blocks]
     xs = [(b - m.astype(dtype)).astype(dtype, copy=False) for b, m in zip(blocks, means, strict=True)]
     var = [np.einsum("ij,ij->j", x, x).astype(np.float64) / n for x in xs]
@@ -227,9 +253,15 @@ def _stimulus_block(blocks: list, start: int, stop: int, *, pairs: list, n: int,
     return out
 
 
-def stimulus_grams(arrays: Sequence[Any], pairs: Sequence[tuple[int, int]], *, zscore: bool = False,
-                   scale: np.ndarray | None = None, axes: np.ndarray | None = None,
-                   progress: bool = False) -> dict:
+def stimulus_grams(
+    arrays: Sequence[Any],
+    pairs: Sequence[tuple[int, int]],
+    *,
+    zscore: bool = False,
+    scale: np.ndarray | None = None,
+    axes: np.ndarray | None = None,
+    progress: bool = False,
+) -> dict:
     """Stimulus-side Grams ``X_i X_jᵀ`` of the per-unit centred (optionally z-scored, projected) arrays.
 
     Each array is centred per unit (its own mean). With ``zscore`` every unit is divided by its standard
@@ -270,8 +302,7 @@ def top_eigvalsh(g: np.ndarray, k: int, *, dtype: Any = np.float64) -> np.ndarra
 
     m = g.shape[0]
     k = min(k, m)
-    vals = eigh(np.asarray(g, dtype=dtype), eigvals_only=True, check_finite=False, overwrite_a=True,
-                driver="evd")
+    vals = eigh(np.asarray(g, dtype=dtype), eigvals_only=True, check_finite=False, overwrite_a=True, driver="evd")
     return vals[::-1][:k].astype(np.float64)
 
 
@@ -286,7 +317,7 @@ def top_eigh(g: np.ndarray, k: int, *, dtype: Any = np.float64) -> tuple[np.ndar
         vals, vecs = eigh(a, subset_by_index=[m - k, m - 1], check_finite=False, overwrite_a=True, driver="evr")
     else:
         vals, vecs = eigh(a, check_finite=False, overwrite_a=True, driver="evd")
-        vals, vecs = vals[m - k:], vecs[:, m - k:]
+        vals, vecs = vals[m - k :], vecs[:, m - k :]
     return vals[::-1].astype(np.float64), vecs[:, ::-1]
 
 
@@ -309,8 +340,9 @@ def _local_scheduler() -> bool:
 PARALLEL_TASKS = False
 
 
-def map_tasks(fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (), progress: bool = False,
-              desc: str = "tasks") -> list:
+def map_tasks(
+    fn: Callable, items: Sequence[Any], *, shared: Sequence[Any] = (), progress: bool = False, desc: str = "tasks"
+) -> list:
     """``[fn(*shared, item) for item in items]`` — the independent eigendecompositions (shuffles, bootstrap).
 
     By default they run one after the other with the BLAS's own threads (LAPACK's tridiagonal reduction is

@@ -119,18 +119,26 @@ def options_of(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
 
-def stamp(result: T, *, analysis: str, reference: str, options: Mapping[str, Any] | None = None,
-          inputs_from: xr.Dataset | xr.DataArray | None = None) -> T:
+def stamp(
+    result: T,
+    *,
+    analysis: str,
+    reference: str,
+    options: Mapping[str, Any] | None = None,
+    inputs_from: xr.Dataset | xr.DataArray | None = None,
+) -> T:
     """``result`` with the provenance attrs set (in place on the object given, which is also returned).
 
     ``options`` are the arguments that shaped the result (non-JSON values are described, not stored);
     ``inputs_from`` is the set the result was computed from (its recorded input files are copied).
     """
-    result.attrs.update({
-        "neurosuper_version": __version__,
-        "analysis": analysis,
-        "reference": reference,
-        "options": json.dumps({str(k): _plain(v) for k, v in (options or {}).items()}, sort_keys=True),
-        "inputs": inputs_of(inputs_from),
-    })
+    result.attrs.update(
+        {
+            "neurosuper_version": __version__,
+            "analysis": analysis,
+            "reference": reference,
+            "options": json.dumps({str(k): _plain(v) for k, v in (options or {}).items()}, sort_keys=True),
+            "inputs": inputs_of(inputs_from),
+        }
+    )
     return result

@@ -15,8 +15,9 @@ from .format import validate
 __all__ = ["check_int", "check_float", "check_choice", "check_dims", "responses_of"]
 
 
-def check_int(name: str, value: Any, *, low: int | None = 1, high: int | None = None, caller: str = "",
-              fix: str | None = None) -> int:
+def check_int(
+    name: str, value: Any, *, low: int | None = 1, high: int | None = None, caller: str = "", fix: str | None = None
+) -> int:
     """``value`` as an int in ``[low, high]`` (bounds inclusive; ``None`` = unbounded); bools are refused."""
     where = f"{caller}: {name}" if caller else name
     span = f"an integer{f' >= {low}' if low is not None else ''}{f' and <= {high}' if high is not None else ''}"
@@ -28,8 +29,17 @@ def check_int(name: str, value: Any, *, low: int | None = 1, high: int | None = 
     return int(value)
 
 
-def check_float(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False, caller: str = "", fix: str | None = None) -> float:
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    caller: str = "",
+    fix: str | None = None,
+) -> float:
     """``value`` as a finite float in the interval given (``low_open``/``high_open`` exclude the bound)."""
     where = f"{caller}: {name}" if caller else name
     lo = "" if low is None else f"{'(' if low_open else '['}{low}"
@@ -59,8 +69,13 @@ def check_dims(da: xr.DataArray, required: Sequence[str], *, caller: str = "", n
     missing = [d for d in required if d not in da.dims]
     if missing:
         where = f"{caller}: {name}" if caller else name
-        raise fail(where, f"dims {tuple(map(str, da.dims))} without {missing}", f"dims including {tuple(required)}",
-                   f"rename the dims, e.g. da.rename({{'old': {missing[0]!r}}})", AnalysisError)
+        raise fail(
+            where,
+            f"dims {tuple(map(str, da.dims))} without {missing}",
+            f"dims including {tuple(required)}",
+            f"rename the dims, e.g. da.rename({{'old': {missing[0]!r}}})",
+            AnalysisError,
+        )
 
 
 def responses_of(data: xr.Dataset | xr.DataArray, *, caller: str = "") -> xr.DataArray:
@@ -70,5 +85,10 @@ def responses_of(data: xr.Dataset | xr.DataArray, *, caller: str = "") -> xr.Dat
     if isinstance(data, xr.DataArray):
         check_dims(data, ("stimulus", "unit"), caller=caller, name="responses")
         return data
-    raise fail(caller or "input", f"a {type(data).__name__}", "a ResponseSet (xarray.Dataset) or its 'responses'",
-               "build a set with neurosuper.from_array(array, system=..., measure=...)", AnalysisError)
+    raise fail(
+        caller or "input",
+        f"a {type(data).__name__}",
+        "a ResponseSet (xarray.Dataset) or its 'responses'",
+        "build a set with neurosuper.from_array(array, system=..., measure=...)",
+        AnalysisError,
+    )

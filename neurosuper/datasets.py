@@ -29,8 +29,18 @@ import xarray as xr
 
 from .errors import FormatError, NeurosuperWarning
 
-__all__ = ["demo_brain", "demo_brain_nwb", "demo_network", "cache_dir", "signal_spectrum", "network_inputs",
-           "load_photo", "patch_grid", "GENERATOR_VERSION", "CACHE_ENV"]
+__all__ = [
+    "demo_brain",
+    "demo_brain_nwb",
+    "demo_network",
+    "cache_dir",
+    "signal_spectrum",
+    "network_inputs",
+    "load_photo",
+    "patch_grid",
+    "GENERATOR_VERSION",
+    "CACHE_ENV",
+]
 
 #: Bump when the generated data change in a way the parameters below do not express.
 GENERATOR_VERSION = 2
@@ -43,20 +53,53 @@ CACHE_ENV = "NEUROSUPER_CACHE"
 #: share at most 1 − 32/48 = 1/3 of their area; blank patches (grey-level SD below ``min_sd``) are left out (the
 #: grids hold 2,772 positions, 2,425 of them not blank; 2,000 are drawn).
 PATCHES: dict[str, Any] = {
-    "n_stimuli": 2000, "size": 48, "downsample": 1, "step": 32, "min_sd": 4.0, "seed": 0,
-    "images": ["sklearn/china.jpg", "sklearn/flower.jpg", "skimage/astronaut", "skimage/camera", "skimage/chelsea",
-               "skimage/coffee", "skimage/rocket", "skimage/stereo_motorcycle", "skimage/grass", "skimage/gravel",
-               "skimage/brick", "skimage/moon", "skimage/coins"],
+    "n_stimuli": 2000,
+    "size": 48,
+    "downsample": 1,
+    "step": 32,
+    "min_sd": 4.0,
+    "seed": 0,
+    "images": [
+        "sklearn/china.jpg",
+        "sklearn/flower.jpg",
+        "skimage/astronaut",
+        "skimage/camera",
+        "skimage/chelsea",
+        "skimage/coffee",
+        "skimage/rocket",
+        "skimage/stereo_motorcycle",
+        "skimage/grass",
+        "skimage/gravel",
+        "skimage/brick",
+        "skimage/moon",
+        "skimage/coins",
+    ],
 }
 #: The simulated V1 population (see :func:`demo_brain`).
 BRAIN: dict[str, Any] = {
-    "n_units": 1000, "sf_range": [0.04, 0.5], "sf_density": 1.0, "bandwidth": 0.5, "aspect": 1.5,
-    "threshold": 2.0, "mean_count": 1.0, "snr": 0.5, "n_repeats": 2, "seed": 1, "alpha_ranks": [11, 500],
+    "n_units": 1000,
+    "sf_range": [0.04, 0.5],
+    "sf_density": 1.0,
+    "bandwidth": 0.5,
+    "aspect": 1.5,
+    "threshold": 2.0,
+    "mean_count": 1.0,
+    "snr": 0.5,
+    "n_repeats": 2,
+    "seed": 1,
+    "alpha_ranks": [11, 500],
 }
 #: The network (see :func:`demo_network`).
 NETWORK: dict[str, Any] = {
-    "hidden_layer_sizes": [128, 64, 128], "activation": "relu", "input_pool": 3, "solver": "adam",
-    "batch_size": 200, "learning_rate_init": 1e-3, "max_iter": 100, "tol": 1e-5, "random_state": 0,
+    "hidden_layer_sizes": [128, 64, 128],
+    "activation": "relu",
+    "input_pool": 3,
+    "solver": "adam",
+    "batch_size": 200,
+    "learning_rate_init": 1e-3,
+    "max_iter": 100,
+    "tol": 1e-5,
+    "random_state": 0,
 }
 
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 grey from RGB
@@ -78,11 +121,15 @@ def _cache_key(name: str, params: dict[str, Any]) -> str:
     from .io import activations
 
     sources = b"".join(Path(m).read_bytes() for m in (__file__, activations.__file__))
-    spec = {"name": name, "generator": GENERATOR_VERSION, "params": params,
-            "source": hashlib.sha256(sources).hexdigest(),
-            "numpy": ".".join(np.__version__.split(".")[:2]),
-            "sklearn": ".".join(version("scikit-learn").split(".")[:2]),
-            "skimage": ".".join(version("scikit-image").split(".")[:2])}
+    spec = {
+        "name": name,
+        "generator": GENERATOR_VERSION,
+        "params": params,
+        "source": hashlib.sha256(sources).hexdigest(),
+        "numpy": ".".join(np.__version__.split(".")[:2]),
+        "sklearn": ".".join(version("scikit-learn").split(".")[:2]),
+        "skimage": ".".join(version("scikit-image").split(".")[:2]),
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -90,8 +137,9 @@ def _cache_path(name: str, params: dict[str, Any]) -> Path:
     return cache_dir() / f"{name}-g{GENERATOR_VERSION}-{_cache_key(name, params)}.nc"
 
 
-def _cached(name: str, params: dict[str, Any], build: Callable[[bool], xr.Dataset], *,
-            cache: bool, progress: bool) -> xr.Dataset:
+def _cached(
+    name: str, params: dict[str, Any], build: Callable[[bool], xr.Dataset], *, cache: bool, progress: bool
+) -> xr.Dataset:
     """Open the cached set if present and readable; else build it and write it atomically (neurosuper.save).
 
     A cache file that cannot be read is rebuilt, and a cache folder that cannot be written leaves the set
@@ -106,16 +154,23 @@ def _cached(name: str, params: dict[str, Any], build: Callable[[bool], xr.Datase
         try:
             return load(path)
         except FormatError as err:
-            warnings.warn(f"{name}: the cached file {str(path)!r} could not be read ({err}); rebuilding it.",
-                          NeurosuperWarning, stacklevel=3)
+            warnings.warn(
+                f"{name}: the cached file {str(path)!r} could not be read ({err}); rebuilding it.",
+                NeurosuperWarning,
+                stacklevel=3,
+            )
             path.unlink(missing_ok=True)  # our own cache file, unreadable: save() would refuse to replace it
     ds = build(progress)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save(ds, path, overwrite=True)
     except (OSError, FormatError) as err:
-        warnings.warn(f"{name}: could not cache the set in {str(path.parent)!r} ({err}); it is rebuilt on every "
-                      f"call. Fix: set {CACHE_ENV} to a writable folder.", NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: could not cache the set in {str(path.parent)!r} ({err}); it is rebuilt on every "
+            f"call. Fix: set {CACHE_ENV} to a writable folder.",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
         return ds
     for old in path.parent.glob(f"{name}-g*.nc"):
         if old != path:
@@ -155,8 +210,10 @@ def load_photo(name: str) -> np.ndarray:
         img = getattr(skimage.data, item)()
         img = img[0] if isinstance(img, tuple) else img
     else:
-        raise FormatError(f"photo {name!r}: found library {lib!r}; expected 'sklearn/<file>' or "
-                          "'skimage/<function>'. Fix: use a name from neurosuper.datasets.PATCHES['images'].")
+        raise FormatError(
+            f"photo {name!r}: found library {lib!r}; expected 'sklearn/<file>' or "
+            "'skimage/<function>'. Fix: use a name from neurosuper.datasets.PATCHES['images']."
+        )
     img = np.asarray(img, dtype=np.float64)
     return img[..., :3] @ _LUMA if img.ndim == 3 else img
 
@@ -195,7 +252,7 @@ def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str,
         h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
         small = grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
         ys, xs = patch_grid(small.shape, size, step, rng)
-        sd = np.array([np.rint(small[y:y + size, x:x + size]).std() for y, x in zip(ys, xs, strict=True)])
+        sd = np.array([np.rint(small[y : y + size, x : x + size]).std() for y, x in zip(ys, xs, strict=True)])
         ys, xs = ys[sd >= p["min_sd"]], xs[sd >= p["min_sd"]]
         photos.append(small)
         source.append(np.full(len(ys), i))
@@ -203,11 +260,13 @@ def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str,
         cols.append(xs)
     source_i, ys, xs = np.concatenate(source), np.concatenate(rows), np.concatenate(cols)
     if len(ys) < p["n_stimuli"]:
-        raise FormatError(f"demo patches: found {len(ys)} grid positions in {len(photos)} photographs; expected at "
-                          f"least n_stimuli={p['n_stimuli']}. Fix: add photographs or lower PATCHES['step'].")
+        raise FormatError(
+            f"demo patches: found {len(ys)} grid positions in {len(photos)} photographs; expected at "
+            f"least n_stimuli={p['n_stimuli']}. Fix: add photographs or lower PATCHES['step']."
+        )
     pick = rng.choice(len(ys), size=p["n_stimuli"], replace=False)
     source_i, ys, xs = source_i[pick], ys[pick], xs[pick]
-    stimuli = np.stack([photos[s][y:y + size, x:x + size] for s, y, x in zip(source_i, ys, xs, strict=True)])
+    stimuli = np.stack([photos[s][y : y + size, x : x + size] for s, y, x in zip(source_i, ys, xs, strict=True)])
     stimuli = np.rint(stimuli).astype(np.uint8)
     grey = stimuli.reshape(len(stimuli), -1).astype(np.float64)
     coords = {
@@ -219,14 +278,19 @@ def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str,
     }
     ids = np.array([f"patch{i:04d}" for i in range(len(stimuli))])
     max_overlap = max(0.0, 1.0 - step / size)
-    attrs = {"images": list(p["images"]), "patch_size": size, "image_downsample": k, "patch_step": step,
-             "max_overlap": max_overlap,
-             "stimuli_note": f"{size}x{size} grey patches (uint8, BT.601 luma) of {len(p['images'])} photographs "
-                             f"shipped with scikit-learn and scikit-image (source_image), "
-                             f"{f'block-averaged {k}x{k}, ' if k > 1 else ''}cut on a grid {step} px apart "
-                             f"(blank patches, grey-level SD < {p['min_sd']}, left out): "
-                             f"two patches of one photograph share at most {max_overlap:.3f} of their area; "
-                             "image_y/image_x = top-left corner"}
+    attrs = {
+        "images": list(p["images"]),
+        "patch_size": size,
+        "image_downsample": k,
+        "patch_step": step,
+        "max_overlap": max_overlap,
+        "stimuli_note": f"{size}x{size} grey patches (uint8, BT.601 luma) of {len(p['images'])} photographs "
+        f"shipped with scikit-learn and scikit-image (source_image), "
+        f"{f'block-averaged {k}x{k}, ' if k > 1 else ''}cut on a grid {step} px apart "
+        f"(blank patches, grey-level SD < {p['min_sd']}, left out): "
+        f"two patches of one photograph share at most {max_overlap:.3f} of their area; "
+        "image_y/image_x = top-left corner",
+    }
     return stimuli, {"stimulus": ids, **coords}, attrs
 
 
@@ -314,21 +378,37 @@ def _build_brain(progress: bool) -> xr.Dataset:
     attrs = {
         "source": "neurosuper.datasets.demo_brain",
         "description": "Simulated V1 population: linear-nonlinear Gabor neurons, Poisson spike counts to natural "
-                       "image patches shown twice (neurosuper demo data, generated, not recorded)",
+        "image patches shown twice (neurosuper demo data, generated, not recorded)",
         "model": "rate = baseline + gain * max(filter . x - threshold, 0); x = (stimulus - input_mean) / input_std; "
-                 "threshold = threshold_sd * std over stimuli of filter . x; spikes ~ Poisson(rate) per repeat",
-        "alpha_true": alpha, "alpha_true_r2": r2, "alpha_ranks": list(b["alpha_ranks"]),
+        "threshold = threshold_sd * std over stimuli of filter . x; spikes ~ Poisson(rate) per repeat",
+        "alpha_true": alpha,
+        "alpha_true_r2": r2,
+        "alpha_ranks": list(b["alpha_ranks"]),
         "alpha_reference": "Stringer et al. 2019 Nature 571:361: weighted LS of log lambda_n = -alpha log n + b, "
-                           "weights 1/n, on the eigenspectrum of the noiseless rates' covariance",
-        "input_mean": mean, "input_std": std, "gain": gain, "baseline": baseline,
-        "threshold_sd": float(b["threshold"]), "mean_count": float(b["mean_count"]), "snr": float(b["snr"]),
+        "weights 1/n, on the eigenspectrum of the noiseless rates' covariance",
+        "input_mean": mean,
+        "input_std": std,
+        "gain": gain,
+        "baseline": baseline,
+        "threshold_sd": float(b["threshold"]),
+        "mean_count": float(b["mean_count"]),
+        "snr": float(b["snr"]),
         "generator": {"name": "demo_brain", "version": GENERATOR_VERSION, "patches": PATCHES, "params": b},
         **stim_attrs,
     }
-    ds = from_array(counts.astype(np.float32), stimulus=stim_coords.pop("stimulus"), unit=unit_ids,
-                    system="brain", measure="spike_count", stimuli=stimuli, attrs=attrs,
-                    area=("unit", np.full(b["n_units"], "V1")), threshold=("unit", threshold),
-                    **unit_coords, **stim_coords)
+    ds = from_array(
+        counts.astype(np.float32),
+        stimulus=stim_coords.pop("stimulus"),
+        unit=unit_ids,
+        system="brain",
+        measure="spike_count",
+        stimuli=stimuli,
+        attrs=attrs,
+        area=("unit", np.full(b["n_units"], "V1")),
+        threshold=("unit", threshold),
+        **unit_coords,
+        **stim_coords,
+    )
     ds["filters"] = (("unit", "y", "x"), filt)
     ds["rates"] = (("stimulus", "unit"), rates)
     ds["true_spectrum"] = xr.DataArray(spectrum, dims="rank", coords={"rank": np.arange(1, len(spectrum) + 1)})
@@ -370,8 +450,9 @@ def demo_brain(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
     return _cached("demo_brain", {"patches": PATCHES, "brain": BRAIN}, _build_brain, cache=cache, progress=progress)
 
 
-def demo_brain_nwb(path: str | os.PathLike | None = None, *, images: bool = False, progress: bool = False,
-                   overwrite: bool = True) -> Path:
+def demo_brain_nwb(
+    path: str | os.PathLike | None = None, *, images: bool = False, progress: bool = False, overwrite: bool = True
+) -> Path:
     """Write :func:`demo_brain` as spike trains in a real NWB file; return its path.
 
     Every (repeat, stimulus) becomes one presentation (an ``IndexSeries`` over an ``Images`` template when
@@ -389,8 +470,9 @@ def demo_brain_nwb(path: str | os.PathLike | None = None, *, images: bool = Fals
 
 
 # --------------------------------------------------------------------------------------------- network
-def network_inputs(stimuli: np.ndarray | xr.DataArray, *, pool: int, mean: float | None = None,
-                   std: float | None = None) -> tuple[np.ndarray, float, float]:
+def network_inputs(
+    stimuli: np.ndarray | xr.DataArray, *, pool: int, mean: float | None = None, std: float | None = None
+) -> tuple[np.ndarray, float, float]:
     """The demo network's input: patches block-averaged ``pool × pool``, flattened and standardised.
 
     Returns ``(X, mean, std)`` with X (stimulus, feature) float32 (the network is trained in float32);
@@ -422,9 +504,16 @@ def _build_network(progress: bool) -> xr.Dataset:
         stimuli, stim_coords, stim_attrs = _patches()
         X, mean, std = network_inputs(stimuli, pool=p["input_pool"])
         bar.update()
-        mlp = MLPRegressor(hidden_layer_sizes=tuple(p["hidden_layer_sizes"]), activation=p["activation"],
-                           solver=p["solver"], batch_size=p["batch_size"], learning_rate_init=p["learning_rate_init"],
-                           max_iter=p["max_iter"], tol=p["tol"], random_state=p["random_state"])
+        mlp = MLPRegressor(
+            hidden_layer_sizes=tuple(p["hidden_layer_sizes"]),
+            activation=p["activation"],
+            solver=p["solver"],
+            batch_size=p["batch_size"],
+            learning_rate_init=p["learning_rate_init"],
+            max_iter=p["max_iter"],
+            tol=p["tol"],
+            random_state=p["random_state"],
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             mlp.fit(X, X)
@@ -440,22 +529,29 @@ def _build_network(progress: bool) -> xr.Dataset:
     for name, w, b in zip(names, mlp.coefs_, mlp.intercepts_, strict=True):
         ds[f"weights_{name}"] = ((f"{name}_in", f"{name}_out"), w)
         ds[f"bias_{name}"] = ((f"{name}_out",), b)
-    ds.attrs.update({
-        "description": "Hidden layers of a scikit-learn MLPRegressor autoencoder trained here to reconstruct the "
-                       "demo image patches (neurosuper demo data)",
-        "dataset": "neurosuper.datasets.demo_network",
-        "task": "autoencoder: input = output = network_inputs(stimuli)",
-        "input": f"stimuli block-averaged {p['input_pool']}x{p['input_pool']}, flattened, minus input_mean, "
-                 "divided by input_std (neurosuper.datasets.network_inputs)",
-        "input_pool": int(p["input_pool"]), "input_mean": mean, "input_std": std,
-        "train_loss": float(mlp.loss_), "train_loss_definition": "scikit-learn squared_error: mean((y - y_hat)^2) / 2",
-        "train_r2": r2, "n_iter": int(mlp.n_iter_), "converged": bool(mlp.n_iter_ < p["max_iter"]),
-        "constant_units": dead,
-        "weights_note": "weights_<layer>(<layer>_in, <layer>_out) and bias_<layer>(<layer>_out) are the MLP's "
-                        "coefs_ and intercepts_; layer k = activation(layer k-1 @ weights + bias)",
-        "generator": {"name": "demo_network", "version": GENERATOR_VERSION, "patches": PATCHES, "params": p},
-        **stim_attrs,
-    })
+    ds.attrs.update(
+        {
+            "description": "Hidden layers of a scikit-learn MLPRegressor autoencoder trained here to reconstruct the "
+            "demo image patches (neurosuper demo data)",
+            "dataset": "neurosuper.datasets.demo_network",
+            "task": "autoencoder: input = output = network_inputs(stimuli)",
+            "input": f"stimuli block-averaged {p['input_pool']}x{p['input_pool']}, flattened, minus input_mean, "
+            "divided by input_std (neurosuper.datasets.network_inputs)",
+            "input_pool": int(p["input_pool"]),
+            "input_mean": mean,
+            "input_std": std,
+            "train_loss": float(mlp.loss_),
+            "train_loss_definition": "scikit-learn squared_error: mean((y - y_hat)^2) / 2",
+            "train_r2": r2,
+            "n_iter": int(mlp.n_iter_),
+            "converged": bool(mlp.n_iter_ < p["max_iter"]),
+            "constant_units": dead,
+            "weights_note": "weights_<layer>(<layer>_in, <layer>_out) and bias_<layer>(<layer>_out) are the MLP's "
+            "coefs_ and intercepts_; layer k = activation(layer k-1 @ weights + bias)",
+            "generator": {"name": "demo_network", "version": GENERATOR_VERSION, "patches": PATCHES, "params": p},
+            **stim_attrs,
+        }
+    )
     return ds
 
 
@@ -481,5 +577,6 @@ def demo_network(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
         ``weights_<layer>``/``bias_<layer>`` (layers ``hidden_1`` … ``output``); attrs ``train_loss``,
         ``train_r2``, ``n_iter``, ``constant_units`` (dead ReLUs per layer), ``input_mean``, ``input_std``.
     """
-    return _cached("demo_network", {"patches": PATCHES, "network": NETWORK}, _build_network, cache=cache,
-                   progress=progress)
+    return _cached(
+        "demo_network", {"patches": PATCHES, "network": NETWORK}, _build_network, cache=cache, progress=progress
+    )

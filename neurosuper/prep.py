@@ -28,8 +28,18 @@ from ._gram import is_dask
 from .errors import AnalysisError, NeurosuperWarning
 from .format import validate
 
-__all__ = ["trial_average", "responses", "select_time", "group_coord", "unit_groups", "unit_coords",
-           "valid_repeats", "Halves", "split_repeats", "repeat_mean"]
+__all__ = [
+    "trial_average",
+    "responses",
+    "select_time",
+    "group_coord",
+    "unit_groups",
+    "unit_coords",
+    "valid_repeats",
+    "Halves",
+    "split_repeats",
+    "repeat_mean",
+]
 
 
 def responses(ds: xr.Dataset, *, time: Any = None, caller: str = "spectral") -> xr.DataArray:
@@ -41,15 +51,19 @@ def select_time(resp: xr.DataArray, time: Any = None, *, caller: str = "spectral
     """``resp`` with the bins ``time`` selects (all when ``None``) averaged away; no ``time`` dim is left."""
     if "time" not in resp.dims:
         if time is not None:
-            raise AnalysisError(f"{caller}: time={time!r} given but the set has no 'time' dim (dims "
-                                f"{resp.dims}). Fix: drop the time= argument.")
+            raise AnalysisError(
+                f"{caller}: time={time!r} given but the set has no 'time' dim (dims "
+                f"{resp.dims}). Fix: drop the time= argument."
+            )
         return resp
     if time is not None:
         window = resp.sel(time=time)
         if "time" in window.dims and window.sizes["time"] == 0:
-            raise AnalysisError(f"{caller}: time={time!r} selects no time bin; expected a window inside "
-                                f"[{float(resp.time.min())}, {float(resp.time.max())}] s. Fix: pass e.g. "
-                                "time=slice(0.05, 0.2).")
+            raise AnalysisError(
+                f"{caller}: time={time!r} selects no time bin; expected a window inside "
+                f"[{float(resp.time.min())}, {float(resp.time.max())}] s. Fix: pass e.g. "
+                "time=slice(0.05, 0.2)."
+            )
         resp = window
     return resp.mean("time", skipna=False) if "time" in resp.dims else resp
 
@@ -59,10 +73,12 @@ def group_coord(obj: xr.Dataset | xr.DataArray, groupby: str | None = "auto") ->
     if groupby != "auto":
         if groupby is not None and (groupby not in obj.coords or obj[groupby].dims != ("unit",)):
             names = sorted(str(c) for c in obj.coords if obj[c].dims == ("unit",) and c != "unit")
-            raise AnalysisError(f"groupby={groupby!r}: found no such coord on 'unit' (unit coords: {names}); "
-                                "expected a 1-D coord along 'unit' such as 'layer' or 'area'. Fix: "
-                                "groupby='auto' (layer, else area), groupby=None, or "
-                                "ds = ds.assign_coords(layer=('unit', labels)).")
+            raise AnalysisError(
+                f"groupby={groupby!r}: found no such coord on 'unit' (unit coords: {names}); "
+                "expected a 1-D coord along 'unit' such as 'layer' or 'area'. Fix: "
+                "groupby='auto' (layer, else area), groupby=None, or "
+                "ds = ds.assign_coords(layer=('unit', labels))."
+            )
         return groupby
     return next((c for c in ("layer", "area") if c in obj.coords and obj[c].dims == ("unit",)), None)
 
@@ -115,16 +131,20 @@ def split_repeats(resp: xr.DataArray, *, caller: str = "cvpca", valid: np.ndarra
     """
     if "repeat" not in resp.dims or resp.sizes["repeat"] < 2:
         n = resp.sizes.get("repeat", 1)
-        raise AnalysisError(f"{caller}: found {n} repeat(s) per stimulus; expected at least two valid repeats "
-                            "(cross-validation compares independent presentations). Fix: load a set with a "
-                            "'repeat' dim (e.g. trials of the same stimulus), or use method='pca'.")
+        raise AnalysisError(
+            f"{caller}: found {n} repeat(s) per stimulus; expected at least two valid repeats "
+            "(cross-validation compares independent presentations). Fix: load a set with a "
+            "'repeat' dim (e.g. trials of the same stimulus), or use method='pca'."
+        )
     valid = valid_repeats(resp) if valid is None else valid
     counts = valid.sum(axis=0)
     keep = counts >= 2
     if keep.sum() < 3:
-        raise AnalysisError(f"{caller}: found {int(keep.sum())} stimuli with two valid repeats (of "
-                            f"{resp.sizes['stimulus']}; NaN marks missing repeats); expected at least 3. Fix: "
-                            "record more repeats, or use method='pca' (repeats averaged).")
+        raise AnalysisError(
+            f"{caller}: found {int(keep.sum())} stimuli with two valid repeats (of "
+            f"{resp.sizes['stimulus']}; NaN marks missing repeats); expected at least 3. Fix: "
+            "record more repeats, or use method='pca' (repeats averaged)."
+        )
     data = resp.transpose("repeat", "stimulus", "unit").data
     n_rep = resp.sizes["repeat"]
     if n_rep == 2 and keep.all():
@@ -141,13 +161,19 @@ def split_repeats(resp: xr.DataArray, *, caller: str = "cvpca", valid: np.ndarra
         dtype = data.dtype
         r1 = sum(clean[r] * w1[r][:, None].astype(dtype) for r in range(n_rep))
         r2 = sum(clean[r] * w2[r][:, None].astype(dtype) for r in range(n_rep))
-        split = ("odd vs even valid repeats per stimulus (1st, 3rd, ... averaged vs 2nd, 4th, ... averaged)"
-                 if n_rep > 2 else "repeat 1 vs repeat 2")
+        split = (
+            "odd vs even valid repeats per stimulus (1st, 3rd, ... averaged vs 2nd, 4th, ... averaged)"
+            if n_rep > 2
+            else "repeat 1 vs repeat 2"
+        )
         r1, r2 = r1[keep], r2[keep]
     n_dropped = int((~keep).sum())
     if n_dropped:
-        warnings.warn(f"{caller}: left out {n_dropped} of {len(keep)} stimuli with fewer than two valid repeats.",
-                      NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"{caller}: left out {n_dropped} of {len(keep)} stimuli with fewer than two valid repeats.",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
     return Halves(r1=r1, r2=r2, keep=keep, n_dropped=n_dropped, n_repeats=n_rep, split=split)
 
 
@@ -195,6 +221,11 @@ def trial_average(data: xr.Dataset | xr.DataArray, *, time: Any = None, caller: 
         resp = select_time(resp, time, caller=caller)
     if "repeat" in resp.dims:
         rest = [d for d in resp.dims if d != "repeat"]
-        resp = xr.DataArray(repeat_mean(resp, keep=rest), dims=rest, name=resp.name, attrs=resp.attrs,
-                            coords={k: v for k, v in resp.coords.items() if "repeat" not in v.dims})
+        resp = xr.DataArray(
+            repeat_mean(resp, keep=rest),
+            dims=rest,
+            name=resp.name,
+            attrs=resp.attrs,
+            coords={k: v for k, v in resp.coords.items() if "repeat" not in v.dims},
+        )
     return resp.transpose("stimulus", ..., "unit")

@@ -48,8 +48,12 @@ def file_format(path: str | os.PathLike) -> str:
     """``"netcdf"`` or ``"zarr"`` from the path's suffix; :class:`FormatError` for any other suffix."""
     suffix = Path(path).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise fail(f"path {str(path)!r}", f"suffix {suffix or '(none)'!r}", f"one of {sorted(_SUFFIXES)}",
-                    "name the file e.g. 'set.nc' (netCDF4/HDF5) or 'set.zarr' (zarr directory)")
+        raise fail(
+            f"path {str(path)!r}",
+            f"suffix {suffix or '(none)'!r}",
+            f"one of {sorted(_SUFFIXES)}",
+            "name the file e.g. 'set.nc' (netCDF4/HDF5) or 'set.zarr' (zarr directory)",
+        )
     return _SUFFIXES[suffix]
 
 
@@ -58,8 +62,7 @@ def _uniform_chunks(var: xr.Variable) -> xr.Variable:
     chunks = getattr(var.data, "chunks", None)
     if chunks is None:
         return var
-    bad = {d: max(c) for d, c in zip(var.dims, chunks, strict=True)
-           if any(x != c[0] for x in c[:-1]) or c[-1] > c[0]}
+    bad = {d: max(c) for d, c in zip(var.dims, chunks, strict=True) if any(x != c[0] for x in c[:-1]) or c[-1] > c[0]}
     return var.chunk(bad) if bad else var
 
 
@@ -78,16 +81,14 @@ def encode_for_write(ds: xr.Dataset, fmt: str) -> xr.Dataset:
         try:
             var.attrs = encode_attrs(var.attrs)
         except TypeError as err:
-            raise fail(f"attr of variable {name!r}", str(err), "JSON-safe attrs",
-                        "convert or drop the attr") from None
+            raise fail(f"attr of variable {name!r}", str(err), "JSON-safe attrs", "convert or drop the attr") from None
         var.encoding = {}
         variables[name] = var
     try:
         attrs = encode_attrs(ds.attrs)
     except TypeError as err:
         raise fail("attr of the set", str(err), "JSON-safe attrs", "convert or drop the attr") from None
-    out = xr.Dataset({k: variables[k] for k in ds.data_vars}, coords={k: variables[k] for k in ds.coords},
-                     attrs=attrs)
+    out = xr.Dataset({k: variables[k] for k in ds.data_vars}, coords={k: variables[k] for k in ds.coords}, attrs=attrs)
     return out
 
 
@@ -210,8 +211,9 @@ def _not_replaceable(path: Path) -> str | None:
     return f"{kind} neurosuper did not write (no 'responses' variable, no neurosuper attrs)"
 
 
-def _write_atomic(ds: xr.Dataset, path: Path, fmt: str, overwrite: bool, *, kind: str,
-                  check: Callable[[], str | None] | None = None) -> Path:
+def _write_atomic(
+    ds: xr.Dataset, path: Path, fmt: str, overwrite: bool, *, kind: str, check: Callable[[], str | None] | None = None
+) -> Path:
     """Write through :func:`neurosuper._atomic.atomic_path` (temporary name in the folder, fsync, rename).
 
     ``check`` (the value check of an in-memory set, returning the values' fingerprint) runs in a thread while
@@ -219,18 +221,26 @@ def _write_atomic(ds: xr.Dataset, path: Path, fmt: str, overwrite: bool, *, kind
     """
     path = Path(os.path.abspath(path))
     if not path.parent.is_dir():
-        raise fail(f"path {str(path)!r}", f"no folder {str(path.parent)!r}", "an existing folder",
-                   "create the folder first")
+        raise fail(
+            f"path {str(path)!r}", f"no folder {str(path.parent)!r}", "an existing folder", "create the folder first"
+        )
     exists = path.exists() or path.is_symlink()
     if exists and not overwrite:
-        raise fail(f"path {str(path)!r}", "an existing file" + (" (a zarr store)" if path.is_dir() else ""),
-                   "a new path", "pass overwrite=True (CLI: --overwrite) to replace it, or choose another name")
+        raise fail(
+            f"path {str(path)!r}",
+            "an existing file" + (" (a zarr store)" if path.is_dir() else ""),
+            "a new path",
+            "pass overwrite=True (CLI: --overwrite) to replace it, or choose another name",
+        )
     if exists:
         what = _not_replaceable(path)
         if what is not None:
-            raise fail(f"path {str(path)!r}", what, "a ResponseSet or result file/store written by neurosuper "
-                       "(overwrite=True replaces nothing else)",
-                       "choose another path, or move or delete it yourself if it is not needed")
+            raise fail(
+                f"path {str(path)!r}",
+                what,
+                "a ResponseSet or result file/store written by neurosuper (overwrite=True replaces nothing else)",
+                "choose another path, or move or delete it yourself if it is not needed",
+            )
     out = encode_for_write(ds, fmt)
     out.attrs.update(storage_attrs(fmt, kind=kind))  # zarr: written with write_empty_chunks=True below
     with atomic_path(path, overwrite=overwrite) as tmp:
@@ -279,8 +289,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) ->
     return _write_atomic(ds, Path(path), fmt, overwrite, kind="set", check=check)
 
 
-def save_result(result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *,
-                overwrite: bool = False) -> Path:
+def save_result(result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write an analysis result (any Dataset/DataArray with JSON-safe attrs) atomically, like :func:`save`.
 
     A DataArray is stored as a one-variable Dataset named after it (``"result"`` if unnamed); read it back
@@ -290,8 +299,12 @@ def save_result(result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *,
     if isinstance(result, xr.DataArray):
         result = result.to_dataset(name=result.name if isinstance(result.name, str) else "result")
     if not isinstance(result, xr.Dataset):
-        raise fail("result", f"a {type(result).__name__}", "an xarray Dataset or DataArray",
-                   "wrap the values in xarray.DataArray(values, dims=...)")
+        raise fail(
+            "result",
+            f"a {type(result).__name__}",
+            "an xarray Dataset or DataArray",
+            "wrap the values in xarray.DataArray(values, dims=...)",
+        )
     check_coords(result)
     return _write_atomic(result, Path(path), fmt, overwrite, kind="result")
 
@@ -306,8 +319,7 @@ def _check_zarr_chunks(path: Path) -> None:
         return
     for name, arr in group.arrays():
         if arr.nchunks_initialized != arr.nchunks:
-            raise RuntimeError(f"array {name!r} has {arr.nchunks_initialized} of its {arr.nchunks} "
-                               "chunk files")
+            raise RuntimeError(f"array {name!r} has {arr.nchunks_initialized} of its {arr.nchunks} chunk files")
 
 
 def _open(path: Path, fmt: str, lazy: bool) -> xr.Dataset:
@@ -332,9 +344,12 @@ def _is_hdf5(path: Path) -> bool:
 
 def _permission_error(path: Path) -> FormatError:
     kind = "folder" if path.is_dir() else "file"
-    return fail(f"file {str(path)!r}", f"a {kind} that cannot be read (permission denied)",
-                "a file this user may read", f"give yourself read access (chmod -R u+rX {str(path)!r}) or ask "
-                "its owner")
+    return fail(
+        f"file {str(path)!r}",
+        f"a {kind} that cannot be read (permission denied)",
+        "a file this user may read",
+        f"give yourself read access (chmod -R u+rX {str(path)!r}) or ask its owner",
+    )
 
 
 def _check_openable(path: Path, fmt: str) -> None:
@@ -342,22 +357,31 @@ def _check_openable(path: Path, fmt: str) -> None:
     if not path.exists():
         old = interrupted_replace(path)
         if old is not None:
-            raise fail(f"path {str(path)!r}", f"no such file, but its previous version at {str(old)!r} (a replace "
-                       "of it was interrupted)", f"a {fmt} file written by neurosuper.save",
-                       f"move it back: mv {str(old)!r} {str(path)!r} (the next neurosuper.save to this path does "
-                       "that too)")
-        raise fail(f"path {str(path)!r}", "no such file", f"a {fmt} file written by neurosuper.save",
-                   "check the path")
+            raise fail(
+                f"path {str(path)!r}",
+                f"no such file, but its previous version at {str(old)!r} (a replace of it was interrupted)",
+                f"a {fmt} file written by neurosuper.save",
+                f"move it back: mv {str(old)!r} {str(path)!r} (the next neurosuper.save to this path does that too)",
+            )
+        raise fail(f"path {str(path)!r}", "no such file", f"a {fmt} file written by neurosuper.save", "check the path")
     if fmt == "netcdf" and path.is_dir():
         zarrish = _zarr_root(path) is not None
-        raise fail(f"file {str(path)!r}", "a folder, which cannot be read as netcdf (a netCDF file is a single file)"
-                   + ("; it holds a zarr store" if zarrish else ""), "a .nc file written by neurosuper.save",
-                   "rename the folder to end in .zarr" if zarrish else "pass the path of a .nc file")
+        raise fail(
+            f"file {str(path)!r}",
+            "a folder, which cannot be read as netcdf (a netCDF file is a single file)"
+            + ("; it holds a zarr store" if zarrish else ""),
+            "a .nc file written by neurosuper.save",
+            "rename the folder to end in .zarr" if zarrish else "pass the path of a .nc file",
+        )
     if fmt == "zarr" and not path.is_dir():
         hdf5 = _is_hdf5(path)
-        raise fail(f"file {str(path)!r}", "a file, which cannot be read as zarr (a zarr store is a folder)"
-                   + ("; it is a netCDF4/HDF5 file" if hdf5 else ""), "a .zarr folder written by neurosuper.save",
-                   "rename the file to end in .nc" if hdf5 else "pass the path of a .zarr folder")
+        raise fail(
+            f"file {str(path)!r}",
+            "a file, which cannot be read as zarr (a zarr store is a folder)"
+            + ("; it is a netCDF4/HDF5 file" if hdf5 else ""),
+            "a .zarr folder written by neurosuper.save",
+            "rename the file to end in .nc" if hdf5 else "pass the path of a .zarr folder",
+        )
     if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
         raise _permission_error(path)
     if fmt == "zarr":
@@ -368,9 +392,12 @@ def _check_openable(path: Path, fmt: str) -> None:
         except Exception:  # garbled metadata: reported by the reader below
             return
         if root is None:
-            raise fail(f"file {str(path)!r}", "a folder without zarr metadata (.zgroup, .zmetadata or zarr.json), "
-                       "which cannot be read as zarr", "a .zarr folder written by neurosuper.save",
-                       f"pass the path of a zarr store; this folder holds {preview(sorted(os.listdir(path)), 3)}")
+            raise fail(
+                f"file {str(path)!r}",
+                "a folder without zarr metadata (.zgroup, .zmetadata or zarr.json), which cannot be read as zarr",
+                "a .zarr folder written by neurosuper.save",
+                f"pass the path of a zarr store; this folder holds {preview(sorted(os.listdir(path)), 3)}",
+            )
 
 
 def _unreadable(path: Path, fmt: str, err: BaseException) -> FormatError:
@@ -382,12 +409,18 @@ def _unreadable(path: Path, fmt: str, err: BaseException) -> FormatError:
     detail = f"{type(err).__name__}: {err}"
     detail = detail if len(detail) <= 300 else detail[:297] + "..."
     if fmt == "zarr":
-        return fail(f"file {str(path)!r}", f"a store that cannot be read as zarr ({detail})",
-                    "a complete store written by neurosuper.save",
-                    "a chunk or metadata file of the store is damaged or missing; write it again")
-    return fail(f"file {str(path)!r}", f"a file that cannot be read as {fmt} ({detail})",
-                "a complete file written by neurosuper.save",
-                "the file is probably truncated or corrupted; write it again")
+        return fail(
+            f"file {str(path)!r}",
+            f"a store that cannot be read as zarr ({detail})",
+            "a complete store written by neurosuper.save",
+            "a chunk or metadata file of the store is damaged or missing; write it again",
+        )
+    return fail(
+        f"file {str(path)!r}",
+        f"a file that cannot be read as {fmt} ({detail})",
+        "a complete file written by neurosuper.save",
+        "the file is probably truncated or corrupted; write it again",
+    )
 
 
 class _ValueGuard:
@@ -417,14 +450,23 @@ class _ValueGuard:
         if inf.any():
             first = np.argwhere(inf)[0]
             at = ", ".join(self._ids(a, starts[a], np.array([i])) for a, i in enumerate(first))
-            raise fail(what, f"{int(inf.sum())} ±inf values in the chunk read, e.g. at ({at})",
-                       "finite numbers (NaN only for a whole missing repeat)", fix)
+            raise fail(
+                what,
+                f"{int(inf.sum())} ±inf values in the chunk read, e.g. at ({at})",
+                "finite numbers (NaN only for a whole missing repeat)",
+                fix,
+            )
         nan = np.isnan(block)
         unit = self.dims.index("unit")
         if "repeat" not in self.dims:
             units = np.flatnonzero(nan.any(axis=tuple(a for a in range(block.ndim) if a != unit)))
-            raise fail(what, f"{int(nan.sum())} NaN values in a set without a 'repeat' dim, in "
-                       f"{self._ids(unit, starts[unit], units)}", "NaN only where a repeat is missing", fix)
+            raise fail(
+                what,
+                f"{int(nan.sum())} NaN values in a set without a 'repeat' dim, in "
+                f"{self._ids(unit, starts[unit], units)}",
+                "NaN only where a repeat is missing",
+                fix,
+            )
         cell = tuple(a for a, d in enumerate(self.dims) if d in ("repeat", "stimulus"))
         inner = tuple(a for a in range(block.ndim) if a not in cell)
         whole = nan.all(axis=inner, keepdims=True)
@@ -433,17 +475,22 @@ class _ValueGuard:
             return block
         units = np.flatnonzero(off.any(axis=tuple(a for a in range(block.ndim) if a != unit)))
         all_nan = nan.all(axis=tuple(a for a in range(block.ndim) if a != unit))[units].all()
-        raise fail(what, f"NaN outside whole missing repeats in {self._ids(unit, starts[unit], units)}"
-                   + (" (all NaN in the chunk read: a dead unit?)" if all_nan else ""),
-                   "NaN only for a whole missing repeat (every unit and time bin of that presentation)", fix)
+        raise fail(
+            what,
+            f"NaN outside whole missing repeats in {self._ids(unit, starts[unit], units)}"
+            + (" (all NaN in the chunk read: a dead unit?)" if all_nan else ""),
+            "NaN only for a whole missing repeat (every unit and time bin of that presentation)",
+            fix,
+        )
 
 
 def _guarded(ds: xr.Dataset, path: Path) -> xr.Dataset:
     resp = ds["responses"]
     if resp.dtype.kind != "f" or not hasattr(resp.data, "dask"):
         return ds
-    guard = _ValueGuard(str(path), tuple(map(str, resp.dims)),
-                        {str(d): resp[d].values for d in resp.dims if d in resp.coords})
+    guard = _ValueGuard(
+        str(path), tuple(map(str, resp.dims)), {str(d): resp[d].values for d in resp.dims if d in resp.coords}
+    )
     data = resp.data.map_blocks(guard, dtype=resp.dtype, meta=np.empty((0,) * resp.ndim, resp.dtype))
     return ds.assign(responses=resp.copy(data=data))
 
@@ -488,12 +535,20 @@ def load(path: str | os.PathLike, *, lazy: bool = False, validate_set: bool = Tr
     ds = _decoded(ds)
     version = ds.attrs.get("format_version", FORMAT_VERSION)
     if isinstance(version, int | np.integer) and version > FORMAT_VERSION:
-        raise fail(f"file {str(path)!r}", f"format_version {version}", f"at most {FORMAT_VERSION}",
-                   "upgrade neurosuper (pip install -U neurosuper) to read it")
+        raise fail(
+            f"file {str(path)!r}",
+            f"format_version {version}",
+            f"at most {FORMAT_VERSION}",
+            "upgrade neurosuper (pip install -U neurosuper) to read it",
+        )
     if not validate_set:
         return ds
-    values_checked = (not lazy and isinstance(flag, str) and "responses" in ds.variables
-                      and flag == values_fingerprint(ds["responses"].values))
+    values_checked = (
+        not lazy
+        and isinstance(flag, str)
+        and "responses" in ds.variables
+        and flag == values_fingerprint(ds["responses"].values)
+    )
     try:
         ds = validate(ds, check_values=False if values_checked else None)
     except FormatError as err:

@@ -14,21 +14,38 @@ import neurosuper as ns
 from neurosuper.format import FORMAT_VERSION
 
 
-def valid_set(*, repeat: int = 2, time: int = 0, n_stimulus: int = 6, n_unit: int = 4, dtype: str = "float32",
-              stimuli: bool = True, seed: int = 0) -> xr.Dataset:
+def valid_set(
+    *,
+    repeat: int = 2,
+    time: int = 0,
+    n_stimulus: int = 6,
+    n_unit: int = 4,
+    dtype: str = "float32",
+    stimuli: bool = True,
+    seed: int = 0,
+) -> xr.Dataset:
     """A small valid set: string ids, an `area` coord, a `label` coord, (stimulus, feature) stimuli."""
     rng = np.random.default_rng(seed)
     dims = (("repeat",) if repeat else ()) + ("stimulus",) + (("time",) if time else ()) + ("unit",)
     sizes = {"repeat": repeat, "stimulus": n_stimulus, "time": time, "unit": n_unit}
     data = rng.normal(size=[sizes[d] for d in dims]).astype(dtype)
-    coords = {"area": ("unit", np.array(["V1", "V2"])[np.arange(n_unit) % 2]),
-              "label": ("stimulus", np.arange(n_stimulus) % 3)}
+    coords = {
+        "area": ("unit", np.array(["V1", "V2"])[np.arange(n_unit) % 2]),
+        "label": ("stimulus", np.arange(n_stimulus) % 3),
+    }
     if time:
         coords["time"] = np.arange(time) * 0.05
-    return ns.from_array(data, dims=dims, stimulus=[f"s{i}" for i in range(n_stimulus)],
-                         unit=[f"u{i}" for i in range(n_unit)], system="brain", measure="dff",
-                         stimuli=rng.normal(size=(n_stimulus, 3)) if stimuli else None,
-                         attrs={"source": "simulated"}, **coords)
+    return ns.from_array(
+        data,
+        dims=dims,
+        stimulus=[f"s{i}" for i in range(n_stimulus)],
+        unit=[f"u{i}" for i in range(n_unit)],
+        system="brain",
+        measure="dff",
+        stimuli=rng.normal(size=(n_stimulus, 3)) if stimuli else None,
+        attrs={"source": "simulated"},
+        **coords,
+    )
 
 
 # ------------------------------------------------------------------------------------- corruptions of a set
@@ -36,8 +53,10 @@ def set_value(ds: xr.Dataset, value: float, rng: np.random.Generator, **where: i
     """Copy of ``ds`` with ``responses`` = value at a random position (or the slice given by ``where``)."""
     out = ds.copy(deep=True)
     data = out["responses"].values
-    index = tuple(where.get(d, rng.integers(n) if not where else slice(None))
-                  for d, n in zip(out["responses"].dims, data.shape, strict=True))
+    index = tuple(
+        where.get(d, rng.integers(n) if not where else slice(None))
+        for d, n in zip(out["responses"].dims, data.shape, strict=True)
+    )
     data[index] = value
     return out
 
@@ -85,8 +104,7 @@ CORRUPTIONS = {
     "missing responses": (lambda ds, rng: ds.rename(responses="rates"), r"variable 'responses'.*'rates'"),
     "unknown dim": (lambda ds, rng: ds.rename(unit="neuron"), r"unknown dims \['neuron'\].*rename"),
     "duplicate stimulus ids": (lambda ds, rng: duplicate_id(ds, "stimulus"), r"coordinate 'stimulus'.*duplicate"),
-    "integer dtype": (lambda ds, rng: ds.assign(responses=ds["responses"].fillna(0).astype("int64")),
-                      r"integer int64"),
+    "integer dtype": (lambda ds, rng: ds.assign(responses=ds["responses"].fillna(0).astype("int64")), r"integer int64"),
     "complex dtype": (lambda ds, rng: ds.assign(responses=ds["responses"] * 1j), r"complex"),
     "string dtype": (lambda ds, rng: ds.assign(responses=ds["responses"].astype(str)), r"non-numeric"),
     "+inf": (lambda ds, rng: set_value(ds, np.inf, rng), r"1 ±inf values"),
@@ -99,8 +117,10 @@ CORRUPTIONS = {
     "system missing": (lambda ds, rng: _without(ds, "system"), r"no 'system' attr"),
     "system mouse": (lambda ds, rng: with_attrs(ds, system="mouse"), r"system='mouse'"),
     "measure missing": (lambda ds, rng: _without(ds, "measure"), r"attr 'measure'"),
-    "format_version newer": (lambda ds, rng: with_attrs(ds, format_version=FORMAT_VERSION + 1),
-                             r"format_version.*at most 1"),
+    "format_version newer": (
+        lambda ds, rng: with_attrs(ds, format_version=FORMAT_VERSION + 1),
+        r"format_version.*at most 1",
+    ),
     "unserialisable attr": (lambda ds, rng: with_attrs(ds, bad=object()), r"attr 'bad' of the set.*object"),
     "MultiIndex": (lambda ds, rng: _multiindex(ds), r"MultiIndex"),
     "stimuli wrong first dim": (lambda ds, rng: _stimuli_wrong_dims(ds), r"variable 'stimuli'.*'feature'"),
@@ -145,9 +165,17 @@ def assert_round_trip(ds: xr.Dataset, back: xr.Dataset) -> None:
     assert_same_attrs(dict(back.attrs), dict(ds.attrs))
 
 
-def brain_and_network(n: int = 60, *, side: int = 16, n_brain: int = 24, n_latent: int = 12, n_net: int = 10,
-                      areas: tuple = (("V1", 16), ("V2", 8)), layers: tuple = (("l1", 5), ("l2", 5)),
-                      seed: int = 0) -> tuple[xr.Dataset, xr.Dataset]:
+def brain_and_network(
+    n: int = 60,
+    *,
+    side: int = 16,
+    n_brain: int = 24,
+    n_latent: int = 12,
+    n_net: int = 10,
+    areas: tuple = (("V1", 16), ("V2", 8)),
+    layers: tuple = (("l1", 5), ("l2", 5)),
+    seed: int = 0,
+) -> tuple[xr.Dataset, xr.Dataset]:
     """A brain (Poisson counts, 2 repeats, ``areas``) and a network (ReLU units, ``layers``) seeing the same random
     ``side`` × ``side`` images: the brain's rates rectify random linear features of the pixels with a power-law
     gain, the network mixes the first ``n_latent`` of those features. For the report and demo tests."""
@@ -155,10 +183,18 @@ def brain_and_network(n: int = 60, *, side: int = 16, n_brain: int = 24, n_laten
     imgs = rng.standard_normal((n, side, side)).astype("float32")
     feats = imgs.reshape(n, -1) @ rng.standard_normal((side * side, n_brain)) / side
     rates = np.maximum(feats, 0) * np.arange(1, n_brain + 1) ** -0.5 * 3 + 0.5
-    brain = ns.from_array(rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"), system="brain",
-                          measure="spike_count", stimuli=imgs,
-                          area=("unit", [name for name, k in areas for _ in range(k)]))
-    net = ns.from_array(np.maximum(feats[:, :n_latent] @ rng.standard_normal((n_latent, n_net)), 0).astype("float32"),
-                        system="network", measure="activation", stimuli=imgs,
-                        layer=("unit", [name for name, k in layers for _ in range(k)]))
+    brain = ns.from_array(
+        rng.poisson(np.repeat(rates[None], 2, axis=0)).astype("float32"),
+        system="brain",
+        measure="spike_count",
+        stimuli=imgs,
+        area=("unit", [name for name, k in areas for _ in range(k)]),
+    )
+    net = ns.from_array(
+        np.maximum(feats[:, :n_latent] @ rng.standard_normal((n_latent, n_net)), 0).astype("float32"),
+        system="network",
+        measure="activation",
+        stimuli=imgs,
+        layer=("unit", [name for name, k in layers for _ in range(k)]),
+    )
     return brain, net

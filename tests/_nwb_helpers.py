@@ -16,8 +16,13 @@ def brute_count(train: np.ndarray, a: float, b: float) -> int:
     return sum(1 for t in train.tolist() if a <= t < b)
 
 
-def brute_layout(trains: Sequence[np.ndarray], onsets: np.ndarray, stim: np.ndarray, ids: Sequence, edges_rel,
-                 ) -> np.ndarray:
+def brute_layout(
+    trains: Sequence[np.ndarray],
+    onsets: np.ndarray,
+    stim: np.ndarray,
+    ids: Sequence,
+    edges_rel,
+) -> np.ndarray:
     """(repeat, stimulus, time, unit) counts by brute force: presentations of each id in chronological order,
     bins ``[onset + edges_rel[k], onset + edges_rel[k + 1])``, NaN where a stimulus had fewer repeats."""
     ids = list(ids)
@@ -36,8 +41,14 @@ def new_nwbfile(**kwargs):
     from pynwb import NWBFile
     from pynwb.file import Subject
 
-    return NWBFile(session_description="test", identifier="test-file", session_start_time=START, session_id="t1",
-                   subject=Subject(subject_id="m1", species="Mus musculus", sex="F", age="P60D"), **kwargs)
+    return NWBFile(
+        session_description="test",
+        identifier="test-file",
+        session_start_time=START,
+        session_id="t1",
+        subject=Subject(subject_id="m1", species="Mus musculus", sex="F", age="P60D"),
+        **kwargs,
+    )
 
 
 def write(nwbfile, path) -> str:
@@ -76,11 +87,15 @@ def alm_like(rng: np.random.Generator, n_trials: int = 24, n_units: int = 3):
     """Trials every ~6 s with NaN stop times, 'type'/'response' columns and a cue time relative to the trial start;
     unsorted spike trains at ~20 Hz."""
     start = 10.0 + np.cumsum(rng.uniform(5.5, 6.5, n_trials))
-    trials = pd.DataFrame({
-        "start_time": start, "stop_time": np.full(n_trials, np.nan),
-        "type": rng.choice(["lick left", "lick right"], n_trials),
-        "response": rng.choice(["correct", "incorrect", "no response"], n_trials, p=[0.6, 0.25, 0.15]),
-        "cue_start_time": rng.uniform(3.0, 4.0, n_trials)})
+    trials = pd.DataFrame(
+        {
+            "start_time": start,
+            "stop_time": np.full(n_trials, np.nan),
+            "type": rng.choice(["lick left", "lick right"], n_trials),
+            "response": rng.choice(["correct", "incorrect", "no response"], n_trials, p=[0.6, 0.25, 0.15]),
+            "cue_start_time": rng.uniform(3.0, 4.0, n_trials),
+        }
+    )
     end = start[-1] + 10
     trains = [rng.permutation(rng.uniform(0, end, rng.poisson(20 * end))) for _ in range(n_units)]
     return trains, trials
@@ -97,11 +112,22 @@ def add_index_series(nwbfile, name: str, onsets: np.ndarray, index: np.ndarray, 
     from pynwb.image import GrayscaleImage, IndexSeries
 
     imgs = [GrayscaleImage(name=str(i), data=np.full((2, 2), float(i))) for i in range(n_images)]
-    template = Images(name=f"{name}_images", images=imgs, description="d",
-                      order_of_images=ImageReferences(name="order_of_images", data=imgs))
+    template = Images(
+        name=f"{name}_images",
+        images=imgs,
+        description="d",
+        order_of_images=ImageReferences(name="order_of_images", data=imgs),
+    )
     nwbfile.add_stimulus_template(template)
-    nwbfile.add_stimulus(IndexSeries(name=name, data=np.asarray(index, dtype=np.uint32), indexed_images=template,
-                                     unit="N/A", timestamps=np.asarray(onsets, dtype=np.float64)))
+    nwbfile.add_stimulus(
+        IndexSeries(
+            name=name,
+            data=np.asarray(index, dtype=np.uint32),
+            indexed_images=template,
+            unit="N/A",
+            timestamps=np.asarray(onsets, dtype=np.float64),
+        )
+    )
 
 
 def add_table(nwbfile, name: str, frame: pd.DataFrame) -> None:

@@ -12,8 +12,10 @@ from neurosuper.io.files import load_activations
 
 @pytest.fixture
 def acts(rng):
-    return {"conv1": rng.standard_normal((30, 4, 5, 5)).astype(np.float32),
-            "fc": rng.standard_normal((30, 7)).astype(np.float32)}
+    return {
+        "conv1": rng.standard_normal((30, 4, 5, 5)).astype(np.float32),
+        "fc": rng.standard_normal((30, 7)).astype(np.float32),
+    }
 
 
 def test_npy_is_lazy_and_exact(tmp_path, acts):

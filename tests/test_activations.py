@@ -85,8 +85,9 @@ def test_sklearn_uses_the_estimators_activation(digits, activation):
     X, y = digits[0][:300], digits[2][:300].astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = MLPRegressor(hidden_layer_sizes=(12, 7, 5), activation=activation, max_iter=30,
-                             random_state=1).fit(X, y)
+        model = MLPRegressor(hidden_layer_sizes=(12, 7, 5), activation=activation, max_iter=30, random_state=1).fit(
+            X, y
+        )
     ds = ns.from_sklearn(model, X)
     f = {"tanh": np.tanh, "logistic": expit, "identity": lambda z: z, "relu": lambda z: np.maximum(z, 0)}[activation]
     h = X
@@ -94,8 +95,7 @@ def test_sklearn_uses_the_estimators_activation(digits, activation):
         h = f(h @ W + b)
         np.testing.assert_allclose(ds["responses"].sel(unit=ds["layer"] == f"hidden_{k}").values, h, rtol=1e-12)
     last = ds["responses"].sel(unit=ds["layer"] == "hidden_3").values
-    np.testing.assert_allclose(last @ model.coefs_[-1][:, 0] + model.intercepts_[-1][0], model.predict(X),
-                               rtol=1e-10)
+    np.testing.assert_allclose(last @ model.coefs_[-1][:, 0] + model.intercepts_[-1][0], model.predict(X), rtol=1e-10)
     assert ds.attrs["activation"] == activation
 
 
@@ -122,8 +122,14 @@ def test_sklearn_errors(mlp, digits):
     bad[2, 5] = np.nan
     with pytest.raises(FormatError, match=r"X: found 1 NaN/inf values in rows \[2\]"):
         ns.from_sklearn(mlp, bad)
-    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(FormatError, match=r"non-finite values per "
-                                                                      r"layer \(hidden_1: 0 NaN, \d+ inf of 320"):
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(
+            FormatError,
+            match=r"non-finite values per "
+            r"layer \(hidden_1: 0 NaN, \d+ inf of 320",
+        ),
+    ):
         ns.from_sklearn(mlp, X[:10] * 1e308)  # finite inputs, overflowing activations
 
 
@@ -131,8 +137,12 @@ def test_sklearn_errors(mlp, digits):
 @pytest.mark.parametrize("spatial", ["mean", "center", "max", "flatten"])
 def test_spatial_options_match_numpy(conv, spatial):
     ds = ns.from_activations(conv, layer="conv2", spatial=spatial, model="net")
-    expected = {"mean": conv.mean(axis=(2, 3)), "center": conv[:, :, 3, 3], "max": conv.max(axis=(2, 3)),
-                "flatten": conv.reshape(12, -1)}[spatial]
+    expected = {
+        "mean": conv.mean(axis=(2, 3)),
+        "center": conv[:, :, 3, 3],
+        "max": conv.max(axis=(2, 3)),
+        "flatten": conv.reshape(12, -1),
+    }[spatial]
     np.testing.assert_allclose(ds["responses"].values, expected, rtol=1e-6)
     assert ds["responses"].dtype == np.float32
     assert ds.attrs["spatial"] == spatial and ds.attrs["model"] == "net" and ds.attrs["layers"] == ["conv2"]
@@ -257,7 +267,7 @@ def test_building_blocks_agree_with_from_activations(conv):
     np.testing.assert_array_equal(da_.values, ds["responses"].values)
     # batch by batch (as the torch adapter reduces them) equals reducing all at once
     for spatial in ("mean", "center", "max"):
-        parts = np.concatenate([reduce_spatial(conv[i:i + 5], spatial) for i in range(0, 12, 5)])
+        parts = np.concatenate([reduce_spatial(conv[i : i + 5], spatial) for i in range(0, 12, 5)])
         np.testing.assert_array_equal(parts, reduce_spatial(conv, spatial))
 
 
@@ -265,8 +275,9 @@ def test_reduce_spatial_on_torch_tensors(conv):
     torch = pytest.importorskip("torch")
     t = torch.from_numpy(conv)
     for spatial in ("mean", "center", "max", "flatten"):
-        np.testing.assert_allclose(reduce_spatial(t, spatial).numpy(), reduce_spatial(conv, spatial), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            reduce_spatial(t, spatial).numpy(), reduce_spatial(conv, spatial), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_adapters_keep_stimulus_labels_and_refuse_a_wrong_count():

@@ -38,7 +38,8 @@ def _package_of(name: str) -> str:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(name: str) -> list[tuple[str, str | None, int]]:
@@ -104,9 +105,12 @@ def test_private_modules_of_a_subpackage_stay_inside_it():
 
 
 def test_no_private_name_is_imported_from_another_module():
-    bad = [f"{_where(name, line)}: from {module} import {imported}"
-           for name, imports in IMPORTS.items() for module, imported, line in imports
-           if imported and imported.startswith("_") and not imported.startswith("__") and module != name]
+    bad = [
+        f"{_where(name, line)}: from {module} import {imported}"
+        for name, imports in IMPORTS.items()
+        for module, imported, line in imports
+        if imported and imported.startswith("_") and not imported.startswith("__") and module != name
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -156,12 +160,16 @@ def test_no_import_circle():
             while target and target not in MODULES:
                 target = target.rpartition(".")[0]
             # a package's __init__ re-exporting its own modules is not a circle with them
-            if target and target != name and not (MODULES[target].name == "__init__.py"
-                                                  and name.startswith(target + ".")):
+            if (
+                target
+                and target != name
+                and not (MODULES[target].name == "__init__.py" and name.startswith(target + "."))
+            ):
                 graph[name].add(target)
     for module in list(graph):  # a module importing its own package's __init__ (a re-export hub) is fine too
-        graph[module] = {t for t in graph[module] if not (module.startswith(t + ".") and
-                                                          MODULES[t].name == "__init__.py")}
+        graph[module] = {
+            t for t in graph[module] if not (module.startswith(t + ".") and MODULES[t].name == "__init__.py")
+        }
     cycles = _cycles(graph)
     assert not cycles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
@@ -173,20 +181,29 @@ def test_only_the_atomic_writer_renames_files():
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(
-                    node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in RENAMES:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and (node.func.value.id, node.func.attr) in RENAMES
+            ):
                 bad.append(f"{_where(name, node.lineno)}: {node.func.value.id}.{node.func.attr}")
             if isinstance(node, ast.ImportFrom) and node.module in ("os", "shutil"):
-                bad.extend(f"{_where(name, node.lineno)}: from {node.module} import {a.name}"
-                           for a in node.names if (node.module, a.name) in RENAMES)
+                bad.extend(
+                    f"{_where(name, node.lineno)}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if (node.module, a.name) in RENAMES
+                )
     assert not bad, "write through neurosuper._atomic instead:\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("rule", [test_no_private_name_is_imported_from_another_module, test_no_import_circle])
 def test_the_rules_can_fail(rule, monkeypatch):
     """Each rule catches a planted violation (so a green run means something)."""
-    planted = {"neurosuper.format": [("neurosuper._concat", "_align", 1)],
-               "neurosuper._concat": [("neurosuper.format", "validate", 1)]}
+    planted = {
+        "neurosuper.format": [("neurosuper._concat", "_align", 1)],
+        "neurosuper._concat": [("neurosuper.format", "validate", 1)],
+    }
     monkeypatch.setitem(IMPORTS, "neurosuper.format", IMPORTS["neurosuper.format"] + planted["neurosuper.format"])
     monkeypatch.setitem(IMPORTS, "neurosuper._concat", IMPORTS["neurosuper._concat"] + planted["neurosuper._concat"])
     with pytest.raises(AssertionError):

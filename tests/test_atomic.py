@@ -45,8 +45,11 @@ def rename_mode(request, monkeypatch):
 def test_write_text_new_overwrite_and_refuse(tmp_path):
     target = tmp_path / "a.txt"
     assert atomic.write_text(target, "one", overwrite=False) == target
-    with pytest.raises(FormatError, match=r"a\.txt': found an existing file; expected a new path\. "
-                                          r"Fix: pass overwrite=True \(CLI: --overwrite\)"):
+    with pytest.raises(
+        FormatError,
+        match=r"a\.txt': found an existing file; expected a new path\. "
+        r"Fix: pass overwrite=True \(CLI: --overwrite\)",
+    ):
         atomic.write_text(target, "two", overwrite=False)
     assert target.read_text() == "one"
     atomic.write_text(target, "three")  # overwrite=True is the default of the helpers
@@ -226,8 +229,9 @@ with _atomic.atomic_path(sys.argv[1], overwrite=True) as tmp:
 def test_writer_killed_mid_write_leaves_a_temporary_the_next_write_removes(tmp_path, kind):
     target = tmp_path / "out.bin"
     atomic.write_text(target, "old")
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target), kind], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(target), kind], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "writing"
     finally:
@@ -240,14 +244,28 @@ def test_writer_killed_mid_write_leaves_a_temporary_the_next_write_removes(tmp_p
 
 # ---------------------------------------------------------------------------------------- JSON, figures
 def test_write_json_is_strict_json_of_numpy_values(tmp_path):
-    obj = {"a": np.float32(0.5), "n": np.int64(3), "nan": float("nan"), "inf": np.inf, "arr": np.arange(3),
-           "path": tmp_path, "nested": {"t": (1, np.bool_(True))}}
+    obj = {
+        "a": np.float32(0.5),
+        "n": np.int64(3),
+        "nan": float("nan"),
+        "inf": np.inf,
+        "arr": np.arange(3),
+        "path": tmp_path,
+        "nested": {"t": (1, np.bool_(True))},
+    }
     path = atomic.write_json(tmp_path / "s.json", obj)
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text and text.startswith("{\n  ")
     back = json.loads(text)
-    assert back == {"a": 0.5, "n": 3, "nan": None, "inf": None, "arr": [0, 1, 2], "path": str(tmp_path),
-                    "nested": {"t": [1, True]}}
+    assert back == {
+        "a": 0.5,
+        "n": 3,
+        "nan": None,
+        "inf": None,
+        "arr": [0, 1, 2],
+        "path": str(tmp_path),
+        "nested": {"t": [1, True]},
+    }
     with pytest.raises(FormatError, match="existing"):
         atomic.write_json(path, {}, overwrite=False)
 
@@ -266,8 +284,11 @@ def test_save_figure_format_from_suffix_and_unknown_suffix_before_drawing(tmp_pa
     assert b"<svg" in svg.read_bytes()[:500]
     monkeypatch.setattr(fig, "savefig", lambda *a, **k: pytest.fail("drew the figure"))
     for name in ("f.xyz", "noext"):
-        with pytest.raises(FormatError, match=r"suffix .*expected one of .*\.pdf.*\.png.*\.svg.*Fix: name the "
-                                              r"figure e\.g\."):
+        with pytest.raises(
+            FormatError,
+            match=r"suffix .*expected one of .*\.pdf.*\.png.*\.svg.*Fix: name the "
+            r"figure e\.g\.",
+        ):
             atomic.save_figure(fig, tmp_path / name)
     with pytest.raises(FormatError, match="xyz"):
         atomic.check_figure_path("out/fig.xyz")  # no figure needed: commands check before computing

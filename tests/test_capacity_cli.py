@@ -20,8 +20,19 @@ def _set(tmp_path):
 
 def test_cli_json_out_and_figure(tmp_path, capsys):
     path = _set(tmp_path)
-    code = main(["capacity", str(path), "--method", "pca", "--json", "--out", str(tmp_path / "res.nc"),
-                 "--figure", str(tmp_path / "cap.png")])
+    code = main(
+        [
+            "capacity",
+            str(path),
+            "--method",
+            "pca",
+            "--json",
+            "--out",
+            str(tmp_path / "res.nc"),
+            "--figure",
+            str(tmp_path / "cap.png"),
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "pca" and set(out["groups"]) == {"a", "b"}
@@ -46,8 +57,9 @@ def test_demo_step(tmp_path):
 
     rng = np.random.default_rng(1)
     brain = ns.from_array(rng.poisson(2.0, (2, 120, 20)).astype(float), system="brain", measure="spike_count")
-    network = ns.from_array(rng.standard_normal((120, 12)), system="network", measure="activation",
-                            layer=("unit", ["l1"] * 6 + ["l2"] * 6))
+    network = ns.from_array(
+        rng.standard_normal((120, 12)), system="network", measure="activation", layer=("unit", ["l1"] * 6 + ["l2"] * 6)
+    )
     ctx = DemoContext(out=tmp_path, brain=brain, network=network, progress=False)
     cli_capacity.demo(ctx)
     s = ctx.summary["capacity"]

@@ -89,8 +89,12 @@ def test_centering_and_the_mean_warning():
 
 def test_bad_input():
     ds = ns.from_array(np.random.default_rng(0).standard_normal((50, 4)), system="brain", measure="dff")
-    for kwargs, match in [({"tol": 0}, "tol"), ({"n_directions": 0}, "n_directions"), ({"groupby": "layer"}, "layer"),
-                          ({"seed": -1}, "seed")]:
+    for kwargs, match in [
+        ({"tol": 0}, "tol"),
+        ({"n_directions": 0}, "n_directions"),
+        ({"groupby": "layer"}, "layer"),
+        ({"seed": -1}, "seed"),
+    ]:
         with pytest.raises(AnalysisError, match=match) as info:
             cap.feature_capacity(ds, "pca", progress=False, **kwargs)
         assert "Fix:" in str(info.value)

@@ -18,8 +18,15 @@ import neurosuper as ns
 from neurosuper import capacity as cap
 from neurosuper.errors import AnalysisError
 
-EXPECTED = {"orthogonal": 1.0, "antipodal": 0.5, "triangle": 2 / 3, "square": 0.5, "pentagon": 0.4,
-            "tetrahedron": 0.75, "square_antiprism": 3 / 8}
+EXPECTED = {
+    "orthogonal": 1.0,
+    "antipodal": 0.5,
+    "triangle": 2 / 3,
+    "square": 0.5,
+    "pentagon": 0.4,
+    "tetrahedron": 0.75,
+    "square_antiprism": 3 / 8,
+}
 
 
 def _rotate(w: np.ndarray, seed: int, dim: int | None = None) -> np.ndarray:
@@ -81,8 +88,11 @@ def test_d_star_and_interference_of_a_pentagon():
 def _planted(seed: int, tight_pentagon: bool = True) -> tuple[np.ndarray, list[int], list[int], np.ndarray]:
     """Pentagon (2-D) ⊕ tetrahedron (3-D) ⊕ one orthogonal feature ⊕ square antiprism (3-D) = 9 dims, rotated,
     each block with its own scale."""
-    pent = cap.polytope("pentagon") if tight_pentagon else np.array(
-        [[1, 0], [0.9, 0.4], [0.2, 1], [-0.6, 0.7], [-1, -0.3]], dtype=float)
+    pent = (
+        cap.polytope("pentagon")
+        if tight_pentagon
+        else np.array([[1, 0], [0.9, 0.4], [0.2, 1], [-0.6, 0.7], [-1, -0.3]], dtype=float)
+    )
     blocks = [3.0 * pent, 0.5 * cap.polytope("tetrahedron"), np.array([[2.0]]), cap.polytope("square_antiprism")]
     w = block_diag(*blocks)
     perm = np.random.default_rng(seed).permutation(len(w))
@@ -138,9 +148,9 @@ def test_block_structure_ignored_features_and_scale():
 
 def test_superposition_counts_and_tolerance():
     w = np.zeros((7, 3))
-    w[0] = [1, 0, 0]                                        # monosemantic
-    w[1:6, 1:] = cap.polytope("pentagon")                   # 5 polysemantic (0.4)
-    s = cap.superposition(w)                                # w[6] = 0: ignored
+    w[0] = [1, 0, 0]  # monosemantic
+    w[1:6, 1:] = cap.polytope("pentagon")  # 5 polysemantic (0.4)
+    s = cap.superposition(w)  # w[6] = 0: ignored
     assert (int(s["n_monosemantic"]), int(s["n_polysemantic"]), int(s["n_ignored"])) == (1, 5, 1)
     assert s["kind"].values.tolist() == ["monosemantic"] + ["polysemantic"] * 5 + ["ignored"]
     assert float(s["capacity_sum"]) == pytest.approx(3.0, abs=1e-12) and int(s["n_dims"]) == 3

@@ -19,9 +19,14 @@ def m1(shared_data):
     spikes = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["spikes"].astype(np.float64)  # (171, 15536)
     n = spikes.shape[1] // 5 * 5
     counts = spikes[:, :n].reshape(171, -1, 5).sum(-1).T  # 250 ms bins (3107, 171)
-    top = np.sort(np.argsort(-counts.mean(0))[:60])       # the 60 most active neurons, first 1,500 bins
-    return ns.from_array(counts[:1500, top], unit=[f"n{i}" for i in top], system="brain", measure="spike_count",
-                         attrs={"source": "m1_stevenson_2011.mat"})
+    top = np.sort(np.argsort(-counts.mean(0))[:60])  # the 60 most active neurons, first 1,500 bins
+    return ns.from_array(
+        counts[:1500, top],
+        unit=[f"n{i}" for i in top],
+        system="brain",
+        measure="spike_count",
+        attrs={"source": "m1_stevenson_2011.mat"},
+    )
 
 
 def test_m1_orthogonal_finders_have_no_superposition(m1):

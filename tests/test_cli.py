@@ -16,8 +16,13 @@ from neurosuper.cli import main
 @pytest.fixture
 def saved(tmp_path):
     counts = np.random.default_rng(1).poisson(2.0, size=(2, 40, 25))
-    ds = ns.from_array(counts, system="brain", measure="spike_count",
-                       area=("unit", ["V1"] * 15 + ["LM"] * 10), attrs={"source": "sim", "window": [0.05, 0.25]})
+    ds = ns.from_array(
+        counts,
+        system="brain",
+        measure="spike_count",
+        area=("unit", ["V1"] * 15 + ["LM"] * 10),
+        attrs={"source": "sim", "window": [0.05, 0.25]},
+    )
     path = ns.save(ds, tmp_path / "s.nc")
     return ds, path
 
@@ -59,8 +64,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, saved, make):
     else:
         target = tmp_path / "cut.nc"
         target.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
-    proc = subprocess.run([sys.executable, "-m", "neurosuper.cli", "info", str(target)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "neurosuper.cli", "info", str(target)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -32,8 +32,11 @@ def _direct_cka(x, y, debiased):
     def hsic(k, l):
         kt, lt = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))
         one = np.ones(n)
-        return (np.trace(kt @ lt) + one @ kt @ one * (one @ lt @ one) / ((n - 1) * (n - 2))
-                - 2 / (n - 2) * one @ kt @ lt @ one) / (n * (n - 3))
+        return (
+            np.trace(kt @ lt)
+            + one @ kt @ one * (one @ lt @ one) / ((n - 1) * (n - 2))
+            - 2 / (n - 2) * one @ kt @ lt @ one
+        ) / (n * (n - 3))
 
     return hsic(k, l) / np.sqrt(hsic(k, k) * hsic(l, l))
 
@@ -82,7 +85,7 @@ def test_cka_per_group_pairs(rng):
     assert out.dims == ("layer", "area") and list(out["layer"].values) == ["l1", "l2", "l3"]
     for i, lay in enumerate(["l1", "l2", "l3"]):
         for j, ar in enumerate(["V1", "V4"]):
-            ref = _direct_cka(x[:, 4 * i:4 * i + 4], y[:, 4 * j:4 * j + 4], True)
+            ref = _direct_cka(x[:, 4 * i : 4 * i + 4], y[:, 4 * j : 4 * j + 4], True)
             assert float(out.sel(layer=lay, area=ar)) == pytest.approx(ref, abs=1e-10)
     assert float(out["cka_whole"]) == pytest.approx(_direct_cka(x, y, True), abs=1e-10)
     same = cmp.cka(net, net, groupby="layer")
@@ -126,8 +129,7 @@ def test_dask_shift_far_from_the_mean_is_corrected_exactly(rng):
     x[:4096] += 3.0
     y = np.tanh(x[:, :30]) + rng.normal(size=(6000, 30))
     y[2000:] -= 2.0
-    lazy = cmp.cka(_set(da.from_array(x, chunks=(1000, 40))), _set(da.from_array(y, chunks=(700, 30))),
-                   debiased=True)
+    lazy = cmp.cka(_set(da.from_array(x, chunks=(1000, 40))), _set(da.from_array(y, chunks=(700, 30))), debiased=True)
     assert float(lazy) == pytest.approx(cka_feature(x, y, debiased=True), abs=1e-10)
 
 

@@ -17,12 +17,21 @@ from neurosuper.cli import main
 def _sets(rng, n=60):
     latent = rng.normal(size=(n, 6))
     ids = [f"img{i:03d}" for i in range(n)]
-    net = ns.from_array(np.concatenate([latent @ rng.normal(size=(6, 10)) + s * rng.normal(size=(n, 10))
-                                        for s in (2.0, 0.5)], axis=1), system="network", measure="activation",
-                        stimulus=ids, layer=("unit", np.repeat(["conv", "fc"], 10)),
-                        category=("stimulus", np.repeat(["a", "b", "c"], n // 3)))
-    brain = ns.from_array(latent @ rng.normal(size=(6, 12)) + rng.normal(size=(2, n, 12)), system="brain",
-                          measure="dff", stimulus=ids, area=("unit", np.repeat(["V4", "IT"], 6)))
+    net = ns.from_array(
+        np.concatenate([latent @ rng.normal(size=(6, 10)) + s * rng.normal(size=(n, 10)) for s in (2.0, 0.5)], axis=1),
+        system="network",
+        measure="activation",
+        stimulus=ids,
+        layer=("unit", np.repeat(["conv", "fc"], 10)),
+        category=("stimulus", np.repeat(["a", "b", "c"], n // 3)),
+    )
+    brain = ns.from_array(
+        latent @ rng.normal(size=(6, 12)) + rng.normal(size=(2, n, 12)),
+        system="brain",
+        measure="dff",
+        stimulus=ids,
+        area=("unit", np.repeat(["V4", "IT"], 6)),
+    )
     return net, brain
 
 
@@ -37,8 +46,20 @@ def files(rng, tmp_path):
 
 def test_compare_json_has_the_documented_keys(files, capsys, tmp_path):
     a, b, net, brain = files
-    code = main(["compare", str(a), str(b), "--json", "--n-boot", "50", "--out", str(tmp_path / "res.nc"),
-                 "--plot", str(tmp_path / "rdms.png")])
+    code = main(
+        [
+            "compare",
+            str(a),
+            str(b),
+            "--json",
+            "--n-boot",
+            "50",
+            "--out",
+            str(tmp_path / "res.nc"),
+            "--plot",
+            str(tmp_path / "rdms.png"),
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert {"n_stimuli", "rsa", "cka", "cka_debiased", "procrustes", "pairs"} <= set(out)
@@ -53,8 +74,24 @@ def test_compare_json_has_the_documented_keys(files, capsys, tmp_path):
 
 def test_compare_text_and_options(files, capsys):
     a, b, *_ = files
-    assert main(["compare", str(a), str(b), "--n-boot", "0", "--compare", "kendall_tau_a", "--rdm", "euclidean",
-                 "--groupby", "none"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(a),
+                str(b),
+                "--n-boot",
+                "0",
+                "--compare",
+                "kendall_tau_a",
+                "--rdm",
+                "euclidean",
+                "--groupby",
+                "none",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "RSA (kendall_tau_a of euclidean RDMs)" in text and "CKA" in text and " vs " in text
 

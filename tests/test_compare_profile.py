@@ -26,12 +26,18 @@ def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0):
     (mixed by a random rotation) with decreasing noise: the last layer is the best model by construction."""
     latent = rng.normal(size=(n, 10))
     signal = latent @ rng.normal(size=(10, p))
-    brain = _set(signal[None] + brain_noise * rng.normal(size=(n_rep, n, p)), system="brain", measure="dff",
-                 area=("unit", np.full(p, "IT")), stimuli=latent)
+    brain = _set(
+        signal[None] + brain_noise * rng.normal(size=(n_rep, n, p)),
+        system="brain",
+        measure="dff",
+        area=("unit", np.full(p, "IT")),
+        stimuli=latent,
+    )
     from scipy.stats import ortho_group
 
-    layers = [(signal + s * rng.normal(size=(n, p))) @ ortho_group.rvs(p, random_state=k)[:, :20]
-              for k, s in enumerate(noise)]
+    layers = [
+        (signal + s * rng.normal(size=(n, p))) @ ortho_group.rvs(p, random_state=k)[:, :20] for k, s in enumerate(noise)
+    ]
     net = _set(np.concatenate(layers, axis=1), layer=("unit", np.repeat(["l1", "l2", "l3"], 20)), stimuli=latent)
     return net, brain, signal
 
@@ -190,9 +196,15 @@ def test_figures_render(rng, tmp_path):
 
 def test_summary_of_every_result(rng):
     net, brain, _ = _world(rng, n=60)
-    results = [cmp.rdm(brain), cmp.compare_rdms(net, brain, n_boot=10, n_perm=9), cmp.noise_ceiling(brain),
-               cmp.cka(net, brain, groupby="auto"), cmp.procrustes(net, brain), cmp.predictivity(net, brain),
-               cmp.profile(net, brain, n_boot=10)]
+    results = [
+        cmp.rdm(brain),
+        cmp.compare_rdms(net, brain, n_boot=10, n_perm=9),
+        cmp.noise_ceiling(brain),
+        cmp.cka(net, brain, groupby="auto"),
+        cmp.procrustes(net, brain),
+        cmp.predictivity(net, brain),
+        cmp.profile(net, brain, n_boot=10),
+    ]
     for res in results:
         s = cmp.summary(res)
         json.dumps(s, allow_nan=False)

@@ -79,8 +79,9 @@ def test_crossnobis_equals_rsatoolbox_with_same_folds_and_precision(rng):
     # the precision passed explicitly gives the same; identity precision = rsatoolbox without noise
     np.testing.assert_allclose(cmp.rdm(ds, metric="crossnobis", noise=prec_ref).values, ours.values, atol=1e-12)
     ref_eye = rsa.rdm.calc_rdm(dset, method="crossnobis", descriptor="stim", cv_descriptor="rep")
-    np.testing.assert_allclose(cmp.rdm(ds, metric="crossnobis", noise="identity").values,
-                               ref_eye.get_matrices()[0], atol=1e-12)
+    np.testing.assert_allclose(
+        cmp.rdm(ds, metric="crossnobis", noise="identity").values, ref_eye.get_matrices()[0], atol=1e-12
+    )
     assert ours.attrs["n_folds"] == n_rep and ours.attrs["folds"] == "leave one repeat out"
 
 

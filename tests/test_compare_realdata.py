@@ -11,8 +11,9 @@ from rsatoolbox.inference import boot_noise_ceiling
 import neurosuper as ns
 from neurosuper import compare as cmp
 
-pytestmark = pytest.mark.filterwarnings("ignore::neurosuper.errors.NeurosuperWarning",
-                                        "ignore:Noise ceiling for tau:UserWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::neurosuper.errors.NeurosuperWarning", "ignore:Noise ceiling for tau:UserWarning"
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,9 @@ def m1(shared_data):
 
 
 def _set(x, ids, **kw):
-    return ns.from_array(x, system=kw.pop("system", "brain"), measure=kw.pop("measure", "spike_count"),
-                         stimulus=ids, **kw)
+    return ns.from_array(
+        x, system=kw.pop("system", "brain"), measure=kw.pop("measure", "spike_count"), stimulus=ids, **kw
+    )
 
 
 def test_m1_rdm_and_noise_ceiling_equal_rsatoolbox(m1):
@@ -54,7 +56,7 @@ def test_m1_population_halves_share_structure_beyond_shuffles(m1):
     x = spikes[:3000]
     ids = [f"t{i}" for i in range(3000)]
     order = np.random.default_rng(1).permutation(x.shape[1])
-    half_a, half_b = order[: len(order) // 2], order[len(order) // 2:]
+    half_a, half_b = order[: len(order) // 2], order[len(order) // 2 :]
     a = _set(x[:, half_a], ids)
     b = _set(x[:, half_b], ids)
     shuffled = _set(x[np.random.default_rng(2).permutation(3000)][:, half_b], ids)

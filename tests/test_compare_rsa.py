@@ -30,8 +30,9 @@ def _pair(rng, n=30, noise=1.5, tied=False):
     b = cmp.rdm(_set(signal + noise * rng.normal(size=signal.shape), system="brain", measure="dff"))
     if tied:  # a categorical model RDM: 0 within, 1 between three categories
         cat = np.repeat([0, 1, 2], n // 3)
-        a = cmp.as_rdm((cat[:, None] != cat[None, :]).astype(float), stimulus=a["stimulus_a"].values,
-                       metric="categorical")
+        a = cmp.as_rdm(
+            (cat[:, None] != cat[None, :]).astype(float), stimulus=a["stimulus_a"].values, metric="categorical"
+        )
     return a, b
 
 
@@ -120,8 +121,10 @@ def test_bootstrap_ci_covers_and_shrinks(rng):
 def _subjects(rng, k=5, n=30, noise=1.5):
     signal = rng.normal(size=(n, 20))
     ids = [f"img{i:02d}" for i in range(n)]
-    return [cmp.rdm(_set(signal + noise * rng.normal(size=signal.shape), stimulus=ids, system="brain",
-                         measure="dff")) for _ in range(k)]
+    return [
+        cmp.rdm(_set(signal + noise * rng.normal(size=signal.shape), stimulus=ids, system="brain", measure="dff"))
+        for _ in range(k)
+    ]
 
 
 @pytest.mark.parametrize("method", cmp.METHODS)

@@ -59,8 +59,9 @@ def test_pooling_stimuli_of_the_same_units():
     b_shuffled = b.isel(unit=[2, 0, 3, 1])
     pooled = ns.concat([a, b_shuffled], dim="stimulus", name="block")
     assert pooled.sizes["stimulus"] == 10 and pooled["unit"].values.tolist() == ["u0", "u1", "u2", "u3"]
-    np.testing.assert_array_equal(pooled["responses"].sel(stimulus=["t0", "t1", "t2", "t3"]).values,
-                                  b["responses"].values)
+    np.testing.assert_array_equal(
+        pooled["responses"].sel(stimulus=["t0", "t1", "t2", "t3"]).values, b["responses"].values
+    )
     assert pooled["block"].values.tolist() == ["0"] * 6 + ["1"] * 4
     assert pooled["stimuli"].sizes["stimulus"] == 10  # stimuli lie along the pooled dim: concatenated
     np.testing.assert_array_equal(pooled["stimuli"].values[6:], b["stimuli"].values)
@@ -72,8 +73,7 @@ def test_missing_repeats_are_padded_with_nan():
     pooled = ns.concat([a, b])
     assert pooled.sizes["repeat"] == 3
     assert pooled["responses"].sel(repeat=2, unit=["b0", "b1", "b2", "b3"]).isnull().all()
-    np.testing.assert_array_equal(pooled["responses"].sel(unit=["a0", "a1", "a2", "a3"]).values,
-                                  a["responses"].values)
+    np.testing.assert_array_equal(pooled["responses"].sel(unit=["a0", "a1", "a2", "a3"]).values, a["responses"].values)
     assert int(pooled["responses"].isnull().sum()) == 6 * 4
 
 
@@ -114,24 +114,28 @@ def _bad_concat(kind: str):
         "no sets": lambda: ns.concat([]),
         "one Dataset": lambda: ns.concat(a),
         "invalid member": lambda: ns.concat({"ok": a, "broken": b.assign_attrs(system="mouse")}),
-        "time coord in one set": lambda: ns.concat([valid_set(time=2, seed=1),
-                                                    valid_set(time=2, seed=2).drop_vars("time")]),
+        "time coord in one set": lambda: ns.concat(
+            [valid_set(time=2, seed=1), valid_set(time=2, seed=2).drop_vars("time")]
+        ),
     }
     return cases[kind]
 
 
-@pytest.mark.parametrize(("kind", "match"), [
-    ("stimulus ids differ", r"concat: stimulus ids of set '1'.*'a', 'b'.*s\.sel\(stimulus=shared_ids\)"),
-    ("stimulus count differs", r"stimulus ids of set '1': found 5 ids differing from the first set's 6"),
-    ("mixed systems", r"attr 'system': found systems \['brain', 'network'\].*neurosuper\.compare"),
-    ("mixed measures", r"attr 'measure': found measures \['dff', 'spike_count'\]"),
-    ("different dims", r"set '1': found 'responses' dims \('stimulus', 'unit'\)"),
-    ("bad dim", r"concat dim: found 'repeat'"),
-    ("no sets", r"found no sets"),
-    ("one Dataset", r"found a single Dataset"),
-    ("invalid member", r"concat: set 'broken': attr 'system': found system='mouse'"),
-    ("time coord in one set", r"'time' coord of set '1': found a coord in one set only"),
-])
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("stimulus ids differ", r"concat: stimulus ids of set '1'.*'a', 'b'.*s\.sel\(stimulus=shared_ids\)"),
+        ("stimulus count differs", r"stimulus ids of set '1': found 5 ids differing from the first set's 6"),
+        ("mixed systems", r"attr 'system': found systems \['brain', 'network'\].*neurosuper\.compare"),
+        ("mixed measures", r"attr 'measure': found measures \['dff', 'spike_count'\]"),
+        ("different dims", r"set '1': found 'responses' dims \('stimulus', 'unit'\)"),
+        ("bad dim", r"concat dim: found 'repeat'"),
+        ("no sets", r"found no sets"),
+        ("one Dataset", r"found a single Dataset"),
+        ("invalid member", r"concat: set 'broken': attr 'system': found system='mouse'"),
+        ("time coord in one set", r"'time' coord of set '1': found a coord in one set only"),
+    ],
+)
 def test_concat_rejects_bad_input(kind, match):
     with pytest.raises(FormatError, match=match):
         _bad_concat(kind)()

@@ -24,8 +24,9 @@ def _population(seed: int = 0) -> xr.Dataset:
     signal = np.maximum(features @ weights, 0) + 0.2
     counts = rng.poisson(np.broadcast_to(3 * signal, (3, n_stim, n_unit))).astype(float)
     counts[2, :5] = np.nan  # five stimuli missed their third repeat
-    return ns.from_array(counts, system="brain", measure="spike_count", stimuli=features,
-                         area=("unit", ["V1"] * 18 + ["V2"] * 12))
+    return ns.from_array(
+        counts, system="brain", measure="spike_count", stimuli=features, area=("unit", ["V1"] * 18 + ["V2"] * 12)
+    )
 
 
 def _lazy(ds: xr.Dataset) -> xr.Dataset:

@@ -86,8 +86,7 @@ def test_cache_key_follows_generator_and_parameters(monkeypatch, cache):
     monkeypatch.setattr(datasets, "GENERATOR_VERSION", datasets.GENERATOR_VERSION + 1)
     bumped = datasets._cache_path("demo_brain", {"patches": datasets.PATCHES, "brain": datasets.BRAIN})
     monkeypatch.undo()
-    changed = datasets._cache_path("demo_brain", {"patches": datasets.PATCHES,
-                                                  "brain": {**datasets.BRAIN, "seed": 2}})
+    changed = datasets._cache_path("demo_brain", {"patches": datasets.PATCHES, "brain": {**datasets.BRAIN, "seed": 2}})
     assert len({brain_path, bumped, changed}) == 3
 
 
@@ -123,7 +122,7 @@ def test_stimuli_are_patches_of_the_real_photographs(brain):
         h, w = grey.shape[0] // k * k, grey.shape[1] // k * k
         small = grey[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
         y, x = int(s["image_y"]), int(s["image_x"])
-        np.testing.assert_allclose(s["stimuli"].values, small[y:y + size, x:x + size], atol=0.5 + 1e-9)
+        np.testing.assert_allclose(s["stimuli"].values, small[y : y + size, x : x + size], atol=0.5 + 1e-9)
     assert brain["stimuli"].values.std() > 20  # natural images, not a constant
 
 
@@ -134,8 +133,9 @@ def test_patches_overlap_at_most_the_stated_fraction_and_none_is_blank(brain):
     src = brain["source_image"].values
     y, x = brain["image_y"].values.astype(float), brain["image_x"].values.astype(float)
     same = np.equal.outer(src, src) & ~np.eye(len(src), dtype=bool)
-    overlap = (np.clip(1 - np.abs(np.subtract.outer(y, y)) / size, 0, None)
-               * np.clip(1 - np.abs(np.subtract.outer(x, x)) / size, 0, None))
+    overlap = np.clip(1 - np.abs(np.subtract.outer(y, y)) / size, 0, None) * np.clip(
+        1 - np.abs(np.subtract.outer(x, x)) / size, 0, None
+    )
     assert overlap[same].max() <= brain.attrs["max_overlap"] + 1e-12
     assert np.array_equal(overlap[same].max(), 1 - step / size)  # neighbours on the grid exist
     assert len(set(zip(src, y, x, strict=True))) == brain.sizes["stimulus"]  # no position twice
@@ -249,8 +249,9 @@ def test_cross_validated_signal_beats_single_repeat_noise(brain):
 # --------------------------------------------------------------------------------------------- network ground truth
 def test_network_activations_equal_a_manual_forward_pass(network):
     a = network.attrs
-    X, _, _ = datasets.network_inputs(network["stimuli"].values, pool=a["input_pool"], mean=a["input_mean"],
-                                      std=a["input_std"])
+    X, _, _ = datasets.network_inputs(
+        network["stimuli"].values, pool=a["input_pool"], mean=a["input_mean"], std=a["input_std"]
+    )
     assert X.shape == (network.sizes["stimulus"], 256) and X.dtype == np.float32
     h = X
     for name in ("hidden_1", "hidden_2", "hidden_3"):

@@ -116,8 +116,16 @@ def test_equal_to_scikit_learn(X):
 
     sc = METHODS["sparse_coding"](n_directions=10, max_iter=5, random_state=4).fit(X)
     s = np.sqrt(np.mean(np.sum(X**2, axis=1)))
-    ref = MiniBatchDictionaryLearning(n_components=10, alpha=0.2, batch_size=256, max_iter=5, fit_algorithm="cd",
-                                      transform_algorithm="lasso_cd", transform_alpha=0.2, random_state=4)
+    ref = MiniBatchDictionaryLearning(
+        n_components=10,
+        alpha=0.2,
+        batch_size=256,
+        max_iter=5,
+        fit_algorithm="cd",
+        transform_algorithm="lasso_cd",
+        transform_alpha=0.2,
+        random_state=4,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref.fit(X / s)
@@ -175,8 +183,20 @@ def test_sae_trains_chunk_by_chunk_on_zarr_with_bounded_memory(tmp_path):
     assert hasattr(out, "dask") and out.shape == (n, 32)
 
 
-@pytest.mark.parametrize("bad", ["ica_overcomplete", "pca_too_many", "nmf_negative", "nan_unit", "one_stimulus",
-                                 "unknown_method", "unknown_option", "units_count", "kmeans_units_init"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ica_overcomplete",
+        "pca_too_many",
+        "nmf_negative",
+        "nan_unit",
+        "one_stimulus",
+        "unknown_method",
+        "unknown_option",
+        "units_count",
+        "kmeans_units_init",
+    ],
+)
 def test_bad_input_says_what_to_do(bad, planted):
     ds, _ = planted
     X = ds["responses"].values
@@ -191,10 +211,17 @@ def test_bad_input_says_what_to_do(bad, planted):
         "units_count": lambda: find(ds, "units", 3),
         "kmeans_units_init": lambda: find(ds, "kmeans", 5, init="units"),
     }
-    expect = {"ica_overcomplete": "cannot be overcomplete", "pca_too_many": "at most 3",
-              "nmf_negative": "negative", "nan_unit": "unit", "one_stimulus": "at least 2 stimuli",
-              "unknown_method": "one of", "unknown_option": "n_inits", "units_count": "number of units",
-              "kmeans_units_init": "one centroid per unit axis"}
+    expect = {
+        "ica_overcomplete": "cannot be overcomplete",
+        "pca_too_many": "at most 3",
+        "nmf_negative": "negative",
+        "nan_unit": "unit",
+        "one_stimulus": "at least 2 stimuli",
+        "unknown_method": "one of",
+        "unknown_option": "n_inits",
+        "units_count": "number of units",
+        "kmeans_units_init": "one centroid per unit axis",
+    }
     with pytest.raises(NeurosuperError) as err:
         cases[bad]()
     msg = str(err.value)

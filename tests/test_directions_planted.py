@@ -22,8 +22,9 @@ def _one_thread():
 def planted():
     """The issue's set: 64 sparse features in 32 units, 20,000 samples, p = 5 %, amplitude U[0, 1], σ = 0.01."""
     with threadpool_limits(1):
-        return ns.directions.planted_superposition(n_features=64, n_units=32, n_samples=20_000, p_active=0.05,
-                                                   noise=0.01, seed=0)
+        return ns.directions.planted_superposition(
+            n_features=64, n_units=32, n_samples=20_000, p_active=0.05, noise=0.01, seed=0
+        )
 
 
 @pytest.mark.parametrize("method", ["kmeans", "sae"])
@@ -45,8 +46,14 @@ def test_units_pca_and_random_do_not_recover_them(planted):
 def test_recovered_directions_are_more_interpretable_cross_validated(planted):
     ds, _ = planted
     sub = ds.isel(stimulus=slice(0, 8000))
-    res = compare_methods(sub, ("units", "kmeans", "sae", "random"), split=0.5, seed=0, progress=False,
-                          options={"kmeans": {"n_directions": 64, "n_init": 3}, "sae": {"n_steps": 1500}})
+    res = compare_methods(
+        sub,
+        ("units", "kmeans", "sae", "random"),
+        split=0.5,
+        seed=0,
+        progress=False,
+        options={"kmeans": {"n_directions": 64, "n_init": 3}, "sae": {"n_steps": 1500}},
+    )
     assert res.attrs["similarity"] == "label" and res.attrs["n_fit"] == res.attrs["n_score"] == 4000
     ms = method_summary(res)
     for m in ("kmeans", "sae"):

@@ -32,8 +32,14 @@ def layered():
     data = rng.poisson(np.broadcast_to(rates[None, :, None, :], (3, 120, 2, 24))).astype(float)
     data[2, 5] = np.nan  # repeat 3 of stimulus 5 is missing
     images = rng.random((120, 12, 12))
-    return ns.from_array(data, system="brain", measure="spike_count", stimuli=images,
-                         area=("unit", ["V1"] * 14 + ["V2"] * 10), time=[0.05, 0.15])
+    return ns.from_array(
+        data,
+        system="brain",
+        measure="spike_count",
+        stimuli=images,
+        area=("unit", ["V1"] * 14 + ["V2"] * 10),
+        time=[0.05, 0.15],
+    )
 
 
 def test_find_returns_unit_norm_directions_with_provenance(layered):
@@ -139,8 +145,9 @@ def test_stimuli_without_any_valid_repeat_are_left_out(layered):
         find(layered.assign(responses=resp), "pca", 3)
     with pytest.warns(NeurosuperWarning, match="left out 1 of 120 stimuli"):
         D = find(resp, "pca", 3)
-    np.testing.assert_allclose(np.abs(D.values), np.abs(find(layered.drop_sel(stimulus=9), "pca", 3).values),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        np.abs(D.values), np.abs(find(layered.drop_sel(stimulus=9), "pca", 3).values), atol=1e-10
+    )
 
 
 def test_compare_methods_skips_what_the_data_cannot_support(layered):
@@ -152,8 +159,9 @@ def test_compare_methods_skips_what_the_data_cannot_support(layered):
     assert set(res["method"].values) == {"units", "pca"}
     assert "nmf" in summary(res)["skipped"]
     with pytest.raises(AnalysisError, match="negative"):
-        ns.directions.compare_methods(signed, ("units", "nmf"), similarity="pixels", skip_unsupported=False,
-                                      progress=False)
+        ns.directions.compare_methods(
+            signed, ("units", "nmf"), similarity="pixels", skip_unsupported=False, progress=False
+        )
     with pytest.raises(AnalysisError, match="n_inits"):
         ns.directions.compare_methods(signed, ("kmeans",), options={"kmeans": {"n_inits": 2}}, progress=False)
 
@@ -162,8 +170,13 @@ def test_figures_and_the_command(layered, tmp_path, capsys):
     from neurosuper.cli import main
     from neurosuper.plot.directions import plot_direction_meis, plot_methods, plot_recovery
 
-    res = ns.directions.compare_methods(layered, ("units", "kmeans", "pca", "random"), similarity="pixels",
-                                        options={"kmeans": {"n_init": 1}}, progress=False)
+    res = ns.directions.compare_methods(
+        layered,
+        ("units", "kmeans", "pca", "random"),
+        similarity="pixels",
+        options={"kmeans": {"n_init": 1}},
+        progress=False,
+    )
     fig = plot_methods({"a": res, "b": res})
     assert len(fig.axes) == 2
     fig = plot_direction_meis(layered, res)
@@ -173,9 +186,23 @@ def test_figures_and_the_command(layered, tmp_path, capsys):
     assert len(plot_recovery(rec).axes) == 1
     path = tmp_path / "set.nc"
     ns.save(layered, path)
-    code = main(["directions", str(path), "--methods", "units", "pca", "--similarity", "pixels",
-                 "--out", str(tmp_path / "r.nc"), "--figure", str(tmp_path / "ii.png"),
-                 "--mei-figure", str(tmp_path / "m.png")])
+    code = main(
+        [
+            "directions",
+            str(path),
+            "--methods",
+            "units",
+            "pca",
+            "--similarity",
+            "pixels",
+            "--out",
+            str(tmp_path / "r.nc"),
+            "--figure",
+            str(tmp_path / "ii.png"),
+            "--mei-figure",
+            str(tmp_path / "m.png"),
+        ]
+    )
     assert code == 0
     for name in ("r.nc", "ii.png", "m.png"):
         assert (tmp_path / name).exists()
@@ -202,8 +229,11 @@ def test_compare_methods_warnings_name_the_method(layered):
         ns.directions.compare_methods(dead, ("units", "pca"), similarity="pixels", progress=False)
     texts = [str(w.message) for w in caught if issubclass(w.category, NeurosuperWarning)]
     dead_units = [t for t in texts if "dead" in t]
-    assert any(t.startswith("compare_methods: units directions: interpretability_index: 1 of 24 units are dead")
-               for t in dead_units)
+    assert any(
+        t.startswith("compare_methods: units directions: interpretability_index: 1 of 24 units are dead")
+        for t in dead_units
+    )
     # PCA of 23 varying units gives one null direction among its 24: dead too, and said to be PCA's
-    assert all(t.startswith(("compare_methods: units directions:", "compare_methods: pca directions:"))
-               for t in dead_units)
+    assert all(
+        t.startswith(("compare_methods: units directions:", "compare_methods: pca directions:")) for t in dead_units
+    )

@@ -30,8 +30,9 @@ def m1(shared_data):
     counts = spikes[:, : n * 10].reshape(spikes.shape[0], n, 10).sum(-1).T.astype(float)
     velocity = vel[:, : n * 10].reshape(2, n, 10).mean(-1).T
     direction = velocity / np.linalg.norm(velocity, axis=1, keepdims=True)
-    return ns.from_array(counts, system="brain", measure="spike_count", stimuli=direction,
-                         attrs={"source": "m1_stevenson_2011.mat"})
+    return ns.from_array(
+        counts, system="brain", measure="spike_count", stimuli=direction, attrs={"source": "m1_stevenson_2011.mat"}
+    )
 
 
 FAST = {"sae": {"n_steps": 1000}, "nmf": {"max_iter": 200}, "kmeans": {"n_init": 3}}
@@ -50,8 +51,9 @@ def test_m1_method_comparison_runs_and_directions_are_tuned(m1):
     # interpretable than the neurons (measured: median II -0.62 vs -1.06, p = 5e-13; 64 % vs 23 % above the null)
     assert float(ms["p_vs_units"].sel({"method": "kmeans"})) < 1e-6
     assert float(ms["auc_vs_units"].sel({"method": "kmeans"})) > 0.65
-    assert float(ms["frac_above_null"].sel({"method": "kmeans"})) > 2 * float(ms["frac_above_null"].sel(
-        {"method": "units"}))
+    assert float(ms["frac_above_null"].sel({"method": "kmeans"})) > 2 * float(
+        ms["frac_above_null"].sel({"method": "units"})
+    )
     assert float(ms["p_vs_units"].sel({"method": "sparse_coding"})) < 1e-4
     assert float(ms["p_vs_units"].sel({"method": "pca"})) > 0.5  # PCA axes are not
     assert np.isfinite(res["ii"].values).mean() > 0.95
@@ -65,8 +67,9 @@ def test_m1_directions_project_to_a_valid_set(m1):
     ii = ns.interpret.interpretability_index(out, null="random_stimuli", progress=False)
     assert float((ii["ii_percentile"] > 95).mean()) > 0.5
     # the linear projection of raw counts on the same (all-positive) centroids mostly follows overall activity
-    lin = ns.interpret.interpretability_index(project(m1, find(m1, "kmeans", 20, n_init=3)), null="random_stimuli",
-                                              progress=False)
+    lin = ns.interpret.interpretability_index(
+        project(m1, find(m1, "kmeans", 20, n_init=3)), null="random_stimuli", progress=False
+    )
     assert float(lin["ii"].mean()) < float(ii["ii"].mean())
 
 
@@ -92,16 +95,18 @@ def test_pretrained_network_direction_comparison(lite0):
     ds = ns.models.pretrained_activations(n_images=120, layers=("_blocks.7._swish",))
     assert ds.sizes["stimulus"] == 120 and ds.sizes["unit"] == 480  # 80 channels x 6 expansion
     assert ds["stimuli"].dims == ("stimulus", "y", "x", "channel") and float(ds["responses"].min()) >= 0
-    res = compare_methods(ds, similarity="label", n_directions=32, split=0.5, seed=0, options=FAST,
-                          progress=False)
+    res = compare_methods(ds, similarity="label", n_directions=32, split=0.5, seed=0, options=FAST, progress=False)
     assert res.attrs["n_fit"] == 60 and res.attrs["n_score"] == 60
     out = summary(res)
     print(json.dumps(out["methods"], indent=1))  # recorded in docs/directions.md
     assert set(out["methods"]) >= {"units", "kmeans", "pca", "ica", "nmf", "sparse_coding", "sae", "random"}
     ms = method_summary(res)
-    assert int(ms["n_directions"].sel({"method": "units"})) == 480 and int(ms["n_directions"].sel(
-        {"method": "kmeans"})) == 32
+    assert (
+        int(ms["n_directions"].sel({"method": "units"})) == 480
+        and int(ms["n_directions"].sel({"method": "kmeans"})) == 32
+    )
     # k-means directions prefer crops of one photograph more often than the channels do (Klindt et al.)
     assert float(ms["p_vs_units"].sel({"method": "kmeans"})) < 0.01
-    assert float(ms["frac_above_null"].sel({"method": "kmeans"})) > float(ms["frac_above_null"].sel(
-        {"method": "units"}))
+    assert float(ms["frac_above_null"].sel({"method": "kmeans"})) > float(
+        ms["frac_above_null"].sel({"method": "units"})
+    )

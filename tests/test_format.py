@@ -41,8 +41,10 @@ MORE_CASES = {
     "duplicate unit ids": (lambda: duplicate_id(_SET, "unit"), r"coordinate 'unit'.*duplicate ids 'u0'"),
     "missing unit coord": (lambda: _SET.drop_vars(["unit", "area"]), r"coordinate 'unit': found none"),
     "float unit ids": (lambda: _SET.assign_coords(unit=np.arange(4) + 0.5), r"coordinate 'unit'.*float64 ids"),
-    "object ids of mixed type": (lambda: _SET.assign_coords(unit=np.array([1, "a", 2.5, "b"], dtype=object)),
-                                 r"coordinate 'unit'.*ids of type float"),
+    "object ids of mixed type": (
+        lambda: _SET.assign_coords(unit=np.array([1, "a", 2.5, "b"], dtype=object)),
+        r"coordinate 'unit'.*ids of type float",
+    ),
     "time coord of strings": (lambda: _SET_T.assign_coords(time=["a", "b", "c"]), r"coordinate 'time'"),
     "boolean dtype": (lambda: _responses_as(_SET, _SET["responses"].values > 0), r"boolean bool"),
     "float16 dtype": (lambda: _responses_as(_SET, _SET["responses"].values.astype("f2")), r"float16"),
@@ -53,21 +55,29 @@ MORE_CASES = {
     "measure not a string": (lambda: with_attrs(_SET, measure=3), r"attr 'measure': found measure=3"),
     "format_version a string": (lambda: with_attrs(_SET, format_version="1"), r"attr 'format_version': found '1'"),
     "stimuli 1-D": (lambda: _SET.assign(stimuli=("stimulus", np.arange(6.0))), r"variable 'stimuli'.*dims"),
-    "stimuli of strings": (lambda: _SET.assign(stimuli=(("stimulus", "feature"), np.full((6, 2), "x"))),
-                           r"variable 'stimuli'.*dtype <U1"),
+    "stimuli of strings": (
+        lambda: _SET.assign(stimuli=(("stimulus", "feature"), np.full((6, 2), "x"))),
+        r"variable 'stimuli'.*dtype <U1",
+    ),
     "stimuli as coord": (lambda: _SET.set_coords("stimuli"), r"variable 'stimuli'.*a coordinate"),
     "set attr of type set": (lambda: with_attrs(_SET, tags={"a"}), r"attr 'tags'.*set"),
     "dict attr with int keys": (lambda: with_attrs(_SET, window={1: 2}), r"attr 'window'.*non-string keys \[1\]"),
     "datetime attr": (lambda: with_attrs(_SET, when=np.datetime64("2020-01-01")), r"attr 'when'.*datetime64"),
-    "variable attr unserialisable": (lambda: _var_attr(_SET, "responses", bad=object()),
-                                     r"attr 'bad' of variable 'responses'"),
+    "variable attr unserialisable": (
+        lambda: _var_attr(_SET, "responses", bad=object()),
+        r"attr 'bad' of variable 'responses'",
+    ),
     "coord attr unserialisable": (lambda: _var_attr(_SET, "area", bad=b"bytes"), r"attr 'bad' of variable 'area'"),
     "non-string attr key": (lambda: _SET.assign_attrs({1: "x"}), r"non-string key 1"),
     "reserved storage attr": (lambda: with_attrs(_SET, **{JSON_ATTR: "{}"}), r"neurosuper_json_attrs.*neurosuper.load"),
-    "NUL in a string coord": (lambda: _SET.assign_coords(area=("unit", ["V1", "V\x002", "a", "b"])),
-                              r"coordinate 'area'.*NUL"),
-    "lone surrogate in ids": (lambda: _SET.assign_coords(unit=["a", "b", "c", "\ud800"]),
-                              r"coordinate 'unit'.*surrogate"),
+    "NUL in a string coord": (
+        lambda: _SET.assign_coords(area=("unit", ["V1", "V\x002", "a", "b"])),
+        r"coordinate 'area'.*NUL",
+    ),
+    "lone surrogate in ids": (
+        lambda: _SET.assign_coords(unit=["a", "b", "c", "\ud800"]),
+        r"coordinate 'unit'.*surrogate",
+    ),
     "a dict": (lambda: {"responses": _SET["responses"].values}, r"found a dict.*plain xarray.Dataset"),
     "a Dataset subclass": (lambda: type("Sub", (xr.Dataset,), {"__slots__": ()})(dict(_SET.data_vars)), r"found a Sub"),
 }
@@ -80,24 +90,38 @@ def _from_array(data=None, **kwargs):
 
 #: from_array given bad arguments: name -> (thunk, regex).
 FROM_ARRAY_CASES = {
-    "stimuli count mismatch (array)": (lambda: _from_array(stimuli=np.zeros((5, 2))),
-                                       r"stimuli: found an array of shape \(5, 2\); expected \(4, features\)"),
-    "stimuli count mismatch (DataArray)": (lambda: _from_array(stimuli=xr.DataArray(np.zeros((5, 2)),
-                                                                                    dims=("stimulus", "f"))),
-                                           r"stimuli: found 5 stimuli; expected 4"),
-    "stimuli ids differing": (lambda: _from_array(stimulus=list("abcd"), stimuli=xr.DataArray(
-        np.zeros((4, 2)), dims=("stimulus", "f"), coords={"stimulus": list("abcz")})), r"stimuli ids.*'d', 'z'"),
-    "stimuli DataArray without stimulus dim": (lambda: _from_array(stimuli=xr.DataArray(np.zeros((4, 2)))),
-                                               r"stimuli: found a DataArray with dims \('dim_0', 'dim_1'\)"),
-    "wrong dims length": (lambda: _from_array(dims=("stimulus", "time", "unit")),
-                          r"dims: found 3 names .* for a 2-D array"),
+    "stimuli count mismatch (array)": (
+        lambda: _from_array(stimuli=np.zeros((5, 2))),
+        r"stimuli: found an array of shape \(5, 2\); expected \(4, features\)",
+    ),
+    "stimuli count mismatch (DataArray)": (
+        lambda: _from_array(stimuli=xr.DataArray(np.zeros((5, 2)), dims=("stimulus", "f"))),
+        r"stimuli: found 5 stimuli; expected 4",
+    ),
+    "stimuli ids differing": (
+        lambda: _from_array(
+            stimulus=list("abcd"),
+            stimuli=xr.DataArray(np.zeros((4, 2)), dims=("stimulus", "f"), coords={"stimulus": list("abcz")}),
+        ),
+        r"stimuli ids.*'d', 'z'",
+    ),
+    "stimuli DataArray without stimulus dim": (
+        lambda: _from_array(stimuli=xr.DataArray(np.zeros((4, 2)))),
+        r"stimuli: found a DataArray with dims \('dim_0', 'dim_1'\)",
+    ),
+    "wrong dims length": (
+        lambda: _from_array(dims=("stimulus", "time", "unit")),
+        r"dims: found 3 names .* for a 2-D array",
+    ),
     "5-D data without dims": (lambda: _from_array(np.ones((2, 2, 2, 2, 2))), r"data: found 5-D array"),
     "coord length mismatch": (lambda: _from_array(area=("unit", ["V1", "V2"])), r"coords: found a mismatch"),
     "stimulus ids count": (lambda: _from_array(stimulus=["a", "b", "c"]), r"stimulus ids: found 3 ids; expected 4"),
     "ragged data": (lambda: _from_array([[1.0, 2.0], [3.0]]), r"data: found an object numpy cannot convert"),
     "coord without dim": (lambda: _from_array(depth=[1, 2, 3]), r"coord 'depth': found values without a dim"),
-    "unit ids without unit dim": (lambda: _from_array(dims=("stimulus", "time"), unit=[1, 2, 3]),
-                                  r"unit ids: found ids but dims"),
+    "unit ids without unit dim": (
+        lambda: _from_array(dims=("stimulus", "time"), unit=[1, 2, 3]),
+        r"unit ids: found ids but dims",
+    ),
     "string data": (lambda: _from_array(np.array([["a", "b"], ["c", "d"]])), r"non-numeric <U1"),
 }
 
@@ -197,12 +221,15 @@ def test_validate_accepts_missing_repeats_as_nan():
 # ------------------------------------------------------------------------------------- lazy sets
 def _counting_dask_set(values: np.ndarray, calls: list) -> xr.Dataset:
     """A set whose responses are 3 dask blocks along `stimulus`; computing a block appends to ``calls``."""
+
     def block(i):
         calls.append(i)
-        return values[:, 2 * i:2 * i + 2]
+        return values[:, 2 * i : 2 * i + 2]
 
-    blocks = [dsa.from_delayed(dask.delayed(block)(i), shape=(values.shape[0], 2, values.shape[2]),
-                               dtype=values.dtype) for i in range(3)]
+    blocks = [
+        dsa.from_delayed(dask.delayed(block)(i), shape=(values.shape[0], 2, values.shape[2]), dtype=values.dtype)
+        for i in range(3)
+    ]
     ds = valid_set(n_stimulus=6)
     return ds.assign(responses=(ds["responses"].dims, dsa.concatenate(blocks, axis=1)))
 
@@ -265,8 +292,14 @@ def test_from_array_defaults_and_conversions():
 
 def test_from_array_with_time_dims_and_dask():
     data = dsa.ones((5, 4, 3), chunks=(5, 2, 3), dtype="f4")
-    ds = ns.from_array(data, dims=("stimulus", "time", "unit"), system="network", measure="activation",
-                       time=[0.0, 0.1, 0.2, 0.3], layer=("unit", ["a", "a", "b"]))
+    ds = ns.from_array(
+        data,
+        dims=("stimulus", "time", "unit"),
+        system="network",
+        measure="activation",
+        time=[0.0, 0.1, 0.2, 0.3],
+        layer=("unit", ["a", "a", "b"]),
+    )
     assert ds["responses"].dims == ("stimulus", "time", "unit")
     assert ns.format.is_lazy(ds) and ds["responses"].data.chunks == ((5,), (2, 2), (3,))
     np.testing.assert_allclose(ds["time"].values, [0.0, 0.1, 0.2, 0.3])
@@ -274,8 +307,9 @@ def test_from_array_with_time_dims_and_dask():
 
 def test_from_array_aligns_stimuli_by_id_and_reads_dataarrays():
     ids = ["c", "a", "b"]
-    images = xr.DataArray(np.arange(3 * 2 * 2).reshape(3, 2, 2), dims=("stimulus", "y", "x"),
-                          coords={"stimulus": ["a", "b", "c"]})
+    images = xr.DataArray(
+        np.arange(3 * 2 * 2).reshape(3, 2, 2), dims=("stimulus", "y", "x"), coords={"stimulus": ["a", "b", "c"]}
+    )
     ds = ns.from_array(np.arange(6.0).reshape(3, 2), stimulus=ids, system="brain", measure="dff", stimuli=images)
     np.testing.assert_array_equal(ds["stimuli"].sel(stimulus="c").values, images.sel(stimulus="c").values)
     assert ds["stimuli"].dims == ("stimulus", "y", "x")

@@ -25,8 +25,9 @@ def _patches(seed: int = 0, n: int = 120, units: int = 12):
     contrast = imgs[:, :, :16].mean(axis=(1, 2)) - imgs[:, :, 16:].mean(axis=(1, 2))
     R = np.abs(rng.standard_normal((n, units)))
     R[:, 0] = np.exp(3 * contrast)
-    return ns.from_array(R, system="brain", measure="spike_rate", stimuli=imgs,
-                         area=("unit", ["V1"] * 8 + ["V4"] * (units - 8)))
+    return ns.from_array(
+        R, system="brain", measure="spike_rate", stimuli=imgs, area=("unit", ["V1"] * 8 + ["V4"] * (units - 8))
+    )
 
 
 def _run(argv):
@@ -40,8 +41,19 @@ def _run(argv):
 def test_cli_interpret_json_result_and_figure(tmp_path, capsys):
     ds = _patches()
     ns.save(ds, tmp_path / "set.nc")
-    code = _run(["interpret", str(tmp_path / "set.nc"), "--similarity", "pixels", "--json",
-                 "--out", str(tmp_path / "ii.nc"), "--figure", str(tmp_path / "ii.png")])
+    code = _run(
+        [
+            "interpret",
+            str(tmp_path / "set.nc"),
+            "--similarity",
+            "pixels",
+            "--json",
+            "--out",
+            str(tmp_path / "ii.nc"),
+            "--figure",
+            str(tmp_path / "ii.png"),
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     expected = interpretability_index(ds, similarity="pixels", null="random_stimuli", progress=False)
@@ -78,8 +90,9 @@ def test_plot_ii_draws_every_unit_per_group():
     fig = plot_ii(res)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["V1", "V4"]
-    points = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets()) and
-                             c.get_offsets().shape[0] in (8, 4)])
+    points = np.concatenate(
+        [c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets()) and c.get_offsets().shape[0] in (8, 4)]
+    )
     np.testing.assert_allclose(np.sort(points), np.sort(res["ii_z"].values))
     assert ax.get_ylabel() == "II z-score vs null"
     raw = plot_ii(res, var="ii", groupby=None)
@@ -134,13 +147,41 @@ def test_cli_checks_out_and_figure_before_computing(tmp_path, monkeypatch, capsy
     assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "nofolder" / "ii.nc")]) == 2
     assert not list(tmp_path.glob(".*"))  # nothing half-written
     monkeypatch.undo()
-    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "ii2.nc"), "--similarity", "pixels",
-                 "--json", "--groupby", "none"]) == 0
+    assert (
+        main(
+            [
+                "interpret",
+                str(tmp_path / "set.nc"),
+                "--out",
+                str(tmp_path / "ii2.nc"),
+                "--similarity",
+                "pixels",
+                "--json",
+                "--groupby",
+                "none",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert "by_area" not in out and out["result"].endswith("ii2.nc")
     assert ns.load(tmp_path / "ii2.nc", validate_set=False).attrs["analysis"] == "interpretability_index"
-    assert main(["interpret", str(tmp_path / "set.nc"), "--out", str(tmp_path / "ii2.nc"), "--overwrite",
-                 "--similarity", "pixels", "--groupby", "area"]) == 0
+    assert (
+        main(
+            [
+                "interpret",
+                str(tmp_path / "set.nc"),
+                "--out",
+                str(tmp_path / "ii2.nc"),
+                "--overwrite",
+                "--similarity",
+                "pixels",
+                "--groupby",
+                "area",
+            ]
+        )
+        == 0
+    )
     assert "area V4: mean ii_z" in capsys.readouterr().out
 
 
@@ -156,8 +197,10 @@ def test_summary_is_json_safe_rounded_and_stamped():
     assert s["fraction_above_null"] == pytest.approx(float((res["ii_percentile"] > 95).mean()), abs=1e-4)
     assert set(s["by_area"]) == {"V1", "V4"} and s["grouped_variable"] == "ii_z"
     assert "by_area" not in ns.interpret.summary(res, groupby=None)
-    for other in (ns.interpret.psychophysics_2afc(ds, similarity="pixels", n_references=3, progress=False),
-                  ns.interpret.selectivity(ds)):
+    for other in (
+        ns.interpret.psychophysics_2afc(ds, similarity="pixels", n_references=3, progress=False),
+        ns.interpret.selectivity(ds),
+    ):
         assert other.attrs["neurosuper_version"] == ns.__version__ and "options" in other.attrs
         json.dumps(ns.interpret.summary(other), allow_nan=False)
 

@@ -228,7 +228,7 @@ def test_units_responding_to_fewer_than_k_stimuli_are_warned():
 
 def _crops(rng, corners, size=16, photo=None):
     photo = rng.integers(0, 256, (64, 64)).astype(float) if photo is None else photo
-    return np.stack([photo[y:y + size, x:x + size] for y, x in corners]), photo
+    return np.stack([photo[y : y + size, x : x + size] for y, x in corners]), photo
 
 
 def test_near_duplicate_meis_by_source_coords():
@@ -245,8 +245,11 @@ def test_near_duplicate_meis_by_source_coords():
     with pytest.warns(NeurosuperWarning, match=r"units have near-duplicate MEIs \(crops of one source_image"):
         res = interpretability_index(ds, similarity="pixels", progress=False)
     # pairs of unit 0 sharing >= 50 %: (0,1): (1-2/16)(1-1/16) = 0.82 and (2,4): (1-4/16)(1-0/16) = 0.75
-    expected = sum((max(0, 1 - abs(ys[i] - ys[j]) / 16) * max(0, 1 - abs(xs[i] - xs[j]) / 16)) >= 0.5
-                   for i in range(5) for j in range(i + 1, 5))
+    expected = sum(
+        (max(0, 1 - abs(ys[i] - ys[j]) / 16) * max(0, 1 - abs(xs[i] - xs[j]) / 16)) >= 0.5
+        for i in range(5)
+        for j in range(i + 1, 5)
+    )
     assert expected == 2 and res["mei_duplicates"].values[0] == 2
     assert res.attrs["duplicates"] == "coords"
     other = ds.assign_coords(source_image=("stimulus", np.where(np.arange(n) == 1, "c", src)))
@@ -297,8 +300,8 @@ def _brute_rms_min(A, B, min_overlap):
         for dx in range(-w + 1, w):
             if (1 - abs(dy) / h) * (1 - abs(dx) / w) < min_overlap:
                 continue
-            a = A[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)]
-            b = B[max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+            a = A[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)]
+            b = B[max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
             best = min(best, np.sqrt(((a - b) ** 2).mean()))
     return best
 
@@ -309,8 +312,9 @@ def test_pixel_check_equals_brute_force_over_shifts(min_overlap):
 
     rng = np.random.default_rng(16)
     photo = rng.integers(0, 256, (60, 60)).astype(float)
-    imgs = np.stack([photo[10:22, 10:26], photo[13:25, 14:30], rng.integers(0, 256, (12, 16)).astype(float),
-                     photo[17:29, 11:27]])
+    imgs = np.stack(
+        [photo[10:22, 10:26], photo[13:25, 14:30], rng.integers(0, 256, (12, 16)).astype(float), photo[17:29, 11:27]]
+    )
     a, b = np.array([0, 0, 1, 0, 3]), np.array([1, 2, 2, 3, 0])
     got = pixel_rms_min(imgs, a, b, min_overlap=min_overlap)
     expected = [_brute_rms_min(imgs[i], imgs[j], min_overlap) for i, j in zip(a, b, strict=True)]

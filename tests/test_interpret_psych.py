@@ -51,9 +51,19 @@ def _imi_trials(rng, n_units=60, per_unit=40, slope=2.0, models=("resnet50", "cl
             scores.append((m, layer, channel, s))
             p = 1 / (1 + np.exp(-(0.8 + slope * s)))
             for t in range(per_unit):
-                rows.append({"correct": bool(rng.random() < p), "confidence": int(rng.integers(1, 4)),
-                             "rt": float(rng.uniform(0.5, 3)), "model": m, "layer": layer, "channel": channel,
-                             "batch": 0, "mode": "natural", "task_id": f"task-{u}-{t}"})
+                rows.append(
+                    {
+                        "correct": bool(rng.random() < p),
+                        "confidence": int(rng.integers(1, 4)),
+                        "rt": float(rng.uniform(0.5, 3)),
+                        "model": m,
+                        "layer": layer,
+                        "channel": channel,
+                        "batch": 0,
+                        "mode": "natural",
+                        "task_id": f"task-{u}-{t}",
+                    }
+                )
     return pd.DataFrame(rows), pd.DataFrame(scores, columns=["model", "layer", "channel", "score"])
 
 
@@ -119,9 +129,12 @@ def test_validate_scores_as_dataarray_and_unscored_trials(tmp_path):
     trials.to_csv(tmp_path / "r.csv", index=False)
     resp = read_imi_responses(tmp_path / "r.csv")
     keep = scores.iloc[:20]
-    da = xr.DataArray(keep["score"].to_numpy(), dims="unit",
-                      coords={"unit": np.arange(20), "layer": ("unit", keep["layer"]),
-                              "channel": ("unit", keep["channel"])}, attrs={"model": "net"})
+    da = xr.DataArray(
+        keep["score"].to_numpy(),
+        dims="unit",
+        coords={"unit": np.arange(20), "layer": ("unit", keep["layer"]), "channel": ("unit", keep["channel"])},
+        attrs={"model": "net"},
+    )
     with pytest.warns(NeurosuperWarning, match="400 of 1200 trials"):
         res = validate_against_humans(da, resp, n_boot=50)
     sub = trials.merge(keep, on=["model", "layer", "channel"])
@@ -144,8 +157,9 @@ def test_selectivity_known_values_and_scipy_kurtosis():
     n = len(r)
     expected = (1 - (r.mean() ** 2) / (r**2).mean()) / (1 - 1 / n)
     assert res["lifetime_sparseness"].values[2] == pytest.approx(expected)
-    np.testing.assert_allclose(res["kurtosis"].values[[0, 2, 3]],
-                               scipy.stats.kurtosis(R[:, [0, 2, 3]], axis=0, fisher=True, bias=True))
+    np.testing.assert_allclose(
+        res["kurtosis"].values[[0, 2, 3]], scipy.stats.kurtosis(R[:, [0, 2, 3]], axis=0, fisher=True, bias=True)
+    )
     pop = R[5]
     assert res["population_sparseness"].values[5] == pytest.approx((1 - pop.mean() ** 2 / (pop**2).mean()) / 0.75)
     with pytest.raises(AnalysisError, match="negative responses"):
@@ -211,8 +225,9 @@ def test_klindt2023_observer_matches_a_loop_over_their_algorithm():
     perm_top = draw.permuted(np.tile(np.arange(20), (6, 1)), axis=1)
     perm_bot = draw.permuted(np.tile(np.arange(20), (6, 1)), axis=1)
     for u in range(6):
-        np.testing.assert_allclose(res["correct"].values[u], _klindt_reference(F, R[:, u], perm_top[u], perm_bot[u]),
-                                   rtol=1e-10)
+        np.testing.assert_allclose(
+            res["correct"].values[u], _klindt_reference(F, R[:, u], perm_top[u], perm_bot[u]), rtol=1e-10
+        )
     assert res["accuracy"].values[0] > 0.8 and res.attrs["observer"] == "klindt2023"
     # z-scored similarities: the same answer in a space stretched by any factor
     scaled = psychophysics_2afc(_set(R, 7.0 * F), observer="klindt2023", seed=3, progress=False)
@@ -224,8 +239,9 @@ def test_klindt2023_observer_known_values():
     rng = np.random.default_rng(8)
     labels = np.repeat(np.array(list("ABC")), 200)
     R = rng.random((600, 101))
-    R[:, 0] = np.where(labels == "A", 2 + rng.random(600),
-                       np.where(labels == "B", rng.random(600) - 2, rng.random(600)))
+    R[:, 0] = np.where(
+        labels == "A", 2 + rng.random(600), np.where(labels == "B", rng.random(600) - 2, rng.random(600))
+    )
     ds = _set(R, label=("stimulus", labels))
     res = psychophysics_2afc(ds, observer="klindt2023", progress=False)
     np.testing.assert_allclose(res["correct"].values[0], 1 / (1 + np.exp(-4)), rtol=1e-12)

@@ -55,10 +55,10 @@ def test_stating_the_convention_silences_the_warning_and_is_obeyed(relative_file
     path, trains, trials = relative_file
     with warnings.catch_warnings():
         warnings.simplefilter("error", ns.NeurosuperWarning)
-        rel = load_nwb(path, stimulus=("trials", "id"), align="cue", align_relative=True, window=WINDOW,
-                       progress=False)
-        absolute = load_nwb(path, stimulus=("trials", "id"), align="cue", align_relative=False, window=WINDOW,
-                            progress=False)
+        rel = load_nwb(path, stimulus=("trials", "id"), align="cue", align_relative=True, window=WINDOW, progress=False)
+        absolute = load_nwb(
+            path, stimulus=("trials", "id"), align="cue", align_relative=False, window=WINDOW, progress=False
+        )
     np.testing.assert_allclose(rel["onset"].values, trials.start_time + trials.cue)
     np.testing.assert_allclose(absolute["onset"].values, trials.cue)  # forced absolute: taken as they are
     np.testing.assert_array_equal(absolute["responses"].values, _counts(trains, trials.cue.to_numpy()))
@@ -68,8 +68,9 @@ def test_stating_the_convention_silences_the_warning_and_is_obeyed(relative_file
 def test_absolute_times_inside_their_rows_are_absolute_without_warning(tmp_path):
     rng = np.random.default_rng(11)
     start = 0.5 + 3.0 * np.arange(10)
-    trials = pd.DataFrame({"start_time": start, "stop_time": start + 2.5,
-                           "cue": start + rng.uniform(1.0, 1.2, start.size)})
+    trials = pd.DataFrame(
+        {"start_time": start, "stop_time": start + 2.5, "cue": start + rng.uniform(1.0, 1.2, start.size)}
+    )
     trains = _spikes(rng, 35.0)
     path = trials_file(tmp_path / "abs.nwb", trains, trials)
     with warnings.catch_warnings():

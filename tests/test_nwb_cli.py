@@ -14,14 +14,18 @@ from neurosuper.io.nwb import simulate_session
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
     return simulate_session(n_units=3, n_stimuli=4, n_repeats=2, seed=50).write(
-        tmp_path_factory.mktemp("cli") / "sim.nwb")
+        tmp_path_factory.mktemp("cli") / "sim.nwb"
+    )
 
 
-@pytest.mark.parametrize("flags,found,fix", [
-    (["--stimulus", "presentations_index"], "8 of 8 presentations without a stop time", "--window 0.0 0.5"),
-    (["--window", "0.3", "0.1"], "stop <= start", "--window 0.05 0.25"),
-    (["--window", "0", "0.25", "--bin-size", "0.1"], "not a whole number of bins", "--window 0.0 0.2"),
-])
+@pytest.mark.parametrize(
+    "flags,found,fix",
+    [
+        (["--stimulus", "presentations_index"], "8 of 8 presentations without a stop time", "--window 0.0 0.5"),
+        (["--window", "0.3", "0.1"], "stop <= start", "--window 0.05 0.25"),
+        (["--window", "0", "0.25", "--bin-size", "0.1"], "not a whole number of bins", "--window 0.0 0.2"),
+    ],
+)
 def test_window_errors_are_written_as_flags(sim_path, capsys, flags, found, fix):
     assert main(["nwb", str(sim_path), *flags]) == 2
     err = capsys.readouterr().err
@@ -43,13 +47,45 @@ def test_alm_file_through_the_cli(shared_data, capsys):
     assert main(["nwb", str(path)]) == 2
     err = capsys.readouterr().err
     assert "no --stimulus choice" in err and "--stimulus trials:type" in err and "stimulus=" not in err
-    assert main(["nwb", str(path), "--stimulus", "trials:type,response", "--align", "cue_start_time", "--window",
-                 "-0.5", "1.0", "--json"]) == 0
+    assert (
+        main(
+            [
+                "nwb",
+                str(path),
+                "--stimulus",
+                "trials:type,response",
+                "--align",
+                "cue_start_time",
+                "--window",
+                "-0.5",
+                "1.0",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     summary = json.loads(out.out)
     assert summary["sizes"] == {"repeat": 69, "stimulus": 8, "unit": 1} and summary["total"] == 180.0
     assert "--align-relative true" in summary["warnings"][0] and "open-ended where stop_time is NaN" in out.err
-    assert main(["nwb", str(path), "--stimulus", "trials:type,response", "--align", "cue_start_time", "--window",
-                 "-0.5", "1.0", "--align-relative", "true", "--json"]) == 0
+    assert (
+        main(
+            [
+                "nwb",
+                str(path),
+                "--stimulus",
+                "trials:type,response",
+                "--align",
+                "cue_start_time",
+                "--window",
+                "-0.5",
+                "1.0",
+                "--align-relative",
+                "true",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert json.loads(out.out)["total"] == 180.0 and out.err == ""

@@ -23,17 +23,27 @@ grid = st.integers(0, 400).map(lambda k: k * 0.025)  # spikes and onsets on a gr
 
 
 @settings(max_examples=60, deadline=None)
-@given(spikes=st.lists(grid, max_size=60), onsets=st.lists(grid, min_size=1, max_size=12),
-       w0=st.integers(-8, 4).map(lambda k: k * 0.025), n_bins=st.integers(1, 4), width=st.integers(1, 6))
+@given(
+    spikes=st.lists(grid, max_size=60),
+    onsets=st.lists(grid, min_size=1, max_size=12),
+    w0=st.integers(-8, 4).map(lambda k: k * 0.025),
+    n_bins=st.integers(1, 4),
+    width=st.integers(1, 6),
+)
 def test_kernels_equal_brute_force(spikes, onsets, w0, n_bins, width):
     times = np.sort(np.asarray(spikes, dtype=np.float64))
     onset = np.asarray(onsets, dtype=np.float64)
     bin_size = width * 0.025
     w1 = w0 + n_bins * bin_size
-    win = make_windows(onset, onset, np.full(onset.size, np.nan), window=(w0, w1),
-                       bin_size=bin_size if n_bins > 1 else None, what="test")
-    expected = np.asarray([[brute_count(times, row[k], row[k + 1]) for k in range(row.size - 1)]
-                           for row in win.edges])
+    win = make_windows(
+        onset,
+        onset,
+        np.full(onset.size, np.nan),
+        window=(w0, w1),
+        bin_size=bin_size if n_bins > 1 else None,
+        what="test",
+    )
+    expected = np.asarray([[brute_count(times, row[k], row[k + 1]) for k in range(row.size - 1)] for row in win.edges])
     np.testing.assert_array_equal(count_searched(times, win), expected)
     np.testing.assert_array_equal(count_in_windows(times, win), expected)
     if win.monotonic:
@@ -43,8 +53,10 @@ def test_kernels_equal_brute_force(spikes, onsets, w0, n_bins, width):
 
 
 @settings(max_examples=80, deadline=None)
-@given(edges=st.lists(st.one_of(grid, st.floats(-5, 15)), min_size=2, max_size=80),
-       queries=st.lists(st.one_of(grid, st.floats(-20, 30)), max_size=80))
+@given(
+    edges=st.lists(st.one_of(grid, st.floats(-5, 15)), min_size=2, max_size=80),
+    queries=st.lists(st.one_of(grid, st.floats(-20, 30)), max_size=80),
+)
 def test_edge_lookup_equals_searchsorted(edges, queries):
     edges = np.sort(np.asarray(edges + edges[:3], dtype=np.float64))  # some duplicated edges
     t = np.asarray(queries + edges.tolist(), dtype=np.float64)  # every edge queried exactly too

@@ -16,7 +16,8 @@ from neurosuper.io.nwb import load_nwb, simulate_session
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
     return simulate_session(n_units=3, n_stimuli=4, n_repeats=2, seed=1).write(
-        tmp_path_factory.mktemp("bad") / "sim.nwb")
+        tmp_path_factory.mktemp("bad") / "sim.nwb"
+    )
 
 
 def test_not_an_hdf5_file(tmp_path):
@@ -112,8 +113,9 @@ def test_missing_window_without_stop_times(sim_path, tmp_path):
 
 
 def test_stimulus_column_with_missing_values(tmp_path):
-    trials = pd.DataFrame({"start_time": [1.0, 2.0, 3.0, 4.0], "stop_time": [1.5, 2.5, 3.5, 4.5],
-                           "orientation": [0.0, np.nan, 90.0, 0.0]})
+    trials = pd.DataFrame(
+        {"start_time": [1.0, 2.0, 3.0, 4.0], "stop_time": [1.5, 2.5, 3.5, 4.5], "orientation": [0.0, np.nan, 90.0, 0.0]}
+    )
     path = trials_file(tmp_path / "t.nwb", [np.linspace(0, 5, 40)], trials)
     with pytest.raises(ns.NWBLayoutError, match=r"1 rows with missing values in stimulus column 'orientation'.*rows="):
         load_nwb(path, stimulus=("trials", "orientation"))
@@ -179,8 +181,7 @@ def test_all_zero_counts_warn_but_return(sim_path):
         warnings.simplefilter("always")
         ds = load_nwb(sim_path, window=(-1.0, -0.999), progress=False)
     assert float(ds["responses"].sum()) == 0.0
-    assert any("every count is zero" in str(w.message) and issubclass(w.category, ns.NeurosuperWarning)
-               for w in caught)
+    assert any("every count is zero" in str(w.message) and issubclass(w.category, ns.NeurosuperWarning) for w in caught)
 
 
 def test_url_with_an_unknown_protocol(sim_path):

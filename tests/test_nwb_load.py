@@ -42,7 +42,7 @@ def test_index_series_is_auto_detected_and_counts_equal_the_planted_truth(sim, s
     for s, sid in enumerate(sim.stimulus_ids):
         starts = np.sort(table.start_time[table.stimulus == sid].to_numpy())
         np.testing.assert_allclose(ds["onset"].values[: starts.size, s], starts)
-        assert np.isnan(ds["onset"].values[starts.size:, s]).all()
+        assert np.isnan(ds["onset"].values[starts.size :, s]).all()
     # unit metadata: columns, area from the electrodes' location, spikes per unit
     np.testing.assert_array_equal(ds["unit"].values, sim.unit_ids)
     assert list(ds["quality"].values) == list(sim.units.quality)
@@ -68,8 +68,10 @@ def test_table_source_uses_stop_times_and_keeps_constant_columns_as_coords(sim, 
 
 def test_sources_list_every_candidate_with_its_argument(sim_path):
     found = nwb_sources(sim_path)
-    assert [(c.kind, c.name) for c in found] == [("IndexSeries", "presentations_index"),
-                                                 ("TimeIntervals", "presentations")]
+    assert [(c.kind, c.name) for c in found] == [
+        ("IndexSeries", "presentations_index"),
+        ("TimeIntervals", "presentations"),
+    ]
     assert found[0].argument == "stimulus='presentations_index'" and not found[0].has_stop
     assert found[1].has_stop and found[1].columns == ["stimulus", "category", "repeat"]
 
@@ -80,11 +82,13 @@ def test_shifted_overlapping_and_outside_windows_match_brute_force(sim, sim_path
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = load_nwb(sim_path, window=window, progress=False)
-    ref = brute_layout(sim.spike_times, table.start_time.to_numpy(), table.stimulus.to_numpy(), sim.stimulus_ids,
-                       list(window))[:, :, 0, :]
+    ref = brute_layout(
+        sim.spike_times, table.start_time.to_numpy(), table.stimulus.to_numpy(), sim.stimulus_ids, list(window)
+    )[:, :, 0, :]
     np.testing.assert_array_equal(ds["responses"].values, ref)
-    silent = [w for w in caught if issubclass(w.category, ns.NeurosuperWarning) and "every count is zero" in
-              str(w.message)]
+    silent = [
+        w for w in caught if issubclass(w.category, ns.NeurosuperWarning) and "every count is zero" in str(w.message)
+    ]
     assert bool(silent) == (np.nansum(ref) == 0)
     if window == (-0.3, 0.5):  # neighbouring windows overlap: spikes are counted in both
         assert np.nansum(ref) > sum(t.size for t in sim.spike_times) * 0.5
@@ -97,8 +101,7 @@ def test_time_bins_match_brute_force_and_sum_to_the_window(sim, sim_path):
     np.testing.assert_allclose(ds["time"].values, np.arange(-0.075, 0.3, 0.05))
     edges = list(np.linspace(-0.1, 0.3, 9))
     table = sim.presentations
-    ref = brute_layout(sim.spike_times, table.start_time.to_numpy(), table.stimulus.to_numpy(), sim.stimulus_ids,
-                       edges)
+    ref = brute_layout(sim.spike_times, table.start_time.to_numpy(), table.stimulus.to_numpy(), sim.stimulus_ids, edges)
     np.testing.assert_array_equal(ds["responses"].values, ref)
     whole = load_nwb(sim_path, window=window, progress=False)
     np.testing.assert_array_equal(ds["responses"].sum("time", skipna=False).values, whole["responses"].values)
@@ -135,8 +138,9 @@ def test_units_selection_by_mask_ids_and_callable(sim, sim_path):
     by_ids = load_nwb(sim_path, window=(0, 0.2), units=[6, 2], progress=False)
     np.testing.assert_array_equal(by_ids["unit"].values, [6, 2])
     np.testing.assert_array_equal(by_ids["responses"].values, full["responses"].sel(unit=[6, 2]).values)
-    busy = load_nwb(sim_path, window=(0, 0.2), units=lambda df: df.index[df.n_spikes > df.n_spikes.median()],
-                    progress=False)
+    busy = load_nwb(
+        sim_path, window=(0, 0.2), units=lambda df: df.index[df.n_spikes > df.n_spikes.median()], progress=False
+    )
     assert busy.sizes["unit"] == 3
 
 
@@ -151,8 +155,9 @@ def test_trials_with_several_columns_align_and_relative_times(tmp_path):
     trains, trials = alm_like(rng)
     path = trials_file(tmp_path / "trials.nwb", trains, trials, location="brain_region: ALM; hemisphere: left")
     with pytest.warns(ns.NeurosuperWarning, match="relative to the row start"):
-        ds = load_nwb(path, stimulus=("trials", ["type", "response"]), window=(-0.5, 1.0), align="cue_start_time",
-                      progress=False)
+        ds = load_nwb(
+            path, stimulus=("trials", ["type", "response"]), window=(-0.5, 1.0), align="cue_start_time", progress=False
+        )
     combos = sorted({f"{a}|{b}" for a, b in zip(trials.type, trials.response, strict=True)})
     assert list(ds["stimulus"].values) == combos
     assert [f"{a}|{b}" for a, b in zip(ds["type"].values, ds["response"].values, strict=True)] == combos
@@ -255,8 +260,9 @@ def test_results_on_a_loaded_recording_name_the_nwb_file_and_its_sha256(tmp_path
 
     from neurosuper._provenance import stamp
 
-    trials = pd.DataFrame({"start_time": np.arange(6.0), "stop_time": np.arange(6.0) + 0.8,
-                           "stimulus_id": ["a", "b"] * 3})
+    trials = pd.DataFrame(
+        {"start_time": np.arange(6.0), "stop_time": np.arange(6.0) + 0.8, "stimulus_id": ["a", "b"] * 3}
+    )
     path = Path(trials_file(tmp_path / "t.nwb", [np.sort(np.random.default_rng(0).uniform(0, 6, 50))], trials))
     ds = ns.load_nwb(path, stimulus=("trials", "stimulus_id"), window=(0.0, 0.5))
     (record,) = stamp(ds[["responses"]].copy(), analysis="x", reference="y", inputs_from=ds).attrs["inputs"]

@@ -21,8 +21,9 @@ train = st.lists(st.one_of(grid, st.just(float("nan"))), max_size=40)
 
 def _brute(trains: list[np.ndarray], edges: np.ndarray) -> np.ndarray:
     """(unit, presentation, bin) counts: spikes t with edges[p, k] <= t < edges[p, k + 1], by numpy comparison."""
-    return np.asarray([[[np_count(t, row[k], row[k + 1]) for k in range(row.size - 1)] for row in edges]
-                       for t in trains])
+    return np.asarray(
+        [[[np_count(t, row[k], row[k + 1]) for k in range(row.size - 1)] for row in edges] for t in trains]
+    )
 
 
 def _table(trains: list[np.ndarray]) -> UnitsTable:
@@ -34,9 +35,15 @@ def _table(trains: list[np.ndarray]) -> UnitsTable:
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(trains=st.lists(train, min_size=1, max_size=4), sort=st.lists(st.booleans(), min_size=4, max_size=4),
-       onsets=st.lists(grid, min_size=1, max_size=10), w0=st.integers(-8, 4).map(lambda k: k * 0.025),
-       n_bins=st.integers(1, 3), width=st.integers(1, 80), block=st.sampled_from([1, 3, 2**22]))
+@given(
+    trains=st.lists(train, min_size=1, max_size=4),
+    sort=st.lists(st.booleans(), min_size=4, max_size=4),
+    onsets=st.lists(grid, min_size=1, max_size=10),
+    w0=st.integers(-8, 4).map(lambda k: k * 0.025),
+    n_bins=st.integers(1, 3),
+    width=st.integers(1, 80),
+    block=st.sampled_from([1, 3, 2**22]),
+)
 def test_counts_equal_brute_force_for_any_windows_with_nan_spikes(trains, sort, onsets, w0, n_bins, width, block):
     """Sorted trains with NaNs inside (np.sort puts them last; here they stay where they are, as in a file),
     unsorted ones, overlapping windows (width up to 2 s on onsets 25 ms apart), unsorted onsets, time bins."""
@@ -48,11 +55,16 @@ def test_counts_equal_brute_force_for_any_windows_with_nan_spikes(trains, sort, 
     onset = np.asarray(onsets, dtype=np.float64)
     bin_size = width * 0.025
     w1 = w0 + n_bins * bin_size
-    win = make_windows(onset, onset, np.full(onset.size, np.nan), window=(w0, w1),
-                       bin_size=bin_size if n_bins > 1 else None, what="test")
+    win = make_windows(
+        onset,
+        onset,
+        np.full(onset.size, np.nan),
+        window=(w0, w1),
+        bin_size=bin_size if n_bins > 1 else None,
+        what="test",
+    )
     table = _table(trains)
-    got = np.stack([count_in_windows(times, win) for _, times, _ in table.spike_times(range(len(trains)),
-                                                                                      block=block)])
+    got = np.stack([count_in_windows(times, win) for _, times, _ in table.spike_times(range(len(trains)), block=block)])
     np.testing.assert_array_equal(got, _brute(trains, win.edges))
     assert table.nan_dropped == {i: int(np.isnan(t).sum()) for i, t in enumerate(trains) if np.isnan(t).any()}
 
@@ -85,8 +97,9 @@ def nan_file(tmp_path_factory):
     return path, trains, trials
 
 
-@pytest.mark.parametrize("window,bin_size", [((0.0, 3.0), None), ((-0.25, 2.75), 0.25), ((0.0, 0.5), None),
-                                             (None, None)])
+@pytest.mark.parametrize(
+    "window,bin_size", [((0.0, 3.0), None), ((-0.25, 2.75), 0.25), ((0.0, 0.5), None), (None, None)]
+)
 def test_load_nwb_equals_brute_force_with_nan_spikes_and_overlapping_windows(nan_file, window, bin_size):
     path, trains, trials = nan_file
     with pytest.warns(ns.NeurosuperWarning, match=r"dropped 88 NaN spike times of 4 of 5 units") as record:

@@ -9,8 +9,7 @@ import pytest
 import neurosuper as ns
 from neurosuper.io.nwb import load_nwb, nwb_sources
 
-ALM = {"sub-anm369963_ses-20170228.nwb": (178, 1679, "Excellent"),
-       "sub-anm372793_ses-20170508.nwb": (340, 2434, None)}
+ALM = {"sub-anm369963_ses-20170228.nwb": (178, 1679, "Excellent"), "sub-anm372793_ses-20170508.nwb": (340, 2434, None)}
 
 
 def _direct(path):
@@ -18,8 +17,9 @@ def _direct(path):
     with h5py.File(path, "r") as fh:
         flat, ends = fh["units/spike_times"][:], fh["units/spike_times_index"][:]
         trains = np.split(flat, ends[:-1])
-        trials = {k: fh[f"intervals/trials/{k}"][:] for k in fh["intervals/trials"]} if "intervals/trials" in fh \
-            else None
+        trials = (
+            {k: fh[f"intervals/trials/{k}"][:] for k in fh["intervals/trials"]} if "intervals/trials" in fh else None
+        )
     if trials is not None:
         for k, v in trials.items():
             if v.dtype.kind == "O":
@@ -35,8 +35,9 @@ def test_alm_trials_grouped_by_columns_with_aligned_window(shared_data, name):
     assert len(trials["start_time"]) == n_trials and trains[0].size == n_spikes
     assert np.any(np.diff(trains[0]) < 0)  # the file's spike times are unsorted
     with pytest.warns(ns.NeurosuperWarning, match="relative to the row start"):
-        ds = load_nwb(path, stimulus=("trials", ["type", "response"]), window=(-0.5, 1.0), align="cue_start_time",
-                      progress=False)
+        ds = load_nwb(
+            path, stimulus=("trials", ["type", "response"]), window=(-0.5, 1.0), align="cue_start_time", progress=False
+        )
     onset = trials["start_time"] + trials["cue_start_time"]
     ids = np.asarray([f"{a}|{b}" for a, b in zip(trials["type"], trials["response"], strict=True)])
     assert list(ds["stimulus"].values) == sorted(set(ids.tolist()))
@@ -46,7 +47,7 @@ def test_alm_trials_grouped_by_columns_with_aligned_window(shared_data, name):
         rows = rows[np.argsort(onset[rows], kind="stable")]
         expected = [int(((train >= t - 0.5) & (train < t + 1.0)).sum()) for t in onset[rows]]
         np.testing.assert_array_equal(ds["responses"].values[: rows.size, s, 0], expected)
-        assert np.isnan(ds["responses"].values[rows.size:, s, 0]).all()
+        assert np.isnan(ds["responses"].values[rows.size :, s, 0]).all()
         assert ds["n_repeats"].values[s] == rows.size
     assert int(ds["n_repeats"].sum()) == n_trials
     assert ds.attrs["align_relative"] is True and ds.attrs["n_units_resorted"] == 1

@@ -19,7 +19,8 @@ GIB = 2**30
 @pytest.fixture(scope="module")
 def sim_path(tmp_path_factory):
     return simulate_session(n_units=3, n_stimuli=4, n_repeats=2, seed=40).write(
-        tmp_path_factory.mktemp("sizes") / "sim.nwb")
+        tmp_path_factory.mktemp("sizes") / "sim.nwb"
+    )
 
 
 @pytest.fixture
@@ -82,8 +83,7 @@ def test_available_memory_is_read_on_this_machine():
 
 
 def test_cli_size_error_is_written_as_flags(sim_path, eight_gib, capsys):
-    code = main(["nwb", str(sim_path), "--stimulus", "presentations", "--window", "0", "100000", "--bin-size",
-                 "0.001"])
+    code = main(["nwb", str(sim_path), "--stimulus", "presentations", "--window", "0", "100000", "--bin-size", "0.001"])
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("neurosuper: error: --bin-size 0.001 over --window 0 100000: found") and "GiB" in err
@@ -91,8 +91,19 @@ def test_cli_size_error_is_written_as_flags(sim_path, eight_gib, capsys):
 
 
 def test_nice_number():
-    assert [counting.nice_number(v) for v in (0.0101, 0.3, 1.0, 4.2, 7.0, 12.0)] == ["0.02", "0.5", "1", "5", "10",
-                                                                                    "20"]
-    assert [counting.nice_number(v, down=True) for v in (0.0101, 0.3, 1.0, 4.2, 8389.0)] == ["0.01", "0.2", "1", "2",
-                                                                                          "5000"]
+    assert [counting.nice_number(v) for v in (0.0101, 0.3, 1.0, 4.2, 7.0, 12.0)] == [
+        "0.02",
+        "0.5",
+        "1",
+        "5",
+        "10",
+        "20",
+    ]
+    assert [counting.nice_number(v, down=True) for v in (0.0101, 0.3, 1.0, 4.2, 8389.0)] == [
+        "0.01",
+        "0.2",
+        "1",
+        "2",
+        "5000",
+    ]
     assert np.isclose(float(counting.nice_number(1e-3 * 17.3)), 0.02)

@@ -16,8 +16,9 @@ from neurosuper.io.nwb import load_nwb, save_nwb, simulate_session, write_imagin
 
 def test_simulator_plants_known_rates_and_exact_counts():
     rates = np.array([[10.0, 40.0], [0.0, 20.0]])
-    sim = simulate_session(n_units=2, n_stimuli=2, n_repeats=400, duration=0.5, gap=0.5, rates=rates,
-                           baseline_rate=4.0, seed=7)
+    sim = simulate_session(
+        n_units=2, n_stimuli=2, n_repeats=400, duration=0.5, gap=0.5, rates=rates, baseline_rate=4.0, seed=7
+    )
     table = sim.presentations
     codes = np.searchsorted(sim.stimulus_ids, table.stimulus.to_numpy())
     for u, train in enumerate(sim.spike_times):  # planted counts, re-counted directly in [start, stop)
@@ -89,10 +90,17 @@ def test_write_session_with_ids_rgb_images_and_no_stop_times(tmp_path):
 def _counts_set(rng, unit_ids):
     counts = rng.poisson(4.0, (3, 6, len(unit_ids))).astype(float)
     counts[2, [0, 4]] = np.nan  # stimuli 0 and 4 had 2 repeats only
-    return ns.from_array(counts, system="brain", measure="spike_count", stimulus=np.arange(6) * 10,
-                         unit=unit_ids, stimuli=rng.random((6, 5, 7)),
-                         area=("unit", ["VISp", "VISl", "VISp", "VISl"]), label=("stimulus", list("uvwxyz")),
-                         attrs={"window": [0.05, 0.25], "subject_id": "mouse7", "species": "Mus musculus"})
+    return ns.from_array(
+        counts,
+        system="brain",
+        measure="spike_count",
+        stimulus=np.arange(6) * 10,
+        unit=unit_ids,
+        stimuli=rng.random((6, 5, 7)),
+        area=("unit", ["VISp", "VISl", "VISp", "VISl"]),
+        label=("stimulus", list("uvwxyz")),
+        attrs={"window": [0.05, 0.25], "subject_id": "mouse7", "species": "Mus musculus"},
+    )
 
 
 @pytest.mark.parametrize("unit_ids", [[11, 12, 13, 14], ["n1", "n2", "n3", "n4"]])
@@ -145,8 +153,13 @@ def test_old_style_index_series_over_an_image_series(tmp_path):
     series = IndexSeries.__new__(IndexSeries, in_construct_mode=True)  # pynwb 4 only reads this layout (NWB <= 2.4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        series.__init__(name="shown", data=np.array([0, 2, 1, 2, 0], dtype=np.uint32), indexed_timeseries=template,
-                        timestamps=np.arange(5) * 2.0 + 0.5, unit="N/A")
+        series.__init__(
+            name="shown",
+            data=np.array([0, 2, 1, 2, 0], dtype=np.uint32),
+            indexed_timeseries=template,
+            timestamps=np.arange(5) * 2.0 + 0.5,
+            unit="N/A",
+        )
     series._in_construct_mode = False
     nwbfile.add_stimulus(series)
     ds = load_nwb(write(nwbfile, tmp_path / "old.nwb"), window=(0.0, 1.3), progress=False)
@@ -154,8 +167,9 @@ def test_old_style_index_series_over_an_image_series(tmp_path):
     np.testing.assert_array_equal(ds["stimuli"].values, frames)
     onsets = {0: [0.5, 8.5], 1: [4.5], 2: [2.5, 6.5]}
     for s, ts in onsets.items():
-        np.testing.assert_array_equal(ds["responses"].values[: len(ts), s, 0],
-                                      [brute_count(train, t, t + 1.3) for t in ts])
+        np.testing.assert_array_equal(
+            ds["responses"].values[: len(ts), s, 0], [brute_count(train, t, t + 1.3) for t in ts]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +183,9 @@ def imaging(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ophys")
     # frames at 0.5125 + k / 20 s never coincide with a window edge (multiples of 0.1 s)
     dff = write_imaging_session(folder / "dff.nwb", traces, pres, rate=rate, starting_time=0.5125, rois=rois)
-    fluo = write_imaging_session(folder / "f.nwb", traces + 10, pres, rate=rate, starting_time=0.0125,
-                                 kind="fluorescence")
+    fluo = write_imaging_session(
+        folder / "f.nwb", traces + 10, pres, rate=rate, starting_time=0.0125, kind="fluorescence"
+    )
     return traces, 0.5125 + np.arange(n_frames) / rate, pres, dff, fluo
 
 
@@ -211,8 +226,11 @@ def test_imaging_measure_chooses_the_container(imaging):
 
 def test_written_files_pass_nwbinspector_without_critical_issues(tmp_path, imaging):
     inspector = pytest.importorskip("nwbinspector")
-    paths = [simulate_session(seed=0).write(tmp_path / "sim.nwb"),
-             save_nwb(_counts_set(np.random.default_rng(1), [1, 2, 3, 4]), tmp_path / "set.nwb"), imaging[3]]
+    paths = [
+        simulate_session(seed=0).write(tmp_path / "sim.nwb"),
+        save_nwb(_counts_set(np.random.default_rng(1), [1, 2, 3, 4]), tmp_path / "set.nwb"),
+        imaging[3],
+    ]
     for path in paths:
         messages = list(inspector.inspect_nwbfile(nwbfile_path=str(path)))
         bad = [m for m in messages if m.importance.name in ("CRITICAL", "PYNWB_VALIDATION", "ERROR")]

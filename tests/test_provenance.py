@@ -17,16 +17,24 @@ def test_a_result_on_a_loaded_set_names_the_file_and_its_sha256(tmp_path):
     path = ns.save(ds, tmp_path / "s.nc")
     loaded = ns.load(path)
     xr.testing.assert_identical(loaded, ds)  # the record lives in encoding: the set is unchanged
-    result = stamp(xr.DataArray(np.zeros(3), dims="rank"), analysis="test", reference="ref",
-                   options={"k": 5, "ranks": (1, 3), "w": np.ones((2, 2)), "arr": np.ones((100, 2))},
-                   inputs_from=loaded.isel(unit=[0, 1]))
+    result = stamp(
+        xr.DataArray(np.zeros(3), dims="rank"),
+        analysis="test",
+        reference="ref",
+        options={"k": 5, "ranks": (1, 3), "w": np.ones((2, 2)), "arr": np.ones((100, 2))},
+        inputs_from=loaded.isel(unit=[0, 1]),
+    )
     (record,) = result.attrs["inputs"]
     assert record["path"] == str(path.resolve())
     assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert record["size"] == path.stat().st_size
     assert result.attrs["neurosuper_version"] == ns.__version__ and result.attrs["analysis"] == "test"
-    assert options_of(result) == {"arr": "<ndarray shape (100, 2)>", "k": 5, "ranks": [1, 3],
-                                  "w": [[1.0, 1.0], [1.0, 1.0]]}
+    assert options_of(result) == {
+        "arr": "<ndarray shape (100, 2)>",
+        "k": 5,
+        "ranks": [1, 3],
+        "w": [[1.0, 1.0], [1.0, 1.0]],
+    }
     json.loads(result.attrs["options"])
     back = ns.load(ns.save_result(result, tmp_path / "r.nc"), validate_set=False)
     assert inputs_of(back["result"])[0]["sha256"] == record["sha256"]  # survives a save of the result

@@ -40,8 +40,9 @@ def _quick_spectrum(ctx):
             fit = ns.spectral.powerlaw(spec)
         block[label] = ns.spectral.summary(spec, fit)
         block[label]["files"] = [ns.storage.save_result(spec, ctx.path(f"spectrum_{label}.nc"), overwrite=True).name]
-        block[label]["figure"] = save_figure(plot_spectrum(spec, fit, title=label), ctx.path(f"spectrum_{label}.png"),
-                                             dpi=80).name
+        block[label]["figure"] = save_figure(
+            plot_spectrum(spec, fit, title=label), ctx.path(f"spectrum_{label}.png"), dpi=80
+        ).name
     ctx.summary["spectrum"] = block
 
 
@@ -55,17 +56,20 @@ def _quick_interpret(ctx):
     for label, ds in ctx.sets.items():
         results[label] = ns.interpret.interpretability_index(ds, similarity="pixels", null="none", progress=False)
         block[label] = ns.interpret.summary(results[label])
-        block[label]["mei_grid"] = save_figure(plot_mei_grid(ds, results[label], n_units=4),
-                                               ctx.path(f"interpret_{label}_meis.png"), dpi=80).name
+        block[label]["mei_grid"] = save_figure(
+            plot_mei_grid(ds, results[label], n_units=4), ctx.path(f"interpret_{label}_meis.png"), dpi=80
+        ).name
     ctx.results["interpret"] = results
     ctx.summary["interpret"] = block
 
 
 #: Quick steps for the page tests: stand-ins for the spectrum (drawings) and interpret (MEI photographs) steps,
 #: then the real report step. The real steps run in tests/test_demo.py.
-QUICK = (Step("spectrum", _quick_spectrum, title="Spectra", description="quick PCA spectra"),
-         Step("interpret", _quick_interpret, title="Interpretability", description="quick II"),
-         *_steps(("report",)))
+QUICK = (
+    Step("spectrum", _quick_spectrum, title="Spectra", description="quick PCA spectra"),
+    Step("interpret", _quick_interpret, title="Interpretability", description="quick II"),
+    *_steps(("report",)),
+)
 
 
 def _sets(n: int = 60, seed: int = 0):
@@ -85,8 +89,12 @@ def _section_ids(html: str) -> list[str]:
 # ------------------------------------------------------------------------------------------------ pipeline
 def test_absent_modules_and_functions_are_skipped_with_the_reason(tmp_path):
     ran = []
-    steps = [Step("ghost", "neurosuper.cli.no_such_module:demo"), Step("nofn", "neurosuper.cli.info:no_such_step"),
-             Step("deps", "neurosuper_no_such_package.sub:demo"), Step("ok", lambda ctx: ran.append(len(ctx.sets)))]
+    steps = [
+        Step("ghost", "neurosuper.cli.no_such_module:demo"),
+        Step("nofn", "neurosuper.cli.info:no_such_step"),
+        Step("deps", "neurosuper_no_such_package.sub:demo"),
+        Step("ok", lambda ctx: ran.append(len(ctx.sets))),
+    ]
     ctx = Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False)
     run_steps(ctx, steps)
     assert ran == [2]
@@ -116,16 +124,18 @@ def test_failures_are_recorded_for_reports_and_raised_for_the_demo(tmp_path):
     with pytest.raises(AnalysisError):
         run_steps(Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False), steps)
     with pytest.raises(NotImplementedError):  # a bug is never swallowed
-        run_steps(Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False),
-                  [Step("bug", lambda ctx: (_ for _ in ()).throw(NotImplementedError()))], errors="record")
+        run_steps(
+            Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False),
+            [Step("bug", lambda ctx: (_ for _ in ()).throw(NotImplementedError()))],
+            errors="record",
+        )
 
 
 def test_contract_reads_provides_and_never_replaces(tmp_path):
     ctx = Context(out=tmp_path, data={"brain_simulated": 1, "network": 2}, progress=False)
     with pytest.raises(StepError, match="reads"):
         run_steps(ctx, [Step("early", lambda ctx: None)])  # reads SETS: brain is not provided yet
-    run_steps(ctx, [Step("nwb", lambda ctx: ctx.provide("brain", 3), reads=("brain_simulated",),
-                         provides=("brain",))])
+    run_steps(ctx, [Step("nwb", lambda ctx: ctx.provide("brain", 3), reads=("brain_simulated",), provides=("brain",))])
     assert ctx.sets == {"brain": 3, "network": 2}
     with pytest.raises(StepError, match="replace"):
         run_steps(ctx, [Step("again", lambda ctx: ctx.provide("brain", 4), reads=(SETS,))])
@@ -178,7 +188,7 @@ def test_report_has_a_contents_table_and_a_section_per_analysis(pair_report):
     ran = [e["name"] for e in summary["steps"] if e["status"] in ("ran", "failed") and e["name"] != "report"]
     assert ids == ["summary", "inputs", "steps", *ran, "provenance"]
     assert {"spectrum", "interpret"} <= set(ran)
-    nav = html[html.index("<nav"):html.index("</nav>")]
+    nav = html[html.index("<nav") : html.index("</nav>")]
     assert all(f"href='#{i}'" in nav for i in ids)
     assert summary["report"]["sections"] == ran
     assert "<h2>Spectra</h2>" in html and "<h2>Interpretability</h2>" in html  # the titles of the steps that ran
@@ -236,8 +246,10 @@ def test_one_set_no_comparison_and_input_file_hashes(tmp_path, capsys, monkeypat
     ns.save(brain, tmp_path / "session.nc")
     steps = (Step("selectivity", _selectivity_step), *_steps(("spectrum", "compare", "report")))
     monkeypatch.setattr(pipeline, "DEMO_STEPS", steps)
-    assert main(["report", str(tmp_path / "session.nc"), "--out", str(tmp_path / "r"), "--quiet",
-                 "--skip", "spectrum"]) == 0
+    assert (
+        main(["report", str(tmp_path / "session.nc"), "--out", str(tmp_path / "r"), "--quiet", "--skip", "spectrum"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"neurosuper report: {tmp_path / 'r' / 'report.html'}" in out
     assert "skipped spectrum: skipped on request" in out
@@ -261,8 +273,22 @@ def test_npz_and_nwb_inputs(tmp_path, capsys, monkeypatch):
     html = (tmp_path / "a" / "report.html").read_text()
     assert "units per layer.l1" in html and "acts.npz" in html
     save_nwb(brain, tmp_path / "s.nwb", overwrite=True, seed=0)
-    assert main(["report", str(tmp_path / "s.nwb"), "--stimulus", "presentations", "--out", str(tmp_path / "b"),
-                 "--quiet", "--groupby", "none"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "s.nwb"),
+                "--stimulus",
+                "presentations",
+                "--out",
+                str(tmp_path / "b"),
+                "--quiet",
+                "--groupby",
+                "none",
+            ]
+        )
+        == 0
+    )
     html = (tmp_path / "b" / "report.html").read_text()
     assert "s.nwb" in html and "units per area" not in html
     capsys.readouterr()
@@ -281,6 +307,7 @@ def _bad(argv, capsys) -> str:
 @pytest.fixture
 def never_compute(monkeypatch):
     """Any step running would fail the test: bad input must be caught before computing."""
+
     def boom(*args, **kwargs):
         raise AssertionError("a step ran on bad input")
 
@@ -376,15 +403,21 @@ def test_photographs_become_jpeg_and_drawings_stay_png(tmp_path):
 
 
 def test_headline_sentences_name_the_sets():
-    summary = {"spectrum": {"brain": {"alpha": 1.04, "alpha_ci": [0.98, 1.1], "r2": 0.99, "ranks": [11, 500],
-                                      "alpha_true": 1.0},
-                            "s2": {"alpha": 0.5}},
-               "interpret": {"brain": {"fraction_above_null": 0.25, "null": "random_stimuli", "mean_ii": 0.61,
-                                       "similarity": "gabor"}},
-               "compare": {"headline": "Layer l2 matches the brain best."}}
+    summary = {
+        "spectrum": {
+            "brain": {"alpha": 1.04, "alpha_ci": [0.98, 1.1], "r2": 0.99, "ranks": [11, 500], "alpha_true": 1.0},
+            "s2": {"alpha": 0.5},
+        },
+        "interpret": {
+            "brain": {"fraction_above_null": 0.25, "null": "random_stimuli", "mean_ii": 0.61, "similarity": "gabor"}
+        },
+        "compare": {"headline": "Layer l2 matches the brain best."},
+    }
     lines = headline(summary, labels=["brain", "s2"], demo=True)
-    assert lines[0] == ("The demo brain: the covariance spectrum decays as a power law with α = 1.04 (95% CI "
-                        "0.98–1.10), fit r² = 0.99 over ranks 11–500; the simulation's generating α is 1.00.")
+    assert lines[0] == (
+        "The demo brain: the covariance spectrum decays as a power law with α = 1.04 (95% CI "
+        "0.98–1.10), fit r² = 0.99 over ranks 11–500; the simulation's generating α is 1.00."
+    )
     assert lines[1].startswith("Set 's2': the covariance spectrum decays as a power law with α = 0.50")
     assert lines[2].startswith("25% of the units of the demo brain are more interpretable than the null")
     assert lines[3] == "Layer l2 matches the brain best."
@@ -394,8 +427,10 @@ def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
     """Sentences and figure titles come from Context.noun: "the demo brain" only when the sets are the demo's."""
     from neurosuper.cli.directions import _headline, _noun
 
-    entry = {"n_score": 40, "methods": {"units": {"median_ii": -1.0},
-                                        "kmeans": {"median_ii": -0.5, "p_vs_units": 0.001}}}
+    entry = {
+        "n_score": 40,
+        "methods": {"units": {"median_ii": -1.0}, "kmeans": {"median_ii": -0.5, "p_vs_units": 0.001}},
+    }
     user = Context(out=tmp_path, data={"brain": 1, "s2": 2}, set_names=("brain", "s2"), progress=False)
     demo = Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False, demo=True)
     assert _headline(_noun(user, "brain"), entry).startswith("In the brain, scored on 40 held-out stimuli, kmeans")
@@ -403,21 +438,37 @@ def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
     assert _headline(_noun(demo, "brain"), entry).startswith("In the demo brain, scored on 40")
     entry["best_method"] = "nmf"  # a higher median than k-means', but not significantly above the units
     assert "kmeans directions are the most interpretable of those significantly above the units" in _headline(
-        "the brain", entry)
+        "the brain", entry
+    )
     assert "demo" not in " ".join(headline({"interpret": {"brain": {"fraction_above_null": 0.5}}}, labels=["brain"]))
 
 
 def _profile_summary(ci_best):
-    return {"compare": {"profile": {"kind": "rsa", "compare": "spearman", "groupby": "layer", "best": "l1",
-                                    "score": {"l1": 0.02, "l2": 0.01}, "ci": {"l1": ci_best, "l2": [-0.01, 0.03]},
-                                    "ci_level": 0.95, "ceiling": [0.10, 0.32], "ceiling_kind": "split-half",
-                                    "margin": 0.01, "p_best": 0.76}}}
+    return {
+        "compare": {
+            "profile": {
+                "kind": "rsa",
+                "compare": "spearman",
+                "groupby": "layer",
+                "best": "l1",
+                "score": {"l1": 0.02, "l2": 0.01},
+                "ci": {"l1": ci_best, "l2": [-0.01, 0.03]},
+                "ci_level": 0.95,
+                "ceiling": [0.10, 0.32],
+                "ceiling_kind": "split-half",
+                "margin": 0.01,
+                "p_best": 0.76,
+            }
+        }
+    }
 
 
 def test_comparison_headline_says_when_the_best_layer_is_not_above_chance():
     (line,) = headline(_profile_summary([-0.005, 0.05]), labels=["brain", "network"])
-    assert line.startswith("No layer of the model matches the other set better than chance: the best, l1, has RSA, "
-                           "spearman 0.020 with a 95% bootstrap CI of -0.005–0.050, which includes 0")
+    assert line.startswith(
+        "No layer of the model matches the other set better than chance: the best, l1, has RSA, "
+        "spearman 0.020 with a 95% bootstrap CI of -0.005–0.050, which includes 0"
+    )
     assert "noise ceiling is 0.10–0.32, above that CI" in line and "matches it best" not in line
     (line,) = headline(_profile_summary([0.01, 0.03]), labels=["brain", "network"])
     assert line.startswith("Of the layers compared with the other set, l1 matches it best (RSA, spearman 0.02")
@@ -432,8 +483,10 @@ def test_figure_captions_and_warnings_name_their_set(tmp_path):
     def step(ctx):
         spec = ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, progress=False)
         fig = save_figure(plot_spectrum(spec, None, title="b"), ctx.path("s.png"), dpi=60).name
-        ctx.summary["spectrum"] = {"brain": {"figure": fig, "warnings": ["3 units are constant"]},
-                                   "captions": {"s.png": "Variance against rank, log-log."}}
+        ctx.summary["spectrum"] = {
+            "brain": {"figure": fig, "warnings": ["3 units are constant"]},
+            "captions": {"s.png": "Variance against rank, log-log."},
+        }
 
     ctx = Context(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False)
     run_steps(ctx, (Step("spectrum", step, title="Spectra"), *_steps(("report",))))
@@ -445,9 +498,12 @@ def test_figure_captions_and_warnings_name_their_set(tmp_path):
 
 def _per_set_step(outcomes):
     """A step that catches its errors per set, as the analysis steps do: ``outcomes`` {label: error or None}."""
+
     def step(ctx):
-        ctx.summary["per_set"] = {label: ({"error": outcomes[label]} if outcomes[label] else {"value": 1.0})
-                                  for label in ctx.sets}
+        ctx.summary["per_set"] = {
+            label: ({"error": outcomes[label]} if outcomes[label] else {"value": 1.0}) for label in ctx.sets
+        }
+
     return Step("per_set", step, title="Per set")
 
 
@@ -467,8 +523,24 @@ def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsy
     analyses that need stimuli or more units fail with their reason in the Steps table; capacity still runs."""
     path = shared_data / "nwb" / "A8604-211122.nwb"
     out = tmp_path / "r"
-    assert main(["report", str(path), "--stimulus", "bins", "--bin-size", "0.5", "--out", str(out), "--quiet",
-                 "--skip", "directions"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(path),
+                "--stimulus",
+                "bins",
+                "--bin-size",
+                "0.5",
+                "--out",
+                str(out),
+                "--quiet",
+                "--skip",
+                "directions",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     status = {e["name"]: (e["status"], e.get("reason", "")) for e in summary["steps"]}
     assert status["spectrum"][0] == "failed" and "at least 5 positive ranks" in status["spectrum"][1]
@@ -498,12 +570,14 @@ def test_a_long_list_of_warnings_is_folded(tmp_path):
 
 def test_interpretability_headline_says_when_the_share_is_chance():
     base = {"null": "random_stimuli", "mean_ii": -1.0, "similarity": "gabor"}
-    (line,) = headline({"interpret": {"brain": {**base, "fraction_above_null": 0.053, "p_above_chance": 0.35}}},
-                       labels=["brain"])
+    (line,) = headline(
+        {"interpret": {"brain": {**base, "fraction_above_null": 0.053, "p_above_chance": 0.35}}}, labels=["brain"]
+    )
     assert "5% of the units of the brain have an II above" in line and "no more than the 5% expected by chance" in line
     assert "more interpretable than the null" not in line and "rarely more alike than random ones" in line
-    (line,) = headline({"interpret": {"brain": {**base, "fraction_above_null": 0.61, "p_above_chance": 0.0}}},
-                       labels=["brain"])
+    (line,) = headline(
+        {"interpret": {"brain": {**base, "fraction_above_null": 0.61, "p_above_chance": 0.0}}}, labels=["brain"]
+    )
     assert "61% of the units of the brain are more interpretable than the null" in line and "p < 1e-16" in line
 
 
@@ -521,8 +595,14 @@ def test_report_settings_override_a_steps_reduced_settings(tmp_path):
     """report(settings=...) reaches the step: the directions step runs on the units and methods asked for, and
     the report states the settings as run."""
     brain, net = _sets()
-    path = report(brain, net, out=tmp_path / "r", steps=_steps(("directions", "report")), progress=False,
-                  settings={"directions": {"max_units": 6, "methods": ["units", "pca"], "k": 3}})
+    path = report(
+        brain,
+        net,
+        out=tmp_path / "r",
+        steps=_steps(("directions", "report")),
+        progress=False,
+        settings={"directions": {"max_units": 6, "methods": ["units", "pca"], "k": 3}},
+    )
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     block = summary["directions"]
     assert block["settings"]["max_units"] == 6 and block["settings"]["methods"] == ["units", "pca"]
@@ -539,7 +619,10 @@ def test_set_overrides_settings_and_refuses_misspelt_ones(tmp_path, capsys, neve
     from neurosuper.report import check_settings, parse_settings
 
     assert parse_settings(["directions.max_units=512", "interpret.similarity=pixels", "toy.model=linear"]) == {
-        "directions": {"max_units": 512}, "interpret": {"similarity": "pixels"}, "toy": {"model": "linear"}}
+        "directions": {"max_units": 512},
+        "interpret": {"similarity": "pixels"},
+        "toy": {"model": "linear"},
+    }
     brain, _ = _sets(20)
     ns.save(brain, tmp_path / "a.nc")
     base = ["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--set"]
@@ -557,19 +640,33 @@ def test_set_overrides_settings_and_refuses_misspelt_ones(tmp_path, capsys, neve
 def test_a_step_refuses_a_setting_it_does_not_read(tmp_path):
     from neurosuper.cli import spectrum
 
-    ctx = Context(out=tmp_path, data={"brain": _sets(20)[0]}, set_names=("brain",), progress=False,
-                  settings={"spectrum": {"nboot": 5}})
+    ctx = Context(
+        out=tmp_path,
+        data={"brain": _sets(20)[0]},
+        set_names=("brain",),
+        progress=False,
+        settings={"spectrum": {"nboot": 5}},
+    )
     with pytest.raises(AnalysisError, match="'nboot'.*n_boot"):
         spectrum.demo(ctx)
 
 
 def test_predictivity_headline_reads_against_zero_and_the_ceiling():
-    pred = {"kind": "predictivity", "groupby": "layer", "best": "l1", "score": {"l1": 0.0134, "l2": 0.01},
-            "ci": {"l1": [0.007, 0.019], "l2": [-0.002, 0.02]}, "ceiling": [0.21, 0.46], "ceiling_kind": "split-half"}
+    pred = {
+        "kind": "predictivity",
+        "groupby": "layer",
+        "best": "l1",
+        "score": {"l1": 0.0134, "l2": 0.01},
+        "ci": {"l1": [0.007, 0.019], "l2": [-0.002, 0.02]},
+        "ceiling": [0.21, 0.46],
+        "ceiling_kind": "split-half",
+    }
     (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
-    assert line == ("A cross-validated ridge readout of l1, the best-predicting layer, predicts the other set's units "
-                    "with median r = 0.013 (95% CI 0.007–0.019); the noise ceiling (split-half) is 0.21–0.46, far "
-                    "above it: most of what the units reliably do, this model does not predict.")
+    assert line == (
+        "A cross-validated ridge readout of l1, the best-predicting layer, predicts the other set's units "
+        "with median r = 0.013 (95% CI 0.007–0.019); the noise ceiling (split-half) is 0.21–0.46, far "
+        "above it: most of what the units reliably do, this model does not predict."
+    )
     pred = {**pred, "best": "l2", "ceiling": None}
     (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
     assert line.endswith("(95% CI -0.002–0.020, which includes 0).")

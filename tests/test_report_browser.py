@@ -29,10 +29,21 @@ from neurosuper.report import report
 pytestmark = pytest.mark.browser
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-         "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+)
 
 
 def _browser() -> str | None:
@@ -56,9 +67,14 @@ class DevTools:
             os.dup2(w, 4)
 
         # fds 3 and 4 are kept open in the child (pass_fds: closing the others happens after preexec_fn)
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     pass_fds=(3, 4, to_child_r, from_child_w), preexec_fn=plumb)
+        self.proc = subprocess.Popen(
+            [binary, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4, to_child_r, from_child_w),
+            preexec_fn=plumb,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self.timeout = timeout
@@ -145,37 +161,69 @@ def open_in_browser(html: Path, *, width: int = 1280, height: int = 900) -> dict
             session = tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 tools.send(f"{domain}.enable", session=session)
-            tools.send("Emulation.setDeviceMetricsOverride",
-                       {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+            tools.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+            )
             tools.events.clear()
             tools.send("Page.navigate", {"url": html.resolve().as_uri()}, session=session)
             tools.wait_for("Page.loadEventFired")
             tools.drain(1.0)  # late console messages and requests
-            images = tools.send("Runtime.evaluate", {"returnByValue": True, "expression": (
-                "Array.from(document.images).map(i => ({src: i.src.slice(0, 30), complete: i.complete, "
-                "w: i.naturalWidth, h: i.naturalHeight}))")}, session=session)["result"]["value"]
-            sections = tools.send("Runtime.evaluate", {"returnByValue": True, "expression": (
-                "Array.from(document.querySelectorAll('main section')).map(s => s.id)")},
-                session=session)["result"]["value"]
-            shot = tools.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
-                              session=session)["data"]
+            images = tools.send(
+                "Runtime.evaluate",
+                {
+                    "returnByValue": True,
+                    "expression": (
+                        "Array.from(document.images).map(i => ({src: i.src.slice(0, 30), complete: i.complete, "
+                        "w: i.naturalWidth, h: i.naturalHeight}))"
+                    ),
+                },
+                session=session,
+            )["result"]["value"]
+            sections = tools.send(
+                "Runtime.evaluate",
+                {
+                    "returnByValue": True,
+                    "expression": ("Array.from(document.querySelectorAll('main section')).map(s => s.id)"),
+                },
+                session=session,
+            )["result"]["value"]
+            shot = tools.send(
+                "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False}, session=session
+            )["data"]
         finally:
             tools.close()
     events = [e for e in tools.events if e.get("sessionId") == session]
     requests = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
-    console = [e["params"] for e in events if e.get("method") == "Runtime.consoleAPICalled"
-               and e["params"].get("type") in ("error", "assert")]
+    console = [
+        e["params"]
+        for e in events
+        if e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") in ("error", "assert")
+    ]
     exceptions = [e["params"] for e in events if e.get("method") == "Runtime.exceptionThrown"]
-    log_errors = [e["params"]["entry"] for e in events if e.get("method") == "Log.entryAdded"
-                  and e["params"]["entry"].get("level") == "error"]
+    log_errors = [
+        e["params"]["entry"]
+        for e in events
+        if e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error"
+    ]
     failed = [e["params"] for e in events if e.get("method") == "Network.loadingFailed"]
-    return {"requests": requests, "console": console, "exceptions": exceptions, "log_errors": log_errors,
-            "failed": failed, "images": images, "sections": sections, "screenshot": base64.b64decode(shot)}
+    return {
+        "requests": requests,
+        "console": console,
+        "exceptions": exceptions,
+        "log_errors": log_errors,
+        "failed": failed,
+        "images": images,
+        "sections": sections,
+        "screenshot": base64.b64decode(shot),
+    }
 
 
 def _small_sets(n: int = 60):
-    return brain_and_network(n, side=20, n_brain=30, n_latent=20, n_net=16, areas=(("V1", 20), ("V2", 10)),
-                             layers=(("l1", 8), ("l2", 8)))
+    return brain_and_network(
+        n, side=20, n_brain=30, n_latent=20, n_net=16, areas=(("V1", 20), ("V2", 10)), layers=(("l1", 8), ("l2", 8))
+    )
 
 
 def _figures_step(ctx):
@@ -196,7 +244,8 @@ def _figures_step(ctx):
         block[label] = {**ns.spectral.summary(spec, fit), **ns.interpret.summary(ii)}
         block[label]["figures"] = [
             save_figure(plot_spectrum(spec, fit, title=label), ctx.path(f"{label}_spectrum.png"), dpi=90).name,
-            save_figure(plot_mei_grid(ds, ii, n_units=4), ctx.path(f"{label}_meis.png"), dpi=90).name]
+            save_figure(plot_mei_grid(ds, ii, n_units=4), ctx.path(f"{label}_meis.png"), dpi=90).name,
+        ]
     ctx.summary["figures"] = block
 
 
@@ -206,8 +255,10 @@ def rendered(tmp_path_factory):
         pytest.skip("Chromium is not installed (CI installs it: apt-get install -y chromium)")
     brain, net = _small_sets()
     out = tmp_path_factory.mktemp("report")
-    steps = [Step("figures", _figures_step, title="Figures", description="spectra and MEI grids"),
-             *(s for s in DEMO_STEPS if s.name == "report")]
+    steps = [
+        Step("figures", _figures_step, title="Figures", description="spectra and MEI grids"),
+        *(s for s in DEMO_STEPS if s.name == "report"),
+    ]
     path = report(brain, net, out=out / "r", progress=False, steps=steps)
     return path, open_in_browser(path)
 
@@ -248,8 +299,10 @@ def test_a_remote_resource_would_be_seen_and_blocked(tmp_path):
     from neurosuper.report._render import CSP
 
     page = tmp_path / "bad.html"
-    page.write_text(f"<!DOCTYPE html><html><head><meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-                    "</head><body><p>x</p><img src='http://192.0.2.1/x.png'></body></html>")
+    page.write_text(
+        f"<!DOCTYPE html><html><head><meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "</head><body><p>x</p><img src='http://192.0.2.1/x.png'></body></html>"
+    )
     seen = open_in_browser(page)
     blocked = [e for e in seen["log_errors"] + seen["console"] if "192.0.2.1" in json.dumps(e)]
     assert blocked, "the Content-Security-Policy violation is reported"

@@ -54,8 +54,22 @@ def test_spectrum_json_keys_and_values(saved, capsys):
 def test_spectrum_text_groups_out_and_plot(saved, tmp_path, capsys):
     _, path = saved
     out_file, png = tmp_path / "res.nc", tmp_path / "fig.png"
-    code = _main(["spectrum", str(path), "--method", "pca", "--n-boot", "0", "--groupby", "layer",
-                  "--out", str(out_file), "--plot", str(png)])
+    code = _main(
+        [
+            "spectrum",
+            str(path),
+            "--method",
+            "pca",
+            "--n-boot",
+            "0",
+            "--groupby",
+            "layer",
+            "--out",
+            str(out_file),
+            "--plot",
+            str(png),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "a: alpha =" in text and "b: alpha =" in text and "participation ratio" in text
@@ -86,8 +100,12 @@ def test_demo_step_writes_results_and_summary(tmp_path, rng):
 
     signal = rng.standard_normal((150, 80)) * np.arange(1, 81) ** -0.5
     brain = ns.from_array(signal + 0.1 * rng.standard_normal((2, 150, 80)), system="brain", measure="spike_count")
-    net = ns.from_array(rng.standard_normal((150, 60)) * np.arange(1, 61) ** -0.7, system="network",
-                        measure="activation", layer=("unit", ["l1"] * 30 + ["l2"] * 30))
+    net = ns.from_array(
+        rng.standard_normal((150, 60)) * np.arange(1, 61) ** -0.7,
+        system="network",
+        measure="activation",
+        layer=("unit", ["l1"] * 30 + ["l2"] * 30),
+    )
     ctx = DemoContext(out=tmp_path, brain=brain, network=net, progress=False)
     spectrum_cli.demo(ctx)
     s = ctx.summary["spectrum"]
@@ -142,8 +160,9 @@ def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
     assert _main(["spectrum", str(path), "--method", "pca", "--n-boot", "0", "--ranks", "2", "12", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ranks"] == [2, 12]
-    assert out["alpha"] == pytest.approx(sp.powerlaw(sp.eigenspectrum(ds, method="pca", progress=False),
-                                                     ranks=(2, 12))["alpha"].item(), rel=1e-6)
+    assert out["alpha"] == pytest.approx(
+        sp.powerlaw(sp.eigenspectrum(ds, method="pca", progress=False), ranks=(2, 12))["alpha"].item(), rel=1e-6
+    )
     small = ns.save(ns.from_array(rng.standard_normal((14, 40)), system="brain", measure="dff"), tmp_path / "s.nc")
     assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "11", "500"]) == 0  # N = 13: 3 ranks
     captured = capsys.readouterr()

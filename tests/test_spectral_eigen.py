@@ -94,7 +94,7 @@ def test_bootstrap_sides_agree_and_replicates_are_resamples(rng):
     n_unique = len(np.unique(idx))
     got = sp.eigenspectrum(ds, method="pca", n_boot=1, seed=1, progress=False)["variance_boot"].values[0]
     np.testing.assert_allclose(got[: n_unique - 1], ref[: n_unique - 1], atol=1e-10 * ref[0])
-    assert np.isnan(got[n_unique - 1:]).all()
+    assert np.isnan(got[n_unique - 1 :]).all()
 
 
 def test_more_repeats_use_odd_even_halves_and_nan_repeats(rng):
@@ -121,8 +121,9 @@ def test_auto_method_and_time_window(rng):
     x = rng.standard_normal((2, 25, 4, 15))
     ds = ns.from_array(x, system="brain", measure="spike_rate", time=np.arange(4) * 0.1)
     assert sp.eigenspectrum(ds, progress=False).attrs["method"] == "cvpca"
-    one = ns.from_array(x[0], dims=("stimulus", "time", "unit"), system="brain", measure="spike_rate",
-                        time=np.arange(4) * 0.1)
+    one = ns.from_array(
+        x[0], dims=("stimulus", "time", "unit"), system="brain", measure="spike_rate", time=np.arange(4) * 0.1
+    )
     spec = sp.eigenspectrum(one, progress=False)
     assert spec.attrs["method"] == "pca" and spec.attrs["method_requested"] == "auto"
     np.testing.assert_allclose(spec["variance"].values, _pca_reference(x[0].mean(1)), atol=1e-12)
@@ -149,8 +150,11 @@ def test_zscore_and_spontaneous_pcs_removed(rng):
     n, p = 60, 25
     x = _population(rng, n, p) * rng.uniform(0.5, 5, p)
     spont_dirs = np.linalg.qr(rng.standard_normal((p, 3)))[0]
-    spont = ns.from_array(rng.standard_normal((200, 3)) @ spont_dirs.T * 4 + rng.standard_normal((200, p)) * 0.01,
-                          system="brain", measure="dff")
+    spont = ns.from_array(
+        rng.standard_normal((200, 3)) @ spont_dirs.T * 4 + rng.standard_normal((200, p)) * 0.01,
+        system="brain",
+        measure="dff",
+    )
     ds = ns.from_array(x, system="brain", measure="dff")
     z = sp.eigenspectrum(ds, method="pca", zscore=True, progress=False)
     xm = x.mean(0)
@@ -163,8 +167,9 @@ def test_zscore_and_spontaneous_pcs_removed(rng):
         ref = _pca_reference(xc - xc @ u @ u.T)[: p - 3]
         np.testing.assert_allclose(got["variance"].values, ref, atol=1e-10 * ref[0])
         assert got.sizes["rank"] == p - 3 and got.attrs["n_pcs_removed"] == 3
-        zs = sp.eigenspectrum(ds, method="cvpca", n_shuffles=0, zscore=True, remove_pcs_of=spont, n_pcs=3,
-                              side=side, progress=False)
+        zs = sp.eigenspectrum(
+            ds, method="cvpca", n_shuffles=0, zscore=True, remove_pcs_of=spont, n_pcs=3, side=side, progress=False
+        )
         scale = np.sqrt(((x - x.mean(1, keepdims=True)) ** 2).mean(axis=(0, 1)))
         uz = np.linalg.svd(sx / scale, full_matrices=False)[2][:3].T
         xz = x / scale
@@ -182,8 +187,9 @@ def test_dask_chunks_equal_in_memory(rng):
         for side in ("stimulus", "unit"):
             a = sp.eigenspectrum(lazy, method=method, side=side, n_shuffles=2, progress=False)
             b = sp.eigenspectrum(ds, method=method, side=side, n_shuffles=2, progress=False)
-            np.testing.assert_allclose(a["variance"].values, b["variance"].values, rtol=1e-5,
-                                       atol=1e-5 * float(b["variance"][0]))
+            np.testing.assert_allclose(
+                a["variance"].values, b["variance"].values, rtol=1e-5, atol=1e-5 * float(b["variance"][0])
+            )
 
 
 def test_dask_distributed_cluster_gives_same_spectrum(rng):
@@ -196,8 +202,12 @@ def test_dask_distributed_cluster_gives_same_spectrum(rng):
     expected_cv = sp.eigenspectrum(ds, method="cvpca", n_shuffles=2, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed's own port/resource notices
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster):
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            ) as cluster,
+            distributed.Client(cluster),
+        ):
             got = sp.eigenspectrum(lazy, method="pca", progress=False)
             got_cv = sp.eigenspectrum(lazy, method="cvpca", n_shuffles=2, progress=False)
     np.testing.assert_allclose(got["variance"].values, expected["variance"].values, atol=1e-10)
@@ -235,8 +245,7 @@ def test_constant_units_dropped_with_count(rng):
             assert spec.sizes["rank"] == 10
     with pytest.warns(NeurosuperWarning):
         pca = sp.eigenspectrum(ds, method="pca", progress=False)
-    np.testing.assert_allclose(pca["variance"].values, _pca_reference(np.delete(x.mean(0), [2, 7], axis=1)),
-                               atol=1e-12)
+    np.testing.assert_allclose(pca["variance"].values, _pca_reference(np.delete(x.mean(0), [2, 7], axis=1)), atol=1e-12)
 
 
 def test_all_zero_data_is_an_error():

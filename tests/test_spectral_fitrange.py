@@ -160,9 +160,11 @@ def test_three_units_advice_is_never_circular():
 
 
 def test_every_suggested_fix_works():
-    cases = [(_spectrum(np.arange(1, 14) ** -1.0), (11, 500)),  # N = 13
-             (_spectrum(np.r_[np.arange(1, 14) ** -1.0, -1e-3, np.arange(15, 200) ** -1.0]), (11, 500)),  # floor
-             (_spectrum(np.r_[np.arange(1, 4) ** -1.0, -1e-3, np.arange(5, 60) ** -1.0]), None)]
+    cases = [
+        (_spectrum(np.arange(1, 14) ** -1.0), (11, 500)),  # N = 13
+        (_spectrum(np.r_[np.arange(1, 14) ** -1.0, -1e-3, np.arange(15, 200) ** -1.0]), (11, 500)),  # floor
+        (_spectrum(np.r_[np.arange(1, 4) ** -1.0, -1e-3, np.arange(5, 60) ** -1.0]), None),
+    ]
     for spec, ranks in cases:
         with pytest.raises(AnalysisError) as info:
             sp.powerlaw(spec, ranks=ranks)

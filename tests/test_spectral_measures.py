@@ -92,8 +92,12 @@ def test_smoothness_bound_and_verdict():
 
 def test_smoothness_estimates_d_from_stimuli(rng):
     theta = rng.uniform(0, 2 * np.pi, 800)
-    ds = ns.from_array(rng.standard_normal((800, 5)), system="brain", measure="dff",
-                       stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1))  # a 1-D manifold
+    ds = ns.from_array(
+        rng.standard_normal((800, 5)),
+        system="brain",
+        measure="dff",
+        stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1),
+    )  # a 1-D manifold
     res = sp.smoothness(4.0, stimuli=ds)
     assert res["d"].item() == pytest.approx(1.0, rel=0.1)
     assert res["alpha_bound"].item() == pytest.approx(1 + 2 / res["d"].item())
@@ -111,11 +115,14 @@ def test_circle_population_spectrum_and_energy(alpha):
     ds = sp.circle_population(alpha, n_angles, n_units)
     spec = sp.eigenspectrum(ds, method="pca", progress=False)
     k = np.repeat(np.arange(1, n_units // 2 + 1), 2)
-    np.testing.assert_allclose(spec["variance"].values, 0.5 * k ** -alpha, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(spec["variance"].values, 0.5 * k**-alpha, rtol=1e-9, atol=1e-14)
     res = sp.random_projection(ds, n_dims=3, order="angle", seed=1)
     kk = np.arange(1, n_units // 2 + 1)
-    exact = (n_angles - 1) ** 3 * np.sum(kk**-alpha * 4 * np.sin(np.pi * kk / n_angles) ** 2) / (
-        n_angles * np.sum(kk**-alpha))
+    exact = (
+        (n_angles - 1) ** 3
+        * np.sum(kk**-alpha * 4 * np.sin(np.pi * kk / n_angles) ** 2)
+        / (n_angles * np.sum(kk**-alpha))
+    )
     assert res["energy_population"].item() == pytest.approx(exact, rel=1e-10)
     limit = (2 * np.pi) ** 2 * np.sum(kk ** (2 - alpha)) / np.sum(kk**-alpha)
     assert res["energy_population"].item() == pytest.approx(limit, rel=0.01)
@@ -128,16 +135,20 @@ def test_circle_population_spectrum_and_energy(alpha):
 
 def test_energy_finite_only_for_smooth_codes():
     # frequencies up to T/4: the population refines with the sampling, as a fixed code sampled ever finer
-    e = {(a, t): sp.random_projection(sp.circle_population(a, t, t // 2), order="angle")["energy_population"].item()
-         for a in (2.0, 4.0) for t in (512, 2048)}
+    e = {
+        (a, t): sp.random_projection(sp.circle_population(a, t, t // 2), order="angle")["energy_population"].item()
+        for a in (2.0, 4.0)
+        for t in (512, 2048)
+    }
     assert e[(4.0, 2048)] == pytest.approx(e[(4.0, 512)], rel=0.01)  # α = 4 > 3: converged
     assert e[(2.0, 2048)] > 3 * e[(2.0, 512)]  # α = 2 < 3: grows ∝ T
 
 
 def test_random_projection_order_and_groups(rng):
     x = rng.standard_normal((30, 20))
-    ds = ns.from_array(x, system="brain", measure="dff", layer=("unit", ["a"] * 10 + ["b"] * 10),
-                       stimulus=[f"s{i}" for i in range(30)])
+    ds = ns.from_array(
+        x, system="brain", measure="dff", layer=("unit", ["a"] * 10 + ["b"] * 10), stimulus=[f"s{i}" for i in range(30)]
+    )
     order = [f"s{i}" for i in range(29, -1, -1)]
     res = sp.random_projection(ds, order=order, seed=3, groupby="layer")
     assert list(res["stimulus"].values) == order and res["projection"].dims == ("layer", "stimulus", "component")
@@ -164,8 +175,9 @@ def test_redundancy_formulas_hand_computed():
     # C = 1 bit, m = 10, D = 0.5: upper 5 bits, eps = -ln(1/2) = 0.693147
     lo, hi = sp.dropout_capacity(1.0, 10, 0.5)
     assert hi == pytest.approx(5.0) and lo == pytest.approx(5 * (1 - np.log(2)))
-    res = sp.redundancy(xr.DataArray([0.5, 1.0], dims="layer"), n_units=100, precision=8, sparsity=0.5,
-                        h_elem=2.0, dropout=0.5)
+    res = sp.redundancy(
+        xr.DataArray([0.5, 1.0], dims="layer"), n_units=100, precision=8, sparsity=0.5, h_elem=2.0, dropout=0.5
+    )
     np.testing.assert_allclose(res["entropy_bound"].values, [800 - 50 * 5.2011611, 800 - 100 * 5.2011611], atol=1e-3)
     np.testing.assert_allclose(res["redundancy"].values, 1 - res["entropy_bound"].values / 800)
     assert res["optimal_ratio"].item() == pytest.approx(1.0)

@@ -54,8 +54,9 @@ def test_old_schema_is_read_with_a_future_warning(rng):
 
 def test_groupby_auto_everywhere(rng):
     x = _population(rng, 80, 30)
-    layered = ns.from_array(x, system="network", measure="activation", layer=("unit", ["a"] * 15 + ["b"] * 15),
-                            area=("unit", ["V1"] * 30))
+    layered = ns.from_array(
+        x, system="network", measure="activation", layer=("unit", ["a"] * 15 + ["b"] * 15), area=("unit", ["V1"] * 30)
+    )
     areas = ns.from_array(x, system="brain", measure="dff", area=("unit", ["V1"] * 20 + ["LM"] * 10))
     plain = ns.from_array(x, system="brain", measure="dff")
     assert sp.eigenspectrum(layered, groupby="auto", progress=False)["variance"].dims == ("layer", "rank")
@@ -73,8 +74,9 @@ def test_groupby_auto_everywhere(rng):
 # ---------------------------------------------------------------------------------------------- provenance
 def test_every_result_is_stamped_with_its_inputs(tmp_path, rng):
     theta = rng.uniform(0, 2 * np.pi, 60)
-    ds = ns.from_array(_population(rng), system="brain", measure="dff",
-                       stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1))
+    ds = ns.from_array(
+        _population(rng), system="brain", measure="dff", stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    )
     path = ns.save(ds, tmp_path / "set.nc")
     loaded = ns.load(path)
     if not ns._provenance.inputs_of(loaded):  # loaders record their files (storage's job): stand in for it here
@@ -85,9 +87,13 @@ def test_every_result_is_stamped_with_its_inputs(tmp_path, rng):
         warnings.simplefilter("ignore", NeurosuperWarning)
         fit = sp.powerlaw(spec, ranks=(1, 10))
     results = {
-        "eigenspectrum": spec, "powerlaw": fit, "participation_ratio": sp.participation_ratio(spec),
-        "dimensionality": sp.dimensionality(spec), "reliability": sp.reliability(loaded),
-        "random_projection": sp.random_projection(loaded), "smoothness": sp.smoothness(fit, stimuli=loaded),
+        "eigenspectrum": spec,
+        "powerlaw": fit,
+        "participation_ratio": sp.participation_ratio(spec),
+        "dimensionality": sp.dimensionality(spec),
+        "reliability": sp.reliability(loaded),
+        "random_projection": sp.random_projection(loaded),
+        "smoothness": sp.smoothness(fit, stimuli=loaded),
         "intrinsic_dimension": sp.intrinsic_dimension(loaded),
     }
     for analysis, res in results.items():
@@ -102,8 +108,9 @@ def test_every_result_is_stamped_with_its_inputs(tmp_path, rng):
 
 # ------------------------------------------------------------------------------------------------- summary
 def test_summary_is_json_safe_and_matches_the_results(rng):
-    ds = ns.from_array(_population(rng, 300, 80), system="brain", measure="dff",
-                       layer=("unit", ["a"] * 40 + ["b"] * 40))
+    ds = ns.from_array(
+        _population(rng, 300, 80), system="brain", measure="dff", layer=("unit", ["a"] * 40 + ["b"] * 40)
+    )
     spec = sp.eigenspectrum(ds, n_boot=5, progress=False)
     fit = sp.powerlaw(spec)
     out = sp.summary(spec, fit)
@@ -136,8 +143,9 @@ def test_zscore_spont_follows_stringers_procedure(rng, side):
     spont_x = rng.standard_normal((300, p)) * rng.uniform(0.2, 3, p) + rng.standard_normal((300, 1)) * 2
     ds = ns.from_array(x, system="brain", measure="dff")
     spont = ns.from_array(spont_x, system="brain", measure="dff")
-    got = sp.eigenspectrum(ds, method="cvpca", n_shuffles=0, zscore="spont", remove_pcs_of=spont, n_pcs=k,
-                           side=side, progress=False)
+    got = sp.eigenspectrum(
+        ds, method="cvpca", n_shuffles=0, zscore="spont", remove_pcs_of=spont, n_pcs=k, side=side, progress=False
+    )
     mu, sd = spont_x.mean(0), spont_x.std(0)
     fs = (spont_x - mu) / sd
     v = np.linalg.svd(fs, full_matrices=False)[2][:k].T
@@ -164,8 +172,13 @@ def test_zscore_spont_needs_the_spontaneous_set(rng):
     flat = np.ones((100, 30))
     flat[:, 1:] = rng.standard_normal((100, 29))
     with pytest.raises(AnalysisError, match="no spontaneous variance"):
-        sp.eigenspectrum(ds, zscore="spont", remove_pcs_of=ns.from_array(flat, system="brain", measure="dff"),
-                         n_pcs=0, progress=False)
+        sp.eigenspectrum(
+            ds,
+            zscore="spont",
+            remove_pcs_of=ns.from_array(flat, system="brain", measure="dff"),
+            n_pcs=0,
+            progress=False,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ bad input
@@ -177,7 +190,8 @@ def test_inf_in_a_lazy_set_names_the_unit(rng, method, side):
     x[1, 4, 7] = np.inf  # as if edited after saving: a lazily loaded set is not value-checked
     lazy = ds.copy()
     lazy["responses"] = xr.DataArray(x, dims=ds["responses"].dims, coords=ds["responses"].coords).chunk(
-        {"stimulus": 20})
+        {"stimulus": 20}
+    )
     with pytest.raises(AnalysisError, match=r"non-finite values .* 1 of 30 units: 'u7'"):
         sp.eigenspectrum(lazy, method=method, side=side, progress=False)
 
@@ -188,7 +202,8 @@ def test_all_nan_unit_is_named_not_blamed_on_repeats(rng):
     x[:, :, 3] = np.nan
     lazy = ds.copy()
     lazy["responses"] = xr.DataArray(x, dims=ds["responses"].dims, coords=ds["responses"].coords).chunk(
-        {"stimulus": 20})
+        {"stimulus": 20}
+    )
     for method in ("cvpca", "pca", "auto"):
         with pytest.raises(AnalysisError, match="'u3'"):
             sp.eigenspectrum(lazy, method=method, progress=False)
@@ -239,16 +254,23 @@ def test_twonn_split_se_matches_the_spread_gamma_does_not():
 # -------------------------------------------------------------------------------------------------- dask
 def test_every_analysis_on_a_dask_backed_set(rng):
     theta = rng.uniform(0, 2 * np.pi, 60)
-    ds = ns.from_array(_population(rng), system="brain", measure="dff", layer=("unit", ["a"] * 15 + ["b"] * 15),
-                       stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1))
+    ds = ns.from_array(
+        _population(rng),
+        system="brain",
+        measure="dff",
+        layer=("unit", ["a"] * 15 + ["b"] * 15),
+        stimuli=np.stack([np.cos(theta), np.sin(theta)], axis=1),
+    )
     lazy = ds.copy()
     lazy["responses"] = ds["responses"].chunk({"stimulus": 16})
     lazy["stimuli"] = ds["stimuli"].chunk({"stimulus": 16})
     for kw in ({"method": "pca"}, {"method": "cvpca", "n_shuffles": 2}, {"groupby": "layer", "n_boot": 2}):
         a, b = sp.eigenspectrum(lazy, progress=False, **kw), sp.eigenspectrum(ds, progress=False, **kw)
         np.testing.assert_allclose(a["variance"].values, b["variance"].values, atol=1e-10, equal_nan=True)
-    np.testing.assert_allclose(sp.reliability(lazy)["reliability"].values, sp.reliability(ds)["reliability"].values,
-                               atol=1e-10)
-    np.testing.assert_allclose(sp.random_projection(lazy)["projection"].values,
-                               sp.random_projection(ds)["projection"].values, atol=1e-10)
+    np.testing.assert_allclose(
+        sp.reliability(lazy)["reliability"].values, sp.reliability(ds)["reliability"].values, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        sp.random_projection(lazy)["projection"].values, sp.random_projection(ds)["projection"].values, atol=1e-10
+    )
     assert sp.intrinsic_dimension(lazy)["d"].item() == pytest.approx(sp.intrinsic_dimension(ds)["d"].item())

@@ -100,16 +100,16 @@ def _simulate(alpha: float, noise: float, seed: int, n: int = 1500, p: int = 300
     signal = z @ (rng.standard_normal((rank, p), dtype=np.float32) / np.float32(np.sqrt(p)))
     sd = np.float32(noise * signal.std())
     reps = np.stack([signal + sd * rng.standard_normal((n, p), dtype=np.float32) for _ in range(2)])
-    return (ns.from_array(signal, system="brain", measure="dff"),
-            ns.from_array(reps, system="brain", measure="dff"))
+    return (ns.from_array(signal, system="brain", measure="dff"), ns.from_array(reps, system="brain", measure="dff"))
 
 
 def _alphas(alpha: float, noise: float, seed: int):
     clean, noisy = _simulate(alpha, noise, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cv = sp.powerlaw(sp.eigenspectrum(noisy, method="cvpca", n_shuffles=1, seed=seed, progress=False),
-                         ranks=(11, 500))  # Stringer's range (N = 1499 here; the default would stop at 374)
+        cv = sp.powerlaw(
+            sp.eigenspectrum(noisy, method="cvpca", n_shuffles=1, seed=seed, progress=False), ranks=(11, 500)
+        )  # Stringer's range (N = 1499 here; the default would stop at 374)
     ranks = tuple(cv.attrs["ranks"])
     target = sp.powerlaw(sp.eigenspectrum(clean, method="pca", progress=False), ranks=ranks)["alpha"].item()
     return target, cv, caught, noisy

@@ -16,8 +16,13 @@ def m1(shared_data):
 
     spikes = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["spikes"]  # (171, 15536) counts
     vel = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["handVel"]
-    ds = ns.from_array(spikes.T.astype(np.float64), system="brain", measure="spike_count",
-                       stimuli=vel.T, attrs={"source": "m1_stevenson_2011.mat"})
+    ds = ns.from_array(
+        spikes.T.astype(np.float64),
+        system="brain",
+        measure="spike_count",
+        stimuli=vel.T,
+        attrs={"source": "m1_stevenson_2011.mat"},
+    )
     return ds, spikes
 
 

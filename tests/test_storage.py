@@ -21,11 +21,29 @@ SUFFIXES = (".nc", ".zarr")
 
 #: attrs of every kind the format promises to keep, incl. names xarray's CF decoder would act on
 RICH_ATTRS = {
-    "source": "simulated", "n": 3, "big": 2**70, "x": 0.25, "nan": float("nan"), "flag": True, "none": None,
-    "window": (0.05, 0.2), "nested": [1, [2.5, "a"], {"k": (1, None)}], "d": {"a": {"b": [True, False]}},
-    "tagged": {"__tuple__": [1]}, "np_int": np.int16(-3), "np_float": np.float32(0.5), "np_bool": np.bool_(True),
-    "np_str": np.str_("V1"), "array": np.arange(6, dtype=np.uint8).reshape(2, 3), "empty": "", "nul": "a\x00b",
-    "unicode": "µm²", "units": "seconds since 2000-01-01", "coordinates": "area", "_private": 1, "dtype": "bool",
+    "source": "simulated",
+    "n": 3,
+    "big": 2**70,
+    "x": 0.25,
+    "nan": float("nan"),
+    "flag": True,
+    "none": None,
+    "window": (0.05, 0.2),
+    "nested": [1, [2.5, "a"], {"k": (1, None)}],
+    "d": {"a": {"b": [True, False]}},
+    "tagged": {"__tuple__": [1]},
+    "np_int": np.int16(-3),
+    "np_float": np.float32(0.5),
+    "np_bool": np.bool_(True),
+    "np_str": np.str_("V1"),
+    "array": np.arange(6, dtype=np.uint8).reshape(2, 3),
+    "empty": "",
+    "nul": "a\x00b",
+    "unicode": "µm²",
+    "units": "seconds since 2000-01-01",
+    "coordinates": "area",
+    "_private": 1,
+    "dtype": "bool",
 }
 
 
@@ -35,10 +53,12 @@ def rich_set() -> xr.Dataset:
     ds["responses"].attrs.update({"units": "dF/F", "_FillValue_like": [1, 2], "scale_factor": 2.0})
     ds["time"].attrs.update({"units": "seconds", "calendar": "none"})
     ds["area"].attrs["missing_value"] = "V1"
-    return ds.assign_coords(depth=("unit", np.array([10.5, np.nan, 30.0, 40.0])),
-                            good=("unit", np.array([True, False, True, True])),
-                            code=("stimulus", np.arange(6, dtype=np.int32)),
-                            name=("stimulus", np.array(["a", "bb", "", "µ", "e e", "f"], dtype=object)))
+    return ds.assign_coords(
+        depth=("unit", np.array([10.5, np.nan, 30.0, 40.0])),
+        good=("unit", np.array([True, False, True, True])),
+        code=("stimulus", np.arange(6, dtype=np.int32)),
+        name=("stimulus", np.array(["a", "bb", "", "µ", "e e", "f"], dtype=object)),
+    )
 
 
 # ------------------------------------------------------------------------------------- round trips
@@ -143,8 +163,13 @@ def test_format_version_newer_on_disk_raises(tmp_path, suffix):
 
 
 def test_save_result_round_trips_results(tmp_path):
-    spectrum = xr.DataArray(np.linspace(1, 0.1, 5), dims="rank", coords={"rank": np.arange(1, 6)},
-                            name="eigenvalues", attrs={"alpha": 1.02, "fit_range": (11, 500), "cv": True})
+    spectrum = xr.DataArray(
+        np.linspace(1, 0.1, 5),
+        dims="rank",
+        coords={"rank": np.arange(1, 6)},
+        name="eigenvalues",
+        attrs={"alpha": 1.02, "fit_range": (11, 500), "cv": True},
+    )
     back = ns.load(ns.save_result(spectrum, tmp_path / "spec.nc"), validate_set=False)
     xr.testing.assert_identical(back["eigenvalues"], spectrum)
     assert back["eigenvalues"].attrs["fit_range"] == (11, 500)
@@ -263,18 +288,24 @@ FILE_CASES = {
     "missing zarr": (lambda p: p / "absent.zarr", r"absent\.zarr.*no such file"),
     "truncated netCDF": (_truncated_nc, r"cannot be read as netcdf.*truncated or corrupted"),
     "not HDF5 at all": (lambda p: _text_file(p / "t.nc"), r"cannot be read as netcdf"),
-    "garbled zarr chunk": (lambda p: _zarr_with(p, lambda z: _garble(z / "responses" / "0.0.0")),
-                           r"cannot be read as zarr"),
-    "deleted zarr chunk": (lambda p: _zarr_with(p, lambda z: (z / "responses" / "0.0.0").unlink()),
-                           r"'responses' has 0 of its 1 chunk files"),
-    "garbled zarr metadata": (lambda p: _zarr_with(p, lambda z: _garble(z / ".zmetadata")),
-                              r"cannot be read as zarr"),
-    "zarr metadata deleted": (lambda p: _zarr_with(p, lambda z: [(z / f).unlink() for f in (".zmetadata",
-                                                                                            ".zattrs", ".zgroup")]),
-                              r"cannot be read as zarr"),
+    "garbled zarr chunk": (
+        lambda p: _zarr_with(p, lambda z: _garble(z / "responses" / "0.0.0")),
+        r"cannot be read as zarr",
+    ),
+    "deleted zarr chunk": (
+        lambda p: _zarr_with(p, lambda z: (z / "responses" / "0.0.0").unlink()),
+        r"'responses' has 0 of its 1 chunk files",
+    ),
+    "garbled zarr metadata": (lambda p: _zarr_with(p, lambda z: _garble(z / ".zmetadata")), r"cannot be read as zarr"),
+    "zarr metadata deleted": (
+        lambda p: _zarr_with(p, lambda z: [(z / f).unlink() for f in (".zmetadata", ".zattrs", ".zgroup")]),
+        r"cannot be read as zarr",
+    ),
     "a folder named .nc": (lambda p: (p / "d.nc").mkdir() or p / "d.nc", r"cannot be read as netcdf"),
-    "netCDF without responses": (lambda p: xr.Dataset({"x": ("a", [1.0])}).to_netcdf(p / "x.nc") or p / "x.nc",
-                                 r"x\.nc' does not hold a valid ResponseSet.*variable 'responses'"),
+    "netCDF without responses": (
+        lambda p: xr.Dataset({"x": ("a", [1.0])}).to_netcdf(p / "x.nc") or p / "x.nc",
+        r"x\.nc' does not hold a valid ResponseSet.*variable 'responses'",
+    ),
 }
 
 
@@ -292,13 +323,16 @@ def test_file_opened_with_plain_xarray_is_flagged(tmp_path):
         ns.validate(xr.open_dataset(path, engine="h5netcdf").load())
 
 
-@pytest.mark.parametrize(("make", "kwargs", "match"), [
-    (lambda p: p / "s.csv", {}, r"suffix '\.csv'"),
-    (lambda p: ns.save(valid_set(), p / "s.nc"), {}, r"s\.nc': found an existing file.*overwrite=True"),
-    (lambda p: ns.save(valid_set(), p / "s.zarr"), {}, r"found an existing file"),
-    (lambda p: p / "missing" / "s.nc", {}, r"found no folder"),
-    (lambda p: p / "s.nc", {"bad": True}, r"system='mouse'"),
-])
+@pytest.mark.parametrize(
+    ("make", "kwargs", "match"),
+    [
+        (lambda p: p / "s.csv", {}, r"suffix '\.csv'"),
+        (lambda p: ns.save(valid_set(), p / "s.nc"), {}, r"s\.nc': found an existing file.*overwrite=True"),
+        (lambda p: ns.save(valid_set(), p / "s.zarr"), {}, r"found an existing file"),
+        (lambda p: p / "missing" / "s.nc", {}, r"found no folder"),
+        (lambda p: p / "s.nc", {"bad": True}, r"system='mouse'"),
+    ],
+)
 def test_malformed_save_raises_format_error(tmp_path, make, kwargs, match):
     path = make(tmp_path)
     before = sorted(os.listdir(tmp_path))
@@ -317,13 +351,20 @@ def _plain_zarr_with_files(path: Path) -> Path:
 
 #: name -> make something that is not a neurosuper file/store under the target path; regex of the refusal
 NOT_OURS = {
-    "a folder of files": (lambda p: _plain_zarr_with_files(p / "s.zarr"), r"a folder that is not a zarr store "
-                                                                          r"\(it holds 'notes\.txt'\)"),
+    "a folder of files": (
+        lambda p: _plain_zarr_with_files(p / "s.zarr"),
+        r"a folder that is not a zarr store "
+        r"\(it holds 'notes\.txt'\)",
+    ),
     "a text file": (lambda p: _text_file(p / "s.nc"), r"a file that is not a netCDF4/HDF5 file"),
-    "another tool's netCDF": (lambda p: xr.Dataset({"x": ("a", [1.0])}).to_netcdf(p / "s.nc", engine="h5netcdf")
-                              or p / "s.nc", r"an HDF5 file neurosuper did not write"),
-    "another tool's zarr": (lambda p: xr.Dataset({"x": ("a", [1.0])}).to_zarr(p / "s.zarr", zarr_format=2)
-                            and p / "s.zarr", r"a zarr store neurosuper did not write"),
+    "another tool's netCDF": (
+        lambda p: xr.Dataset({"x": ("a", [1.0])}).to_netcdf(p / "s.nc", engine="h5netcdf") or p / "s.nc",
+        r"an HDF5 file neurosuper did not write",
+    ),
+    "another tool's zarr": (
+        lambda p: xr.Dataset({"x": ("a", [1.0])}).to_zarr(p / "s.zarr", zarr_format=2) and p / "s.zarr",
+        r"a zarr store neurosuper did not write",
+    ),
     "a folder at a .nc path": (lambda p: _plain_zarr_with_files(p / "s.nc"), r"not a zarr store"),
 }
 
@@ -423,8 +464,11 @@ def test_killed_save_leaves_a_temporary_the_next_save_removes(tmp_path, suffix):
 
     path = tmp_path / f"s{suffix}"
     ns.save(valid_set(seed=1), path)
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SAVE, str(path),
-                             "to_netcdf" if suffix == ".nc" else "to_zarr"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SAVE, str(path), "to_netcdf" if suffix == ".nc" else "to_zarr"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "written"
     finally:
@@ -451,8 +495,11 @@ def test_interrupted_zarr_replace_is_reported_by_load_and_undone_by_save(tmp_pat
     proc.wait()
     old = path.with_name(f".s.zarr.old-{proc.pid}-{atomic._HOST}-0000abcd")
     os.rename(path, old)  # the state a SIGKILL between the two renames leaves
-    with pytest.raises(FormatError, match=r"no such file, but its previous version at .*\.s\.zarr\.old-.*"
-                                          r"interrupted.*Fix: move it back: mv "):
+    with pytest.raises(
+        FormatError,
+        match=r"no such file, but its previous version at .*\.s\.zarr\.old-.*"
+        r"interrupted.*Fix: move it back: mv ",
+    ):
         ns.load(path)
     with pytest.warns(NeurosuperWarning, match="interrupted"):
         ns.save(valid_set(seed=2), path, overwrite=True)
@@ -501,10 +548,17 @@ def _kill_unit(v):
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-@pytest.mark.parametrize(("edit", "eager", "lazy"), [
-    (_set_inf, r"1 ±inf values", r"±inf values in the chunk read, e\.g\. at \(repeat 0, stimulus 's1', unit 'u2'\)"),
-    (_kill_unit, r"unit 'u3' with no valid value", r"NaN outside whole missing repeats in unit 'u3'"),
-])
+@pytest.mark.parametrize(
+    ("edit", "eager", "lazy"),
+    [
+        (
+            _set_inf,
+            r"1 ±inf values",
+            r"±inf values in the chunk read, e\.g\. at \(repeat 0, stimulus 's1', unit 'u2'\)",
+        ),
+        (_kill_unit, r"unit 'u3' with no valid value", r"NaN outside whole missing repeats in unit 'u3'"),
+    ],
+)
 def test_values_edited_after_save_are_caught(tmp_path, suffix, edit, eager, lazy):
     ds = valid_set(repeat=2, n_stimulus=6, n_unit=5)
     path = ns.save(ds, tmp_path / f"s{suffix}")

@@ -17,12 +17,14 @@ class SmallCNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.ReLU(),
             nn.Sequential(nn.Conv2d(8, 12, 3, padding=1), nn.ReLU()),  # nested: "features.2.1"
             nn.MaxPool2d(2),
         )
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(12 * 4 * 4, 32), nn.ReLU(),
-                                  nn.Linear(32, 10))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(12 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10)
+        )
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -47,7 +49,7 @@ def trained(digits):
     for _ in range(8):
         for i in range(0, len(x), 128):
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xt[i:i + 128]), yt[i:i + 128])
+            loss = nn.functional.cross_entropy(model(xt[i : i + 128]), yt[i : i + 128])
             loss.backward()
             opt.step()
     model.eval()
@@ -105,7 +107,7 @@ def test_input_kinds_agree(trained, digits):
     ref = ns.from_torch(trained, x, layers=["head.3"], batch_size=50, progress=False)
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.zeros(len(x)))
     loader = torch.utils.data.DataLoader(dataset, batch_size=40)
-    batches = [torch.from_numpy(x[i:i + 30]) for i in range(0, len(x), 30)]
+    batches = [torch.from_numpy(x[i : i + 30]) for i in range(0, len(x), 30)]
     for inputs in (torch.from_numpy(x), dataset, loader, iter(batches)):
         ds = ns.from_torch(trained, inputs, layers="head.3", batch_size=50, progress=False)
         np.testing.assert_allclose(ds["responses"].values, ref["responses"].values, rtol=1e-6)
@@ -116,8 +118,16 @@ def test_zarr_stream_equals_memory(trained, digits, tmp_path):
     ids = [f"img{i:04d}" for i in range(len(x))]
     layers = ["features.0", "head.3"]
     mem = ns.from_torch(trained, x, layers=layers, batch_size=64, stimulus=ids, keep_stimuli=True, progress=False)
-    lazy = ns.from_torch(trained, x, layers=layers, batch_size=64, stimulus=ids, keep_stimuli=True,
-                         store=tmp_path / "acts.zarr", progress=False)
+    lazy = ns.from_torch(
+        trained,
+        x,
+        layers=layers,
+        batch_size=64,
+        stimulus=ids,
+        keep_stimuli=True,
+        store=tmp_path / "acts.zarr",
+        progress=False,
+    )
     assert hasattr(lazy["responses"].data, "dask")
     assert lazy["responses"].data.chunks[0][0] == 64
     np.testing.assert_allclose(lazy["responses"].values, mem["responses"].values, rtol=1e-6)
@@ -142,8 +152,9 @@ def test_hooks_removed_when_model_raises(trained, digits, tmp_path):
 
     model = Boom(trained)
     with pytest.raises(RuntimeError, match="boom"):
-        ns.from_torch(model, digits[0][:100], layers=["inner.head.3"], batch_size=40,
-                      store=tmp_path / "a.zarr", progress=False)
+        ns.from_torch(
+            model, digits[0][:100], layers=["inner.head.3"], batch_size=40, store=tmp_path / "a.zarr", progress=False
+        )
     assert all(not m._forward_hooks for m in model.modules())
     assert list(tmp_path.iterdir()) == []  # the partial store was removed
 

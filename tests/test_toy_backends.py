@@ -17,8 +17,17 @@ needs_torch = pytest.mark.skipif(not toy.torch_available(), reason="torch is not
 @needs_torch
 @pytest.mark.parametrize("model", ["relu", "linear", "quadratic"])
 def test_numpy_and_torch_agree(model):
-    kw = dict(model=model, density=0.1, importance=0.9 ** np.arange(5), steps=300, batch_size=128, lr=1e-2,
-              n_seeds=3, seed=7, progress=False)
+    kw = dict(
+        model=model,
+        density=0.1,
+        importance=0.9 ** np.arange(5),
+        steps=300,
+        batch_size=128,
+        lr=1e-2,
+        n_seeds=3,
+        seed=7,
+        progress=False,
+    )
     a = toy.train(5, 2, backend="numpy", **kw)
     b = toy.train(5, 2, backend="torch", **kw)
     for var in ("W_seed", "b_seed", "loss_seed", "capacity_seed", "loss_history"):
@@ -29,8 +38,9 @@ def test_numpy_and_torch_agree(model):
 
 @needs_torch
 def test_numpy_and_torch_agree_in_a_sweep():
-    kw = dict(density=[1.0, 0.1], importance_ratio=[0.7, 0.9], steps=200, batch_size=64, n_seeds=2, seed=1,
-              progress=False)
+    kw = dict(
+        density=[1.0, 0.1], importance_ratio=[0.7, 0.9], steps=200, batch_size=64, n_seeds=2, seed=1, progress=False
+    )
     a = toy.sweep(6, 3, **kw)
     b = toy.sweep(6, 3, backend="torch", **kw)
     np.testing.assert_allclose(a["W_seed"].values, b["W_seed"].values, rtol=1e-9, atol=1e-12)
@@ -47,8 +57,9 @@ def test_reproducible_and_seed_dependent():
 
 
 def test_sweep_layout_matches_separate_settings():
-    s = toy.sweep(4, 2, density=[1.0, 0.2], importance_ratio=[0.5, 0.9], steps=20, batch_size=16, n_seeds=3,
-                  progress=False)
+    s = toy.sweep(
+        4, 2, density=[1.0, 0.2], importance_ratio=[0.5, 0.9], steps=20, batch_size=16, n_seeds=3, progress=False
+    )
     assert dict(s["W_seed"].sizes) == {"density": 2, "importance_ratio": 2, "seed": 3, "feature": 4, "hidden": 2}
     np.testing.assert_allclose(s["importance"].sel(importance_ratio=0.5).values[0], 0.5 ** np.arange(4))
     best = s["best_seed"].values

@@ -19,8 +19,24 @@ from neurosuper.pipeline import DEMO_STEPS, Context, run_steps
 from neurosuper.report.text import headline
 
 #: The pentagon as the demo trains it, as command-line flags.
-PENTAGON = ["--features", "5", "--hidden", "2", "--density", "0.05", "--steps", "1500", "--seeds", "4",
-            "--batch-size", "256", "--lr", "1e-2", "--seed", "0"]
+PENTAGON = [
+    "--features",
+    "5",
+    "--hidden",
+    "2",
+    "--density",
+    "0.05",
+    "--steps",
+    "1500",
+    "--seeds",
+    "4",
+    "--batch-size",
+    "256",
+    "--lr",
+    "1e-2",
+    "--seed",
+    "0",
+]
 
 
 def _decode_png(path):
@@ -47,7 +63,7 @@ def test_cli_json_matches_train_out_figure_and_overwrite(tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     direct = toy.train(5, 2, density=0.05, steps=1500, n_seeds=4, batch_size=256, lr=1e-2, seed=0, progress=False)
     expected = toy.summary(direct)
-    assert {k: got[k] for k in expected} == expected          # identical numbers, not merely close
+    assert {k: got[k] for k in expected} == expected  # identical numbers, not merely close
     assert got["density"] == 0.05 and "warnings" not in got
     assert np.allclose(got["capacity"], 0.4, atol=0.03) and got["n_polysemantic"] == 5
     # the saved model is the one train returns
@@ -69,24 +85,27 @@ def test_cli_json_matches_train_out_figure_and_overwrite(tmp_path, capsys):
     assert ns.load(out, validate_set=False).attrs["steps"] == 50
 
 
-@pytest.mark.parametrize("argv, flag", [
-    (["--features", "0"], "--features"),
-    (["--density", "2"], "--density"),
-    (["--hidden", "0"], "--hidden"),
-    (["--steps", "0"], "--steps"),
-    (["--lr", "0"], "--lr"),
-    (["--model", "linear", "--kurtosis", "4"], "--kurtosis"),
-    (["--model", "quadratic", "--density", "0.5", "--kurtosis", "3"], "density"),
-    (["--figure", "geometry.txt"], ".png"),
-])
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["--features", "0"], "--features"),
+        (["--density", "2"], "--density"),
+        (["--hidden", "0"], "--hidden"),
+        (["--steps", "0"], "--steps"),
+        (["--lr", "0"], "--lr"),
+        (["--model", "linear", "--kurtosis", "4"], "--kurtosis"),
+        (["--model", "quadratic", "--density", "0.5", "--kurtosis", "3"], "density"),
+        (["--figure", "geometry.txt"], ".png"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(argv, flag, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["toy", "--steps", "20", *argv]) == 2          # a later --steps replaces the first
+    assert main(["toy", "--steps", "20", *argv]) == 2  # a later --steps replaces the first
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert captured.out == "" and "\n" not in err and "Traceback" not in err
     assert err.startswith("neurosuper: error:") and flag in err and "Fix:" in err
-    assert not list(tmp_path.iterdir())                       # nothing written
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_cli_importance_ratio_gives_the_square(capsys):
@@ -95,8 +114,18 @@ def test_cli_importance_ratio_gives_the_square(capsys):
     argv = [*PENTAGON, "--density", "0.2", "--importance-ratio", "0.9", "--json"]
     assert main(["toy", *argv]) == 0
     got = json.loads(capsys.readouterr().out)
-    direct = toy.train(5, 2, density=0.2, importance=0.9 ** np.arange(5), steps=1500, n_seeds=4, batch_size=256,
-                       lr=1e-2, seed=0, progress=False)
+    direct = toy.train(
+        5,
+        2,
+        density=0.2,
+        importance=0.9 ** np.arange(5),
+        steps=1500,
+        n_seeds=4,
+        batch_size=256,
+        lr=1e-2,
+        seed=0,
+        progress=False,
+    )
     assert got["capacity"] == toy.summary(direct)["capacity"]
     assert np.allclose(got["capacity"][:4], 0.5, atol=0.03) and got["capacity"][4] < 0.02
     assert (got["n_polysemantic"], got["n_ignored"]) == (4, 1)
@@ -107,8 +136,31 @@ def test_cli_importance_ratio_gives_the_square(capsys):
 
 def test_cli_three_hidden_dims_writes_the_capacity_figure(tmp_path, capsys):
     fig = tmp_path / "cap.png"
-    assert main(["toy", "--features", "6", "--hidden", "3", "--model", "quadratic", "--kurtosis", "5",
-                 "--steps", "300", "--lr", "1e-2", "--seeds", "1", "--figure", str(fig), "--json"]) == 0
+    assert (
+        main(
+            [
+                "toy",
+                "--features",
+                "6",
+                "--hidden",
+                "3",
+                "--model",
+                "quadratic",
+                "--kurtosis",
+                "5",
+                "--steps",
+                "300",
+                "--lr",
+                "1e-2",
+                "--seeds",
+                "1",
+                "--figure",
+                str(fig),
+                "--json",
+            ]
+        )
+        == 0
+    )
     got = json.loads(capsys.readouterr().out)
     assert got["model"] == "quadratic" and got["kurtosis"] == 5.0 and got["density"] == 0.2
     assert got["n_features"] == 6 and got["n_hidden"] == 3
@@ -140,9 +192,20 @@ def test_demo_step_trains_the_pentagon(tmp_path):
     ctx = Context(out=tmp_path, data={}, progress=False)
     toy_cli.demo(ctx)
     entry = ctx.summary["toy"]
-    assert entry["settings"] == toy_cli.DEMO_SETTINGS == {
-        "n_features": 5, "n_hidden": 2, "density": 0.05, "n_seeds": 4, "steps": 1500, "batch_size": 256,
-        "lr": 1e-2, "seed": 0}
+    assert (
+        entry["settings"]
+        == toy_cli.DEMO_SETTINGS
+        == {
+            "n_features": 5,
+            "n_hidden": 2,
+            "density": 0.05,
+            "n_seeds": 4,
+            "steps": 1500,
+            "batch_size": 256,
+            "lr": 1e-2,
+            "seed": 0,
+        }
+    )
     assert np.allclose(entry["capacity"], 0.4, atol=0.03) and abs(entry["capacity_sum"] - 2.0) < 0.01
     assert (entry["n_features"], entry["n_hidden"], entry["model"], entry["steps"]) == (5, 2, "relu", 1500)
     assert entry["n_polysemantic"] == 5 and entry["warnings"] == []
@@ -155,10 +218,9 @@ def test_demo_step_trains_the_pentagon(tmp_path):
     # the same numbers as train called directly with the demo settings
     direct = toy.train(**toy_cli.DEMO_SETTINGS, progress=False)
     assert entry["capacity"] == toy.summary(direct)["capacity"]
-    json.dumps(entry)                                         # JSON-safe for summary.json
+    json.dumps(entry)  # JSON-safe for summary.json
     sentences = headline(ctx.summary)
-    assert any("pentagon" in s and "5 features in 2 dimensions" in s and "1500 training steps" in s
-               for s in sentences)
+    assert any("pentagon" in s and "5 features in 2 dimensions" in s and "1500 training steps" in s for s in sentences)
 
 
 def test_demo_step_settings_override_and_unknown_names(tmp_path):
@@ -181,8 +243,9 @@ def test_pipeline_runs_the_toy_step(tmp_path):
     step = next(s for s in DEMO_STEPS if s.name == "toy")
     assert step.unavailable() is None
     brain = ns.from_array(np.random.default_rng(0).standard_normal((20, 4)), system="brain", measure="dff")
-    ctx = Context(out=tmp_path, data={"brain": brain}, progress=False, settings={"toy": {"steps": 50}},
-                  set_names=("brain",))
+    ctx = Context(
+        out=tmp_path, data={"brain": brain}, progress=False, settings={"toy": {"steps": 50}}, set_names=("brain",)
+    )
     run_steps(ctx, [step])
     assert "toy" not in ctx.skipped and ctx.summary["steps"][0]["status"] == "ran"
     assert ctx.summary["toy"]["steps"] == 50 and (tmp_path / "toy_pentagon.png").exists()

@@ -30,12 +30,21 @@ def test_pentagon_uniform_importance():
 
 
 def test_importance_decay_phases_with_density():
-    s = toy.sweep(5, 2, density=[1.0, 0.2, 0.05], importance_ratio=[0.9], n_seeds=3, steps=4000, batch_size=512,
-                  lr=3e-3, progress=False)
+    s = toy.sweep(
+        5,
+        2,
+        density=[1.0, 0.2, 0.05],
+        importance_ratio=[0.9],
+        n_seeds=3,
+        steps=4000,
+        batch_size=512,
+        lr=3e-3,
+        progress=False,
+    )
     c = s["capacity"].sel(importance_ratio=0.9).values
-    np.testing.assert_allclose(c[0], [1, 1, 0, 0, 0], atol=0.02)          # dense: the two most important, orthogonal
+    np.testing.assert_allclose(c[0], [1, 1, 0, 0, 0], atol=0.02)  # dense: the two most important, orthogonal
     np.testing.assert_allclose(c[1], [0.5, 0.5, 0.5, 0.5, 0], atol=0.02)  # antipodal pairs, least important dropped
-    np.testing.assert_allclose(c[2], 0.4, atol=0.02)                      # the pentagon
+    np.testing.assert_allclose(c[2], 0.4, atol=0.02)  # the pentagon
     np.testing.assert_allclose(s["importance"].values[0, 0], 0.9 ** np.arange(5))
     # antipodal: each represented feature has a partner at -1 cosine
     w = s["W"].isel(density=1, importance_ratio=0).values[:4]
@@ -44,8 +53,9 @@ def test_importance_decay_phases_with_density():
 
 
 def test_dense_pca_like_regime():
-    r = toy.train(20, 5, density=1.0, importance=0.7 ** np.arange(20), steps=3000, batch_size=512, lr=3e-3,
-                  progress=False)
+    r = toy.train(
+        20, 5, density=1.0, importance=0.7 ** np.arange(20), steps=3000, batch_size=512, lr=3e-3, progress=False
+    )
     sup = capacity.superposition(r["W"])
     np.testing.assert_allclose(r["capacity"].values[:5], 1.0, atol=0.02)
     assert (r["capacity"].values[5:] < 0.02).all()

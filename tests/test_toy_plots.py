@@ -14,8 +14,9 @@ from neurosuper.plot.toy import plot_geometry, plot_phase_diagram
 
 @pytest.fixture(scope="module")
 def sweep():
-    return toy.sweep(5, 2, density=[1.0, 0.2, 0.05], importance_ratio=[0.9], steps=300, batch_size=128, lr=1e-2,
-                     progress=False)
+    return toy.sweep(
+        5, 2, density=[1.0, 0.2, 0.05], importance_ratio=[0.9], steps=300, batch_size=128, lr=1e-2, progress=False
+    )
 
 
 def test_geometry_and_dimensionality(sweep, tmp_path):
@@ -35,8 +36,9 @@ def test_geometry_and_dimensionality(sweep, tmp_path):
 
 
 def test_capacity_figure_kinds(sweep):
-    r = toy.train(20, 5, density=0.1, importance=0.7 ** np.arange(20), steps=300, batch_size=128, lr=1e-2,
-                  progress=False)
+    r = toy.train(
+        20, 5, density=0.1, importance=0.7 ** np.arange(20), steps=300, batch_size=128, lr=1e-2, progress=False
+    )
     fig = plot_capacity(r)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and "importance" in ax.get_xlabel()

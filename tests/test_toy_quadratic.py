@@ -47,10 +47,12 @@ def test_quadratic_gradient_against_finite_differences():
     w, b = rng.standard_normal((3, 5, 2)), rng.standard_normal(3)
     v, k = rng.random((3, 5)), np.array([1.5, 3.0, 12.0])
     _, gw, gb = kernels.quadratic_loss_grad(w, b, v, k)
-    np.testing.assert_allclose(gw, _finite_difference(lambda a: kernels.quadratic_loss(a, b, v, k).sum(), w),
-                               rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(gb, _finite_difference(lambda a: kernels.quadratic_loss(w, a, v, k).sum(), b),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        gw, _finite_difference(lambda a: kernels.quadratic_loss(a, b, v, k).sum(), w), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        gb, _finite_difference(lambda a: kernels.quadratic_loss(w, a, v, k).sum(), b), rtol=1e-6, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("relu", [True, False])
@@ -72,20 +74,21 @@ V = np.linspace(1.0, 0.5, 6)
 
 def test_low_kurtosis_is_all_or_nothing():
     for k in (1.5, 2.5):
-        c = toy.train(6, 3, model="quadratic", kurtosis=k, importance=V, n_seeds=4, steps=4000, lr=1e-2,
-                      progress=False)["capacity"].values
+        c = toy.train(
+            6, 3, model="quadratic", kurtosis=k, importance=V, n_seeds=4, steps=4000, lr=1e-2, progress=False
+        )["capacity"].values
         assert np.all((np.abs(c) < 0.02) | (np.abs(c - 1) < 0.02)), c
         np.testing.assert_allclose(c, [1, 1, 1, 0, 0, 0], atol=0.02)  # the most important features win
 
 
 def test_high_kurtosis_fractional_and_proportional():
-    r5 = toy.train(6, 3, model="quadratic", kurtosis=5.0, importance=V, n_seeds=2, steps=4000, lr=1e-2,
-                   progress=False)
+    r5 = toy.train(6, 3, model="quadratic", kurtosis=5.0, importance=V, n_seeds=2, steps=4000, lr=1e-2, progress=False)
     c5 = r5["capacity"].values
     assert ((c5 > 0.05) & (c5 < 0.95)).sum() >= 3
     assert c5.sum() == pytest.approx(3.0, abs=1e-3)  # block-semi-orthogonal: every dimension used
-    c = toy.train(6, 3, model="quadratic", kurtosis=100.0, importance=V, n_seeds=2, steps=4000, lr=1e-2,
-                  progress=False)["capacity"].values
+    c = toy.train(
+        6, 3, model="quadratic", kurtosis=100.0, importance=V, n_seeds=2, steps=4000, lr=1e-2, progress=False
+    )["capacity"].values
     ratio = (c / V) / (c / V).mean()
     np.testing.assert_allclose(ratio, 1.0, atol=0.03)  # C_i ∝ v_i
     assert r5.attrs["weight_decay"] == 0.0

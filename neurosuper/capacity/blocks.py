@@ -87,5 +87,6 @@ def block_structure(W: Any, tol: float = DEFAULT_BLOCK_TOL) -> xr.Dataset:
     out["capacity_sum"].attrs.update(long_name="Σ C over the block", units="dimensions")
     out["spread"].attrs.update(long_name="1 − λ_min/λ_max of the block's non-zero Gram eigenvalues")
     out.attrs.update(tol=tol, feature_dim=f.feature_dim, embed_dim=f.embed_dim)
-    return stamp(out, analysis="capacity.block_structure", reference=REFERENCE, options={"tol": tol},
-                 inputs_from=f.source)
+    return stamp(
+        out, analysis="capacity.block_structure", reference=REFERENCE, options={"tol": tol}, inputs_from=f.source
+    )

@@ -34,8 +34,13 @@ def _finder():
     try:
         from ..directions import fit_directions
     except ImportError as err:  # the directions package is part of neurosuper; this guards a broken install
-        raise fail("feature_capacity", f"no direction finders ({err})", "neurosuper.directions.fit_directions",
-                   "reinstall neurosuper (pip install -e .)", AnalysisError) from None
+        raise fail(
+            "feature_capacity",
+            f"no direction finders ({err})",
+            "neurosuper.directions.fit_directions",
+            "reinstall neurosuper (pip install -e .)",
+            AnalysisError,
+        ) from None
     return fit_directions
 
 
@@ -45,9 +50,19 @@ def _bar(items: list, progress: bool):
     return progress_bar(items, progress=progress and len(items) > 1, desc="feature capacity", leave=False)
 
 
-def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions: int | None = None, *,
-                     groupby: str | None = "auto", tol: float = DEFAULT_TOL, center: bool = False, seed: int = 0,
-                     time: Any = None, progress: bool = True, **options: Any) -> xr.Dataset:
+def feature_capacity(
+    ds: xr.Dataset,
+    method: str = "sparse_coding",
+    n_directions: int | None = None,
+    *,
+    groupby: str | None = "auto",
+    tol: float = DEFAULT_TOL,
+    center: bool = False,
+    seed: int = 0,
+    time: Any = None,
+    progress: bool = True,
+    **options: Any,
+) -> xr.Dataset:
     """Capacity of the dictionary a direction finder discovers, per ``layer``/``area``.
 
     Parameters
@@ -89,8 +104,13 @@ def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions
     """
     caller = "feature_capacity"
     if not isinstance(ds, xr.Dataset):
-        raise fail(caller, f"a {type(ds).__name__}", "a ResponseSet (xarray.Dataset)",
-                   "pass the set itself, e.g. ns.load('set.nc')", AnalysisError)
+        raise fail(
+            caller,
+            f"a {type(ds).__name__}",
+            "a ResponseSet (xarray.Dataset)",
+            "pass the set itself, e.g. ns.load('set.nc')",
+            AnalysisError,
+        )
     resp = responses_of(ds, caller=caller)
     tol = check_float("tol", tol, low=0.0, high=0.5, low_open=True, high_open=True, caller=caller)
     seed = check_int("seed", seed, low=0, caller=caller)
@@ -102,11 +122,19 @@ def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions
     x_all = trial_average(ds, time=time, caller=caller)
     empty = np.isnan(np.asarray(x_all.values)).all(axis=1)
     if empty.all():
-        raise fail(caller, "no stimulus with a valid repeat", "trial-averaged responses",
-                   "check the set's repeats (NaN marks a missing one)", AnalysisError)
+        raise fail(
+            caller,
+            "no stimulus with a valid repeat",
+            "trial-averaged responses",
+            "check the set's repeats (NaN marks a missing one)",
+            AnalysisError,
+        )
     if empty.any():
-        warnings.warn(f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat.",
-                      NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
         x_all = x_all.isel(stimulus=np.flatnonzero(~empty))
     if center:
         x_all = x_all - x_all.mean("stimulus")
@@ -114,10 +142,14 @@ def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions
         vals = np.asarray(x_all.values, dtype=np.float64)
         share = float(vals.shape[0] * (vals.mean(0) ** 2).sum() / max((vals**2).sum(), 1e-300))
         if share > MEAN_SHARE_WARN:
-            warnings.warn(f"{caller}: the mean response holds {100 * share:.0f} % of the responses' energy: every "
-                          "discovered atom leans toward it, so the features overlap and their capacities collapse "
-                          "(Σ C near 1). Pass center=True to measure how features share the dimensions of "
-                          "variation.", NeurosuperWarning, stacklevel=2)
+            warnings.warn(
+                f"{caller}: the mean response holds {100 * share:.0f} % of the responses' energy: every "
+                "discovered atom leans toward it, so the features overlap and their capacities collapse "
+                "(Σ C near 1). Pass center=True to measure how features share the dimensions of "
+                "variation.",
+                NeurosuperWarning,
+                stacklevel=2,
+            )
     n_units = resp.sizes["unit"]
     rows_w, per_dir, per_group = [], [], []
     for label, idx in _bar(groups, progress):
@@ -134,13 +166,29 @@ def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions
         full = np.zeros((len(w), n_units))
         full[:, idx] = w
         rows_w.append(full)
-        per_dir.append({"capacity": s["capacity"], "kind": s["kind"], "norm": s["norm"], "code_rms": rms,
-                        "label": np.full(len(w), label, dtype=object)})
-        per_group.append({"label": label, "capacity_sum": s["capacity_sum"], "n_dims": len(idx),
-                          "capacity_fraction": s["capacity_fraction"],
-                          "mean_capacity": s["capacity_sum"] / max(len(w), 1), "n_directions": len(w),
-                          "n_features": s["n_features"], "n_monosemantic": s["n_monosemantic"],
-                          "n_polysemantic": s["n_polysemantic"], "n_ignored": s["n_ignored"]})
+        per_dir.append(
+            {
+                "capacity": s["capacity"],
+                "kind": s["kind"],
+                "norm": s["norm"],
+                "code_rms": rms,
+                "label": np.full(len(w), label, dtype=object),
+            }
+        )
+        per_group.append(
+            {
+                "label": label,
+                "capacity_sum": s["capacity_sum"],
+                "n_dims": len(idx),
+                "capacity_fraction": s["capacity_fraction"],
+                "mean_capacity": s["capacity_sum"] / max(len(w), 1),
+                "n_directions": len(w),
+                "n_features": s["n_features"],
+                "n_monosemantic": s["n_monosemantic"],
+                "n_polysemantic": s["n_polysemantic"],
+                "n_ignored": s["n_ignored"],
+            }
+        )
     cat = {k: np.concatenate([d[k] for d in per_dir]) for k in per_dir[0]}
     n_dir = len(cat["capacity"])
     data: dict[str, Any] = {
@@ -163,9 +211,28 @@ def feature_capacity(ds: xr.Dataset, method: str = "sparse_coding", n_directions
     out = xr.Dataset(data, coords=coords)
     out["capacity"].attrs.update(long_name="feature capacity C_i", units="dimensions")
     out["norm"].attrs.update(long_name="RMS size of the atom's contribution ‖W_i‖")
-    out.attrs.update(method=str(method), groupby=coord or "none", tol=tol, centered=bool(center),
-                     feature_dim="direction", embed_dim="unit", system=ds.attrs.get("system", ""))
-    return stamp(out, analysis="capacity.feature_capacity",
-                 reference=REFERENCE + "; directions: Klindt et al. 2023, arXiv 2310.11431",
-                 options={"method": method, "n_directions": n_directions, "groupby": coord, "tol": tol,
-                          "center": bool(center), "seed": seed, "time": time, **options}, inputs_from=ds)
+    out.attrs.update(
+        method=str(method),
+        groupby=coord or "none",
+        tol=tol,
+        centered=bool(center),
+        feature_dim="direction",
+        embed_dim="unit",
+        system=ds.attrs.get("system", ""),
+    )
+    return stamp(
+        out,
+        analysis="capacity.feature_capacity",
+        reference=REFERENCE + "; directions: Klindt et al. 2023, arXiv 2310.11431",
+        options={
+            "method": method,
+            "n_directions": n_directions,
+            "groupby": coord,
+            "tol": tol,
+            "center": bool(center),
+            "seed": seed,
+            "time": time,
+            **options,
+        },
+        inputs_from=ds,
+    )

@@ -25,8 +25,16 @@ import numpy as np
 
 from .._validation import check_choice
 
-__all__ = ["capacities", "dimensionalities", "interferences", "d_star", "gram_blocks", "block_eigenvalues",
-           "polytope", "POLYTOPES"]
+__all__ = [
+    "capacities",
+    "dimensionalities",
+    "interferences",
+    "d_star",
+    "gram_blocks",
+    "block_eigenvalues",
+    "polytope",
+    "POLYTOPES",
+]
 
 #: Rows of the Gram matrix formed at once (CHUNK × features doubles).
 _CHUNK_BYTES = 2**26

@@ -19,11 +19,23 @@ from .._validation import check_float
 from ..errors import AnalysisError, fail
 from . import geometry
 
-__all__ = ["capacity", "dimensionality_per_feature", "D_star", "interference", "superposition", "as_features",
-           "REFERENCE", "ELHAGE", "FEATURE_DIMS", "DEFAULT_TOL"]
+__all__ = [
+    "capacity",
+    "dimensionality_per_feature",
+    "D_star",
+    "interference",
+    "superposition",
+    "as_features",
+    "REFERENCE",
+    "ELHAGE",
+    "FEATURE_DIMS",
+    "DEFAULT_TOL",
+]
 
-REFERENCE = ("Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, Polysemanticity and Capacity in Neural Networks, "
-             "arXiv 2210.01892, eq. 3")
+REFERENCE = (
+    "Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, Polysemanticity and Capacity in Neural Networks, "
+    "arXiv 2210.01892, eq. 3"
+)
 ELHAGE = "Elhage et al. 2022, Toy Models of Superposition, Transformer Circuits Thread ('Feature dimensionality')"
 #: Names the feature dim of a DataArray ``W`` may have.
 FEATURE_DIMS = ("feature", "direction")
@@ -44,22 +56,37 @@ class Features:
 
 def as_features(W: Any, *, caller: str = "capacity") -> Features:
     """Check and unpack ``W`` (DataArray (feature|direction, dim) or array (features, dim))."""
-    fix = ("pass W with shape (features, dim), e.g. W.reshape(n_features, -1), or a DataArray with dims "
-           "('feature', 'dim')")
+    fix = (
+        "pass W with shape (features, dim), e.g. W.reshape(n_features, -1), or a DataArray with dims ('feature', 'dim')"
+    )
     source = None
     if isinstance(W, xr.Dataset):
-        raise fail(f"{caller}: W", "an xarray.Dataset", "a DataArray or array (features, dim)",
-                   "pass one variable, e.g. result['W']", AnalysisError)
+        raise fail(
+            f"{caller}: W",
+            "an xarray.Dataset",
+            "a DataArray or array (features, dim)",
+            "pass one variable, e.g. result['W']",
+            AnalysisError,
+        )
     if isinstance(W, xr.DataArray):
         source = W
         if W.ndim != 2:
-            raise fail(f"{caller}: W", f"a {W.ndim}-D DataArray with dims {tuple(map(str, W.dims))}",
-                       "2 dims: (feature or direction, dim)", fix, AnalysisError)
+            raise fail(
+                f"{caller}: W",
+                f"a {W.ndim}-D DataArray with dims {tuple(map(str, W.dims))}",
+                "2 dims: (feature or direction, dim)",
+                fix,
+                AnalysisError,
+            )
         named = [d for d in W.dims if d in FEATURE_DIMS]
         if not named:
-            raise fail(f"{caller}: W", f"dims {tuple(map(str, W.dims))}",
-                       f"one dim named {' or '.join(map(repr, FEATURE_DIMS))} (the features)",
-                       f"W.rename({{{str(W.dims[0])!r}: 'feature'}})", AnalysisError)
+            raise fail(
+                f"{caller}: W",
+                f"dims {tuple(map(str, W.dims))}",
+                f"one dim named {' or '.join(map(repr, FEATURE_DIMS))} (the features)",
+                f"W.rename({{{str(W.dims[0])!r}: 'feature'}})",
+                AnalysisError,
+            )
         fdim = str(named[0])
         edim = str(next(d for d in W.dims if d != fdim))
         W = W.transpose(fdim, edim)
@@ -69,20 +96,34 @@ def as_features(W: Any, *, caller: str = "capacity") -> Features:
         arr = np.asarray(W)
         fdim, edim, coords = "feature", "dim", {}
         if arr.ndim != 2:
-            raise fail(f"{caller}: W", f"a {arr.ndim}-D array of shape {arr.shape}", "a 2-D array (features, dim)",
-                       fix, AnalysisError)
+            raise fail(
+                f"{caller}: W",
+                f"a {arr.ndim}-D array of shape {arr.shape}",
+                "a 2-D array (features, dim)",
+                fix,
+                AnalysisError,
+            )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise fail(f"{caller}: W", f"dtype {arr.dtype}", "numbers", "pass a float array", AnalysisError)
     if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise fail(f"{caller}: W", f"shape {arr.shape}", "at least one feature and one dim",
-                   "pass a non-empty W", AnalysisError)
+        raise fail(
+            f"{caller}: W",
+            f"shape {arr.shape}",
+            "at least one feature and one dim",
+            "pass a non-empty W",
+            AnalysisError,
+        )
     arr = arr.astype(np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
-        raise fail(f"{caller}: W", f"{int(bad.sum())} NaN/inf values (in features {rows[:5].tolist()}"
-                   f"{' ...' if len(rows) > 5 else ''})", "finite numbers",
-                   "drop or fill those features first, e.g. W = W[np.isfinite(W).all(axis=1)]", AnalysisError)
+        raise fail(
+            f"{caller}: W",
+            f"{int(bad.sum())} NaN/inf values (in features {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''})",
+            "finite numbers",
+            "drop or fill those features first, e.g. W = W[np.isfinite(W).all(axis=1)]",
+            AnalysisError,
+        )
     if fdim not in coords:
         coords[fdim] = np.arange(arr.shape[0])
     return Features(arr, fdim, edim, coords, source)
@@ -108,8 +149,9 @@ def capacity(W: Any) -> xr.DataArray:
         1 monosemantic, 0 < C < 1 polysemantic, 0 ignored (a zero vector). ``Σ_i C_i ≤ dim``.
     """
     f = as_features(W, caller="capacity")
-    out = _per_feature(f, geometry.capacities(f.values), "capacity",
-                       {"long_name": "feature capacity C_i", "units": "dimensions"})
+    out = _per_feature(
+        f, geometry.capacities(f.values), "capacity", {"long_name": "feature capacity C_i", "units": "dimensions"}
+    )
     return stamp(out, analysis="capacity.capacity", reference=REFERENCE, options={}, inputs_from=f.source)
 
 
@@ -119,8 +161,12 @@ def dimensionality_per_feature(W: Any) -> xr.DataArray:
     ``W`` as for :func:`capacity`. Returns ``D`` along the feature dim (dimensions per feature, in [0, 1]).
     """
     f = as_features(W, caller="dimensionality_per_feature")
-    out = _per_feature(f, geometry.dimensionalities(f.values), "D",
-                       {"long_name": "dimensionality per feature D_i", "units": "dimensions"})
+    out = _per_feature(
+        f,
+        geometry.dimensionalities(f.values),
+        "D",
+        {"long_name": "dimensionality per feature D_i", "units": "dimensions"},
+    )
     return stamp(out, analysis="capacity.dimensionality_per_feature", reference=ELHAGE, inputs_from=f.source)
 
 
@@ -131,8 +177,11 @@ def D_star(W: Any) -> xr.DataArray:  # noqa: N802 - the paper's name
     feature counts 1). ``inf`` when ``W`` is all zero.
     """
     f = as_features(W, caller="D_star")
-    out = xr.DataArray(geometry.d_star(f.values), name="D_star",
-                       attrs={"long_name": "dimensions per feature D*", "units": "dimensions"})
+    out = xr.DataArray(
+        geometry.d_star(f.values),
+        name="D_star",
+        attrs={"long_name": "dimensions per feature D*", "units": "dimensions"},
+    )
     return stamp(out, analysis="capacity.D_star", reference=ELHAGE, inputs_from=f.source)
 
 
@@ -143,8 +192,12 @@ def interference(W: Any) -> xr.DataArray:
     zero W_i).
     """
     f = as_features(W, caller="interference")
-    out = _per_feature(f, geometry.interferences(f.values), "interference",
-                       {"long_name": "interference Σ_{j≠i} (Ŵ_i·W_j)²", "units": "squared units of W"})
+    out = _per_feature(
+        f,
+        geometry.interferences(f.values),
+        "interference",
+        {"long_name": "interference Σ_{j≠i} (Ŵ_i·W_j)²", "units": "squared units of W"},
+    )
     return stamp(out, analysis="capacity.interference", reference=ELHAGE, inputs_from=f.source)
 
 
@@ -158,11 +211,19 @@ def superposition_of(values: np.ndarray, tol: float) -> dict[str, Any]:
     c = geometry.capacities(values)
     kind = classify(c, tol)
     dim = values.shape[1]
-    return {"capacity": c, "kind": kind, "norm": np.sqrt((values * values).sum(axis=1)),
-            "capacity_sum": float(c.sum()), "n_dims": dim, "capacity_fraction": float(c.sum()) / dim,
-            "n_features": len(c), "n_monosemantic": int((kind == "monosemantic").sum()),
-            "n_polysemantic": int((kind == "polysemantic").sum()), "n_ignored": int((kind == "ignored").sum()),
-            "D_star": geometry.d_star(values)}
+    return {
+        "capacity": c,
+        "kind": kind,
+        "norm": np.sqrt((values * values).sum(axis=1)),
+        "capacity_sum": float(c.sum()),
+        "n_dims": dim,
+        "capacity_fraction": float(c.sum()) / dim,
+        "n_features": len(c),
+        "n_monosemantic": int((kind == "monosemantic").sum()),
+        "n_polysemantic": int((kind == "polysemantic").sum()),
+        "n_ignored": int((kind == "ignored").sum()),
+        "D_star": geometry.d_star(values),
+    }
 
 
 def superposition(W: Any, *, tol: float = DEFAULT_TOL) -> xr.Dataset:
@@ -187,8 +248,9 @@ def superposition(W: Any, *, tol: float = DEFAULT_TOL) -> xr.Dataset:
     tol = check_float("tol", tol, low=0.0, high=0.5, low_open=True, high_open=True, caller="superposition")
     f = as_features(W, caller="superposition")
     out = superposition_dataset(f, tol)
-    return stamp(out, analysis="capacity.superposition", reference=REFERENCE, options={"tol": tol},
-                 inputs_from=f.source)
+    return stamp(
+        out, analysis="capacity.superposition", reference=REFERENCE, options={"tol": tol}, inputs_from=f.source
+    )
 
 
 def superposition_dataset(f: Features, tol: float) -> xr.Dataset:

@@ -49,16 +49,28 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         v = np.asarray(result.values, dtype=float)
         if v.ndim == 0:
             return {**head, "value": _num(v)}
-        return {**head, "n": int(v.size), "mean": _num(v.mean()), "min": _num(v.min()), "max": _num(v.max()),
-                "sum": _num(v.sum())}
+        return {
+            **head,
+            "n": int(v.size),
+            "mean": _num(v.mean()),
+            "min": _num(v.min()),
+            "max": _num(v.max()),
+            "sum": _num(v.sum()),
+        }
     if analysis == "capacity.block_structure":
-        return {**head, "n_blocks": int(result.sizes["block"]), "sizes": result["size"].values.tolist(),
-                "block_ranks": result["block_rank"].values.tolist(),
-                "capacity_sums": [_num(c) for c in result["capacity_sum"].values],
-                "tight": [bool(t) for t in result["tight"].values],
-                "n_ignored": int((result["feature_block"].values < 0).sum()),
-                "total_capacity": _num(result["total_capacity"]), "n_dims": int(result["n_dims"]),
-                "block_semi_orthogonal": bool(result["block_semi_orthogonal"]), "tol": result.attrs.get("tol")}
+        return {
+            **head,
+            "n_blocks": int(result.sizes["block"]),
+            "sizes": result["size"].values.tolist(),
+            "block_ranks": result["block_rank"].values.tolist(),
+            "capacity_sums": [_num(c) for c in result["capacity_sum"].values],
+            "tight": [bool(t) for t in result["tight"].values],
+            "n_ignored": int((result["feature_block"].values < 0).sum()),
+            "total_capacity": _num(result["total_capacity"]),
+            "n_dims": int(result["n_dims"]),
+            "block_semi_orthogonal": bool(result["block_semi_orthogonal"]),
+            "tol": result.attrs.get("tol"),
+        }
     if analysis in ("capacity.superposition", "capacity.feature_capacity"):
         head["tol"] = result.attrs.get("tol")
         for key in ("method", "groupby"):
@@ -68,6 +80,10 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             head["groups"] = {str(g): _scalars(result, {"group": g}) for g in result["group"].values}
             return head
         return {**head, **_scalars(result)}
-    raise fail("capacity.summary", f"a result with analysis={analysis!r}",
-               "a result of neurosuper.capacity (superposition, feature_capacity, block_structure, capacity, ...)",
-               "pass the object the capacity function returned", AnalysisError)
+    raise fail(
+        "capacity.summary",
+        f"a result with analysis={analysis!r}",
+        "a result of neurosuper.capacity (superposition, feature_capacity, block_structure, capacity, ...)",
+        "pass the object the capacity function returned",
+        AnalysisError,
+    )

@@ -16,10 +16,12 @@ from typing import Any
 
 def _format(summary: dict[str, Any], path: str) -> str:
     def one(prefix: str, s: dict[str, Any]) -> str:
-        return (f"  {prefix}{s.get('n_directions', s.get('n_features'))} features in {s.get('n_dims')} dims: "
-                f"ΣC = {s.get('capacity_sum')} ({s.get('capacity_fraction')} of the dims), mean C = "
-                f"{s.get('mean_capacity')}; {s.get('n_monosemantic')} monosemantic, {s.get('n_polysemantic')} "
-                f"polysemantic, {s.get('n_ignored')} ignored (tol {summary.get('tol')})")
+        return (
+            f"  {prefix}{s.get('n_directions', s.get('n_features'))} features in {s.get('n_dims')} dims: "
+            f"ΣC = {s.get('capacity_sum')} ({s.get('capacity_fraction')} of the dims), mean C = "
+            f"{s.get('mean_capacity')}; {s.get('n_monosemantic')} monosemantic, {s.get('n_polysemantic')} "
+            f"polysemantic, {s.get('n_ignored')} ignored (tol {summary.get('tol')})"
+        )
 
     head = f"{path}: capacity of {summary.get('method')} features"
     if "groups" in summary:
@@ -38,8 +40,16 @@ def run(args: argparse.Namespace) -> int:
     ds = load(args.file)
     groupby = None if args.groupby == "none" else args.groupby
     with recorded_warnings() as notes:
-        result = feature_capacity(ds, method=args.method, n_directions=args.n_directions, groupby=groupby,
-                                  tol=args.tol, center=args.center, seed=args.seed, progress=not args.json)
+        result = feature_capacity(
+            ds,
+            method=args.method,
+            n_directions=args.n_directions,
+            groupby=groupby,
+            tol=args.tol,
+            center=args.center,
+            seed=args.seed,
+            progress=not args.json,
+        )
     out = summary(result)
     for note in notes:
         print(f"neurosuper: warning: {note}", file=sys.stderr)
@@ -48,8 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         from ..plot.capacity import plot_capacity
 
-        out["figure"] = str(save_figure(plot_capacity(result, title=f"{Path(args.file).name}: {args.method}"),
-                                        args.figure, overwrite=True, dpi=130))
+        out["figure"] = str(
+            save_figure(
+                plot_capacity(result, title=f"{Path(args.file).name}: {args.method}"),
+                args.figure,
+                overwrite=True,
+                dpi=130,
+            )
+        )
     print(json.dumps(out, indent=2) if args.json else _format(out, args.file))
     return 0
 
@@ -57,15 +73,22 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("capacity", help="feature capacity (superposition) of the directions found in a ResponseSet")
     p.add_argument("file", help="a .nc or .zarr ResponseSet")
-    p.add_argument("--method", default="sparse_coding",
-                   help="direction finder (neurosuper.directions; default sparse_coding)")
+    p.add_argument(
+        "--method", default="sparse_coding", help="direction finder (neurosuper.directions; default sparse_coding)"
+    )
     p.add_argument("--n-directions", type=int, default=None, help="dictionary size (default: the finder's)")
-    p.add_argument("--groupby", default="auto", help="unit coord to group by: auto (layer, else area), none, or a "
-                   "coord name (default auto)")
-    p.add_argument("--tol", type=float, default=0.02, help="C >= 1 - tol monosemantic, C <= tol ignored (default "
-                   "0.02)")
-    p.add_argument("--center", action="store_true", help="subtract each unit's mean first (advised for spike "
-                   "counts and rates; a warning says when the mean dominates)")
+    p.add_argument(
+        "--groupby",
+        default="auto",
+        help="unit coord to group by: auto (layer, else area), none, or a coord name (default auto)",
+    )
+    p.add_argument("--tol", type=float, default=0.02, help="C >= 1 - tol monosemantic, C <= tol ignored (default 0.02)")
+    p.add_argument(
+        "--center",
+        action="store_true",
+        help="subtract each unit's mean first (advised for spike "
+        "counts and rates; a warning says when the mean dominates)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the result here (.nc or .zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -77,8 +100,15 @@ def register(sub) -> None:
 # -------------------------------------------------------------------------------------------------- demo
 #: The step's reduced settings (``ctx.settings["capacity"]`` overrides them): a fast finder on a subset of each
 #: set's units and stimuli (a few seconds in all).
-DEMO_SETTINGS: dict[str, Any] = {"method": "sparse_coding", "options": {"max_iter": 3}, "max_units": 32,
-                                 "max_stimuli": 500, "overcomplete": 2, "center": True, "seed": 0}
+DEMO_SETTINGS: dict[str, Any] = {
+    "method": "sparse_coding",
+    "options": {"max_iter": 3},
+    "max_units": 32,
+    "max_stimuli": 500,
+    "overcomplete": 2,
+    "center": True,
+    "seed": 0,
+}
 
 
 def _demo_subset(ds, max_units: int, max_stimuli: int):
@@ -111,22 +141,32 @@ def demo(ctx) -> None:
             try:
                 sub = _demo_subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
                 n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
-                result = capacity.feature_capacity(sub, method=cfg["method"], groupby="auto", seed=int(cfg["seed"]),
-                                                   n_directions=int(cfg["overcomplete"]) * per_group,
-                                                   center=bool(cfg["center"]), progress=False,
-                                                   **dict(cfg.get("options") or {}))
+                result = capacity.feature_capacity(
+                    sub,
+                    method=cfg["method"],
+                    groupby="auto",
+                    seed=int(cfg["seed"]),
+                    n_directions=int(cfg["overcomplete"]) * per_group,
+                    center=bool(cfg["center"]),
+                    progress=False,
+                    **dict(cfg.get("options") or {}),
+                )
                 entry = capacity.summary(result)
                 entry["n_units_used"] = int(n_units)
                 entry["n_stimuli_used"] = int(sub.sizes["stimulus"])
                 entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
                 figure = f"capacity_{name}.png"
-                entry["figure"] = save_figure(plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} "
-                                                                          "features"),
-                                              ctx.path(figure), overwrite=True, dpi=120).name
+                entry["figure"] = save_figure(
+                    plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} features"),
+                    ctx.path(figure),
+                    overwrite=True,
+                    dpi=120,
+                ).name
                 out["captions"][figure] = (
                     f"Capacity C_i of each feature {cfg['method']} discovers in {ctx.noun(name)} against the size of "
                     "its atom: C_i = 1 a feature with a dimension of its own (monosemantic), 0 < C_i < 1 a feature "
-                    "sharing dimensions with others (polysemantic), C_i ≈ 0 ignored (Scherlis et al. 2022, eq. 3).")
+                    "sharing dimensions with others (polysemantic), C_i ≈ 0 ignored (Scherlis et al. 2022, eq. 3)."
+                )
                 results[name] = result
             except NeurosuperError as err:
                 entry = {"skipped": str(err)}

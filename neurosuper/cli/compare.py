@@ -34,19 +34,22 @@ def format_text(s: dict[str, Any], a: str, b: str) -> str:
     """The human-readable report of ``compare`` (the JSON has the same numbers)."""
     rsa = s["rsa"]
     ci = rsa["ci"]
-    lines = [f"{a}  vs  {b}",
-             f"  stimuli: {s['n_stimuli']}  units: {s['n_units_a']} vs {s['n_units_b']}",
-             f"  RSA ({rsa['method']} of {rsa['metric']} RDMs) = {_fmt(rsa['value'])} "
-             f"[{_fmt(ci[0])}, {_fmt(ci[1])}]",
-             f"  CKA = {_fmt(s['cka'])}  debiased CKA = {_fmt(s['cka_debiased'])}  "
-             f"Procrustes = {_fmt(s['procrustes'])} rad" + ("  (degenerate: units >= stimuli)"
-                                                          if s["procrustes_degenerate"] else "")]
+    lines = [
+        f"{a}  vs  {b}",
+        f"  stimuli: {s['n_stimuli']}  units: {s['n_units_a']} vs {s['n_units_b']}",
+        f"  RSA ({rsa['method']} of {rsa['metric']} RDMs) = {_fmt(rsa['value'])} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
+        f"  CKA = {_fmt(s['cka'])}  debiased CKA = {_fmt(s['cka_debiased'])}  "
+        f"Procrustes = {_fmt(s['procrustes'])} rad"
+        + ("  (degenerate: units >= stimuli)" if s["procrustes_degenerate"] else ""),
+    ]
     for p in s.get("pairs", []):
         pa = f"{p['a']}" if "a" in p else "all"
         pb = f"{p['b']}" if "b" in p else "all"
         lo, hi = p["rsa"]["ci"]
-        lines.append(f"  {pa} vs {pb}: RSA = {_fmt(p['rsa']['value'])} [{_fmt(lo)}, {_fmt(hi)}]  "
-                     f"CKA = {_fmt(p['cka'])}  dCKA = {_fmt(p['cka_debiased'])}  Procrustes = {_fmt(p['procrustes'])}")
+        lines.append(
+            f"  {pa} vs {pb}: RSA = {_fmt(p['rsa']['value'])} [{_fmt(lo)}, {_fmt(hi)}]  "
+            f"CKA = {_fmt(p['cka'])}  dCKA = {_fmt(p['cka_debiased'])}  Procrustes = {_fmt(p['procrustes'])}"
+        )
     return "\n".join(lines)
 
 
@@ -63,21 +66,31 @@ def run(args: argparse.Namespace) -> int:
     a = load(args.a, lazy=True)
     b = load(args.b, lazy=True)
     with recorded_warnings() as notes:
-        result = compare.overview(a, b, rdm=args.rdm, compare=args.compare, n_boot=args.n_boot, seed=args.seed,
-                                  groupby=_none(args.groupby), progress=not args.json and sys.stderr.isatty())
+        result = compare.overview(
+            a,
+            b,
+            rdm=args.rdm,
+            compare=args.compare,
+            n_boot=args.n_boot,
+            seed=args.seed,
+            groupby=_none(args.groupby),
+            progress=not args.json and sys.stderr.isatty(),
+        )
         if args.plot:
             from ..plot.compare import plot_rdms
 
-            ra, rb = compare.align(compare.rdm(a, metric=args.rdm), compare.rdm(b, metric=args.rdm),
-                                   names=["a", "b"], caller="compare")
+            ra, rb = compare.align(
+                compare.rdm(a, metric=args.rdm), compare.rdm(b, metric=args.rdm), names=["a", "b"], caller="compare"
+            )
             key = args.order_by
             order_by = key if key in ra.coords or key in rb.coords else None
             if order_by and key not in rb.coords:  # aligned: one set's stimulus coord orders both
                 rb = rb.assign_coords({key: ("stimulus_a", ra[key].values)})
             elif order_by and key not in ra.coords:
                 ra = ra.assign_coords({key: ("stimulus_a", rb[key].values)})
-            save_figure(plot_rdms({Path(args.a).name: ra, Path(args.b).name: rb}, order_by=order_by), args.plot,
-                        dpi=120)
+            save_figure(
+                plot_rdms({Path(args.a).name: ra, Path(args.b).name: rb}, order_by=order_by), args.plot, dpi=120
+            )
     for note in notes:
         print(f"neurosuper: warning: {note}", file=sys.stderr)
     if args.out:
@@ -93,20 +106,36 @@ def register(sub) -> None:
     p = sub.add_parser("compare", help="RSA, CKA and Procrustes between two sets (whole and per layer/area pair)")
     p.add_argument("a", help="a .nc or .zarr ResponseSet (e.g. a network's activations)")
     p.add_argument("b", help="a .nc or .zarr ResponseSet (e.g. a recording); matched to A on stimulus ids")
-    p.add_argument("--rdm", choices=[m for m in METRICS if m != "crossnobis"], default="correlation",
-                   help="RDM metric (default correlation)")
-    p.add_argument("--compare", choices=list(METHODS), default="spearman",
-                   help="RDM comparison (default spearman; kendall_tau_a for tied model RDMs)")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples over stimuli for the RSA CI "
-                   "(default 1000; 0: none)")
-    p.add_argument("--groupby", default="auto", help="unit coord giving the pairs: auto (layer, else area), a "
-                   "coord name, or none")
+    p.add_argument(
+        "--rdm",
+        choices=[m for m in METRICS if m != "crossnobis"],
+        default="correlation",
+        help="RDM metric (default correlation)",
+    )
+    p.add_argument(
+        "--compare",
+        choices=list(METHODS),
+        default="spearman",
+        help="RDM comparison (default spearman; kendall_tau_a for tied model RDMs)",
+    )
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="bootstrap resamples over stimuli for the RSA CI (default 1000; 0: none)",
+    )
+    p.add_argument(
+        "--groupby", default="auto", help="unit coord giving the pairs: auto (layer, else area), a coord name, or none"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="save the result (.nc or .zarr)")
     p.add_argument("--plot", help="save the two RDMs as heatmaps (.png, .pdf, .svg)")
     p.add_argument("--order-by", default="category", help="stimulus coord ordering the heatmaps (default category)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (n_stimuli, rsa, cka, cka_debiased, "
-                   "procrustes, pairs)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (n_stimuli, rsa, cka, cka_debiased, procrustes, pairs)",
+    )
     p.set_defaults(func=run)
 
 
@@ -137,29 +166,50 @@ def demo(ctx) -> None:
     model_name, target_name = _roles(sets)
     model = sets[model_name].isel(stimulus=slice(0, None, step_every))
     target = sets[target_name].isel(stimulus=slice(0, None, step_every))
-    entry: dict[str, Any] = {"settings": {"stimulus_step": step_every, "n_boot": n_boot, "rdm": "correlation",
-                                          "compare": "spearman", "predictivity_n_splits": 5},
-                             "model": model_name, "target": target_name,
-                             "stimuli": f"every {step_every}th stimulus of the sets"}
+    entry: dict[str, Any] = {
+        "settings": {
+            "stimulus_step": step_every,
+            "n_boot": n_boot,
+            "rdm": "correlation",
+            "compare": "spearman",
+            "predictivity_n_splits": 5,
+        },
+        "model": model_name,
+        "target": target_name,
+        "stimuli": f"every {step_every}th stimulus of the sets",
+    }
     results: dict[str, Any] = {}
     with recorded_warnings() as notes:
         try:
-            prof = compare.profile(model, target, rdm="correlation", compare="spearman", groupby="auto",
-                                   n_boot=n_boot, seed=0)
-            pred = compare.profile(model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5,
-                                   seed=0)
+            prof = compare.profile(
+                model, target, rdm="correlation", compare="spearman", groupby="auto", n_boot=n_boot, seed=0
+            )
+            pred = compare.profile(
+                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=0
+            )
             ov = compare.overview(model, target, n_boot=0, seed=0)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
                 save_result(res, ctx.path(name), overwrite=True)
             results.update(profile=prof, predictivity=pred, overview=ov)
-            entry.update(n_stimuli=prof.attrs["n_stimuli"], profile=compare.summary(prof),
-                         predictivity=compare.summary(pred), overview=compare.summary(ov))
-            save_figure(plot_profile(prof, title=f"{model_name} vs {target_name}: RSA per {prof.attrs['groupby']}"),
-                        ctx.path("compare_profile.png"), overwrite=True, dpi=120)
-            save_figure(plot_profile(pred, title=f"{model_name} vs {target_name}: predictivity per "
-                                     f"{pred.attrs['groupby']}"), ctx.path("compare_predictivity.png"),
-                        overwrite=True, dpi=120)
+            entry.update(
+                n_stimuli=prof.attrs["n_stimuli"],
+                profile=compare.summary(prof),
+                predictivity=compare.summary(pred),
+                overview=compare.summary(ov),
+            )
+            save_figure(
+                plot_profile(prof, title=f"{model_name} vs {target_name}: RSA per {prof.attrs['groupby']}"),
+                ctx.path("compare_profile.png"),
+                overwrite=True,
+                dpi=120,
+            )
+            save_figure(
+                plot_profile(pred, title=f"{model_name} vs {target_name}: predictivity per {pred.attrs['groupby']}"),
+                ctx.path("compare_predictivity.png"),
+                overwrite=True,
+                dpi=120,
+            )
             target_rdm = compare.rdm(target)
             order_by = "luminance" if "luminance" in target_rdm.coords else None
             rdms = {target_name: target_rdm}
@@ -168,8 +218,9 @@ def demo(ctx) -> None:
                 units = model if dim == "group" else model.isel(unit=model[dim].values == label)
                 _, r = compare.align(target_rdm, compare.rdm(units))
                 if order_by:
-                    r = r.assign_coords({order_by: ("stimulus_a", target_rdm.sel(
-                        stimulus_a=r["stimulus_a"].values)[order_by].values)})
+                    r = r.assign_coords(
+                        {order_by: ("stimulus_a", target_rdm.sel(stimulus_a=r["stimulus_a"].values)[order_by].values)}
+                    )
                 rdms[f"{model_name}: {label}"] = r
             save_figure(plot_rdms(rdms, order_by=order_by), ctx.path("compare_rdms.png"), overwrite=True, dpi=100)
             entry["files"] = list(files)
@@ -178,13 +229,16 @@ def demo(ctx) -> None:
                 "compare_profile.png": (
                     f"RSA of each {prof.attrs['groupby']} of {model_name} with {target_name} (Spearman correlation "
                     "of correlation-distance RDMs), with 95% bootstrap CIs over stimuli; the grey band is the "
-                    f"noise ceiling of {target_name} (how well its own repeats agree)."),
+                    f"noise ceiling of {target_name} (how well its own repeats agree)."
+                ),
                 "compare_predictivity.png": (
                     f"How well a cross-validated ridge regression from each {pred.attrs['groupby']} predicts "
-                    f"{target_name}'s units (median over units), with 95% bootstrap CIs."),
+                    f"{target_name}'s units (median over units), with 95% bootstrap CIs."
+                ),
                 "compare_rdms.png": (
                     f"Representational dissimilarity matrices (1 − correlation between stimuli) of {target_name} "
-                    f"and of each {prof.attrs['groupby']} of {model_name}, on the same stimuli in the same order."),
+                    f"and of each {prof.attrs['groupby']} of {model_name}, on the same stimuli in the same order."
+                ),
             }
         except NeurosuperError as err:
             entry["error"] = str(err)

@@ -22,8 +22,9 @@ from ..report.text import headline as text_headline
 __all__ = ["data_step", "headline", "run", "register", "DemoContext"]
 
 
-def DemoContext(out: str | Path, *, brain: Any = None, network: Any = None, data: dict[str, Any] | None = None,
-                **kwargs: Any) -> Context:  # noqa: N802 - kept under the name of the old class
+def DemoContext(
+    out: str | Path, *, brain: Any = None, network: Any = None, data: dict[str, Any] | None = None, **kwargs: Any
+) -> Context:  # noqa: N802 - kept under the name of the old class
     """A :class:`~neurosuper.pipeline.Context` (kept for code that built one by this name, ``brain=``/``network=``
     included)."""
     data = dict(data or {})
@@ -42,8 +43,12 @@ def data_step(ctx) -> None:
     for name, ds in sets:
         save(ds, ctx.path(f"demo_{name}.nc"), overwrite=True)
     ctx.summary["data"] = {
-        name: {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "system": ds.attrs["system"],
-               "measure": ds.attrs["measure"], "file": f"demo_{name}.nc"}
+        name: {
+            "sizes": {k: int(v) for k, v in ds["responses"].sizes.items()},
+            "system": ds.attrs["system"],
+            "measure": ds.attrs["measure"],
+            "file": f"demo_{name}.nc",
+        }
         for name, ds in sets
     }
 
@@ -57,8 +62,13 @@ def _check_out(out: Path) -> None:
     from ..errors import FormatError, fail
 
     if out.exists() and not out.is_dir():
-        raise fail(f"--out {str(out)!r}", "an existing file", "a folder (new, or an existing one to refill)",
-                   f"--out {out.name}-demo", FormatError)
+        raise fail(
+            f"--out {str(out)!r}",
+            "an existing file",
+            "a folder (new, or an existing one to refill)",
+            f"--out {out.name}-demo",
+            FormatError,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,20 +84,32 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if progress:
         print("building the demo data (cached after the first run) ...", file=sys.stderr)
-    ctx = Context(out=out, progress=progress, demo=True,
-                  data={"brain_simulated": datasets.demo_brain(progress=progress),
-                        "network": datasets.demo_network(progress=progress)})
-    ctx.settings["report"] = {"title": "neurosuper demo: a simulated V1 population and a network trained on the "
-                                       "same image patches"}
-    ctx.summary["sets"] = {"brain": "the demo brain, read back from demo_brain.nwb",
-                           "network": "the demo network (hidden layers of an MLP autoencoder)"}
+    ctx = Context(
+        out=out,
+        progress=progress,
+        demo=True,
+        data={
+            "brain_simulated": datasets.demo_brain(progress=progress),
+            "network": datasets.demo_network(progress=progress),
+        },
+    )
+    ctx.settings["report"] = {
+        "title": "neurosuper demo: a simulated V1 population and a network trained on the same image patches"
+    }
+    ctx.summary["sets"] = {
+        "brain": "the demo brain, read back from demo_brain.nwb",
+        "network": "the demo network (hidden layers of an MLP autoencoder)",
+    }
     run_steps(ctx, DEMO_STEPS)
     ctx.summary["seconds"] = round(time.perf_counter() - start, 1)
     sentences = headline(ctx.summary)
     ctx.summary["headline"] = sentences
     ctx.write_json("summary.json", ctx.summary)
-    write_text(out / "summary.md", "# neurosuper demo: what it found\n\n" + "".join(f"- {s}\n" for s in sentences),
-               overwrite=True)
+    write_text(
+        out / "summary.md",
+        "# neurosuper demo: what it found\n\n" + "".join(f"- {s}\n" for s in sentences),
+        overwrite=True,
+    )
     report = out / REPORT_FILE
     where = f"the report is {report}" if report.exists() else "no report (its step was skipped)"
     print(f"neurosuper demo: {where}; results in {out}/ (summary.json lists them, summary.md says what they show)")

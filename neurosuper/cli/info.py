@@ -30,8 +30,9 @@ def describe(ds) -> dict:
             if uniq is not None and len(uniq) <= 12:
                 entry["values"] = [str(v) for v in uniq]
         coords[str(name)] = entry
-    variables = {str(k): {"dims": list(v.dims), "dtype": str(v.dtype), "nbytes": int(v.nbytes)}
-                 for k, v in ds.data_vars.items()}
+    variables = {
+        str(k): {"dims": list(v.dims), "dtype": str(v.dtype), "nbytes": int(v.nbytes)} for k, v in ds.data_vars.items()
+    }
     attrs = {k: to_jsonable(v) for k, v in ds.attrs.items()}
     return {
         "kind": "ResponseSet" if "responses" in ds.data_vars else "result",
@@ -50,11 +51,18 @@ def describe(ds) -> dict:
 
 def _format(summary: dict, path: str) -> str:
     if summary["kind"] == "ResponseSet":
-        lines = [f"{path}", f"  system:   {summary['system']}", f"  measure:  {summary['measure']}",
-                 f"  responses: {tuple(summary['dims'])}  sizes {summary['sizes']}"]
+        lines = [
+            f"{path}",
+            f"  system:   {summary['system']}",
+            f"  measure:  {summary['measure']}",
+            f"  responses: {tuple(summary['dims'])}  sizes {summary['sizes']}",
+        ]
     else:
-        lines = [f"{path}", f"  result of: {summary['analysis'] or 'an analysis (no analysis attr)'}",
-                 f"  sizes:    {summary['sizes']}"]
+        lines = [
+            f"{path}",
+            f"  result of: {summary['analysis'] or 'an analysis (no analysis attr)'}",
+            f"  sizes:    {summary['sizes']}",
+        ]
     lines += [f"  memory:   {summary['memory']} in memory when loaded", "  variables:"]
     lines += [f"    {k:<12} {tuple(v['dims'])} {v['dtype']}" for k, v in summary["variables"].items()]
     lines.append("  coords:")

@@ -39,8 +39,12 @@ def check_figure_target(path: str | Path, *, overwrite: bool) -> Path:
     path = Path(path)
     supported = sorted(Figure().canvas.get_supported_filetypes())
     if path.suffix.lower().lstrip(".") not in supported:
-        raise fail(f"--figure {str(path)!r}", f"suffix {path.suffix or '(none)'!r}",
-                   f"one of {', '.join('.' + s for s in supported)}", f"--figure {path.with_suffix('.png')}")
+        raise fail(
+            f"--figure {str(path)!r}",
+            f"suffix {path.suffix or '(none)'!r}",
+            f"one of {', '.join('.' + s for s in supported)}",
+            f"--figure {path.with_suffix('.png')}",
+        )
     return check_target(path, overwrite=overwrite)
 
 
@@ -59,8 +63,16 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         check_figure_target(args.figure, overwrite=args.overwrite)
     ds = load(args.file)
-    result = interpretability_index(ds, similarity=args.similarity, k=args.k, which=args.which, null=args.null,
-                                    seed=args.seed, duplicates=_none(args.duplicates), progress=not args.json)
+    result = interpretability_index(
+        ds,
+        similarity=args.similarity,
+        k=args.k,
+        which=args.which,
+        null=args.null,
+        seed=args.seed,
+        duplicates=_none(args.duplicates),
+        progress=not args.json,
+    )
     out = summary(result, groupby=groupby)
     if args.out:
         out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
@@ -71,13 +83,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{args.file}: II of {out['n_units']} units, similarity {out['similarity']}"
-          f"{' (auto)' if out['similarity_auto'] else ''}, k={out['k']}, {out['which']}")
-    print(f"  mean II {out['mean_ii']}, median {out['median_ii']}"
-          + (f"; {out['n_dead_units']} dead units (II NaN)" if out["n_dead_units"] else ""))
+    print(
+        f"{args.file}: II of {out['n_units']} units, similarity {out['similarity']}"
+        f"{' (auto)' if out['similarity_auto'] else ''}, k={out['k']}, {out['which']}"
+    )
+    print(
+        f"  mean II {out['mean_ii']}, median {out['median_ii']}"
+        + (f"; {out['n_dead_units']} dead units (II NaN)" if out["n_dead_units"] else "")
+    )
     if "mean_ii_z" in out:
-        print(f"  mean z vs {out['null']} null {out['mean_ii_z']}, "
-              f"above the null's 95th percentile: {out['fraction_above_null']}")
+        print(
+            f"  mean z vs {out['null']} null {out['mean_ii_z']}, "
+            f"above the null's 95th percentile: {out['fraction_above_null']}"
+        )
     if out.get("n_units_with_duplicate_meis"):
         print(f"  {out['n_units_with_duplicate_meis']} units have near-duplicate MEIs ({out['duplicates_check']})")
     for key, groups in out.items():
@@ -95,16 +113,32 @@ def register(sub) -> None:
 
     p = sub.add_parser("interpret", help="interpretability index of the units of a saved ResponseSet")
     p.add_argument("file", help="a .nc or .zarr ResponseSet")
-    p.add_argument("--similarity", default="auto", choices=["auto", *SIMILARITIES],
-                   help="similarity backend (default: auto, recorded in the result)")
+    p.add_argument(
+        "--similarity",
+        default="auto",
+        choices=["auto", *SIMILARITIES],
+        help="similarity backend (default: auto, recorded in the result)",
+    )
     p.add_argument("--k", type=int, default=5, help="number of most exciting stimuli (default 5)")
     p.add_argument("--which", default="top", choices=["top", "bottom", "both"])
-    p.add_argument("--null", default="random_stimuli", choices=["none", *NULLS],
-                   help="null for z-scores/percentiles (default random_stimuli, as in Python)")
-    p.add_argument("--groupby", default="auto", choices=GROUPBY_CHOICES,
-                   help="summarise (and draw) per layer or area (default auto: layer, else area; none: all units)")
-    p.add_argument("--duplicates", default="auto", choices=["auto", "coords", "pixels", "none"],
-                   help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)")
+    p.add_argument(
+        "--null",
+        default="random_stimuli",
+        choices=["none", *NULLS],
+        help="null for z-scores/percentiles (default random_stimuli, as in Python)",
+    )
+    p.add_argument(
+        "--groupby",
+        default="auto",
+        choices=GROUPBY_CHOICES,
+        help="summarise (and draw) per layer or area (default auto: layer, else area; none: all units)",
+    )
+    p.add_argument(
+        "--duplicates",
+        default="auto",
+        choices=["auto", "coords", "pixels", "none"],
+        help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the result here (.nc or .zarr)")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
@@ -124,8 +158,14 @@ def _demo_one(ctx, name: str, ds, cfg: dict[str, Any]) -> tuple[dict[str, Any], 
     from ..storage import save_result
 
     try:
-        result = interpretability_index(ds, similarity=cfg["similarity"], k=int(cfg["k"]), null=cfg["null"],
-                                        seed=int(cfg["seed"]), progress=ctx.progress)
+        result = interpretability_index(
+            ds,
+            similarity=cfg["similarity"],
+            k=int(cfg["k"]),
+            null=cfg["null"],
+            seed=int(cfg["seed"]),
+            progress=ctx.progress,
+        )
     except NeurosuperError as err:
         return {"skipped": str(err)}, None
     out = summary(result)
@@ -159,9 +199,13 @@ def demo(ctx) -> None:
             summary[name]["warnings"] = notes
         if res is not None:
             results[name] = res
-    summary["captions"] = {f"interpret_{name}_meis.png": (
-        f"The {cfg['k']} most exciting stimuli (MEIs) of a sample of {ctx.noun(name)}'s units, from the most to the "
-        "least interpretable (II: the mean similarity of a unit's MEIs, Klindt et al. 2023).") for name in results}
+    summary["captions"] = {
+        f"interpret_{name}_meis.png": (
+            f"The {cfg['k']} most exciting stimuli (MEIs) of a sample of {ctx.noun(name)}'s units, from the most "
+            "to the least interpretable (II: the mean similarity of a unit's MEIs, Klindt et al. 2023)."
+        )
+        for name in results
+    }
     if results:
         fig = plot_ii(results)
         figure = save_figure(fig, ctx.path("interpret_ii.png")).name
@@ -169,7 +213,8 @@ def demo(ctx) -> None:
             summary[name]["figure"] = figure
         summary["captions"][figure] = (
             "Every unit's II as a z-score against random stimulus sets of the same size (0: its MEIs are no more alike "
-            "than random stimuli; dotted: z = ±1.96), per set and layer or area.")
+            "than random stimuli; dotted: z = ±1.96), per set and layer or area."
+        )
     if hasattr(ctx, "results"):
         ctx.results["interpret"] = results
     ctx.summary["interpret"] = summary

@@ -48,23 +48,39 @@ def add_loader_arguments(p: argparse.ArgumentParser) -> None:
     """The NWB loader's flags (``--stimulus``, ``--window``, ``--align``, ``--align-relative``, ``--bin-size``,
     ``--epochs``, ``--measure``): one definition for every command that reads NWB files."""
     p.add_argument("--stimulus", help="NWB: 'bins', a table or IndexSeries name, 'table:column' or 'table:col1,col2'")
-    p.add_argument("--window", nargs=2, type=float, metavar=("START", "STOP"),
-                   help="NWB: seconds relative to onset (required when presentations have no stop times)")
+    p.add_argument(
+        "--window",
+        nargs=2,
+        type=float,
+        metavar=("START", "STOP"),
+        help="NWB: seconds relative to onset (required when presentations have no stop times)",
+    )
     p.add_argument("--align", help="NWB: table column giving the onsets (e.g. cue_start_time)")
-    p.add_argument("--align-relative", choices=tuple(_ALIGN_RELATIVE), default="auto",
-                   help="NWB: are --align values offsets from each row's start_time (true) or absolute times "
-                        "(false)? auto (default): decided by where the values lie, warned when both fit")
+    p.add_argument(
+        "--align-relative",
+        choices=tuple(_ALIGN_RELATIVE),
+        default="auto",
+        help="NWB: are --align values offsets from each row's start_time (true) or absolute times "
+        "(false)? auto (default): decided by where the values lie, warned when both fit",
+    )
     p.add_argument("--bin-size", type=float, help="NWB: time bins (s): a time dim, or the bins of --stimulus bins")
     p.add_argument("--epochs", help="NWB: with --stimulus bins: an interval table name or epoch tag")
-    p.add_argument("--measure", default="spike_count", choices=("spike_count", "spike_rate", "dff", "fluorescence"),
-                   help="NWB: what the responses are (default spike_count)")
+    p.add_argument(
+        "--measure",
+        default="spike_count",
+        choices=("spike_count", "spike_rate", "dff", "fluorescence"),
+        help="NWB: what the responses are (default spike_count)",
+    )
 
 
 def loader_flags_given(args: argparse.Namespace) -> list[str]:
     """The NWB loader flags set to something other than their defaults (``["--window", ...]``)."""
     defaults = {"align_relative": "auto", "measure": "spike_count"}
-    return ["--" + name.replace("_", "-") for name in LOADER_FLAGS
-            if getattr(args, name, None) not in (None, defaults.get(name))]
+    return [
+        "--" + name.replace("_", "-")
+        for name in LOADER_FLAGS
+        if getattr(args, name, None) not in (None, defaults.get(name))
+    ]
 
 
 def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> tuple[Any, list[str]]:
@@ -75,10 +91,17 @@ def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> t
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NeurosuperWarning)
         try:
-            ds = load_nwb(path, stimulus=parse_stimulus(args.stimulus),
-                          window=tuple(args.window) if args.window else None, align=args.align,
-                          align_relative=_ALIGN_RELATIVE[args.align_relative], bin_size=args.bin_size,
-                          measure=args.measure, epochs=args.epochs, progress=progress)
+            ds = load_nwb(
+                path,
+                stimulus=parse_stimulus(args.stimulus),
+                window=tuple(args.window) if args.window else None,
+                align=args.align,
+                align_relative=_ALIGN_RELATIVE[args.align_relative],
+                bin_size=args.bin_size,
+                measure=args.measure,
+                epochs=args.epochs,
+                progress=progress,
+            )
         except NeurosuperError as err:
             text = cli_message(err)
             if text == str(err):
@@ -102,14 +125,19 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([vars(c) for c in found], indent=2))
         else:
-            print("\n".join(c.describe(cli=True) for c in found)
-                  or "no presentations: use --stimulus bins --bin-size S")
+            print(
+                "\n".join(c.describe(cli=True) for c in found) or "no presentations: use --stimulus bins --bin-size S"
+            )
         return 0
     ds, notes = load_with_flags(args.file, args, progress=not args.json)
     for note in notes:
         print(f"neurosuper: warning: {note}", file=sys.stderr)
-    summary = {"sizes": {k: int(v) for k, v in ds["responses"].sizes.items()}, "measure": ds.attrs["measure"],
-               "stimulus_source": ds.attrs.get("stimulus_source"), "total": float(np.nansum(ds["responses"]))}
+    summary = {
+        "sizes": {k: int(v) for k, v in ds["responses"].sizes.items()},
+        "measure": ds.attrs["measure"],
+        "stimulus_source": ds.attrs.get("stimulus_source"),
+        "total": float(np.nansum(ds["responses"])),
+    }
     if notes:
         summary["warnings"] = notes
     if args.out:
@@ -117,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"{args.file}: {summary['measure']} {summary['sizes']} from {summary['stimulus_source']}"
-              + (f" -> {summary['out']}" if args.out else ""))
+        print(
+            f"{args.file}: {summary['measure']} {summary['sizes']} from {summary['stimulus_source']}"
+            + (f" -> {summary['out']}" if args.out else "")
+        )
     return 0
 
 
@@ -158,8 +188,9 @@ def demo(ctx) -> None:
     brain = ctx.data["brain_simulated"]
     # the 2,000 patches stay out of the file: pynwb makes one object per image (~10 ms each, on writing and on
     # every reading); the demo keeps its stimuli (and simulation truth) from the set itself
-    path = save_nwb(brain, ctx.path("demo_brain.nwb"), images=_MAX_IMAGES >= brain.sizes["stimulus"],
-                    overwrite=True, seed=0)
+    path = save_nwb(
+        brain, ctx.path("demo_brain.nwb"), images=_MAX_IMAGES >= brain.sizes["stimulus"], overwrite=True, seed=0
+    )
     loaded = load_nwb(path, stimulus="presentations", progress=ctx.progress)
     loaded = loaded.sel(stimulus=brain["stimulus"].values)
     dims = [d for d in ("repeat", "stimulus", "unit") if d in brain["responses"].dims]
@@ -168,8 +199,10 @@ def demo(ctx) -> None:
     if "repeat" in dims and got.shape == want.shape and not np.array_equal(want, got, equal_nan=True):
         want = compact_repeats(want)  # missing repeats come back at the end of each stimulus's repeats
     if want.shape != got.shape or not np.array_equal(want, got, equal_nan=True):
-        raise NeurosuperError(f"demo nwb step: found counts loaded from {path} that differ from the demo brain "
-                              f"(shapes {got.shape} vs {want.shape}); expected identical counts. This is a bug.")
+        raise NeurosuperError(
+            f"demo nwb step: found counts loaded from {path} that differ from the demo brain "
+            f"(shapes {got.shape} vs {want.shape}); expected identical counts. This is a bug."
+        )
     from .._provenance import INPUTS_KEY
 
     merged = brain.copy()
@@ -178,7 +211,12 @@ def demo(ctx) -> None:
     # every result's provenance names both files: the NWB file (the responses) and the set (stimuli, truth)
     merged.encoding[INPUTS_KEY] = [*brain.encoding.get(INPUTS_KEY, []), str(path)]
     ctx.provide("brain", merged)
-    ctx.summary["nwb"] = {"file": path.name, "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
-                          "n_spikes": int(loaded["n_spikes"].sum()), "counts_identical": True,
-                          "images_in_file": "stimuli" in loaded, "size_MB": round(path.stat().st_size / 1e6, 1),
-                          "seconds": round(time.perf_counter() - start, 2)}
+    ctx.summary["nwb"] = {
+        "file": path.name,
+        "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
+        "n_spikes": int(loaded["n_spikes"].sum()),
+        "counts_identical": True,
+        "images_in_file": "stimuli" in loaded,
+        "size_MB": round(path.stat().st_size / 1e6, 1),
+        "seconds": round(time.perf_counter() - start, 2),
+    }

@@ -37,23 +37,38 @@ def check_inputs(files: list[str], out: str, *, nwb_flags: bool | list[str] = Fa
 
     out_path = Path(out)
     if out_path.exists() and not out_path.is_dir():
-        raise fail(f"--out {out!r}", "an existing file", "a folder (new, or existing: report.html is replaced)",
-                   f"--out {out_path.with_suffix('').name}-report", FormatError)
+        raise fail(
+            f"--out {out!r}",
+            "an existing file",
+            "a folder (new, or existing: report.html is replaced)",
+            f"--out {out_path.with_suffix('').name}-report",
+            FormatError,
+        )
     paths = []
     for name in files:
         path = Path(name)
         suffix = path.suffix.lower()
         if suffix not in SUFFIXES:
-            raise fail(f"file {name!r}", f"suffix {path.suffix or '(none)'!r}", f"one of {', '.join(SUFFIXES)}",
-                       "convert it first: `neurosuper nwb` for recordings, neurosuper.save() for sets, np.savez() "
-                       "for activations", FormatError)
+            raise fail(
+                f"file {name!r}",
+                f"suffix {path.suffix or '(none)'!r}",
+                f"one of {', '.join(SUFFIXES)}",
+                "convert it first: `neurosuper nwb` for recordings, neurosuper.save() for sets, np.savez() "
+                "for activations",
+                FormatError,
+            )
         if not path.exists():
             raise fail(f"file {name!r}", "no such file", "an existing file", "check the path", FormatError)
         paths.append(path)
     if nwb_flags and not any(p.suffix.lower() == ".nwb" for p in paths):
         flags = "/".join(nwb_flags) if isinstance(nwb_flags, list) else "--stimulus/--window"
-        raise fail(flags, "no .nwb file among the inputs", "an NWB file they apply to",
-                   f"drop {flags} (a saved set already holds its stimuli)", FormatError)
+        raise fail(
+            flags,
+            "no .nwb file among the inputs",
+            "an NWB file they apply to",
+            f"drop {flags} (a saved set already holds its stimuli)",
+            FormatError,
+        )
     return paths
 
 
@@ -83,8 +98,9 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
         else:
             from ..storage import load
 
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
-                else path.stat().st_size
+            size = (
+                sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+            )
             ds = load(path, lazy=size > 2**30)
     except NeurosuperError as err:
         text = _one_line(str(err))
@@ -109,8 +125,16 @@ def run(args: argparse.Namespace) -> int:
     settings = parse_settings(args.set)
     sets = [load_input(p, args) for p in paths]
     try:
-        path = report(sets[0], sets[1] if len(sets) > 1 else None, out=args.out, names=[p.stem for p in paths],
-                      groupby=args.groupby, skip=args.skip, settings=settings, progress=not args.quiet)
+        path = report(
+            sets[0],
+            sets[1] if len(sets) > 1 else None,
+            out=args.out,
+            names=[p.stem for p in paths],
+            groupby=args.groupby,
+            skip=args.skip,
+            settings=settings,
+            progress=not args.quiet,
+        )
     except NeurosuperError as err:
         raise type(err)(_one_line(str(err))) from None
     summary = json.loads((Path(args.out) / "summary.json").read_text())
@@ -133,12 +157,26 @@ def register(sub) -> None:
     from .nwb import add_loader_arguments
 
     add_loader_arguments(p)  # --stimulus, --window, --align, --align-relative, --bin-size, --epochs, --measure
-    p.add_argument("--groupby", default="auto", choices=GROUPBY,
-                   help="group units by layer or area (auto: layer, else area; none: one result per set)")
-    p.add_argument("--skip", nargs="+", default=[], metavar="STEP",
-                   help="analysis steps not to run (e.g. --skip directions); the report lists them as skipped")
-    p.add_argument("--set", nargs="+", default=[], metavar="STEP.KEY=VALUE",
-                   help="override a step's (reduced) settings, e.g. --set directions.max_units=512 interpret.k=3 "
-                        "(values read as JSON); the report states the settings as run")
+    p.add_argument(
+        "--groupby",
+        default="auto",
+        choices=GROUPBY,
+        help="group units by layer or area (auto: layer, else area; none: one result per set)",
+    )
+    p.add_argument(
+        "--skip",
+        nargs="+",
+        default=[],
+        metavar="STEP",
+        help="analysis steps not to run (e.g. --skip directions); the report lists them as skipped",
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="STEP.KEY=VALUE",
+        help="override a step's (reduced) settings, e.g. --set directions.max_units=512 interpret.k=3 "
+        "(values read as JSON); the report states the settings as run",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

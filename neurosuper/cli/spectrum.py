@@ -19,8 +19,14 @@ from pathlib import Path
 from typing import Any
 
 #: Python argument → CLI flag, for the "Fix:" advice of errors and warnings raised by the analyses.
-_FLAGS = {"method": "--method", "n_boot": "--n-boot", "n_shuffles": "--n-shuffles", "negatives": "--negatives",
-          "groupby": "--groupby", "seed": "--seed"}
+_FLAGS = {
+    "method": "--method",
+    "n_boot": "--n-boot",
+    "n_shuffles": "--n-shuffles",
+    "negatives": "--negatives",
+    "groupby": "--groupby",
+    "seed": "--seed",
+}
 
 
 def cli_advice(message: str) -> str:
@@ -38,8 +44,11 @@ def summarize(spec, fit, pr=None) -> dict:
     """Deprecated: use :func:`neurosuper.spectral.summary` (``summary(spec, fit)``)."""
     from ..spectral import summary
 
-    warnings.warn("neurosuper.cli.spectrum.summarize is deprecated; use neurosuper.spectral.summary(spec, fit)",
-                  FutureWarning, stacklevel=2)
+    warnings.warn(
+        "neurosuper.cli.spectrum.summarize is deprecated; use neurosuper.spectral.summary(spec, fit)",
+        FutureWarning,
+        stacklevel=2,
+    )
     return summary(spec, fit)
 
 
@@ -50,8 +59,10 @@ def _format(summary: dict, path: str) -> str:
     def one(label: str, alpha, ci, r2, pr, ranks) -> str:
         ci_txt = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else ""
         rng = f"{ranks[0]}–{ranks[1]}" if ranks else "none"
-        return (f"  {label}alpha = {num(alpha)}{ci_txt}  (ranks {rng}, r² = {num(r2)})  participation ratio = "
-                f"{num(pr, '.1f')}")
+        return (
+            f"  {label}alpha = {num(alpha)}{ci_txt}  (ranks {rng}, r² = {num(r2)})  participation ratio = "
+            f"{num(pr, '.1f')}"
+        )
 
     head = f"{path}\n  method: {summary['method']}  stimuli: {summary['n_stimuli']}  units: {summary['n_units']}"
     if "alpha_status" in summary:
@@ -61,18 +72,38 @@ def _format(summary: dict, path: str) -> str:
         if isinstance(pr, dict):
             for g, v in pr.items():
                 lines.append(f"  {g}: participation ratio = {num(v, '.1f')}")
-                lines.append(f"  {g}: variance by rank: " + "  ".join(
-                    f"{i}: {x:.4g}" for i, x in enumerate((spectra or {}).get(g, [])[:20], 1)))
+                lines.append(
+                    f"  {g}: variance by rank: "
+                    + "  ".join(f"{i}: {x:.4g}" for i, x in enumerate((spectra or {}).get(g, [])[:20], 1))
+                )
         else:
             lines.append(f"  participation ratio = {num(pr, '.1f')}")
-            lines.append("  variance by rank: " + "  ".join(
-                f"{i}: {x:.4g}" for i, x in enumerate((spectra or [])[:20], 1)))
+            lines.append(
+                "  variance by rank: " + "  ".join(f"{i}: {x:.4g}" for i, x in enumerate((spectra or [])[:20], 1))
+            )
     elif isinstance(summary["alpha"], dict):
-        lines = [one(f"{g}: ", summary["alpha"][g], (summary["alpha_ci"] or {}).get(g), summary["r2"][g],
-                     summary["participation_ratio"][g], (summary["ranks"] or {}).get(g)) for g in summary["alpha"]]
+        lines = [
+            one(
+                f"{g}: ",
+                summary["alpha"][g],
+                (summary["alpha_ci"] or {}).get(g),
+                summary["r2"][g],
+                summary["participation_ratio"][g],
+                (summary["ranks"] or {}).get(g),
+            )
+            for g in summary["alpha"]
+        ]
     else:
-        lines = [one("", summary["alpha"], summary["alpha_ci"], summary["r2"], summary["participation_ratio"],
-                     summary["ranks"])]
+        lines = [
+            one(
+                "",
+                summary["alpha"],
+                summary["alpha_ci"],
+                summary["r2"],
+                summary["participation_ratio"],
+                summary["ranks"],
+            )
+        ]
     for key in ("result", "figure"):
         if key in summary:
             lines.append(f"  {key}: {summary[key]}")
@@ -89,9 +120,13 @@ def check_figure_target(path: str | Path, *, overwrite: bool) -> Path:
     path = Path(path)
     supported = sorted(Figure().canvas.get_supported_filetypes())
     if path.suffix.lower().lstrip(".") not in supported:
-        raise fail(f"--figure {str(path)!r}", f"suffix {path.suffix or '(none)'!r}",
-                   f"one of {', '.join('.' + s for s in supported)}", f"--figure {path.with_suffix('.png')}",
-                   FormatError)
+        raise fail(
+            f"--figure {str(path)!r}",
+            f"suffix {path.suffix or '(none)'!r}",
+            f"one of {', '.join('.' + s for s in supported)}",
+            f"--figure {path.with_suffix('.png')}",
+            FormatError,
+        )
     return _exists_as_flag(check_target, path, overwrite, "--figure")
 
 
@@ -101,8 +136,13 @@ def _exists_as_flag(check, path: Path, overwrite: bool, flag: str) -> Path:
 
     if (path.exists() or path.is_symlink()) and not overwrite:
         kind = "folder" if path.is_dir() else "file"
-        raise fail(f"{flag} {str(path)!r}", f"an existing {kind}", "a new path",
-                   f"add --overwrite to replace it, or choose another {flag} name", FormatError)
+        raise fail(
+            f"{flag} {str(path)!r}",
+            f"an existing {kind}",
+            "a new path",
+            f"add --overwrite to replace it, or choose another {flag} name",
+            FormatError,
+        )
     return check(path, overwrite=overwrite)
 
 
@@ -115,8 +155,13 @@ def _outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     figure = args.figure
     if args.plot:
         if figure and figure != args.plot:
-            raise fail("--plot", f"--plot {args.plot!r} and --figure {figure!r}", "one figure path",
-                       f"--figure {args.plot} (--plot is the deprecated name of --figure)", FormatError)
+            raise fail(
+                "--plot",
+                f"--plot {args.plot!r} and --figure {figure!r}",
+                "one figure path",
+                f"--figure {args.plot} (--plot is the deprecated name of --figure)",
+                FormatError,
+            )
         print("neurosuper: warning: --plot is deprecated; use --figure (same meaning).", file=sys.stderr)
         figure = args.plot
     out = None
@@ -141,12 +186,21 @@ def _compute(args: argparse.Namespace, ds) -> tuple[Any, Any, str | None, list]:
     groupby = None if args.groupby in (None, "none") else args.groupby
     with recorded_warnings() as notes:
         try:
-            spec = spectral.eigenspectrum(ds, method=args.method, n_shuffles=args.n_shuffles, n_boot=args.n_boot,
-                                          zscore=args.zscore, seed=args.seed, groupby=groupby,
-                                          progress=not args.json and sys.stderr.isatty())
+            spec = spectral.eigenspectrum(
+                ds,
+                method=args.method,
+                n_shuffles=args.n_shuffles,
+                n_boot=args.n_boot,
+                zscore=args.zscore,
+                seed=args.seed,
+                groupby=groupby,
+                progress=not args.json and sys.stderr.isatty(),
+            )
         except np.linalg.LinAlgError as err:  # the analysis checks its input; this is a last safety net
-            raise AnalysisError(f"eigenspectrum: found a matrix the eigensolver cannot handle ({err}); expected "
-                                "finite responses. Fix: check the file with neurosuper info.") from None
+            raise AnalysisError(
+                f"eigenspectrum: found a matrix the eigensolver cannot handle ({err}); expected "
+                "finite responses. Fix: check the file with neurosuper info."
+            ) from None
         fit, status = None, None
         try:
             fit = spectral.powerlaw(spec, ranks=ranks, negatives=args.negatives)
@@ -173,8 +227,14 @@ def run(args: argparse.Namespace) -> int:
     if fit is not None:
         summary = spectral.summary(spec, fit)
     else:
-        summary = {"alpha": None, "alpha_ci": None, "ranks": None, "r2": None,
-                   **spectral.summary(spec, include_spectrum=True), "alpha_status": cli_advice(status)}
+        summary = {
+            "alpha": None,
+            "alpha_ci": None,
+            "ranks": None,
+            "r2": None,
+            **spectral.summary(spec, include_spectrum=True),
+            "alpha_status": cli_advice(status),
+        }
     if out_path is not None:
         summary["result"] = str(_save_result(spec, fit, out_path, overwrite=args.overwrite))
     if fig_path is not None:
@@ -199,33 +259,57 @@ def _save_result(spec, fit, path: Path, *, overwrite: bool) -> Path:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("spectrum", help="eigenspectrum, power-law alpha (with CI) and participation ratio of a set",
-                       description="Eigenspectrum (PCA, or cvPCA with two repeats), the power-law exponent alpha "
-                                   "with a bootstrap CI, and the participation ratio (docs/spectral.md).")
+    p = sub.add_parser(
+        "spectrum",
+        help="eigenspectrum, power-law alpha (with CI) and participation ratio of a set",
+        description="Eigenspectrum (PCA, or cvPCA with two repeats), the power-law exponent alpha "
+        "with a bootstrap CI, and the participation ratio (docs/spectral.md).",
+    )
     p.add_argument("file", help="a .nc or .zarr ResponseSet written by neurosuper.save")
-    p.add_argument("--method", choices=["auto", "pca", "cvpca"], default="auto",
-                   help="auto: cvPCA when two valid repeats exist, else PCA (default)")
-    p.add_argument("--n-boot", type=int, default=50, help="bootstrap replicates over stimuli for the CI (default 50; "
-                   "0: no CI)")
+    p.add_argument(
+        "--method",
+        choices=["auto", "pca", "cvpca"],
+        default="auto",
+        help="auto: cvPCA when two valid repeats exist, else PCA (default)",
+    )
+    p.add_argument(
+        "--n-boot", type=int, default=50, help="bootstrap replicates over stimuli for the CI (default 50; 0: no CI)"
+    )
     p.add_argument("--n-shuffles", type=int, default=10, help="cvPCA repeat swaps averaged (default 10)")
-    p.add_argument("--groupby", default=None, metavar="COORD",
-                   help="layer, area, auto (layer, else area) or any unit coord: one alpha per group "
-                        "(default: all units together)")
-    p.add_argument("--ranks", type=int, nargs=2, metavar=("FIRST", "LAST"), default=None,
-                   help="fit ranks FIRST..LAST (1-based, inclusive); default 11..min(500, N // 4), N = the "
-                        "spectrum's ranks")
-    p.add_argument("--negatives", choices=["stop", "abs"], default="stop",
-                   help="cvPCA values <= 0 (noise floor): stop the fit before them (default) or fit log|λ| "
-                        "(Stringer's code)")
+    p.add_argument(
+        "--groupby",
+        default=None,
+        metavar="COORD",
+        help="layer, area, auto (layer, else area) or any unit coord: one alpha per group "
+        "(default: all units together)",
+    )
+    p.add_argument(
+        "--ranks",
+        type=int,
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        default=None,
+        help="fit ranks FIRST..LAST (1-based, inclusive); default 11..min(500, N // 4), N = the spectrum's ranks",
+    )
+    p.add_argument(
+        "--negatives",
+        choices=["stop", "abs"],
+        default="stop",
+        help="cvPCA values <= 0 (noise floor): stop the fit before them (default) or fit log|λ| (Stringer's code)",
+    )
     p.add_argument("--zscore", action="store_true", help="z-score units first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="save the spectrum and fit (.nc or .zarr); checked before computing")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
     p.add_argument("--figure", help="save the log-log figure (.png, .pdf, .svg, ...); checked before computing")
     p.add_argument("--plot", help="deprecated name of --figure")
-    p.add_argument("--json", action="store_true", help="print one JSON object (alpha, alpha_ci, ranks, r2, "
-                   "participation_ratio, method, n_stimuli, n_units; alpha_status and variance when alpha is not "
-                   "fittable; result/figure when written)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (alpha, alpha_ci, ranks, r2, "
+        "participation_ratio, method, n_stimuli, n_units; alpha_status and variance when alpha is not "
+        "fittable; result/figure when written)",
+    )
     p.set_defaults(func=run)
 
 
@@ -288,11 +372,14 @@ def demo(ctx) -> None:
                     ds_attrs = source.attrs
                     true = source["true_spectrum"]
                     entry["alpha_true"] = spectral.summary(spectral.powerlaw(true, ranks=tuple(fit.attrs["ranks"])))[
-                        "alpha"]
+                        "alpha"
+                    ]
                     entry["alpha_true_ranks"] = list(fit.attrs["ranks"])
                     if "alpha_true" in ds_attrs:
-                        entry["alpha_true_as_generated"] = {"alpha": float(ds_attrs["alpha_true"]),
-                                                            "ranks": list(ds_attrs.get("alpha_ranks", []))}
+                        entry["alpha_true_as_generated"] = {
+                            "alpha": float(ds_attrs["alpha_true"]),
+                            "ranks": list(ds_attrs.get("alpha_ranks", [])),
+                        }
                     reference = true
                 if group is not None:
                     per = spectral.eigenspectrum(ds, groupby=group, progress=ctx.progress)
@@ -303,8 +390,13 @@ def demo(ctx) -> None:
                     results[name][f"powerlaw_per_{group}"] = per_fit
                     plot_spectrum(per, per_fit, ax=ax, title=f"{name}: one curve per {group} ({per.attrs['method']})")
                 else:
-                    plot_spectrum(spec, fit, ax=ax, reference=reference,
-                                  title=f"{name} ({spec.attrs['method']}, n_boot = {n_boot})")
+                    plot_spectrum(
+                        spec,
+                        fit,
+                        ax=ax,
+                        reference=reference,
+                        title=f"{name} ({spec.attrs['method']}, n_boot = {n_boot})",
+                    )
             except AnalysisError as err:
                 entry = {"error": str(err)}
                 ax.set_axis_off()
@@ -317,17 +409,31 @@ def demo(ctx) -> None:
         save_figure(fig, ctx.path("spectrum.png"), overwrite=True, dpi=150)
     summary["figures"] = ["spectrum.png"] if results else []
     methods = {r["spectrum"].attrs.get("method") for r in results.values()}
-    how = {"cvpca": "cvPCA: the variance that replicates across the two repeats",
-           "pca": "PCA: with a single repeat, noise variance is included"}
-    summary["captions"] = {} if not results else {"spectrum.png": (
-        "Variance of each principal dimension against its rank, log–log ("
-        + "; ".join(how.get(str(m), str(m)) for m in sorted(methods, key=str))
-        + "). The dashed line is the power law fitted over the shaded ranks, slope −α; the dotted line "
-        "marks α = 1 + 2/d: a smooth code of a d-dimensional stimulus space needs a spectrum decaying faster than that "
-        "(Stringer et al. 2019). A set with layers or areas is drawn one curve per layer or area.")}
+    how = {
+        "cvpca": "cvPCA: the variance that replicates across the two repeats",
+        "pca": "PCA: with a single repeat, noise variance is included",
+    }
+    summary["captions"] = (
+        {}
+        if not results
+        else {
+            "spectrum.png": (
+                "Variance of each principal dimension against its rank, log–log ("
+                + "; ".join(how.get(str(m), str(m)) for m in sorted(methods, key=str))
+                + "). The dashed line is the power law fitted over the shaded ranks, slope −α; the dotted line "
+                "marks α = 1 + 2/d: a smooth code of a d-dimensional stimulus space needs a spectrum decaying faster "
+                "than that "
+                "(Stringer et al. 2019). A set with layers or areas is drawn one curve per layer or area."
+            )
+        }
+    )
     if ctx.demo:  # an illustration of what α means, for the demo only (it uses no data)
-        circles = {f"circle, α = {a:g}": spectral.random_projection(spectral.circle_population(a, 400, 200),
-                                                                     order="angle", seed=0) for a in (2.0, 4.0)}
+        circles = {
+            f"circle, α = {a:g}": spectral.random_projection(
+                spectral.circle_population(a, 400, 200), order="angle", seed=0
+            )
+            for a in (2.0, 4.0)
+        }
         save_figure(plot_trajectory(circles), ctx.path("trajectory.png"), overwrite=True, dpi=150)
         summary["figures"].append("trajectory.png")
         summary["captions"]["trajectory.png"] = (
@@ -335,7 +441,8 @@ def demo(ctx) -> None:
             "decaying as α = 2 and α = 4, projected at random into 3-D and drawn in stimulus order. With α ≤ 1 + 2/d "
             "(= 3 here) the code is rough — nearby angles land far apart; with α = 4 it is smooth. E, in each title, "
             "is the trajectory's energy (squared step lengths relative to its spread): for α ≤ 3 it grows without "
-            "bound as neurons are added.")
+            "bound as neurons are added."
+        )
 
     if hasattr(ctx, "results"):
         ctx.results["spectrum"] = results

@@ -15,8 +15,16 @@ from typing import Any
 
 #: The demo step's reduced settings (``ctx.settings["toy"]`` overrides them): these reproduce the pentagon
 #: (every C_i ≈ 0.40) in about a second; the papers train 10,000 steps with batch 1,024 and lr 1e-3.
-DEMO_SETTINGS: dict[str, Any] = {"n_features": 5, "n_hidden": 2, "density": 0.05, "n_seeds": 4, "steps": 1500,
-                                 "batch_size": 256, "lr": 1e-2, "seed": 0}
+DEMO_SETTINGS: dict[str, Any] = {
+    "n_features": 5,
+    "n_hidden": 2,
+    "density": 0.05,
+    "n_seeds": 4,
+    "steps": 1500,
+    "batch_size": 256,
+    "lr": 1e-2,
+    "seed": 0,
+}
 
 
 def _inputs(result) -> dict[str, Any]:
@@ -29,34 +37,51 @@ def _inputs(result) -> dict[str, Any]:
 
 def _title(result) -> str:
     """``toy model n=5, m=2, density 0.05`` (and the model when it is not relu)."""
-    title = (f"toy model n={result.sizes['feature']}, m={result.sizes['hidden']}, "
-             f"density {float(result['density']):g}")
+    title = f"toy model n={result.sizes['feature']}, m={result.sizes['hidden']}, density {float(result['density']):g}"
     model = result.attrs.get("model", "relu")
     return title if model == "relu" else f"{title}, {model}"
 
 
 def _format(out: dict[str, Any]) -> str:
     sparsity = f"density {out.get('density')}" + (f", kurtosis {out['kurtosis']}" if "kurtosis" in out else "")
-    lines = [f"toy model ({out.get('model')}): {out.get('n_features')} features in {out.get('n_hidden')} hidden dims, "
-             f"{sparsity}; {out.get('steps')} steps, best of {out.get('n_seeds')} seeds (seed {out.get('best_seed')})",
-             "  capacity per feature: " + ", ".join(f"{c:.3f}" if c is not None else "nan"
-                                                     for c in out.get("capacity", [])),
-             f"  ΣC = {out.get('capacity_sum')} (of {out.get('n_hidden')} dims); {out.get('n_monosemantic')} "
-             f"monosemantic, {out.get('n_polysemantic')} polysemantic, {out.get('n_ignored')} ignored",
-             f"  final loss: {out.get('loss')}"]
+    lines = [
+        f"toy model ({out.get('model')}): {out.get('n_features')} features in {out.get('n_hidden')} hidden dims, "
+        f"{sparsity}; {out.get('steps')} steps, best of {out.get('n_seeds')} seeds (seed {out.get('best_seed')})",
+        "  capacity per feature: " + ", ".join(f"{c:.3f}" if c is not None else "nan" for c in out.get("capacity", [])),
+        f"  ΣC = {out.get('capacity_sum')} (of {out.get('n_hidden')} dims); {out.get('n_monosemantic')} "
+        f"monosemantic, {out.get('n_polysemantic')} polysemantic, {out.get('n_ignored')} ignored",
+        f"  final loss: {out.get('loss')}",
+    ]
     return "\n".join(lines)
 
 
 #: The command's flag for each argument of :func:`neurosuper.toy.train` (named in error messages).
-FLAGS = {"n_features": "--features", "n_hidden": "--hidden", "model": "--model", "density": "--density",
-         "kurtosis": "--kurtosis", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr",
-         "n_seeds": "--seeds", "seed": "--seed", "backend": "--backend"}
+FLAGS = {
+    "n_features": "--features",
+    "n_hidden": "--hidden",
+    "model": "--model",
+    "density": "--density",
+    "kurtosis": "--kurtosis",
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "n_seeds": "--seeds",
+    "seed": "--seed",
+    "backend": "--backend",
+}
 
 
 def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`neurosuper.toy.train` the command's flags stand for."""
-    kwargs: dict[str, Any] = {"model": args.model, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                              "n_seeds": args.seeds, "seed": args.seed, "backend": args.backend}
+    kwargs: dict[str, Any] = {
+        "model": args.model,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "n_seeds": args.seeds,
+        "seed": args.seed,
+        "backend": args.backend,
+    }
     if args.density is not None:
         kwargs["density"] = args.density
     elif args.kurtosis is None:
@@ -68,8 +93,14 @@ def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
         from .._validation import check_float
 
-        r = check_float("importance_ratio", args.importance_ratio, low=0.0, low_open=True, caller="neurosuper toy",
-                        fix="pass --importance-ratio in (0, 1], e.g. 0.7 (feature i has importance 0.7**i)")
+        r = check_float(
+            "importance_ratio",
+            args.importance_ratio,
+            low=0.0,
+            low_open=True,
+            caller="neurosuper toy",
+            fix="pass --importance-ratio in (0, 1], e.g. 0.7 (feature i has importance 0.7**i)",
+        )
         kwargs["importance"] = r ** np.arange(max(int(args.features), 0), dtype=float)
     return kwargs
 
@@ -124,25 +155,44 @@ def run(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     from ..toy import MODELS
 
-    p = sub.add_parser("toy", help="train a toy model of superposition and print each feature's capacity "
-                                   "(Elhage et al. 2022; Scherlis et al. 2022)")
+    p = sub.add_parser(
+        "toy",
+        help="train a toy model of superposition and print each feature's capacity "
+        "(Elhage et al. 2022; Scherlis et al. 2022)",
+    )
     p.add_argument("--features", type=int, default=5, help="number of input features n (default 5)")
     p.add_argument("--hidden", type=int, default=2, help="hidden dims m (default 2; m < n for superposition)")
-    p.add_argument("--model", default="relu", choices=MODELS,
-                   help="relu / linear (Elhage: x' = ReLU(WᵀWx + b)) or quadratic (Scherlis; default relu)")
-    p.add_argument("--density", type=float, default=None,
-                   help="probability a feature is non-zero, in (0, 1] (default 0.05; for the quadratic model "
-                        "1/kurtosis)")
+    p.add_argument(
+        "--model",
+        default="relu",
+        choices=MODELS,
+        help="relu / linear (Elhage: x' = ReLU(WᵀWx + b)) or quadratic (Scherlis; default relu)",
+    )
+    p.add_argument(
+        "--density",
+        type=float,
+        default=None,
+        help="probability a feature is non-zero, in (0, 1] (default 0.05; for the quadratic model 1/kurtosis)",
+    )
     p.add_argument("--kurtosis", type=float, default=None, help="input kurtosis K >= 1 (quadratic model only)")
-    p.add_argument("--importance-ratio", type=float, default=None, metavar="R",
-                   help="feature i has importance R**i (e.g. 0.7, Elhage et al.; default: every feature 1)")
+    p.add_argument(
+        "--importance-ratio",
+        type=float,
+        default=None,
+        metavar="R",
+        help="feature i has importance R**i (e.g. 0.7, Elhage et al.; default: every feature 1)",
+    )
     p.add_argument("--steps", type=int, default=10_000, help="AdamW steps (default 10000)")
     p.add_argument("--batch-size", type=int, default=1024, help="samples per step (default 1024)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--seeds", type=int, default=4, help="restarts trained at once; the best is kept (default 4)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--backend", default="numpy", choices=("numpy", "torch"),
-                   help="numpy (analytic gradients) or torch (autograd); the same numbers (default numpy)")
+    p.add_argument(
+        "--backend",
+        default="numpy",
+        choices=("numpy", "torch"),
+        help="numpy (analytic gradients) or torch (autograd); the same numbers (default numpy)",
+    )
     p.add_argument("--out", help="write the trained model here (.nc or .zarr)")
     p.add_argument("--figure", help="write the geometry figure (m = 2) or capacity figure here (.png/.pdf/.svg)")
     p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
@@ -184,15 +234,19 @@ def demo(ctx) -> None:
         from ..plot.toy import plot_geometry
 
         fig = plot_geometry(result, title=title)
-        caption = (f"Each feature's embedding W_i in the 2-D hidden space, coloured by importance and labelled with "
-                   f"its capacity C_i: here {n} features at density {density:g}; five features at the corners of a "
-                   "regular pentagon each get C = 0.4 (Elhage et al. 2022).")
+        caption = (
+            f"Each feature's embedding W_i in the 2-D hidden space, coloured by importance and labelled with "
+            f"its capacity C_i: here {n} features at density {density:g}; five features at the corners of a "
+            "regular pentagon each get C = 0.4 (Elhage et al. 2022)."
+        )
     else:
         from ..plot.capacity import plot_capacity
 
         fig = plot_capacity(result, title=title)
-        caption = (f"The capacity C_i of each of the {n} features of a toy model with {m} hidden dims against its "
-                   "importance, coloured monosemantic / polysemantic / ignored (Scherlis et al. 2022).")
+        caption = (
+            f"The capacity C_i of each of the {n} features of a toy model with {m} hidden dims against its "
+            "importance, coloured monosemantic / polysemantic / ignored (Scherlis et al. 2022)."
+        )
     entry["figure"] = save_figure(fig, ctx.path("toy_pentagon.png"), overwrite=True, dpi=120).name
     entry["captions"] = {entry["figure"]: caption}
     entry["warnings"] = notes  # recorded, never silenced

@@ -31,10 +31,13 @@ def _dim_of(obj: xr.Dataset | xr.DataArray) -> tuple[str, ...]:
         return ("stimulus_a", "stimulus_b")
     if "stimulus" in obj.dims:
         return ("stimulus",)
-    raise fail("compare: input", f"dims {tuple(map(str, obj.dims))}",
-               "a ResponseSet or responses with a 'stimulus' dim, or an RDM with dims (stimulus_a, stimulus_b)",
-               "pass a set made by neurosuper.from_array, or an RDM from neurosuper.compare.rdm / as_rdm",
-               AnalysisError)
+    raise fail(
+        "compare: input",
+        f"dims {tuple(map(str, obj.dims))}",
+        "a ResponseSet or responses with a 'stimulus' dim, or an RDM with dims (stimulus_a, stimulus_b)",
+        "pass a set made by neurosuper.from_array, or an RDM from neurosuper.compare.rdm / as_rdm",
+        AnalysisError,
+    )
 
 
 def stimulus_ids(obj: xr.Dataset | xr.DataArray) -> np.ndarray:
@@ -54,8 +57,13 @@ def _canonical(ids: list) -> list:
         return sorted(ids, key=_sort_key)
 
 
-def shared_ids(*id_lists: Sequence[Any], names: Sequence[str] | None = None, caller: str = "compare",
-               min_shared: int = MIN_SHARED_STIMULI, warn: bool = True) -> np.ndarray:
+def shared_ids(
+    *id_lists: Sequence[Any],
+    names: Sequence[str] | None = None,
+    caller: str = "compare",
+    min_shared: int = MIN_SHARED_STIMULI,
+    warn: bool = True,
+) -> np.ndarray:
     """The ids every list holds, in canonical (sorted) order.
 
     Raises :class:`AnalysisError` listing the ids only some inputs hold when fewer than ``min_shared`` are
@@ -83,15 +91,22 @@ def shared_ids(*id_lists: Sequence[Any], names: Sequence[str] | None = None, cal
         only = [(name, [v for v in ids if v not in common]) for name, ids in zip(names, lists, strict=True)]
     if len(shared) < min_shared:
         found = "; ".join(f"only in {name}: {preview(o) if o else 'none'}" for name, o in only)
-        raise fail(f"{caller}: stimulus ids", f"{len(shared)} shared ({found})",
-                   f"at least {min_shared} stimulus ids in common (inputs are matched on ids, not positions)",
-                   "compute both sets on the same stimuli, or rename the ids so that they match, e.g. "
-                   "ds = ds.assign_coords(stimulus=ids)", AnalysisError)
+        raise fail(
+            f"{caller}: stimulus ids",
+            f"{len(shared)} shared ({found})",
+            f"at least {min_shared} stimulus ids in common (inputs are matched on ids, not positions)",
+            "compute both sets on the same stimuli, or rename the ids so that they match, e.g. "
+            "ds = ds.assign_coords(stimulus=ids)",
+            AnalysisError,
+        )
     dropped = [(name, o) for name, o in only if o]
     if warn and dropped:
         what = ", ".join(f"{len(o)} only in {name} ({preview(o, 3)})" for name, o in dropped)
-        warnings.warn(f"{caller}: compared on the {len(shared)} stimuli all inputs share; left out {what}.",
-                      NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"{caller}: compared on the {len(shared)} stimuli all inputs share; left out {what}.",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
     return shared
 
 
@@ -113,8 +128,13 @@ def _positions(have: np.ndarray, want: np.ndarray) -> np.ndarray:
     return np.array([lookup[v] for v in want.tolist()], dtype=np.intp)
 
 
-def align(*objs: xr.Dataset | xr.DataArray, names: Sequence[str] | None = None, caller: str = "align",
-          min_shared: int = MIN_SHARED_STIMULI, warn: bool = True) -> tuple:
+def align(
+    *objs: xr.Dataset | xr.DataArray,
+    names: Sequence[str] | None = None,
+    caller: str = "align",
+    min_shared: int = MIN_SHARED_STIMULI,
+    warn: bool = True,
+) -> tuple:
     """The inputs restricted to the stimulus ids they all share, in one canonical (sorted) order.
 
     Parameters
@@ -137,6 +157,5 @@ def align(*objs: xr.Dataset | xr.DataArray, names: Sequence[str] | None = None, 
     AnalysisError
         When fewer than ``min_shared`` ids are shared: the message lists the ids only one input holds.
     """
-    ids = shared_ids(*[stimulus_ids(o) for o in objs], names=names, caller=caller, min_shared=min_shared,
-                     warn=warn)
+    ids = shared_ids(*[stimulus_ids(o) for o in objs], names=names, caller=caller, min_shared=min_shared, warn=warn)
     return tuple(_select(o, ids) for o in objs)

@@ -29,8 +29,7 @@ __all__ = ["cka", "procrustes", "MAX_GRAM_BYTES"]
 #: and the largest set of stimulus Grams the Gram form holds.
 MAX_GRAM_BYTES = 2 * 2**30
 
-REFERENCE_CKA = ("Kornblith et al. 2019 ICML (linear CKA); debiased: unbiased HSIC of Song et al. 2012 JMLR "
-                 "13:1393")
+REFERENCE_CKA = "Kornblith et al. 2019 ICML (linear CKA); debiased: unbiased HSIC of Song et al. 2012 JMLR 13:1393"
 REFERENCE_PROCRUSTES = "Williams et al. 2021 NeurIPS, Generalized shape metrics on neural representations"
 
 
@@ -67,9 +66,16 @@ def prepare(a: Any, b: Any, *, groupby: str | None, time: Any, caller: str) -> P
     whole = [(None, np.arange(xa.sizes["unit"]))]
     ga = whole + (prep.unit_groups(xa, ca) if ca else [])
     gb = [(None, np.arange(xb.sizes["unit"]))] + (prep.unit_groups(xb, cb) if cb else [])
-    return Prepared(a=xa, b=xb, groups_a=ga, groups_b=gb, coord_a=ca, coord_b=cb,
-                    source_a=a if isinstance(a, xr.Dataset) else None,
-                    source_b=b if isinstance(b, xr.Dataset) else None)
+    return Prepared(
+        a=xa,
+        b=xb,
+        groups_a=ga,
+        groups_b=gb,
+        coord_a=ca,
+        coord_b=cb,
+        source_a=a if isinstance(a, xr.Dataset) else None,
+        source_b=b if isinstance(b, xr.Dataset) else None,
+    )
 
 
 def _check_memory(p: Prepared, form: str, caller: str) -> None:
@@ -77,21 +83,40 @@ def _check_memory(p: Prepared, form: str, caller: str) -> None:
     units = p.a.sizes["unit"] + p.b.sizes["unit"]
     need = units**2 * 8 if form == "feature" else (len(p.groups_a) + len(p.groups_b)) * n * n * 8 * 2
     if need > MAX_GRAM_BYTES:
-        raise fail(f"{caller}: {n} stimuli × {units} units in all", f"a {form}-form computation that would "
-                   f"allocate {need / 2**30:.2f} GiB", f"at most MAX_GRAM_BYTES = {MAX_GRAM_BYTES / 2**30:.0f} GiB",
-                   "compare per layer/area (select units), or subsample the stimuli", AnalysisError)
+        raise fail(
+            f"{caller}: {n} stimuli × {units} units in all",
+            f"a {form}-form computation that would allocate {need / 2**30:.2f} GiB",
+            f"at most MAX_GRAM_BYTES = {MAX_GRAM_BYTES / 2**30:.0f} GiB",
+            "compare per layer/area (select units), or subsample the stimuli",
+            AnalysisError,
+        )
 
 
-def pair_stats(p: Prepared, *, cka: bool = True, debiased: bool, procrustes: bool, progress: bool,
-               caller: str) -> PairStats:
+def pair_stats(
+    p: Prepared, *, cka: bool = True, debiased: bool, procrustes: bool, progress: bool, caller: str
+) -> PairStats:
     n = p.a.sizes["stimulus"]
     if debiased and n < 4:
-        raise fail(f"{caller}: stimuli", f"{n}", "at least 4 stimuli for the debiased estimator (it divides "
-                   "by n(n-3))", "use debiased=False or more stimuli", AnalysisError)
+        raise fail(
+            f"{caller}: stimuli",
+            f"{n}",
+            "at least 4 stimuli for the debiased estimator (it divides by n(n-3))",
+            "use debiased=False or more stimuli",
+            AnalysisError,
+        )
     form = choose_form(n, p.groups_a, p.groups_b, cka=cka, procrustes=procrustes)
     _check_memory(p, form, caller)
-    return linear_pairs(p.a.data, p.b.data, p.groups_a, p.groups_b, cka=cka, debiased=debiased,
-                        procrustes=procrustes, form=form, progress=progress)
+    return linear_pairs(
+        p.a.data,
+        p.b.data,
+        p.groups_a,
+        p.groups_b,
+        cka=cka,
+        debiased=debiased,
+        procrustes=procrustes,
+        form=form,
+        progress=progress,
+    )
 
 
 def _dims(p: Prepared) -> tuple[str | None, str | None]:
@@ -127,16 +152,23 @@ def pairs_array(values: np.ndarray, p: Prepared, name: str) -> xr.DataArray:
 
 
 def _attrs(p: Prepared, stats: PairStats) -> dict[str, Any]:
-    return {"form": stats.form, "n_stimuli": int(stats.n), "n_units_a": int(p.a.sizes["unit"]),
-            "n_units_b": int(p.b.sizes["unit"]), "groupby_a": p.coord_a or "none", "groupby_b": p.coord_b or "none",
-            "system_a": p.a.attrs.get("system", (p.source_a.attrs.get("system") if p.source_a is not None else None))
-            or "unknown",
-            "system_b": p.b.attrs.get("system", (p.source_b.attrs.get("system") if p.source_b is not None else None))
-            or "unknown"}
+    return {
+        "form": stats.form,
+        "n_stimuli": int(stats.n),
+        "n_units_a": int(p.a.sizes["unit"]),
+        "n_units_b": int(p.b.sizes["unit"]),
+        "groupby_a": p.coord_a or "none",
+        "groupby_b": p.coord_b or "none",
+        "system_a": p.a.attrs.get("system", (p.source_a.attrs.get("system") if p.source_a is not None else None))
+        or "unknown",
+        "system_b": p.b.attrs.get("system", (p.source_b.attrs.get("system") if p.source_b is not None else None))
+        or "unknown",
+    }
 
 
-def cka(a: Any, b: Any, *, debiased: bool = False, groupby: str | None = None, time: Any = None,
-        progress: bool = False) -> xr.DataArray:
+def cka(
+    a: Any, b: Any, *, debiased: bool = False, groupby: str | None = None, time: Any = None, progress: bool = False
+) -> xr.DataArray:
     """Linear centred kernel alignment between two sets (Kornblith et al. 2019), optionally debiased.
 
     Parameters
@@ -165,8 +197,13 @@ def cka(a: Any, b: Any, *, debiased: bool = False, groupby: str | None = None, t
     values = stats.cka_debiased if debiased else stats.cka
     out = pairs_array(values, p, "cka")
     out.attrs.update({**_attrs(p, stats), "debiased": bool(debiased)})
-    return stamp(out, analysis="compare.cka", reference=REFERENCE_CKA,
-                 options={"debiased": debiased, "groupby": groupby, "time": time}, inputs_from=p.source_a)
+    return stamp(
+        out,
+        analysis="compare.cka",
+        reference=REFERENCE_CKA,
+        options={"debiased": debiased, "groupby": groupby, "time": time},
+        inputs_from=p.source_a,
+    )
 
 
 def procrustes_values(nuclear: np.ndarray, norm2_a: np.ndarray, norm2_b: np.ndarray, scale: bool) -> np.ndarray:
@@ -182,16 +219,21 @@ def warn_degenerate(n: int, p: Prepared, caller: str) -> bool:
     wide = [name for name, x in (("a", p.a), ("b", p.b)) if x.sizes["unit"] >= n - 1]
     if wide:
         verb = "have" if len(wide) > 1 else "has"
-        warnings.warn(f"{caller}: {' and '.join(wide)} {verb} at least as many units as stimuli ({n}): an orthogonal "
-                      "rotation then fits nearly any configuration onto another (the Grams of wide random sets are "
-                      "nearly proportional to the identity), so the in-sample Procrustes distance shrinks towards 0 "
-                      "for unrelated sets. Compare more stimuli than units, or fewer units (e.g. a PCA), and "
-                      "judge it against a shuffled baseline.", NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"{caller}: {' and '.join(wide)} {verb} at least as many units as stimuli ({n}): an orthogonal "
+            "rotation then fits nearly any configuration onto another (the Grams of wide random sets are "
+            "nearly proportional to the identity), so the in-sample Procrustes distance shrinks towards 0 "
+            "for unrelated sets. Compare more stimuli than units, or fewer units (e.g. a PCA), and "
+            "judge it against a shuffled baseline.",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
     return bool(wide)
 
 
-def procrustes(a: Any, b: Any, *, scale: bool = True, groupby: str | None = None, time: Any = None,
-               progress: bool = False) -> xr.Dataset:
+def procrustes(
+    a: Any, b: Any, *, scale: bool = True, groupby: str | None = None, time: Any = None, progress: bool = False
+) -> xr.Dataset:
     """Procrustes shape distance between two sets (Williams et al. 2021).
 
     Both are centred per unit (and with ``scale`` divided by their Frobenius norm), zero-padded to equal
@@ -223,7 +265,18 @@ def procrustes(a: Any, b: Any, *, scale: bool = True, groupby: str | None = None
     with np.errstate(invalid="ignore", divide="ignore"):
         sim = stats.nuclear / np.sqrt(stats.norm2_a[:, None] * stats.norm2_b[None, :])
     out = xr.Dataset({"distance": pairs_array(dist, p, "distance"), "similarity": pairs_array(sim, p, "similarity")})
-    out.attrs.update({**_attrs(p, stats), "scale": bool(scale), "degenerate": degenerate,
-                      "units": "radians (angular shape distance)" if scale else "the responses' units"})
-    return stamp(out, analysis="compare.procrustes", reference=REFERENCE_PROCRUSTES,
-                 options={"scale": scale, "groupby": groupby, "time": time}, inputs_from=p.source_a)
+    out.attrs.update(
+        {
+            **_attrs(p, stats),
+            "scale": bool(scale),
+            "degenerate": degenerate,
+            "units": "radians (angular shape distance)" if scale else "the responses' units",
+        }
+    )
+    return stamp(
+        out,
+        analysis="compare.procrustes",
+        reference=REFERENCE_PROCRUSTES,
+        options={"scale": scale, "groupby": groupby, "time": time},
+        inputs_from=p.source_a,
+    )

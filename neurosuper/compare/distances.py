@@ -28,8 +28,7 @@ import numpy as np
 
 from .._gram import is_dask, reduce_blocks
 
-__all__ = ["METRICS", "distance_matrix", "crossnobis_matrix", "noise_covariance", "noise_precision",
-           "shrinkage_diag"]
+__all__ = ["METRICS", "distance_matrix", "crossnobis_matrix", "noise_covariance", "noise_precision", "shrinkage_diag"]
 
 #: The RDM metrics :func:`neurosuper.compare.rdm` computes.
 METRICS = ("correlation", "euclidean", "cosine", "crossnobis")
@@ -57,8 +56,9 @@ def distance_matrix(x: Any, metric: str, *, progress: bool = False) -> tuple[np.
     ``correlation``), so that the caller can name rows whose distance is undefined (zero norm).
     """
     shift = _row_means(x) if metric == "correlation" else None
-    acc = reduce_blocks(partial(_block, metric=metric, shift=shift), [x], axis=1, progress=progress,
-                        desc=f"{metric} RDM")
+    acc = reduce_blocks(
+        partial(_block, metric=metric, shift=shift), [x], axis=1, progress=progress, desc=f"{metric} RDM"
+    )
     d, sq = acc["gram"], acc["sq"]
     d += d.T  # exactly symmetric whatever the block products did (numpy copies the overlapping operand)
     d *= 0.5

@@ -55,8 +55,9 @@ def _as64(block: Any, shift: np.ndarray | None) -> np.ndarray:
     return np.subtract(block, shift, dtype=np.float64)
 
 
-def _gram_block(blocks: list, start: int, stop: int, *, shifts: list | None, member: np.ndarray | None,
-                sums: bool = True) -> dict:
+def _gram_block(
+    blocks: list, start: int, stop: int, *, shifts: list | None, member: np.ndarray | None, sums: bool = True
+) -> dict:
     """Products of the shifted block: ``aa = xaᵀxa``, ``bb = xbᵀxb`` (syrk) and ``ab = xaᵀxb``, column sums ``s``;
     with ``member`` (units × groups) also, for the debiased estimator, ``RᵀR`` and ``RᵀZ`` of the per-group
     squared row norms ``R``. ``shifts`` ``None``: the raw data (no copy)."""
@@ -96,7 +97,7 @@ def _row_norms(za: np.ndarray, zb: np.ndarray, member: np.ndarray) -> np.ndarray
     for k in range(member.shape[1]):
         cols = np.flatnonzero(member[:, k])
         z, cols = (za, cols) if cols[0] < p else (zb, cols - p)
-        zk = z[:, cols[0]:cols[-1] + 1] if cols[-1] - cols[0] + 1 == len(cols) else z[:, cols]
+        zk = z[:, cols[0] : cols[-1] + 1] if cols[-1] - cols[0] + 1 == len(cols) else z[:, cols]
         out[:, k] = np.einsum("ij,ij->i", zk, zk)
     return out
 
@@ -125,8 +126,10 @@ def hsic_u(k: np.ndarray, l: np.ndarray) -> float:
     kt = k - np.diag(np.diag(k))
     lt = l - np.diag(np.diag(l))
     k1, l1 = kt.sum(axis=1), lt.sum(axis=1)
-    return float((np.einsum("ij,ij->", kt, lt) + k1.sum() * l1.sum() / ((n - 1) * (n - 2))
-                  - 2 / (n - 2) * k1 @ l1) / (n * (n - 3)))
+    return float(
+        (np.einsum("ij,ij->", kt, lt) + k1.sum() * l1.sum() / ((n - 1) * (n - 2)) - 2 / (n - 2) * k1 @ l1)
+        / (n * (n - 3))
+    )
 
 
 def cka_gram(k: np.ndarray, l: np.ndarray, *, debiased: bool = False) -> float:
@@ -186,9 +189,18 @@ def choose_form(n: int, groups_a: Sequence, groups_b: Sequence, *, cka: bool, pr
     return "feature" if feature <= gram else "gram"
 
 
-def linear_pairs(xa: Any, xb: Any, groups_a: Sequence[tuple[Hashable, np.ndarray]],
-                 groups_b: Sequence[tuple[Hashable, np.ndarray]], *, cka: bool = True, debiased: bool = True,
-                 procrustes: bool = True, form: str = "auto", progress: bool = False) -> PairStats:
+def linear_pairs(
+    xa: Any,
+    xb: Any,
+    groups_a: Sequence[tuple[Hashable, np.ndarray]],
+    groups_b: Sequence[tuple[Hashable, np.ndarray]],
+    *,
+    cka: bool = True,
+    debiased: bool = True,
+    procrustes: bool = True,
+    form: str = "auto",
+    progress: bool = False,
+) -> PairStats:
     """CKA (and the Procrustes nuclear norms) of every group of ``xa`` with every group of ``xb``.
 
     ``xa`` (n × p), ``xb`` (n × q): numpy or dask, rows matched. Groups are ``(label, column indices)``; the
@@ -203,17 +215,16 @@ def linear_pairs(xa: Any, xb: Any, groups_a: Sequence[tuple[Hashable, np.ndarray
     if form == "feature":
         if not cka:
             return _cross_pairs(xa, xb, groups_a, groups_b, progress=progress)
-        return _feature_pairs(xa, xb, groups_a, groups_b, debiased=debiased, procrustes=procrustes,
-                              progress=progress)
-    return _gram_pairs(xa, xb, groups_a, groups_b, cka=cka, debiased=debiased, procrustes=procrustes,
-                       progress=progress)
+        return _feature_pairs(xa, xb, groups_a, groups_b, debiased=debiased, procrustes=procrustes, progress=progress)
+    return _gram_pairs(xa, xb, groups_a, groups_b, cka=cka, debiased=debiased, procrustes=procrustes, progress=progress)
 
 
 def _cross_pairs(xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, progress: bool) -> PairStats:
     n, p = xa.shape
     shifts = [_shift(xa), _shift(xb)]
-    acc = reduce_blocks(partial(_cross_block, shifts=shifts), [xa, xb], axis=0, progress=progress,
-                        desc="Procrustes cross product")
+    acc = reduce_blocks(
+        partial(_cross_block, shifts=shifts), [xa, xb], axis=0, progress=progress, desc="Procrustes cross product"
+    )
     delta = acc["s"] / n
     c = acc["c"] - n * np.outer(delta[:p], delta[p:])
     sq = acc["sq"] - n * delta**2
@@ -221,8 +232,15 @@ def _cross_pairs(xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, pr
     ib = [np.asarray(ix) for _, ix in groups_b]
     nuc = np.array([[np.linalg.svd(c[np.ix_(i, j)], compute_uv=False).sum() for j in ib] for i in ia])
     nan = np.full(nuc.shape, np.nan)
-    return PairStats(cka=nan, cka_debiased=None, nuclear=nuc, norm2_a=np.array([sq[i].sum() for i in ia]),
-                     norm2_b=np.array([sq[p + j].sum() for j in ib]), form="feature", n=n)
+    return PairStats(
+        cka=nan,
+        cka_debiased=None,
+        nuclear=nuc,
+        norm2_a=np.array([sq[i].sum() for i in ia]),
+        norm2_b=np.array([sq[p + j].sum() for j in ib]),
+        form="feature",
+        n=n,
+    )
 
 
 #: The raw (unshifted) products of an in-memory set are corrected by its means when that loses at most this
@@ -238,24 +256,36 @@ def _accumulate(xa: Any, xb: Any, member: np.ndarray | None, *, tolerance: float
     rows' mean (one read)."""
     n = xa.shape[0]
     if is_dask(xa) or is_dask(xb):
-        return reduce_blocks(partial(_gram_block, shifts=[_shift(xa), _shift(xb)], member=member), [xa, xb],
-                             axis=0, progress=progress, desc="CKA Gram")
+        return reduce_blocks(
+            partial(_gram_block, shifts=[_shift(xa), _shift(xb)], member=member),
+            [xa, xb],
+            axis=0,
+            progress=progress,
+            desc="CKA Gram",
+        )
     means = [_shift(xa), _shift(xb)]
     mu = np.concatenate(means)
-    acc = reduce_blocks(partial(_gram_block, shifts=None, member=member, sums=False), [xa, xb], axis=0,
-                        progress=progress, desc="CKA Gram")
+    acc = reduce_blocks(
+        partial(_gram_block, shifts=None, member=member, sums=False),
+        [xa, xb],
+        axis=0,
+        progress=progress,
+        desc="CKA Gram",
+    )
     second = np.concatenate([np.diag(acc["aa"]), np.diag(acc["bb"])]) / n
     with np.errstate(invalid="ignore", divide="ignore"):
         loss = second / (second - mu**2)
     if np.all(np.isfinite(loss)) and np.all(loss > 0) and loss.max() <= tolerance:
         acc["s"] = n * mu
         return acc
-    return reduce_blocks(partial(_gram_block, shifts=means, member=member), [xa, xb], axis=0, progress=progress,
-                         desc="CKA Gram")
+    return reduce_blocks(
+        partial(_gram_block, shifts=means, member=member), [xa, xb], axis=0, progress=progress, desc="CKA Gram"
+    )
 
 
-def _feature_pairs(xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, debiased: bool, procrustes: bool,
-                   progress: bool) -> PairStats:
+def _feature_pairs(
+    xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, debiased: bool, procrustes: bool, progress: bool
+) -> PairStats:
     n, p = xa.shape
     ia = [np.asarray(ix) for _, ix in groups_a]
     ib = [np.asarray(ix) + p for _, ix in groups_b]
@@ -330,8 +360,17 @@ def _centred_row_norm_products(acc: dict, member: np.ndarray, delta: np.ndarray,
     e_sum = dm.T @ acc["s"]  # Σ_s e_u(s)
     ae = acc["rz"] @ dm  # Σ_s A_u(s) e_v(s)
     ee = dm.T @ g @ dm  # Σ_s e_u(s) e_v(s)
-    return (acc["rr"] - 2 * ae - 2 * ae.T + 4 * ee + np.outer(a_sum, d) + np.outer(d, a_sum)
-            - 2 * np.outer(e_sum, d) - 2 * np.outer(d, e_sum) + n * np.outer(d, d))
+    return (
+        acc["rr"]
+        - 2 * ae
+        - 2 * ae.T
+        + 4 * ee
+        + np.outer(a_sum, d)
+        + np.outer(d, a_sum)
+        - 2 * np.outer(e_sum, d)
+        - 2 * np.outer(d, e_sum)
+        + n * np.outer(d, d)
+    )
 
 
 def _centred_gram(x: Any, ix: np.ndarray, progress: bool) -> np.ndarray:
@@ -347,8 +386,17 @@ def _root(k: np.ndarray) -> np.ndarray:
     return vecs * np.sqrt(np.where(vals > tol, vals, 0.0))
 
 
-def _gram_pairs(xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, cka: bool, debiased: bool,
-                procrustes: bool, progress: bool) -> PairStats:
+def _gram_pairs(
+    xa: Any,
+    xb: Any,
+    groups_a: Sequence,
+    groups_b: Sequence,
+    *,
+    cka: bool,
+    debiased: bool,
+    procrustes: bool,
+    progress: bool,
+) -> PairStats:
     n = xa.shape[0]
     ka = [_centred_gram(xa, np.asarray(ix), progress) for _, ix in groups_a]
     kb = [_centred_gram(xb, np.asarray(ix), progress) for _, ix in groups_b]
@@ -362,5 +410,12 @@ def _gram_pairs(xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, cka
         for s in range(na):
             for t in range(nb):
                 nuc[s, t] = np.linalg.svd(fa[s].T @ fb[t], compute_uv=False).sum()
-    return PairStats(cka=values, cka_debiased=deb, nuclear=nuc, norm2_a=np.array([np.trace(k) for k in ka]),
-                     norm2_b=np.array([np.trace(l) for l in kb]), form="gram", n=n)
+    return PairStats(
+        cka=values,
+        cka_debiased=deb,
+        nuclear=nuc,
+        norm2_a=np.array([np.trace(k) for k in ka]),
+        norm2_b=np.array([np.trace(l) for l in kb]),
+        form="gram",
+        n=n,
+    )

@@ -37,8 +37,10 @@ __all__ = ["predictivity", "ALPHAS", "pearson_columns", "reliability_ceiling"]
 #: Ridge penalties searched by the inner CV (the layer's units are standardised first).
 ALPHAS = np.logspace(-2, 6, 17)
 
-REFERENCE = ("Yamins et al. 2014 PNAS 111:8619; Schrimpf et al. 2018 Brain-Score (bioRxiv 407007): cross-validated "
-             "linear predictivity, median over neurons, divided by the split-half (Spearman-Brown) ceiling")
+REFERENCE = (
+    "Yamins et al. 2014 PNAS 111:8619; Schrimpf et al. 2018 Brain-Score (bioRxiv 407007): cross-validated "
+    "linear predictivity, median over neurons, divided by the split-half (Spearman-Brown) ceiling"
+)
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -90,9 +92,19 @@ def _median_boot(y: np.ndarray, p: np.ndarray, folds: np.ndarray, n_splits: int,
         return np.nanmedian(acc / seen, axis=1)
 
 
-def predictivity(network: Any, brain: Any, *, alpha: float | None = None, n_splits: int = 10, seed: int = 0,
-                 alphas: Any = None, n_boot: int = 0, ci: float = 0.95, time: Any = None,
-                 progress: bool = False) -> xr.Dataset:
+def predictivity(
+    network: Any,
+    brain: Any,
+    *,
+    alpha: float | None = None,
+    n_splits: int = 10,
+    seed: int = 0,
+    alphas: Any = None,
+    n_boot: int = 0,
+    ci: float = 0.95,
+    time: Any = None,
+    progress: bool = False,
+) -> xr.Dataset:
     """Cross-validated ridge predictivity of every neuron of ``brain`` from the units of ``network``.
 
     Parameters
@@ -134,31 +146,63 @@ def predictivity(network: Any, brain: Any, *, alpha: float | None = None, n_spli
     ra, rb = align(ra, rb, names=["network", "brain"], caller=caller)
     n = ra.sizes["stimulus"]
     if n < 2 * n_splits:
-        raise fail(f"{caller}: {n} shared stimuli", f"{n} for n_splits={n_splits}", "at least 2 stimuli per "
-                   "fold (2 × n_splits)", f"pass n_splits={max(2, n // 2)}", AnalysisError)
+        raise fail(
+            f"{caller}: {n} shared stimuli",
+            f"{n} for n_splits={n_splits}",
+            "at least 2 stimuli per fold (2 × n_splits)",
+            f"pass n_splits={max(2, n // 2)}",
+            AnalysisError,
+        )
     x = _numpy(prep.trial_average(ra, time=time, caller=caller).transpose("stimulus", "unit").data)
     yda = prep.trial_average(rb, time=time, caller=caller).transpose("stimulus", "unit")
     y = _numpy(yda.data)
-    pred, chosen, folds = _cross_validate(x, y, alpha=alpha, alphas=ALPHAS if alphas is None else np.asarray(alphas),
-                                          n_splits=n_splits, seed=seed, progress=progress)
+    pred, chosen, folds = _cross_validate(
+        x,
+        y,
+        alpha=alpha,
+        alphas=ALPHAS if alphas is None else np.asarray(alphas),
+        n_splits=n_splits,
+        seed=seed,
+        progress=progress,
+    )
     r = _fold_r(y, pred, folds, n_splits)
     n_bad = int(np.isnan(r).sum())
     if n_bad == r.size:
-        raise fail(f"{caller}: brain", "every neuron constant across the shared stimuli (or predictions constant)",
-                   "neurons whose responses vary across stimuli", "check the set's responses", AnalysisError)
+        raise fail(
+            f"{caller}: brain",
+            "every neuron constant across the shared stimuli (or predictions constant)",
+            "neurons whose responses vary across stimuli",
+            "check the set's responses",
+            AnalysisError,
+        )
     if n_bad:
-        warnings.warn(f"{caller}: {n_bad} of {r.size} neurons are constant across stimuli (or their predictions "
-                      "are); their r is NaN and left out of the median.", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"{caller}: {n_bad} of {r.size} neurons are constant across stimuli (or their predictions "
+            "are); their r is NaN and left out of the median.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     unit_coords = {k: ("unit", v.values) for k, v in yda.coords.items() if v.dims == ("unit",)}
-    out = xr.Dataset({"r": ("unit", r), "alpha": ("unit", chosen),
-                      "prediction": (("stimulus", "unit"), pred), "fold": ("stimulus", folds),
-                      "median": float(np.nanmedian(r))},
-                     coords={"stimulus": yda["stimulus"].values, **unit_coords})
-    attrs: dict[str, Any] = {"n_stimuli": int(n), "n_units_network": int(x.shape[1]), "n_neurons": int(y.shape[1]),
-                             "n_splits": n_splits, "alpha_choice": "fixed" if alpha is not None else
-                             "per neuron, RidgeCV efficient leave-one-out on each training part",
-                             "score": "Pearson r of held-out predictions per test fold, mean over folds, median "
-                                      "over neurons"}
+    out = xr.Dataset(
+        {
+            "r": ("unit", r),
+            "alpha": ("unit", chosen),
+            "prediction": (("stimulus", "unit"), pred),
+            "fold": ("stimulus", folds),
+            "median": float(np.nanmedian(r)),
+        },
+        coords={"stimulus": yda["stimulus"].values, **unit_coords},
+    )
+    attrs: dict[str, Any] = {
+        "n_stimuli": int(n),
+        "n_units_network": int(x.shape[1]),
+        "n_neurons": int(y.shape[1]),
+        "n_splits": n_splits,
+        "alpha_choice": "fixed"
+        if alpha is not None
+        else "per neuron, RidgeCV efficient leave-one-out on each training part",
+        "score": "Pearson r of held-out predictions per test fold, mean over folds, median over neurons",
+    }
     if "repeat" in rb.dims and rb.sizes["repeat"] >= 2:
         _, ceiling = reliability_ceiling(prep.select_time(rb, time, caller=caller), caller=caller)
         out["ceiling"] = ("unit", ceiling)
@@ -167,8 +211,10 @@ def predictivity(network: Any, brain: Any, *, alpha: float | None = None, n_spli
             cm = float(np.nanmedian(ceiling))
         out["ceiling_median"] = cm
         out["normalized"] = float(out["median"]) / cm if cm > 0 else np.nan
-        attrs["ceiling"] = "per neuron split-half r (odd vs even repeats), Spearman-Brown corrected; normalized = " \
-                           "median(r) / median(ceiling) (Brain-Score)"
+        attrs["ceiling"] = (
+            "per neuron split-half r (odd vs even repeats), Spearman-Brown corrected; normalized = "
+            "median(r) / median(ceiling) (Brain-Score)"
+        )
     else:
         attrs["ceiling"] = "none: the brain set has no repeats"
     if n_boot:
@@ -179,17 +225,27 @@ def predictivity(network: Any, brain: Any, *, alpha: float | None = None, n_spli
         lo, hi = np.nanquantile(boot, [(1 - ci) / 2, (1 + ci) / 2]) + shift
         out["median_ci"] = xr.DataArray([lo, hi], dims="bound", coords={"bound": ["lower", "upper"]})
         out["median_boot"] = xr.DataArray(boot, dims="boot", coords={"boot": np.arange(n_boot)})
-        attrs.update({"ci_level": ci, "ci_method": "percentile bootstrap over stimuli of the held-out predictions "
-                      "(fitted models kept), shifted by the bias: estimate minus the median of the resamples",
-                      "ci_bias_shift": shift})
+        attrs.update(
+            {
+                "ci_level": ci,
+                "ci_method": "percentile bootstrap over stimuli of the held-out predictions "
+                "(fitted models kept), shifted by the bias: estimate minus the median of the resamples",
+                "ci_bias_shift": shift,
+            }
+        )
     out.attrs.update(attrs)
-    return stamp(out, analysis="compare.predictivity", reference=REFERENCE,
-                 options={"alpha": alpha, "n_splits": n_splits, "seed": seed, "n_boot": n_boot, "time": time},
-                 inputs_from=brain if isinstance(brain, xr.Dataset) else None)
+    return stamp(
+        out,
+        analysis="compare.predictivity",
+        reference=REFERENCE,
+        options={"alpha": alpha, "n_splits": n_splits, "seed": seed, "n_boot": n_boot, "time": time},
+        inputs_from=brain if isinstance(brain, xr.Dataset) else None,
+    )
 
 
-def _cross_validate(x: np.ndarray, y: np.ndarray, *, alpha: float | None, alphas: np.ndarray, n_splits: int,
-                    seed: int, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cross_validate(
+    x: np.ndarray, y: np.ndarray, *, alpha: float | None, alphas: np.ndarray, n_splits: int, seed: int, progress: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from sklearn.linear_model import Ridge, RidgeCV
     from sklearn.model_selection import KFold
 
@@ -199,8 +255,9 @@ def _cross_validate(x: np.ndarray, y: np.ndarray, *, alpha: float | None, alphas
     fold_of = np.zeros(y.shape[0], dtype=np.int64)
     chosen = np.zeros((n_splits, y.shape[1]))
     folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed).split(x)
-    for k, (train, test) in enumerate(progress_bar(folds, total=n_splits, desc="predictivity", progress=progress,
-                                           leave=False)):
+    for k, (train, test) in enumerate(
+        progress_bar(folds, total=n_splits, desc="predictivity", progress=progress, leave=False)
+    ):
         mu = x[train].mean(axis=0)
         sd = x[train].std(axis=0)
         sd[sd == 0] = 1.0

@@ -33,9 +33,11 @@ __all__ = ["profile", "side_by_side", "overview", "KINDS"]
 #: What :func:`profile` scores layers by.
 KINDS = ("rsa", "predictivity")
 
-REFERENCE_PROFILE = ("Schrimpf et al. 2018 Brain-Score (layer-to-area scores against a ceiling); Khaligh-Razavi & "
-                     "Kriegeskorte 2014 PLoS Comput Biol 10:e1003915 (layers vs the IT noise ceiling); Nili et al. "
-                     "2014")
+REFERENCE_PROFILE = (
+    "Schrimpf et al. 2018 Brain-Score (layer-to-area scores against a ceiling); Khaligh-Razavi & "
+    "Kriegeskorte 2014 PLoS Comput Biol 10:e1003915 (layers vs the IT noise ceiling); Nili et al. "
+    "2014"
+)
 
 
 def _is_set(obj: Any) -> bool:
@@ -60,9 +62,22 @@ def _groups(resp: xr.DataArray, groupby: str | None) -> tuple[str, list[tuple[Ha
     return coord, prep.unit_groups(resp, coord)
 
 
-def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str = "spearman",
-            groupby: str | None = "layer", kind: str = "rsa", n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
-            alpha: float | None = None, n_splits: int = 10, time: Any = None, progress: bool = False) -> xr.Dataset:
+def profile(
+    network: Any,
+    brain: Any,
+    *,
+    rdm: str = "correlation",
+    compare: str = "spearman",
+    groupby: str | None = "layer",
+    kind: str = "rsa",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    alpha: float | None = None,
+    n_splits: int = 10,
+    time: Any = None,
+    progress: bool = False,
+) -> xr.Dataset:
     """Score every layer (unit group) of ``network`` against ``brain``, with CIs, the ceiling and the best layer.
 
     Parameters
@@ -107,15 +122,29 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
     note, definition = "", "none"
     if kind == "predictivity":
         if mode != "set":
-            raise fail(f"{caller}: kind='predictivity' with brain", "an RDM", "a ResponseSet (neurons to predict)",
-                       "pass the brain set, or kind='rsa'", AnalysisError)
+            raise fail(
+                f"{caller}: kind='predictivity' with brain",
+                "an RDM",
+                "a ResponseSet (neurons to predict)",
+                "pass the brain set, or kind='rsa'",
+                AnalysisError,
+            )
         net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
         ceiling = [np.nan, np.nan]
         for _label, idx in groups:
-            res = predictivity(net_al.isel(unit=idx), brain_al, alpha=alpha, n_splits=n_splits, seed=seed,
-                               n_boot=n_boot, ci=ci, time=time, progress=progress)
+            res = predictivity(
+                net_al.isel(unit=idx),
+                brain_al,
+                alpha=alpha,
+                n_splits=n_splits,
+                seed=seed,
+                n_boot=n_boot,
+                ci=ci,
+                time=time,
+                progress=progress,
+            )
             scores.append(float(res["median"]))
-            lo, hi = (res["median_ci"].values if n_boot else (np.nan, np.nan))
+            lo, hi = res["median_ci"].values if n_boot else (np.nan, np.nan)
             lows.append(lo)
             highs.append(hi)
             boots.append(res["median_boot"].values if n_boot else np.zeros(0))
@@ -128,12 +157,13 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
         if np.isnan(ceiling[0]):
             note = "the brain set has no repeats: no split-half reliability"
         ceiling_kind = "split-half per neuron"
-        definition = ("per neuron split-half r, Spearman-Brown corrected (reliability); lower = median reliability "
-                      "over neurons, upper = median of its square root")
+        definition = (
+            "per neuron split-half r, Spearman-Brown corrected (reliability); lower = median reliability "
+            "over neurons, upper = median of its square root"
+        )
     else:
         if mode == "set":
-            net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"],
-                                     caller=caller)
+            net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
             targets = [make_rdm(brain_al, metric=rdm, time=time, progress=progress)]
             if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and rdm != "crossnobis":
                 nc = noise_ceiling(brain_al, method=compare, metric=rdm, time=time)
@@ -141,11 +171,15 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
                 ceiling_kind, definition = "split-half", nc.attrs["definition"]
             else:
                 ceiling, ceiling_kind = [np.nan, np.nan], "none"
-                note = ("the brain set has no repeats: no split-half ceiling" if "repeat" not in brain_al.dims
-                        else "no split-half ceiling for crossnobis RDMs")
+                note = (
+                    "the brain set has no repeats: no split-half ceiling"
+                    if "repeat" not in brain_al.dims
+                    else "no split-half ceiling for crossnobis RDMs"
+                )
         else:
-            aligned = align(net, *brain_rdms, names=["network"] + [f"brain[{i}]" for i in range(len(brain_rdms))],
-                            caller=caller)
+            aligned = align(
+                net, *brain_rdms, names=["network"] + [f"brain[{i}]" for i in range(len(brain_rdms))], caller=caller
+            )
             net_al, targets = aligned[0], list(aligned[1:])
             if mode == "rdms" and len(targets) >= 2:
                 nc = noise_ceiling(targets, method=compare)
@@ -156,8 +190,9 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
                 note = "brain is a single RDM: no noise ceiling can be estimated from it"
         for _label, idx in groups:
             layer_rdm = make_rdm(net_al.isel(unit=idx), metric=rdm, time=time, progress=progress)
-            res = compare_rdms(layer_rdm, targets if len(targets) > 1 else targets[0], method=compare,
-                               n_boot=n_boot, ci=ci, seed=seed)
+            res = compare_rdms(
+                layer_rdm, targets if len(targets) > 1 else targets[0], method=compare, n_boot=n_boot, ci=ci, seed=seed
+            )
             scores.append(float(res["value"]))
             lows.append(float(res["ci"][0]))
             highs.append(float(res["ci"][1]))
@@ -165,9 +200,14 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
             units.append(len(idx))
     labels = [g for g, _ in groups]
     out = xr.Dataset(
-        {"score": (dim, np.array(scores)), "ci": (("bound", dim), np.array([lows, highs])),
-         "ceiling": ("bound", np.array(ceiling, dtype=np.float64)), "n_units": (dim, np.array(units))},
-        coords={dim: labels, "bound": ["lower", "upper"]})
+        {
+            "score": (dim, np.array(scores)),
+            "ci": (("bound", dim), np.array([lows, highs])),
+            "ceiling": ("bound", np.array(ceiling, dtype=np.float64)),
+            "n_units": (dim, np.array(units)),
+        },
+        coords={dim: labels, "bound": ["lower", "upper"]},
+    )
     if n_boot:
         out["score_boot"] = (("boot", dim), np.stack(boots, axis=1))
     s = np.array(scores)
@@ -180,25 +220,61 @@ def profile(network: Any, brain: Any, *, rdm: str = "correlation", compare: str 
         out["p_best"] = float(np.mean(np.argmax(sb, axis=1) == best))
     else:
         out["p_best"] = np.nan
-    out.attrs.update({"kind": kind, "rdm": rdm if kind == "rsa" else "none", "compare": compare if kind == "rsa"
-                      else "pearson r per neuron, median", "groupby": dim, "ceiling_kind": ceiling_kind,
-                      "ceiling_definition": definition, "ceiling_note": note or "none",
-                      "n_stimuli": int(net_al.sizes["stimulus"]), "n_boot": n_boot, "ci_level": ci, "brain": mode})
-    return stamp(out, analysis="compare.profile", reference=REFERENCE_PROFILE,
-                 options={"rdm": rdm, "compare": compare, "groupby": groupby, "kind": kind, "n_boot": n_boot,
-                          "ci": ci, "seed": seed, "alpha": alpha, "n_splits": n_splits, "time": time},
-                 inputs_from=brain if isinstance(brain, xr.Dataset) else None)
+    out.attrs.update(
+        {
+            "kind": kind,
+            "rdm": rdm if kind == "rsa" else "none",
+            "compare": compare if kind == "rsa" else "pearson r per neuron, median",
+            "groupby": dim,
+            "ceiling_kind": ceiling_kind,
+            "ceiling_definition": definition,
+            "ceiling_note": note or "none",
+            "n_stimuli": int(net_al.sizes["stimulus"]),
+            "n_boot": n_boot,
+            "ci_level": ci,
+            "brain": mode,
+        }
+    )
+    return stamp(
+        out,
+        analysis="compare.profile",
+        reference=REFERENCE_PROFILE,
+        options={
+            "rdm": rdm,
+            "compare": compare,
+            "groupby": groupby,
+            "kind": kind,
+            "n_boot": n_boot,
+            "ci": ci,
+            "seed": seed,
+            "alpha": alpha,
+            "n_splits": n_splits,
+            "time": time,
+        },
+        inputs_from=brain if isinstance(brain, xr.Dataset) else None,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- overview
-def _group_rdms(x: xr.DataArray, groups: Sequence[tuple[Hashable, np.ndarray]], metric: str,
-                progress: bool) -> list[xr.DataArray]:
+def _group_rdms(
+    x: xr.DataArray, groups: Sequence[tuple[Hashable, np.ndarray]], metric: str, progress: bool
+) -> list[xr.DataArray]:
     return [make_rdm(x.isel(unit=idx), metric=metric, progress=progress) for _, idx in groups]
 
 
-def overview(a: Any, b: Any, *, rdm: str = "correlation", compare: str = "spearman", n_boot: int = 1000,
-             ci: float = 0.95, seed: int = 0, groupby: str | None = "auto", time: Any = None,
-             progress: bool = False) -> xr.Dataset:
+def overview(
+    a: Any,
+    b: Any,
+    *,
+    rdm: str = "correlation",
+    compare: str = "spearman",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    groupby: str | None = "auto",
+    time: Any = None,
+    progress: bool = False,
+) -> xr.Dataset:
     """RSA (with a bootstrap CI), linear CKA, debiased CKA and the Procrustes shape distance between two sets,
     whole and for every pair of their unit groups (``layer``/``area``), in one call (``neurosuper compare``).
 
@@ -214,10 +290,14 @@ def overview(a: Any, b: Any, *, rdm: str = "correlation", compare: str = "spearm
     check_choice("rdm", rdm, METRICS, caller=caller)
     check_choice("compare", compare, METHODS, caller=caller)
     if rdm == "crossnobis":
-        raise fail(f"{caller}: rdm", "'crossnobis'", "a metric of averaged responses (correlation, euclidean, "
-                   "cosine) — CKA and Procrustes use the averaged responses too",
-                   "compute crossnobis RDMs with neurosuper.compare.rdm and compare them with compare_rdms",
-                   AnalysisError)
+        raise fail(
+            f"{caller}: rdm",
+            "'crossnobis'",
+            "a metric of averaged responses (correlation, euclidean, "
+            "cosine) — CKA and Procrustes use the averaged responses too",
+            "compute crossnobis RDMs with neurosuper.compare.rdm and compare them with compare_rdms",
+            AnalysisError,
+        )
     p = prepare(a, b, groupby=groupby, time=time, caller=caller)
     n = p.a.sizes["stimulus"]
     stats = pair_stats(p, debiased=n >= 4, procrustes=True, progress=progress, caller=caller)
@@ -237,9 +317,16 @@ def overview(a: Any, b: Any, *, rdm: str = "correlation", compare: str = "spearm
         rsa_lo[s, t], rsa_hi[s, t] = res["ci"].values
     proc = procrustes_values(stats.nuclear, stats.norm2_a, stats.norm2_b, True)
     deb = stats.cka_debiased if stats.cka_debiased is not None else np.full((na, nb), np.nan)
-    out = xr.Dataset({"rsa": rsa_v[0, 0], "rsa_ci": ("bound", [rsa_lo[0, 0], rsa_hi[0, 0]]),
-                      "cka": stats.cka[0, 0], "cka_debiased": deb[0, 0], "procrustes": proc[0, 0]},
-                     coords={"bound": ["lower", "upper"]})
+    out = xr.Dataset(
+        {
+            "rsa": rsa_v[0, 0],
+            "rsa_ci": ("bound", [rsa_lo[0, 0], rsa_hi[0, 0]]),
+            "cka": stats.cka[0, 0],
+            "cka_debiased": deb[0, 0],
+            "procrustes": proc[0, 0],
+        },
+        coords={"bound": ["lower", "upper"]},
+    )
     if na > 1 or nb > 1:
         from .cka import pairs_array
 
@@ -252,20 +339,53 @@ def overview(a: Any, b: Any, *, rdm: str = "correlation", compare: str = "spearm
         out["pair_cka"] = grid(stats.cka, "pair_cka")
         out["pair_cka_debiased"] = grid(deb, "pair_cka_debiased")
         out["pair_procrustes"] = grid(proc, "pair_procrustes")
-    out.attrs.update({"n_stimuli": int(n), "method": compare, "metric": rdm, "n_boot": n_boot, "ci_level": ci,
-                      "procrustes": "angular shape distance, radians", "procrustes_degenerate": degenerate,
-                      "cka_form": stats.form, "groupby_a": p.coord_a or "none", "groupby_b": p.coord_b or "none",
-                      "n_units_a": int(p.a.sizes["unit"]), "n_units_b": int(p.b.sizes["unit"])})
-    return stamp(out, analysis="compare.overview",
-                 reference=f"RSA: Nili et al. 2014; CKA: {REFERENCE_CKA}; Procrustes: {REFERENCE_PROCRUSTES}",
-                 options={"rdm": rdm, "compare": compare, "n_boot": n_boot, "ci": ci, "seed": seed,
-                          "groupby": groupby, "time": time}, inputs_from=p.source_a)
+    out.attrs.update(
+        {
+            "n_stimuli": int(n),
+            "method": compare,
+            "metric": rdm,
+            "n_boot": n_boot,
+            "ci_level": ci,
+            "procrustes": "angular shape distance, radians",
+            "procrustes_degenerate": degenerate,
+            "cka_form": stats.form,
+            "groupby_a": p.coord_a or "none",
+            "groupby_b": p.coord_b or "none",
+            "n_units_a": int(p.a.sizes["unit"]),
+            "n_units_b": int(p.b.sizes["unit"]),
+        }
+    )
+    return stamp(
+        out,
+        analysis="compare.overview",
+        reference=f"RSA: Nili et al. 2014; CKA: {REFERENCE_CKA}; Procrustes: {REFERENCE_PROCRUSTES}",
+        options={
+            "rdm": rdm,
+            "compare": compare,
+            "n_boot": n_boot,
+            "ci": ci,
+            "seed": seed,
+            "groupby": groupby,
+            "time": time,
+        },
+        inputs_from=p.source_a,
+    )
 
 
 # -------------------------------------------------------------------------------------------- side by side
-def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", rdm: str = "correlation",
-                 compare: str = "spearman", n_boot: int = 50, ii: bool = True, seed: int = 0, time: Any = None,
-                 progress: bool = False) -> xr.Dataset:
+def side_by_side(
+    a: xr.Dataset,
+    b: xr.Dataset,
+    *,
+    groupby: str | None = "auto",
+    rdm: str = "correlation",
+    compare: str = "spearman",
+    n_boot: int = 50,
+    ii: bool = True,
+    seed: int = 0,
+    time: Any = None,
+    progress: bool = False,
+) -> xr.Dataset:
     """A table of coding properties and similarities per layer/area of two sets, side by side.
 
     Each row is a unit group of ``a`` or of ``b`` (``groupby="auto"``: ``layer``, else ``area``, else the whole
@@ -288,9 +408,13 @@ def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", 
     caller = "side_by_side"
     for name, ds in (("a", a), ("b", b)):
         if not isinstance(ds, xr.Dataset):
-            raise fail(f"{caller}: {name}", f"a {type(ds).__name__}", "a ResponseSet (xarray.Dataset): the "
-                       "spectra and interpretability need the whole set", "pass the set, not its responses",
-                       AnalysisError)
+            raise fail(
+                f"{caller}: {name}",
+                f"a {type(ds).__name__}",
+                "a ResponseSet (xarray.Dataset): the spectra and interpretability need the whole set",
+                "pass the set, not its responses",
+                AnalysisError,
+            )
     a_al, b_al = align(a, b, names=["a", "b"], caller=caller)
     p = prepare(a_al, b_al, groupby=groupby, time=time, caller=caller)
     stats = pair_stats(p, debiased=False, procrustes=False, progress=progress, caller=caller)
@@ -304,8 +428,12 @@ def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", 
             if multi[side] and k == 0:
                 continue  # with groups, the rows are the groups
             sub = ds.isel(unit=idx)
-            row: dict[str, Any] = {"set": side, "group": "all units" if label is None else str(label),
-                                   "system": str(ds.attrs.get("system", "unknown")), "n_units": len(idx)}
+            row: dict[str, Any] = {
+                "set": side,
+                "group": "all units" if label is None else str(label),
+                "system": str(ds.attrs.get("system", "unknown")),
+                "n_units": len(idx),
+            }
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NeurosuperWarning)
                 try:
@@ -325,8 +453,9 @@ def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", 
                     except NeurosuperError:
                         pass
             resp = prep.trial_average(responses_of(sub, caller=caller), time=time, caller=caller)
-            row["rsa"] = float(compare_rdms(make_rdm(resp, metric=rdm), whole_rdm[other_side], method=compare,
-                                            n_boot=0)["value"])
+            row["rsa"] = float(
+                compare_rdms(make_rdm(resp, metric=rdm), whole_rdm[other_side], method=compare, n_boot=0)["value"]
+            )
             row["cka"] = float(stats.cka[k, 0] if side == "a" else stats.cka[0, k])
             predictor_rows = (side == "a") == net_is_a
             with warnings.catch_warnings():
@@ -341,21 +470,48 @@ def side_by_side(a: xr.Dataset, b: xr.Dataset, *, groupby: str | None = "auto", 
                     row["predictivity"] = np.nan
             rows.append(row)
     out = xr.Dataset(
-        {"alpha": ("row", [r["alpha"] for r in rows]),
-         "alpha_ci": (("row", "bound"), np.array([r["alpha_ci"] for r in rows], dtype=np.float64)),
-         "participation_ratio": ("row", [r["participation_ratio"] for r in rows]),
-         "median_ii": ("row", [r["median_ii"] for r in rows]),
-         "rsa": ("row", [r["rsa"] for r in rows]), "cka": ("row", [r["cka"] for r in rows]),
-         "predictivity": ("row", [r["predictivity"] for r in rows])},
-        coords={"row": np.arange(len(rows)), "bound": ["lower", "upper"],
-                "set": ("row", [r["set"] for r in rows]), "group": ("row", [r["group"] for r in rows]),
-                "system": ("row", [r["system"] for r in rows]), "n_units": ("row", [r["n_units"] for r in rows]),
-                "alpha_method": ("row", [r["alpha_method"] for r in rows])})
-    out.attrs.update({"n_stimuli": int(p.a.sizes["stimulus"]), "rdm": rdm, "compare": compare,
-                      "predictor": "a" if net_is_a else "b", "n_boot": n_boot,
-                      "similarities": "each row against the other set as a whole"})
-    return stamp(out, analysis="compare.side_by_side",
-                 reference="Stringer et al. 2019 (alpha, cvPCA); Klindt et al. 2023 (II); Nili et al. 2014 (RSA); "
-                 "Kornblith et al. 2019 (CKA); Schrimpf et al. 2018 (predictivity)",
-                 options={"groupby": groupby, "rdm": rdm, "compare": compare, "n_boot": n_boot, "ii": ii,
-                          "seed": seed, "time": time}, inputs_from=a)
+        {
+            "alpha": ("row", [r["alpha"] for r in rows]),
+            "alpha_ci": (("row", "bound"), np.array([r["alpha_ci"] for r in rows], dtype=np.float64)),
+            "participation_ratio": ("row", [r["participation_ratio"] for r in rows]),
+            "median_ii": ("row", [r["median_ii"] for r in rows]),
+            "rsa": ("row", [r["rsa"] for r in rows]),
+            "cka": ("row", [r["cka"] for r in rows]),
+            "predictivity": ("row", [r["predictivity"] for r in rows]),
+        },
+        coords={
+            "row": np.arange(len(rows)),
+            "bound": ["lower", "upper"],
+            "set": ("row", [r["set"] for r in rows]),
+            "group": ("row", [r["group"] for r in rows]),
+            "system": ("row", [r["system"] for r in rows]),
+            "n_units": ("row", [r["n_units"] for r in rows]),
+            "alpha_method": ("row", [r["alpha_method"] for r in rows]),
+        },
+    )
+    out.attrs.update(
+        {
+            "n_stimuli": int(p.a.sizes["stimulus"]),
+            "rdm": rdm,
+            "compare": compare,
+            "predictor": "a" if net_is_a else "b",
+            "n_boot": n_boot,
+            "similarities": "each row against the other set as a whole",
+        }
+    )
+    return stamp(
+        out,
+        analysis="compare.side_by_side",
+        reference="Stringer et al. 2019 (alpha, cvPCA); Klindt et al. 2023 (II); Nili et al. 2014 (RSA); "
+        "Kornblith et al. 2019 (CKA); Schrimpf et al. 2018 (predictivity)",
+        options={
+            "groupby": groupby,
+            "rdm": rdm,
+            "compare": compare,
+            "n_boot": n_boot,
+            "ii": ii,
+            "seed": seed,
+            "time": time,
+        },
+        inputs_from=a,
+    )

@@ -30,12 +30,12 @@ NOISE_METHODS = ("shrinkage_diag", "diag", "full", "identity")
 
 _REFERENCE = {
     "correlation": "1 - Pearson r between stimulus patterns (scipy.spatial.distance.pdist 'correlation'; "
-                   "rsatoolbox calc_rdm method='correlation'); Kriegeskorte et al. 2008 Front Syst Neurosci 2:4",
+    "rsatoolbox calc_rdm method='correlation'); Kriegeskorte et al. 2008 Front Syst Neurosci 2:4",
     "euclidean": "Euclidean distance between stimulus patterns (scipy.spatial.distance.pdist 'euclidean')",
     "cosine": "1 - cosine similarity between stimulus patterns (scipy.spatial.distance.pdist 'cosine')",
     "crossnobis": "cross-validated Mahalanobis distance, leave-one-repeat-out folds, divided by the number of "
-                  "units, noise precision from residuals shrunk to the diagonal (Walther et al. 2016 "
-                  "NeuroImage 137:188; rsatoolbox calc_rdm_crossnobis, cov_from_residuals 'shrinkage_diag')",
+    "units, noise precision from residuals shrunk to the diagonal (Walther et al. 2016 "
+    "NeuroImage 137:188; rsatoolbox calc_rdm_crossnobis, cov_from_residuals 'shrinkage_diag')",
 }
 
 
@@ -47,25 +47,41 @@ def _check_size(n: int, *, caller: str, max_bytes: int, extra: int = 0, what: st
     need = 2 * n * n * 8 + extra
     if need > max_bytes:
         fits = int(np.sqrt(max_bytes / 16))
-        raise fail(f"{caller}: {n} stimuli", f"an RDM that would allocate {_gib(need)} (its matrix and Gram, "
-                   f"2 × n² × 8 bytes{what})", f"at most max_bytes = {_gib(max_bytes)} (about {fits} stimuli)",
-                   "subsample the stimuli, e.g. ds.isel(stimulus=slice(0, None, 10)), or pass a larger "
-                   "max_bytes= if the memory is there", AnalysisError)
+        raise fail(
+            f"{caller}: {n} stimuli",
+            f"an RDM that would allocate {_gib(need)} (its matrix and Gram, 2 × n² × 8 bytes{what})",
+            f"at most max_bytes = {_gib(max_bytes)} (about {fits} stimuli)",
+            "subsample the stimuli, e.g. ds.isel(stimulus=slice(0, None, 10)), or pass a larger "
+            "max_bytes= if the memory is there",
+            AnalysisError,
+        )
 
 
 def _stimulus_coords(resp: xr.DataArray | xr.Dataset, dim: str = "stimulus") -> dict[str, Any]:
-    return {str(k): ("stimulus_a", np.asarray(v.values)) for k, v in resp.coords.items()
-            if v.dims == (dim,) and k != dim}
+    return {
+        str(k): ("stimulus_a", np.asarray(v.values)) for k, v in resp.coords.items() if v.dims == (dim,) and k != dim
+    }
 
 
 def _wrap(d: np.ndarray, ids: np.ndarray, coords: dict[str, Any], attrs: dict[str, Any]) -> xr.DataArray:
-    return xr.DataArray(d, dims=("stimulus_a", "stimulus_b"),
-                        coords={"stimulus_a": ids, "stimulus_b": ids, **coords}, name="rdm", attrs=attrs)
+    return xr.DataArray(
+        d,
+        dims=("stimulus_a", "stimulus_b"),
+        coords={"stimulus_a": ids, "stimulus_b": ids, **coords},
+        name="rdm",
+        attrs=attrs,
+    )
 
 
-def rdm(ds: xr.Dataset | xr.DataArray, *, metric: str = "correlation", time: Any = None,
-        noise: str | np.ndarray = "shrinkage_diag", max_bytes: int = MAX_RDM_BYTES,
-        progress: bool = False) -> xr.DataArray:
+def rdm(
+    ds: xr.Dataset | xr.DataArray,
+    *,
+    metric: str = "correlation",
+    time: Any = None,
+    noise: str | np.ndarray = "shrinkage_diag",
+    max_bytes: int = MAX_RDM_BYTES,
+    progress: bool = False,
+) -> xr.DataArray:
     """The representational dissimilarity matrix of a set: distances between its stimulus patterns.
 
     Parameters
@@ -102,13 +118,27 @@ def rdm(ds: xr.Dataset | xr.DataArray, *, metric: str = "correlation", time: Any
     n = resp.sizes["stimulus"]
     p = resp.sizes["unit"]
     if n < 3:
-        raise fail(f"{caller}: stimuli", f"{n}", "at least 3 stimuli (an RDM of fewer has at most one pair)",
-                   "pass a set with more stimuli", AnalysisError)
+        raise fail(
+            f"{caller}: stimuli",
+            f"{n}",
+            "at least 3 stimuli (an RDM of fewer has at most one pair)",
+            "pass a set with more stimuli",
+            AnalysisError,
+        )
     extra = 3 * p * p * 8 if metric == "crossnobis" else 0
-    _check_size(n, caller=caller, max_bytes=max_bytes, extra=extra,
-                what=" plus 3 × units² × 8 for the noise precision" if extra else "")
-    attrs: dict[str, Any] = {"metric": metric, "n_units": int(p), "n_stimuli": int(n),
-                             **{k: ds.attrs[k] for k in ("system", "source", "measure") if k in ds.attrs}}
+    _check_size(
+        n,
+        caller=caller,
+        max_bytes=max_bytes,
+        extra=extra,
+        what=" plus 3 × units² × 8 for the noise precision" if extra else "",
+    )
+    attrs: dict[str, Any] = {
+        "metric": metric,
+        "n_units": int(p),
+        "n_stimuli": int(n),
+        **{k: ds.attrs[k] for k in ("system", "source", "measure") if k in ds.attrs},
+    }
     options: dict[str, Any] = {"metric": metric, "time": time}
     if metric == "crossnobis":
         d = _crossnobis(resp, time=time, noise=noise, attrs=attrs, caller=caller)
@@ -120,19 +150,26 @@ def rdm(ds: xr.Dataset | xr.DataArray, *, metric: str = "correlation", time: Any
         if bad.any():
             ids = resp["stimulus"].values[bad]
             what = "constant across units" if metric == "correlation" else "all zero"
-            raise fail(f"{caller}: metric={metric!r}", f"{int(bad.sum())} stimulus pattern(s) {what} "
-                       f"({preview(ids)}), whose distance is undefined (0/0)",
-                       "stimulus patterns that vary across units", "drop those stimuli "
-                       "(ds.drop_sel(stimulus=[...])) or use metric='euclidean'", AnalysisError)
+            raise fail(
+                f"{caller}: metric={metric!r}",
+                f"{int(bad.sum())} stimulus pattern(s) {what} ({preview(ids)}), whose distance is undefined (0/0)",
+                "stimulus patterns that vary across units",
+                "drop those stimuli (ds.drop_sel(stimulus=[...])) or use metric='euclidean'",
+                AnalysisError,
+            )
     out = _wrap(d, np.asarray(resp["stimulus"].values), _stimulus_coords(resp), attrs)
     return stamp(out, analysis="compare.rdm", reference=_REFERENCE[metric], options=options, inputs_from=source)
 
 
 def _crossnobis(resp: xr.DataArray, *, time: Any, noise: str | np.ndarray, attrs: dict, caller: str) -> np.ndarray:
     if "repeat" not in resp.dims or resp.sizes["repeat"] < 2:
-        raise fail(f"{caller}: metric='crossnobis'", f"{resp.sizes.get('repeat', 1)} repeat(s) per stimulus",
-                   "a 'repeat' dim with at least two valid repeats (the folds of the cross-validation)",
-                   "load trials of the same stimulus as repeats, or use metric='correlation'", AnalysisError)
+        raise fail(
+            f"{caller}: metric='crossnobis'",
+            f"{resp.sizes.get('repeat', 1)} repeat(s) per stimulus",
+            "a 'repeat' dim with at least two valid repeats (the folds of the cross-validation)",
+            "load trials of the same stimulus as repeats, or use metric='correlation'",
+            AnalysisError,
+        )
     resp = prep.select_time(resp, time, caller=caller)
     data = resp.transpose("repeat", "stimulus", "unit").data
     data = np.asarray(data.compute() if is_dask(data) else data, dtype=np.float64)
@@ -140,9 +177,13 @@ def _crossnobis(resp: xr.DataArray, *, time: Any, noise: str | np.ndarray, attrs
     counts = valid.sum(axis=0)
     if (counts < 2).any():
         ids = resp["stimulus"].values[counts < 2]
-        raise fail(f"{caller}: metric='crossnobis'", f"{int((counts < 2).sum())} stimuli with fewer than two "
-                   f"valid repeats ({preview(ids)})", "every stimulus with at least two valid repeats",
-                   "drop them: ds.drop_sel(stimulus=[...])", AnalysisError)
+        raise fail(
+            f"{caller}: metric='crossnobis'",
+            f"{int((counts < 2).sum())} stimuli with fewer than two valid repeats ({preview(ids)})",
+            "every stimulus with at least two valid repeats",
+            "drop them: ds.drop_sel(stimulus=[...])",
+            AnalysisError,
+        )
     p = data.shape[-1]
     if isinstance(noise, str):
         check_choice("noise", noise, NOISE_METHODS, caller=caller)
@@ -152,19 +193,33 @@ def _crossnobis(resp: xr.DataArray, *, time: Any, noise: str | np.ndarray, attrs
             res_var = _residual_variance(data, valid)
             if (res_var <= 0).any():
                 ids = resp["unit"].values[res_var <= 0]
-                raise fail(f"{caller}: metric='crossnobis', noise={noise!r}", f"{int((res_var <= 0).sum())} "
-                           f"unit(s) with no variability across repeats ({preview(ids)}): their noise variance "
-                           "is 0 and the precision undefined", "every unit varying across repeats",
-                           "drop those units (ds.isel(unit=...)) or pass noise='identity'", AnalysisError)
+                raise fail(
+                    f"{caller}: metric='crossnobis', noise={noise!r}",
+                    f"{int((res_var <= 0).sum())} "
+                    f"unit(s) with no variability across repeats ({preview(ids)}): their noise variance "
+                    "is 0 and the precision undefined",
+                    "every unit varying across repeats",
+                    "drop those units (ds.isel(unit=...)) or pass noise='identity'",
+                    AnalysisError,
+                )
             precision = noise_precision(data, valid, noise)
     else:
         precision = np.asarray(noise, dtype=np.float64)
         if precision.shape != (p, p) or not np.isfinite(precision).all():
-            raise fail(f"{caller}: noise", f"an array of shape {precision.shape}", f"a finite ({p}, {p}) "
-                       "precision matrix (units × units) or one of " + ", ".join(NOISE_METHODS),
-                       "pass noise='shrinkage_diag'", AnalysisError)
-    attrs.update({"n_folds": int(data.shape[0]), "folds": "leave one repeat out",
-                  "noise": noise if isinstance(noise, str) else "precision matrix given"})
+            raise fail(
+                f"{caller}: noise",
+                f"an array of shape {precision.shape}",
+                f"a finite ({p}, {p}) precision matrix (units × units) or one of " + ", ".join(NOISE_METHODS),
+                "pass noise='shrinkage_diag'",
+                AnalysisError,
+            )
+    attrs.update(
+        {
+            "n_folds": int(data.shape[0]),
+            "folds": "leave one repeat out",
+            "noise": noise if isinstance(noise, str) else "precision matrix given",
+        }
+    )
     return crossnobis_matrix(data, valid, precision)
 
 
@@ -176,8 +231,14 @@ def _residual_variance(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->j", res, res)
 
 
-def as_rdm(matrix: Any, *, stimulus: Sequence[Any], metric: str = "unknown", name: str | None = None,
-           category: Sequence[Any] | None = None) -> xr.DataArray:
+def as_rdm(
+    matrix: Any,
+    *,
+    stimulus: Sequence[Any],
+    metric: str = "unknown",
+    name: str | None = None,
+    category: Sequence[Any] | None = None,
+) -> xr.DataArray:
     """Bring in an RDM computed elsewhere (a published one): a square matrix or its condensed upper triangle.
 
     Parameters
@@ -207,32 +268,51 @@ def as_rdm(matrix: Any, *, stimulus: Sequence[Any], metric: str = "unknown", nam
         if m.size != expect:
             k = (1 + np.sqrt(1 + 8 * m.size)) / 2
             hint = f" (a condensed vector of {int(k)} stimuli)" if k == int(k) else ""
-            raise fail(f"{caller}: condensed vector", f"length {m.size}{hint} for {n} stimulus ids",
-                       f"length n(n-1)/2 = {expect} (scipy squareform order)",
-                       "pass the ids of every stimulus, in the matrix's order", AnalysisError)
+            raise fail(
+                f"{caller}: condensed vector",
+                f"length {m.size}{hint} for {n} stimulus ids",
+                f"length n(n-1)/2 = {expect} (scipy squareform order)",
+                "pass the ids of every stimulus, in the matrix's order",
+                AnalysisError,
+            )
         from scipy.spatial.distance import squareform
 
         m = squareform(m, checks=False)
     elif m.ndim == 2:
         if m.shape != (n, n):
-            raise fail(f"{caller}: matrix", f"shape {m.shape} for {n} stimulus ids",
-                       f"a square ({n}, {n}) matrix or its condensed upper triangle",
-                       "pass one id per row, or scipy.spatial.distance.squareform(vector)", AnalysisError)
+            raise fail(
+                f"{caller}: matrix",
+                f"shape {m.shape} for {n} stimulus ids",
+                f"a square ({n}, {n}) matrix or its condensed upper triangle",
+                "pass one id per row, or scipy.spatial.distance.squareform(vector)",
+                AnalysisError,
+            )
         m = m.copy()
         np.fill_diagonal(m, 0.0)
     else:
-        raise fail(f"{caller}: matrix", f"{m.ndim} dims", "a square matrix or a condensed vector",
-                   "pass a 2-D (n, n) array", AnalysisError)
+        raise fail(
+            f"{caller}: matrix",
+            f"{m.ndim} dims",
+            "a square matrix or a condensed vector",
+            "pass a 2-D (n, n) array",
+            AnalysisError,
+        )
     if len(set(ids.tolist())) != n:
-        raise fail(f"{caller}: stimulus", "repeated ids", "one unique id per stimulus",
-                   "pass unique ids, e.g. stimulus=range(n)", AnalysisError)
+        raise fail(
+            f"{caller}: stimulus",
+            "repeated ids",
+            "one unique id per stimulus",
+            "pass unique ids, e.g. stimulus=range(n)",
+            AnalysisError,
+        )
     coords = {} if category is None else {"category": ("stimulus_a", np.asarray(category))}
     out = _wrap(m, ids, coords, {"metric": metric, "n_stimuli": int(n)})
     if name:
         out.attrs["source"] = str(name)
     check_rdm(out, caller=caller)
-    return stamp(out, analysis="compare.rdm", reference="imported with neurosuper.compare.as_rdm",
-                 options={"metric": metric})
+    return stamp(
+        out, analysis="compare.rdm", reference="imported with neurosuper.compare.as_rdm", options={"metric": metric}
+    )
 
 
 def check_rdm(da: Any, *, caller: str = "compare", name: str = "RDM") -> xr.DataArray:
@@ -240,28 +320,45 @@ def check_rdm(da: Any, *, caller: str = "compare", name: str = "RDM") -> xr.Data
     :class:`AnalysisError` naming the problem otherwise."""
     if not isinstance(da, xr.DataArray) or set(da.dims) != {"stimulus_a", "stimulus_b"}:
         dims = tuple(map(str, da.dims)) if hasattr(da, "dims") else type(da).__name__
-        raise fail(f"{caller}: {name}", f"{dims}", "a DataArray with dims (stimulus_a, stimulus_b) from "
-                   "neurosuper.compare.rdm or as_rdm", "rdm = neurosuper.compare.as_rdm(matrix, stimulus=ids)",
-                   AnalysisError)
+        raise fail(
+            f"{caller}: {name}",
+            f"{dims}",
+            "a DataArray with dims (stimulus_a, stimulus_b) from neurosuper.compare.rdm or as_rdm",
+            "rdm = neurosuper.compare.as_rdm(matrix, stimulus=ids)",
+            AnalysisError,
+        )
     da = da.transpose("stimulus_a", "stimulus_b")
     a, b = np.asarray(da["stimulus_a"].values), np.asarray(da["stimulus_b"].values)
     if da.shape[0] != da.shape[1] or a.tolist() != b.tolist():
-        raise fail(f"{caller}: {name}", f"shape {da.shape} with stimulus_a ids {preview(a, 3)} and stimulus_b ids "
-                   f"{preview(b, 3)}", "a square RDM with the same ids in the same order on both dims",
-                   "build it with neurosuper.compare.as_rdm(matrix, stimulus=ids)", AnalysisError)
+        raise fail(
+            f"{caller}: {name}",
+            f"shape {da.shape} with stimulus_a ids {preview(a, 3)} and stimulus_b ids {preview(b, 3)}",
+            "a square RDM with the same ids in the same order on both dims",
+            "build it with neurosuper.compare.as_rdm(matrix, stimulus=ids)",
+            AnalysisError,
+        )
     values = np.asarray(da.values, dtype=np.float64)
     off = ~np.eye(len(a), dtype=bool)
     bad = ~np.isfinite(values) & off
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise fail(f"{caller}: {name}", f"{int(bad.sum()) // 2 or 1} NaN/inf entries off the diagonal (first at "
-                   f"{a[i]!r}, {a[j]!r})", "finite dissimilarities for every pair",
-                   "recompute the RDM without missing stimuli, or drop those stimuli: "
-                   "rdm.drop_sel(stimulus_a=[...], stimulus_b=[...])", AnalysisError)
+        raise fail(
+            f"{caller}: {name}",
+            f"{int(bad.sum()) // 2 or 1} NaN/inf entries off the diagonal (first at {a[i]!r}, {a[j]!r})",
+            "finite dissimilarities for every pair",
+            "recompute the RDM without missing stimuli, or drop those stimuli: "
+            "rdm.drop_sel(stimulus_a=[...], stimulus_b=[...])",
+            AnalysisError,
+        )
     asym = np.abs(values - values.T).max() if len(a) else 0.0
     if asym > 1e-8 * max(1.0, np.abs(values[off]).max(initial=0.0)):
-        raise fail(f"{caller}: {name}", f"an asymmetric matrix (largest |D - Dᵀ| = {asym:.3g})",
-                   "a symmetric RDM", "symmetrise it: (D + D.T) / 2", AnalysisError)
+        raise fail(
+            f"{caller}: {name}",
+            f"an asymmetric matrix (largest |D - Dᵀ| = {asym:.3g})",
+            "a symmetric RDM",
+            "symmetrise it: (D + D.T) / 2",
+            AnalysisError,
+        )
     return da
 
 

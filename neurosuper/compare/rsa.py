@@ -33,11 +33,15 @@ from .rsakernels import (
 
 __all__ = ["compare_rdms", "noise_ceiling", "rdm_stack", "spearman_brown"]
 
-REFERENCE_RSA = ("Nili et al. 2014 PLoS Comput Biol 10:e1003553 (rsatoolbox compare; Kendall tau_a for "
-                 "categorical models); bootstrap over stimuli as rsatoolbox bootstrap_sample_pattern")
+REFERENCE_RSA = (
+    "Nili et al. 2014 PLoS Comput Biol 10:e1003553 (rsatoolbox compare; Kendall tau_a for "
+    "categorical models); bootstrap over stimuli as rsatoolbox bootstrap_sample_pattern"
+)
 REFERENCE_CEILING = "Nili et al. 2014 PLoS Comput Biol 10:e1003553 (rsatoolbox boot_noise_ceiling, pool_rdm)"
-CI_METHOD = ("percentile bootstrap over stimuli: n stimuli drawn with replacement, pairs of a stimulus with its "
-             "own copy dropped (rsatoolbox bootstrap_sample_pattern)")
+CI_METHOD = (
+    "percentile bootstrap over stimuli: n stimuli drawn with replacement, pairs of a stimulus with its "
+    "own copy dropped (rsatoolbox bootstrap_sample_pattern)"
+)
 
 
 def spearman_brown(r: Any, factor: float = 2.0) -> Any:
@@ -61,14 +65,26 @@ def rdm_stack(rdms: Any, *, caller: str = "compare", name: str = "rdms") -> list
         if not extra:
             return [check_rdm(rdms, caller=caller, name=name)]
         if len(extra) > 1:
-            raise fail(f"{caller}: {name}", f"dims {tuple(map(str, rdms.dims))}", "(subject, stimulus_a, "
-                       "stimulus_b): one extra dim at most", "stack the RDMs along one dim", AnalysisError)
-        return [check_rdm(rdms.isel({extra[0]: i}).drop_vars(extra[0], errors="ignore"), caller=caller,
-                          name=f"{name}[{i}]") for i in range(rdms.sizes[extra[0]])]
+            raise fail(
+                f"{caller}: {name}",
+                f"dims {tuple(map(str, rdms.dims))}",
+                "(subject, stimulus_a, stimulus_b): one extra dim at most",
+                "stack the RDMs along one dim",
+                AnalysisError,
+            )
+        return [
+            check_rdm(rdms.isel({extra[0]: i}).drop_vars(extra[0], errors="ignore"), caller=caller, name=f"{name}[{i}]")
+            for i in range(rdms.sizes[extra[0]])
+        ]
     if isinstance(rdms, Sequence) and not isinstance(rdms, str):
         return [check_rdm(r, caller=caller, name=f"{name}[{i}]") for i, r in enumerate(rdms)]
-    raise fail(f"{caller}: {name}", f"a {type(rdms).__name__}", "a list of RDMs or a DataArray (subject, "
-               "stimulus_a, stimulus_b)", "pass [rdm_subject1, rdm_subject2, ...]", AnalysisError)
+    raise fail(
+        f"{caller}: {name}",
+        f"a {type(rdms).__name__}",
+        "a list of RDMs or a DataArray (subject, stimulus_a, stimulus_b)",
+        "pass [rdm_subject1, rdm_subject2, ...]",
+        AnalysisError,
+    )
 
 
 def _check_common(method: str, n_boot: int, ci: float, n_perm: int, caller: str) -> None:
@@ -81,12 +97,26 @@ def _check_common(method: str, n_boot: int, ci: float, n_perm: int, caller: str)
 def _warn_flat(vectors: list[np.ndarray], names: list[str], caller: str) -> None:
     for v, name in zip(vectors, names, strict=True):
         if v.size and np.ptp(v) == 0:
-            warnings.warn(f"{caller}: every dissimilarity of {name} is equal; correlation and rank comparisons "
-                          "with it are undefined (NaN).", NeurosuperWarning, stacklevel=4)
+            warnings.warn(
+                f"{caller}: every dissimilarity of {name} is equal; correlation and rank comparisons "
+                "with it are undefined (NaN).",
+                NeurosuperWarning,
+                stacklevel=4,
+            )
 
 
-def compare_rdms(a: Any, b: Any, *, method: str = "spearman", n_boot: int = 1000, ci: float = 0.95,
-                 n_perm: int = 0, seed: int = 0, metric: str = "correlation", time: Any = None) -> xr.Dataset:
+def compare_rdms(
+    a: Any,
+    b: Any,
+    *,
+    method: str = "spearman",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    n_perm: int = 0,
+    seed: int = 0,
+    metric: str = "correlation",
+    time: Any = None,
+) -> xr.Dataset:
     """How similar two RDMs are, with a bootstrap CI over stimuli and (``n_perm``) a permutation p-value.
 
     Parameters
@@ -133,9 +163,14 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", n_boot: int = 1000
     n = aligned[0].sizes["stimulus_a"]
     value = float(np.mean([similarity(x, y, method) for y in ys]))
     out = xr.Dataset({"value": value})
-    attrs: dict[str, Any] = {"method": method, "n_stimuli": int(n), "n_pairs": int(x.size), "n_rdms": len(ys),
-                             "metric_a": aligned[0].attrs.get("metric", "unknown"),
-                             "metric_b": aligned[1].attrs.get("metric", "unknown")}
+    attrs: dict[str, Any] = {
+        "method": method,
+        "n_stimuli": int(n),
+        "n_pairs": int(x.size),
+        "n_rdms": len(ys),
+        "metric_a": aligned[0].attrs.get("metric", "unknown"),
+        "metric_b": aligned[1].attrs.get("metric", "unknown"),
+    }
     if n_boot:
         boot = weighted_similarity(x, ys, bootstrap_counts(n, n_boot, seed), method)
         lo, hi = np.nanquantile(boot, [(1 - ci) / 2, (1 + ci) / 2])
@@ -149,11 +184,19 @@ def compare_rdms(a: Any, b: Any, *, method: str = "spearman", n_boot: int = 1000
         null = permutation_null(x, ys, index, method)
         tol = 1e-12 * max(1.0, abs(value))
         out["p_value"] = float((1 + np.sum(null >= value - tol)) / (1 + n_perm))
-        attrs.update({"n_perm": n_perm, "p_method": "one-sided: stimulus labels of b permuted, "
-                      "(1 + #{null >= value}) / (1 + n_perm)"})
+        attrs.update(
+            {
+                "n_perm": n_perm,
+                "p_method": "one-sided: stimulus labels of b permuted, (1 + #{null >= value}) / (1 + n_perm)",
+            }
+        )
     out.attrs.update(attrs)
-    return stamp(out, analysis="compare.rsa", reference=REFERENCE_RSA,
-                 options={"method": method, "n_boot": n_boot, "ci": ci, "n_perm": n_perm, "seed": seed})
+    return stamp(
+        out,
+        analysis="compare.rsa",
+        reference=REFERENCE_RSA,
+        options={"method": method, "n_boot": n_boot, "ci": ci, "n_perm": n_perm, "seed": seed},
+    )
 
 
 def noise_ceiling(rdms: Any, *, method: str = "spearman", metric: str = "correlation", time: Any = None) -> xr.Dataset:
@@ -190,19 +233,37 @@ def noise_ceiling(rdms: Any, *, method: str = "spearman", metric: str = "correla
         return _split_half_ceiling(rdms, method=method, metric=metric, time=time, caller=caller)
     stack = rdm_stack(rdms, caller=caller)
     if len(stack) < 2:
-        raise fail(f"{caller}: rdms", f"{len(stack)} RDM", "at least two RDMs of the same stimuli (subjects or "
-                   "sessions), or a ResponseSet with repeats (split-half ceiling)",
-                   "pass [rdm_subject1, rdm_subject2, ...] or the set itself", AnalysisError)
+        raise fail(
+            f"{caller}: rdms",
+            f"{len(stack)} RDM",
+            "at least two RDMs of the same stimuli (subjects or "
+            "sessions), or a ResponseSet with repeats (split-half ceiling)",
+            "pass [rdm_subject1, rdm_subject2, ...] or the set itself",
+            AnalysisError,
+        )
     aligned = align(*stack, names=[f"rdms[{i}]" for i in range(len(stack))], caller=caller)
     v = np.array([condensed(r) for r in aligned])
     _warn_flat(list(v), [f"rdms[{i}]" for i in range(len(v))], caller)
     lower, upper = leave_one_out_bounds(v, method)
-    out = xr.Dataset({"lower": float(lower.mean()), "upper": float(upper.mean()),
-                      "lower_each": ("rdm", lower), "upper_each": ("rdm", upper)},
-                     coords={"rdm": np.arange(len(v))})
-    out.attrs.update({"kind": "leave-one-out", "method": method, "n_stimuli": int(aligned[0].sizes["stimulus_a"]),
-                      "n_rdms": len(v), "definition": "upper: mean similarity of each RDM with the pooled RDM of "
-                      "all; lower: with the pooled RDM of the others (pooling by method, rsatoolbox pool_rdm)"})
+    out = xr.Dataset(
+        {
+            "lower": float(lower.mean()),
+            "upper": float(upper.mean()),
+            "lower_each": ("rdm", lower),
+            "upper_each": ("rdm", upper),
+        },
+        coords={"rdm": np.arange(len(v))},
+    )
+    out.attrs.update(
+        {
+            "kind": "leave-one-out",
+            "method": method,
+            "n_stimuli": int(aligned[0].sizes["stimulus_a"]),
+            "n_rdms": len(v),
+            "definition": "upper: mean similarity of each RDM with the pooled RDM of "
+            "all; lower: with the pooled RDM of the others (pooling by method, rsatoolbox pool_rdm)",
+        }
+    )
     return stamp(out, analysis="compare.noise_ceiling", reference=REFERENCE_CEILING, options={"method": method})
 
 
@@ -221,28 +282,50 @@ def leave_one_out_bounds(v: np.ndarray, method: str) -> tuple[np.ndarray, np.nda
 
 def _split_half_ceiling(ds: Any, *, method: str, metric: str, time: Any, caller: str) -> xr.Dataset:
     if metric == "crossnobis":
-        raise fail(f"{caller}: metric", "'crossnobis'", "a metric computed on averaged responses (correlation, "
-                   "euclidean, cosine): the halves each need their own repeats for crossnobis",
-                   "pass metric='correlation'", AnalysisError)
+        raise fail(
+            f"{caller}: metric",
+            "'crossnobis'",
+            "a metric computed on averaged responses (correlation, "
+            "euclidean, cosine): the halves each need their own repeats for crossnobis",
+            "pass metric='correlation'",
+            AnalysisError,
+        )
     resp = prep.select_time(responses_of(ds, caller=caller), time, caller=caller)
     halves = prep.split_repeats(resp, caller=caller)
     ids = np.asarray(resp["stimulus"].values)[halves.keep]
     if len(ids) < MIN_SHARED_STIMULI:
-        raise fail(f"{caller}: stimuli with two valid repeats", f"{len(ids)}", f"at least {MIN_SHARED_STIMULI}",
-                   "record more repeats", AnalysisError)
+        raise fail(
+            f"{caller}: stimuli with two valid repeats",
+            f"{len(ids)}",
+            f"at least {MIN_SHARED_STIMULI}",
+            "record more repeats",
+            AnalysisError,
+        )
     rdms = []
     for half in (halves.r1, halves.r2):
         da = xr.DataArray(half, dims=("stimulus", "unit"), coords={"stimulus": ids})
         rdms.append(rdm(da, metric=metric))
     r_half = similarity(condensed(rdms[0]), condensed(rdms[1]), method)
     r_full = float(spearman_brown(r_half))
-    out = xr.Dataset({"lower": r_full, "upper": float(np.sqrt(r_full)) if r_full > 0 else np.nan,
-                      "r_half": r_half})
-    out.attrs.update({"kind": "split-half", "method": method, "metric": metric, "n_stimuli": int(len(ids)),
-                      "n_rdms": 1, "split": halves.split, "n_stimuli_dropped": halves.n_dropped,
-                      "definition": "r_half: similarity of the RDMs of two halves of the repeats; lower: "
-                      "Spearman-Brown corrected 2 r_half / (1 + r_half); upper: its square root"})
-    return stamp(out, analysis="compare.noise_ceiling", reference="split-half reliability of the data RDM, "
-                 "Spearman-Brown corrected (Brain-Score ceiling; Spearman 1910, Brown 1910)",
-                 options={"method": method, "metric": metric, "time": time},
-                 inputs_from=ds if isinstance(ds, xr.Dataset) else None)
+    out = xr.Dataset({"lower": r_full, "upper": float(np.sqrt(r_full)) if r_full > 0 else np.nan, "r_half": r_half})
+    out.attrs.update(
+        {
+            "kind": "split-half",
+            "method": method,
+            "metric": metric,
+            "n_stimuli": int(len(ids)),
+            "n_rdms": 1,
+            "split": halves.split,
+            "n_stimuli_dropped": halves.n_dropped,
+            "definition": "r_half: similarity of the RDMs of two halves of the repeats; lower: "
+            "Spearman-Brown corrected 2 r_half / (1 + r_half); upper: its square root",
+        }
+    )
+    return stamp(
+        out,
+        analysis="compare.noise_ceiling",
+        reference="split-half reliability of the data RDM, "
+        "Spearman-Brown corrected (Brain-Score ceiling; Spearman 1910, Brown 1910)",
+        options={"method": method, "metric": metric, "time": time},
+        inputs_from=ds if isinstance(ds, xr.Dataset) else None,
+    )

@@ -22,8 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["METHODS", "RSATOOLBOX_METHOD", "similarity", "weighted_similarity", "bootstrap_counts",
-           "pair_weights", "permutation_index", "pool", "tau_a", "TAU_LEVELS_MAX"]
+__all__ = [
+    "METHODS",
+    "RSATOOLBOX_METHOD",
+    "similarity",
+    "weighted_similarity",
+    "bootstrap_counts",
+    "pair_weights",
+    "permutation_index",
+    "pool",
+    "tau_a",
+    "TAU_LEVELS_MAX",
+]
 
 #: RDM comparison methods, and the names rsatoolbox's ``compare``/``pool_rdm`` use for them.
 METHODS = ("spearman", "kendall_tau_a", "pearson", "cosine")
@@ -285,8 +295,8 @@ def weighted_similarity(x: np.ndarray, ys: np.ndarray, counts: np.ndarray, metho
     batch = _BATCH_ELEMENTS
     step = max(1, batch // max(1, x.size))
     for b0 in range(0, counts.shape[0], step):
-        wt = _pair_weights_t(counts[b0:b0 + step], iu, ju)
-        part = out[b0:b0 + step]
+        wt = _pair_weights_t(counts[b0 : b0 + step], iu, ju)
+        part = out[b0 : b0 + step]
         if method in ("pearson", "cosine"):
             for y in ys:
                 part += _wmoments(x, y, wt, centred=method == "pearson")
@@ -333,7 +343,7 @@ def permutation_null(x: np.ndarray, ys: np.ndarray, index: np.ndarray, method: s
     for y in ys:
         ny = np.sqrt(y @ y)
         for p0 in range(0, index.shape[0], step):
-            out[p0:p0 + step] += (y[index[p0:p0 + step]] @ x) / (nx * ny)
+            out[p0 : p0 + step] += (y[index[p0 : p0 + step]] @ x) / (nx * ny)
     return out / len(ys)
 
 

@@ -66,8 +66,11 @@ def _pairs(result: xr.Dataset) -> list[dict[str, Any]]:
             entry[key] = _label(v[d].values[i])
             entry[f"{key}_coord"] = d
         ci = result["pair_rsa_ci"].isel(sel).transpose("bound").values
-        entry["rsa"] = {"value": _num(result["pair_rsa"].isel(sel).values), "method": result.attrs["method"],
-                        "ci": [_num(x) for x in ci]}
+        entry["rsa"] = {
+            "value": _num(result["pair_rsa"].isel(sel).values),
+            "method": result.attrs["method"],
+            "ci": [_num(x) for x in ci],
+        }
         for name in ("cka", "cka_debiased", "procrustes"):
             entry[name] = _num(result[f"pair_{name}"].isel(sel).values)
         out.append(entry)
@@ -82,31 +85,66 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     if analysis == "compare.rdm":
         v = np.asarray(result.values)
         off = v[np.triu_indices(v.shape[0], 1)]
-        return {"analysis": analysis, "metric": a.get("metric"), "n_stimuli": int(v.shape[0]),
-                "n_units": a.get("n_units"), "mean": _num(float(off.mean())), "min": _num(float(off.min())),
-                "max": _num(float(off.max()))}
+        return {
+            "analysis": analysis,
+            "metric": a.get("metric"),
+            "n_stimuli": int(v.shape[0]),
+            "n_units": a.get("n_units"),
+            "mean": _num(float(off.mean())),
+            "min": _num(float(off.min())),
+            "max": _num(float(off.max())),
+        }
     if analysis == "compare.rsa":
-        out = {"analysis": analysis, "value": _num(result["value"].values), "method": a["method"],
-               "ci": _ci(result["ci"]), "n_stimuli": a["n_stimuli"], "n_rdms": a["n_rdms"]}
+        out = {
+            "analysis": analysis,
+            "value": _num(result["value"].values),
+            "method": a["method"],
+            "ci": _ci(result["ci"]),
+            "n_stimuli": a["n_stimuli"],
+            "n_rdms": a["n_rdms"],
+        }
         if "p_value" in result:
             out["p_value"] = _num(result["p_value"].values)
         return out
     if analysis == "compare.noise_ceiling":
-        return {"analysis": analysis, "lower": _num(result["lower"].values), "upper": _num(result["upper"].values),
-                "kind": a["kind"], "method": a["method"], "n_stimuli": a["n_stimuli"], "n_rdms": a["n_rdms"]}
+        return {
+            "analysis": analysis,
+            "lower": _num(result["lower"].values),
+            "upper": _num(result["upper"].values),
+            "kind": a["kind"],
+            "method": a["method"],
+            "n_stimuli": a["n_stimuli"],
+            "n_rdms": a["n_rdms"],
+        }
     if analysis == "compare.cka":
-        out = {"analysis": analysis, "cka": _values(result), "debiased": bool(a.get("debiased")),
-               "form": a.get("form"), "n_stimuli": a.get("n_stimuli")}
+        out = {
+            "analysis": analysis,
+            "cka": _values(result),
+            "debiased": bool(a.get("debiased")),
+            "form": a.get("form"),
+            "n_stimuli": a.get("n_stimuli"),
+        }
         if "cka_whole" in result.coords:
             out["cka_whole"] = _num(result["cka_whole"].values)
         return out
     if analysis == "compare.procrustes":
-        return {"analysis": analysis, "distance": _values(result["distance"]),
-                "similarity": _values(result["similarity"]), "scale": bool(a.get("scale")),
-                "units": a.get("units"), "degenerate": bool(a.get("degenerate")), "n_stimuli": a.get("n_stimuli")}
+        return {
+            "analysis": analysis,
+            "distance": _values(result["distance"]),
+            "similarity": _values(result["similarity"]),
+            "scale": bool(a.get("scale")),
+            "units": a.get("units"),
+            "degenerate": bool(a.get("degenerate")),
+            "n_stimuli": a.get("n_stimuli"),
+        }
     if analysis == "compare.predictivity":
-        out = {"analysis": analysis, "median": _num(result["median"].values), "n_neurons": a["n_neurons"],
-               "n_stimuli": a["n_stimuli"], "n_units_network": a["n_units_network"]}
+        out = {
+            "analysis": analysis,
+            "median": _num(result["median"].values),
+            "n_neurons": a["n_neurons"],
+            "n_stimuli": a["n_stimuli"],
+            "n_units_network": a["n_units_network"],
+        }
         for k in ("ceiling_median", "normalized"):
             if k in result:
                 out[k] = _num(result[k].values)
@@ -114,36 +152,75 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             out["median_ci"] = _ci(result["median_ci"])
         return out
     if analysis == "compare.profile":
-        return {"analysis": analysis, "kind": a["kind"], "groupby": a["groupby"], "score": _values(result["score"]),
-                "ci": _ci(result["ci"]), "ceiling": _ci(result["ceiling"]), "ceiling_kind": a["ceiling_kind"],
-                "ceiling_note": a["ceiling_note"], "best": str(result["best"].values),
-                "margin": _num(result["margin"].values), "p_best": _num(result["p_best"].values),
-                "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"],
-                "ci_level": _num(a["ci_level"]) if "ci_level" in a else None}
+        return {
+            "analysis": analysis,
+            "kind": a["kind"],
+            "groupby": a["groupby"],
+            "score": _values(result["score"]),
+            "ci": _ci(result["ci"]),
+            "ceiling": _ci(result["ceiling"]),
+            "ceiling_kind": a["ceiling_kind"],
+            "ceiling_note": a["ceiling_note"],
+            "best": str(result["best"].values),
+            "margin": _num(result["margin"].values),
+            "p_best": _num(result["p_best"].values),
+            "n_stimuli": a["n_stimuli"],
+            "rdm": a["rdm"],
+            "compare": a["compare"],
+            "ci_level": _num(a["ci_level"]) if "ci_level" in a else None,
+        }
     if analysis == "compare.side_by_side":
         rows = []
         for i in range(result.sizes["row"]):
             r = result.isel(row=i)
-            rows.append({"set": str(r["set"].values), "group": str(r["group"].values),
-                         "system": str(r["system"].values), "n_units": int(r["n_units"].values),
-                         "alpha": _num(r["alpha"].values), "alpha_ci": [_num(x) for x in r["alpha_ci"].values],
-                         "alpha_method": str(r["alpha_method"].values),
-                         "participation_ratio": _num(r["participation_ratio"].values),
-                         "median_ii": _num(r["median_ii"].values), "rsa": _num(r["rsa"].values),
-                         "cka": _num(r["cka"].values), "predictivity": _num(r["predictivity"].values)})
-        return {"analysis": analysis, "n_stimuli": a["n_stimuli"], "rdm": a["rdm"], "compare": a["compare"],
-                "rows": rows}
+            rows.append(
+                {
+                    "set": str(r["set"].values),
+                    "group": str(r["group"].values),
+                    "system": str(r["system"].values),
+                    "n_units": int(r["n_units"].values),
+                    "alpha": _num(r["alpha"].values),
+                    "alpha_ci": [_num(x) for x in r["alpha_ci"].values],
+                    "alpha_method": str(r["alpha_method"].values),
+                    "participation_ratio": _num(r["participation_ratio"].values),
+                    "median_ii": _num(r["median_ii"].values),
+                    "rsa": _num(r["rsa"].values),
+                    "cka": _num(r["cka"].values),
+                    "predictivity": _num(r["predictivity"].values),
+                }
+            )
+        return {
+            "analysis": analysis,
+            "n_stimuli": a["n_stimuli"],
+            "rdm": a["rdm"],
+            "compare": a["compare"],
+            "rows": rows,
+        }
     if analysis == "compare.overview":
-        out = {"n_stimuli": a["n_stimuli"],
-               "rsa": {"value": _num(result["rsa"].values), "method": a["method"], "ci": _ci(result["rsa_ci"]),
-                       "metric": a["metric"]},
-               "cka": _num(result["cka"].values), "cka_debiased": _num(result["cka_debiased"].values),
-               "procrustes": _num(result["procrustes"].values),
-               "procrustes_units": a["procrustes"], "procrustes_degenerate": bool(a["procrustes_degenerate"]),
-               "n_units_a": a["n_units_a"], "n_units_b": a["n_units_b"]}
+        out = {
+            "n_stimuli": a["n_stimuli"],
+            "rsa": {
+                "value": _num(result["rsa"].values),
+                "method": a["method"],
+                "ci": _ci(result["rsa_ci"]),
+                "metric": a["metric"],
+            },
+            "cka": _num(result["cka"].values),
+            "cka_debiased": _num(result["cka_debiased"].values),
+            "procrustes": _num(result["procrustes"].values),
+            "procrustes_units": a["procrustes"],
+            "procrustes_degenerate": bool(a["procrustes_degenerate"]),
+            "n_units_a": a["n_units_a"],
+            "n_units_b": a["n_units_b"],
+        }
         if "pair_cka" in result:
             out["pairs"] = _pairs(result)
         return out
-    raise fail("summary: result", f"analysis attr {analysis!r}", "a result of neurosuper.compare (rdm, "
-               "compare_rdms, noise_ceiling, cka, procrustes, predictivity, profile, side_by_side, overview)",
-               "pass the object a neurosuper.compare function returned", AnalysisError)
+    raise fail(
+        "summary: result",
+        f"analysis attr {analysis!r}",
+        "a result of neurosuper.compare (rdm, "
+        "compare_rdms, noise_ceiling, cka, procrustes, predictivity, profile, side_by_side, overview)",
+        "pass the object a neurosuper.compare function returned",
+        AnalysisError,
+    )

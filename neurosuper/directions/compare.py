@@ -40,13 +40,15 @@ def _averaged_set(ds: xr.Dataset, *, caller: str) -> xr.Dataset:
         R = R.compute()
     empty = np.isnan(R.values).all(axis=1)
     out = ds.drop_vars("responses").drop_dims([d for d in ("repeat", "time") if d in ds.dims], errors="ignore")
-    out["responses"] = R.drop_vars([c for c in R.coords if c not in out.coords and c not in R.dims],
-                                   errors="ignore")
+    out["responses"] = R.drop_vars([c for c in R.coords if c not in out.coords and c not in R.dims], errors="ignore")
     if "stimuli" in out and not isinstance(out["stimuli"].data, np.ndarray):
         out["stimuli"] = out["stimuli"].compute()
     if empty.any():
-        warnings.warn(f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat.",
-                      NeurosuperWarning, stacklevel=3)
+        warnings.warn(
+            f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat.",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
         out = out.isel(stimulus=np.flatnonzero(~empty))
     return validate(out)
 
@@ -55,13 +57,25 @@ def _split(n: int, split: float | None, k: int, seed: int, caller: str) -> tuple
     if split is None:
         idx = np.arange(n)
         return idx, idx
-    split = check_float("split", split, low=0, high=1, low_open=True, high_open=True, caller=caller,
-                        fix="pass split=0.5 (half the stimuli to fit, half to score) or split=None (in-sample)")
+    split = check_float(
+        "split",
+        split,
+        low=0,
+        high=1,
+        low_open=True,
+        high_open=True,
+        caller=caller,
+        fix="pass split=0.5 (half the stimuli to fit, half to score) or split=None (in-sample)",
+    )
     n_fit = int(round(split * n))
     if n_fit < 2 or n - n_fit < max(k, 2):
-        raise fail(f"{caller}: split", f"{n_fit} stimuli to fit and {n - n_fit} to score (of {n})",
-                   f"at least 2 to fit and at least k={k} to score", "pass split=0.5 or split=None, or a set "
-                   "with more stimuli", AnalysisError)
+        raise fail(
+            f"{caller}: split",
+            f"{n_fit} stimuli to fit and {n - n_fit} to score (of {n})",
+            f"at least 2 to fit and at least k={k} to score",
+            "pass split=0.5 or split=None, or a set with more stimuli",
+            AnalysisError,
+        )
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
 
@@ -80,8 +94,17 @@ def _warnings_of(method: str, caller: str) -> Iterator[None]:
             warnings.warn(f"{caller}: {method} directions: {note}", NeurosuperWarning, stacklevel=3)
 
 
-def _score(method: str, est: Any, fit_set: xr.Dataset, score_set: xr.Dataset, *, similarity: Any, k: int,
-           null: str | None, seed: int) -> tuple[xr.Dataset, str]:
+def _score(
+    method: str,
+    est: Any,
+    fit_set: xr.Dataset,
+    score_set: xr.Dataset,
+    *,
+    similarity: Any,
+    k: int,
+    null: str | None,
+    seed: int,
+) -> tuple[xr.Dataset, str]:
     """One method's directions, oriented on the fit stimuli, scored (II, sparseness, MEIs) on the held-out ones."""
     from ..interpret import interpretability_index, sparseness
 
@@ -93,9 +116,12 @@ def _score(method: str, est: Any, fit_set: xr.Dataset, score_set: xr.Dataset, *,
     R = np.asarray(proj["responses"].values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         sp = sparseness(R - np.nanmin(R, axis=0, keepdims=True), axis=0)
-    data = {"ii": ("direction", res["ii"].values), "sparseness": ("direction", sp),
-            "flipped": ("direction", sign < 0),
-            "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values))}
+    data = {
+        "ii": ("direction", res["ii"].values),
+        "sparseness": ("direction", sp),
+        "flipped": ("direction", sign < 0),
+        "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values)),
+    }
     for var in ("ii_z", "ii_percentile"):
         if var in res:
             data[var] = ("direction", res[var].values)
@@ -164,8 +190,13 @@ def compare_methods(
         methods = (methods,)
     methods = list(methods)
     if not methods:
-        raise fail(f"{caller}: methods", "an empty list", f"names from {sorted(METHODS)}",
-                   "pass methods=('units', 'kmeans')", AnalysisError)
+        raise fail(
+            f"{caller}: methods",
+            "an empty list",
+            f"names from {sorted(METHODS)}",
+            "pass methods=('units', 'kmeans')",
+            AnalysisError,
+        )
     for m in methods:
         get_method(m)
     if len(set(methods)) != len(methods):
@@ -174,12 +205,18 @@ def compare_methods(
     options = dict(options or {})
     unknown = sorted(set(options) - set(methods))
     if unknown:
-        raise fail(f"{caller}: options", f"options for {unknown}, which are not in methods",
-                   f"keys among {methods}", f"add {unknown[0]!r} to methods or drop its options", AnalysisError)
+        raise fail(
+            f"{caller}: options",
+            f"options for {unknown}, which are not in methods",
+            f"keys among {methods}",
+            f"add {unknown[0]!r} to methods or drop its options",
+            AnalysisError,
+        )
     avg = _averaged_set(ds, caller=caller)
     n = avg.sizes["stimulus"]
     fit_idx, score_idx = _split(n, split, k, seed, caller)
     fit_set, score_set = avg.isel(stimulus=fit_idx), avg.isel(stimulus=score_idx)
+
     def count(method: str, opts: dict) -> int | None:  # the units are all the units, whatever n_directions says
         return opts.pop("n_directions", None if method == "units" else n_directions)
 
@@ -204,20 +241,45 @@ def compare_methods(
             part, sim_name = _score(method, est, fit_set, score_set, similarity=similarity, k=k, null=null, seed=seed)
         parts.append(part)
     if not parts:
-        raise fail(caller, f"no method the data support (all left out: {skipped})", "at least one method that "
-                   "runs", "pass methods that suit the data (e.g. 'units', 'kmeans', 'pca')", AnalysisError)
+        raise fail(
+            caller,
+            f"no method the data support (all left out: {skipped})",
+            "at least one method that runs",
+            "pass methods that suit the data (e.g. 'units', 'kmeans', 'pca')",
+            AnalysisError,
+        )
     out = xr.concat(parts, dim="direction", data_vars="all", coords="different", compat="equals", join="outer")
     out = out.assign_coords(rank=np.arange(k))
-    out.attrs = {"similarity": sim_name, "k": k, "split": "none" if split is None else float(split),
-                 "n_fit": len(fit_idx), "n_score": len(score_idx), "seed": int(seed), "methods": methods,
-                 "null": null or "none", "in_sample": split is None,
-                 "methods_run": [m for m in methods if m not in skipped], "skipped": json.dumps(skipped)}
+    out.attrs = {
+        "similarity": sim_name,
+        "k": k,
+        "split": "none" if split is None else float(split),
+        "n_fit": len(fit_idx),
+        "n_score": len(score_idx),
+        "seed": int(seed),
+        "methods": methods,
+        "null": null or "none",
+        "in_sample": split is None,
+        "methods_run": [m for m in methods if m not in skipped],
+        "skipped": json.dumps(skipped),
+    }
     out.attrs.update({key: avg.attrs[key] for key in ("system", "measure", "source") if key in avg.attrs})
-    return stamp(out, analysis="directions.compare_methods", reference=REFERENCE,
-                 options={"methods": methods, "similarity": similarity if isinstance(similarity, str) else sim_name,
-                          "k": k, "split": split, "seed": seed, "n_directions": n_directions,
-                          "options": {m: dict(o) for m, o in options.items()}, "null": null},
-                 inputs_from=ds)
+    return stamp(
+        out,
+        analysis="directions.compare_methods",
+        reference=REFERENCE,
+        options={
+            "methods": methods,
+            "similarity": similarity if isinstance(similarity, str) else sim_name,
+            "k": k,
+            "split": split,
+            "seed": seed,
+            "n_directions": n_directions,
+            "options": {m: dict(o) for m, o in options.items()},
+            "null": null,
+        },
+        inputs_from=ds,
+    )
 
 
 def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: float = 95.0) -> xr.Dataset:
@@ -235,17 +297,32 @@ def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: f
     from scipy.stats import mannwhitneyu
 
     if "ii" not in result or "method" not in result.coords:
-        raise fail("method_summary", f"a result with variables {list(result.data_vars)}",
-                   "compare_methods' result (ii along direction, a method coord)", "pass compare_methods(ds)",
-                   AnalysisError)
+        raise fail(
+            "method_summary",
+            f"a result with variables {list(result.data_vars)}",
+            "compare_methods' result (ii along direction, a method coord)",
+            "pass compare_methods(ds)",
+            AnalysisError,
+        )
     methods = list(dict.fromkeys(result["method"].values.tolist()))
     method_of = result["method"].values
     ii = result["ii"].values
     base = ii[(method_of == baseline)]
     base = base[np.isfinite(base)]
-    stats: dict[str, list[float]] = {key: [] for key in ("n_directions", "median_ii", "mean_ii", "median_ii_z",
-                                                         "frac_above_null", "median_sparseness", "u_vs_units",
-                                                         "p_vs_units", "auc_vs_units")}
+    stats: dict[str, list[float]] = {
+        key: []
+        for key in (
+            "n_directions",
+            "median_ii",
+            "mean_ii",
+            "median_ii_z",
+            "frac_above_null",
+            "median_sparseness",
+            "u_vs_units",
+            "p_vs_units",
+            "auc_vs_units",
+        )
+    }
     for m in methods:
         sel = method_of == m
         v = ii[sel]
@@ -257,8 +334,9 @@ def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: f
             z = result["ii_z"].values[sel]
             pct = result["ii_percentile"].values[sel]
             stats["median_ii_z"].append(float(np.nanmedian(z)) if np.isfinite(z).any() else np.nan)
-            stats["frac_above_null"].append(float(np.mean(pct[np.isfinite(pct)] > alpha_null))
-                                            if np.isfinite(pct).any() else np.nan)
+            stats["frac_above_null"].append(
+                float(np.mean(pct[np.isfinite(pct)] > alpha_null)) if np.isfinite(pct).any() else np.nan
+            )
         else:
             stats["median_ii_z"].append(np.nan)
             stats["frac_above_null"].append(np.nan)
@@ -274,12 +352,19 @@ def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: f
             stats["p_vs_units"].append(np.nan)
             stats["auc_vs_units"].append(np.nan)
     out = xr.Dataset({key: ("method", np.asarray(v)) for key, v in stats.items()}, coords={"method": methods})
-    out.attrs = {"baseline": baseline, "test": "Mann-Whitney U, one-sided (method II > baseline II)",
-                 "alpha_null": float(alpha_null),
-                 **{key: result.attrs[key] for key in ("similarity", "k", "split", "n_fit", "n_score")
-                    if key in result.attrs}}
-    return stamp(out, analysis="directions.method_summary", reference=REFERENCE,
-                 options={"baseline": baseline, "alpha_null": alpha_null}, inputs_from=result)
+    out.attrs = {
+        "baseline": baseline,
+        "test": "Mann-Whitney U, one-sided (method II > baseline II)",
+        "alpha_null": float(alpha_null),
+        **{key: result.attrs[key] for key in ("similarity", "k", "split", "n_fit", "n_score") if key in result.attrs},
+    }
+    return stamp(
+        out,
+        analysis="directions.method_summary",
+        reference=REFERENCE,
+        options={"baseline": baseline, "alpha_null": alpha_null},
+        inputs_from=result,
+    )
 
 
 def synergy(
@@ -323,14 +408,24 @@ def synergy(
     ii = units["ii"].values
     ok = np.isfinite(ii) & (sd > 0)
     if ok.sum() < 2:
-        raise fail(caller, f"{int(ok.sum())} non-constant unit(s) with an II", "at least 2",
-                   "pass a set with more (varying) units", AnalysisError)
+        raise fail(
+            caller,
+            f"{int(ok.sum())} non-constant unit(s) with an II",
+            "at least 2",
+            "pass a set with more (varying) units",
+            AnalysisError,
+        )
     threshold = float(np.quantile(ii[ok], low_quantile))
     cand = np.flatnonzero(ok & (ii <= threshold))
     cand = cand[np.argsort(ii[cand], kind="stable")][:max_units]
     if cand.size < 2:
-        raise fail(caller, f"{cand.size} candidate unit(s) at or below the {low_quantile} quantile of II",
-                   "at least 2", "raise low_quantile (e.g. 0.75)", AnalysisError)
+        raise fail(
+            caller,
+            f"{cand.size} candidate unit(s) at or below the {low_quantile} quantile of II",
+            "at least 2",
+            "raise low_quantile (e.g. 0.75)",
+            AnalysisError,
+        )
     Z = (R[:, cand] - R[:, cand].mean(axis=0)) / sd[cand]
     ia, ib = np.triu_indices(cand.size, k=1)
     P = (Z[:, ia] + Z[:, ib]) / math.sqrt(2.0)
@@ -338,28 +433,51 @@ def synergy(
     pair_ids = [f"{unit_ids[cand[a]]}+{unit_ids[cand[b]]}" for a, b in zip(ia, ib, strict=True)]
     pair_set = avg.drop_vars("responses")
     pair_set = pair_set.drop_vars([c for c in pair_set.coords if "unit" in pair_set[c].dims])
-    pair_set["responses"] = xr.DataArray(P, dims=("stimulus", "unit"),
-                                         coords={"stimulus": avg["stimulus"].values, "unit": pair_ids})
+    pair_set["responses"] = xr.DataArray(
+        P, dims=("stimulus", "unit"), coords={"stimulus": avg["stimulus"].values, "unit": pair_ids}
+    )
     pair_set = validate(pair_set)
     res = interpretability_index(pair_set, similarity=similarity, k=k, null=null, seed=seed, progress=progress)
     ii_pair = res["ii"].values
     ii_a, ii_b = ii[cand[ia]], ii[cand[ib]]
     gain = ii_pair - np.maximum(ii_a, ii_b)
     order = np.lexsort((-np.nan_to_num(gain, nan=-np.inf), -np.nan_to_num(ii_pair, nan=-np.inf)))[:n_pairs]
-    data = {"unit_a": ("pair", unit_ids[cand[ia]][order]), "unit_b": ("pair", unit_ids[cand[ib]][order]),
-            "ii_a": ("pair", ii_a[order]), "ii_b": ("pair", ii_b[order]), "ii_pair": ("pair", ii_pair[order]),
-            "gain": ("pair", gain[order])}
+    data = {
+        "unit_a": ("pair", unit_ids[cand[ia]][order]),
+        "unit_b": ("pair", unit_ids[cand[ib]][order]),
+        "ii_a": ("pair", ii_a[order]),
+        "ii_b": ("pair", ii_b[order]),
+        "ii_pair": ("pair", ii_pair[order]),
+        "gain": ("pair", gain[order]),
+    }
     if "ii_z" in res:
         data["ii_pair_z"] = ("pair", res["ii_z"].values[order])
         data["ii_pair_percentile"] = ("pair", res["ii_percentile"].values[order])
     out = xr.Dataset(data, coords={"pair": np.asarray(pair_ids)[order]})
-    out.attrs = {"n_candidates": int(cand.size), "n_scored": int(len(pair_ids)), "ii_threshold": threshold,
-                 "similarity": res.attrs["similarity"], "k": k, "null": null or "none",
-                 "direction": "(z_a + z_b) / sqrt(2) of the z-scored units"}
-    return stamp(out, analysis="directions.synergy", reference=REFERENCE,
-                 options={"similarity": similarity if isinstance(similarity, str) else res.attrs["similarity"],
-                          "k": k, "low_quantile": low_quantile, "max_units": max_units, "n_pairs": n_pairs,
-                          "null": null, "seed": seed}, inputs_from=ds)
+    out.attrs = {
+        "n_candidates": int(cand.size),
+        "n_scored": int(len(pair_ids)),
+        "ii_threshold": threshold,
+        "similarity": res.attrs["similarity"],
+        "k": k,
+        "null": null or "none",
+        "direction": "(z_a + z_b) / sqrt(2) of the z-scored units",
+    }
+    return stamp(
+        out,
+        analysis="directions.synergy",
+        reference=REFERENCE,
+        options={
+            "similarity": similarity if isinstance(similarity, str) else res.attrs["similarity"],
+            "k": k,
+            "low_quantile": low_quantile,
+            "max_units": max_units,
+            "n_pairs": n_pairs,
+            "null": null,
+            "seed": seed,
+        },
+        inputs_from=ds,
+    )
 
 
 # ------------------------------------------------------------------------------------------------- summary
@@ -384,11 +502,18 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     """
     analysis = result.attrs.get("analysis", "")
     if analysis == "directions.find":
-        return {"analysis": analysis, "method": result.attrs.get("method"),
-                "n_directions": int(result.sizes["direction"]), "n_units": int(result.sizes["unit"]),
-                "n_flipped": int(result.attrs.get("n_flipped", 0)), "groupby": result.attrs.get("groupby"),
-                "fit_info": {g: {key: _r(v) for key, v in info.items()}
-                             for g, info in json.loads(result.attrs.get("fit_info", "{}")).items()}}
+        return {
+            "analysis": analysis,
+            "method": result.attrs.get("method"),
+            "n_directions": int(result.sizes["direction"]),
+            "n_units": int(result.sizes["unit"]),
+            "n_flipped": int(result.attrs.get("n_flipped", 0)),
+            "groupby": result.attrs.get("groupby"),
+            "fit_info": {
+                g: {key: _r(v) for key, v in info.items()}
+                for g, info in json.loads(result.attrs.get("fit_info", "{}")).items()
+            },
+        }
     if analysis == "directions.compare_methods":
         ms = method_summary(result)
         out = summary(ms)
@@ -398,26 +523,54 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             out["skipped"] = skipped
         return out
     if analysis == "directions.method_summary":
-        per = {str(m): {var: _r(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
-               for m in result["method"].values}
+        per = {
+            str(m): {var: _r(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
+            for m in result["method"].values
+        }
         for entry in per.values():
             entry["n_directions"] = int(entry["n_directions"]) if entry["n_directions"] is not None else None
         finite = {m: v["median_ii"] for m, v in per.items() if v["median_ii"] is not None}
-        return {"analysis": analysis, "similarity": result.attrs.get("similarity"), "k": _r(result.attrs.get("k")),
-                "split": _r(result.attrs.get("split")), "n_fit": _r(result.attrs.get("n_fit")),
-                "n_score": _r(result.attrs.get("n_score")), "baseline": result.attrs.get("baseline"),
-                "best_method": max(finite, key=finite.get) if finite else None, "methods": per}
+        return {
+            "analysis": analysis,
+            "similarity": result.attrs.get("similarity"),
+            "k": _r(result.attrs.get("k")),
+            "split": _r(result.attrs.get("split")),
+            "n_fit": _r(result.attrs.get("n_fit")),
+            "n_score": _r(result.attrs.get("n_score")),
+            "baseline": result.attrs.get("baseline"),
+            "best_method": max(finite, key=finite.get) if finite else None,
+            "methods": per,
+        }
     if analysis == "directions.synergy":
-        top = [{var: (_r(result[var].values[i].item()) if var not in ("unit_a", "unit_b")
-                      else str(result[var].values[i])) for var in result.data_vars}
-               for i in range(min(5, result.sizes["pair"]))]
-        return {"analysis": analysis, "n_candidates": int(result.attrs["n_candidates"]),
-                "n_scored": int(result.attrs["n_scored"]), "ii_threshold": _r(result.attrs["ii_threshold"]),
-                "similarity": result.attrs.get("similarity"), "top_pairs": top}
+        top = [
+            {
+                var: (
+                    _r(result[var].values[i].item()) if var not in ("unit_a", "unit_b") else str(result[var].values[i])
+                )
+                for var in result.data_vars
+            }
+            for i in range(min(5, result.sizes["pair"]))
+        ]
+        return {
+            "analysis": analysis,
+            "n_candidates": int(result.attrs["n_candidates"]),
+            "n_scored": int(result.attrs["n_scored"]),
+            "ii_threshold": _r(result.attrs["ii_threshold"]),
+            "similarity": result.attrs.get("similarity"),
+            "top_pairs": top,
+        }
     if isinstance(result, xr.Dataset) and "directions_method" in result.attrs:
-        return {"analysis": "directions.project", "method": result.attrs["directions_method"],
-                "by": result.attrs.get("directions_by"), "n_directions": int(result.sizes["unit"]),
-                "n_stimuli": int(result.sizes["stimulus"])}
-    raise fail("directions.summary", f"a result with analysis={analysis!r}", "a result of find, compare_methods, "
-               "method_summary, synergy or project", "pass one of those results", AnalysisError)
-
+        return {
+            "analysis": "directions.project",
+            "method": result.attrs["directions_method"],
+            "by": result.attrs.get("directions_by"),
+            "n_directions": int(result.sizes["unit"]),
+            "n_stimuli": int(result.sizes["stimulus"]),
+        }
+    raise fail(
+        "directions.summary",
+        f"a result with analysis={analysis!r}",
+        "a result of find, compare_methods, method_summary, synergy or project",
+        "pass one of those results",
+        AnalysisError,
+    )

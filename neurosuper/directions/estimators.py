@@ -125,15 +125,23 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
         if self.n_directions is None:
             k = self.default_directions(n_units)
             if cap is not None and k > cap:
-                warnings.warn(f"{caller}: the default n_directions={k} exceeds what the set supports ({why}); "
-                              f"using {cap}. Pass n_directions=<= {cap} to choose.", NeurosuperWarning,
-                              stacklevel=4)
+                warnings.warn(
+                    f"{caller}: the default n_directions={k} exceeds what the set supports ({why}); "
+                    f"using {cap}. Pass n_directions=<= {cap} to choose.",
+                    NeurosuperWarning,
+                    stacklevel=4,
+                )
                 k = cap
             return k
         k = check_int("n_directions", self.n_directions, low=1, caller=caller)
         if cap is not None and k > cap:
-            raise fail(f"{caller}: n_directions", str(k), f"at most {cap} ({why})",
-                       f"pass n_directions={cap}{self._overcomplete_hint()}", AnalysisError)
+            raise fail(
+                f"{caller}: n_directions",
+                str(k),
+                f"at most {cap} ({why})",
+                f"pass n_directions={cap}{self._overcomplete_hint()}",
+                AnalysisError,
+            )
         return k
 
     def _overcomplete_hint(self) -> str:
@@ -149,30 +157,48 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
         if not is_dask(X):
             X = np.asarray(X)
         if X.ndim != 2:
-            raise fail(f"{caller}: X", f"a {X.ndim}-D array of shape {X.shape}", "2-D (n_samples, n_units): "
-                       "stimuli as samples, units as features", "pass ds.responses trial-averaged, e.g. "
-                       "neurosuper.prep.trial_average(ds).values", AnalysisError)
+            raise fail(
+                f"{caller}: X",
+                f"a {X.ndim}-D array of shape {X.shape}",
+                "2-D (n_samples, n_units): stimuli as samples, units as features",
+                "pass ds.responses trial-averaged, e.g. neurosuper.prep.trial_average(ds).values",
+                AnalysisError,
+            )
         if X.dtype.kind not in "fiub":
             raise fail(f"{caller}: X", f"dtype {X.dtype}", "numbers", "pass a numeric array", AnalysisError)
         if X.dtype.kind != "f":
             X = X.astype(np.float64)
         n, d = X.shape
         if fit and n < 2:
-            raise fail(f"{caller}: X", f"{n} sample(s) (stimuli)", "at least 2 stimuli",
-                       "pass a set with more stimuli (directions are found across stimuli)", AnalysisError)
+            raise fail(
+                f"{caller}: X",
+                f"{n} sample(s) (stimuli)",
+                "at least 2 stimuli",
+                "pass a set with more stimuli (directions are found across stimuli)",
+                AnalysisError,
+            )
         if d < 1:
             raise fail(f"{caller}: X", "0 units", "at least 1 unit", "pass a set with units", AnalysisError)
         if not fit:
             self._check_fitted()
             if d != self.n_features_in_:
-                raise fail(f"{caller}: X", f"{d} units", f"{self.n_features_in_} units, as in fit",
-                           "transform a set with the units the finder was fitted on", AnalysisError)
+                raise fail(
+                    f"{caller}: X",
+                    f"{d} units",
+                    f"{self.n_features_in_} units, as in fit",
+                    "transform a set with the units the finder was fitted on",
+                    AnalysisError,
+                )
         bad = self._nonfinite_units(X)
         if bad.size:
-            raise fail(f"{caller}: X", f"non-finite values (NaN or inf) in {bad.size} unit(s) (columns "
-                       f"{preview(bad)})", "finite responses for every unit and stimulus",
-                       "drop those units (ds = ds.isel(unit=...)), or average repeats first with "
-                       "neurosuper.prep.trial_average (it skips missing repeats)", AnalysisError)
+            raise fail(
+                f"{caller}: X",
+                f"non-finite values (NaN or inf) in {bad.size} unit(s) (columns {preview(bad)})",
+                "finite responses for every unit and stimulus",
+                "drop those units (ds = ds.isel(unit=...)), or average repeats first with "
+                "neurosuper.prep.trial_average (it skips missing repeats)",
+                AnalysisError,
+            )
         return X
 
     @staticmethod
@@ -188,9 +214,11 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "components_"):
-            raise NotFittedError(f"{type(self).__name__}: found an unfitted finder; expected fit() before "
-                                 "transform() or its fitted attributes. Fix: call .fit(X) first (or use "
-                                 "neurosuper.directions.fit_directions).")
+            raise NotFittedError(
+                f"{type(self).__name__}: found an unfitted finder; expected fit() before "
+                "transform() or its fitted attributes. Fix: call .fit(X) first (or use "
+                "neurosuper.directions.fit_directions)."
+            )
 
     # ---------------------------------------------------------------- the scikit-learn API
     def fit(self, X: Any, y: Any = None) -> DirectionFinder:
@@ -237,8 +265,11 @@ def _quiet_convergence(caller: str, fix: str) -> Iterator[None]:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if n_conv:
-        warnings.warn(f"{caller}: the solver did not converge within max_iter; the directions may not be final. "
-                      f"Fix: {fix}", NeurosuperWarning, stacklevel=4)
+        warnings.warn(
+            f"{caller}: the solver did not converge within max_iter; the directions may not be final. Fix: {fix}",
+            NeurosuperWarning,
+            stacklevel=4,
+        )
 
 
 # ==================================================================================== methods
@@ -255,8 +286,13 @@ class UnitDirections(DirectionFinder):
 
     def _resolve_directions(self, n_samples: int, n_units: int) -> int:
         if self.n_directions is not None and self.n_directions != n_units:
-            raise fail("units: n_directions", repr(self.n_directions), f"None or {n_units} (the number of units)",
-                       "drop n_directions for method='units'", AnalysisError)
+            raise fail(
+                "units: n_directions",
+                repr(self.n_directions),
+                f"None or {n_units} (the number of units)",
+                "drop n_directions for method='units'",
+                AnalysisError,
+            )
         return n_units
 
     def _fit(self, X: np.ndarray, k: int) -> None:
@@ -291,8 +327,7 @@ class PCADirections(DirectionFinder):
 
     sign_arbitrary = True
 
-    def __init__(self, n_directions: int | None = None, svd_solver: str = "auto",
-                 random_state: int | None = 0) -> None:
+    def __init__(self, n_directions: int | None = None, svd_solver: str = "auto", random_state: int | None = 0) -> None:
         self.n_directions = n_directions
         self.svd_solver = svd_solver
         self.random_state = random_state
@@ -303,8 +338,12 @@ class PCADirections(DirectionFinder):
     def _fit(self, X: np.ndarray, k: int) -> None:
         from sklearn.decomposition import PCA
 
-        solver = check_choice("svd_solver", self.svd_solver,
-                              ("auto", "full", "covariance_eigh", "arpack", "randomized"), caller=self.method)
+        solver = check_choice(
+            "svd_solver",
+            self.svd_solver,
+            ("auto", "full", "covariance_eigh", "arpack", "randomized"),
+            caller=self.method,
+        )
         self.estimator_ = PCA(n_components=k, svd_solver=solver, random_state=_seed(self.random_state, self.method))
         self.estimator_.fit(X)
         self.components_ = self.estimator_.components_
@@ -324,8 +363,14 @@ class ICADirections(DirectionFinder):
 
     sign_arbitrary = True
 
-    def __init__(self, n_directions: int | None = None, fun: str = "logcosh", max_iter: int = 200,
-                 tol: float = 1e-4, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        fun: str = "logcosh",
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+    ) -> None:
         self.n_directions = n_directions
         self.fun = fun
         self.max_iter = max_iter
@@ -335,10 +380,14 @@ class ICADirections(DirectionFinder):
     def max_directions(self, n_samples: int, n_units: int) -> tuple[int | None, str]:
         rank = getattr(self, "_rank", None)
         if rank is not None and rank < min(n_samples, n_units):
-            return rank, (f"FastICA cannot be overcomplete: it whitens the data, and these have rank {rank} (constant "
-                          "or linearly dependent units), so it finds at most that many components")
-        return min(n_samples, n_units), ("FastICA cannot be overcomplete: it whitens the data, so it finds at most "
-                                         f"min(stimuli, units) = min({n_samples}, {n_units}) components")
+            return rank, (
+                f"FastICA cannot be overcomplete: it whitens the data, and these have rank {rank} (constant "
+                "or linearly dependent units), so it finds at most that many components"
+            )
+        return min(n_samples, n_units), (
+            "FastICA cannot be overcomplete: it whitens the data, so it finds at most "
+            f"min(stimuli, units) = min({n_samples}, {n_units}) components"
+        )
 
     def fit(self, X: Any, y: Any = None) -> ICADirections:
         X = self._check_X(X, fit=True)
@@ -357,8 +406,14 @@ class ICADirections(DirectionFinder):
         fun = check_choice("fun", self.fun, ("logcosh", "exp", "cube"), caller=self.method)
         max_iter = check_int("max_iter", self.max_iter, low=1, caller=self.method)
         tol = check_float("tol", self.tol, low=0, low_open=True, caller=self.method)
-        self.estimator_ = FastICA(n_components=k, fun=fun, max_iter=max_iter, tol=tol, whiten="unit-variance",
-                                  random_state=_seed(self.random_state, self.method))
+        self.estimator_ = FastICA(
+            n_components=k,
+            fun=fun,
+            max_iter=max_iter,
+            tol=tol,
+            whiten="unit-variance",
+            random_state=_seed(self.random_state, self.method),
+        )
         with _quiet_convergence(self.method, f"pass max_iter={2 * max_iter} or a larger tol"):
             self.estimator_.fit(X)
         self.components_ = self.estimator_.mixing_.T
@@ -378,8 +433,14 @@ class NMFDirections(DirectionFinder):
     — so NMF may be overcomplete (more directions than units).
     """
 
-    def __init__(self, n_directions: int | None = None, init: str = "auto", max_iter: int = 500, tol: float = 1e-4,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        init: str = "auto",
+        max_iter: int = 500,
+        tol: float = 1e-4,
+        random_state: int | None = 0,
+    ) -> None:
         self.n_directions = n_directions
         self.init = init
         self.max_iter = max_iter
@@ -389,8 +450,7 @@ class NMFDirections(DirectionFinder):
     def _fit(self, X: np.ndarray, k: int) -> None:
         from sklearn.decomposition import NMF
 
-        init = check_choice("init", self.init, ("auto", "random", "nndsvd", "nndsvda", "nndsvdar"),
-                            caller=self.method)
+        init = check_choice("init", self.init, ("auto", "random", "nndsvd", "nndsvda", "nndsvdar"), caller=self.method)
         max_iter = check_int("max_iter", self.max_iter, low=1, caller=self.method)
         tol = check_float("tol", self.tol, low=0, caller=self.method)
         self._check_nonnegative(X)
@@ -398,11 +458,18 @@ class NMFDirections(DirectionFinder):
         if init == "auto":
             init = "nndsvda" if k <= limit else "random"
         elif init.startswith("nndsvd") and k > limit:
-            raise fail("nmf: init", repr(init), f"init='random' or 'auto' for n_directions={k} > min(stimuli, units) "
-                       f"= {limit} (NNDSVD starts from a rank-{limit} SVD)", "pass init='auto'", AnalysisError)
+            raise fail(
+                "nmf: init",
+                repr(init),
+                f"init='random' or 'auto' for n_directions={k} > min(stimuli, units) "
+                f"= {limit} (NNDSVD starts from a rank-{limit} SVD)",
+                "pass init='auto'",
+                AnalysisError,
+            )
         self.init_used_ = init
-        self.estimator_ = NMF(n_components=k, init=init, max_iter=max_iter, tol=tol,
-                              random_state=_seed(self.random_state, self.method))
+        self.estimator_ = NMF(
+            n_components=k, init=init, max_iter=max_iter, tol=tol, random_state=_seed(self.random_state, self.method)
+        )
         with _quiet_convergence(self.method, f"pass max_iter={2 * max_iter}"):
             self.estimator_.fit(X)
         self.components_ = self.estimator_.components_
@@ -410,10 +477,14 @@ class NMFDirections(DirectionFinder):
     def _check_nonnegative(self, X: np.ndarray) -> None:
         neg = int(np.sum(X < 0))
         if neg:
-            raise fail("nmf: X", f"{neg} negative value(s) (min {float(X.min()):.4g})", "non-negative responses "
-                       "(rates, counts, ReLU activations): NMF factorises X ≈ W H with W, H >= 0",
-                       "use method='ica', 'sparse_coding' or 'sae' for signed data, or shift/clip it first "
-                       "(e.g. ds['responses'] = ds.responses.clip(min=0))", AnalysisError)
+            raise fail(
+                "nmf: X",
+                f"{neg} negative value(s) (min {float(X.min()):.4g})",
+                "non-negative responses (rates, counts, ReLU activations): NMF factorises X ≈ W H with W, H >= 0",
+                "use method='ica', 'sparse_coding' or 'sae' for signed data, or shift/clip it first "
+                "(e.g. ds['responses'] = ds.responses.clip(min=0))",
+                AnalysisError,
+            )
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         self._check_nonnegative(X)
@@ -433,8 +504,15 @@ class SparseCodingDirections(DirectionFinder):
 
     sign_arbitrary = True
 
-    def __init__(self, n_directions: int | None = None, alpha: float = 0.2, batch_size: int = 256,
-                 max_iter: int = 100, positive_code: bool = False, random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        alpha: float = 0.2,
+        batch_size: int = 256,
+        max_iter: int = 100,
+        positive_code: bool = False,
+        random_state: int | None = 0,
+    ) -> None:
         self.n_directions = n_directions
         self.alpha = alpha
         self.batch_size = batch_size
@@ -450,9 +528,16 @@ class SparseCodingDirections(DirectionFinder):
         max_iter = check_int("max_iter", self.max_iter, low=1, caller=self.method)
         self.scale_ = _sae.rms_scale(X, [(0, X.shape[0])])
         self.estimator_ = MiniBatchDictionaryLearning(
-            n_components=k, alpha=alpha, batch_size=batch, max_iter=max_iter, fit_algorithm="cd",
-            transform_algorithm="lasso_cd", transform_alpha=alpha, positive_code=bool(self.positive_code),
-            random_state=_seed(self.random_state, self.method))
+            n_components=k,
+            alpha=alpha,
+            batch_size=batch,
+            max_iter=max_iter,
+            fit_algorithm="cd",
+            transform_algorithm="lasso_cd",
+            transform_alpha=alpha,
+            positive_code=bool(self.positive_code),
+            random_state=_seed(self.random_state, self.method),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # per-batch lasso solves; the dictionary is fine
             self.estimator_.fit(X / X.dtype.type(self.scale_))
@@ -480,9 +565,16 @@ class KMeansDirections(DirectionFinder):
     At most as many directions as stimuli with a non-zero response.
     """
 
-    def __init__(self, n_directions: int | None = None, init: str = "k-means++", n_init: int = 10,
-                 minibatch: Any = "auto", activation: str = "projection", max_iter: int = 300,
-                 random_state: int | None = 0) -> None:
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        init: str = "k-means++",
+        n_init: int = 10,
+        minibatch: Any = "auto",
+        activation: str = "projection",
+        max_iter: int = 300,
+        random_state: int | None = 0,
+    ) -> None:
         self.n_directions = n_directions
         self.init = init
         self.n_init = n_init
@@ -499,8 +591,13 @@ class KMeansDirections(DirectionFinder):
         if fit:
             nonzero = int(np.count_nonzero(np.linalg.norm(X, axis=1)))
             if nonzero < 2:
-                raise fail("kmeans: X", f"{nonzero} stimuli with a non-zero response vector", "at least 2",
-                           "pass a set where some stimuli drive some units", AnalysisError)
+                raise fail(
+                    "kmeans: X",
+                    f"{nonzero} stimuli with a non-zero response vector",
+                    "at least 2",
+                    "pass a set where some stimuli drive some units",
+                    AnalysisError,
+                )
         return X
 
     def fit(self, X: Any, y: Any = None) -> KMeansDirections:
@@ -527,16 +624,21 @@ class KMeansDirections(DirectionFinder):
             mini = Xn.shape[0] > MINIBATCH_ABOVE
         if init == "units":
             if k != Xn.shape[1]:
-                raise fail("kmeans: init='units'", f"n_directions={k} for {Xn.shape[1]} units",
-                           "n_directions equal to the number of units (one centroid per unit axis)",
-                           "drop n_directions, or use init='k-means++'", AnalysisError)
+                raise fail(
+                    "kmeans: init='units'",
+                    f"n_directions={k} for {Xn.shape[1]} units",
+                    "n_directions equal to the number of units (one centroid per unit axis)",
+                    "drop n_directions, or use init='k-means++'",
+                    AnalysisError,
+                )
             start: Any = np.eye(k, dtype=Xn.dtype)
             n_init = 1
         else:
             start = init
         cls = MiniBatchKMeans if mini else KMeans
-        self.estimator_ = cls(n_clusters=k, init=start, n_init=n_init, max_iter=max_iter,
-                              random_state=_seed(self.random_state, caller))
+        self.estimator_ = cls(
+            n_clusters=k, init=start, n_init=n_init, max_iter=max_iter, random_state=_seed(self.random_state, caller)
+        )
         with _quiet_convergence(caller, f"pass max_iter={2 * max_iter}"):
             self.estimator_.fit(Xn)
         self.minibatch_ = bool(mini)
@@ -573,10 +675,22 @@ class SAEDirections(DirectionFinder):
 
     accepts_dask = True
 
-    def __init__(self, n_directions: int | None = None, expansion: float = 2.0, l1: float = 0.1, lr: float = 5e-3,
-                 batch_size: int = 128, n_steps: int = 2000, backend: str = "numpy", dtype: str = "float64",
-                 center: bool = True, block_size: int | None = None, n_threads: int | None = 1,
-                 random_state: int | None = 0, progress: bool = False) -> None:
+    def __init__(
+        self,
+        n_directions: int | None = None,
+        expansion: float = 2.0,
+        l1: float = 0.1,
+        lr: float = 5e-3,
+        batch_size: int = 128,
+        n_steps: int = 2000,
+        backend: str = "numpy",
+        dtype: str = "float64",
+        center: bool = True,
+        block_size: int | None = None,
+        n_threads: int | None = 1,
+        random_state: int | None = 0,
+        progress: bool = False,
+    ) -> None:
         self.n_directions = n_directions
         self.expansion = expansion
         self.l1 = l1
@@ -613,18 +727,31 @@ class SAEDirections(DirectionFinder):
             try:
                 import torch  # noqa: F401
             except ImportError as err:
-                raise NeurosuperError("sae: backend='torch' needs PyTorch, which is not installed. Fix: pip install "
-                                      "'neurosuper[torch]', or use backend='numpy' (the same numbers).") from err
+                raise NeurosuperError(
+                    "sae: backend='torch' needs PyTorch, which is not installed. Fix: pip install "
+                    "'neurosuper[torch]', or use backend='numpy' (the same numbers)."
+                ) from err
         bar = None
         if self.progress:
             from .._progress import progress_bar
 
             bar = progress_bar(progress=True, total=n_steps, desc="sae", unit="step")
         try:
-            state = _sae.train_sae(X, k, l1=l1, lr=lr, batch_size=batch, n_steps=n_steps,
-                                   seed=_seed(self.random_state, caller), backend=backend, dtype=dtype,
-                                   block_size=block, n_threads=threads, center=bool(self.center),
-                                   progress=(lambda i: bar.update(1)) if bar is not None else None)
+            state = _sae.train_sae(
+                X,
+                k,
+                l1=l1,
+                lr=lr,
+                batch_size=batch,
+                n_steps=n_steps,
+                seed=_seed(self.random_state, caller),
+                backend=backend,
+                dtype=dtype,
+                block_size=block,
+                n_threads=threads,
+                center=bool(self.center),
+                progress=(lambda i: bar.update(1)) if bar is not None else None,
+            )
         finally:
             if bar is not None:
                 bar.close()
@@ -643,14 +770,21 @@ class SAEDirections(DirectionFinder):
         self.l0_ = float(stats["l0"])
         self.fve_ = float(stats["fve"])
         if self.n_dead_:
-            warnings.warn(f"sae: {self.n_dead_} of {k} latents are dead (never active on the data); their "
-                          "directions are their initial random ones. Fix: fewer directions, a smaller l1, or "
-                          "more data.", NeurosuperWarning, stacklevel=3)
+            warnings.warn(
+                f"sae: {self.n_dead_} of {k} latents are dead (never active on the data); their "
+                "directions are their initial random ones. Fix: fewer directions, a smaller l1, or "
+                "more data.",
+                NeurosuperWarning,
+                stacklevel=3,
+            )
 
     def _transform(self, X: Any) -> Any:
         w, b, s, mu = self.encoder_weight_, self.encoder_bias_, self.scale_, self.mean_
         if is_dask(X):
             Xr = X.rechunk({1: -1})
-            return Xr.map_blocks(lambda x: _sae.encode(np.asarray(x, dtype=w.dtype), w, b, s, mu), dtype=w.dtype,
-                                 chunks=(Xr.chunks[0], (w.shape[0],)))
+            return Xr.map_blocks(
+                lambda x: _sae.encode(np.asarray(x, dtype=w.dtype), w, b, s, mu),
+                dtype=w.dtype,
+                chunks=(Xr.chunks[0], (w.shape[0],)),
+            )
         return _sae.encode(np.asarray(X, dtype=w.dtype), w, b, s, mu)

@@ -26,8 +26,10 @@ from .estimators import DirectionFinder, get_method
 
 __all__ = ["find", "fit_directions", "project", "orientation", "averaged", "REFERENCE", "ORIENT_MAX_SAMPLES"]
 
-REFERENCE = ("Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
-             "artificial and biological neural systems, arXiv:2310.11431")
+REFERENCE = (
+    "Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
+    "artificial and biological neural systems, arXiv:2310.11431"
+)
 
 
 # ------------------------------------------------------------------------------------------------- inputs
@@ -40,8 +42,12 @@ def averaged(ds: xr.Dataset | xr.DataArray, *, caller: str = "directions") -> xr
     if not is_dask(R.data):
         empty = np.isnan(R.values).all(axis=1)
         if empty.any() and not empty.all():
-            warnings.warn(f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat "
-                          "(NaN for every unit).", NeurosuperWarning, stacklevel=3)
+            warnings.warn(
+                f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat "
+                "(NaN for every unit).",
+                NeurosuperWarning,
+                stacklevel=3,
+            )
             R = R.isel(stimulus=np.flatnonzero(~empty))
     return R
 
@@ -51,14 +57,25 @@ def make_estimator(method: str, n_directions: int | None, seed: int, options: Ma
     valid = set(cls._get_param_names())
     unknown = sorted(set(options) - valid)
     if unknown:
-        raise fail(f"{method}: options", f"unknown option(s) {unknown}", f"options of {cls.__name__}: "
-                   f"{sorted(valid - {'n_directions', 'random_state'})}", f"drop {unknown[0]!r} (seed= and "
-                   "n_directions= are arguments of find itself)", AnalysisError)
+        raise fail(
+            f"{method}: options",
+            f"unknown option(s) {unknown}",
+            f"options of {cls.__name__}: {sorted(valid - {'n_directions', 'random_state'})}",
+            f"drop {unknown[0]!r} (seed= and n_directions= are arguments of find itself)",
+            AnalysisError,
+        )
     return cls(n_directions=n_directions, random_state=seed, **options)
 
 
-def fit_directions(ds: xr.Dataset | xr.DataArray, method: str, n_directions: int | None = None, *, seed: int = 0,
-                   groupby: str | None = None, **options: Any) -> DirectionFinder | dict[Hashable, DirectionFinder]:
+def fit_directions(
+    ds: xr.Dataset | xr.DataArray,
+    method: str,
+    n_directions: int | None = None,
+    *,
+    seed: int = 0,
+    groupby: str | None = None,
+    **options: Any,
+) -> DirectionFinder | dict[Hashable, DirectionFinder]:
     """Fit the finder ``method`` (a name in :data:`~.estimators.METHODS`) on a set; return the estimator itself.
 
     Parameters
@@ -130,8 +147,15 @@ def _fit_info(est: DirectionFinder) -> dict[str, Any]:
     return info
 
 
-def find(ds: xr.Dataset | xr.DataArray, method: str, n_directions: int | None = None, *, seed: int = 0,
-         groupby: str | None = None, **options: Any) -> xr.DataArray:
+def find(
+    ds: xr.Dataset | xr.DataArray,
+    method: str,
+    n_directions: int | None = None,
+    *,
+    seed: int = 0,
+    groupby: str | None = None,
+    **options: Any,
+) -> xr.DataArray:
     """Directions in unit space found by ``method``: a ``(direction, unit)`` DataArray with unit-norm rows.
 
     Klindt et al. 2023 (arXiv:2310.11431): k-means on L2-normalised response vectors, compared with PCA, ICA,
@@ -184,17 +208,30 @@ def find(ds: xr.Dataset | xr.DataArray, method: str, n_directions: int | None = 
         groups += [str(label) if label is not None else ""] * comp.shape[0]
         info[str(label) if label is not None else "all"] = _fit_info(est)
     D = np.concatenate(rows)
-    coords: dict[str, Any] = {"direction": ids, "method": ("direction", [method] * len(ids)),
-                              "flipped": ("direction", np.concatenate(flips))}
+    coords: dict[str, Any] = {
+        "direction": ids,
+        "method": ("direction", [method] * len(ids)),
+        "flipped": ("direction", np.concatenate(flips)),
+    }
     if coord is not None:
         coords["group"] = ("direction", groups)
     coords.update(unit_coords(R))
     out = xr.DataArray(D, dims=("direction", "unit"), coords=coords, name="directions")
-    stamp(out, analysis="directions.find", reference=REFERENCE,
-          options={"method": method, "n_directions": n_directions, "seed": seed, "groupby": groupby, **options},
-          inputs_from=ds)
-    out.attrs.update({"method": method, "groupby": coord or "none", "n_flipped": int(np.concatenate(flips).sum()),
-                      "fit_info": json.dumps(info, sort_keys=True)})
+    stamp(
+        out,
+        analysis="directions.find",
+        reference=REFERENCE,
+        options={"method": method, "n_directions": n_directions, "seed": seed, "groupby": groupby, **options},
+        inputs_from=ds,
+    )
+    out.attrs.update(
+        {
+            "method": method,
+            "groupby": coord or "none",
+            "n_flipped": int(np.concatenate(flips).sum()),
+            "fit_info": json.dumps(info, sort_keys=True),
+        }
+    )
     return out
 
 
@@ -204,8 +241,7 @@ def _rows(fn, data: Any, n_out: int) -> Any:
     if is_dask(data):
         data = data.rechunk({data.ndim - 1: -1})
         probe = np.asarray(fn(np.zeros((1, data.shape[-1]), dtype=data.dtype)))
-        return data.map_blocks(lambda b: _rows(fn, b, n_out), dtype=probe.dtype,
-                               chunks=data.chunks[:-1] + ((n_out,),))
+        return data.map_blocks(lambda b: _rows(fn, b, n_out), dtype=probe.dtype, chunks=data.chunks[:-1] + ((n_out,),))
     data = np.asarray(data)
     flat = data.reshape(-1, data.shape[-1])
     valid = ~np.isnan(flat).any(axis=1)
@@ -222,16 +258,21 @@ def _select_units(resp: xr.DataArray, units: np.ndarray, *, caller: str) -> xr.D
     have = set(resp["unit"].values.tolist())
     missing = [u for u in units.tolist() if u not in have]
     if missing:
-        raise fail(f"{caller}: units", f"{len(missing)} unit id(s) of the directions missing from the set "
-                   f"({preview(missing)})", "every unit the directions were fitted on",
-                   "project the set the directions were found on (or one with the same unit ids)", AnalysisError)
+        raise fail(
+            f"{caller}: units",
+            f"{len(missing)} unit id(s) of the directions missing from the set ({preview(missing)})",
+            "every unit the directions were fitted on",
+            "project the set the directions were found on (or one with the same unit ids)",
+            AnalysisError,
+        )
     if np.array_equal(resp["unit"].values, units):
         return resp
     return resp.sel(unit=units)
 
 
-def _assemble(ds: xr.Dataset | None, resp: xr.DataArray, data: Any, ids: list, extra: dict[str, Any],
-              attrs: dict[str, Any]) -> xr.Dataset:
+def _assemble(
+    ds: xr.Dataset | None, resp: xr.DataArray, data: Any, ids: list, extra: dict[str, Any], attrs: dict[str, Any]
+) -> xr.Dataset:
     dims = resp.dims
     coords = {str(k): v.variable for k, v in resp.coords.items() if "unit" not in v.dims}
     coords["unit"] = ("unit", np.asarray(ids))
@@ -239,8 +280,11 @@ def _assemble(ds: xr.Dataset | None, resp: xr.DataArray, data: Any, ids: list, e
     out = xr.Dataset({"responses": (dims, data)}, coords=coords)
     if ds is not None and "stimuli" in ds.data_vars:
         out["stimuli"] = ds["stimuli"]
-    base = dict(ds.attrs) if ds is not None else {k: v for k, v in resp.attrs.items()
-                                                   if k in ("system", "measure", "source", "format_version")}
+    base = (
+        dict(ds.attrs)
+        if ds is not None
+        else {k: v for k, v in resp.attrs.items() if k in ("system", "measure", "source", "format_version")}
+    )
     base.setdefault("system", "network")
     base.setdefault("measure", "activation")
     base.setdefault("format_version", 1)
@@ -283,25 +327,46 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
         return _project_linear(ds, resp, directions)
     if isinstance(directions, Mapping):
         if not directions:
-            raise fail(caller, "an empty dict of estimators", "{group: fitted estimator}",
-                       "pass fit_directions(ds, method, groupby=...)'s result", AnalysisError)
+            raise fail(
+                caller,
+                "an empty dict of estimators",
+                "{group: fitted estimator}",
+                "pass fit_directions(ds, method, groupby=...)'s result",
+                AnalysisError,
+            )
         parts = [project(ds if ds is not None else resp, est) for est in directions.values()]
-        out = xr.concat(parts, dim="unit", data_vars="minimal", coords="minimal", compat="override",
-                        join="override", combine_attrs="override")
+        out = xr.concat(
+            parts,
+            dim="unit",
+            data_vars="minimal",
+            coords="minimal",
+            compat="override",
+            join="override",
+            combine_attrs="override",
+        )
         return validate(out)
     if isinstance(directions, DirectionFinder):
         directions._check_fitted()
     if not hasattr(directions, "transform") or not hasattr(directions, "components_"):
-        raise fail(caller, f"a {type(directions).__name__}", "a fitted finder (fit_directions), a dict of them, or "
-                   "a (direction, unit) DataArray (find)", "pass fit_directions(ds, 'kmeans') or "
-                   "find(ds, 'kmeans')", AnalysisError)
+        raise fail(
+            caller,
+            f"a {type(directions).__name__}",
+            "a fitted finder (fit_directions), a dict of them, or a (direction, unit) DataArray (find)",
+            "pass fit_directions(ds, 'kmeans') or find(ds, 'kmeans')",
+            AnalysisError,
+        )
     est = directions
     units = getattr(est, "units_", None)
     if units is not None:
         resp = _select_units(resp, np.asarray(units), caller=caller)
     elif resp.sizes["unit"] != est.n_features_in_:
-        raise fail(caller, f"a set of {resp.sizes['unit']} units", f"{est.n_features_in_} units (as in fit)",
-                   "project the set the estimator was fitted on", AnalysisError)
+        raise fail(
+            caller,
+            f"a set of {resp.sizes['unit']} units",
+            f"{est.n_features_in_} units (as in fit)",
+            "project the set the estimator was fitted on",
+            AnalysisError,
+        )
     resp = resp.transpose(*[d for d in resp.dims if d != "unit"], "unit")
     method = getattr(est, "method", type(est).__name__)
     group = getattr(est, "group_", None)
@@ -328,8 +393,9 @@ def _project_linear(ds: xr.Dataset | None, resp: xr.DataArray, D: xr.DataArray) 
     resp = resp.transpose(*[d for d in resp.dims if d != "unit"], "unit")
     W = np.asarray(D.transpose("direction", "unit").values)
     if not np.isfinite(W).all():
-        raise fail(caller, "non-finite values in the directions", "finite weights", "recompute them with find()",
-                   AnalysisError)
+        raise fail(
+            caller, "non-finite values in the directions", "finite weights", "recompute them with find()", AnalysisError
+        )
     data = resp.data
     W = W.astype(np.result_type(data.dtype, np.float32) if data.dtype.kind == "f" else np.float64, copy=False)
     out = data @ W.T

@@ -36,8 +36,7 @@ import numpy as np
 
 from .._gram import is_dask
 
-__all__ = ["SAEState", "train_sae", "encode", "sae_statistics", "rms_scale", "moments", "iter_blocks", "BETAS",
-           "EPS"]
+__all__ = ["SAEState", "train_sae", "encode", "sae_statistics", "rms_scale", "moments", "iter_blocks", "BETAS", "EPS"]
 
 #: Adam's moment decay rates and epsilon (torch's defaults).
 BETAS = (0.9, 0.999)
@@ -86,7 +85,7 @@ def moments(X: Any, blocks: list[tuple[int, int]], *, center: bool) -> tuple[np.
     for a, b in blocks:
         block = _load(X, a, b, None)
         for i in range(0, b - a, SUB_ROWS):
-            x = block[i:i + SUB_ROWS].astype(np.float64)
+            x = block[i : i + SUB_ROWS].astype(np.float64)
             total += float(np.einsum("ij,ij->", x, x))
             sums += x.sum(axis=0)
     n = max(X.shape[0], 1)
@@ -125,15 +124,16 @@ def limit_threads(n_threads: int | None, backend: str) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
-def _batches(rng: np.random.Generator, blocks: list[tuple[int, int]], batch_size: int
-             ) -> Iterator[tuple[int, int, np.ndarray | None]]:
+def _batches(
+    rng: np.random.Generator, blocks: list[tuple[int, int]], batch_size: int
+) -> Iterator[tuple[int, int, np.ndarray | None]]:
     """Per epoch: blocks in random order; yields (block start, stop, None) then the rows of each batch."""
     for bi in rng.permutation(len(blocks)):
         a, b = blocks[bi]
         yield a, b, None
         perm = rng.permutation(b - a)
         for i in range(0, b - a, batch_size):
-            yield a, b, perm[i:i + batch_size]
+            yield a, b, perm[i : i + batch_size]
 
 
 class _NumpyAdam:
@@ -149,8 +149,8 @@ class _NumpyAdam:
     def step(self, grads: list[np.ndarray]) -> None:
         b1, b2 = BETAS
         self.t += 1
-        step_size = self.lr / (1 - b1 ** self.t)
-        c2 = math.sqrt(1 - b2 ** self.t)
+        step_size = self.lr / (1 - b1**self.t)
+        c2 = math.sqrt(1 - b2**self.t)
         for p, g, m, v, buf in zip(self.params, grads, self.m, self.v, self.buf, strict=True):
             m *= b1
             np.multiply(g, 1 - b1, out=buf)
@@ -205,8 +205,22 @@ def train_sae(
     w_enc, b_enc, w_dec = _init(rng, X.shape[1], n_latents, dtype)
     run = _train_torch if backend == "torch" else _train_numpy
     with limit_threads(n_threads, backend):
-        state = run(X, blocks, rng, w_enc, b_enc, w_dec, s, mu.astype(dtype), l1=l1, lr=lr, batch_size=batch_size,
-                    n_steps=n_steps, dtype=dtype, progress=progress)
+        state = run(
+            X,
+            blocks,
+            rng,
+            w_enc,
+            b_enc,
+            w_dec,
+            s,
+            mu.astype(dtype),
+            l1=l1,
+            lr=lr,
+            batch_size=batch_size,
+            n_steps=n_steps,
+            dtype=dtype,
+            progress=progress,
+        )
     return state
 
 
@@ -318,7 +332,7 @@ def sae_statistics(X: Any, state: SAEState, blocks: list[tuple[int, int]]) -> di
     for a, b in blocks:
         block = _load(X, a, b, dtype)
         for i in range(0, b - a, SUB_ROWS):
-            x = block[i:i + SUB_ROWS]
+            x = block[i : i + SUB_ROWS]
             f = encode(x, state.w_enc, state.b_enc, state.scale, state.mean)
             on = f > 0
             active |= on.any(axis=0)

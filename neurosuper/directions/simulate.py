@@ -24,9 +24,17 @@ from ..format import from_array
 __all__ = ["planted_superposition", "feature_recovery"]
 
 
-def planted_superposition(*, n_features: int = 64, n_units: int = 32, n_samples: int = 20_000,
-                          p_active: float = 0.05, noise: float = 0.01, nonnegative: bool = False,
-                          dtype: Any = np.float64, seed: int = 0) -> tuple[xr.Dataset, xr.DataArray]:
+def planted_superposition(
+    *,
+    n_features: int = 64,
+    n_units: int = 32,
+    n_samples: int = 20_000,
+    p_active: float = 0.05,
+    noise: float = 0.01,
+    nonnegative: bool = False,
+    dtype: Any = np.float64,
+    seed: int = 0,
+) -> tuple[xr.Dataset, xr.DataArray]:
     """A ResponseSet with planted sparse features in superposition, and the true directions.
 
     Returns
@@ -55,14 +63,27 @@ def planted_superposition(*, n_features: int = 64, n_units: int = 32, n_samples:
         np.maximum(X, 0, out=X)
     names = np.array([f"f{j}" for j in range(n_features)])
     label = np.where(A.max(axis=1) > 0, names[A.argmax(axis=1)], "none")
-    ds = from_array(X.astype(dtype), system="network", measure="activation",
-                    attrs={"source": "neurosuper.directions.planted_superposition",
-                           "planted": (f"{n_features} features in {n_units} units, p_active={p_active}, "
-                                       f"amplitude U[0, 1], noise={noise}, nonnegative={bool(nonnegative)}, "
-                                       f"seed={seed}")},
-                    label=("stimulus", label))
-    truth = xr.DataArray(D, dims=("feature", "unit"), coords={"feature": names, "unit": ds["unit"].values},
-                         name="truth", attrs={"description": "unit-norm planted feature directions"})
+    ds = from_array(
+        X.astype(dtype),
+        system="network",
+        measure="activation",
+        attrs={
+            "source": "neurosuper.directions.planted_superposition",
+            "planted": (
+                f"{n_features} features in {n_units} units, p_active={p_active}, "
+                f"amplitude U[0, 1], noise={noise}, nonnegative={bool(nonnegative)}, "
+                f"seed={seed}"
+            ),
+        },
+        label=("stimulus", label),
+    )
+    truth = xr.DataArray(
+        D,
+        dims=("feature", "unit"),
+        coords={"feature": names, "unit": ds["unit"].values},
+        name="truth",
+        attrs={"description": "unit-norm planted feature directions"},
+    )
     return ds, truth
 
 
@@ -88,15 +109,25 @@ def feature_recovery(directions: Any, truth: xr.DataArray | np.ndarray, *, thres
     D = np.asarray(directions, dtype=np.float64)
     T = np.asarray(truth, dtype=np.float64)
     if D.ndim != 2 or T.ndim != 2 or D.shape[1] != T.shape[1]:
-        raise fail("feature_recovery", f"directions of shape {D.shape} and truth of shape {T.shape}",
-                   "(direction, unit) and (feature, unit) over the same units",
-                   "pass find(...)'s result and the truth of planted_superposition", AnalysisError)
+        raise fail(
+            "feature_recovery",
+            f"directions of shape {D.shape} and truth of shape {T.shape}",
+            "(direction, unit) and (feature, unit) over the same units",
+            "pass find(...)'s result and the truth of planted_superposition",
+            AnalysisError,
+        )
     Dn = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-300)
     Tn = T / np.maximum(np.linalg.norm(T, axis=1, keepdims=True), 1e-300)
     C = np.abs(Tn @ Dn.T)
     best = C.max(axis=1)
     feature = truth["feature"].values if isinstance(truth, xr.DataArray) else np.arange(T.shape[0])
-    out = xr.Dataset({"best_cosine": ("feature", best), "best_direction": ("feature", C.argmax(axis=1)),
-                      "recovered": ("feature", best > threshold)}, coords={"feature": feature})
+    out = xr.Dataset(
+        {
+            "best_cosine": ("feature", best),
+            "best_direction": ("feature", C.argmax(axis=1)),
+            "recovered": ("feature", best > threshold),
+        },
+        coords={"feature": feature},
+    )
     out.attrs = {"fraction_recovered": float(np.mean(best > threshold)), "threshold": float(threshold)}
     return out

@@ -74,12 +74,12 @@ def gabor_embedding(images: np.ndarray, *, n_scales: int = 3, n_orientations: in
     bank, _ = gabor_bank(shape, size, n_scales=n_scales, n_orientations=n_orientations)
     out = np.empty((n, len(bank), min(grid, Y), min(grid, X)))
     for b0 in range(0, n, BATCH):
-        img = images[b0:b0 + BATCH]
+        img = images[b0 : b0 + BATCH]
         img = img - img.mean(axis=(1, 2), keepdims=True)
         sd = img.std(axis=(1, 2), keepdims=True)
         img = np.divide(img, sd, out=np.zeros_like(img), where=sd > 1e-12)
         F = scipy.fft.fft2(np.pad(img, ((0, 0), (pad, pad), (pad, pad))), axes=(1, 2))
         for j, K in enumerate(bank):
-            resp = scipy.fft.ifft2(F * K, axes=(1, 2))[:, pad:pad + Y, pad:pad + X]
-            out[b0:b0 + BATCH, j] = _pool(np.abs(resp), grid)
+            resp = scipy.fft.ifft2(F * K, axes=(1, 2))[:, pad : pad + Y, pad : pad + X]
+            out[b0 : b0 + BATCH, j] = _pool(np.abs(resp), grid)
     return out.reshape(n, -1)

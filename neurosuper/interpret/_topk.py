@@ -114,8 +114,9 @@ def topk_units(R, k: int, *, largest: bool = True, progress: bool = False) -> tu
         chunks = np.cumsum((0,) + tuple(R.chunks[0]))
         idx = np.full((n_unit, 0), -1, dtype=np.int64)
         val = np.zeros((n_unit, 0))
-        for s0, s1 in progress_bar(list(zip(chunks[:-1], chunks[1:], strict=True)), progress=progress,
-                           desc="top-k", unit="block"):
+        for s0, s1 in progress_bar(
+            list(zip(chunks[:-1], chunks[1:], strict=True)), progress=progress, desc="top-k", unit="block"
+        ):
             block = np.asarray(R[s0:s1].compute()).T
             kk = min(k, s1 - s0)
             bi, bv = topk_rows(np.ascontiguousarray(block), kk, largest=largest)

@@ -27,8 +27,15 @@ import xarray as xr
 
 from ..errors import AnalysisError
 
-__all__ = ["DUPLICATE_CHECKS", "resolve_duplicates", "duplicate_pairs", "coords_overlap", "pixel_rms_min",
-           "AUTO_PIXELS_MAX", "SOURCE_COORDS"]
+__all__ = [
+    "DUPLICATE_CHECKS",
+    "resolve_duplicates",
+    "duplicate_pairs",
+    "coords_overlap",
+    "pixel_rms_min",
+    "AUTO_PIXELS_MAX",
+    "SOURCE_COORDS",
+]
 
 DUPLICATE_CHECKS = ("auto", "coords", "pixels", None)
 SOURCE_COORDS = ("source_image", "image_y", "image_x")
@@ -54,8 +61,9 @@ def _has_coords(ds: xr.Dataset) -> bool:
 def resolve_duplicates(ds: xr.Dataset, duplicates: Any) -> str | None:
     """The check to run on ``ds`` for ``duplicates`` (``"auto"``, ``"coords"``, ``"pixels"`` or ``None``)."""
     if duplicates not in DUPLICATE_CHECKS:
-        raise AnalysisError(f"duplicates: found {duplicates!r}; expected one of {list(DUPLICATE_CHECKS)}. "
-                            "Fix: duplicates='auto'.")
+        raise AnalysisError(
+            f"duplicates: found {duplicates!r}; expected one of {list(DUPLICATE_CHECKS)}. Fix: duplicates='auto'."
+        )
     images = "stimuli" in ds.data_vars and ds["stimuli"].ndim in (3, 4)
     if duplicates == "auto":
         if _has_coords(ds):
@@ -64,12 +72,16 @@ def resolve_duplicates(ds: xr.Dataset, duplicates: Any) -> str | None:
             return "pixels"
         return None
     if duplicates == "coords" and not _has_coords(ds):
-        raise AnalysisError("duplicates='coords': found no stimulus coords source_image, image_y, image_x with "
-                            "image stimuli (or a patch_size attr); expected them. Fix: duplicates='pixels' "
-                            "(image stimuli) or duplicates=None.")
+        raise AnalysisError(
+            "duplicates='coords': found no stimulus coords source_image, image_y, image_x with "
+            "image stimuli (or a patch_size attr); expected them. Fix: duplicates='pixels' "
+            "(image stimuli) or duplicates=None."
+        )
     if duplicates == "pixels" and not images:
-        raise AnalysisError("duplicates='pixels': found no image stimuli (stimulus, y, x[, channel]); expected "
-                            "them. Fix: duplicates=None for feature stimuli.")
+        raise AnalysisError(
+            "duplicates='pixels': found no image stimuli (stimulus, y, x[, channel]); expected "
+            "them. Fix: duplicates=None for feature stimuli."
+        )
     return duplicates
 
 
@@ -115,16 +127,15 @@ def pixel_rms_min(images: np.ndarray, a: np.ndarray, b: np.ndarray, *, min_overl
     norm = (count.ravel()[keep] * c)[None]
     out = np.empty(len(a))
     for s in range(0, len(a), PAIR_BATCH):
-        ia, ib = a[s:s + PAIR_BATCH], b[s:s + PAIR_BATCH]
+        ia, ib = a[s : s + PAIR_BATCH], b[s : s + PAIR_BATCH]
         # corr(s) = Σ_p A(p + s) B(p): A shifted against B
         cross = scipy.fft.irfft2((F[ia] * np.conj(F[ib])).sum(axis=-1), s=shape, axes=(1, 2))
         ssd = sq_shift[ia] + sq_fixed[ib] - 2 * cross.reshape(len(ia), -1)[:, keep]
-        out[s:s + PAIR_BATCH] = np.sqrt(np.clip(ssd / norm, 0.0, None).min(axis=1))
+        out[s : s + PAIR_BATCH] = np.sqrt(np.clip(ssd / norm, 0.0, None).min(axis=1))
     return out * (np.asarray(images, dtype=np.float64).std() or 1.0)
 
 
-def duplicate_pairs(ds: xr.Dataset, mei: np.ndarray, check: str, *, min_overlap: float,
-                    tolerance: float) -> np.ndarray:
+def duplicate_pairs(ds: xr.Dataset, mei: np.ndarray, check: str, *, min_overlap: float, tolerance: float) -> np.ndarray:
     """Number of near-duplicate pairs among each row's MEIs (stimulus positions; rows with a -1 give 0)."""
     mei = np.asarray(mei)
     k = mei.shape[1]

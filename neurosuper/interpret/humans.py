@@ -43,8 +43,10 @@ def _bool_column(values: pd.Series, name: str) -> np.ndarray:
     text = values.astype(str).str.strip().str.lower()
     bad = sorted(set(text) - _TRUE - _FALSE)
     if bad:
-        raise FormatError(f"column {name!r}: found values {bad[:5]}; expected booleans (True/False, 1/0, yes/no). "
-                          "Fix: write the flag as True/False.")
+        raise FormatError(
+            f"column {name!r}: found values {bad[:5]}; expected booleans (True/False, 1/0, yes/no). "
+            "Fix: write the flag as True/False."
+        )
     return text.isin(_TRUE).to_numpy()
 
 
@@ -65,12 +67,16 @@ def read_imi_responses(path: str | os.PathLike) -> xr.Dataset:
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise FormatError(f"IMI responses {str(path)!r}: could not be read ({type(err).__name__}: {err}); expected "
-                          "a csv file with a header row. Fix: check the path.") from err
+        raise FormatError(
+            f"IMI responses {str(path)!r}: could not be read ({type(err).__name__}: {err}); expected "
+            "a csv file with a header row. Fix: check the path."
+        ) from err
     missing = [c for c in IMI_COLUMNS if c not in df.columns]
     if missing:
-        raise FormatError(f"IMI responses {str(path)!r}: found columns {list(df.columns)}, missing {missing}; "
-                          f"expected {list(IMI_COLUMNS)}. Fix: use the responses_main.csv format.")
+        raise FormatError(
+            f"IMI responses {str(path)!r}: found columns {list(df.columns)}, missing {missing}; "
+            f"expected {list(IMI_COLUMNS)}. Fix: use the responses_main.csv format."
+        )
     catch = _flag(df, CATCH_COLUMNS, "catch")
     demo = _flag(df, DEMO_COLUMNS, "demo")
     kept = df.loc[~(catch | demo)].reset_index(drop=True)
@@ -78,10 +84,13 @@ def read_imi_responses(path: str | os.PathLike) -> xr.Dataset:
     kept["channel"] = pd.to_numeric(kept["channel"], errors="raise").astype(np.int64)
     for c in ("model", "layer", "mode", "task_id"):
         kept[c] = kept[c].astype(str)
-    out = xr.Dataset({c: ("trial", kept[c].to_numpy()) for c in kept.columns},
-                     coords={"trial": np.arange(len(kept))})
-    out.attrs = {"source": os.fspath(path), "n_catch_dropped": int(catch.sum()),
-                 "n_demo_dropped": int((demo & ~catch).sum()), "format": "IMI responses_main.csv"}
+    out = xr.Dataset({c: ("trial", kept[c].to_numpy()) for c in kept.columns}, coords={"trial": np.arange(len(kept))})
+    out.attrs = {
+        "source": os.fspath(path),
+        "n_catch_dropped": int(catch.sum()),
+        "n_demo_dropped": int((demo & ~catch).sum()),
+        "format": "IMI responses_main.csv",
+    }
     return out
 
 
@@ -90,20 +99,26 @@ def _scores_frame(scores: Any, var: str | None) -> pd.DataFrame:
     if isinstance(scores, pd.DataFrame):
         name = var or ("score" if "score" in scores else "ii" if "ii" in scores else None)
         if name is None or not {"model", "layer", "channel"} <= set(scores.columns):
-            raise AnalysisError(f"scores: found columns {list(scores.columns)}; expected model, layer, channel and "
-                                "a score column ('score' or 'ii', or pass var=). Fix: rename the columns.")
+            raise AnalysisError(
+                f"scores: found columns {list(scores.columns)}; expected model, layer, channel and "
+                "a score column ('score' or 'ii', or pass var=). Fix: rename the columns."
+            )
         df = scores[["model", "layer", "channel", name]].rename(columns={name: "score"})
     else:
         if isinstance(scores, xr.Dataset):
             name = var or ("ii" if "ii" in scores else None)
             if name is None:
-                raise AnalysisError(f"scores: found a Dataset with {list(scores.data_vars)}; expected an 'ii' "
-                                    "variable or var=. Fix: pass var='...'.")
+                raise AnalysisError(
+                    f"scores: found a Dataset with {list(scores.data_vars)}; expected an 'ii' "
+                    "variable or var=. Fix: pass var='...'."
+                )
             scores = scores[name]
         if not isinstance(scores, xr.DataArray) or scores.dims != ("unit",):
-            raise AnalysisError(f"scores: found {type(scores).__name__} {getattr(scores, 'dims', '')}; expected a "
-                                "DataArray over 'unit' (or a DataFrame with model, layer, channel, score). Fix: "
-                                "select one score per unit.")
+            raise AnalysisError(
+                f"scores: found {type(scores).__name__} {getattr(scores, 'dims', '')}; expected a "
+                "DataArray over 'unit' (or a DataFrame with model, layer, channel, score). Fix: "
+                "select one score per unit."
+            )
         n = scores.sizes["unit"]
 
         def coord(name: str, fallback: Any) -> np.ndarray:
@@ -112,8 +127,14 @@ def _scores_frame(scores: Any, var: str | None) -> pd.DataFrame:
             return np.asarray(fallback if np.ndim(fallback) else np.full(n, fallback))
 
         model = scores.attrs.get("model", scores.attrs.get("source", ""))
-        df = pd.DataFrame({"model": coord("model", model), "layer": coord("layer", ""),
-                           "channel": coord("channel", scores["unit"].values), "score": scores.values})
+        df = pd.DataFrame(
+            {
+                "model": coord("model", model),
+                "layer": coord("layer", ""),
+                "channel": coord("channel", scores["unit"].values),
+                "score": scores.values,
+            }
+        )
     df = df.astype({"model": str, "layer": str})
     df["channel"] = pd.to_numeric(df["channel"], errors="raise").astype(np.int64)
     return df.dropna(subset=["score"]).drop_duplicates(["model", "layer", "channel"])
@@ -206,19 +227,31 @@ def validate_against_humans(
     merged = trials.merge(table, on=["model", "layer", "channel"], how="left")
     unscored = int(merged["score"].isna().sum())
     if unscored == len(merged):
-        raise AnalysisError(f"validate_against_humans: found no trial whose (model, layer, channel) has a score "
-                            f"(scores for models {sorted(table['model'].unique())[:3]}, trials for "
-                            f"{sorted(trials['model'].unique())[:3]}); expected matching keys. Fix: give the scores "
-                            "the models', layers' and channels' names used in the csv.")
+        raise AnalysisError(
+            f"validate_against_humans: found no trial whose (model, layer, channel) has a score "
+            f"(scores for models {sorted(table['model'].unique())[:3]}, trials for "
+            f"{sorted(trials['model'].unique())[:3]}); expected matching keys. Fix: give the scores "
+            "the models', layers' and channels' names used in the csv."
+        )
     if unscored:
-        warnings.warn(f"validate_against_humans: {unscored} of {len(merged)} trials have no score for their unit "
-                      "and were dropped.", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"validate_against_humans: {unscored} of {len(merged)} trials have no score for their unit "
+            "and were dropped.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     merged = merged.dropna(subset=["score"])
-    units = merged.groupby(["model", "layer", "channel"], sort=True).agg(
-        score=("score", "first"), pos=("correct", "sum"), n=("correct", "size")).reset_index()
+    units = (
+        merged.groupby(["model", "layer", "channel"], sort=True)
+        .agg(score=("score", "first"), pos=("correct", "sum"), n=("correct", "size"))
+        .reset_index()
+    )
     units["neg"] = units["n"] - units["pos"]
-    groups = [("all", "all")] + [(m, "all") for m in units["model"].unique()] + \
-        list(units[["model", "layer"]].drop_duplicates().itertuples(index=False, name=None))
+    groups = (
+        [("all", "all")]
+        + [(m, "all") for m in units["model"].unique()]
+        + list(units[["model", "layer"]].drop_duplicates().itertuples(index=False, name=None))
+    )
     groups = list(dict.fromkeys(groups))
     rng = np.random.default_rng(seed)
     names = ("auc", "spearman", "spearman_units")
@@ -239,18 +272,32 @@ def validate_against_humans(
             out[name].append(float(point[name][0]))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                lo, hi = np.nanquantile(boot[name], [alpha, 1 - alpha]) if np.isfinite(boot[name]).any() else (
-                    np.nan, np.nan)
+                lo, hi = (
+                    np.nanquantile(boot[name], [alpha, 1 - alpha])
+                    if np.isfinite(boot[name]).any()
+                    else (np.nan, np.nan)
+                )
             out[f"{name}_low"].append(float(lo))
             out[f"{name}_high"].append(float(hi))
         out["n_trials"].append(int(u["n"].sum()))
         out["n_units"].append(len(u))
-    coords = {"group": [f"{m}/{lay}" for m, lay in groups], "model": ("group", [g[0] for g in groups]),
-              "layer": ("group", [g[1] for g in groups])}
+    coords = {
+        "group": [f"{m}/{lay}" for m, lay in groups],
+        "model": ("group", [g[0] for g in groups]),
+        "layer": ("group", [g[1] for g in groups]),
+    }
     result = xr.Dataset({k: ("group", np.asarray(v)) for k, v in out.items()}, coords=coords)
-    result.attrs = {"n_boot": int(n_boot), "ci": float(ci), "seed": int(seed),
-                    "bootstrap": "percentile, resampling units", "n_trials_unscored": unscored}
-    return stamp(result, analysis="validate_against_humans", options={"var": var, "n_boot": n_boot, "ci": ci,
-                                                                      "seed": seed},
-                 reference="Zimmermann et al. 2023 (IMI); Klindt et al. 2023 arXiv:2310.11431",
-                 inputs_from=scores if isinstance(scores, xr.Dataset | xr.DataArray) else None)
+    result.attrs = {
+        "n_boot": int(n_boot),
+        "ci": float(ci),
+        "seed": int(seed),
+        "bootstrap": "percentile, resampling units",
+        "n_trials_unscored": unscored,
+    }
+    return stamp(
+        result,
+        analysis="validate_against_humans",
+        options={"var": var, "n_boot": n_boot, "ci": ci, "seed": seed},
+        reference="Zimmermann et al. 2023 (IMI); Klindt et al. 2023 arXiv:2310.11431",
+        inputs_from=scores if isinstance(scores, xr.Dataset | xr.DataArray) else None,
+    )

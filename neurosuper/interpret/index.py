@@ -26,8 +26,10 @@ from .similarity import resolve_similarity
 
 __all__ = ["interpretability_index", "group_summary", "group_coord", "unit_coords", "deprecated_by", "REFERENCE"]
 
-REFERENCE = ("Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
-             "artificial and biological neural systems, arXiv:2310.11431")
+REFERENCE = (
+    "Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
+    "artificial and biological neural systems, arXiv:2310.11431"
+)
 WHICH = ("top", "bottom", "both")
 _UNSET: Any = object()  # marks a deprecated argument that was not given
 
@@ -45,11 +47,14 @@ def _stimulus_ids(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
 def _check_args(ds: xr.Dataset, k: int, which: str, null: str | None) -> None:
     n = ds.sizes["stimulus"]
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        raise AnalysisError(f"k: found {k!r}; expected an integer >= 2 (II needs at least one pair of MEIs). "
-                            "Fix: pass k=5 (the paper's value).")
+        raise AnalysisError(
+            f"k: found {k!r}; expected an integer >= 2 (II needs at least one pair of MEIs). "
+            "Fix: pass k=5 (the paper's value)."
+        )
     if k > n:
-        raise AnalysisError(f"k: found k={k} but the set has {n} stimuli; expected k <= the number of stimuli. "
-                            f"Fix: pass k <= {n}.")
+        raise AnalysisError(
+            f"k: found k={k} but the set has {n} stimuli; expected k <= the number of stimuli. Fix: pass k <= {n}."
+        )
     if which not in WHICH:
         raise AnalysisError(f"which: found {which!r}; expected one of {WHICH}. Fix: which='top'.")
     if null is not None and null not in NULLS:
@@ -172,44 +177,71 @@ def interpretability_index(
             out["mei_duplicates"].append(dup)
     n_units = ds.sizes["unit"]
     if n_bad:
-        warnings.warn(f"interpretability_index: {n_bad} of {n_units} units have fewer than k={k} stimuli "
-                      "with a valid response; their II is NaN.", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"interpretability_index: {n_bad} of {n_units} units have fewer than k={k} stimuli "
+            "with a valid response; their II is NaN.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     if n_dead:
-        warnings.warn(f"interpretability_index: {n_dead} of {n_units} units are dead (the same response to every "
-                      "stimulus, e.g. a ReLU that never fires): no stimulus excites them more than another, so "
-                      "their II, ii_z and ii_percentile are NaN and their mei is missing.", NeurosuperWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"interpretability_index: {n_dead} of {n_units} units are dead (the same response to every "
+            "stimulus, e.g. a ReLU that never fires): no stimulus excites them more than another, so "
+            "their II, ii_z and ii_percentile are NaN and their mei is missing.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     if n_floor:
-        warnings.warn(f"interpretability_index: {n_floor} of {n_units} units respond above their "
-                      f"{'minimum' if which != 'bottom' else 'maximum'} to fewer than k={k} stimuli: the rest of "
-                      "their MEIs are ties chosen by stimulus order, so their II says little. Fix: lower k, or "
-                      "read their II with care.", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"interpretability_index: {n_floor} of {n_units} units respond above their "
+            f"{'minimum' if which != 'bottom' else 'maximum'} to fewer than k={k} stimuli: the rest of "
+            "their MEIs are ties chosen by stimulus order, so their II says little. Fix: lower k, or "
+            "read their II with care.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     if n_dup:
-        how = (f"crops of one source_image sharing >= {duplicate_overlap:.0%} of their area (stimulus coords "
-               "source_image, image_y, image_x)" if check == "coords" else
-               f"pixels equal within {duplicate_tolerance:.0%} of the pixel SD over a shift keeping >= "
-               f"{duplicate_overlap:.0%} overlap")
-        warnings.warn(f"interpretability_index: {n_dup} of {n_units} units have near-duplicate MEIs ({how}): two "
-                      f"of their k={k} most exciting stimuli are nearly the same picture, which inflates their II. "
-                      "Fix: use stimuli that do not overlap or repeat (result['mei_duplicates'] counts the pairs "
-                      "per unit), or pass duplicates=None to skip this check.", NeurosuperWarning, stacklevel=2)
+        how = (
+            f"crops of one source_image sharing >= {duplicate_overlap:.0%} of their area (stimulus coords "
+            "source_image, image_y, image_x)"
+            if check == "coords"
+            else f"pixels equal within {duplicate_tolerance:.0%} of the pixel SD over a shift keeping >= "
+            f"{duplicate_overlap:.0%} overlap"
+        )
+        warnings.warn(
+            f"interpretability_index: {n_dup} of {n_units} units have near-duplicate MEIs ({how}): two "
+            f"of their k={k} most exciting stimuli are nearly the same picture, which inflates their II. "
+            "Fix: use stimuli that do not overlap or repeat (result['mei_duplicates'] counts the pairs "
+            "per unit), or pass duplicates=None to skip this check.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     if check is None:
         del out["mei_duplicates"]
     dims: tuple[str, ...] = ("unit",)
     data = {key: (np.stack(v) if which == "both" else v[0]) for key, v in out.items()}
     if which == "both":
         dims = ("which", "unit")
-    variables = {"ii": (dims, data["ii"]), "mei": (dims + ("mei",), data["mei"]),
-                 "mei_response": (dims + ("mei",), data["mei_response"])}
+    variables = {
+        "ii": (dims, data["ii"]),
+        "mei": (dims + ("mei",), data["mei"]),
+        "mei_response": (dims + ("mei",), data["mei_response"]),
+    }
     if check is not None:
         variables["mei_duplicates"] = (dims, data["mei_duplicates"].astype(np.int64))
     result = xr.Dataset(variables, coords={**unit_coords(ds), **({"which": list(parts)} if which == "both" else {})})
     attrs: dict[str, Any] = {
-        "similarity": sim_name, "similarity_auto": bool(auto), "k": int(k), "which": which,
-        "null": null or "none", "seed": int(seed), "n_dead_units": n_dead, "duplicates": check or "none",
+        "similarity": sim_name,
+        "similarity_auto": bool(auto),
+        "k": int(k),
+        "which": which,
+        "null": null or "none",
+        "seed": int(seed),
+        "n_dead_units": n_dead,
+        "duplicates": check or "none",
         "n_units_with_duplicate_meis": n_dup,
         "ii_definition": "-mean off-diagonal pairwise distance among the k MEIs (paper code: full matrix, "
-                         "= ii*(k-1)/k)",
+        "= ii*(k-1)/k)",
     }
     if check is not None:
         attrs["duplicate_overlap"] = float(duplicate_overlap)
@@ -227,9 +259,17 @@ def interpretability_index(
         result["ii_null"] = ("null_sample", sample)
         attrs["n_null"] = n_null
     result.attrs = attrs
-    options = {"similarity": sim_name, "k": k, "which": which, "null": null, "seed": seed, "n_null": n_null,
-               "duplicates": duplicates, "duplicate_overlap": duplicate_overlap,
-               "duplicate_tolerance": duplicate_tolerance}
+    options = {
+        "similarity": sim_name,
+        "k": k,
+        "which": which,
+        "null": null,
+        "seed": seed,
+        "n_null": n_null,
+        "duplicates": duplicates,
+        "duplicate_overlap": duplicate_overlap,
+        "duplicate_tolerance": duplicate_tolerance,
+    }
     return stamp(result, analysis="interpretability_index", reference=REFERENCE, options=options, inputs_from=ds)
 
 
@@ -237,8 +277,12 @@ def deprecated_by(by: Any, groupby: Any, caller: str) -> Any:
     """``groupby``, or the value of the deprecated ``by=`` alias (with a FutureWarning) when it was given."""
     if by is _UNSET:
         return groupby
-    warnings.warn(f"{caller}: by= is deprecated and will be removed in the next release; use groupby= (same "
-                  "values: 'layer', 'area', 'auto' or None).", FutureWarning, stacklevel=3)
+    warnings.warn(
+        f"{caller}: by= is deprecated and will be removed in the next release; use groupby= (same "
+        "values: 'layer', 'area', 'auto' or None).",
+        FutureWarning,
+        stacklevel=3,
+    )
     return by
 
 
@@ -252,8 +296,10 @@ def group_summary(result: xr.Dataset, *, groupby: str | None = "auto", var: str 
     """
     groupby = deprecated_by(by, groupby, "group_summary")
     if var not in result:
-        raise AnalysisError(f"group_summary: found no variable {var!r}; expected one of {list(result.data_vars)}. "
-                            "Fix: compute it first (e.g. null='random_stimuli' for ii_z).")
+        raise AnalysisError(
+            f"group_summary: found no variable {var!r}; expected one of {list(result.data_vars)}. "
+            "Fix: compute it first (e.g. null='random_stimuli' for ii_z)."
+        )
     coord = group_coord(result, groupby)
     values = result[var]
     labels = np.asarray(result[coord].values).astype(str) if coord else np.full(result.sizes["unit"], "all")
@@ -271,7 +317,11 @@ def group_summary(result: xr.Dataset, *, groupby: str | None = "auto", var: str 
     other = tuple(d for d in values.dims if d != "unit")
     coords = {"group": groups, **{d: result[d].values for d in other if d in result.coords}}
     out = xr.Dataset({key: (("group",) + other, np.stack(v)) for key, v in stats.items()}, coords=coords)
-    out.attrs = {"grouped_by": coord or "none", "variable": var, **{k: v for k, v in result.attrs.items()
-                                                                     if k in ("similarity", "k", "which", "null")}}
-    return stamp(out, analysis="group_summary", reference=REFERENCE, options={"groupby": groupby, "var": var},
-                 inputs_from=result)
+    out.attrs = {
+        "grouped_by": coord or "none",
+        "variable": var,
+        **{k: v for k, v in result.attrs.items() if k in ("similarity", "k", "which", "null")},
+    }
+    return stamp(
+        out, analysis="group_summary", reference=REFERENCE, options={"groupby": groupby, "var": var}, inputs_from=result
+    )

@@ -50,8 +50,9 @@ def random_stimuli_null(space, n_stimuli: int, k: int, *, n_null: int, rng: np.r
     return ii_from_mei(space, sets)
 
 
-def random_directions_null(R, space, k: int, *, n_null: int, rng: np.random.Generator,
-                           progress: bool = False) -> np.ndarray:
+def random_directions_null(
+    R, space, k: int, *, n_null: int, rng: np.random.Generator, progress: bool = False
+) -> np.ndarray:
     """II of ``n_null`` random unit-norm directions applied to the standardised (stimulus, unit) responses ``R``."""
     lazy = hasattr(R, "dask")
     if lazy:
@@ -75,8 +76,10 @@ def z_and_percentile(ii: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.n
     null = np.asarray(null, dtype=np.float64)
     null = null[np.isfinite(null)]
     if null.size < 2:
-        raise AnalysisError(f"null: found {null.size} finite null values; expected at least 2. "
-                            "Fix: raise n_null or use a set with more stimuli.")
+        raise AnalysisError(
+            f"null: found {null.size} finite null values; expected at least 2. "
+            "Fix: raise n_null or use a set with more stimuli."
+        )
     sd = null.std(ddof=1)
     z = (ii - null.mean()) / sd if sd > 0 else np.where(ii == null.mean(), 0.0, np.sign(ii - null.mean()) * np.inf)
     s = np.sort(null)

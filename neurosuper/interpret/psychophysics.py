@@ -62,13 +62,16 @@ def _check_quantiles(name: str, q: Any) -> tuple[float, float]:
         a, b = np.nan, np.nan
     if not (0.0 <= a < b <= 1.0):
         example = "(0.9, 1.0)" if name == "high" else "(0.0, 0.1)"
-        raise AnalysisError(f"{name}: found {q!r}; expected a quantile range (lo, hi) with 0 <= lo < hi <= 1. "
-                            f"Fix: e.g. {name}={example}.")
+        raise AnalysisError(
+            f"{name}: found {q!r}; expected a quantile range (lo, hi) with 0 <= lo < hi <= 1. "
+            f"Fix: e.g. {name}={example}."
+        )
     return a, b
 
 
-def klindt_trials(space, order: np.ndarray, n_valid: np.ndarray, n_trials: int, n_references: int,
-                  rng: np.random.Generator) -> np.ndarray:
+def klindt_trials(
+    space, order: np.ndarray, n_valid: np.ndarray, n_trials: int, n_references: int, rng: np.random.Generator
+) -> np.ndarray:
     """P(correct) of Klindt et al.'s softmax observer, (unit, trial), for units whose valid stimuli are ranked.
 
     ``order`` (unit, stimulus): stimulus positions by decreasing activation (valid ones first, ``n_valid`` per
@@ -86,10 +89,14 @@ def klindt_trials(space, order: np.ndarray, n_valid: np.ndarray, n_trials: int, 
     qt = order[u[..., 0], q_top][..., None]  # (unit, trial, 1)
     qb = order[u[..., 0], last[..., 0] - q_bot][..., None]
     shape = refs_top.shape
-    sim = -np.stack([space.distances(refs_top, np.broadcast_to(qt, shape)),   # top refs vs top query
-                     space.distances(refs_bot, np.broadcast_to(qb, shape)),   # bottom refs vs bottom query
-                     space.distances(refs_top, np.broadcast_to(qb, shape)),   # top refs vs bottom query
-                     space.distances(refs_bot, np.broadcast_to(qt, shape))])  # bottom refs vs top query
+    sim = -np.stack(
+        [
+            space.distances(refs_top, np.broadcast_to(qt, shape)),  # top refs vs top query
+            space.distances(refs_bot, np.broadcast_to(qb, shape)),  # bottom refs vs bottom query
+            space.distances(refs_top, np.broadcast_to(qb, shape)),  # top refs vs bottom query
+            space.distances(refs_bot, np.broadcast_to(qt, shape)),
+        ]
+    )  # bottom refs vs top query
     mean = sim.mean(axis=(0, 3), keepdims=True)
     sd = sim.std(axis=(0, 3), keepdims=True)
     z = (sim - mean) / np.where(sd > 0, sd, 1.0)
@@ -153,15 +160,20 @@ def psychophysics_2afc(
     """
     ds = validate(ds)
     if observer not in OBSERVERS:
-        raise AnalysisError(f"observer: found {observer!r}; expected one of {list(OBSERVERS)}. "
-                            "Fix: observer='nearest' or observer='klindt2023'.")
+        raise AnalysisError(
+            f"observer: found {observer!r}; expected one of {list(OBSERVERS)}. "
+            "Fix: observer='nearest' or observer='klindt2023'."
+        )
     high, low = _check_quantiles("high", high), _check_quantiles("low", low)
     if n_trials < 1 or n_references < 1:
-        raise AnalysisError(f"n_trials={n_trials}, n_references={n_references}: expected both >= 1. "
-                            "Fix: n_trials=20, n_references=9.")
+        raise AnalysisError(
+            f"n_trials={n_trials}, n_references={n_references}: expected both >= 1. Fix: n_trials=20, n_references=9."
+        )
     if not 0.0 <= center < 0.5:
-        raise AnalysisError(f"center: found {center!r}; expected a quantile 0 <= center < 0.5. Fix: center=0.0 "
-                            "(or 0.25, Klindt et al.'s second setting).")
+        raise AnalysisError(
+            f"center: found {center!r}; expected a quantile 0 <= center < 0.5. Fix: center=0.0 "
+            "(or 0.25, Klindt et al.'s second setting)."
+        )
     space, sim_name, auto = resolve_similarity(ds, similarity)
     R = np.asarray(trial_average(ds["responses"]).data, dtype=np.float64)
     n_stim, n_unit = R.shape
@@ -169,7 +181,7 @@ def psychophysics_2afc(
     correct = np.full((n_unit, n_trials), np.nan)
     step = max(1, BLOCK_ELEMENTS // max(n_stim, 1))
     for u0 in progress_bar(range(0, n_unit, step), progress=progress, desc="2afc", unit="block"):
-        X = R[:, u0:u0 + step].T
+        X = R[:, u0 : u0 + step].T
         valid = ~np.isnan(X)
         if observer == "klindt2023" and center > 0:
             with np.errstate(invalid="ignore"):
@@ -181,19 +193,23 @@ def psychophysics_2afc(
             need = 2 * n_trials * (n_references + 1)
             if np.any(n_valid < need):
                 bad = int(np.sum(n_valid < need))
-                raise AnalysisError(f"psychophysics_2afc(observer='klindt2023'): found {bad} units with "
-                                    f"{int(n_valid.min())} usable stimuli; expected at least 2 · n_trials · "
-                                    f"(n_references + 1) = {need} (disjoint top and bottom reference ranks). "
-                                    "Fix: lower n_trials or n_references, lower center, or use observer='nearest'.")
-            correct[u0:u0 + step] = klindt_trials(space, order, n_valid, n_trials, n_references, rng)
+                raise AnalysisError(
+                    f"psychophysics_2afc(observer='klindt2023'): found {bad} units with "
+                    f"{int(n_valid.min())} usable stimuli; expected at least 2 · n_trials · "
+                    f"(n_references + 1) = {need} (disjoint top and bottom reference ranks). "
+                    "Fix: lower n_trials or n_references, lower center, or use observer='nearest'."
+                )
+            correct[u0 : u0 + step] = klindt_trials(space, order, n_valid, n_trials, n_references, rng)
             continue
         hi0, hi1, lo0, lo1 = _ranges(n_valid, n_references, high, low)
         if np.any(lo1 <= lo0) or np.any(n_valid < n_references + 2):
             bad = int(np.sum((lo1 <= lo0) | (n_valid < n_references + 2)))
-            raise AnalysisError(f"psychophysics_2afc: found {bad} units whose valid stimuli ({int(n_valid.min())} at "
-                                f"least) leave no room for {n_references} references and disjoint high {high} / "
-                                f"low {low} query pools; expected more stimuli. Fix: lower n_references or widen "
-                                "the quantile ranges.")
+            raise AnalysisError(
+                f"psychophysics_2afc: found {bad} units whose valid stimuli ({int(n_valid.min())} at "
+                f"least) leave no room for {n_references} references and disjoint high {high} / "
+                f"low {low} query pools; expected more stimuli. Fix: lower n_references or widen "
+                "the quantile ranges."
+            )
         u = np.arange(X.shape[0])[:, None]
         pos_hi = hi0[:, None] + (rng.random((X.shape[0], n_trials)) * (hi1 - hi0)[:, None]).astype(int)
         pos_lo = lo0[:, None] + (rng.random((X.shape[0], n_trials)) * (lo1 - lo0)[:, None]).astype(int)
@@ -203,15 +219,31 @@ def psychophysics_2afc(
         shape = (X.shape[0], n_trials, n_references)
         d_hi = space.distances(np.broadcast_to(q_hi, shape), np.broadcast_to(refs, shape)).min(axis=2)
         d_lo = space.distances(np.broadcast_to(q_lo, shape), np.broadcast_to(refs, shape)).min(axis=2)
-        correct[u0:u0 + step] = np.where(d_hi < d_lo, 1.0, np.where(d_hi == d_lo, 0.5, 0.0))
-    out = xr.Dataset({"accuracy": ("unit", correct.mean(axis=1)), "correct": (("unit", "trial"), correct)},
-                     coords={**unit_coords(ds), "trial": np.arange(n_trials)})
-    out.attrs = {"similarity": sim_name, "similarity_auto": bool(auto), "observer": observer,
-                 "n_trials": int(n_trials), "n_references": int(n_references), "seed": int(seed)}
+        correct[u0 : u0 + step] = np.where(d_hi < d_lo, 1.0, np.where(d_hi == d_lo, 0.5, 0.0))
+    out = xr.Dataset(
+        {"accuracy": ("unit", correct.mean(axis=1)), "correct": (("unit", "trial"), correct)},
+        coords={**unit_coords(ds), "trial": np.arange(n_trials)},
+    )
+    out.attrs = {
+        "similarity": sim_name,
+        "similarity_auto": bool(auto),
+        "observer": observer,
+        "n_trials": int(n_trials),
+        "n_references": int(n_references),
+        "seed": int(seed),
+    }
     if observer == "nearest":
         out.attrs.update(high=list(high), low=list(low))
     else:
         out.attrs["center"] = float(center)
-    options = {"similarity": sim_name, "observer": observer, "n_trials": n_trials, "n_references": n_references,
-               "high": high, "low": low, "center": center, "seed": seed}
+    options = {
+        "similarity": sim_name,
+        "observer": observer,
+        "n_trials": n_trials,
+        "n_references": n_references,
+        "high": high,
+        "low": low,
+        "center": center,
+        "seed": seed,
+    }
     return stamp(out, analysis="psychophysics_2afc", reference=REFERENCES, options=options, inputs_from=ds)

@@ -82,18 +82,31 @@ def selectivity(ds: xr.Dataset, *, rectify: bool = False) -> xr.Dataset:
     n_neg = int(np.sum(R < 0))
     if n_neg:
         if not rectify:
-            raise AnalysisError(f"selectivity: found {n_neg} negative responses (min {np.nanmin(R):.3g}); expected "
-                                "non-negative responses for sparseness. Fix: pass rectify=True to clip them at 0, "
-                                "or shift the responses.")
-        warnings.warn(f"selectivity: clipped {n_neg} negative responses at 0 for sparseness.", NeurosuperWarning,
-                      stacklevel=2)
+            raise AnalysisError(
+                f"selectivity: found {n_neg} negative responses (min {np.nanmin(R):.3g}); expected "
+                "non-negative responses for sparseness. Fix: pass rectify=True to clip them at 0, "
+                "or shift the responses."
+            )
+        warnings.warn(
+            f"selectivity: clipped {n_neg} negative responses at 0 for sparseness.", NeurosuperWarning, stacklevel=2
+        )
         R = np.where(R < 0, 0.0, R)
-    out = xr.Dataset({"lifetime_sparseness": ("unit", sparseness(R, axis=0)), "kurtosis": ("unit", kurt),
-                      "population_sparseness": ("stimulus", sparseness(R, axis=1))},
-                     coords={**unit_coords(ds), "stimulus": ds["stimulus"].values})
+    out = xr.Dataset(
+        {
+            "lifetime_sparseness": ("unit", sparseness(R, axis=0)),
+            "kurtosis": ("unit", kurt),
+            "population_sparseness": ("stimulus", sparseness(R, axis=1)),
+        },
+        coords={**unit_coords(ds), "stimulus": ds["stimulus"].values},
+    )
     out.attrs = {"rectified": int(n_neg if rectify else 0)}
-    return stamp(out, analysis="selectivity", options={"rectify": rectify}, inputs_from=ds,
-                 reference="Vinje & Gallant 2000; Willmore & Tolhurst 2001; kurtosis: Field 1994")
+    return stamp(
+        out,
+        analysis="selectivity",
+        options={"rectify": rectify},
+        inputs_from=ds,
+        reference="Vinje & Gallant 2000; Willmore & Tolhurst 2001; kurtosis: Field 1994",
+    )
 
 
 def _effective_number(labels: np.ndarray) -> tuple[float, float]:
@@ -149,8 +162,10 @@ def polysemanticity(
     if method == "labels":
         name = label_coord(ds)
         if name is None:
-            raise AnalysisError("polysemanticity(method='labels'): found no 'label'/'category' stimulus coord; "
-                                "expected one. Fix: add the coord or use method='clusters'.")
+            raise AnalysisError(
+                "polysemanticity(method='labels'): found no 'label'/'category' stimulus coord; "
+                "expected one. Fix: add the coord or use method='clusters'."
+            )
         labels = np.asarray(ds[name].values).astype(str)
         groups = [labels[row[row >= 0]] for row in top]
     else:
@@ -179,9 +194,16 @@ def polysemanticity(
         if len(g) == k:
             eff[i], bits[i] = _effective_number(g)
             n_groups[i] = len(np.unique(g))
-    out = xr.Dataset({"polysemanticity": ("unit", eff), "entropy_bits": ("unit", bits), "n_groups": ("unit", n_groups)},
-                     coords=unit_coords(ds))
+    out = xr.Dataset(
+        {"polysemanticity": ("unit", eff), "entropy_bits": ("unit", bits), "n_groups": ("unit", n_groups)},
+        coords=unit_coords(ds),
+    )
     out.attrs = attrs
     options = {"similarity": attrs.get("similarity"), "k": k, "method": method, "threshold": threshold, "seed": seed}
-    return stamp(out, analysis="polysemanticity", options=options, inputs_from=ds,
-                 reference="Hill 1973 (effective number exp(H)); average linkage (Sokal & Michener)")
+    return stamp(
+        out,
+        analysis="polysemanticity",
+        options=options,
+        inputs_from=ds,
+        reference="Hill 1973 (effective number exp(H)); average linkage (Sokal & Michener)",
+    )

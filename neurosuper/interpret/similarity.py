@@ -102,11 +102,14 @@ class EmbeddingSpace(Space):
     ``embed(positions) -> (len(positions), d)``; ``metric`` ``"euclidean"`` or ``"cosine"`` (1 − cos).
     """
 
-    def __init__(self, embed: Callable[[np.ndarray], np.ndarray], metric: str = "euclidean", *,
-                 cache_size: int | None = None):
+    def __init__(
+        self, embed: Callable[[np.ndarray], np.ndarray], metric: str = "euclidean", *, cache_size: int | None = None
+    ):
         if metric not in ("euclidean", "cosine"):
-            raise AnalysisError(f"metric: found {metric!r}; expected 'euclidean' or 'cosine'. "
-                                "Fix: pass metric='euclidean' or metric='cosine'.")
+            raise AnalysisError(
+                f"metric: found {metric!r}; expected 'euclidean' or 'cosine'. "
+                "Fix: pass metric='euclidean' or metric='cosine'."
+            )
         self.embed, self.metric = embed, metric
         #: With ``cache_size`` (the number of stimuli) each stimulus is embedded once and kept (costly embeddings).
         self.cache_size = cache_size
@@ -136,16 +139,16 @@ class EmbeddingSpace(Space):
         if self.metric == "cosine":
             norm = np.linalg.norm(E, axis=1, keepdims=True)
             E = np.divide(E, norm, out=np.zeros_like(E), where=norm > 0)
-        ia, ib = inv[: a.size], inv[a.size:]
+        ia, ib = inv[: a.size], inv[a.size :]
         out = np.empty(a.size)
         step = max(1, PAIR_CHUNK * 16 // max(E.shape[1], 1))
         for s in range(0, a.size, step):
-            ea, eb = E[ia[s:s + step]], E[ib[s:s + step]]
+            ea, eb = E[ia[s : s + step]], E[ib[s : s + step]]
             if self.metric == "cosine":
-                out[s:s + step] = 1.0 - np.einsum("pf,pf->p", ea, eb)
+                out[s : s + step] = 1.0 - np.einsum("pf,pf->p", ea, eb)
             else:
                 diff = ea - eb
-                out[s:s + step] = np.sqrt(np.einsum("pf,pf->p", diff, diff))
+                out[s : s + step] = np.sqrt(np.einsum("pf,pf->p", diff, diff))
         return out.reshape(a.shape)
 
 
@@ -173,16 +176,20 @@ class PairedFunctionSpace(Space):
         fa, fb = a.ravel(), b.ravel()
         out = np.empty(fa.size)
         for s in range(0, fa.size, self.chunk):
-            sa, sb = fa[s:s + self.chunk], fb[s:s + self.chunk]
+            sa, sb = fa[s : s + self.chunk], fb[s : s + self.chunk]
             d = np.asarray(self.fn(self._rows(sa), self._rows(sb)), dtype=np.float64)
             if d.shape != sa.shape:
-                raise AnalysisError(f"similarity callable: found distances of shape {d.shape} for {sa.size} "
-                                    f"stimulus pairs; expected shape ({sa.size},), one distance per pair. Fix: "
-                                    "return fn(a, b)[i] = distance(a[i], b[i]) for paired stimuli a, b.")
+                raise AnalysisError(
+                    f"similarity callable: found distances of shape {d.shape} for {sa.size} "
+                    f"stimulus pairs; expected shape ({sa.size},), one distance per pair. Fix: "
+                    "return fn(a, b)[i] = distance(a[i], b[i]) for paired stimuli a, b."
+                )
             if not np.all(np.isfinite(d)):
-                raise AnalysisError("similarity callable: found non-finite distances; expected finite numbers. "
-                                    "Fix: make the callable return finite distances for every pair.")
-            out[s:s + self.chunk] = d
+                raise AnalysisError(
+                    "similarity callable: found non-finite distances; expected finite numbers. "
+                    "Fix: make the callable return finite distances for every pair."
+                )
+            out[s : s + self.chunk] = d
         return out.reshape(a.shape)
 
 
@@ -209,9 +216,11 @@ class Similarity:
         why = self.missing(ds)
         if why is not None:
             working = available_similarities(ds)
-            raise AnalysisError(f"similarity {self.name!r} needs {why}; found none on this set. Expected a set "
-                                f"with it. Fix: add ds['stimuli'] / the coord, or use a backend that works on this "
-                                f"set: {working or 'none (the set has no stimuli and no label coord)'}.")
+            raise AnalysisError(
+                f"similarity {self.name!r} needs {why}; found none on this set. Expected a set "
+                f"with it. Fix: add ds['stimuli'] / the coord, or use a backend that works on this "
+                f"set: {working or 'none (the set has no stimuli and no label coord)'}."
+            )
 
     def space(self, ds: xr.Dataset) -> Space:  # pragma: no cover - interface
         raise NotImplementedError
@@ -244,8 +253,10 @@ class Features(Similarity):
         f = self.features
         if isinstance(f, xr.DataArray):
             if "stimulus" not in f.dims:
-                raise AnalysisError(f"features: found a DataArray with dims {f.dims}; expected a 'stimulus' dim. "
-                                    "Fix: rename its stimulus dim to 'stimulus'.")
+                raise AnalysisError(
+                    f"features: found a DataArray with dims {f.dims}; expected a 'stimulus' dim. "
+                    "Fix: rename its stimulus dim to 'stimulus'."
+                )
             if "stimulus" in f.coords and f.sizes["stimulus"] == n:
                 f = f.sel(stimulus=ds["stimulus"].values)
             f = f.transpose("stimulus", ...).data
@@ -254,9 +265,11 @@ class Features(Similarity):
             f = np.asarray(f)[:, None]
             shape = f.shape
         if len(shape) != 2 or shape[0] != n:
-            raise AnalysisError(f"features: found shape {tuple(shape)}; expected ({n}, n_features), one row per "
-                                f"stimulus of the set ({n} stimuli). Fix: pass features in the set's stimulus "
-                                "order, stimulus first.")
+            raise AnalysisError(
+                f"features: found shape {tuple(shape)}; expected ({n}, n_features), one row per "
+                f"stimulus of the set ({n} stimuli). Fix: pass features in the set's stimulus "
+                "order, stimulus first."
+            )
         return f
 
     def space(self, ds: xr.Dataset) -> Space:
@@ -286,8 +299,9 @@ class Color(Similarity):
 
     def space(self, ds: xr.Dataset) -> Space:
         imgs = _images(ds).data
-        return EmbeddingSpace(lambda pos: np.asarray(imgs[pos]).reshape(len(pos), imgs.shape[1] * imgs.shape[2], -1)
-                              .mean(axis=1))
+        return EmbeddingSpace(
+            lambda pos: np.asarray(imgs[pos]).reshape(len(pos), imgs.shape[1] * imgs.shape[2], -1).mean(axis=1)
+        )
 
 
 @register_similarity("label")
@@ -339,9 +353,12 @@ class Gabor(Similarity):
             need = self.min_size(self.options["n_scales"])
             if side < need:
                 fit = max(1, int(np.log2(side)) - 2) if side >= 8 else 0
-                return (f"images at least {need} px a side for its {self.options['n_scales']} wavelengths S/4 ... "
-                        f"S/{2 ** (self.options['n_scales'] + 1)} >= 2 px (found {side} px; "
-                        + (f"Gabor(n_scales={fit}) fits them" if fit else "too small for any Gabor scale") + ")")
+                return (
+                    f"images at least {need} px a side for its {self.options['n_scales']} wavelengths S/4 ... "
+                    f"S/{2 ** (self.options['n_scales'] + 1)} >= 2 px (found {side} px; "
+                    + (f"Gabor(n_scales={fit}) fits them" if fit else "too small for any Gabor scale")
+                    + ")"
+                )
         return why
 
     def space(self, ds: xr.Dataset) -> Space:
@@ -353,8 +370,9 @@ class Gabor(Similarity):
             if key in _GABOR_MEMO:
                 _GABOR_MEMO.move_to_end(key)
                 return _GABOR_MEMO[key]
-        space = EmbeddingSpace(lambda pos: gabor_embedding(np.asarray(imgs[pos]), **self.options),
-                               cache_size=ds.sizes["stimulus"])
+        space = EmbeddingSpace(
+            lambda pos: gabor_embedding(np.asarray(imgs[pos]), **self.options), cache_size=ds.sizes["stimulus"]
+        )
         if key is not None:
             _GABOR_MEMO[key] = space
             while len(_GABOR_MEMO) > 2:
@@ -383,7 +401,8 @@ class LPIPS(Similarity):
         missing = [m for m in ("torch", "torchvision", "lpips") if importlib.util.find_spec(m) is None]
         # torch.hub.get_dir() without importing torch (slow): $TORCH_HOME/hub, else $XDG_CACHE_HOME/torch/hub
         home = os.environ.get("TORCH_HOME") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch")
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+        )
         ckpt = Path(home) / "hub" / "checkpoints" / cls.WEIGHTS
         if not ckpt.exists():
             missing.append(f"the AlexNet weights {ckpt}")
@@ -392,10 +411,12 @@ class LPIPS(Similarity):
     def space(self, ds: xr.Dataset) -> Space:
         missing = self.unavailable()
         if missing:
-            raise NeurosuperError(f"similarity 'lpips': found {', '.join(missing)} missing; expected the lpips "
-                                  "package, torchvision and the AlexNet weights installed locally (neurosuper never "
-                                  "downloads). Fix: install them (pip install lpips torchvision, then place the "
-                                  "weights in the torch hub cache), or use similarity='gabor' (weight-free).")
+            raise NeurosuperError(
+                f"similarity 'lpips': found {', '.join(missing)} missing; expected the lpips "
+                "package, torchvision and the AlexNet weights installed locally (neurosuper never "
+                "downloads). Fix: install them (pip install lpips torchvision, then place the "
+                "weights in the torch hub cache), or use similarity='gabor' (weight-free)."
+            )
         import lpips  # pragma: no cover - not installed on the test machines
         import torch  # pragma: no cover
 
@@ -447,9 +468,11 @@ def _auto(ds: xr.Dataset) -> str:
         return "gabor" if Gabor().missing(ds) is None else "pixels"
     if label_coord(ds):
         return "label"
-    raise AnalysisError("similarity 'auto': found no 'stimuli' variable and no 'label'/'category' stimulus coord; "
-                        "expected stimuli (images or features) or labels to compare the top stimuli with. Fix: add "
-                        "ds['stimuli'], a label coord, or pass similarity=Features(features=...).")
+    raise AnalysisError(
+        "similarity 'auto': found no 'stimuli' variable and no 'label'/'category' stimulus coord; "
+        "expected stimuli (images or features) or labels to compare the top stimuli with. Fix: add "
+        "ds['stimuli'], a label coord, or pass similarity=Features(features=...)."
+    )
 
 
 def resolve_similarity(ds: xr.Dataset, similarity: Any = "auto") -> tuple[Space, str, bool]:
@@ -459,16 +482,20 @@ def resolve_similarity(ds: xr.Dataset, similarity: Any = "auto") -> tuple[Space,
         similarity = _auto(ds)
     if isinstance(similarity, str):
         if similarity not in SIMILARITIES:
-            raise AnalysisError(f"similarity: found {similarity!r}; expected 'auto', one of {sorted(SIMILARITIES)}, "
-                                "a Similarity instance or a callable (stimuli_a, stimuli_b) -> distances. "
-                                "Fix: pick one of those.")
+            raise AnalysisError(
+                f"similarity: found {similarity!r}; expected 'auto', one of {sorted(SIMILARITIES)}, "
+                "a Similarity instance or a callable (stimuli_a, stimuli_b) -> distances. "
+                "Fix: pick one of those."
+            )
         backend = SIMILARITIES[similarity]()
     elif isinstance(similarity, Similarity):
         backend = similarity
     elif callable(similarity):
         backend = CallableSimilarity(similarity)
     else:
-        raise AnalysisError(f"similarity: found a {type(similarity).__name__}; expected a name, a Similarity or a "
-                            "callable. Fix: pass e.g. similarity='features'.")
+        raise AnalysisError(
+            f"similarity: found a {type(similarity).__name__}; expected a name, a Similarity or a "
+            "callable. Fix: pass e.g. similarity='features'."
+        )
     backend.check(ds)
     return backend.space(ds), backend.name, auto

@@ -25,11 +25,17 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
     top = result.sel(which="top") if "which" in result.dims else result
     a = result.attrs
     out: dict[str, Any] = {
-        "analysis": "interpretability_index", "similarity": a.get("similarity"),
-        "similarity_auto": bool(a.get("similarity_auto", False)), "k": int(a.get("k", 0)), "which": a.get("which"),
-        "null": a.get("null"), "n_units": int(result.sizes["unit"]),
-        "n_units_scored": int(top["ii"].notnull().sum()), "n_dead_units": int(a.get("n_dead_units", 0)),
-        "mean_ii": _num(top["ii"].mean()), "median_ii": _num(top["ii"].median()),
+        "analysis": "interpretability_index",
+        "similarity": a.get("similarity"),
+        "similarity_auto": bool(a.get("similarity_auto", False)),
+        "k": int(a.get("k", 0)),
+        "which": a.get("which"),
+        "null": a.get("null"),
+        "n_units": int(result.sizes["unit"]),
+        "n_units_scored": int(top["ii"].notnull().sum()),
+        "n_dead_units": int(a.get("n_dead_units", 0)),
+        "mean_ii": _num(top["ii"].mean()),
+        "median_ii": _num(top["ii"].median()),
     }
     if "mei_duplicates" in result:
         out["duplicates_check"] = a.get("duplicates")
@@ -55,7 +61,8 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
         out["grouped_variable"] = var
         out["by_" + groups.attrs["grouped_by"]] = {
             str(g): {"mean": _num(groups["mean"].sel(group=g)), "n": int(groups["n"].sel(group=g))}
-            for g in groups["group"].values}
+            for g in groups["group"].values
+        }
     return out
 
 
@@ -71,17 +78,31 @@ def summary(result: xr.Dataset, *, groupby: str | None = "auto") -> dict[str, An
     if analysis == "interpretability_index":
         return _ii_summary(result, groupby)
     if analysis == "psychophysics_2afc":
-        return {"analysis": analysis, "similarity": result.attrs.get("similarity"),
-                "observer": result.attrs.get("observer", "nearest"), "n_units": int(result.sizes["unit"]),
-                "mean_accuracy": _num(result["accuracy"].mean())}
+        return {
+            "analysis": analysis,
+            "similarity": result.attrs.get("similarity"),
+            "observer": result.attrs.get("observer", "nearest"),
+            "n_units": int(result.sizes["unit"]),
+            "mean_accuracy": _num(result["accuracy"].mean()),
+        }
     if analysis == "selectivity":
-        return {"analysis": analysis, "n_units": int(result.sizes["unit"]),
-                "mean_lifetime_sparseness": _num(result["lifetime_sparseness"].mean()),
-                "mean_population_sparseness": _num(result["population_sparseness"].mean()),
-                "mean_kurtosis": _num(result["kurtosis"].mean())}
+        return {
+            "analysis": analysis,
+            "n_units": int(result.sizes["unit"]),
+            "mean_lifetime_sparseness": _num(result["lifetime_sparseness"].mean()),
+            "mean_population_sparseness": _num(result["population_sparseness"].mean()),
+            "mean_kurtosis": _num(result["kurtosis"].mean()),
+        }
     if analysis == "polysemanticity":
-        return {"analysis": analysis, "method": result.attrs.get("method"), "k": int(result.attrs.get("k", 0)),
-                "n_units": int(result.sizes["unit"]), "mean_polysemanticity": _num(result["polysemanticity"].mean())}
-    raise AnalysisError(f"summary: found a result with analysis={analysis!r}; expected one of "
-                        "interpretability_index, psychophysics_2afc, selectivity, polysemanticity. Fix: pass a "
-                        "result of neurosuper.interpret.")
+        return {
+            "analysis": analysis,
+            "method": result.attrs.get("method"),
+            "k": int(result.attrs.get("k", 0)),
+            "n_units": int(result.sizes["unit"]),
+            "mean_polysemanticity": _num(result["polysemanticity"].mean()),
+        }
+    raise AnalysisError(
+        f"summary: found a result with analysis={analysis!r}; expected one of "
+        "interpretability_index, psychophysics_2afc, selectivity, polysemanticity. Fix: pass a "
+        "result of neurosuper.interpret."
+    )

@@ -35,8 +35,10 @@ def _check_spatial(spatial: str) -> None:
     if spatial not in SPATIAL:
         close = difflib.get_close_matches(str(spatial), SPATIAL, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise FormatError(f"spatial: found {spatial!r}{hint}; expected one of {SPATIAL}. Fix: spatial='mean' "
-                          "averages each channel over positions, 'flatten' keeps every channel×position as a unit.")
+        raise FormatError(
+            f"spatial: found {spatial!r}{hint}; expected one of {SPATIAL}. Fix: spatial='mean' "
+            "averages each channel over positions, 'flatten' keeps every channel×position as a unit."
+        )
 
 
 def _is_lazy(arr: Any) -> bool:
@@ -51,18 +53,26 @@ def _as_array(arr: Any, name: str) -> Any:
         try:
             arr = np.asarray(arr)
         except (TypeError, ValueError) as err:
-            raise FormatError(f"layer {name!r}: found an object numpy cannot convert ({err}); expected a "
-                              "rectangular numeric array. Fix: pass a numpy or dask array.") from None
+            raise FormatError(
+                f"layer {name!r}: found an object numpy cannot convert ({err}); expected a "
+                "rectangular numeric array. Fix: pass a numpy or dask array."
+            ) from None
     if arr.dtype.kind not in "biuf":
-        raise FormatError(f"layer {name!r}: found dtype {arr.dtype}; expected real numbers. "
-                          "Fix: convert the activations to float (complex: pass abs() or real/imag as layers).")
+        raise FormatError(
+            f"layer {name!r}: found dtype {arr.dtype}; expected real numbers. "
+            "Fix: convert the activations to float (complex: pass abs() or real/imag as layers)."
+        )
     if arr.ndim not in (2, 4):
-        raise FormatError(f"layer {name!r}: found a {arr.ndim}-D array of shape {tuple(arr.shape)}; expected 2-D "
-                          "(stimulus, unit) or 4-D (stimulus, channel, height, width). Fix: reshape it, e.g. "
-                          "channels-last images arr.transpose(0, 3, 1, 2), tokens arr.reshape(len(arr), -1).")
+        raise FormatError(
+            f"layer {name!r}: found a {arr.ndim}-D array of shape {tuple(arr.shape)}; expected 2-D "
+            "(stimulus, unit) or 4-D (stimulus, channel, height, width). Fix: reshape it, e.g. "
+            "channels-last images arr.transpose(0, 3, 1, 2), tokens arr.reshape(len(arr), -1)."
+        )
     if any(s == 0 for s in arr.shape):
-        raise FormatError(f"layer {name!r}: found an empty array of shape {tuple(arr.shape)}; expected at least "
-                          "one stimulus and one unit. Fix: check the inputs that produced it.")
+        raise FormatError(
+            f"layer {name!r}: found an empty array of shape {tuple(arr.shape)}; expected at least "
+            "one stimulus and one unit. Fix: check the inputs that produced it."
+        )
     return arr
 
 
@@ -87,8 +97,10 @@ def reduce_spatial(acts: Any, spatial: str = "mean") -> Any:
     if acts.ndim == 2:
         return acts
     if acts.ndim != 4:
-        raise FormatError(f"activations: found shape {tuple(acts.shape)}; expected (stimulus, unit) or "
-                          "(stimulus, channel, height, width). Fix: reshape the layer's output.")
+        raise FormatError(
+            f"activations: found shape {tuple(acts.shape)}; expected (stimulus, unit) or "
+            "(stimulus, channel, height, width). Fix: reshape the layer's output."
+        )
     if spatial == "mean":
         return acts.mean(axis=(2, 3))
     if spatial == "max":
@@ -128,8 +140,9 @@ def layer_unit_coords(layer: str, shape: Sequence[int], spatial: str = "mean") -
         ids = [f"{layer}/{ci}" for ci in c]
         coords = {"channel": c}
     else:
-        raise FormatError(f"layer {layer!r}: found per-stimulus shape {shape}; expected (units,) or "
-                          "(channel, height, width).")
+        raise FormatError(
+            f"layer {layer!r}: found per-stimulus shape {shape}; expected (units,) or (channel, height, width)."
+        )
     return {"unit": np.array(ids), "layer": np.full(len(ids), str(layer)), **coords}
 
 
@@ -152,8 +165,10 @@ def _select(acts: Mapping[str, Any], layer: str | Sequence[str] | None) -> dict[
     unknown = [w for w in wanted if w not in names]
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), names, n=len(names), cutoff=0.0)
-        raise FormatError(f"layer: found unknown layer name(s) {unknown}; expected names of the mapping, closest "
-                          f"first: {close}. Fix: pass layer= with some of these names (or None for all).")
+        raise FormatError(
+            f"layer: found unknown layer name(s) {unknown}; expected names of the mapping, closest "
+            f"first: {close}. Fix: pass layer= with some of these names (or None for all)."
+        )
     if len(set(wanted)) != len(wanted):
         raise FormatError(f"layer: found repeated names {wanted}; expected each layer once. Fix: remove repeats.")
     by_name = {str(k): v for k, v in acts.items()}
@@ -172,9 +187,11 @@ def _check_finite(layers: Mapping[str, Any]) -> None:
             bad[name] = f"{n_nan} NaN, {n_inf} inf of {arr.size}"
     if bad:
         found = "; ".join(f"{k}: {v}" for k, v in bad.items())
-        raise FormatError(f"activations: found non-finite values per layer ({found}); expected finite "
-                          "activations. Fix: check the model and its inputs (normalisation, overflow in float16), "
-                          "or drop the affected stimuli before building the set.")
+        raise FormatError(
+            f"activations: found non-finite values per layer ({found}); expected finite "
+            "activations. Fix: check the model and its inputs (normalisation, overflow in float16), "
+            "or drop the affected stimuli before building the set."
+        )
 
 
 def from_activations(
@@ -238,33 +255,46 @@ def from_activations(
     _check_spatial(spatial)
     if isinstance(acts, Mapping):
         if not acts:
-            raise FormatError("acts: found an empty mapping; expected {layer_name: array} with at least one "
-                              "layer. Fix: pass the layers' activations.")
+            raise FormatError(
+                "acts: found an empty mapping; expected {layer_name: array} with at least one "
+                "layer. Fix: pass the layers' activations."
+            )
         layers = _select(acts, layer)
     else:
         if layer is not None and not isinstance(layer, str):
-            raise FormatError(f"layer: found {layer!r} for a single array; expected its name (a string). "
-                              "Fix: layer='conv2', or pass a mapping {name: array} for several layers.")
+            raise FormatError(
+                f"layer: found {layer!r} for a single array; expected its name (a string). "
+                "Fix: layer='conv2', or pass a mapping {name: array} for several layers."
+            )
         layers = {layer if layer is not None else DEFAULT_LAYER: acts}
     layers = {name: _as_array(arr, name) for name, arr in layers.items()}
     counts = {name: int(arr.shape[0]) for name, arr in layers.items()}
     if len(set(counts.values())) > 1:
-        raise FormatError(f"acts: found layers with different stimulus counts {counts}; expected the same "
-                          "stimuli (rows) in every layer. Fix: compute every layer on the same inputs.")
+        raise FormatError(
+            f"acts: found layers with different stimulus counts {counts}; expected the same "
+            "stimuli (rows) in every layer. Fix: compute every layer on the same inputs."
+        )
     n = next(iter(counts.values()))
     if stimulus is not None and len(stimulus) != n:
-        raise FormatError(f"stimulus: found {len(stimulus)} ids for {n} stimuli (rows of the activations); "
-                          "expected one id per stimulus. Fix: pass as many ids as inputs.")
+        raise FormatError(
+            f"stimulus: found {len(stimulus)} ids for {n} stimuli (rows of the activations); "
+            "expected one id per stimulus. Fix: pass as many ids as inputs."
+        )
     if label is not None and len(label) != n:
-        raise FormatError(f"label: found {len(label)} labels for {n} stimuli; expected one label per stimulus. "
-                          "Fix: pass as many labels as inputs (e.g. the dataset's targets).")
+        raise FormatError(
+            f"label: found {len(label)} labels for {n} stimuli; expected one label per stimulus. "
+            "Fix: pass as many labels as inputs (e.g. the dataset's targets)."
+        )
     _check_finite(layers)
     parts = [layer_units(arr, layer=name, spatial=spatial) for name, arr in layers.items()]
     spatial_coords = spatial == "flatten" and any("y" in p.coords for p in parts)
     if spatial_coords:
-        parts = [p if "y" in p.coords else p.assign_coords(y=("unit", np.full(p.sizes["unit"], -1)),
-                                                          x=("unit", np.full(p.sizes["unit"], -1)))
-                 for p in parts]
+        parts = [
+            p
+            if "y" in p.coords
+            else p.assign_coords(y=("unit", np.full(p.sizes["unit"], -1)), x=("unit", np.full(p.sizes["unit"], -1)))
+            for p in parts
+        ]
     if any(_is_lazy(p.data) for p in parts):
         import dask.array as da
 
@@ -276,9 +306,18 @@ def from_activations(
     ids = np.concatenate([p["unit"].values for p in parts])
     name = model if model is not None else "unknown"
     attrs = {"model": str(name), "source": str(name), "spatial": spatial, "layers": list(layers)}
-    return from_array(data, dims=("stimulus", "unit"), stimulus=stimulus, unit=ids, system="network",
-                      measure="activation", stimuli=stimuli, attrs=attrs, **coords,
-                      **({"label": ("stimulus", np.asarray(label))} if label is not None else {}))
+    return from_array(
+        data,
+        dims=("stimulus", "unit"),
+        stimulus=stimulus,
+        unit=ids,
+        system="network",
+        measure="activation",
+        stimuli=stimuli,
+        attrs=attrs,
+        **coords,
+        **({"label": ("stimulus", np.asarray(label))} if label is not None else {}),
+    )
 
 
 # --------------------------------------------------------------------------------------------- scikit-learn
@@ -296,12 +335,16 @@ def _check_mlp(estimator: Any) -> None:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     if not isinstance(estimator, MLPClassifier | MLPRegressor):
-        raise FormatError(f"estimator: found a {type(estimator).__name__}; expected a fitted scikit-learn "
-                          "MLPClassifier or MLPRegressor. Fix: for other models pass their activations to "
-                          "neurosuper.from_activations, for torch models use neurosuper.from_torch.")
+        raise FormatError(
+            f"estimator: found a {type(estimator).__name__}; expected a fitted scikit-learn "
+            "MLPClassifier or MLPRegressor. Fix: for other models pass their activations to "
+            "neurosuper.from_activations, for torch models use neurosuper.from_torch."
+        )
     if not hasattr(estimator, "coefs_"):
-        raise FormatError(f"estimator: found an unfitted {type(estimator).__name__}; expected a fitted one "
-                          "(with coefs_). Fix: call estimator.fit(X, y) first.")
+        raise FormatError(
+            f"estimator: found an unfitted {type(estimator).__name__}; expected a fitted one "
+            "(with coefs_). Fix: call estimator.fit(X, y) first."
+        )
 
 
 def from_sklearn(
@@ -343,17 +386,23 @@ def from_sklearn(
         try:
             h = np.asarray(X, dtype=dtype)
         except (TypeError, ValueError) as err:
-            raise FormatError(f"X: found values that are not numbers ({err}); expected a numeric (stimulus, "
-                              "feature) array. Fix: encode the inputs as the estimator saw them in fit.") from None
+            raise FormatError(
+                f"X: found values that are not numbers ({err}); expected a numeric (stimulus, "
+                "feature) array. Fix: encode the inputs as the estimator saw them in fit."
+            ) from None
     n_in = estimator.n_features_in_
     if h.ndim != 2 or h.shape[0] == 0 or h.shape[1] != n_in:
-        raise FormatError(f"X: found shape {tuple(h.shape)}; expected (n_stimuli ≥ 1, {n_in}) — the "
-                          f"{n_in} features the estimator was fitted on. Fix: pass inputs prepared as in fit.")
+        raise FormatError(
+            f"X: found shape {tuple(h.shape)}; expected (n_stimuli ≥ 1, {n_in}) — the "
+            f"{n_in} features the estimator was fitted on. Fix: pass inputs prepared as in fit."
+        )
     if not _is_lazy(h) and not np.all(np.isfinite(h)):
         rows = np.flatnonzero(~np.isfinite(h).all(axis=1))
-        raise FormatError(f"X: found {int(np.count_nonzero(~np.isfinite(h)))} NaN/inf values in rows "
-                          f"{rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}; expected finite inputs. "
-                          "Fix: impute or drop those rows (and their stimulus ids).")
+        raise FormatError(
+            f"X: found {int(np.count_nonzero(~np.isfinite(h)))} NaN/inf values in rows "
+            f"{rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}; expected finite inputs. "
+            "Fix: impute or drop those rows (and their stimulus ids)."
+        )
     f = _activation(estimator.activation)
     layers = {}
     for k, (w, b) in enumerate(zip(estimator.coefs_[:-1], estimator.intercepts_[:-1], strict=True), start=1):
@@ -372,7 +421,10 @@ def __getattr__(name: str) -> Any:
     if name == "unit_coords":  # renamed in 0.2 (one name per concept: prep.unit_coords copies a set's unit coords)
         import warnings
 
-        warnings.warn("neurosuper.io.activations.unit_coords is now layer_unit_coords; the old name goes in the "
-                      "next release.", FutureWarning, stacklevel=2)
+        warnings.warn(
+            "neurosuper.io.activations.unit_coords is now layer_unit_coords; the old name goes in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
         return layer_unit_coords
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

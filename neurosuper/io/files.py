@@ -38,8 +38,10 @@ def _hdf5_datasets(path: Path) -> dict[str, Any]:
     try:
         handle = h5py.File(path, "r")
     except OSError as err:
-        raise FormatError(f"file {str(path)!r}: could not be read as HDF5 ({err}); expected an HDF5 file with one "
-                          "dataset per layer. Fix: the file may be truncated — write it again.") from err
+        raise FormatError(
+            f"file {str(path)!r}: could not be read as HDF5 ({err}); expected an HDF5 file with one "
+            "dataset per layer. Fix: the file may be truncated — write it again."
+        ) from err
     found: dict[str, Any] = {}
     handle.visititems(lambda name, obj: found.setdefault(name, obj) if isinstance(obj, h5py.Dataset) else None)
     return found
@@ -52,8 +54,10 @@ def _pick(available: dict[str, Any], layers: Sequence[str] | None, path: Path) -
         return available
     missing = [name for name in layers if name not in available]
     if missing:
-        raise FormatError(f"layers: found unknown names {missing} in {str(path)!r}; expected some of "
-                          f"{sorted(available)}. Fix: pass layers= with these names.")
+        raise FormatError(
+            f"layers: found unknown names {missing} in {str(path)!r}; expected some of "
+            f"{sorted(available)}. Fix: pass layers= with these names."
+        )
     return {name: available[name] for name in layers}
 
 
@@ -97,8 +101,10 @@ def load_activations(
     elif suffix in _HDF5:
         arrays = {name: _lazy(ds) for name, ds in _pick(_hdf5_datasets(path), layers, path).items()}
     else:
-        raise FormatError(f"path {str(path)!r}: found suffix {suffix!r}; expected .npy, .npz, .h5 or .hdf5. "
-                          "Fix: save activations with numpy (np.save/np.savez) or h5py.")
+        raise FormatError(
+            f"path {str(path)!r}: found suffix {suffix!r}; expected .npy, .npz, .h5 or .hdf5. "
+            "Fix: save activations with numpy (np.save/np.savez) or h5py."
+        )
     ds = from_activations(arrays, stimulus=stimulus, spatial=spatial, stimuli=stimuli, model=model or path.name)
     ds.encoding[INPUTS_KEY] = [str(path.resolve())]  # provenance: results name the file (and its sha256)
     return ds

@@ -38,16 +38,20 @@ def _torch():
 def _resolve_layers(model: Any, layers: str | Sequence[str]) -> dict[str, Any]:
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names:
-        raise FormatError("layers: found an empty list; expected at least one module name. "
-                          "Fix: pass layers=[...] with names from model.named_modules().")
+        raise FormatError(
+            "layers: found an empty list; expected at least one module name. "
+            "Fix: pass layers=[...] with names from model.named_modules()."
+        )
     modules = dict(model.named_modules())
     valid = [n for n in modules if n]
     unknown = [n for n in names if n not in modules or not n]
     if unknown:
         close = difflib.get_close_matches(unknown[0], valid, n=len(valid), cutoff=0.0)
-        raise FormatError(f"layers: found unknown module name(s) {unknown}; expected names from "
-                          f"model.named_modules(), closest first: {close[:20]}"
-                          f"{' ...' if len(close) > 20 else ''}. Fix: pass one of these names.")
+        raise FormatError(
+            f"layers: found unknown module name(s) {unknown}; expected names from "
+            f"model.named_modules(), closest first: {close[:20]}"
+            f"{' ...' if len(close) > 20 else ''}. Fix: pass one of these names."
+        )
     if len(set(names)) != len(names):
         raise FormatError(f"layers: found repeated names {names}; expected each module once. Fix: remove repeats.")
     return {n: modules[n] for n in names}
@@ -60,8 +64,10 @@ def _first_tensor(obj: Any, torch) -> Any:
         return _first_tensor(obj[0], torch)
     if isinstance(obj, dict) and obj:
         return _first_tensor(next(iter(obj.values())), torch)
-    raise FormatError(f"inputs: found a batch of type {type(obj).__name__}; expected a tensor (or a tuple "
-                      "whose first element is one). Fix: yield input tensors from the loader.")
+    raise FormatError(
+        f"inputs: found a batch of type {type(obj).__name__}; expected a tensor (or a tuple "
+        "whose first element is one). Fix: yield input tensors from the loader."
+    )
 
 
 def _batches(inputs: Any, batch_size: int, torch) -> tuple[Iterator[Any], int | None]:
@@ -72,7 +78,7 @@ def _batches(inputs: Any, batch_size: int, torch) -> tuple[Iterator[Any], int | 
         inputs = torch.from_numpy(np.ascontiguousarray(inputs))
     if isinstance(inputs, torch.Tensor):
         n = inputs.shape[0] if inputs.ndim else 0
-        return (inputs[i:i + batch_size] for i in range(0, n, batch_size)), n
+        return (inputs[i : i + batch_size] for i in range(0, n, batch_size)), n
     data = torch.utils.data
     if isinstance(inputs, data.Dataset) and not isinstance(inputs, data.IterableDataset):
         loader = data.DataLoader(inputs, batch_size=batch_size, shuffle=False)
@@ -85,8 +91,10 @@ def _batches(inputs: Any, batch_size: int, torch) -> tuple[Iterator[Any], int | 
             n = None
     if isinstance(inputs, Iterable):
         return (_first_tensor(b, torch) for b in inputs), n
-    raise FormatError(f"inputs: found {type(inputs).__name__}; expected a tensor, numpy array, Dataset, DataLoader "
-                      "or an iterable of batches.")
+    raise FormatError(
+        f"inputs: found {type(inputs).__name__}; expected a tensor, numpy array, Dataset, DataLoader "
+        "or an iterable of batches."
+    )
 
 
 class _Collector:
@@ -104,6 +112,7 @@ class _Collector:
             if out.ndim == 4 and self.spatial != "flatten":
                 out = reduce_spatial(out, self.spatial)
             self.batch[name] = out.to("cpu", self.torch.float32).numpy()
+
         return hook
 
     def remove(self) -> None:
@@ -186,8 +195,10 @@ def from_torch(
     if ids_all is not None and ids_all.dtype.kind == "O":
         ids_all = ids_all.astype(str)
     if ids_all is not None and n_total is not None and len(ids_all) != n_total:
-        raise FormatError(f"stimulus: found {len(ids_all)} ids for {n_total} inputs; expected one id per input. "
-                          "Fix: pass as many ids as inputs.")
+        raise FormatError(
+            f"stimulus: found {len(ids_all)} ids for {n_total} inputs; expected one id per input. "
+            "Fix: pass as many ids as inputs."
+        )
     was_training = model.training
     collector = _Collector(modules, spatial, torch)
     nonfinite = dict.fromkeys(modules, 0)
@@ -200,37 +211,44 @@ def from_torch(
                 model(batch.to(device))
                 missing = [n for n in modules if n not in collector.batch]
                 if missing:
-                    raise FormatError(f"layers: modules {missing} did not run in the forward pass; expected every "
-                                      "requested module to produce an output. Fix: choose modules on the path.")
+                    raise FormatError(
+                        f"layers: modules {missing} did not run in the forward pass; expected every "
+                        "requested module to produce an output. Fix: choose modules on the path."
+                    )
                 for name, arr in collector.batch.items():
                     nonfinite[name] += int(arr.size - np.count_nonzero(np.isfinite(arr)))
                 n = next(iter(collector.batch.values())).shape[0]
                 if ids_all is None:
                     ids = np.arange(offset, offset + n)
                 elif offset + n > len(ids_all):
-                    raise FormatError(f"stimulus: found {len(ids_all)} ids for more inputs; expected one id per "
-                                      "input. Fix: pass as many ids as inputs.")
+                    raise FormatError(
+                        f"stimulus: found {len(ids_all)} ids for more inputs; expected one id per "
+                        "input. Fix: pass as many ids as inputs."
+                    )
                 else:
-                    ids = ids_all[offset:offset + n]
+                    ids = ids_all[offset : offset + n]
                 images = _image_stimuli(batch.detach().cpu().numpy()) if keep_stimuli else None
                 if not any(nonfinite.values()):  # keep counting to the end, but store nothing more
                     sink.add(collector.batch, images, ids)
                 offset += n
                 bar.update(n)
         if offset < 2:
-            raise FormatError(f"inputs: found {offset} samples; expected at least 2 stimuli. "
-                              "Fix: pass more inputs.")
+            raise FormatError(f"inputs: found {offset} samples; expected at least 2 stimuli. Fix: pass more inputs.")
         if ids_all is not None and len(ids_all) != offset:
             raise FormatError(f"stimulus: found {len(ids_all)} ids for {offset} inputs; expected one id per input.")
         bad = {k: v for k, v in nonfinite.items() if v}
         if bad:
-            raise FormatError(f"activations: found non-finite values (NaN or inf) per layer {bad}; expected "
-                              "finite activations. Fix: check the model and inputs (e.g. normalisation).")
+            raise FormatError(
+                f"activations: found non-finite values (NaN or inf) per layer {bad}; expected "
+                "finite activations. Fix: check the model and inputs (e.g. normalisation)."
+            )
         ds = sink.finish()
         if label is not None:
             if len(label) != offset:
-                raise FormatError(f"label: found {len(label)} labels for {offset} inputs; expected one label per "
-                                  "input. Fix: pass as many labels as inputs (e.g. the dataset's targets).")
+                raise FormatError(
+                    f"label: found {len(label)} labels for {offset} inputs; expected one label per "
+                    "input. Fix: pass as many labels as inputs (e.g. the dataset's targets)."
+                )
             ds = ds.assign_coords(label=("stimulus", np.asarray(label)))
         return ds
     except BaseException:
@@ -263,8 +281,9 @@ class _MemorySink:
     def finish(self) -> xr.Dataset:
         acts = {name: np.concatenate(parts) for name, parts in self.parts.items()}
         stimuli = np.concatenate(self.images) if self.images else None
-        return from_activations(acts, stimulus=np.concatenate(self.ids), spatial=self.spatial, stimuli=stimuli,
-                                model=self.model)
+        return from_activations(
+            acts, stimulus=np.concatenate(self.ids), spatial=self.spatial, stimuli=stimuli, model=self.model
+        )
 
 
 class _ZarrSink:
@@ -305,16 +324,21 @@ class _ZarrSink:
         flat = np.concatenate([v.reshape(n, -1) for v in batch.values()], axis=1)
         if self.unit_coords is None:
             self.unit_coords = self._unit_coords(batch, flat)
-        part = xr.Dataset({"responses": (("stimulus", "unit"), flat)},
-                          coords={**self.unit_coords, "stimulus": ids})
+        part = xr.Dataset({"responses": (("stimulus", "unit"), flat)}, coords={**self.unit_coords, "stimulus": ids})
         if images is not None:
             part["stimuli"] = (("stimulus", *_STIM_DIMS[images.ndim]), images)
         part.attrs = self.attrs  # every append rewrites the group's attrs
         out = encode_for_write(part, "zarr")
         out.attrs.update(storage_attrs("zarr", kind="set"))
         if not self.started:
-            out.to_zarr(self.tmp, mode="w-", zarr_format=2, consolidated=True, write_empty_chunks=True,
-                        encoding={"responses": {"chunks": (n, flat.shape[1])}})
+            out.to_zarr(
+                self.tmp,
+                mode="w-",
+                zarr_format=2,
+                consolidated=True,
+                write_empty_chunks=True,
+                encoding={"responses": {"chunks": (n, flat.shape[1])}},
+            )
             self.started = True
         else:
             out.to_zarr(self.tmp, append_dim="stimulus", zarr_format=2, consolidated=True, write_empty_chunks=True)

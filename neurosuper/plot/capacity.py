@@ -19,8 +19,14 @@ __all__ = ["plot_capacity", "plot_dimensionality", "KIND_COLORS", "POLYTOPE_LEVE
 #: Colours of the three kinds of feature (Scherlis et al.'s monosemantic / polysemantic / ignored).
 KIND_COLORS = {"monosemantic": "#1b9e77", "polysemantic": "#7570b3", "ignored": "#bbbbbb"}
 #: Capacity levels of known geometries drawn as reference lines (Elhage et al., "The geometry of superposition").
-POLYTOPE_LEVELS = {1.0: "orthogonal", 3 / 4: "tetrahedron", 2 / 3: "triangle", 1 / 2: "antipodal / square",
-                   2 / 5: "pentagon", 3 / 8: "square antiprism"}
+POLYTOPE_LEVELS = {
+    1.0: "orthogonal",
+    3 / 4: "tetrahedron",
+    2 / 3: "triangle",
+    1 / 2: "antipodal / square",
+    2 / 5: "pentagon",
+    3 / 8: "square antiprism",
+}
 
 
 def _new_axes(ax: Any, size: tuple[float, float]):
@@ -46,13 +52,23 @@ def _frame(result: xr.Dataset, importance: Any, tol: float) -> tuple[pd.DataFram
     from ..capacity.measures import classify
 
     if "capacity" not in result:
-        raise fail("plot_capacity: result", f"variables {sorted(map(str, result.data_vars))}", "a 'capacity' variable",
-                   "pass the result of toy.train, capacity.superposition or capacity.feature_capacity", AnalysisError)
+        raise fail(
+            "plot_capacity: result",
+            f"variables {sorted(map(str, result.data_vars))}",
+            "a 'capacity' variable",
+            "pass the result of toy.train, capacity.superposition or capacity.feature_capacity",
+            AnalysisError,
+        )
     cap = result["capacity"]
     fdim = cap.dims[-1]
     if cap.ndim != 1:
-        raise fail("plot_capacity: capacity", f"dims {cap.dims}", "one dim (the features)",
-                   "select one setting first, e.g. sweep.isel(density=0)", AnalysisError)
+        raise fail(
+            "plot_capacity: capacity",
+            f"dims {cap.dims}",
+            "one dim (the features)",
+            "select one setting first, e.g. sweep.isel(density=0)",
+            AnalysisError,
+        )
     if importance is not None:
         x, label = np.asarray(importance, dtype=float), "importance"
     elif "importance" in result and result["importance"].dims == (fdim,):
@@ -62,8 +78,13 @@ def _frame(result: xr.Dataset, importance: Any, tol: float) -> tuple[pd.DataFram
     else:
         x, label = np.ones(cap.size), "feature"
     if len(x) != cap.size:
-        raise fail("plot_capacity: importance", f"{len(x)} values", f"{cap.size}, one per feature",
-                   "pass one importance per feature", AnalysisError)
+        raise fail(
+            "plot_capacity: importance",
+            f"{len(x)} values",
+            f"{cap.size}, one per feature",
+            "pass one importance per feature",
+            AnalysisError,
+        )
     kind = result["kind"].values if "kind" in result and result["kind"].dims == (fdim,) else classify(cap.values, tol)
     df = pd.DataFrame({label: x, "capacity": cap.values, "kind": kind})
     group = result.attrs.get("groupby")
@@ -72,8 +93,9 @@ def _frame(result: xr.Dataset, importance: Any, tol: float) -> tuple[pd.DataFram
     return df, label
 
 
-def plot_capacity(result: xr.Dataset, *, importance: Any = None, tol: float | None = None, ax: Any = None,
-                  title: str | None = None):
+def plot_capacity(
+    result: xr.Dataset, *, importance: Any = None, tol: float | None = None, ax: Any = None, title: str | None = None
+):
     """Capacity C_i of each feature against its importance, coloured monosemantic / polysemantic / ignored.
 
     ``result``: :func:`neurosuper.toy.train` (x = the features' importance), :func:`neurosuper.capacity.superposition`
@@ -89,9 +111,19 @@ def plot_capacity(result: xr.Dataset, *, importance: Any = None, tol: float | No
     group = next((c for c in df.columns if c not in (label, "capacity", "kind")), None)
     if group is not None and df[group].nunique() < 2:
         group = None
-    sns.scatterplot(data=df, x=label, y="capacity", hue="kind", style=group, palette=KIND_COLORS,
-                    hue_order=[k for k in KIND_COLORS if k in set(df["kind"])], ax=ax, s=36, edgecolor="none",
-                    alpha=0.85)
+    sns.scatterplot(
+        data=df,
+        x=label,
+        y="capacity",
+        hue="kind",
+        style=group,
+        palette=KIND_COLORS,
+        hue_order=[k for k in KIND_COLORS if k in set(df["kind"])],
+        ax=ax,
+        s=36,
+        edgecolor="none",
+        alpha=0.85,
+    )
     pos = df[label][df[label] > 0]
     if len(pos) and pos.max() / pos.min() > 3:
         _log_x(ax)
@@ -100,8 +132,12 @@ def plot_capacity(result: xr.Dataset, *, importance: Any = None, tol: float | No
     ax.set_ylim(-0.05, 1.05)
     ax.set_ylabel("capacity C_i (dimensions)")
     n = {k: int((df["kind"] == k).sum()) for k in KIND_COLORS}
-    ax.set_title(title or f"capacity vs {label.split(' ')[0]}: {n['monosemantic']} mono, {n['polysemantic']} poly, "
-                 f"{n['ignored']} ignored", fontsize=10)
+    ax.set_title(
+        title
+        or f"capacity vs {label.split(' ')[0]}: {n['monosemantic']} mono, {n['polysemantic']} poly, "
+        f"{n['ignored']} ignored",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, frameon=False, loc="best")
     return fig
 
@@ -115,9 +151,13 @@ def plot_dimensionality(result: xr.Dataset, *, ax: Any = None, title: str | None
     """
     dim = next((d for d in ("density", "kurtosis") if d in result.dims), None)
     if dim is None or "capacity" not in result:
-        raise fail("plot_dimensionality: result", f"dims {tuple(map(str, result.dims))}",
-                   "a toy.sweep over density (or kurtosis)", "pass toy.sweep(..., density=[1, 0.3, 0.1, 0.03])",
-                   AnalysisError)
+        raise fail(
+            "plot_dimensionality: result",
+            f"dims {tuple(map(str, result.dims))}",
+            "a toy.sweep over density (or kurtosis)",
+            "pass toy.sweep(..., density=[1, 0.3, 0.1, 0.03])",
+            AnalysisError,
+        )
     extra = [d for d in result["capacity"].dims if d not in (dim, "feature")]
     res = result.isel({d: 0 for d in extra}) if extra else result
     x = 1.0 / res["density"].values if dim == "density" else res["kurtosis"].values
@@ -139,7 +179,8 @@ def plot_dimensionality(result: xr.Dataset, *, ax: Any = None, title: str | None
     ax.set_xlabel("1 / (1 − S) = 1 / density" if dim == "density" else "kurtosis K")
     ax.set_ylabel("dimensions per feature")
     sub = f" ({', '.join(f'{d}={res[d].item():g}' for d in extra)})" if extra else ""
-    ax.set_title(title or f"dimensionality per feature, n={res.sizes['feature']}, m={res.sizes['hidden']}{sub}",
-                 fontsize=10)
+    ax.set_title(
+        title or f"dimensionality per feature, n={res.sizes['feature']}, m={res.sizes['hidden']}{sub}", fontsize=10
+    )
     ax.legend(fontsize=8, frameon=False, loc="lower left")
     return fig

@@ -29,8 +29,10 @@ def _new_axes(ax: Any, figsize: tuple[float, float]):
 
 def _check_rdm(rdm: Any) -> xr.DataArray:
     if not isinstance(rdm, xr.DataArray) or set(rdm.dims) != {"stimulus_a", "stimulus_b"}:
-        raise AnalysisError("plot_rdm: found no RDM; expected a DataArray with dims (stimulus_a, stimulus_b) from "
-                            "neurosuper.compare.rdm or as_rdm. Fix: plot_rdm(neurosuper.compare.rdm(ds)).")
+        raise AnalysisError(
+            "plot_rdm: found no RDM; expected a DataArray with dims (stimulus_a, stimulus_b) from "
+            "neurosuper.compare.rdm or as_rdm. Fix: plot_rdm(neurosuper.compare.rdm(ds))."
+        )
     return rdm.transpose("stimulus_a", "stimulus_b")
 
 
@@ -41,14 +43,24 @@ def _order(rdm: xr.DataArray, order_by: str | None) -> tuple[np.ndarray, np.ndar
     if order_by not in rdm.coords or rdm[order_by].dims != ("stimulus_a",):
         names = sorted(str(c) for c in rdm.coords if rdm[c].dims == ("stimulus_a",) and c != "stimulus_a")
         fix = names[0] if names else None
-        raise AnalysisError(f"plot_rdm: order_by={order_by!r}: found no such stimulus coord (coords along "
-                            f"stimulus_a: {names}); expected one of them. Fix: order_by={fix!r}.")
+        raise AnalysisError(
+            f"plot_rdm: order_by={order_by!r}: found no such stimulus coord (coords along "
+            f"stimulus_a: {names}); expected one of them. Fix: order_by={fix!r}."
+        )
     values = np.asarray(rdm[order_by].values)
     return np.argsort(values, kind="stable"), values
 
 
-def plot_rdm(rdm: xr.DataArray, *, order_by: str | None = None, rank: bool = False, ax: Any = None,
-             title: str | None = None, cmap: str = "viridis", colorbar: bool = True):
+def plot_rdm(
+    rdm: xr.DataArray,
+    *,
+    order_by: str | None = None,
+    rank: bool = False,
+    ax: Any = None,
+    title: str | None = None,
+    cmap: str = "viridis",
+    colorbar: bool = True,
+):
     """Heatmap of an RDM, its stimuli ordered by the stimulus coord ``order_by`` (e.g. ``category``).
 
     A categorical coord (strings, or few distinct values) is marked by lines between its blocks and labels on
@@ -97,8 +109,14 @@ def plot_rdm(rdm: xr.DataArray, *, order_by: str | None = None, rank: bool = Fal
     return fig
 
 
-def plot_rdms(rdms: Mapping[str, xr.DataArray], *, order_by: str | None = None, rank: bool = True,
-              ncols: int | None = None, cmap: str = "viridis"):
+def plot_rdms(
+    rdms: Mapping[str, xr.DataArray],
+    *,
+    order_by: str | None = None,
+    rank: bool = True,
+    ncols: int | None = None,
+    cmap: str = "viridis",
+):
     """Several RDMs side by side (e.g. the brain and each layer), same stimulus order, percentile colours."""
     from matplotlib.figure import Figure
 
@@ -111,11 +129,15 @@ def plot_rdms(rdms: Mapping[str, xr.DataArray], *, order_by: str | None = None, 
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax, (name, r) in zip(axes, items, strict=False):
         plot_rdm(r, order_by=order_by, rank=rank, ax=ax, title=name, cmap=cmap, colorbar=False)
-    for ax in axes[len(items):]:
+    for ax in axes[len(items) :]:
         ax.set_visible(False)
     mappable = axes[0].images[0]
-    fig.colorbar(mappable, ax=list(axes[:len(items)]), shrink=0.8,
-                 label="dissimilarity (percentile)" if rank else "dissimilarity")
+    fig.colorbar(
+        mappable,
+        ax=list(axes[: len(items)]),
+        shrink=0.8,
+        label="dissimilarity (percentile)" if rank else "dissimilarity",
+    )
     return fig
 
 
@@ -123,8 +145,10 @@ def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None
     """The layer profile of :func:`neurosuper.compare.profile`: score per layer with its CI, the ceiling band
     (lower–upper bound, grey), the best layer marked with its margin over the next."""
     if not isinstance(result, xr.Dataset) or "score" not in result or "ceiling" not in result:
-        raise AnalysisError("plot_profile: found no 'score'/'ceiling'; expected the result of "
-                            "neurosuper.compare.profile. Fix: plot_profile(neurosuper.compare.profile(net, brain)).")
+        raise AnalysisError(
+            "plot_profile: found no 'score'/'ceiling'; expected the result of "
+            "neurosuper.compare.profile. Fix: plot_profile(neurosuper.compare.profile(net, brain))."
+        )
     fig, ax = _new_axes(ax, (5.6, 3.8))
     dim = result["score"].dims[0]
     labels = [str(v) for v in result[dim].values]
@@ -134,12 +158,18 @@ def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None
     c_lo, c_hi = result["ceiling"].sel(bound="lower").item(), result["ceiling"].sel(bound="upper").item()
     if np.isfinite(c_lo):
         top = c_hi if np.isfinite(c_hi) else c_lo
-        ax.axhspan(c_lo, top, color="0.85", zorder=0,
-                   label=f"noise ceiling ({result.attrs.get('ceiling_kind', '')})")
+        ax.axhspan(c_lo, top, color="0.85", zorder=0, label=f"noise ceiling ({result.attrs.get('ceiling_kind', '')})")
         ax.axhline(c_lo, color="0.6", lw=0.8, zorder=0)
     err = np.vstack([score - lo, hi - score])  # a percentile CI need not contain the estimate: clip at 0
-    ax.errorbar(x, score, yerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None), fmt="o-", color="C0", capsize=3,
-                label=f"score ({int(100 * result.attrs.get('ci_level', 0.95))}% CI)")
+    ax.errorbar(
+        x,
+        score,
+        yerr=np.clip(np.where(np.isfinite(err), err, 0), 0, None),
+        fmt="o-",
+        color="C0",
+        capsize=3,
+        label=f"score ({int(100 * result.attrs.get('ci_level', 0.95))}% CI)",
+    )
     best = str(result["best"].item())
     if best in labels:
         b = labels.index(best)
@@ -154,18 +184,31 @@ def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None
     ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
     ax.set_xlabel(dim)
     kind = result.attrs.get("kind", "rsa")
-    ylabel = (f"{result.attrs.get('compare', 'similarity')} with brain RDM ({result.attrs.get('rdm', '')})"
-              if kind == "rsa" else "median held-out r (ridge)")
+    ylabel = (
+        f"{result.attrs.get('compare', 'similarity')} with brain RDM ({result.attrs.get('rdm', '')})"
+        if kind == "rsa"
+        else "median held-out r (ridge)"
+    )
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8, loc="best")
     note = result.attrs.get("ceiling_note", "none")
-    ax.set_title(title or f"layer profile ({kind}, {result.attrs.get('n_stimuli', '?')} stimuli)"
-                 + ("" if note == "none" else f"\n{note}"), fontsize=10)
+    ax.set_title(
+        title
+        or f"layer profile ({kind}, {result.attrs.get('n_stimuli', '?')} stimuli)"
+        + ("" if note == "none" else f"\n{note}"),
+        fontsize=10,
+    )
     return fig
 
 
-_PANELS = (("alpha", "power-law α"), ("participation_ratio", "participation ratio"), ("median_ii", "median II"),
-           ("rsa", "RSA vs other set"), ("cka", "CKA vs other set"), ("predictivity", "predictivity (median r)"))
+_PANELS = (
+    ("alpha", "power-law α"),
+    ("participation_ratio", "participation ratio"),
+    ("median_ii", "median II"),
+    ("rsa", "RSA vs other set"),
+    ("cka", "CKA vs other set"),
+    ("predictivity", "predictivity (median r)"),
+)
 
 
 def plot_side_by_side(result: xr.Dataset, *, title: str | None = None):
@@ -174,8 +217,10 @@ def plot_side_by_side(result: xr.Dataset, *, title: str | None = None):
     from matplotlib.figure import Figure
 
     if not isinstance(result, xr.Dataset) or "row" not in result.dims:
-        raise AnalysisError("plot_side_by_side: found no 'row' dim; expected the result of "
-                            "neurosuper.compare.side_by_side. Fix: plot_side_by_side(side_by_side(a, b)).")
+        raise AnalysisError(
+            "plot_side_by_side: found no 'row' dim; expected the result of "
+            "neurosuper.compare.side_by_side. Fix: plot_side_by_side(side_by_side(a, b))."
+        )
     labels = [f"{s}:{g}" for s, g in zip(result["set"].values, result["group"].values, strict=True)]
     colours = ["C0" if s == "a" else "C1" for s in result["set"].values]
     fig = Figure(figsize=(11, 5.6), layout="constrained")
@@ -196,6 +241,10 @@ def plot_side_by_side(result: xr.Dataset, *, title: str | None = None):
         ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
         ax.set_title(name, fontsize=10)
     systems = dict(zip(result["set"].values, result["system"].values, strict=True))
-    fig.suptitle(title or f"side by side: a = {systems.get('a', '?')} (blue), b = {systems.get('b', '?')} (orange); "
-                 f"{result.attrs.get('n_stimuli', '?')} stimuli", fontsize=11)
+    fig.suptitle(
+        title
+        or f"side by side: a = {systems.get('a', '?')} (blue), b = {systems.get('b', '?')} (orange); "
+        f"{result.attrs.get('n_stimuli', '?')} stimuli",
+        fontsize=11,
+    )
     return fig

@@ -27,8 +27,9 @@ def _p_text(p: float) -> str:
     return f"p={p:.2g}"
 
 
-def plot_methods(result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | None = None, ax: Any = None,
-                 title: str | None = None):
+def plot_methods(
+    result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | None = None, ax: Any = None, title: str | None = None
+):
     """II (or ``ii_z``) of every direction, per method: violin + strip plot, medians (red) and the rank test vs units.
 
     ``result``: :func:`neurosuper.directions.compare_methods`'s Dataset, or ``{name: result}`` (e.g. brain and
@@ -42,12 +43,16 @@ def plot_methods(result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | No
 
     results = {None: result} if isinstance(result, xr.Dataset) else dict(result)
     if not results:
-        raise fail("plot_methods", "an empty mapping", "{name: compare_methods result}", "pass a result",
-                   AnalysisError)
+        raise fail("plot_methods", "an empty mapping", "{name: compare_methods result}", "pass a result", AnalysisError)
     for r in results.values():
         if "ii" not in r or "method" not in r.coords:
-            raise fail("plot_methods", f"a result with variables {list(r.data_vars)}",
-                       "compare_methods' result", "pass neurosuper.directions.compare_methods(ds)", AnalysisError)
+            raise fail(
+                "plot_methods",
+                f"a result with variables {list(r.data_vars)}",
+                "compare_methods' result",
+                "pass neurosuper.directions.compare_methods(ds)",
+                AnalysisError,
+            )
     var = var or ("ii_z" if all("ii_z" in r for r in results.values()) else "ii")
     if ax is None:
         n_methods = max(len(dict.fromkeys(r["method"].values.tolist())) for r in results.values())
@@ -58,14 +63,26 @@ def plot_methods(result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | No
     for a, (name, res) in zip(axes, results.items(), strict=False):
         order = list(dict.fromkeys(res["method"].values.tolist()))
         df = pd.DataFrame({"method": res["method"].values, var: res[var].values}).dropna()
-        palette = {m: ("0.6" if m in ("units", "random") else sns.color_palette("deep")[i % 10])
-                   for i, m in enumerate(order)}
-        sns.violinplot(data=df, x="method", y=var, hue="method", order=order, palette=palette, ax=a, inner=None,
-                       cut=0, linewidth=0.6, density_norm="width", legend=False)
+        palette = {
+            m: ("0.6" if m in ("units", "random") else sns.color_palette("deep")[i % 10]) for i, m in enumerate(order)
+        }
+        sns.violinplot(
+            data=df,
+            x="method",
+            y=var,
+            hue="method",
+            order=order,
+            palette=palette,
+            ax=a,
+            inner=None,
+            cut=0,
+            linewidth=0.6,
+            density_norm="width",
+            legend=False,
+        )
         sns.stripplot(data=df, x="method", y=var, order=order, color="k", size=1.8, alpha=0.45, jitter=0.25, ax=a)
         meds = df.groupby("method")[var].median()
-        a.scatter([order.index(m) for m in meds.index], meds.values, marker="_", s=260, color="C3", lw=2,
-                  zorder=5)
+        a.scatter([order.index(m) for m in meds.index], meds.values, marker="_", s=260, color="C3", lw=2, zorder=5)
         if var == "ii_z":
             for y, style in ((0, "-"), (1.96, ":")):
                 a.axhline(y, color="0.4", lw=0.8, ls=style, zorder=0)
@@ -81,8 +98,11 @@ def plot_methods(result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | No
         n_score = res.attrs.get("n_score", "?")
         how = "in-sample" if res.attrs.get("in_sample") else f"scored on {n_score} held-out stimuli"
         head = f"{name}: " if name is not None else ""
-        a.set_title(title or f"{head}{res.attrs.get('similarity', '?')}, k={res.attrs.get('k', '?')}, {how}",
-                    fontsize=8.5, pad=22)
+        a.set_title(
+            title or f"{head}{res.attrs.get('similarity', '?')}, k={res.attrs.get('k', '?')}, {how}",
+            fontsize=8.5,
+            pad=22,
+        )
     return fig
 
 
@@ -94,8 +114,9 @@ def _stimulus_cell(ax: Any, ds: xr.Dataset, sid: Any, lims: tuple[float, float] 
     if not pos.size:
         return
     pos = int(pos[0])
-    label = next((str(ds[c].values[pos]) for c in ("label", "category") if c in ds.coords
-                  and ds[c].dims == ("stimulus",)), None)
+    label = next(
+        (str(ds[c].values[pos]) for c in ("label", "category") if c in ds.coords and ds[c].dims == ("stimulus",)), None
+    )
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         img = np.asarray(ds["stimuli"].values[pos], dtype=float)
         lo, hi = lims or (float(img.min()), float(img.max()))
@@ -119,12 +140,14 @@ def _stimulus_cell(ax: Any, ds: xr.Dataset, sid: Any, lims: tuple[float, float] 
         if label is not None:
             ax.set_xlabel(label, fontsize=5.5, labelpad=1)
         return
-    ax.text(0.5, 0.5, label if label is not None else str(sid), ha="center", va="center", fontsize=7,
-            transform=ax.transAxes)
+    ax.text(
+        0.5, 0.5, label if label is not None else str(sid), ha="center", va="center", fontsize=7, transform=ax.transAxes
+    )
 
 
-def plot_direction_meis(ds: xr.Dataset, result: xr.Dataset, *, per_method: int = 1,
-                        methods: Sequence[str] | None = None, cmap: str = "gray"):
+def plot_direction_meis(
+    ds: xr.Dataset, result: xr.Dataset, *, per_method: int = 1, methods: Sequence[str] | None = None, cmap: str = "gray"
+):
     """The k most exciting stimuli (columns, best first) of each method's best directions (rows, highest II).
 
     ``ds`` is the set the comparison ran on (its ``stimuli`` are drawn: images; 2-D features as arrows, other
@@ -133,9 +156,13 @@ def plot_direction_meis(ds: xr.Dataset, result: xr.Dataset, *, per_method: int =
     from matplotlib.figure import Figure
 
     if "top_stimuli" not in result:
-        raise fail("plot_direction_meis", f"a result with variables {list(result.data_vars)}",
-                   "compare_methods' result (top_stimuli)", "pass neurosuper.directions.compare_methods(ds)",
-                   AnalysisError)
+        raise fail(
+            "plot_direction_meis",
+            f"a result with variables {list(result.data_vars)}",
+            "compare_methods' result (top_stimuli)",
+            "pass neurosuper.directions.compare_methods(ds)",
+            AnalysisError,
+        )
     order = list(methods) if methods is not None else list(dict.fromkeys(result["method"].values.tolist()))
     rows = []
     for m in order:
@@ -145,8 +172,9 @@ def plot_direction_meis(ds: xr.Dataset, result: xr.Dataset, *, per_method: int =
         best = good[np.argsort(-result["ii"].values[good], kind="stable")][:per_method]
         rows.extend(best.tolist())
     if not rows:
-        raise fail("plot_direction_meis", "no direction with a finite II", "at least one", "check the result",
-                   AnalysisError)
+        raise fail(
+            "plot_direction_meis", "no direction with a finite II", "at least one", "check the result", AnalysisError
+        )
     k = result.sizes["rank"]
     fig = Figure(figsize=(1.05 * k + 1.3, 1.05 * len(rows) + 0.4), layout="constrained")
     axes = fig.subplots(len(rows), k, squeeze=False)
@@ -156,10 +184,13 @@ def plot_direction_meis(ds: xr.Dataset, result: xr.Dataset, *, per_method: int =
     for r, row in enumerate(rows):
         for c in range(k):
             _stimulus_cell(axes[r, c], ds, result["top_stimuli"].values[row, c], lims, cmap)
-        axes[r, 0].set_ylabel(f"{result['direction'].values[row]}\nII {float(result['ii'].values[row]):.3g}",
-                              fontsize=6.5)
-    fig.suptitle(f"Most exciting stimuli of each method's best direction ({result.attrs.get('similarity', '?')}, "
-                 f"k={k})", fontsize=9)
+        axes[r, 0].set_ylabel(
+            f"{result['direction'].values[row]}\nII {float(result['ii'].values[row]):.3g}", fontsize=6.5
+        )
+    fig.suptitle(
+        f"Most exciting stimuli of each method's best direction ({result.attrs.get('similarity', '?')}, k={k})",
+        fontsize=9,
+    )
     return fig
 
 
@@ -170,8 +201,9 @@ def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: 
     from matplotlib.figure import Figure
 
     if not recovery:
-        raise fail("plot_recovery", "an empty mapping", "{method: feature_recovery result}", "pass some results",
-                   AnalysisError)
+        raise fail(
+            "plot_recovery", "an empty mapping", "{method: feature_recovery result}", "pass some results", AnalysisError
+        )
     if ax is None:
         fig = Figure(figsize=(1.0 + 0.8 * len(recovery), 3.4), layout="constrained")
         ax = fig.subplots()

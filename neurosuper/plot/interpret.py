@@ -33,22 +33,26 @@ def _group_labels(result: xr.Dataset, groupby: str | None) -> tuple[str, np.ndar
 
 def _frame(result: xr.Dataset, var: str, groupby: str | None, system: str | None) -> tuple[str, pd.DataFrame]:
     if var not in result or "unit" not in result[var].dims:
-        raise AnalysisError(f"plot_ii: found no per-unit variable {var!r}; expected 'ii' or 'ii_z' from "
-                            "interpretability_index. Fix: pass the index result.")
+        raise AnalysisError(
+            f"plot_ii: found no per-unit variable {var!r}; expected 'ii' or 'ii_z' from "
+            "interpretability_index. Fix: pass the index result."
+        )
     values = result[var]
     label, groups = _group_labels(result, groupby)
     if system is not None:
         groups = np.array([system if label == "all units" else f"{system}\n{g}" for g in groups])
     frames = []
-    for which in (values["which"].values if "which" in values.dims else [None]):
+    for which in values["which"].values if "which" in values.dims else [None]:
         v = values.sel(which=which) if which is not None else values
-        frames.append(pd.DataFrame({"group": groups, var: v.values,
-                                    "which": which or result.attrs.get("which", "top")}))
+        frames.append(
+            pd.DataFrame({"group": groups, var: v.values, "which": which or result.attrs.get("which", "top")})
+        )
     df = pd.concat(frames, ignore_index=True).dropna(subset=[var])
     if var == "ii" and "ii_null" in result:
         name = "null" if system is None else f"{system}\nnull"
-        df = pd.concat([df, pd.DataFrame({"group": name, var: result["ii_null"].values, "which": "null"})],
-                       ignore_index=True)
+        df = pd.concat(
+            [df, pd.DataFrame({"group": name, var: result["ii_null"].values, "which": "null"})], ignore_index=True
+        )
     return label, df
 
 
@@ -60,8 +64,15 @@ def _settings(results: dict[str | None, xr.Dataset]) -> str:
     return "; ".join(f"{name}: {t}" for name, t in texts.items())
 
 
-def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | None = "auto", var: str | None = None,
-            ax: Any = None, title: str | None = None, by: Any = _UNSET):
+def plot_ii(
+    result: xr.Dataset | Mapping[str, xr.Dataset],
+    *,
+    groupby: str | None = "auto",
+    var: str | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    by: Any = _UNSET,
+):
     """Violin + strip plot of ``result[var]`` per ``layer``/``area`` (the II distributions), with the null.
 
     ``result``: one :func:`~neurosuper.interpret.interpretability_index` result, or a mapping ``{name: result}``
@@ -75,13 +86,18 @@ def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | Non
     from matplotlib.figure import Figure
 
     if by is not _UNSET:
-        warnings.warn("plot_ii: by= is deprecated and will be removed in the next release; use groupby=.",
-                      FutureWarning, stacklevel=2)
+        warnings.warn(
+            "plot_ii: by= is deprecated and will be removed in the next release; use groupby=.",
+            FutureWarning,
+            stacklevel=2,
+        )
         groupby = by
     results: dict[str | None, xr.Dataset] = {None: result} if isinstance(result, xr.Dataset) else dict(result)
     if not results:
-        raise AnalysisError("plot_ii: found an empty mapping; expected {name: interpretability_index result}. "
-                            "Fix: pass at least one result.")
+        raise AnalysisError(
+            "plot_ii: found an empty mapping; expected {name: interpretability_index result}. "
+            "Fix: pass at least one result."
+        )
     var = var or ("ii_z" if all("ii_z" in r for r in results.values()) else "ii")
     label, frames = "all units", []
     for name, res in results.items():
@@ -98,8 +114,18 @@ def plot_ii(result: xr.Dataset | Mapping[str, xr.Dataset], *, groupby: str | Non
     hue = "which" if df["which"].nunique() > 1 else None
     shade = {"color": "0.85"} if hue is None else {"palette": ["0.85", "0.65", "0.95"][: df["which"].nunique()]}
     sns.violinplot(data=df, x="group", y=var, hue=hue, ax=ax, inner=None, cut=0, linewidth=0.8, **shade)
-    sns.stripplot(data=df[df["which"] != "null"], x="group", y=var, hue=hue, ax=ax, size=2.5, alpha=0.6,
-                  dodge=hue is not None, legend=False, jitter=0.25)
+    sns.stripplot(
+        data=df[df["which"] != "null"],
+        x="group",
+        y=var,
+        hue=hue,
+        ax=ax,
+        size=2.5,
+        alpha=0.6,
+        dodge=hue is not None,
+        legend=False,
+        jitter=0.25,
+    )
     if var == "ii_z":
         for y, style in ((0, "-"), (1.96, ":"), (-1.96, ":")):
             ax.axhline(y, color="0.4", lw=0.8, ls=style, zorder=0)
@@ -123,8 +149,9 @@ def _pick_units(result: xr.Dataset, n_units: int) -> np.ndarray:
     return order[np.unique(np.linspace(0, len(order) - 1, n_units).round().astype(int))]
 
 
-def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | None = None, n_units: int = 6,
-                  cmap: str = "gray"):
+def plot_mei_grid(
+    ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | None = None, n_units: int = 6, cmap: str = "gray"
+):
     """Grid of the MEIs (columns, best first) of chosen units (rows, titled with unit id and II).
 
     ``units``: unit ids to show; default ``n_units`` units spread evenly from the highest to the lowest II.
@@ -136,19 +163,27 @@ def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | 
 
     if "stimuli" not in ds or ds["stimuli"].ndim not in (3, 4):
         found = "no 'stimuli'" if "stimuli" not in ds else f"stimuli with dims {ds['stimuli'].dims}"
-        raise AnalysisError(f"plot_mei_grid: found {found}; expected images (stimulus, y, x[, channel]). "
-                            "Fix: plot the II distribution (plot_ii) for feature stimuli instead.")
+        raise AnalysisError(
+            f"plot_mei_grid: found {found}; expected images (stimulus, y, x[, channel]). "
+            "Fix: plot the II distribution (plot_ii) for feature stimuli instead."
+        )
     mei = result["mei"] if result["mei"].ndim == 2 else result["mei"].sel(which="top")
     ii = result["ii"] if result["ii"].ndim == 1 else result["ii"].sel(which="top")
-    rows = (np.asarray([int(np.flatnonzero(result["unit"].values == u)[0]) for u in units]) if units is not None
-            else _pick_units(result, n_units))
+    rows = (
+        np.asarray([int(np.flatnonzero(result["unit"].values == u)[0]) for u in units])
+        if units is not None
+        else _pick_units(result, n_units)
+    )
     k = mei.sizes["mei"]
     fig = Figure(figsize=(1.2 * k + 0.6, 1.25 * max(len(rows), 1) + 0.3), layout="constrained")
     axes = np.atleast_2d(fig.subplots(max(len(rows), 1), k, squeeze=False))
     stim = ds["stimuli"]
     lo, hi = float(stim.min()), float(stim.max())
-    sources = (tuple(np.asarray(ds[c].values) for c in ("source_image", "image_y", "image_x"))
-               if all(c in ds.coords for c in ("source_image", "image_y", "image_x")) else None)
+    sources = (
+        tuple(np.asarray(ds[c].values) for c in ("source_image", "image_y", "image_x"))
+        if all(c in ds.coords for c in ("source_image", "image_y", "image_x"))
+        else None
+    )
     for r, row in enumerate(rows):
         for c in range(k):
             ax = axes[r, c]
@@ -158,8 +193,12 @@ def plot_mei_grid(ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | 
             if sid in ds["stimulus"].values:
                 img = np.asarray(stim.sel(stimulus=sid).values, dtype=float)
                 img = (img - lo) / (hi - lo or 1.0) if img.ndim == 3 else img
-                ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=lo if img.ndim == 2 else None,
-                          vmax=hi if img.ndim == 2 else None)
+                ax.imshow(
+                    img,
+                    cmap=cmap if img.ndim == 2 else None,
+                    vmin=lo if img.ndim == 2 else None,
+                    vmax=hi if img.ndim == 2 else None,
+                )
                 if sources is not None:
                     pos = int(np.flatnonzero(ds["stimulus"].values == sid)[0])
                     name = str(sources[0][pos]).rsplit("/", 1)[-1].split(".")[0]

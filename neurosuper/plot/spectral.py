@@ -22,8 +22,10 @@ def _point_and_boot(spectrum: xr.Dataset | xr.DataArray) -> tuple[xr.DataArray, 
     from ..spectral.fit import point_spectrum
 
     if isinstance(spectrum, xr.Dataset) and "variance" not in spectrum:
-        raise AnalysisError("plot_spectrum: found no 'variance'; expected the result of "
-                            "neurosuper.spectral.eigenspectrum. Fix: plot_spectrum(eigenspectrum(ds)).")
+        raise AnalysisError(
+            "plot_spectrum: found no 'variance'; expected the result of "
+            "neurosuper.spectral.eigenspectrum. Fix: plot_spectrum(eigenspectrum(ds))."
+        )
     if isinstance(spectrum, xr.DataArray) and "boot" in spectrum.dims:
         return spectrum.median("boot"), spectrum
     return point_spectrum(spectrum)
@@ -32,14 +34,23 @@ def _point_and_boot(spectrum: xr.Dataset | xr.DataArray) -> tuple[xr.DataArray, 
 def _group_dim(point: xr.DataArray) -> str | None:
     other = [d for d in point.dims if d != "rank"]
     if len(other) > 1:
-        raise AnalysisError(f"plot_spectrum: found dims {point.dims}; expected 'rank' and at most one group dim "
-                            "(e.g. 'layer'). Fix: select one value of the other dims first.")
+        raise AnalysisError(
+            f"plot_spectrum: found dims {point.dims}; expected 'rank' and at most one group dim "
+            "(e.g. 'layer'). Fix: select one value of the other dims first."
+        )
     return other[0] if other else None
 
 
-def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = None, *, d: float | None = None,
-                  ax: Any = None, title: str | None = None, reference: xr.DataArray | None = None,
-                  reference_label: str = "generating spectrum"):
+def plot_spectrum(
+    spectrum: xr.Dataset | xr.DataArray,
+    fit: xr.Dataset | None = None,
+    *,
+    d: float | None = None,
+    ax: Any = None,
+    title: str | None = None,
+    reference: xr.DataArray | None = None,
+    reference_label: str = "generating spectrum",
+):
     """Log–log eigenspectrum (seaborn) with the fitted power law, the fit range shaded and the 1 + 2/d bound.
 
     Parameters
@@ -86,8 +97,15 @@ def plot_spectrum(spectrum: xr.Dataset | xr.DataArray, fit: xr.Dataset | None = 
         neg = point.to_dataframe(name="variance").reset_index()
         neg = neg[np.isfinite(neg["variance"]) & (neg["variance"] < 0)]
         if not neg.empty:
-            ax.scatter(neg["rank"], -neg["variance"], s=10, facecolors="none", edgecolors="0.4", lw=0.7,
-                       label="|variance| of values < 0")
+            ax.scatter(
+                neg["rank"],
+                -neg["variance"],
+                s=10,
+                facecolors="none",
+                edgecolors="0.4",
+                lw=0.7,
+                label="|variance| of values < 0",
+            )
     if reference is not None:
         ref = np.asarray(reference.values, dtype=np.float64)
         ranks = np.asarray(reference["rank"].values)
@@ -142,12 +160,16 @@ def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title:
     fig = Figure(figsize=(3.6 * len(items), 3.6), layout="constrained")
     for i, (name, res) in enumerate(items.items()):
         if "projection" not in res or res.sizes.get("component", 0) < 3:
-            raise AnalysisError("plot_trajectory: found no 3-component 'projection'; expected "
-                                "random_projection(ds, n_dims=3). Fix: pass that result.")
+            raise AnalysisError(
+                "plot_trajectory: found no 3-component 'projection'; expected "
+                "random_projection(ds, n_dims=3). Fix: pass that result."
+            )
         y = res["projection"]
         if y.ndim != 2:
-            raise AnalysisError(f"plot_trajectory: found dims {y.dims}; expected (stimulus, component). "
-                                "Fix: select one group first, e.g. res.sel(layer='fc').")
+            raise AnalysisError(
+                f"plot_trajectory: found dims {y.dims}; expected (stimulus, component). "
+                "Fix: select one group first, e.g. res.sel(layer='fc')."
+            )
         v = y.values[:, :3]
         ax = fig.add_subplot(1, len(items), i + 1, projection="3d")
         t = np.linspace(0, 1, len(v))
@@ -158,4 +180,3 @@ def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title:
         ax.set_yticklabels([])
         ax.set_zticklabels([])
     return fig
-

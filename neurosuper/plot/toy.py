@@ -48,8 +48,15 @@ def _draw_one(ax: Any, w: np.ndarray, importance: np.ndarray, cap: np.ndarray, c
         ax.plot([0, w[i, 0]], [0, w[i, 1]], color=color, lw=2, zorder=2)
         ax.scatter([w[i, 0]], [w[i, 1]], color=color, s=18, zorder=3)
         if live[i]:
-            ax.annotate(f"{cap[i]:.2f}", (w[i, 0], w[i, 1]), textcoords="offset points",
-                        xytext=(6 * np.cos(ang[i]), 6 * np.sin(ang[i])), fontsize=7, ha="center", va="center")
+            ax.annotate(
+                f"{cap[i]:.2f}",
+                (w[i, 0], w[i, 1]),
+                textcoords="offset points",
+                xytext=(6 * np.cos(ang[i]), 6 * np.sin(ang[i])),
+                fontsize=7,
+                ha="center",
+                va="center",
+            )
     lim = 1.35 * top
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
@@ -75,11 +82,21 @@ def plot_geometry(result: xr.Dataset, *, max_panels: int = 6, title: str | None 
     from matplotlib.figure import Figure
 
     if not isinstance(result, xr.Dataset) or "W" not in result:
-        raise fail("plot_geometry: result", f"a {type(result).__name__}", "a toy.train or toy.sweep Dataset",
-                   "pass r = neurosuper.toy.train(n, 2, ...)", AnalysisError)
+        raise fail(
+            "plot_geometry: result",
+            f"a {type(result).__name__}",
+            "a toy.train or toy.sweep Dataset",
+            "pass r = neurosuper.toy.train(n, 2, ...)",
+            AnalysisError,
+        )
     if result.sizes["hidden"] != 2:
-        raise fail("plot_geometry: W", f"{result.sizes['hidden']} hidden dims", "m = 2 (a plane)",
-                   "train with n_hidden=2, or use plot.capacity.plot_capacity", AnalysisError)
+        raise fail(
+            "plot_geometry: W",
+            f"{result.sizes['hidden']} hidden dims",
+            "m = 2 (a plane)",
+            "train with n_hidden=2, or use plot.capacity.plot_capacity",
+            AnalysisError,
+        )
     panels = _panels(result, max_panels)
     fig = Figure(figsize=(2.3 * len(panels) + 0.8, 2.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
@@ -106,8 +123,13 @@ def plot_phase_diagram(result: xr.Dataset, *, ax: Any = None, title: str | None 
 
     need = ("capacity", "represented", "boundary")
     if not isinstance(result, xr.Dataset) or any(v not in result for v in need):
-        raise fail("plot_phase_diagram: result", f"a {type(result).__name__}", "the Dataset toy.phase_diagram returns",
-                   "pass neurosuper.toy.phase_diagram(...)", AnalysisError)
+        raise fail(
+            "plot_phase_diagram: result",
+            f"a {type(result).__name__}",
+            "the Dataset toy.phase_diagram returns",
+            "pass neurosuper.toy.phase_diagram(...)",
+            AnalysisError,
+        )
     if ax is None:
         fig = Figure(figsize=(5.4, 3.9), layout="constrained")
         ax = fig.subplots()

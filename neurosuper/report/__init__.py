@@ -27,10 +27,21 @@ from typing import Any
 from ..errors import FormatError, NeurosuperWarning, fail
 from .text import headline, headline_by_step
 
-__all__ = ["report", "report_step", "write_report", "prepare_sets", "set_labels", "check_skip", "parse_settings",
-           "check_settings", "MAX_BYTES",
-           "GROUPBY",
-           "headline", "headline_by_step", "REPORT_FILE"]
+__all__ = [
+    "report",
+    "report_step",
+    "write_report",
+    "prepare_sets",
+    "set_labels",
+    "check_skip",
+    "parse_settings",
+    "check_settings",
+    "MAX_BYTES",
+    "GROUPBY",
+    "headline",
+    "headline_by_step",
+    "REPORT_FILE",
+]
 
 #: The report's size budget (bytes): figures are shrunk until the page fits.
 MAX_BYTES = 5_000_000
@@ -68,8 +79,12 @@ def prepare_sets(sets: Sequence[Any], *, groupby: str = "auto") -> list[Any]:
         return list(sets)
     if groupby in ("layer", "area") and not any(groupby in ds.coords for ds in sets):
         found = sorted({str(c) for ds in sets for c in ds.coords if ds[c].dims == ("unit",) and c != "unit"})
-        raise fail("groupby", f"{groupby!r}, a unit coord no set has (unit coords: {found or 'none'})",
-                   "a unit coord of the set(s)", "--groupby auto, or --groupby none")
+        raise fail(
+            "groupby",
+            f"{groupby!r}, a unit coord no set has (unit coords: {found or 'none'})",
+            "a unit coord of the set(s)",
+            "--groupby auto, or --groupby none",
+        )
     drop = {"layer", "area"} - ({groupby} if groupby != "none" else set())
     return [ds.drop_vars([c for c in drop if c in ds.coords]) for ds in sets]
 
@@ -77,8 +92,13 @@ def prepare_sets(sets: Sequence[Any], *, groupby: str = "auto") -> list[Any]:
 def _check_out(out: str | os.PathLike) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise fail(f"out {str(out)!r}", "an existing file", "a folder (new, or existing: report.html is replaced)",
-                   f"choose a folder name, e.g. out={str(out.with_suffix('')) + '-report'!r}", FormatError)
+        raise fail(
+            f"out {str(out)!r}",
+            "an existing file",
+            "a folder (new, or existing: report.html is replaced)",
+            f"choose a folder name, e.g. out={str(out.with_suffix('')) + '-report'!r}",
+            FormatError,
+        )
     return out
 
 
@@ -90,9 +110,12 @@ def _check_shared(sets: Sequence[Any], labels: Sequence[str]) -> None:
         from ..compare import shared_ids
     except ImportError:  # the comparison is not part of this version: one shared stimulus is enough
         if not set(ids[0].tolist()) & set(ids[1].tolist()):
-            raise fail("report: stimulus ids", "no stimulus id shared by the two sets",
-                       "the same stimuli in both sets (matched on ids)",
-                       "compute both sets on the same stimuli, or rename the ids so that they match") from None
+            raise fail(
+                "report: stimulus ids",
+                "no stimulus id shared by the two sets",
+                "the same stimuli in both sets (matched on ids)",
+                "compute both sets on the same stimuli, or rename the ids so that they match",
+            ) from None
         return
     shared_ids(*ids, names=list(labels), caller="report", warn=False)
 
@@ -136,25 +159,46 @@ def check_settings(settings: Mapping[str, Mapping[str, Any]] | None, steps: Iter
             known = by_name[step].settings_keys()
             if known is not None and key not in known:
                 near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0)
-                raise fail("--set", f"{step}.{key}", f"a setting of the {step} step: {', '.join(sorted(known))}",
-                           f"--set {step}.{near[0]}={value}")
+                raise fail(
+                    "--set",
+                    f"{step}.{key}",
+                    f"a setting of the {step} step: {', '.join(sorted(known))}",
+                    f"--set {step}.{near[0]}={value}",
+                )
 
 
 def check_skip(skip: Sequence[str], steps: Iterable[Any] | None = None) -> None:
     """Raise when ``skip`` names something that is not an analysis step of the report."""
     from ..pipeline import report_steps
 
-    names = [s.name for s in report_steps() if s.name != "report"] if steps is None else \
-        [s.name for s in steps if s.name != "report"]
+    names = (
+        [s.name for s in report_steps() if s.name != "report"]
+        if steps is None
+        else [s.name for s in steps if s.name != "report"]
+    )
     unknown = [name for name in skip if name not in names]
     if unknown:
-        raise fail("skip", ", ".join(map(repr, unknown)), f"names of analysis steps: {', '.join(names)}",
-                   f"--skip {names[0] if names else 'STEP'} (for example)")
+        raise fail(
+            "skip",
+            ", ".join(map(repr, unknown)),
+            f"names of analysis steps: {', '.join(names)}",
+            f"--skip {names[0] if names else 'STEP'} (for example)",
+        )
 
 
-def report(ds: Any, other: Any = None, *, out: str | os.PathLike, names: Sequence[str] | None = None,
-           groupby: str = "auto", title: str | None = None, settings: Mapping[str, Mapping[str, Any]] | None = None,
-           steps: Iterable[Any] | None = None, skip: Sequence[str] = (), progress: bool = True) -> Path:
+def report(
+    ds: Any,
+    other: Any = None,
+    *,
+    out: str | os.PathLike,
+    names: Sequence[str] | None = None,
+    groupby: str = "auto",
+    title: str | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    steps: Iterable[Any] | None = None,
+    skip: Sequence[str] = (),
+    progress: bool = True,
+) -> Path:
     """Run every analysis on ``ds`` (and ``other``, and their comparison) and write ``out/report.html``.
 
     Parameters
@@ -207,7 +251,8 @@ def report(ds: Any, other: Any = None, *, out: str | os.PathLike, names: Sequenc
         ctx.settings[step] = dict(values)
     default_title = "neurosuper report: " + " and ".join(
         f"{lb} ({Path(str(s.attrs.get('source') or s.attrs.get('model') or '')).name or s.attrs.get('system')})"
-        for lb, s in zip(labels, sets, strict=True))
+        for lb, s in zip(labels, sets, strict=True)
+    )
     ctx.settings["report"] = {"title": title or default_title}
     run_steps(ctx, step_list, errors="record", skip=skip)
     ctx.summary["headline"] = headline(ctx.summary, labels=labels)
@@ -221,8 +266,7 @@ def _step_table() -> dict[str, Any]:
     return {s.name: s for s in DEMO_STEPS}
 
 
-def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None,
-                 max_bytes: int = MAX_BYTES) -> Path:
+def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None, max_bytes: int = MAX_BYTES) -> Path:
     """Render ``ctx`` (a pipeline context whose steps ran) to ``ctx.out/report.html``, atomically.
 
     Figures are re-encoded at 1400 px wide at most; when the page would exceed ``max_bytes`` they are shrunk
@@ -240,20 +284,29 @@ def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None
     for _ in range(8):
         embed(page, scale)
         n_fig = sum(len(s["figures"]) for s in page.sections)
-        page.subtitle = (f"{len(page.sections)} analyses of {len(page.sets)} set(s), {n_fig} figures · "
-                         f"neurosuper {page.environment['packages'].get('neurosuper', '?')} · "
-                         f"{page.environment['created']}")
+        page.subtitle = (
+            f"{len(page.sections)} analyses of {len(page.sets)} set(s), {n_fig} figures · "
+            f"neurosuper {page.environment['packages'].get('neurosuper', '?')} · "
+            f"{page.environment['created']}"
+        )
         text = render(page)
         if len(text.encode("utf-8")) <= max_bytes:
             break
         scale *= 0.75
     else:
-        warnings.warn(f"report: {len(text.encode()) / 1e6:.1f} MB even with figures shrunk to {scale:.0%}; "
-                      f"expected at most {max_bytes / 1e6:.1f} MB", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"report: {len(text.encode()) / 1e6:.1f} MB even with figures shrunk to {scale:.0%}; "
+            f"expected at most {max_bytes / 1e6:.1f} MB",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     path = write_text(ctx.path(REPORT_FILE), text, overwrite=True)
-    ctx.summary["report"] = {"file": REPORT_FILE, "size_MB": round(len(text.encode("utf-8")) / 1e6, 2),
-                             "figure_scale": round(scale, 3),
-                             "sections": [s["name"] for s in page.sections]}
+    ctx.summary["report"] = {
+        "file": REPORT_FILE,
+        "size_MB": round(len(text.encode("utf-8")) / 1e6, 2),
+        "figure_scale": round(scale, 3),
+        "sections": [s["name"] for s in page.sections],
+    }
     return path
 
 

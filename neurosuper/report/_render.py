@@ -22,11 +22,41 @@ from .glossary import explain
 __all__ = ["Page", "collect", "embed", "render", "PACKAGES"]
 
 #: Package versions listed in the report's provenance (read from the installed metadata, nothing imported).
-PACKAGES = ("neurosuper", "numpy", "scipy", "xarray", "dask", "pandas", "scikit-learn", "matplotlib", "seaborn",
-            "pynwb", "hdmf", "h5py", "h5netcdf", "zarr", "Pillow", "torch")
+PACKAGES = (
+    "neurosuper",
+    "numpy",
+    "scipy",
+    "xarray",
+    "dask",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "pynwb",
+    "hdmf",
+    "h5py",
+    "h5netcdf",
+    "zarr",
+    "Pillow",
+    "torch",
+)
 #: Keys of a step's summary shown elsewhere than its tables (figures, files, sentences, notes, settings).
-_NOT_NUMBERS = {"figure", "figures", "mei_grid", "files", "file", "result", "results", "headline", "warnings",
-                "settings", "reduced", "notes", "captions", "mei_figure"}
+_NOT_NUMBERS = {
+    "figure",
+    "figures",
+    "mei_grid",
+    "files",
+    "file",
+    "result",
+    "results",
+    "headline",
+    "warnings",
+    "settings",
+    "reduced",
+    "notes",
+    "captions",
+    "mei_figure",
+}
 _MAX_ROWS = 60
 #: Warnings shown before the rest of a section's list is folded into a <details> element.
 _NOTES_SHOWN = 4
@@ -121,8 +151,12 @@ def _is_number(value: Any) -> bool:
 
 def _is_matrix(v: Any) -> bool:
     """A dict of (at least two) dicts of plain values: a table of its own (rows = outer keys)."""
-    return (isinstance(v, Mapping) and len(v) >= 2 and all(isinstance(x, Mapping) and x for x in v.values())
-            and all(not isinstance(y, Mapping | list) for x in v.values() for y in x.values()))
+    return (
+        isinstance(v, Mapping)
+        and len(v) >= 2
+        and all(isinstance(x, Mapping) and x for x in v.values())
+        and all(not isinstance(y, Mapping | list) for x in v.values() for y in x.values())
+    )
 
 
 def flatten(obj: Any, prefix: str = "", records: list[tuple[str, list]] | None = None) -> list[tuple[str, Any]]:
@@ -157,14 +191,22 @@ def term(key: str) -> str:
     return f"<span class='term' title='{esc(text)}'>{esc(key)}</span>" if text else esc(key)
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, mono: Sequence[int] = (),
-          raw: Sequence[int] = (), cls: str = "") -> str:
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    mono: Sequence[int] = (),
+    raw: Sequence[int] = (),
+    cls: str = "",
+) -> str:
     """An HTML table; cells formatted by :func:`fmt_value` (``raw`` columns are already HTML); a header with a
     glossary entry gets it as a tooltip."""
     if not rows:
         return ""
-    head = "".join(f"<th title='{esc(explain(h))}'><span class='term'>{esc(h)}</span></th>" if explain(h)
-                   else f"<th>{esc(h)}</th>" for h in header)
+    head = "".join(
+        f"<th title='{esc(explain(h))}'><span class='term'>{esc(h)}</span></th>" if explain(h) else f"<th>{esc(h)}</th>"
+        for h in header
+    )
     body = []
     for row in rows[:_MAX_ROWS]:
         cells = []
@@ -175,11 +217,16 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, mono: Sequenc
             kind = "num" if _is_number(cell) else ("mono" if i in mono else "")
             cells.append(f"<td{f' class={kind!r}' if kind else ''}>{esc(fmt_value(cell))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    more = (f"<tr><td colspan='{len(header)}'>… {len(rows) - _MAX_ROWS} more rows in summary.json</td></tr>"
-            if len(rows) > _MAX_ROWS else "")
+    more = (
+        f"<tr><td colspan='{len(header)}'>… {len(rows) - _MAX_ROWS} more rows in summary.json</td></tr>"
+        if len(rows) > _MAX_ROWS
+        else ""
+    )
     attr = f" class='{esc(cls)}'" if cls else ""
-    return (f"<div class='wide'><table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}{more}</tbody>"
-            "</table></div>")
+    return (
+        f"<div class='wide'><table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}{more}</tbody>"
+        "</table></div>"
+    )
 
 
 # -------------------------------------------------------------------------------------------- gathering
@@ -234,8 +281,13 @@ def provenance_of(obj: Any) -> dict[str, Any]:
         options = options_of(obj)
     except (ValueError, TypeError):
         options = attrs.get("options")
-    return {"analysis": attrs.get("analysis"), "reference": attrs.get("reference"), "options": options,
-            "inputs": inputs_of(obj), "neurosuper_version": attrs.get("neurosuper_version")}
+    return {
+        "analysis": attrs.get("analysis"),
+        "reference": attrs.get("reference"),
+        "options": options,
+        "inputs": inputs_of(obj),
+        "neurosuper_version": attrs.get("neurosuper_version"),
+    }
 
 
 def _file_provenance(path: Path) -> dict[str, Any] | None:
@@ -252,8 +304,9 @@ def _file_provenance(path: Path) -> dict[str, Any] | None:
             import h5py
 
             with h5py.File(path, "r") as f:
-                raw = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()
-                       if not k.startswith("_")}
+                raw = {
+                    k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items() if not k.startswith("_")
+                }
         attrs = decode_attrs(raw)
     except Exception:  # noqa: BLE001 - a file the report cannot open is reported without provenance
         return None
@@ -304,8 +357,9 @@ def describe_set(ds: Any, *, out: Path, summary: Mapping[str, Any], label: str) 
         if coord in ds.coords and ds[coord].dims == ("unit",):
             values, counts = np.unique(ds[coord].values.astype(str), return_counts=True)
             order = {v: i for i, v in enumerate(dict.fromkeys(ds[coord].values.astype(str)))}
-            info[f"units per {coord}"] = {str(v): int(c) for v, c in sorted(zip(values, counts, strict=True),
-                                                                             key=lambda vc: order[vc[0]])}
+            info[f"units per {coord}"] = {
+                str(v): int(c) for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: order[vc[0]])
+            }
     if "stimuli" in ds:
         info["stimuli"] = f"{ds['stimuli'].dims} {tuple(int(s) for s in ds['stimuli'].shape)}"
     for key in ("stimulus_source", "loader", "nwb_file", "window", "format_version"):
@@ -329,8 +383,13 @@ def environment() -> dict[str, Any]:
             versions[name] = version(name)
         except PackageNotFoundError:
             continue
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "command": " ".join(sys.argv),
-            "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "packages": versions}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "command": " ".join(sys.argv),
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "packages": versions,
+    }
 
 
 def collect(ctx: Any, steps: Mapping[str, Any], *, title: str, demo: bool) -> Page:
@@ -349,19 +408,28 @@ def collect(ctx: Any, steps: Mapping[str, Any], *, title: str, demo: bool) -> Pa
         step = steps.get(name)
         if step is not None and getattr(step, "data", False):
             if run["status"] == "ran" and isinstance(summary.get(name), Mapping):
-                data_notes.extend((f"{name}.{k}", v) for k, v in flatten(summary[name])
-                                  if not isinstance(v, Mapping))
+                data_notes.extend((f"{name}.{k}", v) for k, v in flatten(summary[name]) if not isinstance(v, Mapping))
             continue
         if name == "report" or run["status"] == "skipped":
             continue
         block = summary.get(name, {})
         sections.append(_section(ctx, out, name, step, run, block, labels))
-    return Page(title=title, subtitle="", headline=headline_by_step(summary, labels=labels, demo=demo), sets=sets,
-                data_notes=data_notes, steps=runs, sections=sections, environment=environment(), out=out)
+    return Page(
+        title=title,
+        subtitle="",
+        headline=headline_by_step(summary, labels=labels, demo=demo),
+        sets=sets,
+        data_notes=data_notes,
+        steps=runs,
+        sections=sections,
+        environment=environment(),
+        out=out,
+    )
 
 
-def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], block: Any,
-             labels: list[str]) -> dict[str, Any]:
+def _section(
+    ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], block: Any, labels: list[str]
+) -> dict[str, Any]:
     block = block if isinstance(block, Mapping) else {"value": block}
     per_set = {lb: block[lb] for lb in labels if isinstance(block.get(lb), Mapping)}
     other = {k: v for k, v in block.items() if k not in per_set}
@@ -370,9 +438,15 @@ def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], 
         if text not in notes:
             notes.append(text)
     captions = dict(_captions(block))
-    figures = [Figure(name, Path(f).name, Path(f) if Path(f).is_absolute() else out / f,
-                      caption=captions.get(f, captions.get(Path(f).name, "")))
-               for f in _files(out, block, IMAGE_SUFFIXES)]
+    figures = [
+        Figure(
+            name,
+            Path(f).name,
+            Path(f) if Path(f).is_absolute() else out / f,
+            caption=captions.get(f, captions.get(Path(f).name, "")),
+        )
+        for f in _files(out, block, IMAGE_SUFFIXES)
+    ]
     provenance: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     candidates = [(rname, provenance_of(res)) for rname, res in _walk_results(ctx.results.get(name, {}))]
@@ -390,9 +464,20 @@ def _section(ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], 
     else:
         title = getattr(step, "title", "") or name.capitalize()
         description, reduced = getattr(step, "description", ""), getattr(step, "reduced", "")
-    return {"name": name, "title": title, "description": description, "reduced": reduced,
-            "settings": dict(settings or {}), "recorded_settings": dict(recorded), "run": dict(run),
-            "per_set": per_set, "other": other, "notes": notes, "figures": figures, "provenance": provenance}
+    return {
+        "name": name,
+        "title": title,
+        "description": description,
+        "reduced": reduced,
+        "settings": dict(settings or {}),
+        "recorded_settings": dict(recorded),
+        "run": dict(run),
+        "per_set": per_set,
+        "other": other,
+        "notes": notes,
+        "figures": figures,
+        "provenance": provenance,
+    }
 
 
 def _captions(block: Any) -> Iterator[tuple[str, str]]:
@@ -437,10 +522,13 @@ def _figure_html(fig: Figure, title: str) -> str:
     img = fig.image
     if img is None:
         return ""
-    return (f"<figure><img src=\"{img.uri}\" width=\"{img.width}\" height=\"{img.height}\" "
-            f"alt=\"{esc(title)}: {esc(fig.caption or fig.name)}\"><figcaption>"
-            + (f"{esc(fig.caption)} " if fig.caption else "") + f"<span class='mono'>{esc(fig.name)}</span>"
-            "</figcaption></figure>")
+    return (
+        f'<figure><img src="{img.uri}" width="{img.width}" height="{img.height}" '
+        f'alt="{esc(title)}: {esc(fig.caption or fig.name)}"><figcaption>'
+        + (f"{esc(fig.caption)} " if fig.caption else "")
+        + f"<span class='mono'>{esc(fig.name)}</span>"
+        "</figcaption></figure>"
+    )
 
 
 def _settings_html(sec: Mapping[str, Any]) -> str:
@@ -457,23 +545,37 @@ def _settings_html(sec: Mapping[str, Any]) -> str:
 
 def _provenance_html(items: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     if not items:
-        return ("<p class='note'>The results of this step carry no provenance record (analysis, options); they "
-                "were computed from the sets described under Inputs, with the settings above.</p>")
+        return (
+            "<p class='note'>The results of this step carry no provenance record (analysis, options); they "
+            "were computed from the sets described under Inputs, with the settings above.</p>"
+        )
     rows = []
     for name, p in items:
         inputs = "<br>".join(
             f"<span class='mono'>{esc(Path(str(i.get('path', ''))).name)}</span> "
             f"<span class='mono'>sha256 {esc(i.get('sha256') or 'not hashed (large file)')}</span>"
-            for i in p["inputs"])
+            for i in p["inputs"]
+        )
         if not inputs:
-            inputs = ("none: a toy model trains on inputs it simulates" if str(p["analysis"]).startswith("toy.")
-                      else "none recorded (the set was not read from a file)")
+            inputs = (
+                "none: a toy model trains on inputs it simulates"
+                if str(p["analysis"]).startswith("toy.")
+                else "none recorded (the set was not read from a file)"
+            )
         options = json.dumps(p["options"], sort_keys=True) if p["options"] is not None else "—"
-        rows.append((name, p["analysis"], p["reference"] or "—", f"<code>{esc(options)}</code>", inputs,
-                     p["neurosuper_version"] or "—"))
-    return ("<h3>Provenance of these numbers</h3>"
-            + table(("result", "analysis", "reference", "options", "inputs", "version"), rows, raw=(3, 4),
-                    cls="prov"))
+        rows.append(
+            (
+                name,
+                p["analysis"],
+                p["reference"] or "—",
+                f"<code>{esc(options)}</code>",
+                inputs,
+                p["neurosuper_version"] or "—",
+            )
+        )
+    return "<h3>Provenance of these numbers</h3>" + table(
+        ("result", "analysis", "reference", "options", "inputs", "version"), rows, raw=(3, 4), cls="prov"
+    )
 
 
 def _numbers_html(sec: Mapping[str, Any]) -> str:
@@ -496,8 +598,11 @@ def _numbers_html(sec: Mapping[str, Any]) -> str:
             columns = list(dict.fromkeys(k for f in flat_recs for k in f))
             parts.append(f"<h3>{esc(key)}</h3>" + table(columns, [[f.get(c) for c in columns] for f in flat_recs]))
     records: list[tuple[str, list]] = []
-    other = [(k, v) for k, v in flatten(sec["other"], records=records) if not (
-        isinstance(v, str) and v.lower().endswith((*IMAGE_SUFFIXES, ".nc", ".zarr", ".nwb")))]
+    other = [
+        (k, v)
+        for k, v in flatten(sec["other"], records=records)
+        if not (isinstance(v, str) and v.lower().endswith((*IMAGE_SUFFIXES, ".nc", ".zarr", ".nwb")))
+    ]
     if other:
         parts.append(table(("number", "value"), [(term(k), v) for k, v in other], raw=(0,)))
     for key, rows in records:
@@ -511,9 +616,11 @@ def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
     run = sec["run"]
     status = run.get("status", "ran")
     when = f" in {run['seconds']} s" if run.get("seconds") is not None else ""
-    parts = [f"<section id='{esc(sec['name'])}'><h2>{esc(sec['title'])}</h2>",
-             f"<p class='what'>{esc(sec['description'])} <span class='status-{esc(status)}'>({esc(status)}{when})"
-             "</span></p>"]
+    parts = [
+        f"<section id='{esc(sec['name'])}'><h2>{esc(sec['title'])}</h2>",
+        f"<p class='what'>{esc(sec['description'])} <span class='status-{esc(status)}'>({esc(status)}{when})"
+        "</span></p>",
+    ]
     if status == "failed":
         parts.append(f"<p class='fail'>This step could not run on these data: {esc(run.get('reason', ''))}</p>")
     if headline:
@@ -522,8 +629,11 @@ def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
     parts.append(_numbers_html(sec))
     notes = [f"<p class='note'>{esc(note)}</p>" for note in sec["notes"]]
     if len(notes) > _NOTES_SHOWN + 1:  # a long list stays one click away (native <details>, no script)
-        notes[_NOTES_SHOWN:] = [f"<details><summary>{len(notes) - _NOTES_SHOWN} more warnings</summary>"
-                                + "".join(notes[_NOTES_SHOWN:]) + "</details>"]
+        notes[_NOTES_SHOWN:] = [
+            f"<details><summary>{len(notes) - _NOTES_SHOWN} more warnings</summary>"
+            + "".join(notes[_NOTES_SHOWN:])
+            + "</details>"
+        ]
     parts.extend(notes)
     parts.extend(_figure_html(f, sec["title"]) for f in sec["figures"])
     parts.append(_provenance_html(sec["provenance"]))
@@ -532,17 +642,25 @@ def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
 
 
 def _inputs_html(page: Page) -> str:
-    parts = ["<section id='inputs'><h2>Inputs</h2>",
-             "<p class='what'>What each analysed set is, and the files it was read from (sha256 of their bytes)."
-             "</p>"]
+    parts = [
+        "<section id='inputs'><h2>Inputs</h2>",
+        "<p class='what'>What each analysed set is, and the files it was read from (sha256 of their bytes).</p>",
+    ]
     for label, info in page.sets.items():
         parts.append(f"<h3>{esc(label)}</h3>")
         rows = [(k, v) for k, v in flatten({k: v for k, v in info.items() if k != "files" and v is not None})]
         parts.append(table(("property", "value"), rows))
         if info["files"]:
-            parts.append(table(("file", "size (bytes)", "sha256"),
-                               [(i.get("path"), i.get("size"), i.get("sha256") or "not hashed (large file)")
-                                for i in info["files"]], mono=(0, 2)))
+            parts.append(
+                table(
+                    ("file", "size (bytes)", "sha256"),
+                    [
+                        (i.get("path"), i.get("size"), i.get("sha256") or "not hashed (large file)")
+                        for i in info["files"]
+                    ],
+                    mono=(0, 2),
+                )
+            )
         else:
             parts.append("<p class='note'>This set was not read from a file (built in memory).</p>")
     if page.data_notes:
@@ -557,28 +675,41 @@ def _steps_html(page: Page) -> str:
     for run in page.steps:
         status = f"<span class='status-{esc(run['status'])}'>{esc(run['status'])}</span>"
         rows.append((run["name"], status, run.get("seconds"), run.get("reason") or run.get("description", "")))
-    return ("<section id='steps'><h2>Steps</h2><p class='what'>The explicit list of steps this report ran, in "
-            "order (the same list as <code>neurosuper demo</code>); skipped steps say why.</p>"
-            + table(("step", "status", "seconds", "what / why"), rows, raw=(1,)) + "</section>")
+    return (
+        "<section id='steps'><h2>Steps</h2><p class='what'>The explicit list of steps this report ran, in "
+        "order (the same list as <code>neurosuper demo</code>); skipped steps say why.</p>"
+        + table(("step", "status", "seconds", "what / why"), rows, raw=(1,))
+        + "</section>"
+    )
 
 
 def _environment_html(page: Page) -> str:
     env = page.environment
-    rows = [("created", env["created"]), ("command", env["command"]), ("python", env["python"]),
-            ("platform", env["platform"])]
+    rows = [
+        ("created", env["created"]),
+        ("command", env["command"]),
+        ("python", env["python"]),
+        ("platform", env["platform"]),
+    ]
     rows += [(name, v) for name, v in env["packages"].items()]
-    return ("<section id='provenance'><h2>Provenance</h2><p class='what'>Every section above lists the analysis, "
-            "reference, options and input files of the results its numbers come from; this is the software "
-            "that computed them.</p>" + table(("software / run", "version / value"), rows, mono=(1,))
-            + "</section>")
+    return (
+        "<section id='provenance'><h2>Provenance</h2><p class='what'>Every section above lists the analysis, "
+        "reference, options and input files of the results its numbers come from; this is the software "
+        "that computed them.</p>" + table(("software / run", "version / value"), rows, mono=(1,)) + "</section>"
+    )
 
 
 def _summary_html(page: Page) -> str:
     lines = [s for lines in page.headline.values() for s in lines]
-    body = ("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>") if lines else \
-        "<p>No step produced a headline number.</p>"
-    hint = ("<p class='what'>In the tables below, a name underlined with dots says what it means when the pointer "
-            "rests on it; <code>summary.json</code> next to this file holds every number.</p>")
+    body = (
+        ("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>")
+        if lines
+        else "<p>No step produced a headline number.</p>"
+    )
+    hint = (
+        "<p class='what'>In the tables below, a name underlined with dots says what it means when the pointer "
+        "rests on it; <code>summary.json</code> next to this file holds every number.</p>"
+    )
     return f"<section id='summary'><h2>What it found</h2>{body}{hint}</section>"
 
 
@@ -591,10 +722,12 @@ def render(page: Page) -> str:
     body = [_summary_html(page), _inputs_html(page), _steps_html(page)]
     body += [_section_html(s, page.headline.get(s["name"], [])) for s in page.sections]
     body.append(_environment_html(page))
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{esc(page.title)}</title><style>{CSS}</style></head><body>"
-            f"<header><h1>{esc(page.title)}</h1><p>{esc(page.subtitle)}</p></header>"
-            f"<div class='layout'><nav aria-label='Contents'><h2>Contents</h2><ol>{nav}</ol></nav>"
-            f"<main>{''.join(body)}</main></div></body></html>\n")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(page.title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(page.title)}</h1><p>{esc(page.subtitle)}</p></header>"
+        f"<div class='layout'><nav aria-label='Contents'><h2>Contents</h2><ol>{nav}</ol></nav>"
+        f"<main>{''.join(body)}</main></div></body></html>\n"
+    )

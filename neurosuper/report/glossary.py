@@ -11,19 +11,19 @@ __all__ = ["GLOSSARY", "explain"]
 GLOSSARY: dict[str, str] = {
     # spectra (Stringer et al. 2019)
     "alpha": "Power-law exponent of the covariance eigenspectrum: variance of the n-th dimension ∝ n^−α, fitted "
-             "over the ranks listed (Stringer et al. 2019).",
+    "over the ranks listed (Stringer et al. 2019).",
     "alpha_ci": "95% bootstrap confidence interval of α over resamples of the stimuli (sampling spread only).",
     "alpha_true": "α of the simulation's noise-free generating spectrum, fitted over the same ranks.",
     "alpha_per_layer": "α of each layer's own spectrum.",
     "alpha_per_area": "α of each area's own spectrum.",
     "r2": "Fraction of the log–log spectrum's variance the power-law line explains over the fitted ranks (below "
-          "0.9 the exponent depends on the range).",
+    "0.9 the exponent depends on the range).",
     "ranks": "The ranks of the spectrum the power law was fitted over.",
     "participation_ratio": "(Σλ)² / Σλ²: how many dimensions the variance effectively spreads over.",
     "method": "The estimator used (cvPCA: cross-validated over repeats; PCA: includes noise variance).",
     # interpretability (Klindt et al. 2023)
     "mean_ii": "Mean interpretability index: the (negative) mean distance between a unit's most exciting stimuli; "
-               "higher is more interpretable.",
+    "higher is more interpretable.",
     "median_ii": "Median interpretability index (higher is more interpretable).",
     "mean_ii_z": "Mean II as a z-score against random stimulus sets of the same size (0: chance).",
     "median_ii_z": "Median II as a z-score against random stimulus sets of the same size (0: chance).",
@@ -33,16 +33,16 @@ GLOSSARY: dict[str, str] = {
     "p_above_chance": "One-sided binomial test that more units than the 5% expected by chance are above the null.",
     "n_dead_units": "Units with the same response to every stimulus: no stimulus excites them more than another.",
     "mean_2afc_accuracy": "Mean accuracy of a simulated observer choosing, from two queries, the one that drives the "
-                          "unit most, given its reference stimuli (0.5: chance).",
+    "unit most, given its reference stimuli (0.5: chance).",
     "mean_lifetime_sparseness": "Mean Vinje–Gallant lifetime sparseness: 0 for a unit answering every stimulus "
-                                "alike, 1 for a unit answering one.",
+    "alike, 1 for a unit answering one.",
     "similarity": "How stimuli are compared for the II (gabor: oriented energy on a coarse grid; pixels; features).",
     "k": "Number of most exciting stimuli (MEIs) per unit.",
     # directions
     "p_vs_units": "One-sided Mann–Whitney test that this method's directions have a higher II than the units.",
     "u_vs_units": "Mann–Whitney U statistic of this method's II against the units'.",
     "auc_vs_units": "Probability that a random direction of this method has a higher II than a random unit (0.5: "
-                    "no difference).",
+    "no difference).",
     "median_sparseness": "Median lifetime sparseness of the directions' responses.",
     "n_fit": "Stimuli the directions were fitted on.",
     "n_score": "Held-out stimuli the II was scored on.",
@@ -50,7 +50,7 @@ GLOSSARY: dict[str, str] = {
     "n_units_used": "Units the step used (a documented subset, see Reduced settings).",
     # capacity (Scherlis et al. 2022)
     "capacity": "Capacity C_i of each feature: the fraction of a dimension it gets (1 monosemantic, 0 ignored; "
-                "Scherlis et al. 2022, eq. 3).",
+    "Scherlis et al. 2022, eq. 3).",
     "capacity_sum": "Σ C_i: the dimensions the features use, out of n_dims.",
     "capacity_fraction": "Σ C_i / n_dims: the share of the available dimensions the features use.",
     "mean_capacity": "Mean C_i over the features.",
@@ -63,7 +63,7 @@ GLOSSARY: dict[str, str] = {
     # comparison
     "rsa": "Representational similarity: rank correlation of the two sets' dissimilarity matrices.",
     "cka": "Linear centred kernel alignment (Kornblith et al. 2019): 1 for the same geometry up to rotation and "
-           "scale, biased upwards when units outnumber stimuli.",
+    "scale, biased upwards when units outnumber stimuli.",
     "cka_debiased": "CKA with the unbiased HSIC estimator (Song et al. 2012): near 0 for unrelated sets.",
     "procrustes": "Angular Procrustes shape distance (radians; 0 = the same shape, π/2 = unrelated).",
     "ceiling": "Noise ceiling: how well the target's own repeats agree (lower–upper bound); no model can exceed it.",

@@ -29,9 +29,6 @@ def fmt(x: Any, digits: int = 2) -> str:
     return str(x)
 
 
-
-
-
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -62,8 +59,10 @@ def _spectrum(entry: Mapping[str, Any], noun: str) -> list[str]:
         text += f"; the simulation's generating α is {fmt(entry['alpha_true'])}"
     lines.append(text + ".")
     if entry.get("smooth") is not None:
-        lines.append(f"With α {'above' if entry['smooth'] else 'at or below'} 1 + 2/d, the code of {noun} is "
-                     f"{'smooth (differentiable)' if entry['smooth'] else 'not smooth'} (Stringer et al. 2019).")
+        lines.append(
+            f"With α {'above' if entry['smooth'] else 'at or below'} 1 + 2/d, the code of {noun} is "
+            f"{'smooth (differentiable)' if entry['smooth'] else 'not smooth'} (Stringer et al. 2019)."
+        )
     return lines
 
 
@@ -72,17 +71,20 @@ def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
     if share is None:
         return []
     p = entry.get("p_above_chance")
-    how = (f"mean II {fmt(entry.get('mean_ii'))}, similarity {entry.get('similarity', '?')}")
+    how = f"mean II {fmt(entry.get('mean_ii'))}, similarity {entry.get('similarity', '?')}"
     if p is not None and p >= 0.05:  # 5 % clear the 95th percentile by chance alone
         z = entry.get("mean_ii_z")
         mean_z = f"mean II z-score {fmt(z)}, " if z is not None else ""
-        return [f"{round(100 * share)}% of the units of {noun} have an II above the {entry.get('null', 'null')}'s 95th "
-                f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): "
-                f"individually, their most exciting stimuli are rarely more alike than random ones ({mean_z}{how})."]
-    chance = "" if p is None else "; 5% expected by chance, binomial " + (f"p = {p:.1g}" if p >= 1e-16 else
-                                                                           "p < 1e-16")
-    return [f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
-            f"{entry.get('null', 'null')}'s 95th percentile{chance}; {how})."]
+        return [
+            f"{round(100 * share)}% of the units of {noun} have an II above the {entry.get('null', 'null')}'s 95th "
+            f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): "
+            f"individually, their most exciting stimuli are rarely more alike than random ones ({mean_z}{how})."
+        ]
+    chance = "" if p is None else "; 5% expected by chance, binomial " + (f"p = {p:.1g}" if p >= 1e-16 else "p < 1e-16")
+    return [
+        f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
+        f"{entry.get('null', 'null')}'s 95th percentile{chance}; {how})."
+    ]
 
 
 def _capacity_phrase(entry: Mapping[str, Any]) -> str | None:
@@ -91,8 +93,7 @@ def _capacity_phrase(entry: Mapping[str, Any]) -> str | None:
     if total is None or dims is None or n is None:
         return None
     counts = [f"{entry[k]} {k[2:]}" for k in ("n_monosemantic", "n_polysemantic", "n_ignored") if k in entry]
-    return f"{n} features share Σ C = {fmt(total)} of {dims} dimensions" + (
-        f" ({', '.join(counts)})" if counts else "")
+    return f"{n} features share Σ C = {fmt(total)} of {dims} dimensions" + (f" ({', '.join(counts)})" if counts else "")
 
 
 def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
@@ -101,8 +102,11 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
     if isinstance(groups, Mapping) and groups:
         parts = [f"{g}: {ph}" for g, v in groups.items() if isinstance(v, Mapping) and (ph := _capacity_phrase(v))]
         if parts:
-            return [f"Capacity of the features discovered{method} in {noun}, per {entry.get('groupby', 'group')} — "
-                    + "; ".join(parts) + " (Scherlis et al. 2022)."]
+            return [
+                f"Capacity of the features discovered{method} in {noun}, per {entry.get('groupby', 'group')} — "
+                + "; ".join(parts)
+                + " (Scherlis et al. 2022)."
+            ]
         return []
     phrase = _capacity_phrase(entry)
     if phrase is None:
@@ -121,23 +125,30 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
         ci = prof.get("ci", {}).get(best) if isinstance(prof.get("ci"), Mapping) else None
         if isinstance(ci, Sequence) and len(ci) == 2 and ci[0] is not None and ci[0] <= 0:
             level = f"{round(100 * prof['ci_level'])}% " if prof.get("ci_level") else ""
-            text = (f"No {group} of the model matches the other set better than chance: the best, {best}, has "
-                    f"{kind}{how} {fmt(prof['score'].get(best), 3)} with a {level}bootstrap CI of {fmt(ci[0], 3)}–"
-                    f"{fmt(ci[1], 3)}, which includes 0")
+            text = (
+                f"No {group} of the model matches the other set better than chance: the best, {best}, has "
+                f"{kind}{how} {fmt(prof['score'].get(best), 3)} with a {level}bootstrap CI of {fmt(ci[0], 3)}–"
+                f"{fmt(ci[1], 3)}, which includes 0"
+            )
             ceiling = prof.get("ceiling")
             if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
                 text += f"; the {prof.get('ceiling_kind', '')} noise ceiling is {fmt(ceiling[0])}–{fmt(ceiling[1])}"
-                text += (", above that CI, so the data are reliable enough to show a match: the sets share little "
-                         "representational geometry on these stimuli" if ci[1] is not None and ceiling[0] > ci[1]
-                         else ", so the data may be too noisy to show a match")
+                text += (
+                    ", above that CI, so the data are reliable enough to show a match: the sets share little "
+                    "representational geometry on these stimuli"
+                    if ci[1] is not None and ceiling[0] > ci[1]
+                    else ", so the data may be too noisy to show a match"
+                )
             lines.append(text.replace("  ", " ") + ".")
             prof = None
     if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
         best = str(prof["best"])
         kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
         how = f", {prof['compare']}" if prof.get("compare") else ""
-        text = (f"Of the {prof.get('groupby', 'group')}s compared with the other set, {best} matches it best "
-                f"({kind}{how} {fmt(prof['score'].get(best))}")
+        text = (
+            f"Of the {prof.get('groupby', 'group')}s compared with the other set, {best} matches it best "
+            f"({kind}{how} {fmt(prof['score'].get(best))}"
+        )
         if prof.get("margin") is not None:
             text += f", {fmt(prof['margin'])} above the next"
         if prof.get("p_best") is not None:
@@ -170,8 +181,10 @@ def _predictivity(pred: Any) -> list[str]:
     if not isinstance(pred, Mapping) or pred.get("best") is None or not isinstance(pred.get("score"), Mapping):
         return []
     best = str(pred["best"])
-    text = (f"A cross-validated ridge readout of {best}, the best-predicting {pred.get('groupby', 'group')}, predicts "
-            f"the other set's units with median r = {fmt(pred['score'].get(best), 3)}")
+    text = (
+        f"A cross-validated ridge readout of {best}, the best-predicting {pred.get('groupby', 'group')}, predicts "
+        f"the other set's units with median r = {fmt(pred['score'].get(best), 3)}"
+    )
     ci = pred.get("ci", {}).get(best) if isinstance(pred.get("ci"), Mapping) else None
     if isinstance(ci, Sequence) and len(ci) == 2 and None not in ci:
         text += f" (95% CI {fmt(ci[0], 3)}–{fmt(ci[1], 3)}{', which includes 0' if ci[0] <= 0 else ''})"
@@ -188,18 +201,21 @@ def _toy_entry(entry: Mapping[str, Any]) -> list[str]:
     cap = entry.get("capacity")
     if not isinstance(cap, Sequence) or not cap or entry.get("n_features") is None:
         return []
-    return [f"A toy model of {entry['n_features']} features in {entry.get('n_hidden', '?')} dimensions "
-            f"({entry.get('model', 'relu')}, {entry.get('steps', '?')} training steps) gives capacities "
-            f"{', '.join(fmt(c) for c in cap)} (Σ C = {fmt(entry.get('capacity_sum'))}; a regular pentagon gives "
-            "0.40 each, Elhage et al. 2022)."]
+    return [
+        f"A toy model of {entry['n_features']} features in {entry.get('n_hidden', '?')} dimensions "
+        f"({entry.get('model', 'relu')}, {entry.get('steps', '?')} training steps) gives capacities "
+        f"{', '.join(fmt(c) for c in cap)} (Σ C = {fmt(entry.get('capacity_sum'))}; a regular pentagon gives "
+        "0.40 each, Elhage et al. 2022)."
+    ]
 
 
 _PER_SET = {"spectrum": _spectrum, "interpret": _interpret, "capacity": _capacity}
 _PER_STEP = {"compare": _compare_step}
 
 
-def headline_by_step(summary: Mapping[str, Any], *, labels: Sequence[str] | None = None,
-                     demo: bool = False) -> dict[str, list[str]]:
+def headline_by_step(
+    summary: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False
+) -> dict[str, list[str]]:
     """``{step: [sentence, ...]}`` from the steps' summaries; steps without a sentence are left out.
 
     ``labels`` are the analysed sets' labels (default: ``summary["sets"]``'s keys, else brain and network);

@@ -21,9 +21,11 @@ def _spont_samples(spont: xr.Dataset, unit_ids: np.ndarray, caller: str) -> np.n
     have = pd.Index(spont["unit"].values)
     missing = [u for u in unit_ids.tolist() if u not in have]
     if missing:
-        raise AnalysisError(f"{caller}: remove_pcs_of lacks {len(missing)} of the responses' units "
-                            f"(e.g. {missing[:3]}); expected the same unit ids. Fix: record spontaneous "
-                            "activity for the same units, or select the shared units first.")
+        raise AnalysisError(
+            f"{caller}: remove_pcs_of lacks {len(missing)} of the responses' units "
+            f"(e.g. {missing[:3]}); expected the same unit ids. Fix: record spontaneous "
+            "activity for the same units, or select the shared units first."
+        )
     sp = spont["responses"].sel(unit=unit_ids)
     if "time" in sp.dims:
         sp = sp.stack(sample=[d for d in sp.dims if d != "unit"]).transpose("sample", "unit")
@@ -39,14 +41,17 @@ def spont_scale(spont: xr.Dataset, unit_ids: np.ndarray, *, caller: str = "eigen
     sd = x.std(axis=0)
     dead = ~(sd > 0)
     if dead.any():
-        raise AnalysisError(f"{caller}: zscore='spont' found {int(dead.sum())} units with no spontaneous variance "
-                            f"(e.g. {unit_ids[dead][:3].tolist()}); expected every unit to vary in the spontaneous "
-                            "set (its SD divides the unit). Fix: drop those units, or zscore=True.")
+        raise AnalysisError(
+            f"{caller}: zscore='spont' found {int(dead.sum())} units with no spontaneous variance "
+            f"(e.g. {unit_ids[dead][:3].tolist()}); expected every unit to vary in the spontaneous "
+            "set (its SD divides the unit). Fix: drop those units, or zscore=True."
+        )
     return sd
 
 
-def spont_axes(spont: xr.Dataset, unit_ids: np.ndarray, *, n_pcs: int, scale: np.ndarray | None,
-               caller: str = "eigenspectrum") -> np.ndarray:
+def spont_axes(
+    spont: xr.Dataset, unit_ids: np.ndarray, *, n_pcs: int, scale: np.ndarray | None, caller: str = "eigenspectrum"
+) -> np.ndarray:
     """Top ``n_pcs`` principal axes (unit × n_pcs, orthonormal) of a spontaneous-activity set.
 
     The spontaneous set's units are matched to ``unit_ids``; its time bins (and repeats) are the samples;
@@ -56,8 +61,10 @@ def spont_axes(spont: xr.Dataset, unit_ids: np.ndarray, *, n_pcs: int, scale: np
     x = _spont_samples(spont, unit_ids, caller)
     k = min(x.shape) - 1
     if n_pcs < 1 or n_pcs > k:
-        raise AnalysisError(f"{caller}: n_pcs={n_pcs}; expected 1..{k} (the spontaneous set has {x.shape[0]} "
-                            f"samples of {x.shape[1]} units). Fix: pass a smaller n_pcs.")
+        raise AnalysisError(
+            f"{caller}: n_pcs={n_pcs}; expected 1..{k} (the spontaneous set has {x.shape[0]} "
+            f"samples of {x.shape[1]} units). Fix: pass a smaller n_pcs."
+        )
     x -= x.mean(axis=0)
     if scale is not None:
         x /= np.where(scale > 0, scale, 1.0)

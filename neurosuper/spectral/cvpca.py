@@ -31,8 +31,9 @@ from .._gram import centre_gram, top_eigh, unit_grams
 __all__ = ["cv_from_stimulus_grams", "cv_from_unit_grams", "shuffled_unit_grams"]
 
 
-def _assemble(a: np.ndarray, b: np.ndarray, c: np.ndarray, idx: np.ndarray, swap: np.ndarray,
-              dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+def _assemble(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, idx: np.ndarray, swap: np.ndarray, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """The centred shuffled Grams ``H R¹'R¹'ᵀ H`` and ``H R¹'R²'ᵀ H`` of the stimuli ``idx`` (rows re-ordered)."""
     sel = swap[idx]
     u, s = idx[~sel], idx[sel]
@@ -51,8 +52,9 @@ def _assemble(a: np.ndarray, b: np.ndarray, c: np.ndarray, idx: np.ndarray, swap
     return centre_gram(g11, out=g11), centre_gram(g12, out=g12)
 
 
-def cv_from_stimulus_grams(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, idx: np.ndarray, swap: np.ndarray,
-                           k: int, dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def cv_from_stimulus_grams(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, *, idx: np.ndarray, swap: np.ndarray, k: int, dtype: Any = np.float64
+) -> tuple[np.ndarray, np.ndarray]:
     """(cv variance, noise variance) of the top ``k`` axes for the stimuli ``idx`` and the swap mask ``swap``.
 
     ``a, b, c`` are the stimulus-side Grams of the per-unit centred repeats (``R¹R¹ᵀ``, ``R²R²ᵀ``, ``R¹R²ᵀ``;
@@ -69,8 +71,9 @@ def cv_from_stimulus_grams(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, idx: 
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 
-def cv_from_unit_grams(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray, *, n: float, k: int,
-                       dtype: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+def cv_from_unit_grams(
+    s11: np.ndarray, s22: np.ndarray, s12: np.ndarray, *, n: float, k: int, dtype: Any = np.float64
+) -> tuple[np.ndarray, np.ndarray]:
     """(cv variance, noise variance) from centred unit covariances ``R¹'ᵀHR¹'``, ``R²'ᵀHR²'``, ``R¹'ᵀHR²'``."""
     lam, u = top_eigh(s11, k, dtype=dtype)
     s12 = np.asarray(s12, dtype=dtype)
@@ -80,8 +83,9 @@ def cv_from_unit_grams(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray, *, n: 
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 
-def shuffled_unit_grams(r1: Any, r2: Any, swap: np.ndarray, *, weights: np.ndarray | None,
-                        progress: bool = False) -> dict:
+def shuffled_unit_grams(
+    r1: Any, r2: Any, swap: np.ndarray, *, weights: np.ndarray | None, progress: bool = False
+) -> dict:
     """Unit-side Grams of the shuffled repeats ``R¹' = where(swap, R², R¹)``, ``R²' = where(swap, R¹, R²)``.
 
     ``r1, r2`` are centred (and scaled) (stimulus, unit) numpy or dask arrays; ``weights`` (n_weights,

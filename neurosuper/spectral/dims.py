@@ -34,8 +34,10 @@ def _spectrum(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
 
 def _check_total(total: xr.DataArray, name: str) -> None:
     if bool((total <= 0).any()):
-        raise AnalysisError(f"{name}: found a spectrum with no positive variance; expected at least one "
-                            "positive eigenvalue. Fix: check the data (all constant?) or use method='pca'.")
+        raise AnalysisError(
+            f"{name}: found a spectrum with no positive variance; expected at least one "
+            "positive eigenvalue. Fix: check the data (all constant?) or use method='pca'."
+        )
 
 
 def participation_ratio(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -54,8 +56,7 @@ def effective_rank(spectrum: xr.Dataset | xr.DataArray) -> xr.DataArray:
     _check_total(total, "effective_rank")
     p = lam / total
     h = -(xr.where(p > 0, p * np.log(p.where(p > 0, 1.0)), 0.0)).sum("rank")
-    return stamp(np.exp(h).rename("effective_rank"), analysis="effective_rank", reference=_ER_REF,
-                 inputs_from=spectrum)
+    return stamp(np.exp(h).rename("effective_rank"), analysis="effective_rank", reference=_ER_REF, inputs_from=spectrum)
 
 
 def n_components_for(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0.9) -> xr.DataArray:
@@ -68,16 +69,29 @@ def n_components_for(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0
     frac = lam.cumsum("rank") / total
     n = (frac < fraction - 1e-12).sum("rank") + 1
     out = n.rename("n_components").assign_attrs(fraction=float(fraction))
-    return stamp(out, analysis="n_components_for", reference="fraction of total variance",
-                 options={"fraction": fraction}, inputs_from=spectrum)
+    return stamp(
+        out,
+        analysis="n_components_for",
+        reference="fraction of total variance",
+        options={"fraction": fraction},
+        inputs_from=spectrum,
+    )
 
 
 def dimensionality(spectrum: xr.Dataset | xr.DataArray, *, fraction: float = 0.9) -> xr.Dataset:
     """``participation_ratio``, ``effective_rank`` and ``n_components`` (for ``fraction``) in one Dataset."""
-    out = xr.Dataset({"participation_ratio": participation_ratio(spectrum),
-                      "effective_rank": effective_rank(spectrum),
-                      "n_components": n_components_for(spectrum, fraction=fraction)},
-                     attrs={"fraction": float(fraction)})
-    return stamp(out, analysis="dimensionality", reference=f"{_PR_REF}; {_ER_REF}", options={"fraction": fraction},
-                 inputs_from=spectrum)
-
+    out = xr.Dataset(
+        {
+            "participation_ratio": participation_ratio(spectrum),
+            "effective_rank": effective_rank(spectrum),
+            "n_components": n_components_for(spectrum, fraction=fraction),
+        },
+        attrs={"fraction": float(fraction)},
+    )
+    return stamp(
+        out,
+        analysis="dimensionality",
+        reference=f"{_PR_REF}; {_ER_REF}",
+        options={"fraction": fraction},
+        inputs_from=spectrum,
+    )

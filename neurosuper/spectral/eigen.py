@@ -150,13 +150,17 @@ def eigenspectrum(
     if n_components is not None and (not isinstance(n_components, int | np.integer) or n_components < 1):
         raise AnalysisError(f"eigenspectrum: n_components={n_components!r}; expected None or an integer >= 1.")
     if zscore not in (False, True, "spont"):
-        raise AnalysisError(f"eigenspectrum: zscore={zscore!r}; expected False, True (each unit's SD across "
-                            "stimuli) or 'spont' (the SD of its spontaneous activity, as Stringer et al.). "
-                            "Fix: zscore=True.")
+        raise AnalysisError(
+            f"eigenspectrum: zscore={zscore!r}; expected False, True (each unit's SD across "
+            "stimuli) or 'spont' (the SD of its spontaneous activity, as Stringer et al.). "
+            "Fix: zscore=True."
+        )
     if zscore == "spont" and remove_pcs_of is None:
-        raise AnalysisError("eigenspectrum: zscore='spont' without a spontaneous set; expected remove_pcs_of= "
-                            "(the spontaneous activity whose SD divides each unit). Fix: pass "
-                            "remove_pcs_of=spont_ds (n_pcs=0 to only z-score), or zscore=True.")
+        raise AnalysisError(
+            "eigenspectrum: zscore='spont' without a spontaneous set; expected remove_pcs_of= "
+            "(the spontaneous activity whose SD divides each unit). Fix: pass "
+            "remove_pcs_of=spont_ds (n_pcs=0 to only z-score), or zscore=True."
+        )
     resp = responses(ds, time=time, caller="eigenspectrum")
     groupby_requested = groupby
     groupby = group_coord(resp, groupby)
@@ -171,8 +175,18 @@ def eigenspectrum(
         sub = resp.isel(unit=idx)
         if groupby is not None and valid is not None:
             valid = valid_repeats(sub)
-        opts = dict(n_shuffles=n_shuffles, n_boot=n_boot, n_components=n_components, zscore=zscore, seed=seed,
-                    spont=remove_pcs_of, n_pcs=n_pcs, side=side, progress=progress, label=label)
+        opts = dict(
+            n_shuffles=n_shuffles,
+            n_boot=n_boot,
+            n_components=n_components,
+            zscore=zscore,
+            seed=seed,
+            spont=remove_pcs_of,
+            n_pcs=n_pcs,
+            side=side,
+            progress=progress,
+            label=label,
+        )
         try:
             res = _cvpca(sub, valid=valid, **opts) if used == "cvpca" else _pca(sub, **opts)
         except AnalysisError as err:
@@ -181,8 +195,12 @@ def eigenspectrum(
             raise AnalysisError(f"{groupby}={label!r}: {err}") from None
         results.append((label, res))
     attrs = {
-        "method": used, "method_requested": method, "n_shuffles": int(n_shuffles) if used == "cvpca" else 0,
-        "n_boot": int(n_boot), "seed": int(seed), "zscore": zscore if isinstance(zscore, str) else bool(zscore),
+        "method": used,
+        "method_requested": method,
+        "n_shuffles": int(n_shuffles) if used == "cvpca" else 0,
+        "n_boot": int(n_boot),
+        "seed": int(seed),
+        "zscore": zscore if isinstance(zscore, str) else bool(zscore),
         "n_pcs_removed": int(n_pcs) if remove_pcs_of is not None else 0,
         "normalisation": "eigenvalue / n_stimuli",
     }
@@ -192,10 +210,19 @@ def eigenspectrum(
     if time is not None:
         attrs["time"] = str(time)
     out = _assemble(results, groupby=groupby, n_boot=n_boot, attrs=attrs)
-    options = {"method": method, "n_shuffles": n_shuffles, "n_boot": n_boot, "n_components": n_components,
-               "zscore": zscore, "seed": seed, "time": None if time is None else str(time),
-               "remove_pcs_of": None if remove_pcs_of is None else str(remove_pcs_of.attrs.get("source", "a set")),
-               "n_pcs": n_pcs, "groupby": groupby_requested, "side": side}
+    options = {
+        "method": method,
+        "n_shuffles": n_shuffles,
+        "n_boot": n_boot,
+        "n_components": n_components,
+        "zscore": zscore,
+        "seed": seed,
+        "time": None if time is None else str(time),
+        "remove_pcs_of": None if remove_pcs_of is None else str(remove_pcs_of.attrs.get("source", "a set")),
+        "n_pcs": n_pcs,
+        "groupby": groupby_requested,
+        "side": side,
+    }
     return stamp(out, analysis="eigenspectrum", reference=REFERENCE, options=options, inputs_from=ds)
 
 
@@ -203,19 +230,26 @@ def eigenspectrum(
 def _n_rank(n: int, p_eff: int, n_removed: int, n_components: int | None, label: Hashable) -> tuple[int, int]:
     big_n = min(n - 1, p_eff - n_removed)
     if big_n < 1:
-        raise AnalysisError(f"eigenspectrum: {n} stimuli and {p_eff} non-constant units (minus {n_removed} "
-                            "removed PCs) leave no rank; expected at least 2 stimuli and 1 varying unit. "
-                            "Fix: check the data (e.g. all zeros?) or the unit selection.")
+        raise AnalysisError(
+            f"eigenspectrum: {n} stimuli and {p_eff} non-constant units (minus {n_removed} "
+            "removed PCs) leave no rank; expected at least 2 stimuli and 1 varying unit. "
+            "Fix: check the data (e.g. all zeros?) or the unit selection."
+        )
     return big_n, big_n if n_components is None else min(n_components, big_n)
 
 
 def _warn_constant(n_const: int, p: int) -> None:
     if n_const == p:
-        raise AnalysisError(f"eigenspectrum: found all {p} units constant across stimuli (e.g. all-zero data); "
-                            "expected units whose response varies. Fix: check the data and the time window.")
+        raise AnalysisError(
+            f"eigenspectrum: found all {p} units constant across stimuli (e.g. all-zero data); "
+            "expected units whose response varies. Fix: check the data and the time window."
+        )
     if n_const:
-        warnings.warn(f"eigenspectrum: dropped {n_const} of {p} units that are constant across stimuli.",
-                      NeurosuperWarning, stacklevel=4)
+        warnings.warn(
+            f"eigenspectrum: dropped {n_const} of {p} units that are constant across stimuli.",
+            NeurosuperWarning,
+            stacklevel=4,
+        )
 
 
 def _check_finite(grams: Any, arrays: list[Any], unit_ids: np.ndarray) -> None:
@@ -235,11 +269,17 @@ def _check_finite(grams: Any, arrays: list[Any], unit_ids: np.ndarray) -> None:
             bad |= np.asarray((~dsa.isfinite(a)).any(axis=0).compute())
         else:
             bad |= ~np.isfinite(np.asarray(a)).all(axis=0)
-    found = (f"non-finite values (±inf, or NaN inside a valid repeat) in {int(bad.sum())} of {len(bad)} units: "
-             f"{preview(unit_ids[bad])}" if bad.any() else "non-finite values (overflow in the Gram matrices)")
-    raise AnalysisError(f"eigenspectrum: found {found}; expected finite responses (NaN only for a whole missing "
-                        "repeat). Fix: replace or drop those units (e.g. ds.drop_sel(unit=[...])) — a file edited "
-                        "after saving is re-checked by neurosuper.validate(ds, check_values=True).")
+    found = (
+        f"non-finite values (±inf, or NaN inside a valid repeat) in {int(bad.sum())} of {len(bad)} units: "
+        f"{preview(unit_ids[bad])}"
+        if bad.any()
+        else "non-finite values (overflow in the Gram matrices)"
+    )
+    raise AnalysisError(
+        f"eigenspectrum: found {found}; expected finite responses (NaN only for a whole missing "
+        "repeat). Fix: replace or drop those units (e.g. ds.drop_sel(unit=[...])) — a file edited "
+        "after saving is re-checked by neurosuper.validate(ds, check_values=True)."
+    )
 
 
 def _check_nan_units(resp: xr.DataArray) -> None:
@@ -254,9 +294,11 @@ def _check_nan_units(resp: xr.DataArray) -> None:
         dead = np.isnan(data).all(axis=axes)
     if dead.any():
         ids = resp["unit"].values
-        raise AnalysisError(f"eigenspectrum: found {int(dead.sum())} of {len(dead)} units that are NaN for every "
-                            f"stimulus and repeat ({preview(ids[dead])}); expected NaN only for whole missing "
-                            "repeats. Fix: drop those units (e.g. ds.drop_sel(unit=[...])).")
+        raise AnalysisError(
+            f"eigenspectrum: found {int(dead.sum())} of {len(dead)} units that are NaN for every "
+            f"stimulus and repeat ({preview(ids[dead])}); expected NaN only for whole missing "
+            "repeats. Fix: drop those units (e.g. ds.drop_sel(unit=[...]))."
+        )
 
 
 def _dtype(x: Any) -> Any:
@@ -301,8 +343,20 @@ def _bar(items: list, progress: bool, desc: str):
 
 
 # ------------------------------------------------------------------------------------------------------ PCA
-def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int | None, zscore: bool | str, seed: int,
-         spont: xr.Dataset | None, n_pcs: int, side: str, progress: bool, label: Hashable) -> _Result:
+def _pca(
+    resp: xr.DataArray,
+    *,
+    n_shuffles: int,
+    n_boot: int,
+    n_components: int | None,
+    zscore: bool | str,
+    seed: int,
+    spont: xr.Dataset | None,
+    n_pcs: int,
+    side: str,
+    progress: bool,
+    label: Hashable,
+) -> _Result:
     x = repeat_mean(resp)
     n, p = x.shape
     dtype = _dtype(x)
@@ -325,7 +379,7 @@ def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int 
         big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
         grams = [first["gram"][0, 0]]
         for start in range(1, len(boots), batch):
-            more = unit_grams([x], [(0, 0)], weights=counts[start:start + batch], progress=progress)
+            more = unit_grams([x], [(0, 0)], weights=counts[start : start + batch], progress=progress)
             grams.extend(more["gram"][:, 0])
         grams = [_unit_post(g, scale, proj, keep) for g in grams]
         out = map_tasks(_eigvals_task, grams, shared=(k, dtype, n), progress=progress, desc="bootstrap")
@@ -338,17 +392,28 @@ def _pca(resp: xr.DataArray, *, n_shuffles: int, n_boot: int, n_components: int 
             stats = unit_stats([x], progress=progress)
             _check_finite([stats["var"]], [x], unit_ids)
             scale = np.sqrt(stats["var"][0])
-        axes = (spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
-                if spont is not None and n_pcs else None)
+        axes = (
+            spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
+            if spont is not None and n_pcs
+            else None
+        )
         res = stimulus_grams([x], [(0, 0)], zscore=bool(zscore), scale=scale, axes=axes, progress=progress)
         _check_finite([res["gram"]], [x], unit_ids)
         n_const = res["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
-        out = map_tasks(_boot_eigvals_task, boots, shared=(res["gram"][0], k, dtype), progress=progress,
-                        desc="bootstrap")
-    info = {"side": side, "n_stimuli": n, "n_units": p - n_const, "n_constant_units": n_const,
-            "n_stimuli_dropped": 0, "N": big_n, "n_repeats": int(resp.sizes.get("repeat", 1))}
+        out = map_tasks(
+            _boot_eigvals_task, boots, shared=(res["gram"][0], k, dtype), progress=progress, desc="bootstrap"
+        )
+    info = {
+        "side": side,
+        "n_stimuli": n,
+        "n_units": p - n_const,
+        "n_constant_units": n_const,
+        "n_stimuli_dropped": 0,
+        "N": big_n,
+        "n_repeats": int(resp.sizes.get("repeat", 1)),
+    }
     return _Result(variance=_mask_boot(_pad(out, k), boots), noise=None, info=info)
 
 
@@ -361,8 +426,9 @@ def _boot_eigvals_task(g: np.ndarray, k: int, dtype: Any, idx: np.ndarray) -> np
     return top_eigvalsh(gb, k, dtype=dtype) / len(idx)
 
 
-def _cv_stimulus_task(a: np.ndarray, b: np.ndarray, c: np.ndarray, k: int, dtype: Any,
-                      item: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _cv_stimulus_task(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, k: int, dtype: Any, item: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     idx, swap = item
     return cv_from_stimulus_grams(a, b, c, idx=idx, swap=swap, k=k, dtype=dtype)
 
@@ -374,7 +440,7 @@ def _cv_unit_task(n: int, k: int, dtype: Any, grams: tuple[np.ndarray, ...]) -> 
 def _mask_boot(values: np.ndarray, boots: list[np.ndarray]) -> np.ndarray:
     """NaN beyond each replicate's own rank (n_unique − 1): a resample with duplicates spans fewer axes."""
     for row, idx in zip(values[1:], boots[1:], strict=True):
-        row[len(np.unique(idx)) - 1:] = np.nan
+        row[len(np.unique(idx)) - 1 :] = np.nan
     return values
 
 
@@ -386,9 +452,21 @@ def _pad(rows: list[np.ndarray], k: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------- cvPCA
-def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_boot: int,
-           n_components: int | None, zscore: bool | str, seed: int, spont: xr.Dataset | None, n_pcs: int, side: str,
-           progress: bool, label: Hashable) -> _Result:
+def _cvpca(
+    resp: xr.DataArray,
+    *,
+    valid: np.ndarray | None,
+    n_shuffles: int,
+    n_boot: int,
+    n_components: int | None,
+    zscore: bool | str,
+    seed: int,
+    spont: xr.Dataset | None,
+    n_pcs: int,
+    side: str,
+    progress: bool,
+    label: Hashable,
+) -> _Result:
     if valid is not None and int((valid.sum(axis=0) >= 2).sum()) < 3:
         _check_nan_units(resp)
     halves = split_repeats(resp, caller="eigenspectrum(method='cvpca')", valid=valid)
@@ -412,17 +490,20 @@ def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_b
             stats = unit_stats([r1, r2], progress=progress)
             _check_finite([stats["var"]], [r1, r2], unit_ids)
             scale = np.sqrt(stats["var"].mean(axis=0))
-        axes = (spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
-                if spont is not None and n_pcs else None)
-        res = stimulus_grams([r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=bool(zscore), scale=scale, axes=axes,
-                             progress=progress)
+        axes = (
+            spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale if zscore else None)
+            if spont is not None and n_pcs
+            else None
+        )
+        res = stimulus_grams(
+            [r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=bool(zscore), scale=scale, axes=axes, progress=progress
+        )
         _check_finite([res["gram"]], [r1, r2], unit_ids)
         n_const = res["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
         a, b, c = res["gram"].astype(dtype, copy=False)
-        res = map_tasks(_cv_stimulus_task, items, shared=(a, b, c, k, dtype), progress=progress,
-                        desc="cvPCA shuffles")
+        res = map_tasks(_cv_stimulus_task, items, shared=(a, b, c, k, dtype), progress=progress, desc="cvPCA shuffles")
     else:
         stats = unit_stats([r1, r2], progress=progress)
         _check_finite([stats["var"], stats["mean"]], [r1, r2], unit_ids)
@@ -444,17 +525,23 @@ def _cvpca(resp: xr.DataArray, *, valid: np.ndarray | None, n_shuffles: int, n_b
         res = map_tasks(_cv_unit_task, grams, shared=(n, k, dtype))
     full_cv = np.mean([r[0] for r in res[: len(swaps)]], axis=0)
     full_noise = np.mean([r[1] for r in res[: len(swaps)]], axis=0)
-    cv = np.stack([full_cv] + [r[0] for r in res[len(swaps):]])
-    noise = np.stack([full_noise] + [r[1] for r in res[len(swaps):]])
-    info = {"side": side, "n_stimuli": n, "n_units": p - n_const, "n_constant_units": n_const,
-            "n_stimuli_dropped": halves.n_dropped, "N": big_n, "n_repeats": halves.n_repeats,
-            "repeat_split": halves.split}
+    cv = np.stack([full_cv] + [r[0] for r in res[len(swaps) :]])
+    noise = np.stack([full_noise] + [r[1] for r in res[len(swaps) :]])
+    info = {
+        "side": side,
+        "n_stimuli": n,
+        "n_units": p - n_const,
+        "n_constant_units": n_const,
+        "n_stimuli_dropped": halves.n_dropped,
+        "N": big_n,
+        "n_repeats": halves.n_repeats,
+        "repeat_split": halves.split,
+    }
     return _Result(variance=_mask_boot(cv, boots), noise=_mask_boot(noise, boots), info=info)
 
 
 # ------------------------------------------------------------------------------------------------- assembly
-def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n_boot: int,
-              attrs: dict) -> xr.Dataset:
+def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n_boot: int, attrs: dict) -> xr.Dataset:
     k = max(r.variance.shape[1] for _, r in results)
     has_noise = results[0][1].noise is not None
 
@@ -502,6 +589,8 @@ def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n
         if f"{name}_boot" in out:
             out[f"{name}_boot"].attrs["long_name"] = f"{name} of bootstrap replicates (stimuli resampled)"
         if f"{name}_full" in out:
-            out[f"{name}_full"].attrs["deprecated"] = (f"alias of {name!r} (the point estimate), kept for one release; "
-                                                       f"read {name!r} (replicates: '{name}_boot')")
+            out[f"{name}_full"].attrs["deprecated"] = (
+                f"alias of {name!r} (the point estimate), kept for one release; "
+                f"read {name!r} (replicates: '{name}_boot')"
+            )
     return out

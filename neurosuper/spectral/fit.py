@@ -25,8 +25,16 @@ import xarray as xr
 from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning
 
-__all__ = ["powerlaw", "point_spectrum", "default_ranks", "DEFAULT_RANKS", "MIN_FIT_RANKS", "POOR_FIT_R2",
-           "BEND_DIVISOR", "NEGATIVES"]
+__all__ = [
+    "powerlaw",
+    "point_spectrum",
+    "default_ranks",
+    "DEFAULT_RANKS",
+    "MIN_FIT_RANKS",
+    "POOR_FIT_R2",
+    "BEND_DIVISOR",
+    "NEGATIVES",
+]
 
 #: Stringer's nominal range (1-based, inclusive); the default last rank is also capped at N // BEND_DIVISOR.
 DEFAULT_RANKS = (11, 500)
@@ -39,8 +47,10 @@ POOR_FIT_R2 = 0.9
 #: How non-positive values (a cross-validated spectrum below its noise floor) are handled.
 NEGATIVES = ("stop", "abs")
 #: Text of the default rule (stored in results).
-RANK_RULE = (f"first..last = {DEFAULT_RANKS[0]}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}); when that leaves "
-             f"fewer than {MIN_FIT_RANKS} ranks, 1..min(N, max({MIN_FIT_RANKS}, N // {BEND_DIVISOR}))")
+RANK_RULE = (
+    f"first..last = {DEFAULT_RANKS[0]}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}); when that leaves "
+    f"fewer than {MIN_FIT_RANKS} ranks, 1..min(N, max({MIN_FIT_RANKS}, N // {BEND_DIVISOR}))"
+)
 REFERENCE = "Stringer et al. 2019 Nature 571:361 (Methods, power-law exponent)"
 
 
@@ -57,8 +67,9 @@ def default_ranks(n: int) -> tuple[int, int] | None:
     return (1, hi) if hi >= MIN_FIT_RANKS else None
 
 
-def point_spectrum(spectrum: xr.Dataset | xr.DataArray,
-                   var: str = "variance") -> tuple[xr.DataArray, xr.DataArray | None]:
+def point_spectrum(
+    spectrum: xr.Dataset | xr.DataArray, var: str = "variance"
+) -> tuple[xr.DataArray, xr.DataArray | None]:
     """(point estimate, bootstrap replicates or None) of a spectrum Dataset/DataArray.
 
     A Dataset from :func:`eigenspectrum` holds the point estimate in ``variance`` and the replicates in
@@ -68,20 +79,27 @@ def point_spectrum(spectrum: xr.Dataset | xr.DataArray,
     """
     if isinstance(spectrum, xr.Dataset):
         if var not in spectrum:
-            raise AnalysisError(f"found no {var!r} in the spectrum (variables {sorted(map(str, spectrum.data_vars))}); "
-                                "expected the result of neurosuper.spectral.eigenspectrum. Fix: pass that result.")
+            raise AnalysisError(
+                f"found no {var!r} in the spectrum (variables {sorted(map(str, spectrum.data_vars))}); "
+                "expected the result of neurosuper.spectral.eigenspectrum. Fix: pass that result."
+            )
         da = spectrum[var]
         if "boot" in da.dims:  # the schema before issue 9
-            warnings.warn(f"this spectrum keeps its bootstrap replicates in {var!r} and the estimate in "
-                          f"'{var}_full' (the older schema); read as such. Recompute it with eigenspectrum(), which "
-                          f"returns the estimate in {var!r} and the replicates in '{var}_boot'.", FutureWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"this spectrum keeps its bootstrap replicates in {var!r} and the estimate in "
+                f"'{var}_full' (the older schema); read as such. Recompute it with eigenspectrum(), which "
+                f"returns the estimate in {var!r} and the replicates in '{var}_boot'.",
+                FutureWarning,
+                stacklevel=3,
+            )
             full = spectrum.get(f"{var}_full")
             return (full if full is not None else da.mean("boot")), da
         return da, spectrum.get(f"{var}_boot")
     if not isinstance(spectrum, xr.DataArray) or "rank" not in spectrum.dims:
-        raise AnalysisError(f"found a {type(spectrum).__name__}; expected an eigenspectrum (Dataset with "
-                            "'variance', or a DataArray with a 'rank' dim). Fix: pass eigenspectrum(ds).")
+        raise AnalysisError(
+            f"found a {type(spectrum).__name__}; expected an eigenspectrum (Dataset with "
+            "'variance', or a DataArray with a 'rank' dim). Fix: pass eigenspectrum(ds)."
+        )
     if "boot" in spectrum.dims:
         return spectrum.mean("boot"), spectrum
     return spectrum, None
@@ -121,8 +139,9 @@ class _Plan:
     suggested: tuple[int, int] | None = None
 
 
-def _plan(v: np.ndarray, ranks: tuple[int, int] | None, negatives: str, method: str, where: str, *,
-          suggest: bool = True) -> _Plan:
+def _plan(
+    v: np.ndarray, ranks: tuple[int, int] | None, negatives: str, method: str, where: str, *, suggest: bool = True
+) -> _Plan:
     finite = np.isfinite(v)
     idx = np.flatnonzero(finite)
     n = int(idx[-1]) + 1 if idx.size else 0
@@ -135,33 +154,44 @@ def _plan(v: np.ndarray, ranks: tuple[int, int] | None, negatives: str, method: 
         lo, hi = DEFAULT_RANKS[0], min(DEFAULT_RANKS[1], n // BEND_DIVISOR)
         if usable < hi:
             plan.stopped = True
-            plan.notes.append(f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
-                              f"{usable + 1}: {floor}), not {hi}")
+            plan.notes.append(
+                f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
+                f"{usable + 1}: {floor}), not {hi}"
+            )
             hi = usable
         if hi - lo + 1 < MIN_FIT_RANKS:
             fb = min(n, max(MIN_FIT_RANKS, n // BEND_DIVISOR), usable)
             if fb >= MIN_FIT_RANKS:
                 plan.fallback = True
-                plan.notes.append(f"{where}the default ranks {lo}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}) leave "
-                                  f"{max(hi - lo + 1, 0)} ranks (N = {n}); fitted the leading ranks 1..{fb} instead, "
-                                  "which are not comparable with Stringer's 11..500 (rank 1 often carries a common "
-                                  "mode) and, with so few ranks, uncertain")
+                plan.notes.append(
+                    f"{where}the default ranks {lo}..min({DEFAULT_RANKS[1]}, N // {BEND_DIVISOR}) leave "
+                    f"{max(hi - lo + 1, 0)} ranks (N = {n}); fitted the leading ranks 1..{fb} instead, "
+                    "which are not comparable with Stringer's 11..500 (rank 1 often carries a common "
+                    "mode) and, with so few ranks, uncertain"
+                )
                 lo, hi = 1, fb
-        reason_range = (f"the default ranks {lo}..{hi}" if lo <= hi else
-                        f"the default ranks (11..min(500, N // 4), else 1..max(5, N // 4), here up to rank {hi})")
+        reason_range = (
+            f"the default ranks {lo}..{hi}"
+            if lo <= hi
+            else f"the default ranks (11..min(500, N // 4), else 1..max(5, N // 4), here up to rank {hi})"
+        )
     else:
         lo, hi = ranks
         if hi > n:
             plan.capped = True
-            plan.notes.append(f"{where}ranks {lo}..{hi} capped at N = {n}, the spectrum's last rank; ranks beyond "
-                              f"N // {BEND_DIVISOR} = {n // BEND_DIVISOR} lie in the finite-sample bend, where a "
-                              "sample spectrum falls below the power law and α comes out too steep (omit ranks= for "
-                              "the default, which stops there)")
+            plan.notes.append(
+                f"{where}ranks {lo}..{hi} capped at N = {n}, the spectrum's last rank; ranks beyond "
+                f"N // {BEND_DIVISOR} = {n // BEND_DIVISOR} lie in the finite-sample bend, where a "
+                "sample spectrum falls below the power law and α comes out too steep (omit ranks= for "
+                "the default, which stops there)"
+            )
             hi = n
         if usable < hi:
             plan.stopped = True
-            plan.notes.append(f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
-                              f"{usable + 1}: {floor}), not {hi}")
+            plan.notes.append(
+                f"{where}the fit range stops at rank {usable} (the spectrum is not positive at rank "
+                f"{usable + 1}: {floor}), not {hi}"
+            )
             hi = usable
         reason_range = f"ranks {lo}..{hi}"
     n_fit = hi - lo + 1
@@ -178,23 +208,36 @@ def _plan(v: np.ndarray, ranks: tuple[int, int] | None, negatives: str, method: 
                 fixes.append("omit ranks= (the default range)")
             if usable >= MIN_FIT_RANKS and (ranks is None or ranks != (1, usable)):
                 plan.suggested = (1, usable)
-                fixes.append(f"pass ranks=(1, {usable}) to fit the leading ranks (not comparable with Stringer's "
-                             "11..500)")
+                fixes.append(
+                    f"pass ranks=(1, {usable}) to fit the leading ranks (not comparable with Stringer's 11..500)"
+                )
             if negatives == "stop" and _plan(v, ranks, "abs", method, where, suggest=False).ok:
                 fixes.append("pass negatives='abs' to fit log|λ| past the noise floor, as Stringer did")
-        fix = "; or ".join(fixes) if fixes else (
-            f"none within this spectrum: a power law needs at least {MIN_FIT_RANKS} positive ranks; record more "
-            f"units and stimuli (N = min(n_stimuli − 1, n_units) ≥ {MIN_FIT_RANKS}; Stringer's ranks 11..500 need "
-            "N ≥ 2000) or more repeats")
-        plan.error = (f"powerlaw: {where}{reason_range} leave {max(n_fit, 0)} ranks to fit ({reason}); expected at "
-                      f"least {MIN_FIT_RANKS}. Fix: {fix}.")
+        fix = (
+            "; or ".join(fixes)
+            if fixes
+            else (
+                f"none within this spectrum: a power law needs at least {MIN_FIT_RANKS} positive ranks; record more "
+                f"units and stimuli (N = min(n_stimuli − 1, n_units) ≥ {MIN_FIT_RANKS}; Stringer's ranks 11..500 need "
+                "N ≥ 2000) or more repeats"
+            )
+        )
+        plan.error = (
+            f"powerlaw: {where}{reason_range} leave {max(n_fit, 0)} ranks to fit ({reason}); expected at "
+            f"least {MIN_FIT_RANKS}. Fix: {fix}."
+        )
         return plan
     plan.first, plan.last, plan.ok = int(lo), int(hi), True
     return plan
 
 
-def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | None = None, ci: float = 0.95,
-             negatives: str = "stop") -> xr.Dataset:
+def powerlaw(
+    spectrum: xr.Dataset | xr.DataArray,
+    *,
+    ranks: tuple[int, int] | None = None,
+    ci: float = 0.95,
+    negatives: str = "stop",
+) -> xr.Dataset:
     """Fit ``variance_n ∝ n^(−α)`` by Stringer's weighted least squares (weights 1/n) in log–log space.
 
     Parameters
@@ -245,19 +288,26 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
     point, boot = point_spectrum(spectrum)
     method = spectrum.attrs.get("method", "") if isinstance(spectrum, xr.Dataset) else point.attrs.get("method", "")
     if ranks is not None:
-        ok = (isinstance(ranks, tuple | list) and len(ranks) == 2
-              and all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in ranks)
-              and 1 <= ranks[0] < ranks[1])
+        ok = (
+            isinstance(ranks, tuple | list)
+            and len(ranks) == 2
+            and all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in ranks)
+            and 1 <= ranks[0] < ranks[1]
+        )
         if not ok:
-            raise AnalysisError(f"powerlaw: ranks={ranks!r}; expected (first, last) with 1 <= first < last "
-                                "(1-based, inclusive). Fix: ranks=(11, 100), or omit ranks= for the default.")
+            raise AnalysisError(
+                f"powerlaw: ranks={ranks!r}; expected (first, last) with 1 <= first < last "
+                "(1-based, inclusive). Fix: ranks=(11, 100), or omit ranks= for the default."
+            )
         ranks = (int(ranks[0]), int(ranks[1]))
     other = [d for d in point.dims if d != "rank"]
     pt = point.transpose(*other, "rank")
     values = np.asarray(pt.values, dtype=np.float64).reshape(-1, pt.sizes["rank"])
     rank = np.asarray(pt["rank"].values, dtype=np.float64)
-    labels = [{d: (_plain(pt[d].values[i]) if d in pt.coords else i) for d, i in zip(other, key, strict=True)}
-              for key in np.ndindex(*[pt.sizes[d] for d in other])]
+    labels = [
+        {d: (_plain(pt[d].values[i]) if d in pt.coords else i) for d, i in zip(other, key, strict=True)}
+        for key in np.ndindex(*[pt.sizes[d] for d in other])
+    ]
     masks = np.zeros_like(values)
     plans = [_plan(v, ranks, negatives, method, _where(labels[i])) for i, v in enumerate(values)]
     notes: list[str] = []
@@ -271,7 +321,7 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
                 raise err
             notes.append(plan.error.removeprefix("powerlaw: "))
             continue
-        masks[i, plan.first - 1:plan.last] = 1.0
+        masks[i, plan.first - 1 : plan.last] = 1.0
     if not any(p.ok for p in plans):
         err = AnalysisError(f"powerlaw: no group can be fitted: {'; '.join(p.error for p in plans)}")
         err.suggested_ranks = None  # type: ignore[attr-defined]
@@ -287,15 +337,23 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
     poor = [bool(p.ok and np.isfinite(r) and r < POOR_FIT_R2) for p, r in zip(plans, r2, strict=True)]
     for i, bad in enumerate(poor):
         if bad:
-            notes.append(f"{_where(labels[i])}a poor fit: r² = {r2[i]:.2f} < {POOR_FIT_R2} over ranks "
-                         f"{plans[i].first}..{plans[i].last} (the log–log spectrum is not a straight line there, so α "
-                         "depends on the range; look at plot_spectrum)")
+            notes.append(
+                f"{_where(labels[i])}a poor fit: r² = {r2[i]:.2f} < {POOR_FIT_R2} over ranks "
+                f"{plans[i].first}..{plans[i].last} (the log–log spectrum is not a straight line there, so α "
+                "depends on the range; look at plot_spectrum)"
+            )
     if notes:
         warnings.warn("powerlaw: " + "; ".join(notes), NeurosuperWarning, stacklevel=2)
     shape = [pt.sizes[d] for d in other]
     coords = {d: pt[d] for d in other if d in pt.coords}
-    out = xr.Dataset({"alpha": (other, alpha.reshape(shape)), "intercept": (other, b.reshape(shape)),
-                      "r2": (other, r2.reshape(shape))}, coords=coords)
+    out = xr.Dataset(
+        {
+            "alpha": (other, alpha.reshape(shape)),
+            "intercept": (other, b.reshape(shape)),
+            "r2": (other, r2.reshape(shape)),
+        },
+        coords=coords,
+    )
     if boot is not None:
         bt = boot.transpose("boot", *other, "rank")
         bv = np.asarray(bt.values, dtype=np.float64).reshape(bt.sizes["boot"], -1, bt.sizes["rank"])
@@ -317,12 +375,16 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
         out["alpha_boot_bias"] = (tuple(other), bias.reshape(shape))
         out = out.assign_coords(bound=["lower", "upper"], boot=bt["boot"].values)
         out.attrs["ci"] = float(ci)
-        out.attrs["ci_method"] = ("percentile bootstrap over stimuli, bias-corrected: percentiles of alpha_boot - "
-                                  "alpha_boot_bias (median replicate minus estimate); resampled stimuli repeat, "
-                                  "which steepens spectra")
-        out.attrs["ci_covers"] = ("the spread of alpha over new draws of as many stimuli (with their trial noise), "
-                                  "centred on the estimate; not the estimator's bias against a generating alpha "
-                                  "(docs/spectral.md)")
+        out.attrs["ci_method"] = (
+            "percentile bootstrap over stimuli, bias-corrected: percentiles of alpha_boot - "
+            "alpha_boot_bias (median replicate minus estimate); resampled stimuli repeat, "
+            "which steepens spectra"
+        )
+        out.attrs["ci_covers"] = (
+            "the spread of alpha over new draws of as many stimuli (with their trial noise), "
+            "centred on the estimate; not the estimator's bias against a generating alpha "
+            "(docs/spectral.md)"
+        )
     used = [[p.first, p.last] if p.ok else None for p in plans]
     if other:
         keys = ["/".join(str(v) for v in lab.values()) for lab in labels]
@@ -333,18 +395,30 @@ def powerlaw(spectrum: xr.Dataset | xr.DataArray, *, ranks: tuple[int, int] | No
         out.attrs["ranks"] = used[0]
         out.attrs["N"] = plans[0].n
         out.attrs["n_ranks"] = used[0][1] - used[0][0] + 1
-    out.attrs.update({
-        "ranks_requested": list(ranks) if ranks is not None else "default",
-        "rank_rule": RANK_RULE, "negatives": negatives,
-        "stopped_at_noise_floor": any(p.stopped for p in plans), "capped": any(p.capped for p in plans),
-        "fallback": any(p.fallback for p in plans), "poor_fit": any(poor), "r2_threshold": POOR_FIT_R2,
-        "weights": "1/rank", "method": method or "unknown",
-    })
+    out.attrs.update(
+        {
+            "ranks_requested": list(ranks) if ranks is not None else "default",
+            "rank_rule": RANK_RULE,
+            "negatives": negatives,
+            "stopped_at_noise_floor": any(p.stopped for p in plans),
+            "capped": any(p.capped for p in plans),
+            "fallback": any(p.fallback for p in plans),
+            "poor_fit": any(poor),
+            "r2_threshold": POOR_FIT_R2,
+            "weights": "1/rank",
+            "method": method or "unknown",
+        }
+    )
     for key in ("n_stimuli", "n_units", "system", "source"):
         if isinstance(spectrum, xr.Dataset) and key in spectrum.attrs:
             out.attrs[key] = spectrum.attrs[key]
-    return stamp(out, analysis="powerlaw", reference=REFERENCE,
-                 options={"ranks": ranks, "ci": ci, "negatives": negatives}, inputs_from=spectrum)
+    return stamp(
+        out,
+        analysis="powerlaw",
+        reference=REFERENCE,
+        options={"ranks": ranks, "ci": ci, "negatives": negatives},
+        inputs_from=spectrum,
+    )
 
 
 def _where(label: dict[str, Any]) -> str:

@@ -36,8 +36,10 @@ def trajectory_energy(y: np.ndarray) -> float:
     t = y.shape[0]
     spread = ((y - y.mean(axis=0)) ** 2).sum()
     if t < 2 or spread <= 0:
-        raise AnalysisError(f"trajectory_energy: found {t} points with total variance {spread:.3g}; expected at "
-                            "least 2 distinct points. Fix: pass an ordered sequence of several stimuli.")
+        raise AnalysisError(
+            f"trajectory_energy: found {t} points with total variance {spread:.3g}; expected at "
+            "least 2 distinct points. Fix: pass an ordered sequence of several stimuli."
+        )
     return float((t - 1) ** 2 * (np.diff(y, axis=0) ** 2).sum() / spread)
 
 
@@ -47,21 +49,26 @@ def _order(resp: xr.DataArray, order: Any) -> np.ndarray:
         return np.arange(n)
     if isinstance(order, str):
         if order not in resp.coords or resp[order].dims != ("stimulus",):
-            raise AnalysisError(f"random_projection: order={order!r} is not a coord on 'stimulus'; expected a "
-                                "stimulus coord to sort by (e.g. 'angle') or a sequence of stimulus ids. Fix: "
-                                "ds.assign_coords(angle=('stimulus', values)).")
+            raise AnalysisError(
+                f"random_projection: order={order!r} is not a coord on 'stimulus'; expected a "
+                "stimulus coord to sort by (e.g. 'angle') or a sequence of stimulus ids. Fix: "
+                "ds.assign_coords(angle=('stimulus', values))."
+            )
         return np.argsort(np.asarray(resp[order].values), kind="stable")
     ids = list(np.asarray(order).tolist())
     index = {v: i for i, v in enumerate(resp["stimulus"].values.tolist())}
     missing = [v for v in ids if v not in index]
     if missing:
-        raise AnalysisError(f"random_projection: order lists {len(missing)} unknown stimulus ids (e.g. {missing[:3]}); "
-                            "expected ids of the set's 'stimulus' coord. Fix: pass ds.stimulus values in order.")
+        raise AnalysisError(
+            f"random_projection: order lists {len(missing)} unknown stimulus ids (e.g. {missing[:3]}); "
+            "expected ids of the set's 'stimulus' coord. Fix: pass ds.stimulus values in order."
+        )
     return np.array([index[v] for v in ids])
 
 
-def random_projection(ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, seed: int = 0, time: Any = None,
-                      groupby: str | None = None) -> xr.Dataset:
+def random_projection(
+    ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, seed: int = 0, time: Any = None, groupby: str | None = None
+) -> xr.Dataset:
     """Project the population onto ``n_dims`` random Gaussian directions along an ordered stimulus sequence.
 
     Parameters
@@ -111,21 +118,42 @@ def random_projection(ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, see
         labels.append(label)
     stim = resp["stimulus"].values[idx]
     comp = np.arange(1, n_dims + 1)
-    attrs = {"n_dims": int(n_dims), "seed": int(seed),
-             "order": order if isinstance(order, str) else ("set order" if order is None else "given ids"),
-             "energy_definition": "(T-1)^2 * sum ||y[t+1]-y[t]||^2 / sum ||y[t]-mean(y)||^2"}
+    attrs = {
+        "n_dims": int(n_dims),
+        "seed": int(seed),
+        "order": order if isinstance(order, str) else ("set order" if order is None else "given ids"),
+        "energy_definition": "(T-1)^2 * sum ||y[t+1]-y[t]||^2 / sum ||y[t]-mean(y)||^2",
+    }
     if groupby is None:
-        out = xr.Dataset({"projection": (("stimulus", "component"), projs[0]), "energy": energies[0],
-                          "energy_population": pops[0]}, coords={"stimulus": stim, "component": comp}, attrs=attrs)
+        out = xr.Dataset(
+            {"projection": (("stimulus", "component"), projs[0]), "energy": energies[0], "energy_population": pops[0]},
+            coords={"stimulus": stim, "component": comp},
+            attrs=attrs,
+        )
     else:
-        out = xr.Dataset({"projection": ((groupby, "stimulus", "component"), np.stack(projs)),
-                          "energy": (groupby, energies), "energy_population": (groupby, pops)},
-                         coords={groupby: labels, "stimulus": stim, "component": comp}, attrs=attrs)
-    options = {"n_dims": n_dims, "order": order if order is None or isinstance(order, str) else "given ids",
-               "seed": seed, "time": None if time is None else str(time), "groupby": groupby_requested}
-    return stamp(out, analysis="random_projection",
-                 reference="Marshall & Kirchner 2024 arXiv:2401.17975 (reconstruction, PAPERS.md 1)",
-                 options=options, inputs_from=ds)
+        out = xr.Dataset(
+            {
+                "projection": ((groupby, "stimulus", "component"), np.stack(projs)),
+                "energy": (groupby, energies),
+                "energy_population": (groupby, pops),
+            },
+            coords={groupby: labels, "stimulus": stim, "component": comp},
+            attrs=attrs,
+        )
+    options = {
+        "n_dims": n_dims,
+        "order": order if order is None or isinstance(order, str) else "given ids",
+        "seed": seed,
+        "time": None if time is None else str(time),
+        "groupby": groupby_requested,
+    }
+    return stamp(
+        out,
+        analysis="random_projection",
+        reference="Marshall & Kirchner 2024 arXiv:2401.17975 (reconstruction, PAPERS.md 1)",
+        options=options,
+        inputs_from=ds,
+    )
 
 
 def circle_population(alpha: float, n_angles: int, n_units: int) -> xr.Dataset:
@@ -144,23 +172,36 @@ def circle_population(alpha: float, n_angles: int, n_units: int) -> xr.Dataset:
     """
     from ..format import from_array
 
-    if not (isinstance(n_angles, int | np.integer) and isinstance(n_units, int | np.integer)) or n_units < 1 \
-            or 2 * ((n_units + 1) // 2) >= n_angles:
-        raise AnalysisError(f"circle_population: n_angles={n_angles!r}, n_units={n_units!r}; expected integers with "
-                            "1 <= n_units < n_angles and every frequency k <= ceil(n_units / 2) below the Nyquist "
-                            "frequency n_angles / 2 (at k = n_angles / 2 the sine unit is constant and the cosine "
-                            "unit carries k^-alpha, not k^-alpha / 2; above it frequencies alias). Fix: more angles "
-                            f"(n_angles > {2 * ((n_units + 1) // 2)}) or fewer units.")
+    if (
+        not (isinstance(n_angles, int | np.integer) and isinstance(n_units, int | np.integer))
+        or n_units < 1
+        or 2 * ((n_units + 1) // 2) >= n_angles
+    ):
+        raise AnalysisError(
+            f"circle_population: n_angles={n_angles!r}, n_units={n_units!r}; expected integers with "
+            "1 <= n_units < n_angles and every frequency k <= ceil(n_units / 2) below the Nyquist "
+            "frequency n_angles / 2 (at k = n_angles / 2 the sine unit is constant and the cosine "
+            "unit carries k^-alpha, not k^-alpha / 2; above it frequencies alias). Fix: more angles "
+            f"(n_angles > {2 * ((n_units + 1) // 2)}) or fewer units."
+        )
     theta = 2 * np.pi * np.arange(n_angles) / n_angles
     j = np.arange(n_units)
     k = j // 2 + 1
     phase = np.where(j % 2 == 0, 0.0, -np.pi / 2)  # cos(x − π/2) = sin(x)
     x = (k ** (-alpha / 2.0))[None, :] * np.cos(np.outer(theta, k) + phase[None, :])
     feats = np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    return from_array(x, system="network", measure="activation", stimuli=feats, angle=("stimulus", theta),
-                      frequency=("unit", k),
-                      attrs={"source": f"circle_population(alpha={alpha}, n_angles={n_angles}, n_units={n_units})",
-                             "alpha": float(alpha)})
+    return from_array(
+        x,
+        system="network",
+        measure="activation",
+        stimuli=feats,
+        angle=("stimulus", theta),
+        frequency=("unit", k),
+        attrs={
+            "source": f"circle_population(alpha={alpha}, n_angles={n_angles}, n_units={n_units})",
+            "alpha": float(alpha),
+        },
+    )
 
 
 def circle_energy(alpha: float, n_units: int, n_angles: int | None = None) -> float:

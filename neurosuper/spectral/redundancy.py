@@ -90,9 +90,16 @@ def dropout_capacity(capacity: ArrayLike, n_units: ArrayLike, dropout: ArrayLike
     return (1 - eps) * upper, upper
 
 
-def redundancy(alpha: ArrayLike | xr.DataArray, *, n_units: int, precision: float = 8.0,
-               sparsity: float | None = None, h_elem: float | None = None,
-               dropout: float | None = None, exact: bool = False) -> xr.Dataset:
+def redundancy(
+    alpha: ArrayLike | xr.DataArray,
+    *,
+    n_units: int,
+    precision: float = 8.0,
+    sparsity: float | None = None,
+    h_elem: float | None = None,
+    dropout: float | None = None,
+    exact: bool = False,
+) -> xr.Dataset:
     """Marshall & Kirchner's redundancy figures for a code with exponent α, in one Dataset.
 
     Parameters
@@ -116,20 +123,40 @@ def redundancy(alpha: ArrayLike | xr.DataArray, *, n_units: int, precision: floa
     a = alpha if isinstance(alpha, xr.DataArray) else xr.DataArray(np.asarray(alpha, dtype=np.float64))
     bound = xr.apply_ufunc(lambda v: entropy_bound(v, n_units, precision, exact=exact), a)
     cap = float(n_units) * float(precision)
-    out = xr.Dataset({"entropy_bound": bound.clip(min=0.0), "capacity": cap,
-                      "redundancy": 1 - bound.clip(min=0.0) / cap})
+    out = xr.Dataset(
+        {"entropy_bound": bound.clip(min=0.0), "capacity": cap, "redundancy": 1 - bound.clip(min=0.0) / cap}
+    )
     if sparsity is not None or h_elem is not None:
         if sparsity is None or h_elem is None:
-            raise AnalysisError("redundancy: found only one of sparsity and h_elem; expected both. "
-                                "Fix: redundancy(alpha, n_units=..., sparsity=0.9, h_elem=4.0).")
+            raise AnalysisError(
+                "redundancy: found only one of sparsity and h_elem; expected both. "
+                "Fix: redundancy(alpha, n_units=..., sparsity=0.9, h_elem=4.0)."
+            )
         out["sparse_entropy"] = float(sparse_entropy(sparsity, 1, h_elem))
         out["optimal_ratio"] = float(optimal_ratio(sparsity, h_elem))
     if dropout is not None:
         lo, hi = dropout_capacity(precision, n_units, dropout)
         out["dropout_lower"], out["dropout_upper"] = float(lo), float(hi)
-    out.attrs.update({"n_units": int(n_units), "precision_bits": float(precision), "units": "bits",
-                      "exact": bool(exact), "dropout_epsilon": "-ln(1 - 2^-C): natural log, C in bits"})
-    return stamp(out, analysis="redundancy", reference="Marshall & Kirchner 2024 arXiv:2401.17975",
-                 options={"n_units": n_units, "precision": precision, "sparsity": sparsity, "h_elem": h_elem,
-                          "dropout": dropout, "exact": exact},
-                 inputs_from=alpha if isinstance(alpha, xr.DataArray) else None)
+    out.attrs.update(
+        {
+            "n_units": int(n_units),
+            "precision_bits": float(precision),
+            "units": "bits",
+            "exact": bool(exact),
+            "dropout_epsilon": "-ln(1 - 2^-C): natural log, C in bits",
+        }
+    )
+    return stamp(
+        out,
+        analysis="redundancy",
+        reference="Marshall & Kirchner 2024 arXiv:2401.17975",
+        options={
+            "n_units": n_units,
+            "precision": precision,
+            "sparsity": sparsity,
+            "h_elem": h_elem,
+            "dropout": dropout,
+            "exact": exact,
+        },
+        inputs_from=alpha if isinstance(alpha, xr.DataArray) else None,
+    )

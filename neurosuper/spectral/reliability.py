@@ -70,11 +70,16 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     data = resp.transpose("repeat", "stimulus", "unit").data
     r1, r2 = halves.r1, halves.r2
     f64 = np.float64
-    sums = [r1.sum(0, dtype=f64), r2.sum(0, dtype=f64), (r1.astype(f64) ** 2).sum(0), (r2.astype(f64) ** 2).sum(0),
-            (r1.astype(f64) * r2).sum(0)]
+    sums = [
+        r1.sum(0, dtype=f64),
+        r2.sum(0, dtype=f64),
+        (r1.astype(f64) ** 2).sum(0),
+        (r2.astype(f64) ** 2).sum(0),
+        (r1.astype(f64) * r2).sum(0),
+    ]
     per_rep = []
     for r in range(resp.sizes["repeat"]):
-        m = (valid[r] & keep)
+        m = valid[r] & keep
         x = data[r][m].astype(f64)
         per_rep += [x.sum(0), (x * x).sum(0)]
     s1, s2, q1, q2, c12, *rep = _compute(*sums, *per_rep)
@@ -94,11 +99,20 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     signal = np.where(const, np.nan, cov)
     total = np.where(const, np.nan, total)
     if const.any():
-        warnings.warn(f"reliability: {int(const.sum())} of {len(const)} units are constant in a repeat half; "
-                      "their reliability is NaN.", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"reliability: {int(const.sum())} of {len(const)} units are constant in a repeat half; "
+            "their reliability is NaN.",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     out = xr.Dataset(
-        {"reliability": ("unit", sb), "split_half": ("unit", r), "signal_variance": ("unit", signal),
-         "total_variance": ("unit", total), "noise_variance": ("unit", total - signal)},
+        {
+            "reliability": ("unit", sb),
+            "split_half": ("unit", r),
+            "signal_variance": ("unit", signal),
+            "total_variance": ("unit", total),
+            "noise_variance": ("unit", total - signal),
+        },
         coords={k: v for k, v in resp.coords.items() if v.dims == ("unit",) and k != groupby},
     )
     groups = unit_groups(resp, groupby)
@@ -111,9 +125,20 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     else:
         labels: list[Hashable] = [lab for lab, _ in groups]
         out["signal_fraction"] = xr.DataArray(fractions, dims=(groupby,), coords={groupby: labels})
-    out.attrs.update({"n_stimuli": n, "n_stimuli_dropped": halves.n_dropped, "n_repeats": halves.n_repeats,
-                      "repeat_split": halves.split, "n_constant_units": int(const.sum()),
-                      "correction": "Spearman-Brown 2r/(1+r)"})
-    return stamp(out, analysis="reliability",
-                 reference="Spearman 1910; Brown 1910; Stringer et al. 2019 Nature 571:361",
-                 options={"time": None if time is None else str(time), "groupby": groupby_requested}, inputs_from=ds)
+    out.attrs.update(
+        {
+            "n_stimuli": n,
+            "n_stimuli_dropped": halves.n_dropped,
+            "n_repeats": halves.n_repeats,
+            "repeat_split": halves.split,
+            "n_constant_units": int(const.sum()),
+            "correction": "Spearman-Brown 2r/(1+r)",
+        }
+    )
+    return stamp(
+        out,
+        analysis="reliability",
+        reference="Spearman 1910; Brown 1910; Stringer et al. 2019 Nature 571:361",
+        options={"time": None if time is None else str(time), "groupby": groupby_requested},
+        inputs_from=ds,
+    )

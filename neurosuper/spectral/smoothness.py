@@ -35,17 +35,22 @@ __all__ = ["smoothness", "intrinsic_dimension"]
 def _points(stimuli: Any) -> np.ndarray:
     if isinstance(stimuli, xr.Dataset):
         if "stimuli" not in stimuli:
-            raise AnalysisError("intrinsic_dimension: found a set without a 'stimuli' variable; expected the stimuli "
-                                "(images or features along 'stimulus'). Fix: pass d= or a set built with stimuli=.")
+            raise AnalysisError(
+                "intrinsic_dimension: found a set without a 'stimuli' variable; expected the stimuli "
+                "(images or features along 'stimulus'). Fix: pass d= or a set built with stimuli=."
+            )
         stimuli = stimuli["stimuli"]
     x = np.asarray(stimuli.values if isinstance(stimuli, xr.DataArray) else stimuli, dtype=np.float64)
     if x.ndim < 2 or x.shape[0] < 3:
-        raise AnalysisError(f"intrinsic_dimension: found stimuli of shape {x.shape}; expected (stimulus, ...) with at "
-                            "least 3 stimuli. Fix: pass one row (or image) per stimulus.")
+        raise AnalysisError(
+            f"intrinsic_dimension: found stimuli of shape {x.shape}; expected (stimulus, ...) with at "
+            "least 3 stimuli. Fix: pass one row (or image) per stimulus."
+        )
     x = x.reshape(x.shape[0], -1)
     if not np.isfinite(x).all():
-        raise AnalysisError("intrinsic_dimension: found non-finite stimulus values; expected finite numbers. "
-                            "Fix: drop or impute them.")
+        raise AnalysisError(
+            "intrinsic_dimension: found non-finite stimulus values; expected finite numbers. Fix: drop or impute them."
+        )
     return x
 
 
@@ -70,8 +75,9 @@ CI_METHODS = ("split", "gamma")
 MIN_SPLIT_POINTS = 20
 
 
-def intrinsic_dimension(stimuli: Any, *, ci: float = 0.95, ci_method: str = "split", n_splits: int = 30,
-                        seed: int = 0) -> xr.Dataset:
+def intrinsic_dimension(
+    stimuli: Any, *, ci: float = 0.95, ci_method: str = "split", n_splits: int = 30, seed: int = 0
+) -> xr.Dataset:
     """TwoNN maximum-likelihood intrinsic dimension of a point cloud (one point per stimulus).
 
     Parameters
@@ -107,24 +113,35 @@ def intrinsic_dimension(stimuli: Any, *, ci: float = 0.95, ci_method: str = "spl
     x = _points(stimuli)
     logmu, n_dup = _logmu(x)
     if n_dup:
-        warnings.warn(f"intrinsic_dimension: left out {n_dup} of {len(x)} stimuli with a duplicate (zero-distance "
-                      "neighbour).", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"intrinsic_dimension: left out {n_dup} of {len(x)} stimuli with a duplicate (zero-distance neighbour).",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
     ties = float(np.mean(logmu < 1e-9)) if len(logmu) else 0.0
     if ties > 0.5:
-        raise AnalysisError(f"intrinsic_dimension: {ties:.0%} of the stimuli are equidistant from their two nearest "
-                            "neighbours (a regular grid); TwoNN expects randomly sampled points. Fix: pass d= "
-                            "(e.g. d=1 for evenly spaced angles on a circle).")
+        raise AnalysisError(
+            f"intrinsic_dimension: {ties:.0%} of the stimuli are equidistant from their two nearest "
+            "neighbours (a regular grid); TwoNN expects randomly sampled points. Fix: pass d= "
+            "(e.g. d=1 for evenly spaced angles on a circle)."
+        )
     n = len(logmu)
     total = logmu.sum()
     if n < 3 or total <= 0:
-        raise AnalysisError(f"intrinsic_dimension: {n} distinct stimuli (sum log μ = {total:.3g}); expected at least 3 "
-                            "distinct points. Fix: pass more, distinct stimuli, or give d= directly.")
+        raise AnalysisError(
+            f"intrinsic_dimension: {n} distinct stimuli (sum log μ = {total:.3g}); expected at least 3 "
+            "distinct points. Fix: pass more, distinct stimuli, or give d= directly."
+        )
     d = (n - 1) / total
     used = ci_method
     if ci_method == "split" and len(x) < MIN_SPLIT_POINTS:
-        warnings.warn(f"intrinsic_dimension: {len(x)} points are too few for the split-half interval (expected at "
-                      f"least {MIN_SPLIT_POINTS}); gave the model-based Gamma interval, which is too narrow "
-                      "(neighbouring points share neighbours).", NeurosuperWarning, stacklevel=2)
+        warnings.warn(
+            f"intrinsic_dimension: {len(x)} points are too few for the split-half interval (expected at "
+            f"least {MIN_SPLIT_POINTS}); gave the model-based Gamma interval, which is too narrow "
+            "(neighbouring points share neighbours).",
+            NeurosuperWarning,
+            stacklevel=2,
+        )
         used = "gamma"
     if used == "gamma":
         lo, hi = gamma.ppf([(1 - ci) / 2, (1 + ci) / 2], a=n) / total
@@ -135,18 +152,31 @@ def intrinsic_dimension(stimuli: Any, *, ci: float = 0.95, ci_method: str = "spl
         for _ in range(n_splits):
             perm = rng.permutation(len(x))
             half = len(x) // 2
-            diffs.append(_twonn(x[perm[:half]]) - _twonn(x[perm[half:2 * half]]))
+            diffs.append(_twonn(x[perm[:half]]) - _twonn(x[perm[half : 2 * half]]))
         diffs = np.asarray(diffs)
         diffs = diffs[np.isfinite(diffs)]
         se = float(np.sqrt(np.mean(diffs**2) / 4)) if diffs.size else np.nan
         z = norm.ppf((1 + ci) / 2)
         lo, hi = d - z * se, d + z * se
-    out = xr.Dataset({"d": d, "d_se": se, "d_ci": ("bound", [lo, hi])}, coords={"bound": ["lower", "upper"]},
-                     attrs={"n_points": n, "n_duplicates": n_dup, "ci": float(ci), "method": "TwoNN MLE",
-                            "ci_method": used, "n_splits": int(n_splits) if used == "split" else 0})
-    return stamp(out, analysis="intrinsic_dimension", reference="Facco et al. 2017 Sci. Rep. 7:12140",
-                 options={"ci": ci, "ci_method": ci_method, "n_splits": n_splits, "seed": seed},
-                 inputs_from=stimuli if isinstance(stimuli, xr.Dataset | xr.DataArray) else None)
+    out = xr.Dataset(
+        {"d": d, "d_se": se, "d_ci": ("bound", [lo, hi])},
+        coords={"bound": ["lower", "upper"]},
+        attrs={
+            "n_points": n,
+            "n_duplicates": n_dup,
+            "ci": float(ci),
+            "method": "TwoNN MLE",
+            "ci_method": used,
+            "n_splits": int(n_splits) if used == "split" else 0,
+        },
+    )
+    return stamp(
+        out,
+        analysis="intrinsic_dimension",
+        reference="Facco et al. 2017 Sci. Rep. 7:12140",
+        options={"ci": ci, "ci_method": ci_method, "n_splits": n_splits, "seed": seed},
+        inputs_from=stimuli if isinstance(stimuli, xr.Dataset | xr.DataArray) else None,
+    )
 
 
 def smoothness(alpha: Any, *, d: float | None = None, stimuli: Any = None) -> xr.Dataset:
@@ -173,8 +203,10 @@ def smoothness(alpha: Any, *, d: float | None = None, stimuli: Any = None) -> xr
     alpha_ci = None
     if isinstance(alpha, xr.Dataset):
         if "alpha" not in alpha:
-            raise AnalysisError("smoothness: found a Dataset without 'alpha'; expected the result of powerlaw(). "
-                                "Fix: smoothness(powerlaw(spectrum), d=...).")
+            raise AnalysisError(
+                "smoothness: found a Dataset without 'alpha'; expected the result of powerlaw(). "
+                "Fix: smoothness(powerlaw(spectrum), d=...)."
+            )
         alpha_ci = alpha.get("alpha_ci")
         alpha = alpha["alpha"]
     a = alpha if isinstance(alpha, xr.DataArray) else xr.DataArray(float(alpha))
@@ -182,9 +214,11 @@ def smoothness(alpha: Any, *, d: float | None = None, stimuli: Any = None) -> xr
     bound_ci = None
     if d is None:
         if stimuli is None:
-            raise AnalysisError("smoothness: found neither d nor stimuli; expected the intrinsic dimension d of the "
-                                "stimulus set or the stimuli to estimate it. Fix: smoothness(alpha, d=2) or "
-                                "smoothness(alpha, stimuli=ds).")
+            raise AnalysisError(
+                "smoothness: found neither d nor stimuli; expected the intrinsic dimension d of the "
+                "stimulus set or the stimuli to estimate it. Fix: smoothness(alpha, d=2) or "
+                "smoothness(alpha, stimuli=ds)."
+            )
         est = intrinsic_dimension(stimuli)
         d_val = float(est["d"])
         out["d_ci"] = est["d_ci"]
@@ -207,6 +241,10 @@ def smoothness(alpha: Any, *, d: float | None = None, stimuli: Any = None) -> xr
     if "bound" not in out.coords and ("d_ci" in out or alpha_ci is not None):
         out = out.assign_coords(bound=["lower", "upper"])
     out.attrs["rule"] = "smooth (differentiable) code requires alpha > 1 + 2/d"
-    return stamp(out, analysis="smoothness",
-                 reference="Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975",
-                 options={"d": d}, inputs_from=stimuli if isinstance(stimuli, xr.Dataset) else None)
+    return stamp(
+        out,
+        analysis="smoothness",
+        reference="Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975",
+        options={"d": d},
+        inputs_from=stimuli if isinstance(stimuli, xr.Dataset) else None,
+    )

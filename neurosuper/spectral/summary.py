@@ -79,16 +79,21 @@ def _info(spec: xr.Dataset, key: str) -> Any:
 
 def _spectrum(spec: xr.Dataset, include_spectrum: bool) -> dict[str, Any]:
     point, _ = point_spectrum(spec)
-    out: dict[str, Any] = {"participation_ratio": _value(participation_ratio(spec)),
-                           "method": spec.attrs.get("method"), "n_stimuli": _info(spec, "n_stimuli"),
-                           "n_units": _info(spec, "n_units")}
+    out: dict[str, Any] = {
+        "participation_ratio": _value(participation_ratio(spec)),
+        "method": spec.attrs.get("method"),
+        "n_stimuli": _info(spec, "n_stimuli"),
+        "n_units": _info(spec, "n_units"),
+    }
     if include_spectrum:
         g = _group_dim(point, ("rank",))
         if g is None:
             out["variance"] = [v for v in _plain(point.values) if v is not None]
         else:
-            out["variance"] = {str(lab): [v for v in _plain(point.sel({g: lab}).values) if v is not None]
-                               for lab in point[g].values.tolist()}
+            out["variance"] = {
+                str(lab): [v for v in _plain(point.sel({g: lab}).values) if v is not None]
+                for lab in point[g].values.tolist()
+            }
     return out
 
 
@@ -104,16 +109,22 @@ def _powerlaw(fit: xr.Dataset) -> dict[str, Any]:
     else:
         alpha_ci = None
     ranks = fit.attrs.get("ranks")
-    return {"alpha": _value(alpha), "alpha_ci": alpha_ci, "ranks": _plain(ranks) if ranks is not None else None,
-            "r2": _value(fit["r2"])}
+    return {
+        "alpha": _value(alpha),
+        "alpha_ci": alpha_ci,
+        "ranks": _plain(ranks) if ranks is not None else None,
+        "r2": _value(fit["r2"]),
+    }
 
 
 def _one(result: xr.Dataset | xr.DataArray, include_spectrum: bool) -> dict[str, Any]:
     if isinstance(result, xr.DataArray):
         return {str(result.name or result.attrs.get("analysis", "value")): _value(result)}
     if not isinstance(result, xr.Dataset):
-        raise AnalysisError(f"summary: found a {type(result).__name__}; expected a result of neurosuper.spectral "
-                            "(an xarray Dataset or DataArray). Fix: summary(eigenspectrum(ds), powerlaw(spec)).")
+        raise AnalysisError(
+            f"summary: found a {type(result).__name__}; expected a result of neurosuper.spectral "
+            "(an xarray Dataset or DataArray). Fix: summary(eigenspectrum(ds), powerlaw(spec))."
+        )
     out: dict[str, Any] = {}
     if "variance" in result:
         out.update(_spectrum(result, include_spectrum))
@@ -124,27 +135,40 @@ def _one(result: xr.Dataset | xr.DataArray, include_spectrum: bool) -> dict[str,
         if "d_ci" in result:
             out["d_ci"] = _plain(result["d_ci"].values)
     elif "d" in result and "d_ci" in result:  # intrinsic_dimension
-        out.update({"d": _value(result["d"]), "d_ci": _plain(result["d_ci"].values),
-                    "d_ci_method": result.attrs.get("ci_method")})
+        out.update(
+            {
+                "d": _value(result["d"]),
+                "d_ci": _plain(result["d_ci"].values),
+                "d_ci_method": result.attrs.get("ci_method"),
+            }
+        )
     if "effective_rank" in result:  # dimensionality
         out.update({k: _value(result[k]) for k in ("participation_ratio", "effective_rank", "n_components")})
     if "reliability" in result:
-        out.update({"signal_fraction": _value(result["signal_fraction"]),
-                    "median_reliability": _num(float(result["reliability"].median(skipna=True))),
-                    "n_stimuli": _num(result.attrs.get("n_stimuli")), "n_units": int(result.sizes["unit"])})
+        out.update(
+            {
+                "signal_fraction": _value(result["signal_fraction"]),
+                "median_reliability": _num(float(result["reliability"].median(skipna=True))),
+                "n_stimuli": _num(result.attrs.get("n_stimuli")),
+                "n_units": int(result.sizes["unit"]),
+            }
+        )
     if "energy" in result:
         out.update({"energy": _value(result["energy"]), "energy_population": _value(result["energy_population"])})
     if "entropy_bound" in result:
         out.update({k: _value(result[k]) for k in ("entropy_bound", "capacity", "redundancy")})
     if not out:
-        raise AnalysisError(f"summary: found a Dataset with variables {sorted(map(str, result.data_vars))}; expected "
-                            "a result of neurosuper.spectral. Fix: pass eigenspectrum(), powerlaw(), "
-                            "reliability(), ... results.")
+        raise AnalysisError(
+            f"summary: found a Dataset with variables {sorted(map(str, result.data_vars))}; expected "
+            "a result of neurosuper.spectral. Fix: pass eigenspectrum(), powerlaw(), "
+            "reliability(), ... results."
+        )
     return out
 
 
-def summary(result: xr.Dataset | xr.DataArray, *more: xr.Dataset | xr.DataArray,
-            include_spectrum: bool = False) -> dict[str, Any]:
+def summary(
+    result: xr.Dataset | xr.DataArray, *more: xr.Dataset | xr.DataArray, include_spectrum: bool = False
+) -> dict[str, Any]:
     """Headline numbers of one or more spectral results, as one JSON-safe dict (later results win a key).
 
     * :func:`eigenspectrum`: ``participation_ratio``, ``method``, ``n_stimuli``, ``n_units`` (and, with

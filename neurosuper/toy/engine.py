@@ -111,8 +111,9 @@ def fit(p: Problem, *, backend: str = "numpy", progress: bool = False) -> Fit:
     return Fit(w=w, b=b, loss=evaluate(p, w, b, rng), history=hist, history_steps=_log_steps(p.steps))
 
 
-def _fit_numpy(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator,
-               progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit_numpy(
+    p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator, progress: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     opt = kernels.AdamW([w, b], lr=p.lr, weight_decay=p.weight_decay)
     log_at = _log_steps(p.steps)
     hist = np.zeros((p.n_instances, len(log_at)))
@@ -138,17 +139,24 @@ def _fit_numpy(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generato
     return w, b, hist
 
 
-def _fit_torch(p: Problem, w0: np.ndarray, b0: np.ndarray, rng: np.random.Generator,
-               progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit_torch(
+    p: Problem, w0: np.ndarray, b0: np.ndarray, rng: np.random.Generator, progress: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not torch_available():
-        raise fail("toy.train: backend", "'torch' but torch is not installed", "an installed torch",
-                   "pip install torch, or pass backend='numpy' (the same numbers)", AnalysisError)
+        raise fail(
+            "toy.train: backend",
+            "'torch' but torch is not installed",
+            "an installed torch",
+            "pip install torch, or pass backend='numpy' (the same numbers)",
+            AnalysisError,
+        )
     import torch
 
     w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
     b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.AdamW([w, b], lr=p.lr, weight_decay=p.weight_decay, betas=kernels.BETAS, eps=kernels.EPS,
-                            foreach=False)
+    opt = torch.optim.AdamW(
+        [w, b], lr=p.lr, weight_decay=p.weight_decay, betas=kernels.BETAS, eps=kernels.EPS, foreach=False
+    )
     imp = torch.from_numpy(np.ascontiguousarray(p.importance))
     kurt = torch.from_numpy(p.kurtosis) if p.kurtosis is not None else None
     log_at = _log_steps(p.steps)
@@ -185,6 +193,11 @@ def check_backend(backend: Any, *, caller: str) -> str:
     if backend not in ("numpy", "torch"):
         raise fail(f"{caller}: backend", repr(backend), "'numpy' or 'torch'", "pass backend='numpy'", AnalysisError)
     if backend == "torch" and not torch_available():
-        raise fail(f"{caller}: backend", "'torch' but torch is not installed", "an installed torch",
-                   "pip install torch, or pass backend='numpy' (the same numbers)", AnalysisError)
+        raise fail(
+            f"{caller}: backend",
+            "'torch' but torch is not installed",
+            "an installed torch",
+            "pip install torch, or pass backend='numpy' (the same numbers)",
+            AnalysisError,
+        )
     return backend

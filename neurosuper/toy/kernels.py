@@ -32,9 +32,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["init_weights", "sample_sparse", "sample_kurtotic", "elhage_loss", "elhage_loss_grad", "ElhageStep",
-           "elhage_forward",
-           "quadratic_loss", "quadratic_loss_grad", "quadratic_predict", "AdamW", "BETAS", "EPS"]
+__all__ = [
+    "init_weights",
+    "sample_sparse",
+    "sample_kurtotic",
+    "elhage_loss",
+    "elhage_loss_grad",
+    "ElhageStep",
+    "elhage_forward",
+    "quadratic_loss",
+    "quadratic_loss_grad",
+    "quadratic_predict",
+    "AdamW",
+    "BETAS",
+    "EPS",
+]
 
 BETAS = (0.9, 0.999)
 EPS = 1e-8
@@ -72,8 +84,9 @@ def elhage_forward(w: np.ndarray, b: np.ndarray, x: np.ndarray, *, relu: bool = 
     return h, (np.maximum(pre, 0.0) if relu else pre)
 
 
-def elhage_loss(w: np.ndarray, b: np.ndarray, x: np.ndarray, importance: np.ndarray, *,
-                relu: bool = True) -> np.ndarray:
+def elhage_loss(
+    w: np.ndarray, b: np.ndarray, x: np.ndarray, importance: np.ndarray, *, relu: bool = True
+) -> np.ndarray:
     """Per-instance loss (I,): ``mean_{batch, i} I_i (x_i − x'_i)²``."""
     _, out = elhage_forward(w, b, x, relu=relu)
     err = out - x
@@ -126,8 +139,9 @@ class ElhageStep:
         return gw, gb
 
 
-def elhage_loss_grad(w: np.ndarray, b: np.ndarray, x: np.ndarray, importance: np.ndarray, *, relu: bool = True,
-                     grad: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def elhage_loss_grad(
+    w: np.ndarray, b: np.ndarray, x: np.ndarray, importance: np.ndarray, *, relu: bool = True, grad: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Per-instance loss (I,) and the gradients (I, n, m), (I, n) of the summed loss (module docstring)."""
     loss = elhage_loss(w, b, x, importance, relu=relu)
     if not grad:
@@ -143,8 +157,9 @@ def quadratic_loss(w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosi
     return quadratic_loss_grad(w, b, importance, kurtosis, grad=False)[0]
 
 
-def quadratic_loss_grad(w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosis: np.ndarray, *,
-                        grad: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def quadratic_loss_grad(
+    w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosis: np.ndarray, *, grad: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Closed-form loss (I,) and its gradients (I, n, m), (I,) for the quadratic model."""
     g = np.matmul(w, np.swapaxes(w, 1, 2))
     diag = np.einsum("kii->ki", g)
@@ -195,9 +210,9 @@ class AdamW:
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
             if self.weight_decay:
                 p *= 1 - self.lr * self.weight_decay
-            m += (g - m) * (1 - b1)          # torch: exp_avg.lerp_(grad, 1 - beta1)
+            m += (g - m) * (1 - b1)  # torch: exp_avg.lerp_(grad, 1 - beta1)
             v *= b2
-            v += (1 - b2) * g * g             # torch: exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+            v += (1 - b2) * g * g  # torch: exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
             denom = np.sqrt(v)
             denom /= bc2_sqrt
             denom += self.eps

@@ -18,13 +18,23 @@ __all__ = ["quadratic_loss", "monte_carlo_loss"]
 def _weights(W: Any, b: Any, model: str, caller: str) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(W.transpose("feature", "hidden").values if isinstance(W, xr.DataArray) else W, dtype=np.float64)
     if w.ndim != 2 or not np.isfinite(w).all():
-        raise fail(f"{caller}: W", f"shape {w.shape}{'' if np.isfinite(w).all() else ' with NaN/inf'}",
-                   "a finite 2-D array (feature, hidden)", "pass result['W'] of toy.train", AnalysisError)
+        raise fail(
+            f"{caller}: W",
+            f"shape {w.shape}{'' if np.isfinite(w).all() else ' with NaN/inf'}",
+            "a finite 2-D array (feature, hidden)",
+            "pass result['W'] of toy.train",
+            AnalysisError,
+        )
     bias = np.asarray(b, dtype=np.float64)
     want = () if model == "quadratic" else (w.shape[0],)
     if bias.shape != want:
-        raise fail(f"{caller}: b", f"shape {bias.shape}", f"shape {want} for model={model!r}",
-                   "pass result['b'] of toy.train", AnalysisError)
+        raise fail(
+            f"{caller}: b",
+            f"shape {bias.shape}",
+            f"shape {want} for model={model!r}",
+            "pass result['b'] of toy.train",
+            AnalysisError,
+        )
     return w, bias
 
 
@@ -41,8 +51,17 @@ def quadratic_loss(W: Any, b: float, importance: Any, *, kurtosis: float) -> flo
     return float(kernels.quadratic_loss(w[None], bias[None], v[None], np.array([k]))[0])
 
 
-def monte_carlo_loss(W: Any, b: Any, importance: Any, *, model: str = "relu", density: float = DEFAULT_DENSITY,
-                     kurtosis: float | None = None, n_samples: int = 1_000_000, seed: int = 0) -> float:
+def monte_carlo_loss(
+    W: Any,
+    b: Any,
+    importance: Any,
+    *,
+    model: str = "relu",
+    density: float = DEFAULT_DENSITY,
+    kurtosis: float | None = None,
+    n_samples: int = 1_000_000,
+    seed: int = 0,
+) -> float:
     """The loss of a toy model estimated on ``n_samples`` inputs drawn from its input distribution.
 
     ReLU / linear: ``mean_{samples, i} I_i (x_i − x'_i)²`` (Elhage et al.); quadratic: ``mean (y − ŷ)²`` with

@@ -17,8 +17,9 @@ __all__ = ["response_set", "LAYERS"]
 LAYERS = ("hidden", "output")
 
 
-def response_set(result: xr.Dataset, *, n_stimuli: int = 2000, seed: int = 0,
-                 layers: Sequence[str] = ("hidden",)) -> xr.Dataset:
+def response_set(
+    result: xr.Dataset, *, n_stimuli: int = 2000, seed: int = 0, layers: Sequence[str] = ("hidden",)
+) -> xr.Dataset:
     """The ResponseSet of a model from :func:`~neurosuper.toy.train` (``system="network"``, ``measure="activation"``).
 
     Stimuli are ``n_stimuli`` inputs drawn (``seed``) from the model's input distribution (Elhage's sparse U[0, 1]
@@ -29,15 +30,24 @@ def response_set(result: xr.Dataset, *, n_stimuli: int = 2000, seed: int = 0,
     run on the toy model unchanged.
     """
     if not isinstance(result, xr.Dataset) or "W" not in result or result.attrs.get("analysis") != "toy.train":
-        raise fail("toy.response_set: result", f"a {type(result).__name__} "
-                   f"(analysis={getattr(result, 'attrs', {}).get('analysis')!r})", "the Dataset toy.train returns",
-                   "pass r = neurosuper.toy.train(...) (for a sweep, select one setting and train it)", AnalysisError)
+        raise fail(
+            "toy.response_set: result",
+            f"a {type(result).__name__} (analysis={getattr(result, 'attrs', {}).get('analysis')!r})",
+            "the Dataset toy.train returns",
+            "pass r = neurosuper.toy.train(...) (for a sweep, select one setting and train it)",
+            AnalysisError,
+        )
     n_stimuli = check_int("n_stimuli", n_stimuli, low=2, caller="toy.response_set")
     seed = check_int("seed", seed, low=0, caller="toy.response_set")
     bad = [x for x in layers if x not in LAYERS]
     if bad or not layers:
-        raise fail("toy.response_set: layers", repr(list(layers)), f"a non-empty subset of {list(LAYERS)}",
-                   "pass layers=('hidden',) or layers=('hidden', 'output')", AnalysisError)
+        raise fail(
+            "toy.response_set: layers",
+            repr(list(layers)),
+            f"a non-empty subset of {list(LAYERS)}",
+            "pass layers=('hidden',) or layers=('hidden', 'output')",
+            AnalysisError,
+        )
     model = result.attrs["model"]
     w = result["W"].transpose("feature", "hidden").values[None]
     b = np.asarray(result["b"].values)[None]
@@ -64,7 +74,12 @@ def response_set(result: xr.Dataset, *, n_stimuli: int = 2000, seed: int = 0,
         layer += ["output"] * out.shape[1]
     data = np.concatenate(blocks, axis=1)
     stimuli = xr.DataArray(x[0], dims=("stimulus", "feature"), coords={"feature": np.arange(x.shape[2])})
-    return from_array(data, unit=names, system="network", measure="activation", stimuli=stimuli,
-                      layer=("unit", np.asarray(layer)),
-                      attrs={"source": f"neurosuper.toy {model} model (n={w.shape[1]}, m={w.shape[2]})",
-                             "toy_seed": seed})
+    return from_array(
+        data,
+        unit=names,
+        system="network",
+        measure="activation",
+        stimuli=stimuli,
+        layer=("unit", np.asarray(layer)),
+        attrs={"source": f"neurosuper.toy {model} model (n={w.shape[1]}, m={w.shape[2]})", "toy_seed": seed},
+    )

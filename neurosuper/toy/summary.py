@@ -35,26 +35,54 @@ def summary(result: xr.Dataset, *, tol: float = DEFAULT_TOL) -> dict[str, Any]:
     """
     analysis = result.attrs.get("analysis", "") if isinstance(result, xr.Dataset) else ""
     if analysis not in ("toy.train", "toy.sweep", "toy.phase_diagram"):
-        raise fail("toy.summary", f"a result with analysis={analysis!r}", "a result of toy.train, toy.sweep or "
-                   "toy.phase_diagram", "pass the Dataset the toy function returned", AnalysisError)
-    head = {"analysis": analysis, "model": result.attrs.get("model"), "n_features": int(result.sizes["feature"]),
-            "n_hidden": int(result.sizes["hidden"]), "steps": result.attrs.get("steps"),
-            "weight_decay": result.attrs.get("weight_decay"), "backend": result.attrs.get("backend")}
+        raise fail(
+            "toy.summary",
+            f"a result with analysis={analysis!r}",
+            "a result of toy.train, toy.sweep or toy.phase_diagram",
+            "pass the Dataset the toy function returned",
+            AnalysisError,
+        )
+    head = {
+        "analysis": analysis,
+        "model": result.attrs.get("model"),
+        "n_features": int(result.sizes["feature"]),
+        "n_hidden": int(result.sizes["hidden"]),
+        "steps": result.attrs.get("steps"),
+        "weight_decay": result.attrs.get("weight_decay"),
+        "backend": result.attrs.get("backend"),
+    }
     if analysis == "toy.train":
         cap = result["capacity"].values
-        return {**head, "loss": _r(result["loss"], 6), "capacity": _r(cap), "capacity_sum": _r(cap.sum()),
-                "best_seed": int(result["best_seed"]), "n_seeds": int(result.sizes["seed"]), **_counts(cap, tol)}
+        return {
+            **head,
+            "loss": _r(result["loss"], 6),
+            "capacity": _r(cap),
+            "capacity_sum": _r(cap.sum()),
+            "best_seed": int(result["best_seed"]),
+            "n_seeds": int(result.sizes["seed"]),
+            **_counts(cap, tol),
+        }
     if analysis == "toy.phase_diagram":
         c2 = result["capacity"].sel(feature=1).values
-        return {**head, "agreement": _r(result["agreement"]),
-                "max_capacity_error": _r(np.abs(c2 - result["capacity_theory"].values).max()),
-                "n_points": int(c2.size), "tol": result.attrs.get("tol")}
+        return {
+            **head,
+            "agreement": _r(result["agreement"]),
+            "max_capacity_error": _r(np.abs(c2 - result["capacity_theory"].values).max()),
+            "n_points": int(c2.size),
+            "tol": result.attrs.get("tol"),
+        }
     dims = [d for d in result["loss"].dims]
     settings = []
     for idx in np.ndindex(*[result.sizes[d] for d in dims]):
         sel = {d: i for d, i in zip(dims, idx, strict=True)}
         one = result.isel(sel)
         cap = one["capacity"].values
-        settings.append({**{d: _r(result[d].values[i]) for d, i in sel.items()}, "loss": _r(one["loss"], 6),
-                         "capacity_sum": _r(cap.sum()), **_counts(cap, tol)})
+        settings.append(
+            {
+                **{d: _r(result[d].values[i]) for d, i in sel.items()},
+                "loss": _r(one["loss"], 6),
+                "capacity_sum": _r(cap.sum()),
+                **_counts(cap, tol),
+            }
+        )
     return {**head, "swept": dims, "settings": settings}

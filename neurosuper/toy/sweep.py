@@ -26,8 +26,10 @@ from .train import (
 
 __all__ = ["sweep", "phase_diagram", "phase_boundary", "phase_capacity", "PHASE_REFERENCE"]
 
-PHASE_REFERENCE = ("Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, arXiv 2210.01892, §3.2 (two features in one "
-                   "dimension: feature 2 of importance r is represented iff K > 3 and r > 2/(K − 1))")
+PHASE_REFERENCE = (
+    "Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, arXiv 2210.01892, §3.2 (two features in one "
+    "dimension: feature 2 of importance r is represented iff K > 3 and r > 2/(K − 1))"
+)
 
 
 def _values(name: str, value: Any, check, caller: str) -> tuple[np.ndarray, bool]:
@@ -38,8 +40,13 @@ def _values(name: str, value: Any, check, caller: str) -> tuple[np.ndarray, bool
         return np.array([check(value, caller)]), False
     vals = np.asarray([check(v, caller) for v in np.asarray(value, dtype=object).ravel()], dtype=np.float64)
     if len(vals) == 0:
-        raise fail(f"{caller}: {name}", "an empty sequence", "at least one value", f"pass e.g. {name}=[0.1, 0.05]",
-                   AnalysisError)
+        raise fail(
+            f"{caller}: {name}",
+            "an empty sequence",
+            "at least one value",
+            f"pass e.g. {name}=[0.1, 0.05]",
+            AnalysisError,
+        )
     return vals, True
 
 
@@ -47,11 +54,24 @@ def _ratio(value: Any, caller: str) -> float:
     return check_float("importance_ratio", value, low=0.0, low_open=True, caller=caller)
 
 
-def sweep(n_features: int, n_hidden: int, *, model: str = "relu", density: float | Sequence[float] = DEFAULT_DENSITY,
-          importance: float | Sequence[float] = 1.0, importance_ratio: Sequence[float] | None = None,
-          kurtosis: float | Sequence[float] | None = None, steps: int = 10_000, batch_size: int = 1024,
-          lr: float = 1e-3, n_seeds: int = 1, seed: int = 0, weight_decay: float | None = None,
-          backend: str = "numpy", progress: bool = True) -> xr.Dataset:
+def sweep(
+    n_features: int,
+    n_hidden: int,
+    *,
+    model: str = "relu",
+    density: float | Sequence[float] = DEFAULT_DENSITY,
+    importance: float | Sequence[float] = 1.0,
+    importance_ratio: Sequence[float] | None = None,
+    kurtosis: float | Sequence[float] | None = None,
+    steps: int = 10_000,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    n_seeds: int = 1,
+    seed: int = 0,
+    weight_decay: float | None = None,
+    backend: str = "numpy",
+    progress: bool = True,
+) -> xr.Dataset:
     """Train a toy model for every setting of a grid, all settings × seeds as ONE batched model.
 
     Parameters
@@ -78,8 +98,9 @@ def sweep(n_features: int, n_hidden: int, *, model: str = "relu", density: float
         (setting, feature). The same arguments give the same numbers.
     """
     caller = "toy.sweep"
-    c = check_common(n_features, n_hidden, model, steps, batch_size, lr, n_seeds, seed, weight_decay, backend,
-                     caller=caller)
+    c = check_common(
+        n_features, n_hidden, model, steps, batch_size, lr, n_seeds, seed, weight_decay, backend, caller=caller
+    )
     n = c["n_features"]
     base = resolve_importance(importance, n, caller=caller)
     dens, dens_swept = _values("density", density, lambda v, cl: check_density(v, cl), caller)
@@ -92,17 +113,26 @@ def sweep(n_features: int, n_hidden: int, *, model: str = "relu", density: float
         if kurtosis is None:
             kurt, kurt_swept = 1.0 / dens, dens_swept
         elif given and (len(kurt) != len(dens) or not np.allclose(dens, 1.0 / kurt, rtol=1e-9, atol=0.0)):
-            raise fail(f"{caller}: density and kurtosis", f"density={np.asarray(density).tolist()} and kurtosis="
-                       f"{np.asarray(kurtosis).tolist()}", "density == 1 / kurtosis for every setting",
-                       "pass only one of them", AnalysisError)
+            raise fail(
+                f"{caller}: density and kurtosis",
+                f"density={np.asarray(density).tolist()} and kurtosis={np.asarray(kurtosis).tolist()}",
+                "density == 1 / kurtosis for every setting",
+                "pass only one of them",
+                AnalysisError,
+            )
         if kurt_swept:
             dims.append("kurtosis")
             coords["kurtosis"] = kurt
             coords["density"] = ("kurtosis", 1.0 / kurt)
     else:
         if kurtosis is not None:
-            raise fail(f"{caller}: kurtosis", f"kurtosis for model={c['model']!r}", "kurtosis only for "
-                       "model='quadratic'", "pass density= instead, or model='quadratic'", AnalysisError)
+            raise fail(
+                f"{caller}: kurtosis",
+                f"kurtosis for model={c['model']!r}",
+                "kurtosis only for model='quadratic'",
+                "pass density= instead, or model='quadratic'",
+                AnalysisError,
+            )
         if dens_swept:
             dims.append("density")
             coords["density"] = dens
@@ -119,11 +149,19 @@ def sweep(n_features: int, n_hidden: int, *, model: str = "relu", density: float
         r = values.get("importance_ratio", ratios[0] if len(ratios) else 1.0)
         s_imp.append(base * r ** np.arange(n))
     reps = c["n_seeds"]
-    prob = engine.Problem(model=c["model"], n_features=n, n_hidden=c["n_hidden"],
-                          importance=np.repeat(np.array(s_imp), reps, axis=0), density=np.repeat(s_dens, reps),
-                          kurtosis=np.repeat(np.asarray(s_kurt, dtype=float), reps) if c["model"] == "quadratic"
-                          else None, steps=c["steps"], batch_size=c["batch_size"], lr=c["lr"],
-                          weight_decay=c["weight_decay"], seed=c["seed"])
+    prob = engine.Problem(
+        model=c["model"],
+        n_features=n,
+        n_hidden=c["n_hidden"],
+        importance=np.repeat(np.array(s_imp), reps, axis=0),
+        density=np.repeat(s_dens, reps),
+        kurtosis=np.repeat(np.asarray(s_kurt, dtype=float), reps) if c["model"] == "quadratic" else None,
+        steps=c["steps"],
+        batch_size=c["batch_size"],
+        lr=c["lr"],
+        weight_decay=c["weight_decay"],
+        seed=c["seed"],
+    )
     fitted = engine.fit(prob, backend=c["backend"], progress=progress)
     index_coords = {d: coords[d] for d in dims}
     ds = assemble(fitted, prob, seed_dims=("seed",), setting_dims=tuple(dims), setting_coords=index_coords)
@@ -135,11 +173,16 @@ def sweep(n_features: int, n_hidden: int, *, model: str = "relu", density: float
         ds["kurtosis"] = s_kurt[0]
     if "density" not in dims and "density" not in ds.coords:
         ds["density"] = s_dens[0]
-    ds.attrs.update(model=c["model"], backend=c["backend"], optimizer=OPTIMIZER, weight_decay=c["weight_decay"],
-                    swept=list(dims))
+    ds.attrs.update(
+        model=c["model"], backend=c["backend"], optimizer=OPTIMIZER, weight_decay=c["weight_decay"], swept=list(dims)
+    )
     options = dict(c)
-    options.update(density=np.asarray(s_dens).tolist(), kurtosis=kurtosis, importance=base,
-                   importance_ratio=None if importance_ratio is None else ratios)
+    options.update(
+        density=np.asarray(s_dens).tolist(),
+        kurtosis=kurtosis,
+        importance=base,
+        importance_ratio=None if importance_ratio is None else ratios,
+    )
     return stamp(ds, analysis="toy.sweep", reference=REFERENCES[c["model"]], options=options)
 
 
@@ -165,9 +208,18 @@ def phase_capacity(kurtosis: Any, importance_ratio: Any) -> np.ndarray:
     return np.where(k > 3, c / (a + c), 0.0)
 
 
-def phase_diagram(*, kurtosis: Sequence[float] | None = None, importance_ratio: Sequence[float] | None = None,
-                  steps: int = 10_000, lr: float = 1e-3, n_seeds: int = 8, seed: int = 0, tol: float = 1e-3,
-                  backend: str = "numpy", progress: bool = True) -> xr.Dataset:
+def phase_diagram(
+    *,
+    kurtosis: Sequence[float] | None = None,
+    importance_ratio: Sequence[float] | None = None,
+    steps: int = 10_000,
+    lr: float = 1e-3,
+    n_seeds: int = 8,
+    seed: int = 0,
+    tol: float = 1e-3,
+    backend: str = "numpy",
+    progress: bool = True,
+) -> xr.Dataset:
     """The quadratic model's n = 2, m = 1 phase diagram: trained points and the closed-form boundary.
 
     Trains :func:`sweep` ``(2, 1, model="quadratic")`` over ``kurtosis`` × ``importance_ratio`` (importances
@@ -196,8 +248,19 @@ def phase_diagram(*, kurtosis: Sequence[float] | None = None, importance_ratio: 
     tol = check_float("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True, caller="toy.phase_diagram")
     k = np.geomspace(1.5, 40.0, 14) if kurtosis is None else kurtosis
     r = np.linspace(0.05, 0.95, 19) if importance_ratio is None else importance_ratio
-    ds = sweep(2, 1, model="quadratic", kurtosis=list(np.ravel(k)), importance_ratio=list(np.ravel(r)), steps=steps,
-               lr=lr, n_seeds=n_seeds, seed=seed, backend=backend, progress=progress)
+    ds = sweep(
+        2,
+        1,
+        model="quadratic",
+        kurtosis=list(np.ravel(k)),
+        importance_ratio=list(np.ravel(r)),
+        steps=steps,
+        lr=lr,
+        n_seeds=n_seeds,
+        seed=seed,
+        backend=backend,
+        progress=progress,
+    )
     ds["represented"] = ds["capacity"].sel(feature=1, drop=True) > tol
     kk, rr = xr.broadcast(ds["kurtosis"], ds["importance_ratio"])
     ds["boundary"] = ("kurtosis", phase_boundary(ds["kurtosis"].values))
@@ -205,6 +268,18 @@ def phase_diagram(*, kurtosis: Sequence[float] | None = None, importance_ratio: 
     ds["capacity_theory"] = (("kurtosis", "importance_ratio"), phase_capacity(kk.values, rr.values))
     ds["agreement"] = (ds["represented"] == ds["represented_theory"]).mean()
     ds.attrs["tol"] = tol
-    return stamp(ds, analysis="toy.phase_diagram", reference=PHASE_REFERENCE,
-                 options={"kurtosis": np.ravel(k), "importance_ratio": np.ravel(r), "steps": steps, "lr": lr,
-                          "n_seeds": n_seeds, "seed": seed, "tol": tol, "backend": backend})
+    return stamp(
+        ds,
+        analysis="toy.phase_diagram",
+        reference=PHASE_REFERENCE,
+        options={
+            "kurtosis": np.ravel(k),
+            "importance_ratio": np.ravel(r),
+            "steps": steps,
+            "lr": lr,
+            "n_seeds": n_seeds,
+            "seed": seed,
+            "tol": tol,
+            "backend": backend,
+        },
+    )

@@ -26,8 +26,10 @@ OPTIMIZER = f"AdamW(betas={kernels.BETAS}, eps={kernels.EPS}), as torch.optim.Ad
 REFERENCES = {
     "relu": "Elhage et al. 2022, Toy Models of Superposition (ReLU-output model x' = ReLU(WᵀWx + b))",
     "linear": "Elhage et al. 2022, Toy Models of Superposition (linear model x' = WᵀWx + b)",
-    "quadratic": ("Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, arXiv 2210.01892, §3 (quadratic model "
-                  "ŷ = Σ_k (Σ_i W_ki x_i)² + b, closed-form loss)"),
+    "quadratic": (
+        "Scherlis, Sachan, Jermyn, Benton & Shlegeris 2022, arXiv 2210.01892, §3 (quadratic model "
+        "ŷ = Σ_k (Σ_i W_ki x_i)² + b, closed-form loss)"
+    ),
 }
 
 
@@ -42,13 +44,25 @@ DEFAULT_DENSITY: float = _DefaultDensity(1.0)
 
 
 def check_density(value: Any, caller: str) -> float:
-    return check_float("density", value, low=0.0, high=1.0, low_open=True, caller=caller,
-                       fix="pass a probability in (0, 1], e.g. density=0.05 (95 % of inputs are zero)")
+    return check_float(
+        "density",
+        value,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        caller=caller,
+        fix="pass a probability in (0, 1], e.g. density=0.05 (95 % of inputs are zero)",
+    )
 
 
 def check_kurtosis(value: Any, caller: str) -> float:
-    return check_float("kurtosis", value, low=1.0, caller=caller,
-                       fix="pass kurtosis >= 1 (sparse ±1 inputs of density 1/K have kurtosis K; K = 1 is dense)")
+    return check_float(
+        "kurtosis",
+        value,
+        low=1.0,
+        caller=caller,
+        fix="pass kurtosis >= 1 (sparse ±1 inputs of density 1/K have kurtosis K; K = 1 is dense)",
+    )
 
 
 def resolve_sparsity(model: str, density: Any, kurtosis: Any, *, caller: str) -> tuple[float, float | None]:
@@ -58,14 +72,23 @@ def resolve_sparsity(model: str, density: Any, kurtosis: Any, *, caller: str) ->
     if kurtosis is None:
         return density, (1.0 / density if model == "quadratic" else None)
     if model != "quadratic":
-        raise fail(f"{caller}: kurtosis", f"kurtosis={kurtosis!r} for model={model!r}",
-                   "kurtosis only for model='quadratic' (Elhage's inputs are set by density)",
-                   "pass density= instead, or model='quadratic'", AnalysisError)
+        raise fail(
+            f"{caller}: kurtosis",
+            f"kurtosis={kurtosis!r} for model={model!r}",
+            "kurtosis only for model='quadratic' (Elhage's inputs are set by density)",
+            "pass density= instead, or model='quadratic'",
+            AnalysisError,
+        )
     k = check_kurtosis(kurtosis, caller)
     if given and not np.isclose(density, 1.0 / k, rtol=1e-9, atol=0.0):
-        raise fail(f"{caller}: density and kurtosis", f"density={density!r} and kurtosis={kurtosis!r} "
-                   f"(sparse ±1 inputs of kurtosis {k:g} have density {1 / k:.6g})", "density == 1 / kurtosis",
-                   "pass only one of them", AnalysisError)
+        raise fail(
+            f"{caller}: density and kurtosis",
+            f"density={density!r} and kurtosis={kurtosis!r} "
+            f"(sparse ±1 inputs of kurtosis {k:g} have density {1 / k:.6g})",
+            "density == 1 / kurtosis",
+            "pass only one of them",
+            AnalysisError,
+        )
     return 1.0 / k, k
 
 
@@ -77,19 +100,44 @@ def resolve_importance(importance: Any, n_features: int, *, caller: str) -> np.n
         return np.full(n_features, v)
     arr = np.asarray(importance, dtype=np.float64) if not isinstance(importance, str) else np.asarray([])
     if arr.ndim != 1 or len(arr) != n_features:
-        raise fail(f"{caller}: importance", f"shape {arr.shape}", f"a number or {n_features} values (one per feature)",
-                   f"pass e.g. importance=0.7 ** np.arange({n_features})", AnalysisError)
+        raise fail(
+            f"{caller}: importance",
+            f"shape {arr.shape}",
+            f"a number or {n_features} values (one per feature)",
+            f"pass e.g. importance=0.7 ** np.arange({n_features})",
+            AnalysisError,
+        )
     if not np.isfinite(arr).all() or (arr < 0).any():
-        raise fail(f"{caller}: importance", "negative or non-finite values", "finite values >= 0",
-                   "pass e.g. importance=0.9 ** np.arange(n_features)", AnalysisError)
+        raise fail(
+            f"{caller}: importance",
+            "negative or non-finite values",
+            "finite values >= 0",
+            "pass e.g. importance=0.9 ** np.arange(n_features)",
+            AnalysisError,
+        )
     return arr
 
 
-def check_common(n_features: Any, n_hidden: Any, model: Any, steps: Any, batch_size: Any, lr: Any, n_seeds: Any,
-                 seed: Any, weight_decay: Any, backend: Any, *, caller: str) -> dict[str, Any]:
+def check_common(
+    n_features: Any,
+    n_hidden: Any,
+    model: Any,
+    steps: Any,
+    batch_size: Any,
+    lr: Any,
+    n_seeds: Any,
+    seed: Any,
+    weight_decay: Any,
+    backend: Any,
+    *,
+    caller: str,
+) -> dict[str, Any]:
     model = check_choice("model", model, MODELS, caller=caller)
-    wd = DEFAULT_WEIGHT_DECAY[model] if weight_decay is None else check_float("weight_decay", weight_decay, low=0.0,
-                                                                             caller=caller)
+    wd = (
+        DEFAULT_WEIGHT_DECAY[model]
+        if weight_decay is None
+        else check_float("weight_decay", weight_decay, low=0.0, caller=caller)
+    )
     return {
         "n_features": check_int("n_features", n_features, low=1, caller=caller),
         "n_hidden": check_int("n_hidden", n_hidden, low=1, caller=caller),
@@ -104,10 +152,23 @@ def check_common(n_features: Any, n_hidden: Any, model: Any, steps: Any, batch_s
     }
 
 
-def train(n_features: int, n_hidden: int, *, model: str = "relu", density: float = DEFAULT_DENSITY,
-          importance: float | Sequence[float] = 1.0, kurtosis: float | None = None, steps: int = 10_000,
-          batch_size: int = 1024, lr: float = 1e-3, n_seeds: int = 1, seed: int = 0, weight_decay: float | None = None,
-          backend: str = "numpy", progress: bool = True) -> xr.Dataset:
+def train(
+    n_features: int,
+    n_hidden: int,
+    *,
+    model: str = "relu",
+    density: float = DEFAULT_DENSITY,
+    importance: float | Sequence[float] = 1.0,
+    kurtosis: float | None = None,
+    steps: int = 10_000,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    n_seeds: int = 1,
+    seed: int = 0,
+    weight_decay: float | None = None,
+    backend: str = "numpy",
+    progress: bool = True,
+) -> xr.Dataset:
     """Train a toy model of superposition ``n_seeds`` times (one batched model) and keep the best seed.
 
     Models
@@ -154,15 +215,25 @@ def train(n_features: int, n_hidden: int, *, model: str = "relu", density: float
         (seed): each restart's index on the ``instance`` axis of the one batched array all were trained in.
     """
     caller = "toy.train"
-    c = check_common(n_features, n_hidden, model, steps, batch_size, lr, n_seeds, seed, weight_decay, backend,
-                     caller=caller)
+    c = check_common(
+        n_features, n_hidden, model, steps, batch_size, lr, n_seeds, seed, weight_decay, backend, caller=caller
+    )
     dens, kurt = resolve_sparsity(c["model"], density, kurtosis, caller=caller)
     imp = resolve_importance(importance, c["n_features"], caller=caller)
     n_inst = c["n_seeds"]
-    prob = engine.Problem(model=c["model"], n_features=c["n_features"], n_hidden=c["n_hidden"],
-                          importance=np.tile(imp, (n_inst, 1)), density=np.full(n_inst, dens),
-                          kurtosis=None if kurt is None else np.full(n_inst, kurt), steps=c["steps"],
-                          batch_size=c["batch_size"], lr=c["lr"], weight_decay=c["weight_decay"], seed=c["seed"])
+    prob = engine.Problem(
+        model=c["model"],
+        n_features=c["n_features"],
+        n_hidden=c["n_hidden"],
+        importance=np.tile(imp, (n_inst, 1)),
+        density=np.full(n_inst, dens),
+        kurtosis=None if kurt is None else np.full(n_inst, kurt),
+        steps=c["steps"],
+        batch_size=c["batch_size"],
+        lr=c["lr"],
+        weight_decay=c["weight_decay"],
+        seed=c["seed"],
+    )
     result = engine.fit(prob, backend=c["backend"], progress=progress)
     ds = assemble(result, prob, seed_dims=("seed",), setting_dims=(), setting_coords={})
     ds["importance"] = ("feature", imp)
@@ -175,8 +246,14 @@ def train(n_features: int, n_hidden: int, *, model: str = "relu", density: float
     return stamp(ds, analysis="toy.train", reference=REFERENCES[c["model"]], options=options)
 
 
-def assemble(result: engine.Fit, prob: engine.Problem, *, seed_dims: tuple[str, ...], setting_dims: tuple[str, ...],
-             setting_coords: dict[str, Any]) -> xr.Dataset:
+def assemble(
+    result: engine.Fit,
+    prob: engine.Problem,
+    *,
+    seed_dims: tuple[str, ...],
+    setting_dims: tuple[str, ...],
+    setting_coords: dict[str, Any],
+) -> xr.Dataset:
     """Dataset of a batched fit whose instances are laid out as ``setting_dims + ("seed",)`` (C order)."""
     sizes = tuple(len(setting_coords[d]) for d in setting_dims)
     n_seeds = prob.n_instances // int(np.prod(sizes, dtype=int))
@@ -193,8 +270,11 @@ def assemble(result: engine.Fit, prob: engine.Problem, *, seed_dims: tuple[str, 
     lead = (*setting_dims, "seed")
     quad = prob.model == "quadratic"
     b = result.b.reshape(shape) if quad else result.b.reshape(*shape, n)
-    b_best = (np.take_along_axis(b, take, axis=-1)[..., 0] if quad
-              else np.take_along_axis(b, take[..., None], axis=-2)[..., 0, :])
+    b_best = (
+        np.take_along_axis(b, take, axis=-1)[..., 0]
+        if quad
+        else np.take_along_axis(b, take[..., None], axis=-2)[..., 0, :]
+    )
     b_dims = setting_dims if quad else (*setting_dims, "feature")
     ds = xr.Dataset(
         {
@@ -210,13 +290,19 @@ def assemble(result: engine.Fit, prob: engine.Problem, *, seed_dims: tuple[str, 
             "loss_history": ((*lead, "step"), result.history.reshape(*shape, -1)),
             "instance": (lead, np.arange(prob.n_instances).reshape(shape)),
         },
-        coords={"feature": np.arange(n), "hidden": np.arange(m), "seed": np.arange(n_seeds),
-                "step": result.history_steps, **setting_coords},
+        coords={
+            "feature": np.arange(n),
+            "hidden": np.arange(m),
+            "seed": np.arange(n_seeds),
+            "step": result.history_steps,
+            **setting_coords,
+        },
     )
     ds["W"].attrs["long_name"] = "feature embeddings (rows W_i)"
     ds["instance"].attrs["long_name"] = "index of the model along the instance axis of the one batched training array"
     ds["capacity"].attrs.update(long_name="feature capacity C_i", units="dimensions")
-    ds["loss"].attrs["long_name"] = ("closed-form expected squared error" if quad else
-                                     f"importance-weighted MSE on {engine.N_EVAL} fresh samples")
+    ds["loss"].attrs["long_name"] = (
+        "closed-form expected squared error" if quad else f"importance-weighted MSE on {engine.N_EVAL} fresh samples"
+    )
     ds.attrs.update(n_features=n, n_hidden=m, steps=prob.steps, batch_size=prob.batch_size, lr=prob.lr)
     return ds

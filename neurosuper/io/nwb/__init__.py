@@ -15,5 +15,12 @@ from .read import load_nwb, nwb_sources
 from .simulate import SimulatedSession, simulate_session
 from .write import save_nwb, write_imaging_session, write_session
 
-__all__ = ["load_nwb", "nwb_sources", "write_session", "write_imaging_session", "save_nwb", "simulate_session",
-           "SimulatedSession"]
+__all__ = [
+    "load_nwb",
+    "nwb_sources",
+    "write_session",
+    "write_imaging_session",
+    "save_nwb",
+    "simulate_session",
+    "SimulatedSession",
+]

@@ -12,14 +12,25 @@ from ...errors import NeurosuperWarning, NWBLayoutError, fail
 __all__ = ["layout_error", "nwb_warning"]
 
 
-def layout_error(what: str, found: str, expected: str, fix: str, *, cli_fix: str | None = None,
-                 cli_what: str | None = None, cli_found: str | None = None,
-                 cli_expected: str | None = None) -> NWBLayoutError:
+def layout_error(
+    what: str,
+    found: str,
+    expected: str,
+    fix: str,
+    *,
+    cli_fix: str | None = None,
+    cli_what: str | None = None,
+    cli_found: str | None = None,
+    cli_expected: str | None = None,
+) -> NWBLayoutError:
     """``NWBLayoutError("<what>: found ...; expected .... Fix: <fix>")`` with ``cli_message`` the same sentence
     whose fix (and, where given, subject, finding and expectation) is written with CLI flags."""
     err = fail(what, found, expected, fix, cls=NWBLayoutError)
-    err.cli_message = (str(fail(cli_what or what, cli_found or found, cli_expected or expected, cli_fix,
-                                cls=NWBLayoutError)) if cli_fix is not None else None)
+    err.cli_message = (
+        str(fail(cli_what or what, cli_found or found, cli_expected or expected, cli_fix, cls=NWBLayoutError))
+        if cli_fix is not None
+        else None
+    )
     return err  # type: ignore[return-value]
 
 
@@ -28,4 +39,3 @@ def nwb_warning(message: str, *, cli: str | None = None) -> NeurosuperWarning:
     warning = NeurosuperWarning(message)
     warning.cli_message = cli  # type: ignore[attr-defined]
     return warning
-

@@ -36,8 +36,10 @@ class OpenedNWB:
 
 
 def _not_hdf5(source: str, head: bytes) -> FormatError:
-    return FormatError(f"file {source!r}: found a file starting with {head[:8]!r}, not the HDF5 signature; expected "
-                       "an NWB 2 file (HDF5). Fix: pass the .nwb file itself (NWB 1 and zarr-backed NWB are not read).")
+    return FormatError(
+        f"file {source!r}: found a file starting with {head[:8]!r}, not the HDF5 signature; expected "
+        "an NWB 2 file (HDF5). Fix: pass the .nwb file itself (NWB 1 and zarr-backed NWB are not read)."
+    )
 
 
 def _check_local(path: Path) -> None:
@@ -59,16 +61,18 @@ def _open_url(url: str, stack: contextlib.ExitStack) -> Any:
     try:
         import fsspec
     except ImportError:  # pragma: no cover - fsspec is installed with xarray/dask here
-        raise NWBLayoutError(f"path {url!r}: found a URL but fsspec is not installed; expected a local path or "
-                             "fsspec for remote reading. Fix: pip install fsspec aiohttp (or download the file).") \
-            from None
+        raise NWBLayoutError(
+            f"path {url!r}: found a URL but fsspec is not installed; expected a local path or "
+            "fsspec for remote reading. Fix: pip install fsspec aiohttp (or download the file)."
+        ) from None
     protocol = url.split("://", 1)[0]
     try:
         fs = fsspec.filesystem(protocol)
     except (ImportError, ValueError) as err:
-        raise NWBLayoutError(f"path {url!r}: fsspec cannot serve protocol {protocol!r} ({err}); expected an "
-                             "installed fsspec backend. Fix: install it (https needs aiohttp, s3 needs s3fs).") \
-            from None
+        raise NWBLayoutError(
+            f"path {url!r}: fsspec cannot serve protocol {protocol!r} ({err}); expected an "
+            "installed fsspec backend. Fix: install it (https needs aiohttp, s3 needs s3fs)."
+        ) from None
     try:
         kwargs = {"cache_type": "blockcache"} if protocol in ("http", "https") else {}
         fobj = stack.enter_context(fs.open(url, "rb", **kwargs))
@@ -105,15 +109,18 @@ def open_nwb(path: str | os.PathLike) -> Iterator[OpenedNWB]:
         try:
             h5 = stack.enter_context(h5py.File(h5_source, "r"))
         except OSError as err:
-            raise FormatError(f"file {source!r}: could not be opened as HDF5 ({err}); expected a complete NWB file. "
-                              "Fix: the file is probably truncated or corrupted — download or write it again.") \
-                from None
+            raise FormatError(
+                f"file {source!r}: could not be opened as HDF5 ({err}); expected a complete NWB file. "
+                "Fix: the file is probably truncated or corrupted — download or write it again."
+            ) from None
         version = h5.attrs.get("nwb_version")
         if version is None:
             top = sorted(h5.keys())[:8]
-            raise FormatError(f"file {source!r}: found an HDF5 file without an 'nwb_version' attribute (top-level "
-                              f"groups {top}); expected an NWB 2 file. Fix: pass an NWB file (neurosuper.load "
-                              "reads netCDF/zarr ResponseSets).")
+            raise FormatError(
+                f"file {source!r}: found an HDF5 file without an 'nwb_version' attribute (top-level "
+                f"groups {top}); expected an NWB 2 file. Fix: pass an NWB file (neurosuper.load "
+                "reads netCDF/zarr ResponseSets)."
+            )
         version = version.decode() if isinstance(version, bytes) else str(version)
         import pynwb
 
@@ -124,7 +131,9 @@ def open_nwb(path: str | os.PathLike) -> Iterator[OpenedNWB]:
                 warnings.simplefilter("ignore")
                 nwbfile = io.read()
         except Exception as err:  # hdmf raises many types for broken or truncated files
-            raise FormatError(f"file {source!r}: pynwb could not read the NWB tree ({type(err).__name__}: {err}); "
-                              "expected a complete NWB 2 file. Fix: the file is probably truncated or was written "
-                              "by a tool with a broken extension — validate it with nwbinspector.") from err
+            raise FormatError(
+                f"file {source!r}: pynwb could not read the NWB tree ({type(err).__name__}: {err}); "
+                "expected a complete NWB 2 file. Fix: the file is probably truncated or was written "
+                "by a tool with a broken extension — validate it with nwbinspector."
+            ) from err
         yield OpenedNWB(nwbfile=nwbfile, source=source, nwb_version=version)

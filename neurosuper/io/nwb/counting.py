@@ -22,8 +22,19 @@ import numpy as np
 from ...errors import NWBLayoutError
 from ._messages import layout_error
 
-__all__ = ["Windows", "EdgeLookup", "make_windows", "repeat_index", "count_in_windows", "count_binned",
-           "count_searched", "mean_in_windows", "available_memory", "check_allocation", "nice_number"]
+__all__ = [
+    "Windows",
+    "EdgeLookup",
+    "make_windows",
+    "repeat_index",
+    "count_in_windows",
+    "count_binned",
+    "count_searched",
+    "mean_in_windows",
+    "available_memory",
+    "check_allocation",
+    "nice_number",
+]
 
 #: bytes of working memory per window edge besides the responses (the edges, the edge index, per-unit counts)
 _EDGE_OVERHEAD = 5 * 8
@@ -60,9 +71,16 @@ def nice_number(value: float, *, down: bool = False) -> str:
     return f"{min(v for v in steps if v >= value * (1 - 1e-12)):g}"
 
 
-def check_allocation(n_bytes: float, result_bytes: float, *, what: str, shape: str,
-                     scale: Callable[[float], str], cli_scale: Callable[[float], str],
-                     cli_what: str | None = None) -> None:
+def check_allocation(
+    n_bytes: float,
+    result_bytes: float,
+    *,
+    what: str,
+    shape: str,
+    scale: Callable[[float], str],
+    cli_scale: Callable[[float], str],
+    cli_what: str | None = None,
+) -> None:
     """Raise :class:`NWBLayoutError` before allocating when ``n_bytes`` exceed the memory available.
 
     The message says how many GiB the result would need and how to shrink it: ``scale(factor)`` /
@@ -72,8 +90,10 @@ def check_allocation(n_bytes: float, result_bytes: float, *, what: str, shape: s
     if avail is None or n_bytes <= avail:
         return
     factor = n_bytes / (avail / 2)
-    found = (f"a result that would need {_gib(n_bytes)} GiB of memory ({shape}: the responses alone "
-             f"{_gib(result_bytes)} GiB, as float64) but {_gib(avail)} GiB are available")
+    found = (
+        f"a result that would need {_gib(n_bytes)} GiB of memory ({shape}: the responses alone "
+        f"{_gib(result_bytes)} GiB, as float64) but {_gib(avail)} GiB are available"
+    )
     expected = "a result that fits in memory"
     raise layout_error(what, found, expected, scale(factor), cli_fix=cli_scale(factor), cli_what=cli_what)
 
@@ -171,17 +191,30 @@ def _check_window(window: tuple[float, float]) -> tuple[float, float]:
     try:
         w0, w1 = (float(v) for v in window)
     except (TypeError, ValueError):
-        raise NWBLayoutError(f"window=: found {window!r}; expected (start, stop) in seconds relative to onset. "
-                             "Fix: e.g. window=(0.05, 0.25).") from None
+        raise NWBLayoutError(
+            f"window=: found {window!r}; expected (start, stop) in seconds relative to onset. "
+            "Fix: e.g. window=(0.05, 0.25)."
+        ) from None
     if not (np.isfinite(w0) and np.isfinite(w1)) or w1 <= w0:
-        raise layout_error(f"window=({w0}, {w1})", "stop <= start (or a non-finite value)",
-                           "stop > start, seconds relative to onset", "e.g. window=(0.05, 0.25)",
-                           cli_what=f"--window {w0} {w1}", cli_fix="e.g. --window 0.05 0.25")
+        raise layout_error(
+            f"window=({w0}, {w1})",
+            "stop <= start (or a non-finite value)",
+            "stop > start, seconds relative to onset",
+            "e.g. window=(0.05, 0.25)",
+            cli_what=f"--window {w0} {w1}",
+            cli_fix="e.g. --window 0.05 0.25",
+        )
     return w0, w1
 
 
-def _check_size(n_pres: int, n_bins: int, n_units: int, n_rows: int | None, window: tuple[float, float] | None,
-                bin_size: float | None) -> None:
+def _check_size(
+    n_pres: int,
+    n_bins: int,
+    n_units: int,
+    n_rows: int | None,
+    window: tuple[float, float] | None,
+    bin_size: float | None,
+) -> None:
     """The responses (``n_units`` x ``n_rows`` x ``n_bins``) and edges must fit in memory (before allocating)."""
     n_rows = n_pres if n_rows is None else n_rows
     result = 8.0 * n_units * n_rows * n_bins
@@ -190,29 +223,55 @@ def _check_size(n_pres: int, n_bins: int, n_units: int, n_rows: int | None, wind
     where = f"window=({window[0]:g}, {window[1]:g})" if window is not None else "each presentation's own interval"
     cli_where = f"--window {window[0]:g} {window[1]:g}" if window is not None else "each presentation's own interval"
     if bin_size is None:
-        check_allocation(needed, result, what=f"load_nwb over {where}", shape=shape,
-                         scale=lambda f: "fewer units (units=...) or presentations (rows=...)",
-                         cli_scale=lambda f: "load fewer units or presentations through the Python API "
-                                             "(load_nwb(..., units=..., rows=...))",
-                         cli_what=f"neurosuper nwb over {cli_where}")
+        check_allocation(
+            needed,
+            result,
+            what=f"load_nwb over {where}",
+            shape=shape,
+            scale=lambda f: "fewer units (units=...) or presentations (rows=...)",
+            cli_scale=lambda f: (
+                "load fewer units or presentations through the Python API (load_nwb(..., units=..., rows=...))"
+            ),
+            cli_what=f"neurosuper nwb over {cli_where}",
+        )
         return
     w0 = window[0] if window is not None else 0.0
     width = (window[1] - w0) if window is not None else n_bins * bin_size
 
     def scale(f: float) -> str:
-        return (f"a larger bin_size (e.g. bin_size={nice_number(bin_size * f)}), a shorter window (e.g. "
-                f"window=({w0:g}, {w0 + float(nice_number(width / f, down=True)):g})), or fewer units (units=...)")
+        return (
+            f"a larger bin_size (e.g. bin_size={nice_number(bin_size * f)}), a shorter window (e.g. "
+            f"window=({w0:g}, {w0 + float(nice_number(width / f, down=True)):g})), or fewer units (units=...)"
+        )
 
     def cli_scale(f: float) -> str:
-        return (f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * f)}), or a shorter window (e.g. "
-                f"--window {w0:g} {w0 + float(nice_number(width / f, down=True)):g})")
+        return (
+            f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * f)}), or a shorter window (e.g. "
+            f"--window {w0:g} {w0 + float(nice_number(width / f, down=True)):g})"
+        )
 
-    check_allocation(needed, result, what=f"load_nwb with bin_size={bin_size:g} over {where}", shape=shape,
-                     scale=scale, cli_scale=cli_scale, cli_what=f"--bin-size {bin_size:g} over {cli_where}")
+    check_allocation(
+        needed,
+        result,
+        what=f"load_nwb with bin_size={bin_size:g} over {where}",
+        shape=shape,
+        scale=scale,
+        cli_scale=cli_scale,
+        cli_what=f"--bin-size {bin_size:g} over {cli_where}",
+    )
 
 
-def make_windows(onset: np.ndarray, start: np.ndarray, stop: np.ndarray, *, window: tuple[float, float] | None,
-                 bin_size: float | None, what: str, n_units: int = 1, n_rows: int | None = None) -> Windows:
+def make_windows(
+    onset: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    *,
+    window: tuple[float, float] | None,
+    bin_size: float | None,
+    what: str,
+    n_units: int = 1,
+    n_rows: int | None = None,
+) -> Windows:
     """Edges of each presentation's window (and its time bins when ``bin_size`` is given).
 
     ``n_units`` and ``n_rows`` (rows of the result, default one per presentation) size the responses the windows
@@ -221,25 +280,36 @@ def make_windows(onset: np.ndarray, start: np.ndarray, stop: np.ndarray, *, wind
     if window is None:
         if not np.all(np.isfinite(stop)):
             n = int((~np.isfinite(stop)).sum())
-            found = (f"{n} of {len(stop)} presentations without a stop time (NaN stop_time, or an IndexSeries, "
-                     "which has onsets only) and no {}")
-            raise layout_error(what, found.format("window="), "window=(start, stop) in seconds relative to onset",
-                               "e.g. window=(0.0, 0.5)", cli_found=found.format("--window"),
-                               cli_expected="--window START STOP in seconds relative to onset",
-                               cli_fix="e.g. --window 0.0 0.5")
+            found = (
+                f"{n} of {len(stop)} presentations without a stop time (NaN stop_time, or an IndexSeries, "
+                "which has onsets only) and no {}"
+            )
+            raise layout_error(
+                what,
+                found.format("window="),
+                "window=(start, stop) in seconds relative to onset",
+                "e.g. window=(0.0, 0.5)",
+                cli_found=found.format("--window"),
+                cli_expected="--window START STOP in seconds relative to onset",
+                cli_fix="e.g. --window 0.0 0.5",
+            )
         if np.any(stop <= start):
             bad = int((stop <= start).sum())
-            raise NWBLayoutError(f"{what}: found {bad} presentations with stop_time <= start_time; expected "
-                                 "stop > start. Fix: pass window=(start, stop) relative to onset instead.")
+            raise NWBLayoutError(
+                f"{what}: found {bad} presentations with stop_time <= start_time; expected "
+                "stop > start. Fix: pass window=(start, stop) relative to onset instead."
+            )
         if bin_size is None:
             _check_size(len(onset), 1, n_units, n_rows, None, None)
             edges = np.stack([start, stop], axis=1)
             return _finish(edges, None, None)
         durations = stop - start
         if not np.allclose(durations, durations[0], rtol=0, atol=1e-9) or not np.allclose(start, onset):
-            raise NWBLayoutError(f"{what}: found presentations of different durations ({durations.min():.4g}.."
-                                 f"{durations.max():.4g} s) or onsets other than their start, with bin_size= and no "
-                                 "window=; expected one window for all. Fix: pass window=(start, stop).")
+            raise NWBLayoutError(
+                f"{what}: found presentations of different durations ({durations.min():.4g}.."
+                f"{durations.max():.4g} s) or onsets other than their start, with bin_size= and no "
+                "window=; expected one window for all. Fix: pass window=(start, stop)."
+            )
         window = (0.0, float(durations[0]))
     w0, w1 = _check_window(window)
     if bin_size is None:
@@ -249,11 +319,14 @@ def make_windows(onset: np.ndarray, start: np.ndarray, stop: np.ndarray, *, wind
     n_bins = (w1 - w0) / bin_size
     if abs(n_bins - round(n_bins)) > 1e-6 * max(1.0, n_bins):
         stop = w0 + max(1, int(n_bins)) * bin_size
-        raise layout_error(f"window=({w0}, {w1}) with bin_size={bin_size}",
-                           f"a window of {w1 - w0:.6g} s, not a whole number of bins",
-                           "stop - start = k * bin_size", f"e.g. window=({w0}, {stop:.6g})",
-                           cli_what=f"--window {w0} {w1} with --bin-size {bin_size}",
-                           cli_fix=f"e.g. --window {w0} {stop:.6g}")
+        raise layout_error(
+            f"window=({w0}, {w1}) with bin_size={bin_size}",
+            f"a window of {w1 - w0:.6g} s, not a whole number of bins",
+            "stop - start = k * bin_size",
+            f"e.g. window=({w0}, {stop:.6g})",
+            cli_what=f"--window {w0} {w1} with --bin-size {bin_size}",
+            cli_fix=f"e.g. --window {w0} {stop:.6g}",
+        )
     _check_size(len(onset), int(round(n_bins)), n_units, n_rows, (w0, w1), bin_size)
     k = np.arange(int(round(n_bins)) + 1)
     rel = w0 + k * bin_size
@@ -287,8 +360,9 @@ def repeat_index(codes: np.ndarray, onset: np.ndarray, n_ids: int) -> tuple[np.n
 def count_in_windows(times: np.ndarray, win: Windows) -> np.ndarray:
     """Spikes of one unit (sorted ``times``) in every bin: ``(n_presentations, n_bins)`` int64, half-open bins."""
     n_edges = win.edges.size
-    if win.monotonic and (win.lookup is not None
-                          or times.size * np.log2(n_edges + 2) < n_edges * np.log2(times.size + 2)):
+    if win.monotonic and (
+        win.lookup is not None or times.size * np.log2(n_edges + 2) < n_edges * np.log2(times.size + 2)
+    ):
         return count_binned(times, win)
     return count_searched(times, win)
 
@@ -322,9 +396,11 @@ def mean_in_windows(timestamps: np.ndarray, data: np.ndarray, win: Windows, what
     if np.any(n_frames == 0):
         bad = int((n_frames == 0).sum())
         rate = 1.0 / np.median(np.diff(timestamps)) if timestamps.size > 1 else float("nan")
-        raise NWBLayoutError(f"{what}: found {bad} windows/bins without any imaging frame (frame rate {rate:.3g} Hz, "
-                             f"frames {timestamps[0]:.4g}..{timestamps[-1]:.4g} s); expected at least one frame each. "
-                             "Fix: widen the window or bin_size, or drop presentations outside the recording.")
+        raise NWBLayoutError(
+            f"{what}: found {bad} windows/bins without any imaging frame (frame rate {rate:.3g} Hz, "
+            f"frames {timestamps[0]:.4g}..{timestamps[-1]:.4g} s); expected at least one frame each. "
+            "Fix: widen the window or bin_size, or drop presentations outside the recording."
+        )
     csum = np.zeros((data.shape[0] + 1, data.shape[1]), dtype=np.float64)
     np.cumsum(data, axis=0, dtype=np.float64, out=csum[1:])
     sums = csum[idx[:, 1:]] - csum[idx[:, :-1]]

@@ -52,9 +52,11 @@ def choose_roi_series(nwbfile: Any, source: str, *, measure: str, roi_series: st
         picked = [s for s in found if roi_series in (s.path, s.path.rsplit("/", 1)[-1])]
         if len(picked) != 1:
             what = "no" if not picked else f"{len(picked)}"
-            raise NWBLayoutError(f"roi_series={roi_series!r}: found {what} series of that name in {source!r} "
-                                 f"(series: {listing}); expected exactly one. Fix: pass the full path "
-                                 "'module/container/series'.")
+            raise NWBLayoutError(
+                f"roi_series={roi_series!r}: found {what} series of that name in {source!r} "
+                f"(series: {listing}); expected exactly one. Fix: pass the full path "
+                "'module/container/series'."
+            )
         return picked[0]
     wanted = _CONTAINER[measure]
     picked = [s for s in found if s.kind == wanted] or [s for s in found if s.kind == "RoiResponseSeries"]
@@ -63,10 +65,14 @@ def choose_roi_series(nwbfile: Any, source: str, *, measure: str, roi_series: st
     if not picked:
         other = {v: k for k, v in _CONTAINER.items()}
         hint = "; ".join(f"measure={other[s.kind]!r} reads {s.path!r}" for s in found if s.kind in other)
-        raise NWBLayoutError(f"file {source!r}: found no {wanted} RoiResponseSeries (series: {listing}); expected "
-                             f"one for measure={measure!r}. Fix: {hint or 'use a file with imaging data'}.")
-    raise NWBLayoutError(f"file {source!r}: found {len(picked)} {wanted} series ({listing}); expected one. "
-                         "Fix: choose one with roi_series='name'.")
+        raise NWBLayoutError(
+            f"file {source!r}: found no {wanted} RoiResponseSeries (series: {listing}); expected "
+            f"one for measure={measure!r}. Fix: {hint or 'use a file with imaging data'}."
+        )
+    raise NWBLayoutError(
+        f"file {source!r}: found {len(picked)} {wanted} series ({listing}); expected one. "
+        "Fix: choose one with roi_series='name'."
+    )
 
 
 def read_roi_series(chosen: RoiSeries, source: str) -> tuple[np.ndarray, Any, np.ndarray, dict[str, np.ndarray]]:
@@ -78,15 +84,19 @@ def read_roi_series(chosen: RoiSeries, source: str) -> tuple[np.ndarray, Any, np
     else:
         timestamps = float(series.starting_time or 0.0) + np.arange(n_frames) / float(series.rate)
     if timestamps.size > 1 and np.any(np.diff(timestamps) < 0):
-        raise NWBLayoutError(f"RoiResponseSeries {chosen.path!r} of {source!r}: found timestamps that are not "
-                             "sorted; expected increasing frame times. Fix: repair the file.")
+        raise NWBLayoutError(
+            f"RoiResponseSeries {chosen.path!r} of {source!r}: found timestamps that are not "
+            "sorted; expected increasing frame times. Fix: repair the file."
+        )
     rois = series.rois
     table = rois.table
     rows = np.asarray(rois.data[:], dtype=np.int64)
     ids = np.asarray(table.id.data[:])[rows]
     if len(set(ids.tolist())) != len(ids):
-        raise NWBLayoutError(f"RoiResponseSeries {chosen.path!r}: found repeated ROI ids {preview(ids)}; expected "
-                             "one column per distinct ROI. Fix: repair the file.")
+        raise NWBLayoutError(
+            f"RoiResponseSeries {chosen.path!r}: found repeated ROI ids {preview(ids)}; expected "
+            "one column per distinct ROI. Fix: repair the file."
+        )
     coords: dict[str, np.ndarray] = {}
     for col in table.columns:
         if col.name.lower() in ("unit", "stimulus", "repeat", "time", "id") or not is_scalar_column(table, col):
@@ -100,8 +110,15 @@ def read_roi_series(chosen: RoiSeries, source: str) -> tuple[np.ndarray, Any, np
     return timestamps, series.data, ids, coords
 
 
-def roi_means(timestamps: np.ndarray, data: Any, win: Windows, *, conversion: float = 1.0, offset: float = 0.0,
-              what: str = "imaging") -> np.ndarray:
+def roi_means(
+    timestamps: np.ndarray,
+    data: Any,
+    win: Windows,
+    *,
+    conversion: float = 1.0,
+    offset: float = 0.0,
+    what: str = "imaging",
+) -> np.ndarray:
     """``(n_presentations, n_bins, rois)``: each ROI's mean over the frames in each bin, read in column blocks."""
     n_frames = int(data.shape[0])
     n_rois = int(data.shape[1]) if len(data.shape) > 1 else 1

@@ -31,47 +31,68 @@ _MEASURES = ("spike_count", "spike_rate", "dff", "fluorescence")
 _IMAGING = ("dff", "fluorescence")
 
 
-def _check_args(stimulus: Any, window: Any, align: Any, bin_size: Any, measure: str, epochs: Any,
-                align_relative: Any) -> float | None:
-    if not (isinstance(align_relative, bool | np.bool_) or (isinstance(align_relative, str)
-                                                            and align_relative == "auto")):
-        raise NWBLayoutError(f"align_relative={align_relative!r}: found an unknown choice; expected True (align "
-                             "values are offsets from each row's start_time), False (absolute times) or 'auto'. "
-                             "Fix: leave the default 'auto', or pass align_relative=True or False.")
+def _check_args(
+    stimulus: Any, window: Any, align: Any, bin_size: Any, measure: str, epochs: Any, align_relative: Any
+) -> float | None:
+    if not (
+        isinstance(align_relative, bool | np.bool_) or (isinstance(align_relative, str) and align_relative == "auto")
+    ):
+        raise NWBLayoutError(
+            f"align_relative={align_relative!r}: found an unknown choice; expected True (align "
+            "values are offsets from each row's start_time), False (absolute times) or 'auto'. "
+            "Fix: leave the default 'auto', or pass align_relative=True or False."
+        )
     if align is None and align_relative != "auto":
-        raise NWBLayoutError(f"align_relative={align_relative!r} without align=: found nothing to align; expected it "
-                             "only with an align column. Fix: add align='column' (e.g. 'cue_start_time') or drop "
-                             "align_relative=.")
+        raise NWBLayoutError(
+            f"align_relative={align_relative!r} without align=: found nothing to align; expected it "
+            "only with an align column. Fix: add align='column' (e.g. 'cue_start_time') or drop "
+            "align_relative=."
+        )
     if measure not in _MEASURES:
-        raise NWBLayoutError(f"measure={measure!r}: found an unknown measure; expected one of {_MEASURES}. "
-                             "Fix: 'spike_count' (or 'spike_rate') for units, 'dff' or 'fluorescence' for imaging.")
+        raise NWBLayoutError(
+            f"measure={measure!r}: found an unknown measure; expected one of {_MEASURES}. "
+            "Fix: 'spike_count' (or 'spike_rate') for units, 'dff' or 'fluorescence' for imaging."
+        )
     if bin_size is not None:
         try:
             bin_size = float(bin_size)
         except (TypeError, ValueError):
             bin_size = float("nan")
         if not np.isfinite(bin_size) or bin_size <= 0:
-            raise NWBLayoutError(f"bin_size={bin_size!r}: found a non-positive or non-finite bin; expected a bin "
-                                 "width in seconds > 0. Fix: e.g. bin_size=0.05.")
+            raise NWBLayoutError(
+                f"bin_size={bin_size!r}: found a non-positive or non-finite bin; expected a bin "
+                "width in seconds > 0. Fix: e.g. bin_size=0.05."
+            )
     if stimulus == "bins":
         if bin_size is None:
-            raise NWBLayoutError("stimulus='bins': found no bin_size; expected the bin width in seconds. "
-                                 "Fix: stimulus='bins', bin_size=0.05.")
+            raise NWBLayoutError(
+                "stimulus='bins': found no bin_size; expected the bin width in seconds. "
+                "Fix: stimulus='bins', bin_size=0.05."
+            )
         if window is not None or align is not None:
-            raise NWBLayoutError("stimulus='bins' with window=/align=: found options for presentations; expected "
-                                 "time bins only. Fix: drop window= and align= (epochs= restricts the bins).")
+            raise NWBLayoutError(
+                "stimulus='bins' with window=/align=: found options for presentations; expected "
+                "time bins only. Fix: drop window= and align= (epochs= restricts the bins)."
+            )
     elif epochs is not None:
-        raise NWBLayoutError(f"epochs={epochs!r} without stimulus='bins': found an epoch selection for "
-                             "presentations; expected it only with time bins. Fix: add stimulus='bins', bin_size=...")
+        raise NWBLayoutError(
+            f"epochs={epochs!r} without stimulus='bins': found an epoch selection for "
+            "presentations; expected it only with time bins. Fix: add stimulus='bins', bin_size=..."
+        )
     return bin_size
 
 
 def _session_attrs(nwbfile: Any, source: str, nwb_version: str) -> dict[str, Any]:
     import pynwb
 
-    attrs: dict[str, Any] = {"system": "brain", "source": source, "loader": "neurosuper.load_nwb",
-                             "nwb_version": nwb_version, "pynwb_version": pynwb.__version__,
-                             "neurosuper_version": __version__}
+    attrs: dict[str, Any] = {
+        "system": "brain",
+        "source": source,
+        "loader": "neurosuper.load_nwb",
+        "nwb_version": nwb_version,
+        "pynwb_version": pynwb.__version__,
+        "neurosuper_version": __version__,
+    }
     for key in ("identifier", "session_id", "session_description", "institution", "lab"):
         value = getattr(nwbfile, key, None)
         if isinstance(value, str) and value:
@@ -104,15 +125,17 @@ def _layout(pres: Presentations, bins: bool) -> tuple[np.ndarray, np.ndarray, in
     return rep, n_repeats, int(n_repeats.max())
 
 
-def _spike_values(table: Any, rows: np.ndarray, win: Windows, out: np.ndarray, rate: bool,
-                  progress: bool) -> tuple[int, int]:
+def _spike_values(
+    table: Any, rows: np.ndarray, win: Windows, out: np.ndarray, rate: bool, progress: bool
+) -> tuple[int, int]:
     """Count every selected unit into ``out`` (``(unit, repeat * stimulus, bins)``, unit-major: each unit's
     counts, already arranged by :meth:`Windows.arrange`, are one contiguous write). NaN spike times are dropped by
     ``table.spike_times`` (counted in ``table.nan_dropped``)."""
     widths = None if not rate else win.widths if win.rows is None else win.widths[win.rows]
     n_resorted, total = 0, 0
-    bar = progress_bar(table.spike_times(rows), total=len(rows), desc="counting spikes", unit="unit",
-                       progress=progress, leave=False)
+    bar = progress_bar(
+        table.spike_times(rows), total=len(rows), desc="counting spikes", unit="unit", progress=progress, leave=False
+    )
     for u, (_, times, unsorted) in enumerate(bar):
         counts = count_in_windows(times, win)
         n_resorted += unsorted
@@ -238,15 +261,25 @@ def load_nwb(
                 span = (float(timestamps[0]), float(timestamps[-1])) if imaging else _spike_span(table, sel)
             pres = bin_presentations(nwbfile, source, bin_size=bin_size, epochs=epochs, span=span, n_units=len(sel))
             rep, n_repeats, n_rep = _layout(pres, bins)
-            win = make_windows(pres.onset, pres.start, pres.stop, window=None, bin_size=None, what="time bins",
-                               n_units=len(sel))
+            win = make_windows(
+                pres.onset, pres.start, pres.stop, window=None, bin_size=None, what="time bins", n_units=len(sel)
+            )
         else:
-            pres = resolve_presentations(nwbfile, source, stimulus=stimulus, align=align, rows=rows,
-                                         align_relative=align_relative)
+            pres = resolve_presentations(
+                nwbfile, source, stimulus=stimulus, align=align, rows=rows, align_relative=align_relative
+            )
             rep, n_repeats, n_rep = _layout(pres, bins)
             what = f"presentations ({pres.attrs.get('stimulus_source')} {pres.attrs.get('stimulus_table')!r})"
-            win = make_windows(pres.onset, pres.start, pres.stop, window=window, bin_size=bin_size, what=what,
-                               n_units=len(sel), n_rows=n_rep * len(pres.ids))
+            win = make_windows(
+                pres.onset,
+                pres.start,
+                pres.stop,
+                window=window,
+                bin_size=bin_size,
+                what=what,
+                n_units=len(sel),
+                n_rows=n_rep * len(pres.ids),
+            )
         attrs.update(pres.attrs)
         n_bins, n_ids = win.edges.shape[1] - 1, len(pres.ids)
         # unit-major storage: each unit is one contiguous slab; responses is a transposed view of it (no copy)
@@ -258,8 +291,14 @@ def load_nwb(
         source[dest] = np.arange(dest.size)
         if imaging:
             series = chosen.series
-            means = roi_means(timestamps, data, win, conversion=float(getattr(series, "conversion", 1.0) or 1.0),
-                              offset=float(getattr(series, "offset", 0.0) or 0.0), what=f"{chosen.path!r}")
+            means = roi_means(
+                timestamps,
+                data,
+                win,
+                conversion=float(getattr(series, "conversion", 1.0) or 1.0),
+                offset=float(getattr(series, "offset", 0.0) or 0.0),
+                what=f"{chosen.path!r}",
+            )
             slab[:] = means[source][:, :, sel].transpose(2, 0, 1)
         else:
             win.arrange(source)
@@ -267,9 +306,12 @@ def load_nwb(
             attrs["n_units_resorted"] = int(n_resorted)
             meta = _drop_nan_spikes(table, sel, meta, attrs)
             if total == 0:
-                warnings.warn(f"every count is zero: {len(sel)} units x {len(pres.codes)} windows hold no spike "
-                              "(silent units are data; check the window and the units selection)",
-                              NeurosuperWarning, stacklevel=2)
+                warnings.warn(
+                    f"every count is zero: {len(sel)} units x {len(pres.codes)} windows hold no spike "
+                    "(silent units are data; check the window and the units selection)",
+                    NeurosuperWarning,
+                    stacklevel=2,
+                )
     if not shown.all():  # NaN where a stimulus had fewer presentations
         slab[:, ~shown] = np.nan
     out = slab.reshape(len(sel), n_rep, n_ids, n_bins).transpose(1, 2, 3, 0)  # (repeat, stimulus, time, unit)
@@ -287,9 +329,11 @@ def _drop_nan_spikes(table: Any, sel: np.ndarray, meta: pd.DataFrame, attrs: dic
     if not rows:
         return meta
     n = attrs["n_spike_times_nan"]
-    message = (f"dropped {n} NaN spike times of {len(rows)} of {len(sel)} units (unit ids "
-               f"{preview(table.ids[rows])}): a NaN time lies in no window; n_spikes counts the remaining spikes "
-               "and attrs['n_spike_times_nan'] records the number dropped")
+    message = (
+        f"dropped {n} NaN spike times of {len(rows)} of {len(sel)} units (unit ids "
+        f"{preview(table.ids[rows])}): a NaN time lies in no window; n_spikes counts the remaining spikes "
+        "and attrs['n_spike_times_nan'] records the number dropped"
+    )
     warnings.warn(nwb_warning(message), stacklevel=3)
     meta = meta.copy()
     n_spikes = meta["n_spikes"].to_numpy().copy()
@@ -298,9 +342,19 @@ def _drop_nan_spikes(table: Any, sel: np.ndarray, meta: pd.DataFrame, attrs: dic
     return meta
 
 
-def _build(out: np.ndarray, pres: Presentations, win: Windows, sel: np.ndarray, meta: pd.DataFrame,
-           all_ids: np.ndarray, rep: np.ndarray, n_repeats: np.ndarray, bins: bool, attrs: dict[str, Any],
-           bin_size: float | None) -> xr.Dataset:
+def _build(
+    out: np.ndarray,
+    pres: Presentations,
+    win: Windows,
+    sel: np.ndarray,
+    meta: pd.DataFrame,
+    all_ids: np.ndarray,
+    rep: np.ndarray,
+    n_repeats: np.ndarray,
+    bins: bool,
+    attrs: dict[str, Any],
+    bin_size: float | None,
+) -> xr.Dataset:
     has_time = win.time is not None
     dims = ["repeat", "stimulus", "time", "unit"]
     data = out
@@ -316,12 +370,20 @@ def _build(out: np.ndarray, pres: Presentations, win: Windows, sel: np.ndarray, 
     coords.update(units_table_coords(meta, sel))
     if has_time:
         coords["time"] = win.time
-    attrs.update(window=list(win.window) if win.window is not None else None,
-                 n_presentations=int(len(pres.codes)))
+    attrs.update(window=list(win.window) if win.window is not None else None, n_presentations=int(len(pres.codes)))
     if bin_size is not None:
         attrs["bin_size"] = float(bin_size)
-    ds = from_array(data, dims=tuple(dims), stimulus=_plain(pres.ids), unit=all_ids[sel], system="brain",
-                    measure=attrs["measure"], stimuli=pres.stimuli, attrs=attrs, **coords)
+    ds = from_array(
+        data,
+        dims=tuple(dims),
+        stimulus=_plain(pres.ids),
+        unit=all_ids[sel],
+        system="brain",
+        measure=attrs["measure"],
+        stimuli=pres.stimuli,
+        attrs=attrs,
+        **coords,
+    )
     if not bins:
         onset = np.full((out.shape[0], len(pres.ids)), np.nan)
         onset[rep, pres.codes] = pres.onset

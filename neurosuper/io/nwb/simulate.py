@@ -72,8 +72,9 @@ class SimulatedSession:
         Images/IndexSeries, the presentations table only)."""
         from .write import write_session
 
-        return write_session(path, self.spike_times, self.presentations, self.images if images else None,
-                             units=self.units, **kwargs)
+        return write_session(
+            path, self.spike_times, self.presentations, self.images if images else None, units=self.units, **kwargs
+        )
 
 
 def _uniform_in(rng: np.random.Generator, starts: np.ndarray, counts: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -113,16 +114,20 @@ def simulate_session(
         All randomness comes from ``numpy.random.default_rng(seed)``.
     """
     if min(n_units, n_stimuli, n_repeats) < 1 or not duration > 4 * _EDGE or not gap > 4 * _EDGE or start <= 0:
-        raise NWBLayoutError(f"simulate_session: found n_units={n_units}, n_stimuli={n_stimuli}, n_repeats="
-                             f"{n_repeats}, duration={duration}, gap={gap}; expected counts >= 1 and positive times. "
-                             "Fix: e.g. simulate_session(n_units=8, n_stimuli=6, n_repeats=3).")
+        raise NWBLayoutError(
+            f"simulate_session: found n_units={n_units}, n_stimuli={n_stimuli}, n_repeats="
+            f"{n_repeats}, duration={duration}, gap={gap}; expected counts >= 1 and positive times. "
+            "Fix: e.g. simulate_session(n_units=8, n_stimuli=6, n_repeats=3)."
+        )
     rng = np.random.default_rng(seed)
     if rates is None:
         rates = rng.uniform(0.0, max_rate, (n_stimuli, n_units))
     rates = np.asarray(rates, dtype=np.float64)
     if rates.shape != (n_stimuli, n_units) or np.any(rates < 0):
-        raise NWBLayoutError(f"rates: found shape {rates.shape}; expected non-negative ({n_stimuli}, {n_units}) Hz. "
-                             "Fix: one rate per stimulus and unit.")
+        raise NWBLayoutError(
+            f"rates: found shape {rates.shape}; expected non-negative ({n_stimuli}, {n_units}) Hz. "
+            "Fix: one rate per stimulus and unit."
+        )
     stim = np.concatenate([rng.permutation(n_stimuli) for _ in range(n_repeats)])
     keep = rng.random(stim.size) >= drop
     keep[np.unique(stim, return_index=True)[1]] = True
@@ -143,13 +148,33 @@ def simulate_session(
         trains.append(rng.permutation(times) if unsorted else np.sort(times))
     width = max(3, len(str(n_stimuli - 1)))  # zero-padded, so sorted ids are in stimulus order
     ids = np.asarray([f"img{i:0{width}d}" for i in range(n_stimuli)])
-    table = pd.DataFrame({"start_time": starts, "stop_time": starts + duration, "stimulus": ids[stim],
-                          "category": np.asarray([f"cat{i % 3}" for i in range(n_stimuli)])[stim], "repeat": rep})
-    units = pd.DataFrame({"quality": np.where(np.arange(n_units) % 4 == 3, "mua", "good"),
-                          "depth": 100.0 + 25.0 * np.arange(n_units),
-                          "area": np.where(np.arange(n_units) < (n_units + 1) // 2, "VISp", "VISl")},
-                         index=pd.Index(np.arange(n_units) + 1, name="unit"))
+    table = pd.DataFrame(
+        {
+            "start_time": starts,
+            "stop_time": starts + duration,
+            "stimulus": ids[stim],
+            "category": np.asarray([f"cat{i % 3}" for i in range(n_stimuli)])[stim],
+            "repeat": rep,
+        }
+    )
+    units = pd.DataFrame(
+        {
+            "quality": np.where(np.arange(n_units) % 4 == 3, "mua", "good"),
+            "depth": 100.0 + 25.0 * np.arange(n_units),
+            "area": np.where(np.arange(n_units) < (n_units + 1) // 2, "VISp", "VISl"),
+        },
+        index=pd.Index(np.arange(n_units) + 1, name="unit"),
+    )
     images = rng.uniform(0.0, 1.0, (n_stimuli, *tuple(image_shape)))
-    return SimulatedSession(spike_times=trains, presentations=table, images=images, rates=rates, counts=counts,
-                            units=units, stimulus_ids=ids, duration=float(duration), gap=float(gap),
-                            baseline_rate=float(baseline_rate))
+    return SimulatedSession(
+        spike_times=trains,
+        presentations=table,
+        images=images,
+        rates=rates,
+        counts=counts,
+        units=units,
+        stimulus_ids=ids,
+        duration=float(duration),
+        gap=float(gap),
+        baseline_rate=float(baseline_rate),
+    )

@@ -26,11 +26,32 @@ from .counting import check_allocation, nice_number
 __all__ = ["Candidate", "Presentations", "find_candidates", "resolve_presentations", "STIMULUS_COLUMNS"]
 
 #: Column names taken as the stimulus identity of a table, in order of preference.
-STIMULUS_COLUMNS = ("stimulus_id", "image_id", "image_name", "image_index", "image", "frame", "condition",
-                    "stimulus", "stimulus_name", "trial_type")
+STIMULUS_COLUMNS = (
+    "stimulus_id",
+    "image_id",
+    "image_name",
+    "image_index",
+    "image",
+    "frame",
+    "condition",
+    "stimulus",
+    "stimulus_name",
+    "trial_type",
+)
 _NOT_PRESENTATIONS = ("trials", "epochs", "invalid_times")
-_RESERVED = {"unit", "stimulus", "repeat", "time", "responses", "stimuli", "onset", "n_repeats", "start_time",
-             "stop_time", "id"}
+_RESERVED = {
+    "unit",
+    "stimulus",
+    "repeat",
+    "time",
+    "responses",
+    "stimuli",
+    "onset",
+    "n_repeats",
+    "start_time",
+    "stop_time",
+    "id",
+}
 
 
 @dataclass
@@ -52,8 +73,10 @@ class Candidate:
         else:
             stop = "onsets only (--window START STOP required)" if cli else "onsets only (window= required)"
         cols = f", columns {self.columns}" if self.columns else ""
-        return (f"{self.kind} {self.name!r} ({self.n_presentations} presentations, {stop}{cols}): "
-                f"{self.cli if cli else self.argument}")
+        return (
+            f"{self.kind} {self.name!r} ({self.n_presentations} presentations, {stop}{cols}): "
+            f"{self.cli if cli else self.argument}"
+        )
 
 
 @dataclass
@@ -79,8 +102,11 @@ def _index_series(nwbfile: Any) -> dict[str, Any]:
 
 def _tables(nwbfile: Any) -> dict[str, Any]:
     special = {id(t) for t in (nwbfile.trials, nwbfile.epochs, nwbfile.invalid_times) if t is not None}
-    return {name: t for name, t in (nwbfile.intervals or {}).items()
-            if name not in _NOT_PRESENTATIONS and id(t) not in special}
+    return {
+        name: t
+        for name, t in (nwbfile.intervals or {}).items()
+        if name not in _NOT_PRESENTATIONS and id(t) not in special
+    }
 
 
 def _auto_column(columns: list[str]) -> str | None:
@@ -108,8 +134,11 @@ def find_candidates(nwbfile: Any) -> list[Candidate]:
     """Every presentation source of an open NWB file, in order of preference."""
     out = []
     for name, series in _index_series(nwbfile).items():
-        out.append(Candidate("IndexSeries", name, f"stimulus={name!r}", int(series.data.shape[0]), False,
-                             cli=f"--stimulus {name}"))
+        out.append(
+            Candidate(
+                "IndexSeries", name, f"stimulus={name!r}", int(series.data.shape[0]), False, cli=f"--stimulus {name}"
+            )
+        )
     for name, table in _tables(nwbfile).items():
         out.append(_table_candidate("TimeIntervals", name, table))
     if nwbfile.trials is not None:
@@ -120,16 +149,20 @@ def find_candidates(nwbfile: Any) -> list[Candidate]:
 def _candidates_message(cands: list[Candidate], *, cli: bool = False, both: bool = False) -> str:
     """One line per candidate with the argument picking it (``cli``: the flag; ``both``: the argument, then the
     flag), then the time-bins alternative."""
+
     def line(c: Candidate) -> str:
         return f"  - {c.describe(cli=cli)}" + (f"   [neurosuper nwb: {c.cli}]" if both and not cli else "")
 
     lines = [line(c) for c in cands]
     if cli:
-        lines.append("  - time bins instead of presentations: --stimulus bins --bin-size 0.05 "
-                     "(optionally --epochs NAME)")
+        lines.append(
+            "  - time bins instead of presentations: --stimulus bins --bin-size 0.05 (optionally --epochs NAME)"
+        )
     else:
-        lines.append("  - time bins instead of presentations: stimulus='bins', bin_size=0.05 (optionally epochs=...)"
-                     + ("   [neurosuper nwb: --stimulus bins --bin-size 0.05]" if both else ""))
+        lines.append(
+            "  - time bins instead of presentations: stimulus='bins', bin_size=0.05 (optionally epochs=...)"
+            + ("   [neurosuper nwb: --stimulus bins --bin-size 0.05]" if both else "")
+        )
     return "\n".join(lines)
 
 
@@ -143,30 +176,39 @@ def _choose(nwbfile: Any, source: str) -> tuple[Candidate, list[str]]:
     cands = find_candidates(nwbfile)
     if not cands:
         raise layout_error(
-            f"file {source!r}", "no presentations (no IndexSeries in nwbfile.stimulus, no TimeIntervals table, no "
-            "trials table)", "stimulus presentations",
+            f"file {source!r}",
+            "no presentations (no IndexSeries in nwbfile.stimulus, no TimeIntervals table, no trials table)",
+            "stimulus presentations",
             "for spontaneous activity use stimulus='bins', bin_size=0.05 (and epochs='name' to bin only an epoch)",
             cli_fix="for spontaneous activity use --stimulus bins --bin-size 0.05 (and --epochs NAME to bin only "
-                    "an epoch)")
+            "an epoch)",
+        )
     groups = _distinct_sources(nwbfile, cands)
     if len(groups) == 1:
         chosen = groups[0][0]
         if chosen.kind == "trials" and not _auto_column(chosen.columns):
             found = "a trials table without an obvious stimulus column and no {} choice"
             raise layout_error(
-                f"file {source!r}", found.format("stimulus="), f"one of the columns {list(STIMULUS_COLUMNS)}, or a "
-                "choice", f"pick the column(s) with\n{_candidates_message(cands, both=True)}",
+                f"file {source!r}",
+                found.format("stimulus="),
+                f"one of the columns {list(STIMULUS_COLUMNS)}, or a choice",
+                f"pick the column(s) with\n{_candidates_message(cands, both=True)}",
                 cli_fix=f"pick the column(s) with\n{_candidates_message(cands, cli=True)}",
-                cli_found=found.format("--stimulus"))
+                cli_found=found.format("--stimulus"),
+            )
         return chosen, [c.name for c in groups[0][1:]]
     kinds = {k: sum(c.kind == k for c in cands) for k in ("IndexSeries", "TimeIntervals", "trials")}
     summary = ", ".join(_count(n, f"{k} candidate") for k, n in kinds.items() if n)
     found = f"{_count(len(groups), 'presentation source')} ({summary}) and no {{}} choice"
     expected = "the source to read named explicitly (neurosuper never picks one of several)"
-    raise layout_error(f"file {source!r}", found.format("stimulus="), expected,
-                       f"pick one with\n{_candidates_message(cands, both=True)}",
-                       cli_fix=f"pick one with\n{_candidates_message(cands, cli=True)}",
-                       cli_found=found.format("--stimulus"))
+    raise layout_error(
+        f"file {source!r}",
+        found.format("stimulus="),
+        expected,
+        f"pick one with\n{_candidates_message(cands, both=True)}",
+        cli_fix=f"pick one with\n{_candidates_message(cands, cli=True)}",
+        cli_found=found.format("--stimulus"),
+    )
 
 
 def _series_labels(series: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -207,8 +249,11 @@ def _distinct_sources(nwbfile: Any, cands: list[Candidate]) -> list[list[Candida
     if len(cands) == 1:
         return [cands]
     series = _index_series(nwbfile)
-    tables = {c.name: (nwbfile.trials if c.kind == "trials" else nwbfile.intervals[c.name]) for c in cands
-              if c.kind != "IndexSeries"}
+    tables = {
+        c.name: (nwbfile.trials if c.kind == "trials" else nwbfile.intervals[c.name])
+        for c in cands
+        if c.kind != "IndexSeries"
+    }
     groups: list[list[Candidate]] = []
     joined: set[str] = set()
     for cand in cands:
@@ -218,8 +263,13 @@ def _distinct_sources(nwbfile: Any, cands: list[Candidate]) -> list[list[Candida
         labels = _series_labels(series[cand.name])
         for other in cands:
             column = _auto_column(other.columns)
-            if (labels is None or other.kind == "IndexSeries" or other.name in joined or column is None
-                    or other.n_presentations != cand.n_presentations):
+            if (
+                labels is None
+                or other.kind == "IndexSeries"
+                or other.name in joined
+                or column is None
+                or other.n_presentations != cand.n_presentations
+            ):
                 continue
             if _same_presentations(labels, _table_labels(tables[other.name], column)):
                 group.append(other)
@@ -247,14 +297,17 @@ def _check_missing(frame: pd.DataFrame, columns: list[str], what: str, source: s
         missing = values.isna() | values.astype(str).isin(["", "nan", "None"])
         if missing.any():
             rows = frame.index[missing.to_numpy()]
-            raise NWBLayoutError(f"{what} of {source!r}: found {int(missing.sum())} rows with missing values in "
-                                 f"stimulus column {col!r} (row ids {preview(rows)}); expected a value in every "
-                                 f"row. Fix: drop those rows with rows=lambda t: t[{col!r}].notna(), or choose "
-                                 "another column.")
+            raise NWBLayoutError(
+                f"{what} of {source!r}: found {int(missing.sum())} rows with missing values in "
+                f"stimulus column {col!r} (row ids {preview(rows)}); expected a value in every "
+                f"row. Fix: drop those rows with rows=lambda t: t[{col!r}].notna(), or choose "
+                "another column."
+            )
 
 
-def ids_from_columns(frame: pd.DataFrame, columns: list[str], what: str, source: str
-                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def ids_from_columns(
+    frame: pd.DataFrame, columns: list[str], what: str, source: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """``(codes, ids, coords)``: one id per distinct combination of ``columns`` (joined with ``"|"``), sorted."""
     _check_missing(frame, columns, what, source)
     parts = [_as_ids(np.asarray(frame[c].to_numpy())) for c in columns]
@@ -297,11 +350,15 @@ def _apply_rows(frame: pd.DataFrame, rows: Any, what: str) -> tuple[pd.DataFrame
     mask = rows(frame.copy()) if callable(rows) else rows
     mask = np.asarray(mask.values if isinstance(mask, pd.Series) else mask)
     if mask.dtype != bool or mask.shape != (len(frame),):
-        raise NWBLayoutError(f"rows= for {what}: found {mask.dtype} of shape {mask.shape}; expected a boolean "
-                             f"mask of shape ({len(frame)},), one per row. Fix: rows=lambda t: t.is_good == 1.")
+        raise NWBLayoutError(
+            f"rows= for {what}: found {mask.dtype} of shape {mask.shape}; expected a boolean "
+            f"mask of shape ({len(frame)},), one per row. Fix: rows=lambda t: t.is_good == 1."
+        )
     if not mask.any():
-        raise NWBLayoutError(f"rows= for {what}: selected none of the {len(frame)} rows; expected at least one. "
-                             f"Fix: check the condition against the columns {list(frame.columns)}.")
+        raise NWBLayoutError(
+            f"rows= for {what}: selected none of the {len(frame)} rows; expected at least one. "
+            f"Fix: check the condition against the columns {list(frame.columns)}."
+        )
     return frame[mask], int((~mask).sum())
 
 
@@ -321,10 +378,13 @@ def _images_order(images: Any) -> list[Any]:
 
 def _empty_source(nwbfile: Any, kind: str, name: str, source: str) -> NWBLayoutError:
     others = [c for c in find_candidates(nwbfile) if c.name != name]
-    return layout_error(f"{kind} {name!r} of {source!r}", "0 presentations (an empty source)",
-                        "at least one presentation",
-                        f"pick another source:\n{_candidates_message(others, both=True)}",
-                        cli_fix=f"pick another source:\n{_candidates_message(others, cli=True)}")
+    return layout_error(
+        f"{kind} {name!r} of {source!r}",
+        "0 presentations (an empty source)",
+        "at least one presentation",
+        f"pick another source:\n{_candidates_message(others, both=True)}",
+        cli_fix=f"pick another source:\n{_candidates_message(others, cli=True)}",
+    )
 
 
 def _read_index_series(nwbfile: Any, series: Any, source: str) -> Presentations:
@@ -343,9 +403,11 @@ def _read_index_series(nwbfile: Any, series: Any, source: str) -> Presentations:
         order = _images_order(template)
         bad = uniq[(uniq < 0) | (uniq >= len(order))]
         if bad.size:
-            raise NWBLayoutError(f"IndexSeries {series.name!r} of {source!r}: found indices {preview(bad)} outside "
-                                 f"the {len(order)} images of {template.name!r}; expected 0..{len(order) - 1}. "
-                                 "Fix: repair the file, or load the equivalent TimeIntervals table.")
+            raise NWBLayoutError(
+                f"IndexSeries {series.name!r} of {source!r}: found indices {preview(bad)} outside "
+                f"the {len(order)} images of {template.name!r}; expected 0..{len(order) - 1}. "
+                "Fix: repair the file, or load the equivalent TimeIntervals table."
+            )
         chosen = [order[i] for i in uniq]
         names = [img.name for img in chosen]
         # integer ids written as image names ("0", "17", ...) come back as integers
@@ -359,8 +421,9 @@ def _read_index_series(nwbfile: Any, series: Any, source: str) -> Presentations:
         if data is not None and len(getattr(data, "shape", ())) in (3, 4) and data.shape[0] > uniq.max():
             stimuli = np.stack([np.asarray(data[int(i)]) for i in uniq])
             attrs["stimulus_template"] = frames.name
-    return Presentations(start=onset, stop=np.full(len(onset), np.nan), onset=onset, codes=codes, ids=ids,
-                         stimuli=stimuli, attrs=attrs)
+    return Presentations(
+        start=onset, stop=np.full(len(onset), np.nan), onset=onset, codes=codes, ids=ids, stimuli=stimuli, attrs=attrs
+    )
 
 
 def _is_int(text: str) -> bool:
@@ -380,8 +443,17 @@ def _template_stimuli(nwbfile: Any, ids: np.ndarray) -> tuple[np.ndarray | None,
     return None, None
 
 
-def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | list[str] | None,
-                align: str | None, align_relative: bool | str, rows: Any, source: str) -> Presentations:
+def _read_table(
+    nwbfile: Any,
+    kind: str,
+    name: str,
+    table: Any,
+    columns: str | list[str] | None,
+    align: str | None,
+    align_relative: bool | str,
+    rows: Any,
+    source: str,
+) -> Presentations:
     if len(table) == 0:
         raise _empty_source(nwbfile, f"{kind} table", name, source)
     frame = read_scalar_columns(table)
@@ -391,25 +463,33 @@ def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | l
     if columns is None:
         columns = _auto_column(available)
         if columns is None:
-            raise NWBLayoutError(f"{what} of {source!r}: found no obvious stimulus column among {available}; "
-                                 f"expected one of {list(STIMULUS_COLUMNS)}. Fix: name it, e.g. "
-                                 f"stimulus=({name!r}, {available[0]!r}), or several in a list.")
+            raise NWBLayoutError(
+                f"{what} of {source!r}: found no obvious stimulus column among {available}; "
+                f"expected one of {list(STIMULUS_COLUMNS)}. Fix: name it, e.g. "
+                f"stimulus=({name!r}, {available[0]!r}), or several in a list."
+            )
     cols = [columns] if isinstance(columns, str) else list(columns)
     if not cols:
-        raise NWBLayoutError(f"{what}: found an empty column list; expected at least one column. "
-                             f"Fix: stimulus=({name!r}, {available[0]!r}).")
+        raise NWBLayoutError(
+            f"{what}: found an empty column list; expected at least one column. "
+            f"Fix: stimulus=({name!r}, {available[0]!r})."
+        )
     ragged = ragged_columns(table)
     for col in cols + ([align] if align else []):
         if col not in frame.columns:
             kind_of = "is ragged (a list per row)" if col in ragged else "does not exist"
-            raise NWBLayoutError(f"{what} of {source!r}: column {col!r} {kind_of}; expected a scalar column, one of "
-                                 f"{available}. Fix: choose one of those (several stimulus columns in a list).")
+            raise NWBLayoutError(
+                f"{what} of {source!r}: column {col!r} {kind_of}; expected a scalar column, one of "
+                f"{available}. Fix: choose one of those (several stimulus columns in a list)."
+            )
     frame, n_dropped = _apply_rows(frame, rows, what)
     start = frame["start_time"].to_numpy(dtype=np.float64)
     stop = frame["stop_time"].to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(start)):
-        raise NWBLayoutError(f"{what} of {source!r}: found {int((~np.isfinite(start)).sum())} rows without a "
-                             "start_time; expected a start time in every row. Fix: drop them with rows=.")
+        raise NWBLayoutError(
+            f"{what} of {source!r}: found {int((~np.isfinite(start)).sum())} rows without a "
+            "start_time; expected a start time in every row. Fix: drop them with rows=."
+        )
     attrs: dict[str, Any] = {"stimulus_source": kind, "stimulus_table": name, "stimulus_columns": cols}
     if n_dropped:
         attrs["n_rows_dropped"] = n_dropped
@@ -425,8 +505,16 @@ def _read_table(nwbfile: Any, kind: str, name: str, table: Any, columns: str | l
     return pres
 
 
-def _aligned(frame: pd.DataFrame, align: str, align_relative: bool | str, start: np.ndarray, stop: np.ndarray,
-             what: str, source: str, attrs: dict[str, Any]) -> np.ndarray:
+def _aligned(
+    frame: pd.DataFrame,
+    align: str,
+    align_relative: bool | str,
+    start: np.ndarray,
+    stop: np.ndarray,
+    what: str,
+    source: str,
+    attrs: dict[str, Any],
+) -> np.ndarray:
     """Onsets from the align column: absolute times, or times relative to each row's start (added to it).
 
     ``align_relative="auto"``: absolute when every value lies in its own row's ``[start, end]``, relative when
@@ -436,13 +524,17 @@ def _aligned(frame: pd.DataFrame, align: str, align_relative: bool | str, start:
     """
     values = np.asarray(frame[align].to_numpy())
     if values.dtype.kind not in "iuf":
-        raise NWBLayoutError(f"{what}: align column {align!r} holds {values.dtype} values; expected times in "
-                             "seconds. Fix: choose a time column (e.g. one ending in '_time').")
+        raise NWBLayoutError(
+            f"{what}: align column {align!r} holds {values.dtype} values; expected times in "
+            "seconds. Fix: choose a time column (e.g. one ending in '_time')."
+        )
     values = values.astype(np.float64)
     if not np.all(np.isfinite(values)):
-        raise NWBLayoutError(f"{what} of {source!r}: found {int((~np.isfinite(values)).sum())} rows without a "
-                             f"value in align column {align!r}; expected a time in every row. Fix: drop them with "
-                             f"rows=lambda t: t[{align!r}].notna().")
+        raise NWBLayoutError(
+            f"{what} of {source!r}: found {int((~np.isfinite(values)).sum())} rows without a "
+            f"value in align column {align!r}; expected a time in every row. Fix: drop them with "
+            f"rows=lambda t: t[{align!r}].notna()."
+        )
     attrs["align"] = align
     if align_relative == "auto":
         end = np.where(np.isnan(stop), np.inf, stop)
@@ -455,52 +547,75 @@ def _aligned(frame: pd.DataFrame, align: str, align_relative: bool | str, start:
     return start + values if relative else values
 
 
-def _align_rule(values: np.ndarray, start: np.ndarray, end: np.ndarray, ids: np.ndarray, align: str, what: str,
-                source: str) -> bool:
+def _align_rule(
+    values: np.ndarray, start: np.ndarray, end: np.ndarray, ids: np.ndarray, align: str, what: str, source: str
+) -> bool:
     """True (relative) or False (absolute) by where the values lie; warns when both fit, raises when neither."""
     tol = 1e-9
     absolute = (values >= start - tol) & (values <= end + tol)
     relative = (values >= -tol) & (values <= end - start + tol)
     span = f"{values.min():.6g}..{values.max():.6g} s"
-    rule = ("absolute when every value lies in its own row's [start_time, stop_time], relative when every value "
-            "lies in [0, stop_time - start_time] (a NaN stop_time: open-ended)")
-    choose = ("align_relative=True (values are offsets from each row's start_time) or align_relative=False "
-              "(values are absolute times)")
+    rule = (
+        "absolute when every value lies in its own row's [start_time, stop_time], relative when every value "
+        "lies in [0, stop_time - start_time] (a NaN stop_time: open-ended)"
+    )
+    choose = (
+        "align_relative=True (values are offsets from each row's start_time) or align_relative=False "
+        "(values are absolute times)"
+    )
     choose_cli = "--align-relative true (offsets from each row's start_time) or --align-relative false (absolute)"
     if absolute.all() and relative.all():
-        message = (f"align column {align!r} of {what}: every value ({span}) fits both as an absolute time inside "
-                   "its own row and as an offset from the row's start, so the values are taken as absolute times "
-                   "(NWB stores times from the session reference; attrs['align_relative'] = False). If they are "
-                   "offsets, pass {}; passing either silences this warning")
-        warnings.warn(nwb_warning(message.format(choose.split(" or ")[0]),
-                                  cli=message.format(choose_cli.split(" or ")[0])), stacklevel=6)
+        message = (
+            f"align column {align!r} of {what}: every value ({span}) fits both as an absolute time inside "
+            "its own row and as an offset from the row's start, so the values are taken as absolute times "
+            "(NWB stores times from the session reference; attrs['align_relative'] = False). If they are "
+            "offsets, pass {}; passing either silences this warning"
+        )
+        warnings.warn(
+            nwb_warning(message.format(choose.split(" or ")[0]), cli=message.format(choose_cli.split(" or ")[0])),
+            stacklevel=6,
+        )
         return False
     if absolute.all():
         return False
     if relative.all():
         open_ended = " (open-ended where stop_time is NaN)" if np.isinf(end).any() else ""
-        message = (f"align column {align!r} of {what}: the values ({span}) are not inside their rows' "
-                   f"[start_time, stop_time] but every one lies in [0, stop_time - start_time]{open_ended}, so they "
-                   "are taken as relative to the row start and added to it (attrs['align_relative'] = True); pass {} "
-                   "to state it and silence this warning")
-        warnings.warn(nwb_warning(message.format("align_relative=True"), cli=message.format("--align-relative true")),
-                      stacklevel=6)
+        message = (
+            f"align column {align!r} of {what}: the values ({span}) are not inside their rows' "
+            f"[start_time, stop_time] but every one lies in [0, stop_time - start_time]{open_ended}, so they "
+            "are taken as relative to the row start and added to it (attrs['align_relative'] = True); pass {} "
+            "to state it and silence this warning"
+        )
+        warnings.warn(
+            nwb_warning(message.format("align_relative=True"), cli=message.format("--align-relative true")),
+            stacklevel=6,
+        )
         return True
     bad_abs, bad_rel = np.flatnonzero(~absolute), np.flatnonzero(~relative)
     i, j = bad_abs[0], bad_rel[0]
     ids = ids.tolist()
-    found = (f"values ({span}) that fit neither rule: {len(bad_abs)} of {len(values)} rows lie outside their own "
-             f"[start_time, stop_time] (e.g. row id {ids[i]!r}: {values[i]:.6g} not in [{start[i]:.6g}, "
-             f"{end[i]:.6g}]) and {len(bad_rel)} outside [0, stop_time - start_time] (e.g. row id {ids[j]!r}: "
-             f"{values[j]:.6g} not in [0, {end[j] - start[j]:.6g}])")
-    fix = (f"check that {align!r} holds onset times; drop the rows outside with rows=...; or state the convention "
-           f"with {choose}")
-    raise layout_error(f"align column {align!r} of {what} in {source!r}", found, rule, fix,
-                       cli_fix=f"check that {align!r} holds onset times, or state the convention with {choose_cli}")
+    found = (
+        f"values ({span}) that fit neither rule: {len(bad_abs)} of {len(values)} rows lie outside their own "
+        f"[start_time, stop_time] (e.g. row id {ids[i]!r}: {values[i]:.6g} not in [{start[i]:.6g}, "
+        f"{end[i]:.6g}]) and {len(bad_rel)} outside [0, stop_time - start_time] (e.g. row id {ids[j]!r}: "
+        f"{values[j]:.6g} not in [0, {end[j] - start[j]:.6g}])"
+    )
+    fix = (
+        f"check that {align!r} holds onset times; drop the rows outside with rows=...; or state the convention "
+        f"with {choose}"
+    )
+    raise layout_error(
+        f"align column {align!r} of {what} in {source!r}",
+        found,
+        rule,
+        fix,
+        cli_fix=f"check that {align!r} holds onset times, or state the convention with {choose_cli}",
+    )
 
 
-def resolve_presentations(nwbfile: Any, source: str, *, stimulus: Any, align: str | None,
-                          rows: Any, align_relative: bool | str = "auto") -> Presentations:
+def resolve_presentations(
+    nwbfile: Any, source: str, *, stimulus: Any, align: str | None, rows: Any, align_relative: bool | str = "auto"
+) -> Presentations:
     """The presentations picked by ``stimulus=`` (see :func:`neurosuper.io.nwb.load_nwb`)."""
     columns: str | list[str] | None = None
     same_as: list[str] = []
@@ -510,22 +625,30 @@ def resolve_presentations(nwbfile: Any, source: str, *, stimulus: Any, align: st
     else:
         if isinstance(stimulus, tuple | list):
             if len(stimulus) != 2 or not isinstance(stimulus[0], str):
-                raise NWBLayoutError(f"stimulus=: found {stimulus!r}; expected a name, (table, column) or "
-                                     "(table, [columns]). Fix: e.g. stimulus=('trials', ['type', 'response']).")
+                raise NWBLayoutError(
+                    f"stimulus=: found {stimulus!r}; expected a name, (table, column) or "
+                    "(table, [columns]). Fix: e.g. stimulus=('trials', ['type', 'response'])."
+                )
             name, columns = stimulus[0], stimulus[1]
         elif isinstance(stimulus, str):
             name = stimulus
         else:
-            raise NWBLayoutError(f"stimulus=: found a {type(stimulus).__name__}; expected a name, (table, column) or "
-                                 "'bins'. Fix: e.g. stimulus='trials' or stimulus=('trials', 'type').")
+            raise NWBLayoutError(
+                f"stimulus=: found a {type(stimulus).__name__}; expected a name, (table, column) or "
+                "'bins'. Fix: e.g. stimulus='trials' or stimulus=('trials', 'type')."
+            )
         kind = _kind_of(nwbfile, name, columns, source)
     if kind == "IndexSeries":
         if align is not None:
-            raise NWBLayoutError(f"align={align!r}: found an IndexSeries {name!r}, which has no other time columns; "
-                                 "expected a table. Fix: drop align= (shift the window instead).")
+            raise NWBLayoutError(
+                f"align={align!r}: found an IndexSeries {name!r}, which has no other time columns; "
+                "expected a table. Fix: drop align= (shift the window instead)."
+            )
         if rows is not None:
-            raise NWBLayoutError(f"rows=: found an IndexSeries {name!r}; rows= filters table rows only. Fix: drop "
-                                 "rows=, or load the equivalent TimeIntervals table.")
+            raise NWBLayoutError(
+                f"rows=: found an IndexSeries {name!r}; rows= filters table rows only. Fix: drop "
+                "rows=, or load the equivalent TimeIntervals table."
+            )
         pres = _read_index_series(nwbfile, _index_series(nwbfile)[name], source)
     else:
         table = nwbfile.trials if kind == "trials" and name == "trials" else nwbfile.intervals[name]
@@ -541,18 +664,24 @@ def _kind_of(nwbfile: Any, name: str, columns: Any, source: str) -> str:
     if nwbfile.trials is not None:
         intervals.setdefault("trials", nwbfile.trials)
     if name in series and name in intervals:
-        raise NWBLayoutError(f"stimulus={name!r}: found both an IndexSeries and a TimeIntervals table of that name; "
-                             f"expected one. Fix: pass stimulus=({name!r}, 'column') for the table.")
+        raise NWBLayoutError(
+            f"stimulus={name!r}: found both an IndexSeries and a TimeIntervals table of that name; "
+            f"expected one. Fix: pass stimulus=({name!r}, 'column') for the table."
+        )
     if name in series and columns is None:
         return "IndexSeries"
     if name in intervals:
         return "trials" if name == "trials" else "TimeIntervals"
     cands = find_candidates(nwbfile)
     found = f"no IndexSeries or TimeIntervals table of that name in {source!r} (interval tables: {sorted(intervals)})"
-    raise layout_error(f"stimulus={name!r}", found, "one of the file's presentation sources",
-                       f"pick one of these:\n{_candidates_message(cands, both=True)}",
-                       cli_what=f"--stimulus {name}",
-                       cli_fix=f"pick one of these:\n{_candidates_message(cands, cli=True)}")
+    raise layout_error(
+        f"stimulus={name!r}",
+        found,
+        "one of the file's presentation sources",
+        f"pick one of these:\n{_candidates_message(cands, both=True)}",
+        cli_what=f"--stimulus {name}",
+        cli_fix=f"pick one of these:\n{_candidates_message(cands, cli=True)}",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- bins
@@ -562,14 +691,15 @@ def _epoch_intervals(nwbfile: Any, epochs: Any, source: str) -> tuple[list[tuple
     if isinstance(epochs, list) and epochs and all(isinstance(e, tuple | list) and len(e) == 2 for e in epochs):
         return [(float(a), float(b)) for a, b in epochs], [str(i) for i in range(len(epochs))]
     if not isinstance(epochs, str):
-        raise NWBLayoutError(f"epochs=: found {epochs!r}; expected an interval table name, an epoch tag, "
-                             "(start, stop) or a list of them. Fix: e.g. epochs='epochs' or epochs=(0, 600).")
+        raise NWBLayoutError(
+            f"epochs=: found {epochs!r}; expected an interval table name, an epoch tag, "
+            "(start, stop) or a list of them. Fix: e.g. epochs='epochs' or epochs=(0, 600)."
+        )
     intervals = dict(nwbfile.intervals or {})
     if epochs in intervals:
         table = intervals[epochs]
         start, stop = table["start_time"].data[:], table["stop_time"].data[:]
-        return list(zip(map(float, start), map(float, stop), strict=True)), [f"{epochs}[{i}]" for i in
-                                                                                 table.id.data[:]]
+        return list(zip(map(float, start), map(float, stop), strict=True)), [f"{epochs}[{i}]" for i in table.id.data[:]]
     tags_found: set[str] = set()
     out, labels = [], []
     for table in intervals.values():
@@ -582,9 +712,11 @@ def _epoch_intervals(nwbfile: Any, epochs: Any, source: str) -> tuple[list[tuple
                 out.append((float(table["start_time"].data[row]), float(table["stop_time"].data[row])))
                 labels.append(epochs if len(labels) == 0 else f"{epochs}#{len(labels)}")
     if not out:
-        raise NWBLayoutError(f"epochs={epochs!r}: found no interval table or epoch tag of that name in {source!r} "
-                             f"(tables {sorted(intervals)}, tags {sorted(tags_found)}); expected one of them. "
-                             "Fix: pass one of those names, or epochs=(start, stop) in seconds.")
+        raise NWBLayoutError(
+            f"epochs={epochs!r}: found no interval table or epoch tag of that name in {source!r} "
+            f"(tables {sorted(intervals)}, tags {sorted(tags_found)}); expected one of them. "
+            "Fix: pass one of those names, or epochs=(start, stop) in seconds."
+        )
     return out, labels
 
 
@@ -595,18 +727,24 @@ _BIN_OVERHEAD = 16 * 8
 def _check_bins(n_bins: int, n_units: int, bin_size: float, what: str, cli_what: str | None = None) -> None:
     per_bin = 8 * n_units + _BIN_OVERHEAD
     check_allocation(
-        n_bins * per_bin, n_bins * n_units * 8,
+        n_bins * per_bin,
+        n_bins * n_units * 8,
         what=f"stimulus='bins', bin_size={bin_size:g} over {what}",
         shape=f"{n_bins:,} bins x {n_units:,} units",
-        scale=lambda factor: (f"a larger bin_size (e.g. bin_size={nice_number(bin_size * factor)}), a shorter span "
-                              "(epochs=(start, stop)), or fewer units (units=...)"),
-        cli_scale=lambda factor: (f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * factor)}), or a "
-                                  "shorter span (--epochs NAME)"),
-        cli_what=f"--stimulus bins --bin-size {bin_size:g} over {cli_what or what}")
+        scale=lambda factor: (
+            f"a larger bin_size (e.g. bin_size={nice_number(bin_size * factor)}), a shorter span "
+            "(epochs=(start, stop)), or fewer units (units=...)"
+        ),
+        cli_scale=lambda factor: (
+            f"a larger --bin-size (e.g. --bin-size {nice_number(bin_size * factor)}), or a shorter span (--epochs NAME)"
+        ),
+        cli_what=f"--stimulus bins --bin-size {bin_size:g} over {cli_what or what}",
+    )
 
 
-def bin_presentations(nwbfile: Any, source: str, *, bin_size: float, epochs: Any,
-                      span: tuple[float, float] | None, n_units: int = 1) -> Presentations:
+def bin_presentations(
+    nwbfile: Any, source: str, *, bin_size: float, epochs: Any, span: tuple[float, float] | None, n_units: int = 1
+) -> Presentations:
     """Consecutive time bins, each a stimulus: over each epoch (partial trailing bins dropped), else over ``span``
     on a grid of multiples of ``bin_size`` covering the first to the last sample. The size of the result for
     ``n_units`` units is checked against the memory available before any bin is made."""
@@ -616,11 +754,18 @@ def bin_presentations(nwbfile: Any, source: str, *, bin_size: float, epochs: Any
         attrs["epochs"] = epochs if isinstance(epochs, str) else [list(map(float, e)) for e in intervals]
         for a, b in intervals:
             if not b > a:
-                raise NWBLayoutError(f"epochs={epochs!r}: found an interval ({a}, {b}) with stop <= start; "
-                                     "expected stop > start. Fix: check the epoch times.")
+                raise NWBLayoutError(
+                    f"epochs={epochs!r}: found an interval ({a}, {b}) with stop <= start; "
+                    "expected stop > start. Fix: check the epoch times."
+                )
         counts = [int(np.floor((b - a) / bin_size + 1e-9)) for a, b in intervals]
-        _check_bins(sum(counts), n_units, bin_size, f"epochs={epochs!r}",
-                    f"--epochs {epochs}" if isinstance(epochs, str) else "the epochs")
+        _check_bins(
+            sum(counts),
+            n_units,
+            bin_size,
+            f"epochs={epochs!r}",
+            f"--epochs {epochs}" if isinstance(epochs, str) else "the epochs",
+        )
         starts, stops = [], []
         for (a, _), n in zip(intervals, counts, strict=True):
             grid = a + np.arange(n + 1) * bin_size  # shared edges: a bin's stop is exactly the next one's start
@@ -629,13 +774,16 @@ def bin_presentations(nwbfile: Any, source: str, *, bin_size: float, epochs: Any
         epoch_of = np.repeat(np.asarray(labels), counts)
         start, stop = np.concatenate(starts), np.concatenate(stops)
         if start.size == 0:
-            raise NWBLayoutError(f"bin_size={bin_size}: found epochs shorter than one bin ({intervals}); expected at "
-                                 "least one complete bin. Fix: use a smaller bin_size.")
+            raise NWBLayoutError(
+                f"bin_size={bin_size}: found epochs shorter than one bin ({intervals}); expected at "
+                "least one complete bin. Fix: use a smaller bin_size."
+            )
         coords = {"start_time": start, "epoch": epoch_of}
     else:
         if span is None:
-            raise NWBLayoutError(f"file {source!r}: found no spikes or samples to bin; expected data. "
-                                 "Fix: check the units selection.")
+            raise NWBLayoutError(
+                f"file {source!r}: found no spikes or samples to bin; expected data. Fix: check the units selection."
+            )
         k0, k1 = np.floor(span[0] / bin_size), np.floor(span[1] / bin_size)
         _check_bins(int(k1 - k0) + 1, n_units, bin_size, f"the recording ({span[0]:.6g}..{span[1]:.6g} s)")
         grid = np.arange(k0, k1 + 2) * bin_size
@@ -643,5 +791,6 @@ def bin_presentations(nwbfile: Any, source: str, *, bin_size: float, epochs: Any
         coords = {"start_time": start}
         attrs["span"] = [float(span[0]), float(span[1])]
     n = start.size
-    return Presentations(start=start, stop=stop, onset=start, codes=np.arange(n), ids=np.arange(n),
-                         coords=coords, attrs=attrs)
+    return Presentations(
+        start=start, stop=stop, onset=start, codes=np.arange(n), ids=np.arange(n), coords=coords, attrs=attrs
+    )

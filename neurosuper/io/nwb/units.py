@@ -47,8 +47,7 @@ class UnitsTable:
         i = 0
         while i < rows.size:
             j = i + 1
-            while (j < rows.size and rows[j] == rows[j - 1] + 1
-                   and self.ends[rows[j]] - starts[rows[i]] <= block):
+            while j < rows.size and rows[j] == rows[j - 1] + 1 and self.ends[rows[j]] - starts[rows[i]] <= block:
                 j += 1
             lo, hi = int(starts[rows[i]]), int(self.ends[rows[j - 1]])
             if buffer.size < hi - lo:
@@ -56,7 +55,7 @@ class UnitsTable:
             chunk = buffer[: hi - lo]
             self._read(lo, hi, chunk)
             for row in rows[i:j].tolist():
-                times, unsorted = self._clean(row, chunk[starts[row] - lo:self.ends[row] - lo])
+                times, unsorted = self._clean(row, chunk[starts[row] - lo : self.ends[row] - lo])
                 yield row, times, unsorted
             i = j
 
@@ -139,13 +138,17 @@ def read_units(nwbfile: Any, source: str) -> UnitsTable:
     units = nwbfile.units
     if units is None or len(units) == 0:
         what = "no units table" if units is None else "an empty units table"
-        raise NWBLayoutError(f"file {source!r}: found {what}; expected sorted units with spike_times in "
-                             "nwbfile.units. Fix: for calcium imaging pass measure='dff' (or 'fluorescence'); "
-                             "otherwise the file holds no spiking data neurosuper can read.")
+        raise NWBLayoutError(
+            f"file {source!r}: found {what}; expected sorted units with spike_times in "
+            "nwbfile.units. Fix: for calcium imaging pass measure='dff' (or 'fluorescence'); "
+            "otherwise the file holds no spiking data neurosuper can read."
+        )
     if "spike_times" not in units.colnames:
-        raise NWBLayoutError(f"file {source!r}: found a units table with columns {list(units.colnames)} but no "
-                             "'spike_times'; expected spike times per unit. Fix: use a file with sorted spikes, or "
-                             "measure='dff' for imaging data.")
+        raise NWBLayoutError(
+            f"file {source!r}: found a units table with columns {list(units.colnames)} but no "
+            "'spike_times'; expected spike times per unit. Fix: use a file with sorted spikes, or "
+            "measure='dff' for imaging data."
+        )
     index = units["spike_times"]
     if hasattr(index, "target"):
         ends = np.asarray(index.data[:], dtype=np.int64)
@@ -155,8 +158,10 @@ def read_units(nwbfile: Any, source: str) -> UnitsTable:
         spikes = index.data
     ids = np.asarray(units.id.data[:])
     if len(set(ids.tolist())) != len(ids):
-        raise NWBLayoutError(f"file {source!r}: found repeated unit ids ({preview(ids)}); expected unique ids in "
-                             "the units table. Fix: repair the file (NWB requires unique ids).")
+        raise NWBLayoutError(
+            f"file {source!r}: found repeated unit ids ({preview(ids)}); expected unique ids in "
+            "the units table. Fix: repair the file (NWB requires unique ids)."
+        )
     meta = pd.DataFrame(index=pd.Index(ids, name="unit"))
     for col in units.columns:
         name = col.name
@@ -189,9 +194,11 @@ def select_units(ids: np.ndarray, meta: pd.DataFrame, units: Any) -> np.ndarray:
     arr = np.asarray(choice.values if isinstance(choice, pd.Series | pd.Index) else choice)
     if arr.dtype == bool:
         if arr.shape != (n,):
-            raise NWBLayoutError(f"units= mask: found shape {arr.shape}; expected ({n},), one bool per unit of the "
-                                 "file. Fix: build it from the units table, e.g. units=lambda df: df.quality == "
-                                 "'good'.")
+            raise NWBLayoutError(
+                f"units= mask: found shape {arr.shape}; expected ({n},), one bool per unit of the "
+                "file. Fix: build it from the units table, e.g. units=lambda df: df.quality == "
+                "'good'."
+            )
         rows = np.flatnonzero(arr)
         what = "a mask"
     else:
@@ -199,17 +206,22 @@ def select_units(ids: np.ndarray, meta: pd.DataFrame, units: Any) -> np.ndarray:
         position = {v: i for i, v in enumerate(ids.tolist())}
         unknown = [v for v in arr.tolist() if v not in position]
         if unknown:
-            raise NWBLayoutError(f"units=: found unit ids {preview(unknown)} that are not in the file; expected ids "
-                                 f"from {preview(ids)}. Fix: pick ids from the units table.")
+            raise NWBLayoutError(
+                f"units=: found unit ids {preview(unknown)} that are not in the file; expected ids "
+                f"from {preview(ids)}. Fix: pick ids from the units table."
+            )
         rows = np.asarray([position[v] for v in arr.tolist()], dtype=np.int64)
         if len(set(rows.tolist())) != len(rows):
-            raise NWBLayoutError(f"units=: found repeated ids in {preview(arr)}; expected each id once. "
-                                 "Fix: pass unique ids.")
+            raise NWBLayoutError(
+                f"units=: found repeated ids in {preview(arr)}; expected each id once. Fix: pass unique ids."
+            )
         what = "ids"
     if rows.size == 0:
         columns = [str(c) for c in meta.columns]
-        raise NWBLayoutError(f"units= ({what}) selected none of the {n} units; expected at least one. Fix: check "
-                             f"the condition against the units table (columns {columns}).")
+        raise NWBLayoutError(
+            f"units= ({what}) selected none of the {n} units; expected at least one. Fix: check "
+            f"the condition against the units table (columns {columns})."
+        )
     return rows
 
 
@@ -223,4 +235,3 @@ def units_table_coords(meta: pd.DataFrame, rows: np.ndarray) -> dict[str, tuple[
             values = np.asarray([decode(v) for v in values]).astype(str)
         coords[str(name)] = ("unit", values)
     return coords
-
