@@ -11,6 +11,7 @@ import pytest
 
 import neurosuper as ns
 from neurosuper import compare as cmp
+from neurosuper._numbers import rounded
 from neurosuper.cli import main
 
 
@@ -66,7 +67,7 @@ def test_compare_json_has_the_documented_keys(files, capsys, tmp_path):
     assert out["n_stimuli"] == 60 and out["rsa"]["method"] == "spearman" and len(out["rsa"]["ci"]) == 2
     pairs = {(p["a"], p["b"]) for p in out["pairs"]}
     assert pairs == {("conv", "V4"), ("conv", "IT"), ("fc", "V4"), ("fc", "IT")}
-    assert out["cka"] == round(float(cmp.cka(net, brain)), 6)
+    assert out["cka"] == rounded(float(cmp.cka(net, brain)))
     assert (tmp_path / "res.nc").exists() and (tmp_path / "rdms.png").stat().st_size > 1000
     saved = ns.load(tmp_path / "res.nc", validate_set=False)
     assert saved.attrs["analysis"] == "compare.overview"

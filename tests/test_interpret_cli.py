@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import neurosuper as ns
+from neurosuper._numbers import rounded
 from neurosuper.cli import interpret as cli_interpret
 from neurosuper.interpret import interpretability_index
 from neurosuper.pipeline import Context
@@ -193,7 +194,7 @@ def test_summary_is_json_safe_rounded_and_stamped():
     assert options["null"] == "random_stimuli" and options["k"] == 5 and options["similarity"] == "pixels"
     s = ns.interpret.summary(res)
     json.dumps(s, allow_nan=False)
-    assert s["mean_ii"] == round(float(res["ii"].mean()), 4)
+    assert s["mean_ii"] == rounded(float(res["ii"].mean()))
     assert s["fraction_above_null"] == pytest.approx(float((res["ii_percentile"] > 95).mean()), abs=1e-4)
     assert set(s["by_area"]) == {"V1", "V4"} and s["grouped_variable"] == "ii_z"
     assert "by_area" not in ns.interpret.summary(res, groupby=None)

@@ -151,8 +151,8 @@ def test_three_units_prints_spectrum_and_participation_ratio(tmp_path, rng, caps
     out = json.loads(capsys.readouterr().out)
     spec = sp.eigenspectrum(three, progress=False)
     assert out["alpha"] is None and out["alpha_status"].startswith("not fittable")
-    assert out["variance"] == pytest.approx(spec["variance"].values.tolist(), rel=1e-6)
-    assert out["participation_ratio"] == pytest.approx(sp.participation_ratio(spec).item(), rel=1e-6)
+    assert out["variance"] == pytest.approx(spec["variance"].values.tolist(), rel=1e-3)
+    assert out["participation_ratio"] == pytest.approx(sp.participation_ratio(spec).item(), rel=1e-3)
 
 
 def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
@@ -161,7 +161,7 @@ def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["ranks"] == [2, 12]
     assert out["alpha"] == pytest.approx(
-        sp.powerlaw(sp.eigenspectrum(ds, method="pca", progress=False), ranks=(2, 12))["alpha"].item(), rel=1e-6
+        sp.powerlaw(sp.eigenspectrum(ds, method="pca", progress=False), ranks=(2, 12))["alpha"].item(), rel=1e-3
     )
     small = ns.save(ns.from_array(rng.standard_normal((14, 40)), system="brain", measure="dff"), tmp_path / "s.nc")
     assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "11", "500"]) == 0  # N = 13: 3 ranks

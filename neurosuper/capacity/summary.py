@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from ..errors import AnalysisError, fail
 
 __all__ = ["summary"]
@@ -15,14 +16,9 @@ _COUNTS = ("n_features", "n_monosemantic", "n_polysemantic", "n_ignored", "n_dim
 _FLOATS = ("capacity_sum", "capacity_fraction", "mean_capacity", "D_star", "total_capacity")
 
 
-def _num(x: Any, digits: int = 4) -> Any:
-    x = np.asarray(x).item()
-    if isinstance(x, bool | np.bool_):
-        return bool(x)
-    if isinstance(x, int | np.integer):
-        return int(x)
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
+def _num(x: Any) -> Any:
+    """A number (a 0-d DataArray's value too), rounded by the one rule of every summary."""
+    return rounded(np.asarray(x))
 
 
 def _scalars(ds: xr.Dataset, sel: dict[str, Any] | None = None) -> dict[str, Any]:

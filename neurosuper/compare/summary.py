@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from ..errors import AnalysisError, fail
 
 __all__ = ["summary"]
-
-_DIGITS = 6
-
-
-def _num(v: Any) -> Any:
-    if isinstance(v, np.ndarray) and v.ndim == 0:
-        v = v.item()
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool) or v is None:
-        return v
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float):
-        return round(v, _DIGITS) if math.isfinite(v) else None
-    if isinstance(v, str):
-        return v
-    return str(v)
 
 
 def _label(v: Any) -> Any:
@@ -39,7 +21,7 @@ def _label(v: Any) -> Any:
 def _values(da: xr.DataArray) -> Any:
     """A 0-d array as a number, 1-d as {label: value}, 2-d as {row: {col: value}}."""
     if da.ndim == 0:
-        return _num(da.values)
+        return rounded(da.values)
     d0 = da.dims[0]
     return {str(_label(k)): _values(da.isel({d0: i})) for i, k in enumerate(da[d0].values)}
 
@@ -48,7 +30,7 @@ def _ci(da: xr.DataArray) -> Any:
     """A (bound, ...) CI as [lower, upper], or {label: [lower, upper]}."""
     da = da.transpose(..., "bound")
     if da.ndim == 1:
-        return [_num(v) for v in da.values]
+        return [rounded(v) for v in da.values]
     d0 = da.dims[0]
     return {str(_label(k)): _ci(da.isel({d0: i})) for i, k in enumerate(da[d0].values)}
 
@@ -67,19 +49,19 @@ def _pairs(result: xr.Dataset) -> list[dict[str, Any]]:
             entry[f"{key}_coord"] = d
         ci = result["pair_rsa_ci"].isel(sel).transpose("bound").values
         entry["rsa"] = {
-            "value": _num(result["pair_rsa"].isel(sel).values),
+            "value": rounded(result["pair_rsa"].isel(sel).values),
             "method": result.attrs["method"],
-            "ci": [_num(x) for x in ci],
+            "ci": [rounded(x) for x in ci],
         }
         for name in ("cka", "cka_debiased", "procrustes"):
-            entry[name] = _num(result[f"pair_{name}"].isel(sel).values)
+            entry[name] = rounded(result[f"pair_{name}"].isel(sel).values)
         out.append(entry)
     return out
 
 
 def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
-    """The headline numbers of a :mod:`neurosuper.compare` result as a JSON-safe dict (floats rounded to 6
-    decimals, NaN as ``None``). Dispatches on the result's ``analysis`` attr."""
+    """The headline numbers of a :mod:`neurosuper.compare` result as a JSON-safe dict (floats rounded by
+    :func:`neurosuper._numbers.rounded`, NaN as ``None``). Dispatches on the result's ``analysis`` attr."""
     analysis = getattr(result, "attrs", {}).get("analysis", "")
     a = result.attrs if analysis else {}
     if analysis == "compare.rdm":
@@ -90,27 +72,27 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "metric": a.get("metric"),
             "n_stimuli": int(v.shape[0]),
             "n_units": a.get("n_units"),
-            "mean": _num(float(off.mean())),
-            "min": _num(float(off.min())),
-            "max": _num(float(off.max())),
+            "mean": rounded(float(off.mean())),
+            "min": rounded(float(off.min())),
+            "max": rounded(float(off.max())),
         }
     if analysis == "compare.rsa":
         out = {
             "analysis": analysis,
-            "value": _num(result["value"].values),
+            "value": rounded(result["value"].values),
             "method": a["method"],
             "ci": _ci(result["ci"]),
             "n_stimuli": a["n_stimuli"],
             "n_rdms": a["n_rdms"],
         }
         if "p_value" in result:
-            out["p_value"] = _num(result["p_value"].values)
+            out["p_value"] = rounded(result["p_value"].values)
         return out
     if analysis == "compare.noise_ceiling":
         return {
             "analysis": analysis,
-            "lower": _num(result["lower"].values),
-            "upper": _num(result["upper"].values),
+            "lower": rounded(result["lower"].values),
+            "upper": rounded(result["upper"].values),
             "kind": a["kind"],
             "method": a["method"],
             "n_stimuli": a["n_stimuli"],
@@ -125,7 +107,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_stimuli": a.get("n_stimuli"),
         }
         if "cka_whole" in result.coords:
-            out["cka_whole"] = _num(result["cka_whole"].values)
+            out["cka_whole"] = rounded(result["cka_whole"].values)
         return out
     if analysis == "compare.procrustes":
         return {
@@ -140,14 +122,14 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     if analysis == "compare.predictivity":
         out = {
             "analysis": analysis,
-            "median": _num(result["median"].values),
+            "median": rounded(result["median"].values),
             "n_neurons": a["n_neurons"],
             "n_stimuli": a["n_stimuli"],
             "n_units_network": a["n_units_network"],
         }
         for k in ("ceiling_median", "normalized"):
             if k in result:
-                out[k] = _num(result[k].values)
+                out[k] = rounded(result[k].values)
         if "median_ci" in result:
             out["median_ci"] = _ci(result["median_ci"])
         return out
@@ -162,12 +144,12 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "ceiling_kind": a["ceiling_kind"],
             "ceiling_note": a["ceiling_note"],
             "best": str(result["best"].values),
-            "margin": _num(result["margin"].values),
-            "p_best": _num(result["p_best"].values),
+            "margin": rounded(result["margin"].values),
+            "p_best": rounded(result["p_best"].values),
             "n_stimuli": a["n_stimuli"],
             "rdm": a["rdm"],
             "compare": a["compare"],
-            "ci_level": _num(a["ci_level"]) if "ci_level" in a else None,
+            "ci_level": rounded(a["ci_level"]) if "ci_level" in a else None,
         }
     if analysis == "compare.side_by_side":
         rows = []
@@ -179,14 +161,14 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
                     "group": str(r["group"].values),
                     "system": str(r["system"].values),
                     "n_units": int(r["n_units"].values),
-                    "alpha": _num(r["alpha"].values),
-                    "alpha_ci": [_num(x) for x in r["alpha_ci"].values],
+                    "alpha": rounded(r["alpha"].values),
+                    "alpha_ci": [rounded(x) for x in r["alpha_ci"].values],
                     "alpha_method": str(r["alpha_method"].values),
-                    "participation_ratio": _num(r["participation_ratio"].values),
-                    "median_ii": _num(r["median_ii"].values),
-                    "rsa": _num(r["rsa"].values),
-                    "cka": _num(r["cka"].values),
-                    "predictivity": _num(r["predictivity"].values),
+                    "participation_ratio": rounded(r["participation_ratio"].values),
+                    "median_ii": rounded(r["median_ii"].values),
+                    "rsa": rounded(r["rsa"].values),
+                    "cka": rounded(r["cka"].values),
+                    "predictivity": rounded(r["predictivity"].values),
                 }
             )
         return {
@@ -200,14 +182,14 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         out = {
             "n_stimuli": a["n_stimuli"],
             "rsa": {
-                "value": _num(result["rsa"].values),
+                "value": rounded(result["rsa"].values),
                 "method": a["method"],
                 "ci": _ci(result["rsa_ci"]),
                 "metric": a["metric"],
             },
-            "cka": _num(result["cka"].values),
-            "cka_debiased": _num(result["cka_debiased"].values),
-            "procrustes": _num(result["procrustes"].values),
+            "cka": rounded(result["cka"].values),
+            "cka_debiased": rounded(result["cka_debiased"].values),
+            "procrustes": rounded(result["procrustes"].values),
             "procrustes_units": a["procrustes"],
             "procrustes_degenerate": bool(a["procrustes_degenerate"]),
             "n_units_a": a["n_units_a"],

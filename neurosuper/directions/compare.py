@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from .._progress import progress_bar
 from .._provenance import stamp
 from .._validation import check_float, check_int
@@ -481,17 +482,6 @@ def synergy(
 
 
 # ------------------------------------------------------------------------------------------------- summary
-def _r(v: Any, digits: int = 4) -> Any:
-    """JSON-safe, rounded to ``digits`` significant digits; NaN/inf -> None."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool) or v is None or isinstance(v, str | int):
-        return v
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return None
-        return float(f"{v:.{digits}g}")
-    return v
 
 
 def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
@@ -510,7 +500,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_flipped": int(result.attrs.get("n_flipped", 0)),
             "groupby": result.attrs.get("groupby"),
             "fit_info": {
-                g: {key: _r(v) for key, v in info.items()}
+                g: {key: rounded(v) for key, v in info.items()}
                 for g, info in json.loads(result.attrs.get("fit_info", "{}")).items()
             },
         }
@@ -524,7 +514,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         return out
     if analysis == "directions.method_summary":
         per = {
-            str(m): {var: _r(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
+            str(m): {var: rounded(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
             for m in result["method"].values
         }
         for entry in per.values():
@@ -533,10 +523,10 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         return {
             "analysis": analysis,
             "similarity": result.attrs.get("similarity"),
-            "k": _r(result.attrs.get("k")),
-            "split": _r(result.attrs.get("split")),
-            "n_fit": _r(result.attrs.get("n_fit")),
-            "n_score": _r(result.attrs.get("n_score")),
+            "k": rounded(result.attrs.get("k")),
+            "split": rounded(result.attrs.get("split")),
+            "n_fit": rounded(result.attrs.get("n_fit")),
+            "n_score": rounded(result.attrs.get("n_score")),
             "baseline": result.attrs.get("baseline"),
             "best_method": max(finite, key=finite.get) if finite else None,
             "methods": per,
@@ -544,9 +534,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     if analysis == "directions.synergy":
         top = [
             {
-                var: (
-                    _r(result[var].values[i].item()) if var not in ("unit_a", "unit_b") else str(result[var].values[i])
-                )
+                var: (rounded(result[var].values[i]) if var not in ("unit_a", "unit_b") else str(result[var].values[i]))
                 for var in result.data_vars
             }
             for i in range(min(5, result.sizes["pair"]))
@@ -555,7 +543,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "analysis": analysis,
             "n_candidates": int(result.attrs["n_candidates"]),
             "n_scored": int(result.attrs["n_scored"]),
-            "ii_threshold": _r(result.attrs["ii_threshold"]),
+            "ii_threshold": rounded(result.attrs["ii_threshold"]),
             "similarity": result.attrs.get("similarity"),
             "top_pairs": top,
         }

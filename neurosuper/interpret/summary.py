@@ -1,24 +1,25 @@
 """``summary(result)``: the headline numbers of an interpret result as a JSON-safe dict (for the CLI and report).
 
-Numbers are rounded to 4 significant decimals; NaN and infinities become ``None``.
+Numbers are rounded by :func:`neurosuper._numbers.rounded` (4 significant digits, the rule of every summary); NaN
+and infinities become ``None``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from ..errors import AnalysisError
 from .index import group_summary
 
 __all__ = ["summary"]
 
 
-def _num(x: Any, digits: int = 4) -> float | None:
-    x = float(x)
-    return round(x, digits) if np.isfinite(x) else None
+def _num(x: Any) -> float | None:
+    """A float (a 0-d DataArray's value too), rounded; NaN -> None."""
+    return rounded(float(x))
 
 
 def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:

@@ -1,65 +1,37 @@
 """``summary``: the headline numbers of spectral results as a JSON-safe dict (for the CLI, the demo and the report).
 
-Numbers are rounded to 7 significant digits (float noise removed; still exact enough to compare with the result
-itself to 1e-6), non-finite values become ``None``, numpy scalars become Python numbers. A value computed per
-group (a ``layer``/``area`` dim) becomes ``{group: value}``.
+Numbers are rounded by :func:`neurosuper._numbers.rounded` (4 significant digits, the rule of every summary),
+non-finite values become ``None``, numpy scalars become Python numbers. A value computed per group (a
+``layer``/``area`` dim) becomes ``{group: value}``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from ..errors import AnalysisError
 from .dims import participation_ratio
 from .fit import point_spectrum
 
-__all__ = ["summary", "SIGNIFICANT_DIGITS"]
-
-#: Significant digits kept in a summary.
-SIGNIFICANT_DIGITS = 7
-
-
-def _num(x: Any) -> Any:
-    """A JSON-safe, rounded number (or bool/str/None)."""
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, bool | str) or x is None:
-        return x
-    if isinstance(x, int):
-        return x
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return float(f"{x:.{SIGNIFICANT_DIGITS}g}")
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return [_plain(i) for i in v.tolist()]
-    if isinstance(v, list | tuple):
-        return [_plain(i) for i in v]
-    if isinstance(v, dict):
-        return {str(k): _plain(i) for k, i in v.items()}
-    return _num(v)
+__all__ = ["summary"]
 
 
 def _value(da: xr.DataArray, skip: tuple[str, ...] = ()) -> Any:
     """A scalar, ``{group: value}`` along one non-``skip`` dim, or a nested list otherwise."""
     dims = [d for d in da.dims if d not in skip]
     if not dims:
-        return _num(da.values.item()) if da.ndim == 0 else _plain(da.values)
+        return rounded(da.values.item()) if da.ndim == 0 else rounded(da.values)
     if len(dims) == 1 and not skip:
         g = dims[0]
-        return {str(lab): _num(v) for lab, v in zip(da[g].values.tolist(), da.values.tolist(), strict=True)}
+        return {str(lab): rounded(v) for lab, v in zip(da[g].values.tolist(), da.values.tolist(), strict=True)}
     if len(dims) == 1:
         g = dims[0]
-        return {str(lab): _plain(da.isel({g: i}).values) for i, lab in enumerate(da[g].values.tolist())}
-    return _plain(da.values)
+        return {str(lab): rounded(da.isel({g: i}).values) for i, lab in enumerate(da[g].values.tolist())}
+    return rounded(da.values)
 
 
 def _group_dim(da: xr.DataArray, skip: tuple[str, ...]) -> Hashable | None:
@@ -69,11 +41,11 @@ def _group_dim(da: xr.DataArray, skip: tuple[str, ...]) -> Hashable | None:
 
 def _info(spec: xr.Dataset, key: str) -> Any:
     if key in spec.attrs:
-        return _num(spec.attrs[key])
+        return rounded(spec.attrs[key])
     if key in spec.coords:  # per group: a coord along the group dim
         c = spec[key]
         g = c.dims[0]
-        return {str(lab): _num(v) for lab, v in zip(spec[g].values.tolist(), c.values.tolist(), strict=True)}
+        return {str(lab): rounded(v) for lab, v in zip(spec[g].values.tolist(), c.values.tolist(), strict=True)}
     return None
 
 
@@ -88,10 +60,10 @@ def _spectrum(spec: xr.Dataset, include_spectrum: bool) -> dict[str, Any]:
     if include_spectrum:
         g = _group_dim(point, ("rank",))
         if g is None:
-            out["variance"] = [v for v in _plain(point.values) if v is not None]
+            out["variance"] = [v for v in rounded(point.values) if v is not None]
         else:
             out["variance"] = {
-                str(lab): [v for v in _plain(point.sel({g: lab}).values) if v is not None]
+                str(lab): [v for v in rounded(point.sel({g: lab}).values) if v is not None]
                 for lab in point[g].values.tolist()
             }
     return out
@@ -103,16 +75,16 @@ def _powerlaw(fit: xr.Dataset) -> dict[str, Any]:
     if "alpha_ci" in fit:
         ci = fit["alpha_ci"]
         if g is None:
-            alpha_ci = _plain(ci.values)
+            alpha_ci = rounded(ci.values)
         else:
-            alpha_ci = {str(lab): _plain(ci.sel({g: lab}).values) for lab in fit[g].values.tolist()}
+            alpha_ci = {str(lab): rounded(ci.sel({g: lab}).values) for lab in fit[g].values.tolist()}
     else:
         alpha_ci = None
     ranks = fit.attrs.get("ranks")
     return {
         "alpha": _value(alpha),
         "alpha_ci": alpha_ci,
-        "ranks": _plain(ranks) if ranks is not None else None,
+        "ranks": rounded(ranks) if ranks is not None else None,
         "r2": _value(fit["r2"]),
     }
 
@@ -133,12 +105,12 @@ def _one(result: xr.Dataset | xr.DataArray, include_spectrum: bool) -> dict[str,
     if "alpha_bound" in result:  # smoothness
         out.update({k: _value(result[k]) for k in ("alpha", "d", "alpha_bound", "margin", "smooth", "decided")})
         if "d_ci" in result:
-            out["d_ci"] = _plain(result["d_ci"].values)
+            out["d_ci"] = rounded(result["d_ci"].values)
     elif "d" in result and "d_ci" in result:  # intrinsic_dimension
         out.update(
             {
                 "d": _value(result["d"]),
-                "d_ci": _plain(result["d_ci"].values),
+                "d_ci": rounded(result["d_ci"].values),
                 "d_ci_method": result.attrs.get("ci_method"),
             }
         )
@@ -148,8 +120,8 @@ def _one(result: xr.Dataset | xr.DataArray, include_spectrum: bool) -> dict[str,
         out.update(
             {
                 "signal_fraction": _value(result["signal_fraction"]),
-                "median_reliability": _num(float(result["reliability"].median(skipna=True))),
-                "n_stimuli": _num(result.attrs.get("n_stimuli")),
+                "median_reliability": rounded(float(result["reliability"].median(skipna=True))),
+                "n_stimuli": rounded(result.attrs.get("n_stimuli")),
                 "n_units": int(result.sizes["unit"]),
             }
         )

@@ -7,18 +7,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._numbers import rounded
 from ..capacity.measures import DEFAULT_TOL, classify
 from ..errors import AnalysisError, fail
 
 __all__ = ["summary"]
 
 
-def _r(x: Any, digits: int = 4) -> Any:
-    arr = np.asarray(x, dtype=float)
-    if arr.ndim:
-        return [_r(v, digits) for v in arr]
-    v = float(arr)
-    return round(v, digits) if np.isfinite(v) else None
+def _r(x: Any) -> Any:
+    """Floats (or nested lists of them), rounded by the one rule of every summary; NaN -> None."""
+    return rounded(np.asarray(x, dtype=float))
 
 
 def _counts(cap: np.ndarray, tol: float) -> dict[str, int]:
@@ -55,7 +53,7 @@ def summary(result: xr.Dataset, *, tol: float = DEFAULT_TOL) -> dict[str, Any]:
         cap = result["capacity"].values
         return {
             **head,
-            "loss": _r(result["loss"], 6),
+            "loss": _r(result["loss"]),
             "capacity": _r(cap),
             "capacity_sum": _r(cap.sum()),
             "best_seed": int(result["best_seed"]),
@@ -80,7 +78,7 @@ def summary(result: xr.Dataset, *, tol: float = DEFAULT_TOL) -> dict[str, Any]:
         settings.append(
             {
                 **{d: _r(result[d].values[i]) for d, i in sel.items()},
-                "loss": _r(one["loss"], 6),
+                "loss": _r(one["loss"]),
                 "capacity_sum": _r(cap.sum()),
                 **_counts(cap, tol),
             }
