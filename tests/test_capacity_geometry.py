@@ -203,3 +203,51 @@ def test_bad_input(call, match):
     with pytest.raises(AnalysisError, match=match) as info:
         call()
     assert "Fix:" in str(info.value) and "found" in str(info.value)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_capacity_is_scale_free_at_any_scale(scale):
+    """Capacity is scale-free, so every function gives the same answer for W and 1e-200·W or 1e300·W (W·W
+    under- or overflows in float64 there: the rows are normalised before any product)."""
+    w, *_ = _planted(6)
+    c = cap.capacity(w).values
+    np.testing.assert_allclose(cap.capacity(scale * w).values, c, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(cap.dimensionality_per_feature(scale * w).values, c, rtol=1e-12, atol=0)
+    assert float(cap.superposition(scale * w)["capacity_sum"]) == pytest.approx(9.0, abs=1e-12)
+    bs = cap.block_structure(scale * w, tol=1e-6)
+    assert sorted(bs["size"].values.tolist()) == [1, 4, 5, 8] and bool(bs["block_semi_orthogonal"])
+
+
+def test_block_structure_keeps_a_small_tight_block_next_to_a_large_one():
+    """Tolerances relative to each feature's norm: a tight triangle of norm 0.4 orthogonal to a pentagon of norm 2
+    is a block of its own at the documented tol = 0.05 (it used to be dropped as "ignored", because 0.4² was below
+    tol · 2²), and the exactly block-semi-orthogonal W is called so."""
+    w = _rotate(block_diag(2.0 * cap.polytope("pentagon"), 0.4 * cap.polytope("triangle")), seed=7)
+    assert cap.capacity(w).values.sum() == pytest.approx(4.0, abs=1e-12)
+    bs = cap.block_structure(w, tol=0.05)
+    assert (bs["feature_block"].values >= 0).all()
+    assert bs["size"].values.tolist() == [5, 3] and bs["block_rank"].values.tolist() == [2, 2]
+    assert bs["tight"].values.all() and bool(bs["block_semi_orthogonal"])
+    # a small feature at |cos| = 0.1 to a large one is linked to it (|W_i·W_j| > tol ‖W_i‖ ‖W_j‖): one block,
+    # not tight, Σ C < 2 — not two orthogonal blocks
+    pair = np.array([[2.0, 0.0], [0.4 * 0.1, 0.4 * np.sqrt(0.99)]])
+    bs = cap.block_structure(pair, tol=0.05)
+    assert bs.sizes["block"] == 1 and not bool(bs["tight"][0]) and not bool(bs["block_semi_orthogonal"])
+
+
+def test_ignored_has_one_definition():
+    """ "Ignored" means C_i <= tol in superposition and in block_structure (the same tol gives the same features):
+    a zero vector and a tiny vector overlapping a large one are ignored; a tiny vector orthogonal to the rest has
+    a dimension to itself (C = 1) and is a block of its own, not ignored."""
+    w = np.zeros((5, 3))
+    w[0, 0], w[1, 1] = 2.0, 1.0
+    w[2, :2] = 0.01 / np.sqrt(2)  # overlaps features 0 and 1: C ≈ 1e-4
+    w[4, 2] = 1e-3  # orthogonal to everything: C = 1
+    for tol in (1e-3, 0.02, 0.05):
+        s = cap.superposition(w, tol=tol)
+        bs = cap.block_structure(w, tol=tol)
+        ignored = s["kind"].values == "ignored"
+        np.testing.assert_array_equal(ignored, [False, False, True, True, False])
+        np.testing.assert_array_equal(bs["feature_block"].values < 0, ignored)
+        assert cap.summary(bs)["n_ignored"] == int(s["n_ignored"]) == 2
+        assert bs["size"].values.tolist() == [1, 1, 1] and bool(bs["block_semi_orthogonal"])

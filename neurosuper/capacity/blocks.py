@@ -16,11 +16,11 @@ import xarray as xr
 from .._provenance import stamp
 from .._validation import check_float
 from . import geometry
-from .measures import REFERENCE, as_features
+from .measures import REFERENCE, as_features, is_ignored
 
 __all__ = ["block_structure", "DEFAULT_BLOCK_TOL"]
 
-#: Default ``tol`` of :func:`block_structure` (relative to the largest ‖W_i‖²).
+#: Default ``tol`` of :func:`block_structure` (a capacity, a |cosine| and a ratio of eigenvalues: all relative).
 DEFAULT_BLOCK_TOL = 1e-3
 
 
@@ -33,39 +33,45 @@ def block_structure(W: Any, tol: float = DEFAULT_BLOCK_TOL) -> xr.Dataset:
         Feature vectors, features first: a DataArray (``feature`` or ``direction``, ``dim``) or an array
         (features, dim).
     tol
-        Relative tolerance ε > 0, used three ways (all relative, so the result does not depend on W's scale):
-        features i ≠ j are linked when ``|W_i·W_j| > tol · max_k ‖W_k‖²``; a feature with
-        ``‖W_i‖² ≤ tol · max_k ‖W_k‖²`` is ignored and belongs to no block (``feature_block = -1``); an eigenvalue
-        of a block's Gram counts toward its rank when ``λ > tol · λ_max``, and the block is ``tight`` when its
-        non-zero eigenvalues agree within ``tol`` (``1 − λ_min/λ_max ≤ tol``).
+        Relative tolerance ε > 0, used four ways (all relative, so the result depends neither on W's scale nor on
+        how the blocks' scales compare): a feature with capacity ``C_i ≤ tol`` is **ignored** and belongs to no
+        block (``feature_block = -1``) — the same rule as :func:`~neurosuper.capacity.superposition`'s "ignored";
+        features i ≠ j are linked when ``|W_i·W_j| > tol · ‖W_i‖ ‖W_j‖`` (their |cosine| exceeds ``tol``); a
+        block's rank counts the eigenvalues ``λ > tol · λ_max`` of the Gram of its **unit-normalised** features
+        (the dimensions it spans, however small its members), and the block is ``tight`` when the top ``rank``
+        eigenvalues of its own Gram agree within ``tol`` (``1 − λ_min/λ_max ≤ tol``).
 
     Returns
     -------
     xarray.Dataset
         Along ``block`` (ordered by each block's first feature): ``size`` (features), ``block_rank``,
         ``capacity_sum`` (Σ C over the block; equals the rank for a tight block orthogonal to the rest),
-        ``tight`` (bool), ``spread`` (``1 − λ_min/λ_max`` of the non-zero eigenvalues). Along the feature dim:
-        ``feature_block`` (block index, -1 for ignored) and ``capacity``. Scalars: ``capacity_sum`` over all
-        features as ``total_capacity``, ``n_dims``, and ``block_semi_orthogonal`` (every block tight and
-        Σ C = Σ ranks within ``tol · dim``; with ranks summing to ``n_dims`` this is Scherlis et al.'s Σ C = dim).
+        ``tight`` (bool), ``spread`` (``1 − λ_min/λ_max`` over its top ``block_rank`` eigenvalues). Along the
+        feature dim: ``feature_block`` (block index, -1 for ignored) and ``capacity``. Scalars: ``capacity_sum``
+        over all features as ``total_capacity``, ``n_dims``, and ``block_semi_orthogonal`` (every block tight and the
+        blocks' Σ C = Σ ranks within ``tol · dim``; with ranks summing to ``n_dims`` this is Scherlis et al.'s
+        Σ C = dim).
     """
     tol = check_float("tol", tol, low=0.0, high=1.0, low_open=True, high_open=True, caller="block_structure")
     f = as_features(W, caller="block_structure")
-    w = f.values
-    labels, n_blocks = geometry.gram_blocks(w, tol)
+    w = geometry._scaled(f.values)  # one global scale: no eigenvalue under- or overflows
     cap = geometry.capacities(w)
+    labels, n_blocks = geometry.gram_blocks(w, tol, alive=~is_ignored(cap, tol))
     size = np.zeros(n_blocks, dtype=int)
     rank = np.zeros(n_blocks, dtype=int)
     csum = np.zeros(n_blocks)
     spread = np.zeros(n_blocks)
+    norms = np.sqrt((w * w).sum(axis=1))
+    hat = np.divide(w, norms[:, None], out=np.zeros_like(w), where=norms[:, None] > 0)
     for b in range(n_blocks):
         members = np.flatnonzero(labels == b)
-        lam = geometry.block_eigenvalues(w[members])
-        nonzero = lam[lam > tol * lam[0]] if lam[0] > 0 else lam[:0]
+        # the span (rank) from the unit vectors: a small member spans its dimension as much as a large one
+        lam_hat = geometry.block_eigenvalues(hat[members])
         size[b] = len(members)
-        rank[b] = len(nonzero)
+        rank[b] = int(np.sum(lam_hat > tol * lam_hat[0])) if lam_hat[0] > 0 else 0
         csum[b] = cap[members].sum()
-        spread[b] = 1 - nonzero[-1] / nonzero[0] if len(nonzero) else 0.0
+        lam = geometry.block_eigenvalues(w[members])[: rank[b]]  # tightness from the vectors as they are
+        spread[b] = 1 - lam[-1] / lam[0] if rank[b] and lam[0] > 0 else 0.0
     tight = spread <= tol
     total = float(cap.sum())
     dim = w.shape[1]
@@ -80,7 +86,7 @@ def block_structure(W: Any, tol: float = DEFAULT_BLOCK_TOL) -> xr.Dataset:
             "capacity": ((f.feature_dim,), cap),
             "total_capacity": ((), total),
             "n_dims": ((), dim),
-            "block_semi_orthogonal": ((), bool(tight.all() and abs(total - rank.sum()) <= tol * dim)),
+            "block_semi_orthogonal": ((), bool(tight.all() and abs(csum.sum() - rank.sum()) <= tol * dim)),
         },
         coords={"block": np.arange(n_blocks), **f.coords},
     )

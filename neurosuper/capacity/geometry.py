@@ -47,8 +47,15 @@ def _chunks(n_rows: int, n_cols: int) -> Iterator[slice]:
 
 
 def _scaled(w: np.ndarray) -> np.ndarray:
-    """``w`` divided by its largest row norm (capacity is invariant to one global scale; avoids under/overflow)."""
+    """``w`` divided by its largest row norm (capacity is invariant to one global scale; avoids under/overflow).
+
+    The largest absolute entry is divided out first, so that no square under- or overflows at any scale
+    (``1e-200 · W``: every W_i·W_i would be 0 in float64; ``1e300 · W``: inf)."""
     w = np.asarray(w, dtype=np.float64)
+    big = float(np.abs(w).max(initial=0.0))
+    if big == 0 or not np.isfinite(big):
+        return w
+    w = w / big
     top = np.sqrt((w * w).sum(axis=1)).max(initial=0.0)
     return w / top if top > 0 else w
 
@@ -106,22 +113,23 @@ def d_star(w: np.ndarray) -> float:
     return w.shape[1] / fro if fro > 0 else float("inf")
 
 
-def gram_blocks(w: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
-    """Blocks of features: connected components of the graph with an edge where ``|W_i·W_j| > tol · max_k ‖W_k‖²``.
+def gram_blocks(w: np.ndarray, tol: float, alive: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Blocks of features: connected components of the graph with an edge where ``|W_i·W_j| > tol ‖W_i‖ ‖W_j‖``
+    (``|cos| > tol``: relative to each feature's own norm, so a small block next to a large one is still found).
 
+    ``alive`` (bool per feature, default: the non-zero rows) says which features take part; the others are ignored.
     Returns ``(labels, n_blocks)``: ``labels[i]`` is feature i's block (0..n_blocks-1, ordered by their first
-    feature), ``-1`` for features with ``‖W_i‖² ≤ tol · max_k ‖W_k‖²`` (ignored features belong to no block).
+    feature), ``-1`` for the features that are not alive (ignored features belong to no block).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    w = _scaled(w)
-    n = len(w)
-    sq = (w * w).sum(axis=1)
-    alive = sq > tol
+    hat, norms = _unit_rows(_scaled(w))
+    n = len(hat)
+    alive = norms > 0 if alive is None else (np.asarray(alive, dtype=bool) & (norms > 0))
     rows_all, cols_all = [], []
     for rows in _chunks(n, n):
-        g = np.abs(w[rows] @ w.T)
+        g = np.abs(hat[rows] @ hat.T)
         r, c = np.nonzero(g > tol)
         rows_all.append(r + rows.start)
         cols_all.append(c)

@@ -201,9 +201,19 @@ def interference(W: Any) -> xr.DataArray:
     return stamp(out, analysis="capacity.interference", reference=ELHAGE, inputs_from=f.source)
 
 
+def is_ignored(c: np.ndarray, tol: float) -> np.ndarray:
+    """The one definition of an **ignored** feature (Scherlis et al. 2022: C_i = 0), with a tolerance: C_i ≤ tol.
+
+    Used by :func:`superposition`, :func:`~neurosuper.capacity.feature_capacity` and
+    :func:`~neurosuper.capacity.block_structure` alike. A small feature is not ignored for being small: one
+    orthogonal to the rest has a dimension to itself (C = 1); one overlapping larger features gets C ≈ 0.
+    """
+    return np.asarray(c) <= tol
+
+
 def classify(c: np.ndarray, tol: float) -> np.ndarray:
-    """``"monosemantic"`` (C ≥ 1 − tol), ``"ignored"`` (C ≤ tol) or ``"polysemantic"`` for each capacity."""
-    return np.where(c >= 1 - tol, "monosemantic", np.where(c <= tol, "ignored", "polysemantic"))
+    """``"monosemantic"`` (C ≥ 1 − tol), ``"ignored"`` (C ≤ tol, :func:`is_ignored`) or ``"polysemantic"``."""
+    return np.where(c >= 1 - tol, "monosemantic", np.where(is_ignored(c, tol), "ignored", "polysemantic"))
 
 
 def superposition_of(values: np.ndarray, tol: float) -> dict[str, Any]:
