@@ -7,7 +7,6 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 from __future__ import annotations
 
 import textwrap
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,9 +18,6 @@ from ..errors import AnalysisError
 from ..prep import group_coord
 
 __all__ = ["plot_ii", "plot_mei_grid"]
-
-
-_UNSET: Any = object()
 
 
 def _group_labels(result: xr.Dataset, groupby: str | None) -> tuple[str, np.ndarray]:
@@ -71,27 +67,19 @@ def plot_ii(
     var: str | None = None,
     ax: Any = None,
     title: str | None = None,
-    by: Any = _UNSET,
 ):
     """Violin + strip plot of ``result[var]`` per ``layer``/``area`` (the II distributions), with the null.
 
     ``result``: one :func:`~neurosuper.interpret.interpretability_index` result, or a mapping ``{name: result}``
     (e.g. ``{"brain": ..., "network": ...}``) drawn side by side on one axis, groups labelled ``name`` /
-    ``name + group``. ``groupby``: ``"auto"`` (``layer``, else ``area``), a unit coord, or ``None``; ``by=`` is its
-    deprecated alias. ``var`` defaults to ``ii_z`` when every result has a null (reference lines at 0 and ±1.96),
-    else ``ii`` (then a null sample ``ii_null``, if present, is drawn as a grey violin labelled "null"). The title
-    names the similarity and k.
+    ``name + group``. ``groupby``: ``"auto"`` (``layer``, else ``area``), a unit coord, or ``None``. ``var``
+    defaults to ``ii_z`` when every result has a null (reference lines at 0 and ±1.96), else ``ii`` (then a null
+    sample ``ii_null``, if present, is drawn as a grey violin labelled "null"). The title names the similarity and
+    k.
     """
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    if by is not _UNSET:
-        warnings.warn(
-            "plot_ii: by= is deprecated and will be removed in the next release; use groupby=.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        groupby = by
     results: dict[str | None, xr.Dataset] = {None: result} if isinstance(result, xr.Dataset) else dict(result)
     if not results:
         raise AnalysisError(

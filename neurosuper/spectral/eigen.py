@@ -115,8 +115,7 @@ def eigenspectrum(
     xarray.Dataset
         ``variance`` ((group,) rank) — the point estimate, eigenvalues divided by the number of stimuli,
         whatever ``n_boot`` is — and for cvPCA ``noise``; with ``n_boot > 0`` also the replicates
-        ``variance_boot(boot, (group,) rank)`` (``noise_boot``) and, for one release, the deprecated alias
-        ``variance_full`` (= ``variance``; ``noise_full``). attrs ``method``, ``side``, ``n_stimuli``,
+        ``variance_boot(boot, (group,) rank)`` (``noise_boot``). attrs ``method``, ``side``, ``n_stimuli``,
         ``n_units``, ``n_constant_units``, ``n_stimuli_dropped``, ``n_shuffles``, ``n_boot``, ``seed``, ...
         (per-group values become coords along the group dim) and the provenance attrs (``analysis``,
         ``reference``, ``options``, ``inputs``, ``neurosuper_version``).
@@ -577,10 +576,6 @@ def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n
         data["variance_boot"] = (("boot",) + group_dims + ("rank",), squeeze(variance)[1:])
         if noise is not None:
             data["noise_boot"] = (("boot",) + group_dims + ("rank",), squeeze(noise)[1:])
-        # deprecated aliases (one release): the estimate was called variance_full when bootstrapped
-        data["variance_full"] = data["variance"]
-        if noise is not None:
-            data["noise_full"] = data["noise"]
     out = xr.Dataset(data, coords=coords, attrs=attrs)
     out["variance"].attrs["long_name"] = "variance along principal axis (eigenvalue / n_stimuli)"
     if "noise" in out:
@@ -588,9 +583,4 @@ def _assemble(results: list[tuple[Hashable, _Result]], *, groupby: str | None, n
     for name in ("variance", "noise"):
         if f"{name}_boot" in out:
             out[f"{name}_boot"].attrs["long_name"] = f"{name} of bootstrap replicates (stimuli resampled)"
-        if f"{name}_full" in out:
-            out[f"{name}_full"].attrs["deprecated"] = (
-                f"alias of {name!r} (the point estimate), kept for one release; "
-                f"read {name!r} (replicates: '{name}_boot')"
-            )
     return out

@@ -73,9 +73,7 @@ def point_spectrum(
     """(point estimate, bootstrap replicates or None) of a spectrum Dataset/DataArray.
 
     A Dataset from :func:`eigenspectrum` holds the point estimate in ``variance`` and the replicates in
-    ``variance_boot``. A spectrum in the older schema (replicates in ``variance``, estimate in
-    ``variance_full``) is read too, with a :class:`FutureWarning`. A bare DataArray with a ``boot`` dim gives
-    its mean over ``boot``.
+    ``variance_boot``. A bare DataArray with a ``boot`` dim gives its mean over ``boot``.
     """
     if isinstance(spectrum, xr.Dataset):
         if var not in spectrum:
@@ -84,16 +82,11 @@ def point_spectrum(
                 "expected the result of neurosuper.spectral.eigenspectrum. Fix: pass that result."
             )
         da = spectrum[var]
-        if "boot" in da.dims:  # the schema before issue 9
-            warnings.warn(
-                f"this spectrum keeps its bootstrap replicates in {var!r} and the estimate in "
-                f"'{var}_full' (the older schema); read as such. Recompute it with eigenspectrum(), which "
-                f"returns the estimate in {var!r} and the replicates in '{var}_boot'.",
-                FutureWarning,
-                stacklevel=3,
+        if "boot" in da.dims:
+            raise AnalysisError(
+                f"found {var!r} with a 'boot' dim; expected the point estimate in {var!r} and the bootstrap "
+                f"replicates in '{var}_boot'. Fix: pass the result of neurosuper.spectral.eigenspectrum."
             )
-            full = spectrum.get(f"{var}_full")
-            return (full if full is not None else da.mean("boot")), da
         return da, spectrum.get(f"{var}_boot")
     if not isinstance(spectrum, xr.DataArray) or "rank" not in spectrum.dims:
         raise AnalysisError(
