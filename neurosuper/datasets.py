@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,8 +233,9 @@ def patch_grid(shape: tuple[int, int], size: int, step: int, rng: np.random.Gene
     return ys.ravel(), xs.ravel()
 
 
-def _patches() -> tuple[np.ndarray, dict[str, tuple[str, np.ndarray]], dict[str, Any]]:
-    """Grey patches (stimulus, y, x) as uint8, their stimulus coords, and attrs.
+def _patches() -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Grey patches (stimulus, y, x) as uint8, their stimulus coords (``stimulus``: the ids; the others
+    ``("stimulus", values)``), and attrs.
 
     Each photograph (:func:`load_photo`) is block-averaged ``downsample × downsample`` (1: kept as is) and laid
     with a grid of ``size × size`` patch positions ``step`` pixels apart (:func:`patch_grid`); blank positions
@@ -337,12 +338,13 @@ def signal_spectrum(rates: np.ndarray) -> np.ndarray:
     return np.clip(np.linalg.eigvalsh(cov)[::-1], 0.0, None)
 
 
-def _alpha(spectrum: np.ndarray, ranks: tuple[int, int]) -> tuple[float, float]:
+def _alpha(spectrum: np.ndarray, ranks: Sequence[int]) -> tuple[float, float]:
     """Stringer's power-law fit (weights 1/n, ranks 1-based inclusive) via :func:`neurosuper.spectral.powerlaw`."""
     from .spectral import powerlaw
 
     da = xr.DataArray(spectrum, dims="rank", coords={"rank": np.arange(1, len(spectrum) + 1)})
-    fit = powerlaw(da, ranks=tuple(ranks))
+    lo, hi = ranks
+    fit = powerlaw(da, ranks=(lo, hi))
     return float(fit["alpha"]), float(fit["r2"])
 
 
@@ -374,7 +376,7 @@ def _build_brain(progress: bool) -> xr.Dataset:
         counts = spikes_rng.poisson(rates.astype(np.float64), size=(b["n_repeats"], *rates.shape))
         bar.update()
     unit_ids = np.array([f"n{i:04d}" for i in range(b["n_units"])])
-    unit_coords = {k: ("unit", v) for k, v in params.items()}
+    unit_coords: dict[str, Any] = {k: ("unit", v) for k, v in params.items()}  # **coords of from_array
     attrs = {
         "source": "neurosuper.datasets.demo_brain",
         "description": "Simulated V1 population: linear-nonlinear Gabor neurons, Poisson spike counts to natural "

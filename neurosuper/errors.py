@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 __all__ = [
     "fail",
@@ -34,6 +34,9 @@ class FormatError(NeurosuperError, ValueError):
 class NWBLayoutError(NeurosuperError, ValueError):
     """An NWB file lacks what the loader needs, or holds several candidates and none was chosen."""
 
+    #: The same sentence with its fix written with CLI flags, where the loader knows one (else None).
+    cli_message: str | None = None
+
 
 class AnalysisError(NeurosuperError, ValueError):
     """The data are valid but cannot support the analysis asked for (too few stimuli, repeats, ...)."""
@@ -52,6 +55,13 @@ def preview(values: Sequence[Any] | Any, n: int = 5) -> str:
     return ", ".join(repr(v) for v in items[:n]) + more
 
 
+_E = TypeVar("_E", bound=NeurosuperError)
+
+
+@overload
+def fail(what: str, found: str, expected: str, fix: str) -> FormatError: ...
+@overload
+def fail(what: str, found: str, expected: str, fix: str, cls: type[_E]) -> _E: ...
 def fail(what: str, found: str, expected: str, fix: str, cls: type[NeurosuperError] = FormatError) -> NeurosuperError:
     """The exception every bad input gets: ``"<what>: found <found>; expected <expected>. Fix: <fix>"``.
 

@@ -34,6 +34,9 @@ __all__ = [
 
 #: Version of the on-disk/in-memory format; bumped on incompatible changes.
 FORMAT_VERSION = 1
+
+#: Stimulus or unit ids as the constructors take them: a sequence of strings/integers or a 1-D array.
+IdsLike = Sequence[Hashable] | np.ndarray
 #: The dims ``responses`` may have, in canonical order; ``stimulus`` and ``unit`` are required.
 CANONICAL_DIMS = ("repeat", "stimulus", "time", "unit")
 SYSTEMS = ("brain", "network")
@@ -325,7 +328,7 @@ def _reduce_in_memory(data: np.ndarray) -> tuple[int, list[np.ndarray]]:
     with np.errstate(invalid="ignore"):
         hi, lo = np.fmax.reduce(data, axis=inner), np.fmin.reduce(data, axis=inner)
         across = np.fmax.reduce(data, axis=outer)
-    n_inf = np.count_nonzero(np.isinf(data)) if np.isinf(hi).any() or np.isinf(lo).any() else 0
+    n_inf = int(np.count_nonzero(np.isinf(data))) if np.isinf(hi).any() or np.isinf(lo).any() else 0
     rows = ~np.isnan(hi)
     per_dim = [
         ~np.isnan(across)
@@ -500,7 +503,7 @@ def _coord_spec(name: str, value: Any, dims: tuple[str, ...]) -> Any:
     )
 
 
-def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.DataArray:
+def _stimuli_variable(stimuli: Any, ids: np.ndarray) -> xr.Variable:
     n = len(ids)
     if isinstance(stimuli, xr.DataArray):
         if "stimulus" not in stimuli.dims:
@@ -546,8 +549,8 @@ def from_array(
     data: Any,
     *,
     dims: Sequence[str] | None = None,
-    stimulus: Sequence[Hashable] | None = None,
-    unit: Sequence[Hashable] | None = None,
+    stimulus: IdsLike | None = None,
+    unit: IdsLike | None = None,
     system: str,
     measure: str,
     stimuli: Any = None,
@@ -623,15 +626,15 @@ def from_array(
             if dim not in all_coords:
                 all_coords[dim] = np.arange(sizes[dim])
             continue
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or len(ids) != sizes[dim]:
+        id_array = np.asarray(ids)
+        if id_array.ndim != 1 or len(id_array) != sizes[dim]:
             raise fail(
                 f"{dim} ids",
-                f"{ids.shape[0] if ids.ndim else 'a scalar'} ids",
+                f"{id_array.shape[0] if id_array.ndim else 'a scalar'} ids",
                 f"{sizes[dim]}, one per {dim}",
                 f"pass {dim}= with one id per {dim}",
             )
-        all_coords[dim] = ids
+        all_coords[dim] = id_array
     if "repeat" in sizes and "repeat" not in all_coords:
         all_coords["repeat"] = np.arange(sizes["repeat"])
     for name, value in coords.items():

@@ -15,13 +15,16 @@ Unit ids are ``"<layer>/<channel>"`` (``"conv2/17"``); with ``spatial="flatten"`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from ..errors import FormatError
+
+if TYPE_CHECKING:
+    from ..format import IdsLike
 
 __all__ = ["SPATIAL", "reduce_spatial", "layer_unit_coords", "layer_units", "from_activations", "from_sklearn"]
 
@@ -197,7 +200,7 @@ def _check_finite(layers: Mapping[str, Any]) -> None:
 def from_activations(
     acts: Any,
     *,
-    stimulus: Sequence[Hashable] | None = None,
+    stimulus: IdsLike | None = None,
     layer: str | Sequence[str] | None = None,
     spatial: str = "mean",
     stimuli: Any = None,
@@ -351,7 +354,7 @@ def from_sklearn(
     estimator: Any,
     X: Any,
     *,
-    stimulus: Sequence[Hashable] | None = None,
+    stimulus: IdsLike | None = None,
     stimuli: Any = None,
     label: Sequence[Any] | None = None,
 ) -> xr.Dataset:

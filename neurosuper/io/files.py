@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -17,6 +17,9 @@ import xarray as xr
 from .._provenance import INPUTS_KEY
 from ..errors import FormatError
 from .activations import from_activations
+
+if TYPE_CHECKING:
+    from ..format import IdsLike
 
 __all__ = ["load_activations"]
 
@@ -65,7 +68,7 @@ def load_activations(
     path: str | os.PathLike,
     *,
     layers: Sequence[str] | None = None,
-    stimulus: Sequence[Hashable] | None = None,
+    stimulus: IdsLike | None = None,
     spatial: str = "mean",
     stimuli: Any = None,
     model: str | None = None,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -20,6 +20,9 @@ import xarray as xr
 from .._progress import progress_bar
 from ..errors import FormatError, NeurosuperError
 from .activations import from_activations, reduce_spatial
+
+if TYPE_CHECKING:
+    from ..format import IdsLike
 
 __all__ = ["from_torch"]
 
@@ -138,7 +141,7 @@ def from_torch(
     device: str = "cpu",
     spatial: str = "mean",
     store: str | os.PathLike | None = None,
-    stimulus: Sequence[Hashable] | None = None,
+    stimulus: IdsLike | None = None,
     keep_stimuli: bool = False,
     label: Sequence[Any] | None = None,
     progress: bool = True,
@@ -307,7 +310,8 @@ class _ZarrSink:
         self.unit_coords: dict[str, xr.Variable] | None = None
         self.attrs: dict[str, Any] = {}
         self.started = False
-        self.bits, self.count, self.dtype = 0, 0, None
+        self.bits, self.count = 0, 0
+        self.dtype: np.dtype | None = None
 
     def _unit_coords(self, batch: dict[str, np.ndarray], flat: np.ndarray) -> dict[str, xr.Variable]:
         # unit ids and coords exactly as from_activations makes them, from the batch's first two rows
@@ -315,7 +319,7 @@ class _ZarrSink:
         if not np.array_equal(template["responses"].values, flat[:2]):  # pragma: no cover - layout guard
             raise NeurosuperError("internal error: streamed unit order differs from from_activations'")
         self.attrs = template.attrs
-        return {k: c.variable for k, c in template.coords.items() if c.dims == ("unit",)}
+        return {str(k): c.variable for k, c in template.coords.items() if c.dims == ("unit",)}
 
     def add(self, batch: dict[str, np.ndarray], images: np.ndarray | None, ids: np.ndarray) -> None:
         from ..storage import bit_sum, encode_for_write, storage_attrs
@@ -355,6 +359,7 @@ class _ZarrSink:
         from ..storage import fingerprint, load, record_values_checked
 
         if self.started:
+            assert self.dtype is not None  # set by the add() that started the store
             record_values_checked(self.tmp, "zarr", fingerprint(self.dtype, self.count, self.bits))
         self._stack.close()  # flush, then the exclusive rename onto the store
         return load(self.store, lazy=True)

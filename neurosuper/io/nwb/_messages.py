@@ -31,7 +31,7 @@ def layout_error(
         if cli_fix is not None
         else None
     )
-    return err  # type: ignore[return-value]
+    return err
 
 
 def nwb_warning(message: str, *, cli: str | None = None) -> NeurosuperWarning:

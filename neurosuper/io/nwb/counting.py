@@ -318,14 +318,14 @@ def make_windows(
         return _finish(edges, None, (w0, w1))
     n_bins = (w1 - w0) / bin_size
     if abs(n_bins - round(n_bins)) > 1e-6 * max(1.0, n_bins):
-        stop = w0 + max(1, int(n_bins)) * bin_size
+        whole = w0 + max(1, int(n_bins)) * bin_size
         raise layout_error(
             f"window=({w0}, {w1}) with bin_size={bin_size}",
             f"a window of {w1 - w0:.6g} s, not a whole number of bins",
             "stop - start = k * bin_size",
-            f"e.g. window=({w0}, {stop:.6g})",
+            f"e.g. window=({w0}, {whole:.6g})",
             cli_what=f"--window {w0} {w1} with --bin-size {bin_size}",
-            cli_fix=f"e.g. --window {w0} {stop:.6g}",
+            cli_fix=f"e.g. --window {w0} {whole:.6g}",
         )
     _check_size(len(onset), int(round(n_bins)), n_units, n_rows, (w0, w1), bin_size)
     k = np.arange(int(round(n_bins)) + 1)

@@ -256,6 +256,7 @@ def load_nwb(
         sel = select_units(all_ids, meta, units)
         attrs.update(n_units_file=len(all_ids))
         if bins:
+            assert bin_size is not None  # _check_args requires it with stimulus="bins"
             span = None
             if epochs is None:
                 span = (float(timestamps[0]), float(timestamps[-1])) if imaging else _spike_span(table, sel)
@@ -287,8 +288,8 @@ def load_nwb(
         dest = rep * n_ids + pres.codes  # row of each presentation: repeat * n_stimuli + stimulus
         shown = np.zeros(n_rep * n_ids, dtype=bool)
         shown[dest] = True
-        source = np.zeros(n_rep * n_ids, dtype=np.int64)  # presentation behind each row (0 where none: NaN later)
-        source[dest] = np.arange(dest.size)
+        origin = np.zeros(n_rep * n_ids, dtype=np.int64)  # presentation behind each row (0 where none: NaN later)
+        origin[dest] = np.arange(dest.size)
         if imaging:
             series = chosen.series
             means = roi_means(
@@ -299,9 +300,9 @@ def load_nwb(
                 offset=float(getattr(series, "offset", 0.0) or 0.0),
                 what=f"{chosen.path!r}",
             )
-            slab[:] = means[source][:, :, sel].transpose(2, 0, 1)
+            slab[:] = means[origin][:, :, sel].transpose(2, 0, 1)
         else:
-            win.arrange(source)
+            win.arrange(origin)
             n_resorted, total = _spike_values(table, sel, win, slab, measure == "spike_rate", progress)
             attrs["n_units_resorted"] = int(n_resorted)
             meta = _drop_nan_spikes(table, sel, meta, attrs)

@@ -418,7 +418,12 @@ def _read_index_series(nwbfile: Any, series: Any, source: str) -> Presentations:
         ids = uniq
         frames = getattr(series, "indexed_timeseries", None)
         data = getattr(frames, "data", None)
-        if data is not None and len(getattr(data, "shape", ())) in (3, 4) and data.shape[0] > uniq.max():
+        if (
+            frames is not None
+            and data is not None
+            and len(getattr(data, "shape", ())) in (3, 4)
+            and data.shape[0] > uniq.max()
+        ):
             stimuli = np.stack([np.asarray(data[int(i)]) for i in uniq])
             attrs["stimulus_template"] = frames.name
     return Presentations(
@@ -497,7 +502,7 @@ def _read_table(
     if align is not None:
         onset = _aligned(frame, align, align_relative, start, stop, what, source, attrs)
     codes, ids, coords = ids_from_columns(frame, cols, what, source)
-    coords.update(constant_coords(frame, codes, len(ids), set(cols) | {align}))
+    coords.update(constant_coords(frame, codes, len(ids), set(cols) if align is None else {*cols, align}))
     pres = Presentations(start=start, stop=stop, onset=onset, codes=codes, ids=ids, coords=coords, attrs=attrs)
     pres.stimuli, template = _template_stimuli(nwbfile, ids)
     if template is not None:
@@ -701,7 +706,8 @@ def _epoch_intervals(nwbfile: Any, epochs: Any, source: str) -> tuple[list[tuple
         start, stop = table["start_time"].data[:], table["stop_time"].data[:]
         return list(zip(map(float, start), map(float, stop), strict=True)), [f"{epochs}[{i}]" for i in table.id.data[:]]
     tags_found: set[str] = set()
-    out, labels = [], []
+    out: list[tuple[float, float]] = []
+    labels: list[str] = []
     for table in intervals.values():
         if "tags" not in table.colnames:
             continue

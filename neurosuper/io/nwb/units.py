@@ -41,20 +41,20 @@ class UnitsTable:
         reads and no fresh memory per block. Each yielded array is a view into that buffer (or, when NaNs were
         dropped, a fresh array), valid until the next item is requested (copy it to keep it).
         """
-        rows = np.asarray(rows, dtype=np.int64)
+        order = np.asarray(rows, dtype=np.int64)
         starts = np.concatenate([[0], self.ends[:-1]]).astype(np.int64)
         buffer = np.empty(0)
         i = 0
-        while i < rows.size:
+        while i < order.size:
             j = i + 1
-            while j < rows.size and rows[j] == rows[j - 1] + 1 and self.ends[rows[j]] - starts[rows[i]] <= block:
+            while j < order.size and order[j] == order[j - 1] + 1 and self.ends[order[j]] - starts[order[i]] <= block:
                 j += 1
-            lo, hi = int(starts[rows[i]]), int(self.ends[rows[j - 1]])
+            lo, hi = int(starts[order[i]]), int(self.ends[order[j - 1]])
             if buffer.size < hi - lo:
                 buffer = np.empty(max(hi - lo, min(block, int(self.ends[-1]))))
             chunk = buffer[: hi - lo]
             self._read(lo, hi, chunk)
-            for row in rows[i:j].tolist():
+            for row in order[i:j].tolist():
                 times, unsorted = self._clean(row, chunk[starts[row] - lo : self.ends[row] - lo])
                 yield row, times, unsorted
             i = j
