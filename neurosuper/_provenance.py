@@ -23,7 +23,7 @@ import xarray as xr
 from ._attrs import to_jsonable
 from ._version import __version__
 
-__all__ = ["INPUTS_KEY", "stamp", "file_sha256", "file_input", "inputs_of", "options_of"]
+__all__ = ["INPUTS_KEY", "stamp", "file_sha256", "file_input", "inputs_of", "options_of", "provenance_of"]
 
 #: Key of a loaded set's ``encoding`` listing the files it was read from (set by the loaders).
 INPUTS_KEY = "neurosuper_inputs"
@@ -142,3 +142,19 @@ def stamp(
         }
     )
     return result
+
+
+def provenance_of(obj: Any) -> dict[str, Any]:
+    """The provenance a result carries (:func:`stamp`), decoded: analysis, reference, options, inputs, version."""
+    attrs = getattr(obj, "attrs", {})
+    try:
+        options: Any = options_of(obj)
+    except (ValueError, TypeError):
+        options = attrs.get("options")
+    return {
+        "analysis": attrs.get("analysis"),
+        "reference": attrs.get("reference"),
+        "options": options,
+        "inputs": inputs_of(obj),
+        "neurosuper_version": attrs.get("neurosuper_version"),
+    }

@@ -39,6 +39,7 @@ __all__ = [
     "Halves",
     "split_repeats",
     "repeat_mean",
+    "unit_subset",
 ]
 
 
@@ -229,3 +230,13 @@ def trial_average(data: xr.Dataset | xr.DataArray, *, time: Any = None, caller: 
             coords={k: v for k, v in resp.coords.items() if "repeat" not in v.dims},
         )
     return resp.transpose("stimulus", ..., "unit")
+
+
+def unit_subset(ds: xr.Dataset, max_units: int) -> xr.Dataset:
+    """``ds`` with at most ``max_units`` units, evenly spaced over the unit axis (so every layer/area keeps units
+    in proportion); ``ds`` itself when it has no more."""
+    n = ds.sizes["unit"]
+    if n <= max_units:
+        return ds
+    idx = np.unique(np.linspace(0, n - 1, max_units).round().astype(int))
+    return ds.isel(unit=idx)

@@ -1,8 +1,6 @@
 """``neurosuper capacity FILE``: the capacity of the features a direction finder discovers in a saved ResponseSet.
 
-Also the ``capacity`` step of ``neurosuper demo`` / ``neurosuper report``: the capacity of each analysed set's
-discovered features (per layer or area), with documented reduced settings (:data:`DEMO_SETTINGS`). The pentagon
-toy model is the ``toy`` step (:mod:`neurosuper.cli.toy`).
+The report's ``capacity`` step is :mod:`neurosuper.pipeline.capacity`.
 """
 
 from __future__ import annotations
@@ -95,84 +93,3 @@ def register(sub) -> None:
     p.add_argument("--figure", help="write the capacity-vs-size figure here (.png/.pdf/.svg)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-# -------------------------------------------------------------------------------------------------- demo
-#: The step's reduced settings (``ctx.settings["capacity"]`` overrides them): a fast finder on a subset of each
-#: set's units and stimuli (a few seconds in all).
-DEMO_SETTINGS: dict[str, Any] = {
-    "method": "sparse_coding",
-    "options": {"max_iter": 3},
-    "max_units": 32,
-    "max_stimuli": 500,
-    "overcomplete": 2,
-    "center": True,
-    "seed": 0,
-}
-
-
-def _demo_subset(ds, max_units: int, max_stimuli: int):
-    from ..prep import unit_groups
-
-    ds = ds.isel(stimulus=slice(0, max_stimuli))
-    groups = unit_groups(ds, "auto")
-    per = max(2, max_units // len(groups))
-    keep = sorted(int(i) for _, idx in groups for i in idx[:per])
-    sub = ds.isel(unit=keep)
-    sub.attrs["demo_units_per_group"] = min(per, min(len(idx) for _, idx in groups))
-    return sub
-
-
-def demo(ctx) -> None:
-    """Demo/report step: the capacity of the features sparse coding discovers in each analysed set (a subset of
-    its units and stimuli, ``DEMO_SETTINGS``), per layer or area."""
-    from .. import capacity
-    from .._atomic import save_figure
-    from ..errors import NeurosuperError, recorded_warnings
-    from ..pipeline import step_settings
-    from ..plot.capacity import plot_capacity
-    from ..storage import save_result
-
-    cfg = step_settings(ctx, "capacity", DEMO_SETTINGS)
-    out: dict[str, Any] = {"settings": dict(cfg), "captions": {}}
-    results = {}
-    for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given
-        with recorded_warnings() as notes:
-            try:
-                sub = _demo_subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
-                n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
-                result = capacity.feature_capacity(
-                    sub,
-                    method=cfg["method"],
-                    groupby="auto",
-                    seed=int(cfg["seed"]),
-                    n_directions=int(cfg["overcomplete"]) * per_group,
-                    center=bool(cfg["center"]),
-                    progress=False,
-                    **dict(cfg.get("options") or {}),
-                )
-                entry = capacity.summary(result)
-                entry["n_units_used"] = int(n_units)
-                entry["n_stimuli_used"] = int(sub.sizes["stimulus"])
-                entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
-                figure = f"capacity_{name}.png"
-                entry["figure"] = save_figure(
-                    plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} features"),
-                    ctx.path(figure),
-                    overwrite=True,
-                    dpi=120,
-                ).name
-                out["captions"][figure] = (
-                    f"Capacity C_i of each feature {cfg['method']} discovers in {ctx.noun(name)} against the size of "
-                    "its atom: C_i = 1 a feature with a dimension of its own (monosemantic), 0 < C_i < 1 a feature "
-                    "sharing dimensions with others (polysemantic), C_i ≈ 0 ignored (Scherlis et al. 2022, eq. 3)."
-                )
-                results[name] = result
-            except NeurosuperError as err:
-                entry = {"skipped": str(err)}
-        if notes:
-            entry["warnings"] = notes
-        out[name] = entry
-        ctx.log(f"  {name}: {entry.get('capacity_sum', entry.get('groups', entry.get('skipped')))}")
-    ctx.results["capacity"] = results
-    ctx.summary["capacity"] = out

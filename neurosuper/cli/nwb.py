@@ -1,9 +1,5 @@
 """``neurosuper nwb FILE``: load an NWB recording as a ResponseSet (or list its presentation sources).
 
-Also the ``nwb`` step of ``neurosuper demo``: the demo brain is written to a real NWB file (spike trains that
-reproduce its counts; its images as an ``Images`` template when there are at most 200) and loaded back through
-``load_nwb``; the loaded responses replace those of ``ctx.brain`` for the steps that follow.
-
 Errors and warnings of the loader surface here with their fixes written as flags of this command (``--stimulus
 trials:type``, ``--align-relative true``), not as Python arguments.
 """
@@ -13,14 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from typing import Any
 
 import numpy as np
-
-#: the demo writes its images into the NWB file only up to this many stimuli
-_MAX_IMAGES = 200
 
 
 def parse_stimulus(spec: str | None) -> Any:
@@ -161,62 +153,3 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
-
-
-def compact_repeats(values: np.ndarray) -> np.ndarray:
-    """(repeat, stimulus, unit) with each stimulus's present repeats moved first (how load_nwb orders them)."""
-    out = np.full_like(values, np.nan)
-    present = ~np.isnan(values).all(axis=-1)  # (repeat, stimulus)
-    for s in range(values.shape[1]):
-        kept = np.flatnonzero(present[:, s])
-        out[: kept.size, s] = values[kept, s]
-    return out
-
-
-def demo(ctx) -> None:
-    """Write the simulated demo brain as NWB, load it back with load_nwb, check the counts: provides ``brain``.
-
-    The provided ``brain`` is the simulated set with the responses loaded from the file (same dtype); its other
-    variables and attrs (simulation truth such as ``rates`` or ``alpha_true``, which NWB does not carry) are
-    kept, and ``attrs["nwb_file"]`` / ``attrs["loader"]`` record where the responses come from; the NWB file joins
-    the set's input files, so every result's provenance names it. The simulated set itself is left as it was.
-    """
-    from ..errors import NeurosuperError
-    from ..io.nwb import load_nwb, save_nwb
-
-    start = time.perf_counter()
-    brain = ctx.data["brain_simulated"]
-    # the 2,000 patches stay out of the file: pynwb makes one object per image (~10 ms each, on writing and on
-    # every reading); the demo keeps its stimuli (and simulation truth) from the set itself
-    path = save_nwb(
-        brain, ctx.path("demo_brain.nwb"), images=_MAX_IMAGES >= brain.sizes["stimulus"], overwrite=True, seed=0
-    )
-    loaded = load_nwb(path, stimulus="presentations", progress=ctx.progress)
-    loaded = loaded.sel(stimulus=brain["stimulus"].values)
-    dims = [d for d in ("repeat", "stimulus", "unit") if d in brain["responses"].dims]
-    want = brain["responses"].transpose(*dims).values
-    got = loaded["responses"].transpose(*dims).values
-    if "repeat" in dims and got.shape == want.shape and not np.array_equal(want, got, equal_nan=True):
-        want = compact_repeats(want)  # missing repeats come back at the end of each stimulus's repeats
-    if want.shape != got.shape or not np.array_equal(want, got, equal_nan=True):
-        raise NeurosuperError(
-            f"demo nwb step: found counts loaded from {path} that differ from the demo brain "
-            f"(shapes {got.shape} vs {want.shape}); expected identical counts. This is a bug."
-        )
-    from .._provenance import INPUTS_KEY
-
-    merged = brain.copy()
-    merged["responses"] = (tuple(dims), got.astype(brain["responses"].dtype))
-    merged.attrs.update(nwb_file=path.name, loader="neurosuper.load_nwb")
-    # every result's provenance names both files: the NWB file (the responses) and the set (stimuli, truth)
-    merged.encoding[INPUTS_KEY] = [*brain.encoding.get(INPUTS_KEY, []), str(path)]
-    ctx.provide("brain", merged)
-    ctx.summary["nwb"] = {
-        "file": path.name,
-        "sizes": {k: int(v) for k, v in loaded["responses"].sizes.items()},
-        "n_spikes": int(loaded["n_spikes"].sum()),
-        "counts_identical": True,
-        "images_in_file": "stimuli" in loaded,
-        "size_MB": round(path.stat().st_size / 1e6, 1),
-        "seconds": round(time.perf_counter() - start, 2),
-    }

@@ -12,38 +12,27 @@ before any analysis runs.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from ._common import add_outputs, check_folder_out, reraise, warn
 
 #: The input suffixes the command reads.
 SUFFIXES = (".nwb", ".nc", ".zarr", ".npz")
 
 
-def _one_line(text: str) -> str:
-    """A message on one line (a loader's multi-line list of choices joined with "; ")."""
-    parts = [part.strip(" -") for part in str(text).splitlines() if part.strip(" -")]
-    line = parts[0] if parts else ""
-    for part in parts[1:]:
-        line += (" " if line.endswith((":", " with")) else "; ") + part
-    return line
-
-
-def check_inputs(files: list[str], out: str, *, nwb_flags: bool | list[str] = False) -> list[Path]:
-    """Cheap checks made before loading anything: the files exist and have a supported suffix, ``--out`` is
-    not a file, NWB-only flags (``nwb_flags``: their names, or True) come with an NWB file. Raises
-    :class:`~neurosuper.errors.FormatError` with a one-line reason."""
+def check_inputs(files: list[str], out: str, *, overwrite: bool, nwb_flags: bool | list[str] = False) -> list[Path]:
+    """Cheap checks made before loading anything: the files exist and have a supported suffix, ``--out`` is a
+    new or empty folder (or ``--overwrite``) and not an input, NWB-only flags (``nwb_flags``: their names, or
+    True) come with an NWB file. Raises :class:`~neurosuper.errors.FormatError` with a one-line reason."""
     from ..errors import FormatError, fail
+    from ..report import check_out
 
-    out_path = Path(out)
-    if out_path.exists() and not out_path.is_dir():
-        raise fail(
-            f"--out {out!r}",
-            "an existing file",
-            "a folder (new, or existing: report.html is replaced)",
-            f"--out {out_path.with_suffix('').name}-report",
-            FormatError,
-        )
+    check_folder_out(out, inputs=files)
+    try:
+        check_out(out, overwrite=overwrite)
+    except FormatError as err:
+        raise reraise(err) from None
     paths = []
     for name in files:
         path = Path(name)
@@ -81,16 +70,13 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
     suffix = path.suffix.lower()
     try:
         if suffix == ".nwb":
-            import sys
-
             from .nwb import load_with_flags
 
             try:
                 ds, notes = load_with_flags(path, args, progress=not args.quiet)
             except NeurosuperError as err:
-                raise type(err)(_one_line(str(err))) from None
-            for note in notes:
-                print(f"neurosuper: warning: {path.name}: {_one_line(note)}", file=sys.stderr)
+                raise reraise(err) from None
+            warn(notes, prefix=f"{path.name}: ")
         elif suffix == ".npz":
             from ..io.files import load_activations
 
@@ -103,10 +89,7 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
             )
             ds = load(path, lazy=size > 2**30)
     except NeurosuperError as err:
-        text = _one_line(str(err))
-        if text == str(err):
-            raise
-        raise type(err)(text) from None
+        raise reraise(err) from None
     if not inputs_of(ds):
         ds = ds.copy(deep=False)
         ds.attrs = {**ds.attrs, "inputs": [file_input(path)]}
@@ -115,17 +98,17 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import NeurosuperError
-    from ..report import check_skip, parse_settings, report
-
-    files = [args.file] + ([args.file2] if args.file2 else [])
+    from ..pipeline import check_skip, parse_settings
+    from ..report import report
     from .nwb import loader_flags_given
 
-    paths = check_inputs(files, args.out, nwb_flags=loader_flags_given(args))
+    files = [args.file] + ([args.file2] if args.file2 else [])
+    paths = check_inputs(files, args.out, overwrite=args.overwrite, nwb_flags=loader_flags_given(args))
     check_skip(args.skip)
     settings = parse_settings(args.set)
     sets = [load_input(p, args) for p in paths]
     try:
-        path = report(
+        result = report(
             sets[0],
             sets[1] if len(sets) > 1 else None,
             out=args.out,
@@ -133,16 +116,16 @@ def run(args: argparse.Namespace) -> int:
             groupby=args.groupby,
             skip=args.skip,
             settings=settings,
+            overwrite=args.overwrite,
             progress=not args.quiet,
         )
     except NeurosuperError as err:
-        raise type(err)(_one_line(str(err))) from None
-    summary = json.loads((Path(args.out) / "summary.json").read_text())
-    print(f"neurosuper report: {path}")
-    for entry in summary.get("steps", []):
-        if entry.get("status") in ("skipped", "failed"):
-            print(f"  {entry['status']} {entry['name']}: {entry.get('reason', '')}")
-    for sentence in summary.get("headline", []):
+        raise reraise(err) from None
+    print(f"neurosuper report: {result.report}")
+    for step in result.steps:
+        if step.status in ("skipped", "failed"):
+            print(f"  {step.status} {step.name}: {step.reason or ''}")
+    for sentence in result.headline:
         print(f"  {sentence}")
     return 0
 
@@ -153,7 +136,7 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="every analysis of a set (or two, and their comparison) in one HTML file")
     p.add_argument("file", help="an NWB file (.nwb), a saved set (.nc, .zarr) or saved activations (.npz)")
     p.add_argument("file2", nargs="?", help="a second set: both are analysed and compared on their shared stimuli")
-    p.add_argument("--out", required=True, help="folder for report.html and the results (created if needed)")
+    add_outputs(p, out="folder for report.html and the results (new or empty; created if needed)", required=True)
     from .nwb import add_loader_arguments
 
     add_loader_arguments(p)  # --stimulus, --window, --align, --align-relative, --bin-size, --epochs, --measure

@@ -1,9 +1,7 @@
 """``neurosuper toy``: train a toy model of superposition and print each feature's capacity.
 
-Also the ``toy`` step of ``neurosuper demo`` / ``neurosuper report``: Elhage et al. 2022's pentagon (5 features in
-2 hidden dimensions, density 0.05) trained with the short run of :data:`DEMO_SETTINGS` (about a second), saved as
-``toy_pentagon.nc`` with its figure ``toy_pentagon.png``. The models and their training are
-:func:`neurosuper.toy.train` (``docs/toy.md``).
+The models and their training are :func:`neurosuper.toy.train` (``docs/toy.md``); the demo's ``toy`` step is
+:mod:`neurosuper.pipeline.toy`.
 """
 
 from __future__ import annotations
@@ -13,19 +11,6 @@ import json
 import sys
 from typing import Any
 
-#: The demo step's reduced settings (``ctx.settings["toy"]`` overrides them): these reproduce the pentagon
-#: (every C_i ≈ 0.40) in about a second; the papers train 10,000 steps with batch 1,024 and lr 1e-3.
-DEMO_SETTINGS: dict[str, Any] = {
-    "n_features": 5,
-    "n_hidden": 2,
-    "density": 0.05,
-    "n_seeds": 4,
-    "steps": 1500,
-    "batch_size": 256,
-    "lr": 1e-2,
-    "seed": 0,
-}
-
 
 def _inputs(result) -> dict[str, Any]:
     """The input distribution of a trained model (density, and kurtosis for the quadratic model), JSON-safe."""
@@ -33,13 +18,6 @@ def _inputs(result) -> dict[str, Any]:
     if "kurtosis" in result:
         out["kurtosis"] = round(float(result["kurtosis"]), 6)
     return out
-
-
-def _title(result) -> str:
-    """``toy model n=5, m=2, density 0.05`` (and the model when it is not relu)."""
-    title = f"toy model n={result.sizes['feature']}, m={result.sizes['hidden']}, density {float(result['density']):g}"
-    model = result.attrs.get("model", "relu")
-    return title if model == "relu" else f"{title}, {model}"
 
 
 def _format(out: dict[str, Any]) -> str:
@@ -130,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
     if args.figure:
-        title = _title(result)
+        from ..plot.toy import model_title
+
+        title = model_title(result)
         if out["n_hidden"] == 2:
             from ..plot.toy import plot_geometry
 
@@ -198,60 +178,3 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
     p.set_defaults(func=run)
-
-
-# -------------------------------------------------------------------------------------------------- demo
-#: Settings the step reads besides :data:`DEMO_SETTINGS`: any other argument of :func:`neurosuper.toy.train`.
-SETTINGS_ALLOWED = ("model", "importance", "kurtosis", "weight_decay", "backend")
-
-
-def _settings(ctx) -> dict[str, Any]:
-    """:data:`DEMO_SETTINGS` with ``ctx.settings["toy"]`` over them; unknown names are refused."""
-    from ..pipeline import step_settings
-
-    return step_settings(ctx, "toy", DEMO_SETTINGS, allowed=SETTINGS_ALLOWED)
-
-
-def demo(ctx) -> None:
-    """Demo step: Elhage et al. 2022's pentagon (5 features in 2 dims) with the short run of :data:`DEMO_SETTINGS`."""
-    from .. import toy
-    from .._atomic import save_figure
-    from ..errors import recorded_warnings
-    from ..storage import save_result
-
-    cfg = _settings(ctx)
-    with recorded_warnings() as notes:
-        result = toy.train(**cfg, progress=False)
-    entry: dict[str, Any] = toy.summary(result)
-    if entry.get("steps") is None:  # the report's headline names the number of training steps
-        entry["steps"] = int(cfg["steps"])
-    n, m = entry["n_features"], entry["n_hidden"]
-    density = float(result["density"])
-    entry["settings"] = cfg
-    entry["result"] = save_result(result, ctx.path("toy_pentagon.nc"), overwrite=True).name
-    title = _title(result)
-    if m == 2:
-        from ..plot.toy import plot_geometry
-
-        fig = plot_geometry(result, title=title)
-        caption = (
-            f"Each feature's embedding W_i in the 2-D hidden space, coloured by importance and labelled with "
-            f"its capacity C_i: here {n} features at density {density:g}; five features at the corners of a "
-            "regular pentagon each get C = 0.4 (Elhage et al. 2022)."
-        )
-    else:
-        from ..plot.capacity import plot_capacity
-
-        fig = plot_capacity(result, title=title)
-        caption = (
-            f"The capacity C_i of each of the {n} features of a toy model with {m} hidden dims against its "
-            "importance, coloured monosemantic / polysemantic / ignored (Scherlis et al. 2022)."
-        )
-    entry["figure"] = save_figure(fig, ctx.path("toy_pentagon.png"), overwrite=True, dpi=120).name
-    entry["captions"] = {entry["figure"]: caption}
-    entry["warnings"] = notes  # recorded, never silenced
-    for note in entry["warnings"]:
-        ctx.log(f"  warning: {note}")
-    ctx.summary["toy"] = entry
-    ctx.results["toy"] = {"pentagon": result}
-    ctx.log(f"  toy: capacities {entry['capacity']} (ΣC = {entry['capacity_sum']})")

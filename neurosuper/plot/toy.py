@@ -12,7 +12,7 @@ import xarray as xr
 
 from ..errors import AnalysisError, fail
 
-__all__ = ["plot_geometry", "plot_phase_diagram"]
+__all__ = ["plot_geometry", "plot_phase_diagram", "model_title"]
 
 
 def _panels(result: xr.Dataset, max_panels: int) -> list[tuple[str, xr.Dataset]]:
@@ -161,3 +161,10 @@ def plot_phase_diagram(result: xr.Dataset, *, ax: Any = None, title: str | None 
     ax.set_title(title or f"quadratic model, n=2, m=1: {100 * agree:.0f} % agree with the closed form", fontsize=10)
     ax.legend(fontsize=7, loc="lower left", framealpha=0.8)
     return fig
+
+
+def model_title(result: xr.Dataset) -> str:
+    """A trained toy model's title: ``toy model n=5, m=2, density 0.05`` (and the model when it is not relu)."""
+    title = f"toy model n={result.sizes['feature']}, m={result.sizes['hidden']}, density {float(result['density']):g}"
+    model = result.attrs.get("model", "relu")
+    return title if model == "relu" else f"{title}, {model}"

@@ -1,45 +1,44 @@
 """One self-contained HTML report of every analysis of a set — or of two sets and their comparison
 (``docs/getting-started.md``).
 
-:func:`report` runs the pipeline's steps (:data:`neurosuper.pipeline.DEMO_STEPS` without the demo's data steps —
-the same explicit list ``neurosuper demo`` runs) on the set(s) and writes ``out/report.html``: a table of
-contents; what each input is and the sha256 of its files; the headline numbers in plain sentences; one section
-per analysis that ran (spectra, interpretability, directions, capacity, the toy model, and the comparison when
-two sets are given) with its tables, figures, reduced settings and the provenance of its numbers (analysis,
-reference, options, input files, versions); the software versions. Figures are embedded as PNG/JPEG data URIs;
-the page has no script and a Content-Security-Policy forbidding any request, so opening it contacts no server.
-It is written atomically, and kept under :data:`MAX_BYTES` by shrinking the figures when needed.
+:func:`report` runs the pipeline's analysis steps (:func:`neurosuper.pipeline.report_steps` — the list
+``neurosuper demo`` runs, without the demo's data steps and toy model) on the set(s) and renders their typed
+results (:class:`~neurosuper.pipeline.StepResult`) as ``out/report.html``: a table of contents; what each input is
+and the sha256 of its files; the headline in plain sentences; one section per analysis that ran (or failed, saying
+why) with its tables, figures and captions, reduced settings and the provenance of its numbers; the software
+versions. ``summary.json`` and ``summary.md`` are written from the same objects, and :func:`report` returns them
+(a :class:`~neurosuper.pipeline.Run`). Figures are embedded as PNG/JPEG data URIs; the page has no script and a
+Content-Security-Policy forbidding any request. It is written atomically, and kept under :data:`MAX_BYTES` by
+shrinking the figures when needed. :func:`demo` does the same on the package's demo data.
 
 >>> import neurosuper as ns
->>> ns.report.report(ns.load("session.nc"), out="session-report")      # doctest: +SKIP
-PosixPath('.../session-report/report.html')
+>>> run = ns.report.report(ns.load("session.nc"), out="session-report")      # doctest: +SKIP
+>>> run.report, run.headline, run["spectrum"].summary                          # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError, NeurosuperWarning, fail
-from .text import headline, headline_by_step
+from ..pipeline import DEMO_STEPS, Run, Step, StepResult, report_steps
+from ..pipeline import run as run_pipeline
 
 __all__ = [
     "report",
-    "report_step",
+    "demo",
     "write_report",
+    "check_out",
     "prepare_sets",
     "set_labels",
-    "check_skip",
-    "parse_settings",
-    "check_settings",
     "MAX_BYTES",
     "GROUPBY",
-    "headline",
-    "headline_by_step",
     "REPORT_FILE",
 ]
 
@@ -50,6 +49,12 @@ REPORT_FILE = "report.html"
 #: ``groupby=`` choices: ``"auto"`` (layer, else area, as each step decides), ``"layer"``/``"area"`` (that coord
 #: only), ``"none"`` (one result per set: layer/area coords are not used).
 GROUPBY = ("auto", "layer", "area", "none")
+#: What the demo's two sets are, in the report's Inputs section.
+DEMO_SETS = {
+    "brain": "the demo brain, read back from demo_brain.nwb",
+    "network": "the demo network (hidden layers of an MLP autoencoder)",
+}
+DEMO_TITLE = "neurosuper demo: a simulated V1 population and a network trained on the same image patches"
 
 
 def _safe(text: str) -> str:
@@ -89,116 +94,51 @@ def prepare_sets(sets: Sequence[Any], *, groupby: str = "auto") -> list[Any]:
     return [ds.drop_vars([c for c in drop if c in ds.coords]) for ds in sets]
 
 
-def _check_out(out: str | os.PathLike) -> Path:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
+def check_out(out: str | os.PathLike[str], *, overwrite: bool) -> Path:
+    """The output folder of a report: new, empty, or — with ``overwrite`` — a folder whose files of the same
+    names are replaced; never an existing file."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
         raise fail(
-            f"out {str(out)!r}",
+            f"out={str(path)!r}",
             "an existing file",
-            "a folder (new, or existing: report.html is replaced)",
-            f"choose a folder name, e.g. out={str(out.with_suffix('')) + '-report'!r}",
+            "a folder (new or empty; or pass overwrite=True / --overwrite to refill one)",
+            f"choose a folder name, e.g. out={path.with_suffix('').name + '-report'!r}",
             FormatError,
         )
-    return out
+    if path.is_dir() and not overwrite and any(path.iterdir()):
+        raise fail(
+            f"out={str(path)!r}",
+            "a folder that is not empty",
+            "a new or empty folder",
+            "choose another out= folder, or pass overwrite=True to replace the files of the same names",
+            FormatError,
+        )
+    return path
 
 
 def _check_shared(sets: Sequence[Any], labels: Sequence[str]) -> None:
     if len(sets) < 2:
         return
-    ids = [ds["stimulus"].values for ds in sets]
-    try:
-        from ..compare import shared_ids
-    except ImportError:  # the comparison is not part of this version: one shared stimulus is enough
-        if not set(ids[0].tolist()) & set(ids[1].tolist()):
-            raise fail(
-                "report: stimulus ids",
-                "no stimulus id shared by the two sets",
-                "the same stimuli in both sets (matched on ids)",
-                "compute both sets on the same stimuli, or rename the ids so that they match",
-            ) from None
-        return
-    shared_ids(*ids, names=list(labels), caller="report", warn=False)
+    from ..compare import shared_ids
 
-
-def parse_settings(items: Sequence[str], steps: Iterable[Any] | None = None) -> dict[str, dict[str, Any]]:
-    """``["directions.max_units=512", "interpret.k=3"]`` → ``{"directions": {"max_units": 512}, "interpret":
-    {"k": 3}}`` (values read as JSON, else kept as text), for ``report(settings=...)``; an item without
-    ``STEP.KEY=VALUE``, or a step or setting the report does not have (:func:`check_settings`), raises."""
-    import json
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        target, eq, text = str(item).partition("=")
-        step, dot, key = target.partition(".")
-        if not (eq and dot and step and key):
-            raise fail("--set", repr(item), "STEP.KEY=VALUE", "--set directions.max_units=512")
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
-        out.setdefault(step, {})[key] = value
-    check_settings(out, steps)
-    return out
-
-
-def check_settings(settings: Mapping[str, Mapping[str, Any]] | None, steps: Iterable[Any] | None = None) -> None:
-    """Raise, before anything is computed, when ``settings`` names a step that is not an analysis step of the
-    report or a setting that step does not read (its module's ``DEMO_SETTINGS`` / ``SETTINGS_ALLOWED``): a
-    misspelt setting must not be ignored in silence. The fix suggests the closest name."""
-    import difflib
-
-    from ..pipeline import report_steps
-
-    by_name = {s.name: s for s in report_steps(steps) if s.name != "report"}
-    names = list(by_name)
-    for step, values in (settings or {}).items():
-        for key, value in dict(values).items():
-            if step not in by_name:
-                near = difflib.get_close_matches(step, names, n=1, cutoff=0) or ["STEP"]
-                raise fail("--set", f"step {step!r}", f"one of {', '.join(names)}", f"--set {near[0]}.{key}={value}")
-            known = by_name[step].settings_keys()
-            if known is not None and key not in known:
-                near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0)
-                raise fail(
-                    "--set",
-                    f"{step}.{key}",
-                    f"a setting of the {step} step: {', '.join(sorted(known))}",
-                    f"--set {step}.{near[0]}={value}",
-                )
-
-
-def check_skip(skip: Sequence[str], steps: Iterable[Any] | None = None) -> None:
-    """Raise when ``skip`` names something that is not an analysis step of the report."""
-    from ..pipeline import report_steps
-
-    names = (
-        [s.name for s in report_steps() if s.name != "report"]
-        if steps is None
-        else [s.name for s in steps if s.name != "report"]
-    )
-    unknown = [name for name in skip if name not in names]
-    if unknown:
-        raise fail(
-            "skip",
-            ", ".join(map(repr, unknown)),
-            f"names of analysis steps: {', '.join(names)}",
-            f"--skip {names[0] if names else 'STEP'} (for example)",
-        )
+    shared_ids(*[ds["stimulus"].values for ds in sets], names=list(labels), caller="report", warn=False)
 
 
 def report(
     ds: Any,
     other: Any = None,
     *,
-    out: str | os.PathLike,
+    out: str | os.PathLike[str],
     names: Sequence[str] | None = None,
     groupby: str = "auto",
     title: str | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
-    steps: Iterable[Any] | None = None,
+    steps: Iterable[Step] | None = None,
     skip: Sequence[str] = (),
+    overwrite: bool = False,
     progress: bool = True,
-) -> Path:
+) -> Run:
     """Run every analysis on ``ds`` (and ``other``, and their comparison) and write ``out/report.html``.
 
     Parameters
@@ -206,7 +146,8 @@ def report(
     ds, other
         ResponseSets (``other`` optional; with it, both are analysed and compared on their shared stimuli).
     out
-        A folder (created if needed); the steps' result files, ``summary.json`` and ``report.html`` go there.
+        A folder (created if needed); the steps' result files, ``summary.json``, ``summary.md`` and
+        ``report.html`` go there.
     names
         Names of the sets (e.g. their file names), used as labels when both sets are of the same system.
     groupby
@@ -214,60 +155,98 @@ def report(
     title
         The page's title (default: the sets' labels and sources).
     settings
-        Per-step overrides of the reduced settings (``{"directions": {"max_units": 512}}``).
+        Per-step overrides of the reduced settings (``{"directions": {"max_units": 512}}``), checked first.
     steps
-        The step list (default :data:`neurosuper.pipeline.DEMO_STEPS`, without its data steps).
+        The step list (default :func:`neurosuper.pipeline.report_steps`).
     skip
         Names of steps not to run (listed in the report as skipped on request), e.g. ``("directions",)``.
+    overwrite
+        Refill a folder that is not empty (files of the same names are replaced); without it such a folder is
+        refused.
     progress
         Progress bars and one line per step on stderr.
 
     Returns
     -------
-    pathlib.Path
-        ``out/report.html``.
+    neurosuper.pipeline.Run
+        Every step's typed result (``run["spectrum"]``), the headline, and ``run.report`` (the HTML file).
 
-    Bad input (not a folder, no shared stimuli, an unknown ``groupby``) raises before any computing. A step
-    that cannot run on these data (a :class:`~neurosuper.errors.NeurosuperError`) is recorded in the report
-    with its reason; the other steps still run.
+    Bad input (not a folder, no shared stimuli, an unknown ``groupby``, step or setting) raises before any
+    computing. A step that cannot run on these data is recorded in the report with its reason; the other steps
+    still run.
     """
     from ..format import validate
-    from ..pipeline import DEMO_STEPS, Context, report_steps, run_steps
 
-    out = _check_out(out)
-    step_list = report_steps(DEMO_STEPS if steps is None else steps)
-    check_skip(skip, step_list)
-    check_settings(settings, step_list)
+    path = check_out(out, overwrite=overwrite)
+    step_list = report_steps(steps)
     sets = [ds] if other is None else [ds, other]
     for s in sets:
         validate(s, check_values=False)
     sets = prepare_sets(sets, groupby=groupby)
     labels = set_labels(sets, names)
     _check_shared(sets, labels)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(out=out, data=dict(zip(labels, sets, strict=True)), set_names=tuple(labels), progress=progress)
-    ctx.settings["groupby"] = groupby
-    for step, values in (settings or {}).items():
-        ctx.settings[step] = dict(values)
     default_title = "neurosuper report: " + " and ".join(
         f"{lb} ({Path(str(s.attrs.get('source') or s.attrs.get('model') or '')).name or s.attrs.get('system')})"
         for lb, s in zip(labels, sets, strict=True)
     )
-    ctx.settings["report"] = {"title": title or default_title}
-    run_steps(ctx, step_list, errors="record", skip=skip)
-    ctx.summary["headline"] = headline(ctx.summary, labels=labels)
-    ctx.write_json("summary.json", ctx.summary)
-    return out / REPORT_FILE
+    result = run_pipeline(
+        dict(zip(labels, sets, strict=True)),
+        out=path,
+        steps=step_list,
+        settings=settings,
+        skip=skip,
+        errors="record",
+        progress=progress,
+        title=title or default_title,
+    )
+    write_report(result)
+    result.write_summary()
+    return result
 
 
-def _step_table() -> dict[str, Any]:
-    from ..pipeline import DEMO_STEPS
+def demo(
+    *,
+    out: str | os.PathLike[str] = "demo-out",
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Run:
+    """Build the embedded demo data (cached after the first time), run every step on it (:data:`DEMO_STEPS`)
+    and write ``out/report.html``, ``summary.json`` and ``summary.md``; returns the :class:`Run`. ``out`` and
+    ``overwrite`` as for :func:`report`."""
+    import sys
 
-    return {s.name: s for s in DEMO_STEPS}
+    from .. import datasets
+
+    path = check_out(out, overwrite=overwrite)
+    start = time.perf_counter()
+    if progress:
+        print("building the demo data (cached after the first run) ...", file=sys.stderr)
+    data = {
+        "brain_simulated": datasets.demo_brain(progress=progress),
+        "network": datasets.demo_network(progress=progress),
+    }
+    result = run_pipeline(
+        data,
+        out=path,
+        set_names=("brain", "network"),
+        steps=DEMO_STEPS,
+        settings=settings,
+        errors="raise",
+        progress=progress,
+        demo=True,
+        title=DEMO_TITLE,
+        descriptions=DEMO_SETS,
+    )
+    write_report(result)
+    result.seconds = round(time.perf_counter() - start, 1)
+    result.write_summary()
+    return result
 
 
-def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None, max_bytes: int = MAX_BYTES) -> Path:
-    """Render ``ctx`` (a pipeline context whose steps ran) to ``ctx.out/report.html``, atomically.
+def write_report(run: Run, *, title: str | None = None, max_bytes: int = MAX_BYTES) -> Path:
+    """Render ``run`` (every step's typed result) to ``run.out/report.html``, atomically; records the rendering
+    as the run's last step (``report``) and sets ``run.report``.
 
     Figures are re-encoded at 1400 px wide at most; when the page would exceed ``max_bytes`` they are shrunk
     (×0.75 each time) until it fits — a :class:`~neurosuper.errors.NeurosuperWarning` if it never does.
@@ -275,15 +254,12 @@ def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None
     from .._atomic import write_text
     from ._render import collect, embed, render
 
-    options = ctx.settings.get("report", {}) if isinstance(ctx.settings.get("report"), Mapping) else {}
-    title = title or options.get("title") or "neurosuper report"
-    demo = bool(getattr(ctx, "demo", False)) if demo is None else demo
-    steps = _step_table()
-    page = collect(ctx, steps, title=title, demo=demo)
+    t0 = time.perf_counter()
+    page = collect(run, title=title or run.title or "neurosuper report")
     scale, text = 1.0, ""
     for _ in range(8):
         embed(page, scale)
-        n_fig = sum(len(s["figures"]) for s in page.sections)
+        n_fig = sum(len(s.figures) for s in page.sections)
         page.subtitle = (
             f"{len(page.sections)} analyses of {len(page.sets)} set(s), {n_fig} figures · "
             f"neurosuper {page.environment['packages'].get('neurosuper', '?')} · "
@@ -300,16 +276,22 @@ def write_report(ctx: Any, *, title: str | None = None, demo: bool | None = None
             NeurosuperWarning,
             stacklevel=2,
         )
-    path = write_text(ctx.path(REPORT_FILE), text, overwrite=True)
-    ctx.summary["report"] = {
-        "file": REPORT_FILE,
-        "size_MB": round(len(text.encode("utf-8")) / 1e6, 2),
-        "figure_scale": round(scale, 3),
-        "sections": [s["name"] for s in page.sections],
-    }
+    path = write_text(run.out / REPORT_FILE, text, overwrite=True)
+    run.steps = [s for s in run.steps if s.name != "report"]
+    run.steps.append(
+        StepResult(
+            name="report",
+            status="ran",
+            title="Report",
+            description="one self-contained HTML file (report.html) of every step's results",
+            seconds=round(time.perf_counter() - t0, 1),
+            summary={
+                "file": REPORT_FILE,
+                "size_MB": round(len(text.encode("utf-8")) / 1e6, 2),
+                "figure_scale": round(scale, 3),
+                "sections": [s.name for s in page.sections],
+            },
+        )
+    )
+    run.report = path
     return path
-
-
-def report_step(ctx: Any) -> None:
-    """The pipeline's last step: the report of every earlier step (``out/report.html``)."""
-    write_report(ctx)

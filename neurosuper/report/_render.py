@@ -1,5 +1,5 @@
 """The report's HTML: one self-contained page (no script, no external resource; a Content-Security-Policy that
-forbids any request), built from a pipeline :class:`~neurosuper.pipeline.Context` after its steps ran."""
+forbids any request), rendered from a :class:`~neurosuper.pipeline.Run` — every step's typed result."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import json
 import math
 import platform
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..pipeline import Run, StepFigure, StepResult
 from ._images import IMAGE_SUFFIXES, Embedded, encode
 from .glossary import explain
 
-__all__ = ["Page", "collect", "embed", "render", "PACKAGES"]
+__all__ = ["Page", "Section", "Shown", "collect", "embed", "render", "PACKAGES"]
 
 #: Package versions listed in the report's provenance (read from the installed metadata, nothing imported).
 PACKAGES = (
@@ -230,123 +231,65 @@ def table(
 
 
 # -------------------------------------------------------------------------------------------- gathering
-def _walk_strings(obj: Any) -> Iterator[str]:
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, Mapping):
-        for v in obj.values():
-            yield from _walk_strings(v)
-    elif isinstance(obj, list | tuple):
-        for v in obj:
-            yield from _walk_strings(v)
+@dataclass
+class Shown:
+    """A step's figure as the page shows it: the step's :class:`~neurosuper.pipeline.StepFigure` and its
+    encoding at the current size."""
 
+    figure: StepFigure
+    image: Embedded | None = None
 
-def _walk_results(obj: Any, name: str = "") -> Iterator[tuple[str, Any]]:
-    """``(name, xarray result)`` of the objects a step kept in ``ctx.results[step]`` (nested dicts/lists)."""
-    import xarray as xr
+    @property
+    def name(self) -> str:
+        return self.figure.name
 
-    if isinstance(obj, xr.Dataset | xr.DataArray):
-        yield name or str(obj.name or "result"), obj
-    elif isinstance(obj, Mapping):
-        for k, v in obj.items():
-            yield from _walk_results(v, f"{name}/{k}" if name else str(k))
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            yield from _walk_results(v, f"{name}[{i}]")
-
-
-def _files(out: Path, block: Any, suffixes: tuple[str, ...]) -> list[str]:
-    """File names a step's summary mentions that exist under ``out``, in order, without repeats."""
-    found: list[str] = []
-    for text in _walk_strings(block):
-        if len(text) > 300 or not text.lower().endswith(suffixes) or text in found:
-            continue
-        path = Path(text)
-        if not path.is_absolute():
-            path = out / path
-        try:
-            if path.exists() and path.resolve().is_relative_to(out.resolve()):
-                found.append(text)
-        except OSError:
-            continue
-    return found
-
-
-def provenance_of(obj: Any) -> dict[str, Any]:
-    """The shared provenance attrs of a result (``_provenance.stamp``), decoded."""
-    from .._provenance import inputs_of, options_of
-
-    attrs = getattr(obj, "attrs", {})
-    try:
-        options = options_of(obj)
-    except (ValueError, TypeError):
-        options = attrs.get("options")
-    return {
-        "analysis": attrs.get("analysis"),
-        "reference": attrs.get("reference"),
-        "options": options,
-        "inputs": inputs_of(obj),
-        "neurosuper_version": attrs.get("neurosuper_version"),
-    }
-
-
-def _file_provenance(path: Path) -> dict[str, Any] | None:
-    """The provenance attrs of a result file, read without its data (netCDF root attrs, or zarr's)."""
-    import xarray as xr
-
-    from .._attrs import decode_attrs
-
-    try:
-        if path.suffix == ".zarr":
-            with xr.open_dataset(path, engine="zarr", decode_cf=False, chunks=None) as opened:
-                raw = dict(opened.attrs)
-        else:  # netCDF4 = HDF5: the root attributes, without opening the variables
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                raw = {
-                    k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items() if not k.startswith("_")
-                }
-        attrs = decode_attrs(raw)
-    except Exception:  # noqa: BLE001 - a file the report cannot open is reported without provenance
-        return None
-    return provenance_of(xr.Dataset(attrs=attrs))
+    @property
+    def caption(self) -> str:
+        return self.figure.caption
 
 
 @dataclass
-class Figure:
-    step: str
-    name: str
-    path: Path
-    image: Embedded | None = None
-    caption: str = ""
+class Section:
+    """One step's section: its typed result, its numbers split per analysed set, and its figures."""
+
+    step: StepResult
+    per_set: dict[str, Any]
+    other: dict[str, Any]
+    figures: list[Shown]
+
+    @property
+    def name(self) -> str:
+        return self.step.name
+
+    @property
+    def title(self) -> str:
+        return self.step.title or self.step.name.capitalize()
 
 
 @dataclass
 class Page:
-    """Everything the page shows, gathered once from the context (images are re-encoded per size budget)."""
+    """Everything the page shows, gathered once from the run (images are re-encoded per size budget)."""
 
     title: str
     subtitle: str
     headline: dict[str, list[str]]
     sets: dict[str, dict[str, Any]]
     data_notes: list[tuple[str, Any]]
-    steps: list[dict[str, Any]]
-    sections: list[dict[str, Any]]
-    figures: dict[str, list[str]] = field(default_factory=dict)
+    steps: list[StepResult]
+    sections: list[Section]
     environment: dict[str, Any] = field(default_factory=dict)
     out: Path = Path(".")
 
 
-def describe_set(ds: Any, *, out: Path, summary: Mapping[str, Any], label: str) -> dict[str, Any]:
-    """What an input set is: system, source/model, measure, sizes, groups, stimuli and its files (sha256)."""
+def describe_set(ds: Any, *, out: Path, label: str, what: str | None = None, file: str | None = None) -> dict[str, Any]:
+    """What an input set is: system, source/model, measure, sizes, groups, stimuli and its files (sha256); ``file``
+    is the file a data step saved the set to when it was built in memory."""
     from .._provenance import file_input, inputs_of
 
     attrs = ds.attrs
     resp = ds["responses"]
-    described = summary.get("sets", {}).get(label) if isinstance(summary.get("sets"), Mapping) else None
     info: dict[str, Any] = {
-        "what": described if isinstance(described, str) else None,
+        "what": what,
         "system": attrs.get("system"),
         "source": attrs.get("source") or attrs.get("model"),
         "measure": attrs.get("measure"),
@@ -355,21 +298,16 @@ def describe_set(ds: Any, *, out: Path, summary: Mapping[str, Any], label: str) 
     }
     for coord in ("layer", "area"):
         if coord in ds.coords and ds[coord].dims == ("unit",):
-            values, counts = np.unique(ds[coord].values.astype(str), return_counts=True)
-            order = {v: i for i, v in enumerate(dict.fromkeys(ds[coord].values.astype(str)))}
-            info[f"units per {coord}"] = {
-                str(v): int(c) for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: order[vc[0]])
-            }
+            values = [str(v) for v in ds[coord].values]
+            info[f"units per {coord}"] = {v: values.count(v) for v in dict.fromkeys(values)}
     if "stimuli" in ds:
         info["stimuli"] = f"{ds['stimuli'].dims} {tuple(int(s) for s in ds['stimuli'].shape)}"
     for key in ("stimulus_source", "loader", "nwb_file", "window", "format_version"):
         if key in attrs:
             info[key] = attrs[key]
     files = inputs_of(ds)
-    data = summary.get("data", {})
-    entry = data.get(label) if isinstance(data, Mapping) else None
-    if not files and isinstance(entry, Mapping) and entry.get("file") and (out / str(entry["file"])).exists():
-        files = [file_input(out / str(entry["file"]))]  # a set built in memory and saved by the data step
+    if not files and file and (out / file).exists():
+        files = [file_input(out / file)]  # a set built in memory and saved by the data step
     info["files"] = files
     return info
 
@@ -392,116 +330,47 @@ def environment() -> dict[str, Any]:
     }
 
 
-def collect(ctx: Any, steps: Mapping[str, Any], *, title: str, demo: bool) -> Page:
-    """Gather the page's content from a context whose steps ran (``steps``: name → Step definition)."""
-    from .text import headline_by_step
+def _saved_file(run: Run, label: str) -> str | None:
+    """The file the demo's data step saved the set ``label`` to, if it did."""
+    if "data" not in run:
+        return None
+    entry = run["data"].summary.get(label)
+    return str(entry["file"]) if isinstance(entry, Mapping) and entry.get("file") else None
 
-    out = Path(ctx.out)
-    summary = ctx.summary
-    labels = list(ctx.sets)
-    sets = {label: describe_set(ds, out=out, summary=summary, label=label) for label, ds in ctx.sets.items()}
-    runs = list(summary.get("steps", []))
+
+def collect(run: Run, *, title: str) -> Page:
+    """Gather the page's content from a run's typed step results."""
+    sets = {
+        label: describe_set(
+            ds, out=run.out, label=label, what=run.descriptions.get(label), file=_saved_file(run, label)
+        )
+        for label, ds in run.sets.items()
+    }
     data_notes: list[tuple[str, Any]] = []
     sections = []
-    for run in runs:
-        name = run["name"]
-        step = steps.get(name)
-        if step is not None and getattr(step, "data", False):
-            if run["status"] == "ran" and isinstance(summary.get(name), Mapping):
-                data_notes.extend((f"{name}.{k}", v) for k, v in flatten(summary[name]) if not isinstance(v, Mapping))
+    for step in run.steps:
+        if step.data:
+            if step.status == "ran":
+                data_notes.extend(
+                    (f"{step.name}.{k}", v) for k, v in flatten(step.summary) if not isinstance(v, Mapping)
+                )
             continue
-        if name == "report" or run["status"] == "skipped":
+        if step.name == "report" or step.status == "skipped":
             continue
-        block = summary.get(name, {})
-        sections.append(_section(ctx, out, name, step, run, block, labels))
+        per_set = {lb: step.summary[lb] for lb in run.labels if isinstance(step.summary.get(lb), Mapping)}
+        other = {k: v for k, v in step.summary.items() if k not in per_set}
+        sections.append(Section(step, per_set, other, [Shown(f) for f in step.figures]))
     return Page(
         title=title,
         subtitle="",
-        headline=headline_by_step(summary, labels=labels, demo=demo),
+        headline={s.name: list(s.headline) for s in run.steps if s.headline},
         sets=sets,
         data_notes=data_notes,
-        steps=runs,
+        steps=list(run.steps),
         sections=sections,
         environment=environment(),
-        out=out,
+        out=run.out,
     )
-
-
-def _section(
-    ctx: Any, out: Path, name: str, step: Any, run: Mapping[str, Any], block: Any, labels: list[str]
-) -> dict[str, Any]:
-    block = block if isinstance(block, Mapping) else {"value": block}
-    per_set = {lb: block[lb] for lb in labels if isinstance(block.get(lb), Mapping)}
-    other = {k: v for k, v in block.items() if k not in per_set}
-    notes: list[str] = []
-    for text in (v for k, v in flatten_notes(block)):
-        if text not in notes:
-            notes.append(text)
-    captions = dict(_captions(block))
-    figures = [
-        Figure(
-            name,
-            Path(f).name,
-            Path(f) if Path(f).is_absolute() else out / f,
-            caption=captions.get(f, captions.get(Path(f).name, "")),
-        )
-        for f in _files(out, block, IMAGE_SUFFIXES)
-    ]
-    provenance: list[tuple[str, dict[str, Any]]] = []
-    seen: set[str] = set()
-    candidates = [(rname, provenance_of(res)) for rname, res in _walk_results(ctx.results.get(name, {}))]
-    if not candidates:  # the step kept no objects: read the attrs of the result files it wrote
-        candidates = [(f, _file_provenance(out / f)) for f in _files(out, block, (".nc", ".zarr"))]
-    for rname, p in candidates:
-        key = rname + json.dumps(p, sort_keys=True, default=str)
-        if p and p["analysis"] and key not in seen:
-            seen.add(key)
-            provenance.append((rname, p))
-    settings = ctx.settings.get(name) if isinstance(ctx.settings.get(name), Mapping) else {}
-    recorded = block.get("settings") if isinstance(block.get("settings"), Mapping) else {}
-    if "title" in run:  # recorded by run_steps from the step that ran
-        title, description, reduced = run["title"], run.get("description", ""), run.get("reduced", "")
-    else:
-        title = getattr(step, "title", "") or name.capitalize()
-        description, reduced = getattr(step, "description", ""), getattr(step, "reduced", "")
-    return {
-        "name": name,
-        "title": title,
-        "description": description,
-        "reduced": reduced,
-        "settings": dict(settings or {}),
-        "recorded_settings": dict(recorded),
-        "run": dict(run),
-        "per_set": per_set,
-        "other": other,
-        "notes": notes,
-        "figures": figures,
-        "provenance": provenance,
-    }
-
-
-def _captions(block: Any) -> Iterator[tuple[str, str]]:
-    """``(file, sentence)`` from every ``captions`` mapping a step recorded in its summary."""
-    if isinstance(block, Mapping):
-        for k, v in block.items():
-            if k == "captions" and isinstance(v, Mapping):
-                yield from ((str(f), str(t)) for f, t in v.items())
-            elif isinstance(v, Mapping):
-                yield from _captions(v)
-
-
-def flatten_notes(block: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    """Warnings and notes a step recorded anywhere in its summary (``warnings``/``notes`` lists, ``error``), each
-    prefixed with where it was recorded (the set's label: "brain: ...")."""
-    if isinstance(block, Mapping):
-        for k, v in block.items():
-            if k in ("warnings", "notes") and isinstance(v, list | tuple):
-                for text in v:
-                    yield (f"{key}.{k}" if key else k), f"{key + ': ' if key else ''}{text}"
-            elif k in ("error", "skipped") and isinstance(v, str):
-                yield (f"{key}.{k}" if key else k), f"{key + ': ' if key else ''}{v}"
-            elif isinstance(v, Mapping):
-                yield from flatten_notes(v, f"{key}.{k}" if key else str(k))
 
 
 # ------------------------------------------------------------------------------------------------- HTML
@@ -509,16 +378,17 @@ def embed(page: Page, scale: float) -> None:
     """Encode the page's figures at ``scale`` (a figure that cannot be read is left out)."""
     for sec in page.sections:
         kept = []
-        for fig in sec["figures"]:
+        for shown in sec.figures:
+            path = shown.figure.path or page.out / shown.figure.name
             try:
-                fig.image = encode(fig.path, scale=scale)
+                shown.image = encode(path, scale=scale)
             except OSError:
                 continue
-            kept.append(fig)
-        sec["figures"] = kept
+            kept.append(shown)
+        sec.figures = kept
 
 
-def _figure_html(fig: Figure, title: str) -> str:
+def _figure_html(fig: Shown, title: str) -> str:
     img = fig.image
     if img is None:
         return ""
@@ -531,13 +401,11 @@ def _figure_html(fig: Figure, title: str) -> str:
     )
 
 
-def _settings_html(sec: Mapping[str, Any]) -> str:
+def _settings_html(sec: Section) -> str:
     parts = []
-    if sec["reduced"]:
-        parts.append(f"<p class='note'><strong>Reduced settings:</strong> {esc(sec['reduced'])}.</p>")
-    rows = list(flatten(sec["recorded_settings"]))  # what the step says it ran with, else what it was given
-    shown = {k.split(".")[0] for k, _ in rows}
-    rows += [(k, v) for k, v in flatten(sec["settings"]) if k.split(".")[0] not in shown]
+    if sec.step.reduced:
+        parts.append(f"<p class='note'><strong>Reduced settings:</strong> {esc(sec.step.reduced)}.</p>")
+    rows = list(flatten(sec.step.settings))  # what the step says it ran with, else what it was given
     if rows:
         parts.append(table(("setting", "value (as run)"), rows))
     return "".join(parts)
@@ -578,9 +446,9 @@ def _provenance_html(items: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     )
 
 
-def _numbers_html(sec: Mapping[str, Any]) -> str:
+def _numbers_html(sec: Section) -> str:
     parts = []
-    per_set = sec["per_set"]
+    per_set = sec.per_set
     if per_set:
         labels = list(per_set)
         keys: dict[str, None] = {}
@@ -600,7 +468,7 @@ def _numbers_html(sec: Mapping[str, Any]) -> str:
     records: list[tuple[str, list]] = []
     other = [
         (k, v)
-        for k, v in flatten(sec["other"], records=records)
+        for k, v in flatten(sec.other, records=records)
         if not (isinstance(v, str) and v.lower().endswith((*IMAGE_SUFFIXES, ".nc", ".zarr", ".nwb")))
     ]
     if other:
@@ -612,22 +480,22 @@ def _numbers_html(sec: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
-    run = sec["run"]
-    status = run.get("status", "ran")
-    when = f" in {run['seconds']} s" if run.get("seconds") is not None else ""
+def _section_html(sec: Section) -> str:
+    step = sec.step
+    status = step.status
+    headline = step.headline
+    when = f" in {step.seconds} s" if step.seconds is not None else ""
     parts = [
-        f"<section id='{esc(sec['name'])}'><h2>{esc(sec['title'])}</h2>",
-        f"<p class='what'>{esc(sec['description'])} <span class='status-{esc(status)}'>({esc(status)}{when})"
-        "</span></p>",
+        f"<section id='{esc(sec.name)}'><h2>{esc(sec.title)}</h2>",
+        f"<p class='what'>{esc(step.description)} <span class='status-{esc(status)}'>({esc(status)}{when})</span></p>",
     ]
     if status == "failed":
-        parts.append(f"<p class='fail'>This step could not run on these data: {esc(run.get('reason', ''))}</p>")
+        parts.append(f"<p class='fail'>This step could not run on these data: {esc(step.reason or '')}</p>")
     if headline:
         parts.append("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in headline) + "</ul>")
     parts.append(_settings_html(sec))
     parts.append(_numbers_html(sec))
-    notes = [f"<p class='note'>{esc(note)}</p>" for note in sec["notes"]]
+    notes = [f"<p class='note'>{esc(note)}</p>" for note in step.warnings]
     if len(notes) > _NOTES_SHOWN + 1:  # a long list stays one click away (native <details>, no script)
         notes[_NOTES_SHOWN:] = [
             f"<details><summary>{len(notes) - _NOTES_SHOWN} more warnings</summary>"
@@ -635,8 +503,8 @@ def _section_html(sec: Mapping[str, Any], headline: Sequence[str]) -> str:
             + "</details>"
         ]
     parts.extend(notes)
-    parts.extend(_figure_html(f, sec["title"]) for f in sec["figures"])
-    parts.append(_provenance_html(sec["provenance"]))
+    parts.extend(_figure_html(f, sec.title) for f in sec.figures)
+    parts.append(_provenance_html(step.provenance))
     parts.append("</section>")
     return "".join(parts)
 
@@ -672,9 +540,9 @@ def _inputs_html(page: Page) -> str:
 
 def _steps_html(page: Page) -> str:
     rows = []
-    for run in page.steps:
-        status = f"<span class='status-{esc(run['status'])}'>{esc(run['status'])}</span>"
-        rows.append((run["name"], status, run.get("seconds"), run.get("reason") or run.get("description", "")))
+    for step in page.steps:
+        status = f"<span class='status-{esc(step.status)}'>{esc(step.status)}</span>"
+        rows.append((step.name, status, step.seconds, step.reason or step.description))
     return (
         "<section id='steps'><h2>Steps</h2><p class='what'>The explicit list of steps this report ran, in "
         "order (the same list as <code>neurosuper demo</code>); skipped steps say why.</p>"
@@ -716,11 +584,11 @@ def _summary_html(page: Page) -> str:
 def render(page: Page) -> str:
     """The page as one HTML string."""
     toc = [("summary", "What it found"), ("inputs", "Inputs"), ("steps", "Steps")]
-    toc += [(s["name"], s["title"]) for s in page.sections]
+    toc += [(s.name, s.title) for s in page.sections]
     toc.append(("provenance", "Provenance"))
     nav = "".join(f"<li><a href='#{esc(i)}'>{esc(t)}</a></li>" for i, t in toc)
     body = [_summary_html(page), _inputs_html(page), _steps_html(page)]
-    body += [_section_html(s, page.headline.get(s["name"], [])) for s in page.sections]
+    body += [_section_html(s) for s in page.sections]
     body.append(_environment_html(page))
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

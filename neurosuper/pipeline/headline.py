@@ -11,9 +11,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..pipeline import set_noun
+from .core import set_noun
 
-__all__ = ["headline", "headline_by_step", "fmt", "set_noun"]
+__all__ = ["headline", "headline_by_step", "step_headline", "fmt", "set_noun"]
 
 
 def fmt(x: Any, digits: int = 2) -> str:
@@ -262,3 +262,10 @@ def headline_by_step(
 def headline(summary: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False) -> list[str]:
     """A few plain sentences from the steps' summaries (what was found); missing parts are skipped."""
     return [line for lines in headline_by_step(summary, labels=labels, demo=demo).values() for line in lines]
+
+
+def step_headline(
+    name: str, block: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False
+) -> list[str]:
+    """The sentences of one step (``name``) from its summary ``block`` (:func:`headline_by_step`)."""
+    return headline_by_step({name: block}, labels=labels, demo=demo).get(name, [])

@@ -1,0 +1,207 @@
+"""What every command shares, in one place: the output flags (``--out``, ``--figure``, ``--overwrite``) and their
+checks before anything is computed, the ``--set``/``--skip`` checks, warnings on stderr, and one way of turning a
+library error into command-line wording (flags, not Python arguments)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from ..errors import FormatError, NeurosuperError, fail
+
+__all__ = [
+    "add_outputs",
+    "check_outputs",
+    "check_file_out",
+    "check_figure_out",
+    "check_folder_out",
+    "cli_wording",
+    "one_line",
+    "reraise",
+    "warn",
+]
+
+#: Python argument → command-line flag, for "Fix:" advice raised by the library (longest names first).
+FLAGS: dict[str, str] = {
+    "n_boot": "--n-boot",
+    "n_shuffles": "--n-shuffles",
+    "n_features": "--n-features",
+    "n_hidden": "--n-hidden",
+    "n_seeds": "--n-seeds",
+    "max_units": "--max-units",
+    "bin_size": "--bin-size",
+    "align_relative": "--align-relative",
+    "negatives": "--negatives",
+    "groupby": "--groupby",
+    "method": "--method",
+    "metric": "--metric",
+    "similarity": "--similarity",
+    "null": "--null",
+    "split": "--split",
+    "seed": "--seed",
+    "stimulus": "--stimulus",
+    "window": "--window",
+    "epochs": "--epochs",
+    "measure": "--measure",
+    "out": "--out",
+}
+#: Python boolean arguments that are switches on the command line (``overwrite=True`` → ``--overwrite``).
+SWITCHES = ("overwrite", "zscore", "debiased")
+
+
+def cli_wording(message: str, flags: Mapping[str, str] | None = None) -> str:
+    """``message`` with the Python spellings of options (``n_boot=50``, ``ranks=(1, 13)``, ``zscore=True``,
+    ``groupby=None``) rewritten as the command's flags (``--n-boot 50``, ``--ranks 1 13``, ``--zscore``, no
+    ``--groupby``)."""
+    message = re.sub(r"\bomit ranks=", "omit --ranks", message)
+    message = re.sub(r"\branks=\((\d+), (\d+)\)", r"--ranks \1 \2", message)
+    for name in SWITCHES:
+        message = re.sub(rf"(?<![\w-]){name}=True\b", "--" + name, message)
+    message = re.sub(r"\bgroupby=None\b", "no --groupby", message)
+    for name, flag in sorted({**FLAGS, **(flags or {})}.items(), key=lambda kv: -len(kv[0])):
+        message = re.sub(rf"(?<![\w-]){name}=(['\"]?)([\w./:-]+)\1", rf"{flag} \2", message)
+    return message
+
+
+def one_line(text: str) -> str:
+    """A message on one line (a loader's multi-line list of choices joined with "; ")."""
+    parts = [part.strip(" -") for part in str(text).splitlines() if part.strip(" -")]
+    line = parts[0] if parts else ""
+    for part in parts[1:]:
+        line += (" " if line.endswith((":", " with")) else "; ") + part
+    return line
+
+
+def reraise(err: NeurosuperError, flags: Mapping[str, str] | None = None) -> NeurosuperError:
+    """The same error in command-line wording (:func:`cli_wording`, :func:`one_line`): ``raise reraise(err) from
+    None``."""
+    text = one_line(cli_wording(str(err), flags))
+    return err if text == str(err) else type(err)(text)
+
+
+def warn(notes: Iterable[str], *, prefix: str = "", flags: Mapping[str, str] | None = None) -> None:
+    """Print warnings on stderr, one line each, in command-line wording."""
+    for note in notes:
+        print(f"neurosuper: warning: {prefix}{one_line(cli_wording(str(note), flags))}", file=sys.stderr)
+
+
+# -------------------------------------------------------------------------------------------------- outputs
+def add_outputs(
+    p: argparse.ArgumentParser, *, out: str | None = None, figure: str | None = None, required: bool = False
+) -> None:
+    """``--out`` (help ``out``), ``--figure`` (help ``figure``, when the command draws one) and ``--overwrite``:
+    the same three flags, meaning the same, in every command that writes files."""
+    if out is not None:
+        p.add_argument("--out", required=required, help=out + "; checked before computing")
+    if figure is not None:
+        p.add_argument("--figure", help=figure + " (.png, .pdf, .svg, ...); checked before computing")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs that exist (never an input of the command)",
+    )
+
+
+def _exists(flag: str, path: Path) -> FormatError:
+    kind = "folder" if path.is_dir() else "file"
+    return fail(
+        f"{flag} {str(path)!r}",
+        f"an existing {kind}",
+        "a new path",
+        f"add --overwrite to replace it, or choose another {flag}",
+        FormatError,
+    )
+
+
+def _not_an_input(flag: str, path: Path, inputs: Sequence[str | Path]) -> None:
+    for given in inputs:
+        source = Path(given)
+        try:
+            same = source.exists() and path.exists() and path.resolve() == source.resolve()
+        except OSError:
+            same = False
+        if same or Path(given).absolute() == path.absolute():
+            raise fail(
+                f"{flag} {str(path)!r}",
+                "the command's input file",
+                "an output path that is not one of the inputs",
+                f"choose another {flag} (the input is never replaced, whatever --overwrite says)",
+                FormatError,
+            )
+
+
+def check_file_out(
+    path: str | Path, *, overwrite: bool, inputs: Sequence[str | Path] = (), flag: str = "--out"
+) -> Path:
+    """A result file (``.nc``/``.zarr``) to be written: a known suffix, its folder exists, not one of the
+    ``inputs``, and new unless ``overwrite``."""
+    from .._atomic import check_target
+    from ..storage import file_format
+
+    target = Path(path)
+    _not_an_input(flag, target, inputs)
+    try:
+        file_format(target)
+    except FormatError as err:
+        raise FormatError(str(err).replace("name the file e.g.", f"{flag} e.g.")) from None
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise _exists(flag, target)
+    return check_target(target, overwrite=overwrite)
+
+
+def check_figure_out(
+    path: str | Path, *, overwrite: bool, inputs: Sequence[str | Path] = (), flag: str = "--figure"
+) -> Path:
+    """A figure to be written: a suffix matplotlib writes, its folder exists, not an input, new unless
+    ``overwrite``."""
+    from .._atomic import check_target, figure_formats
+
+    target = Path(path)
+    _not_an_input(flag, target, inputs)
+    supported = figure_formats()
+    if target.suffix.lower().lstrip(".") not in supported:
+        raise fail(
+            f"{flag} {str(target)!r}",
+            f"suffix {target.suffix or '(none)'!r}",
+            f"one of {', '.join('.' + s for s in supported)}",
+            f"{flag} {target.with_suffix('.png')}",
+            FormatError,
+        )
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise _exists(flag, target)
+    return check_target(target, overwrite=overwrite)
+
+
+def check_folder_out(path: str | Path, *, inputs: Sequence[str | Path] = (), flag: str = "--out") -> Path:
+    """An output folder (``report``, ``demo``): not an existing file and not one of the inputs."""
+    target = Path(path)
+    _not_an_input(flag, target, inputs)
+    if target.exists() and not target.is_dir():
+        raise fail(
+            f"{flag} {str(target)!r}",
+            "an existing file",
+            "a folder (new, or one this command wrote before)",
+            f"{flag} {target.with_suffix('').name}-report",
+            FormatError,
+        )
+    return target
+
+
+def check_outputs(
+    args: argparse.Namespace, *, inputs: Sequence[str | Path] = (), extra_figures: Sequence[str] = ()
+) -> tuple[Path | None, Path | None]:
+    """``--out`` (a result file) and ``--figure`` (and the figure flags named in ``extra_figures``, e.g.
+    ``mei_figure``) checked before anything is computed; returns (out, figure) as given or None."""
+    overwrite = bool(getattr(args, "overwrite", False))
+    out = getattr(args, "out", None)
+    figure = getattr(args, "figure", None)
+    out_path = check_file_out(out, overwrite=overwrite, inputs=inputs) if out else None
+    fig_path = check_figure_out(figure, overwrite=overwrite, inputs=inputs) if figure else None
+    for name in extra_figures:
+        value = getattr(args, name, None)
+        if value:
+            check_figure_out(value, overwrite=overwrite, inputs=inputs, flag="--" + name.replace("_", "-"))
+    return (Path(out) if out_path else None), (Path(figure) if fig_path else None)
