@@ -92,8 +92,9 @@ def test_equal_to_scikit_learn(X):
     ica = METHODS["ica"](n_directions=6, random_state=2).fit(X)
     ref = FastICA(n_components=6, whiten="unit-variance", max_iter=200, random_state=2).fit(X)
     np.testing.assert_allclose(ica.transform(X), ref.transform(X), atol=1e-10)
-    mix = ref.mixing_.T / np.linalg.norm(ref.mixing_.T, axis=1, keepdims=True)
-    np.testing.assert_allclose(ica.components_, mix, atol=1e-10)
+    unmix = ref.components_ / np.linalg.norm(ref.components_, axis=1, keepdims=True)
+    np.testing.assert_allclose(ica.components_, unmix, atol=1e-10)
+    np.testing.assert_allclose(ica.atoms_, ref.mixing_.T, atol=1e-10)
 
     P = np.abs(X)
     nmf = METHODS["nmf"](n_directions=5).fit(P)
@@ -238,3 +239,57 @@ def test_default_directions_are_capped_with_a_warning(planted):
         assert find(few, "kmeans", n_init=1).sizes["direction"] == 5
     assert find(ds, "sae", n_steps=20).sizes["direction"] == 16  # 2x the units
     assert find(ds, "sparse_coding", max_iter=2).sizes["direction"] == 8
+
+
+def test_random_directions_are_haar_orthonormal():
+    """The chance baseline draws n ≤ n_units directions orthonormal (Haar: QR of a Gaussian with the sign fix), so
+    that random directions are not "polysemantic" by chance; more directions than units are independent uniform
+    directions (they must overlap)."""
+    X = np.random.default_rng(0).standard_normal((200, 32))
+    est = METHODS["random"](n_directions=32, random_state=4).fit(X)
+    D = est.components_
+    np.testing.assert_allclose(D @ D.T, np.eye(32), atol=1e-12)
+    np.testing.assert_allclose(est.transform(X), X @ D.T, atol=1e-12)
+    part = METHODS["random"](n_directions=10, random_state=4).fit(X).components_
+    np.testing.assert_allclose(part @ part.T, np.eye(10), atol=1e-12)
+    # Haar: each direction uniform on the sphere — its first coordinate squared is Beta(1/2, (n-1)/2), mean 1/n
+    from scipy.stats import beta, kstest
+
+    first = np.array([METHODS["random"](n_directions=3, random_state=s).fit(X).components_[0, 0] for s in range(400)])
+    assert kstest(first**2, beta(0.5, 15.5).cdf).pvalue > 0.01
+    assert abs(np.mean(first > 0) - 0.5) < 0.1  # no sign bias (the sign fix of the QR)
+    over = METHODS["random"](n_directions=48, random_state=4).fit(X).components_
+    np.testing.assert_allclose(np.linalg.norm(over, axis=1), 1.0, atol=1e-12)
+    assert over.shape == (48, 32)
+    # capacity of random directions: every one monosemantic, Σ C = the number of units
+    ds = ns.from_array(X, system="network", measure="activation")
+    res = ns.capacity.feature_capacity(ds, "random", progress=False)
+    assert float(res["capacity_sum"]) == pytest.approx(32.0, abs=1e-9) and int(res["n_monosemantic"]) == 32
+
+
+def test_ica_directions_project_onto_the_independent_components():
+    """ICA's components_ are the directions whose projections ARE the independent components (the unmixing rows,
+    normalised), oriented like the other sign-arbitrary finders (positive skew); the mixing columns (the
+    dictionary X ≈ S Aᵀ) are kept as atoms_ for feature capacity."""
+    rng = np.random.default_rng(5)
+    n, k, d = 3000, 6, 10
+    S = rng.exponential(1.0, (n, k)) * (rng.random((n, k)) < 0.2)  # sparse, positively skewed sources
+    A = rng.standard_normal((d, k))
+    X = S @ A.T + 0.01 * rng.standard_normal((n, d))
+    ds = ns.from_array(X, system="network", measure="activation")
+    D = find(ds, "ica", k, seed=0)
+    proj = ns.directions.project(ds, D)["responses"].values
+    corr = np.corrcoef(proj.T, S.T)[:k, k:]
+    best = np.abs(corr).max(axis=1)
+    assert (best > 0.99).all()
+    assert (corr[np.arange(k), np.abs(corr).argmax(axis=1)] > 0).all()  # oriented as the sources
+    from scipy.stats import skew
+
+    assert (skew(proj, axis=0) > 0).all()
+    est = fit_directions(ds, "ica", k, seed=0)
+    U = est.estimator_.components_
+    np.testing.assert_allclose(np.abs(est.components_), np.abs(U / np.linalg.norm(U, axis=1, keepdims=True)))
+    src = est.transform(X)
+    np.testing.assert_allclose(np.abs(np.corrcoef(src.T, (X @ est.components_.T).T)[:k, k:].diagonal()), 1, atol=1e-9)
+    np.testing.assert_allclose(est.atoms_, est.estimator_.mixing_.T, atol=1e-12)  # X − mean = sources @ atoms_
+    assert np.sqrt(np.mean((src @ est.atoms_ + est.estimator_.mean_ - X) ** 2)) < 0.02  # the noise σ = 0.01

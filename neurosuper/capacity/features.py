@@ -2,8 +2,10 @@
 
 A dictionary finder (sparse coding, an SAE, k-means, ICA, …) writes the trial-averaged responses as
 ``X ≈ Σ_i a_i(s) d_i`` with atoms ``d_i`` (unit-norm rows of ``components_``, n_directions × n_units) and codes
-``a_i(s)`` (``transform``). The atoms are the discovered features' embedding vectors in unit space; each is scaled
-by the RMS of its code over the stimuli, ``W_i = d_i · sqrt(mean_s a_i(s)²)``, so that W_i has the size of the
+``a_i(s)`` (``transform``). (A finder whose dictionary is not its ``components_`` gives it as ``atoms_``: ICA's
+mixing columns, which carry the scale of its unit-variance sources.) The atoms are the discovered features'
+embedding vectors in unit space; each is scaled by the RMS of its code over the stimuli,
+``W_i = d_i · sqrt(mean_s a_i(s)²)``, so that W_i has the size of the
 feature's contribution to the responses (unit-norm atoms alone would make no feature ever "ignored"). Then the
 capacity C_i of the rows of W (Scherlis et al. 2022, eq. 3) says how many of the population's dimensions each
 discovered feature gets: Σ C against the number of units, and the counts of monosemantic, polysemantic and ignored
@@ -156,7 +158,9 @@ def feature_capacity(
         sub = x_all.isel(unit=idx)  # (stimulus, unit): the finder fits exactly the X whose codes are measured
         x = np.asarray(sub.values)  # the dtype the finder was fitted in (float32 stays float32)
         est = fit_directions(sub, method, n_directions, seed=seed, **options)
-        comps = np.asarray(est.components_, dtype=np.float64)
+        # the dictionary: unit-norm atoms (components_), or a finder's own atoms_ (ICA: the mixing columns, whose
+        # norms carry the scale of its unit-variance sources)
+        comps = np.asarray(getattr(est, "atoms_", est.components_), dtype=np.float64)
         codes = np.asarray(est.transform(x), dtype=np.float64)
         rms = np.sqrt(np.mean(codes * codes, axis=0))
         w = comps * rms[:, None]

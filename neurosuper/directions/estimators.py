@@ -6,9 +6,11 @@ samples, units as features; ``get_params`` / ``set_params`` / ``sklearn.base.clo
 ``fit`` raises :class:`NotFittedError` (a :class:`neurosuper.AnalysisError` *and* scikit-learn's exception).
 
 After ``fit`` every finder has ``components_`` (n_directions, n_units) with **unit-norm rows**: the directions in
-unit space along which each feature lies (k-means centroids, PCA axes, ICA mixing columns, NMF / dictionary atoms,
-SAE decoder columns, random Gaussian directions, the unit axes). A wrapped scikit-learn estimator is kept as
-``estimator_`` with its own attributes (e.g. ``estimator_.components_`` is FastICA's *unmixing* matrix), and
+unit space along which each feature lies (k-means centroids, PCA axes, ICA unmixing rows — whose projections are
+the independent components —, NMF / dictionary atoms, SAE decoder columns, random orthonormal directions, the unit
+axes). A finder whose dictionary differs from its directions also has ``atoms_`` (ICA: the mixing columns, with
+X − mean ≈ transform(X) @ atoms_). A wrapped scikit-learn estimator is kept as ``estimator_`` with its own
+attributes (e.g. ``estimator_.mixing_`` is FastICA's mixing matrix), and
 ``transform`` returns exactly what that estimator's ``transform`` returns (PCA scores, ICA sources, NMF and
 dictionary codes). ``n_directions=None`` takes the method's default (:meth:`DirectionFinder.default_directions`),
 capped, with a warning, at what the set supports.
@@ -304,7 +306,16 @@ class UnitDirections(DirectionFinder):
 
 @register_method("random")
 class RandomDirections(DirectionFinder):
-    """Random Gaussian directions, normalised — the chance baseline. ``transform`` = the linear projection."""
+    """Random directions — the chance baseline. ``transform`` = the linear projection.
+
+    ``n_directions ≤ n_units`` (the default: as many as the units): **orthonormal**, drawn from the Haar measure
+    (QR of a Gaussian units × directions matrix, each column's sign fixed by R's diagonal, Mezzadri 2007) — a
+    random rotation of the unit axes, so each direction is uniform on the sphere and the set is as orthogonal as
+    the units are (capacity 1 each, like the units; independent Gaussian directions would overlap by chance,
+    |cos| ~ 1/√n_units, and look "polysemantic"). ``n_directions > n_units`` (overcomplete): no orthonormal set
+    exists, so the directions are independent and uniform on the sphere (normalised Gaussians) and overlap by
+    chance.
+    """
 
     def __init__(self, n_directions: int | None = None, random_state: int | None = 0) -> None:
         self.n_directions = n_directions
@@ -312,7 +323,12 @@ class RandomDirections(DirectionFinder):
 
     def _fit(self, X: np.ndarray, k: int) -> None:
         rng = np.random.default_rng(_seed(self.random_state, self.method))
-        self.components_ = rng.standard_normal((k, X.shape[1])).astype(X.dtype)
+        d = X.shape[1]
+        if k <= d:
+            q, r = np.linalg.qr(rng.standard_normal((d, k)))
+            self.components_ = (q * np.where(np.diag(r) < 0, -1.0, 1.0)).T.astype(X.dtype)
+        else:
+            self.components_ = rng.standard_normal((k, d)).astype(X.dtype)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return X @ self.components_.T
@@ -354,8 +370,12 @@ class PCADirections(DirectionFinder):
 
 @register_method("ica")
 class ICADirections(DirectionFinder):
-    """Independent components (``sklearn.decomposition.FastICA``); ``components_`` = normalised mixing columns,
-    ``transform`` = the sources.
+    """Independent components (``sklearn.decomposition.FastICA``); ``components_`` = the normalised **unmixing**
+    rows — the directions whose projections are the independent components (``X @ components_.T`` is each source
+    up to a positive scale and an offset) — and ``transform`` = the sources. ``atoms_`` = the mixing columns
+    (n_directions, n_units; not normalised): the dictionary ``X − mean ≈ transform(X) @ atoms_``, which
+    :func:`~neurosuper.capacity.feature_capacity` measures. (The mixing columns are not the directions to project
+    on: unless the mixing is orthogonal, projecting on them mixes the sources.)
 
     FastICA whitens the data first, so it **cannot be overcomplete**: at most min(n_samples, n_units)
     directions (more raise an :class:`AnalysisError` pointing to ``sparse_coding``/``sae``/``kmeans``).
@@ -416,8 +436,8 @@ class ICADirections(DirectionFinder):
         )
         with _quiet_convergence(self.method, f"pass max_iter={2 * max_iter} or a larger tol"):
             self.estimator_.fit(X)
-        self.components_ = self.estimator_.mixing_.T
-        self.unmixing_ = self.estimator_.components_
+        self.components_ = self.estimator_.components_  # unmixing rows: sources = (X − mean) @ components_.T
+        self.atoms_ = np.array(self.estimator_.mixing_.T)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.estimator_.transform(X)
