@@ -74,6 +74,9 @@ def sweep(
 ) -> xr.Dataset:
     """Train a toy model for every setting of a grid, all settings × seeds as ONE batched model.
 
+    Parameters not listed below are as :func:`~neurosuper.toy.train` (``seed`` seeds the one stream of the whole
+    batched model).
+
     Parameters
     ----------
     density
@@ -86,8 +89,6 @@ def sweep(
         (Elhage's ``0.7^i``; for two features, Scherlis et al.'s (1, r)).
     kurtosis
         Quadratic model only: a number or a sequence (a ``kurtosis`` dim). Given with ``density``, they must agree.
-    Other parameters
-        As :func:`~neurosuper.toy.train` (``seed`` seeds the one stream of the whole batched model).
 
     Returns
     -------
