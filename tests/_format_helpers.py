@@ -1,7 +1,8 @@
 """Shared test builders: a small valid set and the catalogue of corruptions every validator must catch.
 
-Used by test_format.py, test_format_properties.py, test_concat.py and test_storage.py, and (``brain_and_network``)
-by the report and demo tests (test modules never import each other).
+Used by test_format.py, test_format_properties.py, test_concat.py and test_storage.py, (``brain_and_network``)
+by the report and demo tests, and (``make_set``, ``as_spectrum``) by the analysis tests — test modules never
+import each other, so a builder two of them need lives here.
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ def valid_set(
         attrs={"source": "simulated"},
         **coords,
     )
+
+
+def make_set(values, stimuli=None, *, system: str = "network", measure: str = "activation", **coords) -> xr.Dataset:
+    """``ns.from_array(values, ...)`` with a default system and measure: the set an analysis test builds from its
+    array (``stimuli`` and every other keyword, e.g. ``layer=("unit", [...])``, passed on)."""
+    return ns.from_array(values, system=system, measure=measure, stimuli=stimuli, **coords)
+
+
+def as_spectrum(values) -> xr.DataArray:
+    """``values`` as a float64 spectrum over ``rank`` 1..n, the input powerlaw and the dimensionality measures take."""
+    values = np.asarray(values, dtype=np.float64)
+    return xr.DataArray(values, dims="rank", coords={"rank": np.arange(1, len(values) + 1)})
 
 
 # ------------------------------------------------------------------------------------- corruptions of a set

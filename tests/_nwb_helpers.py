@@ -101,6 +101,23 @@ def alm_like(rng: np.random.Generator, n_trials: int = 24, n_units: int = 3):
     return trains, trials
 
 
+def grid_windows(onsets, w0: float, n_bins: int, width: int, step: float = 0.025):
+    """Windows ``[onset + w0, onset + w0 + n_bins * width * step)`` at every onset, in ``n_bins`` bins of
+    ``width * step`` when ``n_bins > 1`` — the windows the counting property tests draw on the spikes' grid."""
+    from neurosuper.io.nwb.counting import make_windows
+
+    onset = np.asarray(onsets, dtype=np.float64)
+    bin_size = width * step
+    return make_windows(
+        onset,
+        onset,
+        np.full(onset.size, np.nan),
+        window=(w0, w0 + n_bins * bin_size),
+        bin_size=bin_size if n_bins > 1 else None,
+        what="test",
+    )
+
+
 def np_count(train: np.ndarray, a: float, b: float) -> int:
     """Spikes t with a <= t < b by a plain numpy comparison (NaN compares false: never counted)."""
     return int(np.count_nonzero((train >= a) & (train < b)))

@@ -36,3 +36,14 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One BLAS/OpenMP thread for a whole test module: small matrices run fastest, and identically, on one thread,
+    and a shared machine is not oversubscribed. Module-scoped, so it also covers the module's own module-scoped
+    fixtures; a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

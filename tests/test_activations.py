@@ -14,19 +14,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
-from threadpoolctl import threadpool_limits
 
 import neurosuper as ns
 from neurosuper.errors import FormatError, NeurosuperError
 from neurosuper.format import is_lazy
 from neurosuper.io.activations import layer_unit_coords, layer_units, reduce_spatial
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster, and avoids oversubscribing a shared machine."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,12 @@ import tracemalloc
 import dask.array as da
 import numpy as np
 import pytest
+from _format_helpers import make_set
 from scipy.linalg import orthogonal_procrustes
 from scipy.stats import ortho_group
 
-import neurosuper as ns
 from neurosuper import compare as cmp
 from neurosuper.errors import AnalysisError, NeurosuperWarning
-
-
-def _set(x, **kw):
-    return ns.from_array(x, system=kw.pop("system", "network"), measure=kw.pop("measure", "activation"), **kw)
 
 
 def _direct_cka(x, y, debiased):
@@ -47,7 +43,7 @@ def test_cka_equals_direct_formulas(rng, shape, debiased):
     n, p, q = shape
     x = rng.normal(size=(n, p)) + 5
     y = np.tanh(x[:, : min(p, q)] @ rng.normal(size=(min(p, q), q))) + 0.5 * rng.normal(size=(n, q))
-    out = cmp.cka(_set(x), _set(y, system="brain", measure="dff"), debiased=debiased)
+    out = cmp.cka(make_set(x), make_set(y, system="brain", measure="dff"), debiased=debiased)
     assert float(out) == pytest.approx(_direct_cka(x, y, debiased), abs=1e-10)
     assert out.attrs["form"] == ("feature" if p + q <= n else "gram") and out.attrs["debiased"] == debiased
 
@@ -56,7 +52,7 @@ def test_debiased_cka_of_independent_sets_is_near_zero(rng):
     """Kornblith et al. 2019: independent Gaussian sets of 64 stimuli × 200 units have biased CKA ≈ 0.8."""
     biased, deb = [], []
     for _ in range(8):
-        a, b = _set(rng.normal(size=(64, 200))), _set(rng.normal(size=(64, 200)))
+        a, b = make_set(rng.normal(size=(64, 200))), make_set(rng.normal(size=(64, 200)))
         biased.append(float(cmp.cka(a, b)))
         deb.append(float(cmp.cka(a, b, debiased=True)))
     assert 0.7 < np.mean(biased) < 0.85
@@ -66,21 +62,21 @@ def test_debiased_cka_of_independent_sets_is_near_zero(rng):
 def test_cka_invariances_and_order_independence(rng):
     x = rng.normal(size=(80, 10))
     q = ortho_group.rvs(10, random_state=1)
-    a = _set(x)
-    assert float(cmp.cka(a, _set(3 * x @ q + 7))) == pytest.approx(1.0, abs=1e-12)  # rotation, scale, shift
+    a = make_set(x)
+    assert float(cmp.cka(a, make_set(3 * x @ q + 7))) == pytest.approx(1.0, abs=1e-12)  # rotation, scale, shift
     y = x @ rng.normal(size=(10, 6)) + rng.normal(size=(80, 6))
     perm = rng.permutation(80)
     ids = np.array([f"s{i}" for i in range(80)])
-    one = cmp.cka(_set(x, stimulus=ids), _set(y, stimulus=ids), debiased=True)
-    two = cmp.cka(_set(x, stimulus=ids), _set(y[perm], stimulus=ids[perm]), debiased=True)
+    one = cmp.cka(make_set(x, stimulus=ids), make_set(y, stimulus=ids), debiased=True)
+    two = cmp.cka(make_set(x, stimulus=ids), make_set(y[perm], stimulus=ids[perm]), debiased=True)
     assert float(one) == float(two)
 
 
 def test_cka_per_group_pairs(rng):
     x = rng.normal(size=(100, 12))
     y = rng.normal(size=(100, 8))
-    net = _set(x, layer=("unit", np.repeat(["l1", "l2", "l3"], 4)))
-    brain = _set(y, system="brain", measure="dff", area=("unit", np.repeat(["V1", "V4"], 4)))
+    net = make_set(x, layer=("unit", np.repeat(["l1", "l2", "l3"], 4)))
+    brain = make_set(y, system="brain", measure="dff", area=("unit", np.repeat(["V1", "V4"], 4)))
     out = cmp.cka(net, brain, groupby="auto", debiased=True)
     assert out.dims == ("layer", "area") and list(out["layer"].values) == ["l1", "l2", "l3"]
     for i, lay in enumerate(["l1", "l2", "l3"]):
@@ -101,7 +97,7 @@ def _dask_pair(n, p=64):
 
 def _peak_cka(xa, xb):
     tracemalloc.start()  # counts what is allocated from here on: the working memory, not the stored data
-    value = float(cmp.cka(_set(xa), _set(xb), debiased=True))
+    value = float(cmp.cka(make_set(xa), make_set(xb), debiased=True))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return value, peak
@@ -129,7 +125,9 @@ def test_dask_shift_far_from_the_mean_is_corrected_exactly(rng):
     x[:4096] += 3.0
     y = np.tanh(x[:, :30]) + rng.normal(size=(6000, 30))
     y[2000:] -= 2.0
-    lazy = cmp.cka(_set(da.from_array(x, chunks=(1000, 40))), _set(da.from_array(y, chunks=(700, 30))), debiased=True)
+    lazy = cmp.cka(
+        make_set(da.from_array(x, chunks=(1000, 40))), make_set(da.from_array(y, chunks=(700, 30))), debiased=True
+    )
     assert float(lazy) == pytest.approx(cka_feature(x, y, debiased=True), abs=1e-10)
 
 
@@ -154,7 +152,7 @@ def test_procrustes_equals_scipy_orthogonal_procrustes(rng, shape, scale):
     x = rng.normal(size=(n, p))
     y = x[:, : min(p, q)] @ rng.normal(size=(min(p, q), q)) + rng.normal(size=(n, q))
     with pytest.warns(NeurosuperWarning, match="units as stimuli") if q >= n - 1 else _nothing():
-        out = cmp.procrustes(_set(x), _set(y), scale=scale)
+        out = cmp.procrustes(make_set(x), make_set(y), scale=scale)
     assert float(out["distance"]) == pytest.approx(_scipy_procrustes(x, y, scale), abs=1e-9)
     assert out.attrs["degenerate"] == (q >= n - 1)
 
@@ -194,17 +192,19 @@ def test_both_forms_give_the_same_pairs(rng, form):
 def test_procrustes_known_truth_and_degeneracy(rng):
     x = rng.normal(size=(200, 10))
     q = ortho_group.rvs(10, random_state=2)
-    assert float(cmp.procrustes(_set(x), _set(4 * x @ q + 1))["distance"]) == pytest.approx(0, abs=1e-6)
+    assert float(cmp.procrustes(make_set(x), make_set(4 * x @ q + 1))["distance"]) == pytest.approx(0, abs=1e-6)
     # unrelated narrow sets are far apart; unrelated wide sets (units >> stimuli) look nearly identical
-    narrow = float(cmp.procrustes(_set(x), _set(rng.normal(size=(200, 10))))["distance"])
+    narrow = float(cmp.procrustes(make_set(x), make_set(rng.normal(size=(200, 10))))["distance"])
     with pytest.warns(NeurosuperWarning, match="at least as many units as stimuli"):
-        wide = float(cmp.procrustes(_set(rng.normal(size=(20, 2000))), _set(rng.normal(size=(20, 2000))))["distance"])
+        wide = float(
+            cmp.procrustes(make_set(rng.normal(size=(20, 2000))), make_set(rng.normal(size=(20, 2000))))["distance"]
+        )
     assert narrow > 1.0 and wide < 0.25
 
 
 def test_cka_bad_input(rng):
-    a = _set(rng.normal(size=(10, 3)), stimulus=[f"a{i}" for i in range(10)])
-    b = _set(rng.normal(size=(10, 3)), stimulus=[f"b{i}" for i in range(10)])
+    a = make_set(rng.normal(size=(10, 3)), stimulus=[f"a{i}" for i in range(10)])
+    b = make_set(rng.normal(size=(10, 3)), stimulus=[f"b{i}" for i in range(10)])
     with pytest.raises(AnalysisError, match="0 shared.*Fix:"):
         cmp.cka(a, b)
     with pytest.raises(AnalysisError, match="groupby='nope'.*Fix:"):

@@ -8,25 +8,18 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
+from _format_helpers import make_set
 
-import neurosuper as ns
 from neurosuper import compare as cmp
 from neurosuper import prep
 from neurosuper.errors import AnalysisError
-
-pytestmark = pytest.mark.filterwarnings("ignore::neurosuper.errors.NeurosuperWarning")
-
-
-def _set(x, **kw):
-    return ns.from_array(x, system=kw.pop("system", "network"), measure=kw.pop("measure", "activation"), **kw)
-
 
 def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0):
     """A brain (repeats) whose signal is a linear map of a latent; three layers that carry the same signal
     (mixed by a random rotation) with decreasing noise: the last layer is the best model by construction."""
     latent = rng.normal(size=(n, 10))
     signal = latent @ rng.normal(size=(10, p))
-    brain = _set(
+    brain = make_set(
         signal[None] + brain_noise * rng.normal(size=(n_rep, n, p)),
         system="brain",
         measure="dff",
@@ -38,7 +31,7 @@ def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0):
     layers = [
         (signal + s * rng.normal(size=(n, p))) @ ortho_group.rvs(p, random_state=k)[:, :20] for k, s in enumerate(noise)
     ]
-    net = _set(np.concatenate(layers, axis=1), layer=("unit", np.repeat(["l1", "l2", "l3"], 20)), stimuli=latent)
+    net = make_set(np.concatenate(layers, axis=1), layer=("unit", np.repeat(["l1", "l2", "l3"], 20)), stimuli=latent)
     return net, brain, signal
 
 
@@ -49,9 +42,11 @@ def test_predictivity_recovers_a_planted_linear_map(rng):
     medians = []
     for noise in (3.0, 1.0, 0.1, 0.0):
         y = x @ w + noise * np.sqrt(15) * rng.normal(size=(200, 12))
-        medians.append(float(cmp.predictivity(_set(x), _set(y, system="brain", measure="dff"), n_splits=5)["median"]))
+        medians.append(
+            float(cmp.predictivity(make_set(x), make_set(y, system="brain", measure="dff"), n_splits=5)["median"])
+        )
     assert medians == sorted(medians) and medians[-1] > 0.9999 and medians[0] < 0.5
-    unrelated = cmp.predictivity(_set(rng.normal(size=(200, 15))), _set(x @ w, system="brain", measure="dff"))
+    unrelated = cmp.predictivity(make_set(rng.normal(size=(200, 15))), make_set(x @ w, system="brain", measure="dff"))
     assert abs(float(unrelated["median"])) < 0.1
 
 
@@ -63,7 +58,7 @@ def test_predictivity_equals_sklearn_on_the_same_folds(rng):
 
     x = rng.normal(size=(120, 8))
     y = np.tanh(x @ rng.normal(size=(8, 5))) + rng.normal(size=(120, 5))
-    res = cmp.predictivity(_set(x), _set(y, system="brain", measure="dff"), alpha=10.0, n_splits=5, seed=4)
+    res = cmp.predictivity(make_set(x), make_set(y, system="brain", measure="dff"), alpha=10.0, n_splits=5, seed=4)
     rs = []
     for train, test in KFold(5, shuffle=True, random_state=4).split(x):
         pred = make_pipeline(StandardScaler(), Ridge(alpha=10.0)).fit(x[train], y[train]).predict(x[test])
@@ -89,11 +84,11 @@ def test_predictivity_order_independent_and_bad_input(rng):
     y = x @ rng.normal(size=(6, 4)) + rng.normal(size=(60, 4))
     ids = np.array([f"s{i:02d}" for i in range(60)])
     perm = rng.permutation(60)
-    one = cmp.predictivity(_set(x, stimulus=ids), _set(y, stimulus=ids), n_splits=5)
-    two = cmp.predictivity(_set(x[perm], stimulus=ids[perm]), _set(y, stimulus=ids), n_splits=5)
+    one = cmp.predictivity(make_set(x, stimulus=ids), make_set(y, stimulus=ids), n_splits=5)
+    two = cmp.predictivity(make_set(x[perm], stimulus=ids[perm]), make_set(y, stimulus=ids), n_splits=5)
     np.testing.assert_array_equal(one["r"].values, two["r"].values)
     with pytest.raises(AnalysisError, match="n_splits.*Fix:"):
-        cmp.predictivity(_set(x[:8], stimulus=ids[:8]), _set(y[:8], stimulus=ids[:8]), n_splits=5)
+        cmp.predictivity(make_set(x[:8], stimulus=ids[:8]), make_set(y[:8], stimulus=ids[:8]), n_splits=5)
 
 
 # ------------------------------------------------------------------------------------------------ profile
@@ -116,7 +111,7 @@ def test_rsa_profile_finds_the_planted_best_layer(rng):
 def test_profile_against_subject_rdms_and_a_single_rdm(rng):
     net, brain, signal = _world(rng)
     ids = brain["stimulus"].values
-    subjects = [cmp.rdm(_set(signal + 2 * rng.normal(size=signal.shape), stimulus=ids)) for _ in range(4)]
+    subjects = [cmp.rdm(make_set(signal + 2 * rng.normal(size=signal.shape), stimulus=ids)) for _ in range(4)]
     prof = cmp.profile(net, subjects, compare="pearson", n_boot=20)
     nc = cmp.noise_ceiling(subjects, method="pearson")
     assert prof["ceiling"].values.tolist() == [float(nc["lower"]), float(nc["upper"])]
@@ -195,7 +190,7 @@ def test_figures_render(rng, tmp_path):
 
 
 def test_summary_of_every_result(rng):
-    net, brain, _ = _world(rng, n=60)
+    net, brain, _ = _world(rng, n=80)  # more stimuli than the network's 60 units, so procrustes does not warn
     results = [
         cmp.rdm(brain),
         cmp.compare_rdms(net, brain, n_boot=10, n_perm=9),

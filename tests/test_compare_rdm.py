@@ -8,22 +8,18 @@ import numpy as np
 import pytest
 import rsatoolbox as rsa
 import xarray as xr
+from _format_helpers import make_set
 from scipy.spatial.distance import pdist, squareform
 
-import neurosuper as ns
 from neurosuper import compare as cmp
 from neurosuper.compare.distances import noise_precision, residuals_of
 from neurosuper.errors import AnalysisError, NeurosuperError, NeurosuperWarning
 
 
-def _set(x, **kw):
-    return ns.from_array(x, system=kw.pop("system", "network"), measure=kw.pop("measure", "activation"), **kw)
-
-
 @pytest.mark.parametrize("metric", ["correlation", "euclidean", "cosine"])
 def test_rdm_equals_scipy_pdist_in_float64(rng, metric):
     x = rng.normal(size=(40, 25)).astype(np.float32) + 3
-    r = cmp.rdm(_set(x), metric=metric)
+    r = cmp.rdm(make_set(x), metric=metric)
     assert r.dims == ("stimulus_a", "stimulus_b") and r.dtype == np.float64 and r.shape == (40, 40)
     ref = squareform(pdist(x.astype(np.float64), metric))  # the same float32 values, in float64
     np.testing.assert_allclose(r.values, ref, rtol=1e-12, atol=1e-12)
@@ -34,24 +30,24 @@ def test_rdm_equals_scipy_pdist_in_float64(rng, metric):
 
 def test_correlation_rdm_equals_rsatoolbox_calc_rdm(rng):
     x = rng.normal(size=(30, 50))
-    ours = cmp.rdm(_set(x))
+    ours = cmp.rdm(make_set(x))
     ref = rsa.rdm.calc_rdm(rsa.data.Dataset(x), method="correlation")
-    np.testing.assert_allclose(cmp.rdm(_set(x)).values, ref.get_matrices()[0], atol=1e-12)
+    np.testing.assert_allclose(cmp.rdm(make_set(x)).values, ref.get_matrices()[0], atol=1e-12)
     np.testing.assert_allclose(ours.values[np.triu_indices(30, 1)], ref.get_vectors()[0], atol=1e-12)
 
 
 def test_rdm_averages_repeats_and_dask_equals_numpy(rng):
     x = rng.normal(size=(3, 20, 64))
-    ds = _set(x, system="brain", measure="dff")
+    ds = make_set(x, system="brain", measure="dff")
     r = cmp.rdm(ds)
     np.testing.assert_allclose(r.values, squareform(pdist(x.mean(0), "correlation")), atol=1e-12)
-    lazy = _set(da.from_array(x, chunks=(3, 20, 16)), system="brain", measure="dff")
+    lazy = make_set(da.from_array(x, chunks=(3, 20, 16)), system="brain", measure="dff")
     np.testing.assert_allclose(cmp.rdm(lazy).values, r.values, atol=1e-12)
 
 
 def test_rdm_carries_stimulus_coords(rng):
     x = rng.normal(size=(12, 8))
-    ds = _set(x, category=("stimulus", np.repeat(["face", "body", "object"], 4)))
+    ds = make_set(x, category=("stimulus", np.repeat(["face", "body", "object"], 4)))
     r = cmp.rdm(ds)
     assert list(r["category"].values[:4]) == ["face"] * 4 and r["category"].dims == ("stimulus_a",)
 
@@ -73,7 +69,7 @@ def test_crossnobis_equals_rsatoolbox_with_same_folds_and_precision(rng):
     obs = {"stim": np.tile(np.arange(n), n_rep), "rep": np.repeat(np.arange(n_rep), n)}
     dset = rsa.data.Dataset(data.reshape(n_rep * n, p), obs_descriptors=obs)
     ref = rsa.rdm.calc_rdm(dset, method="crossnobis", descriptor="stim", cv_descriptor="rep", noise=prec_ref)
-    ds = _set(data, system="brain", measure="dff")
+    ds = make_set(data, system="brain", measure="dff")
     ours = cmp.rdm(ds, metric="crossnobis")
     np.testing.assert_allclose(ours.values, ref.get_matrices()[0], rtol=1e-10, atol=1e-12)
     # the precision passed explicitly gives the same; identity precision = rsatoolbox without noise
@@ -90,23 +86,23 @@ def test_crossnobis_is_unbiased_for_equal_patterns(rng):
     (squared) distance of the averaged patterns is biased upwards."""
     n, p = 100, 100
     data = np.ones((4, n, p)) + rng.normal(size=(4, n, p))
-    r = cmp.rdm(_set(data, system="brain", measure="dff"), metric="crossnobis", noise="identity")
+    r = cmp.rdm(make_set(data, system="brain", measure="dff"), metric="crossnobis", noise="identity")
     off = r.values[np.triu_indices(n, 1)]
     # E = 0; the pairs share stimuli, so the mean's SE is ~2 σ_train σ_test / sqrt(n p) = 2 (1/sqrt(3)) / 100
     assert abs(off.mean()) < 4 * 2 / np.sqrt(3) / 100 and 0.3 < (off < 0).mean() < 0.7
-    eu = cmp.rdm(_set(data, system="brain", measure="dff"), metric="euclidean").values[np.triu_indices(n, 1)]
+    eu = cmp.rdm(make_set(data, system="brain", measure="dff"), metric="euclidean").values[np.triu_indices(n, 1)]
     assert (eu**2 / p).mean() == pytest.approx(2 / 4, rel=0.05)  # 2σ²/n_rep per unit: the bias crossnobis removes
 
 
 def test_crossnobis_needs_repeats_and_variable_units(rng):
     with pytest.raises(AnalysisError, match="repeat"):
-        cmp.rdm(_set(rng.normal(size=(10, 5))), metric="crossnobis")
+        cmp.rdm(make_set(rng.normal(size=(10, 5))), metric="crossnobis")
     data = _crossnobis_data(rng)
     data[:, :, 0] = 1.0  # a unit without noise: no precision
     with pytest.raises(AnalysisError, match="no variability across repeats.*Fix:"):
-        cmp.rdm(_set(data, system="brain", measure="dff"), metric="crossnobis")
+        cmp.rdm(make_set(data, system="brain", measure="dff"), metric="crossnobis")
     with pytest.raises(AnalysisError, match="precision"):
-        cmp.rdm(_set(_crossnobis_data(rng), system="brain", measure="dff"), metric="crossnobis", noise=np.eye(3))
+        cmp.rdm(make_set(_crossnobis_data(rng), system="brain", measure="dff"), metric="crossnobis", noise=np.eye(3))
 
 
 def test_as_rdm_square_and_condensed(rng):
@@ -117,7 +113,7 @@ def test_as_rdm_square_and_condensed(rng):
     b = cmp.as_rdm(pdist(x), stimulus=ids, metric="euclidean")
     np.testing.assert_array_equal(a.values, b.values)
     assert list(a["stimulus_a"].values) == ids and a.attrs["metric"] == "euclidean"
-    np.testing.assert_allclose(a.values, cmp.rdm(_set(x, stimulus=ids), metric="euclidean").values, atol=1e-12)
+    np.testing.assert_allclose(a.values, cmp.rdm(make_set(x, stimulus=ids), metric="euclidean").values, atol=1e-12)
 
 
 def test_as_rdm_bad_input():
@@ -137,10 +133,10 @@ def test_as_rdm_bad_input():
 
 
 def test_rdm_refuses_beyond_max_bytes_saying_what_it_would_allocate(rng):
-    ds = _set(rng.normal(size=(50, 4)))
+    ds = make_set(rng.normal(size=(50, 4)))
     with pytest.raises(AnalysisError, match=r"would allocate 0\.00 GiB.*max_bytes.*Fix:"):
         cmp.rdm(ds, max_bytes=1000)
-    lazy = _set(da.zeros((200_000, 4096), chunks=(10_000, 4096), dtype=np.float32))
+    lazy = make_set(da.zeros((200_000, 4096), chunks=(10_000, 4096), dtype=np.float32))
     with pytest.raises(AnalysisError, match=r"200000 stimuli.*would allocate 596\.05 GiB"):
         cmp.rdm(lazy)  # refused before anything is read
 
@@ -149,20 +145,20 @@ def test_rdm_constant_pattern_is_an_error(rng):
     x = rng.normal(size=(6, 5))
     x[2] = 1.0
     with pytest.raises(AnalysisError, match="constant across units.*Fix:"):
-        cmp.rdm(_set(x))
+        cmp.rdm(make_set(x))
 
 
 def test_align_is_order_independent_and_lists_mismatch(rng):
     x = rng.normal(size=(10, 4))
-    a = _set(x, stimulus=[f"s{i}" for i in range(10)])
+    a = make_set(x, stimulus=[f"s{i}" for i in range(10)])
     perm = rng.permutation(10)
-    b = _set(x[perm], stimulus=[f"s{i}" for i in perm])
+    b = make_set(x[perm], stimulus=[f"s{i}" for i in perm])
     aa, bb = cmp.align(a, b)
     np.testing.assert_array_equal(aa["responses"].values, bb["responses"].values)
-    c = _set(x, stimulus=[f"t{i}" for i in range(10)])
+    c = make_set(x, stimulus=[f"t{i}" for i in range(10)])
     with pytest.raises(AnalysisError, match="0 shared.*only in input 1: 's0'.*only in input 2: 't0'.*Fix:"):
         cmp.align(a, c)
-    d = _set(x[:8], stimulus=[f"s{i}" for i in range(8)])
+    d = make_set(x[:8], stimulus=[f"s{i}" for i in range(8)])
     with pytest.warns(NeurosuperWarning, match="8 stimuli all inputs share; left out 2 only in input 1"):
         aa, dd = cmp.align(a, d)
     assert aa.sizes["stimulus"] == 8

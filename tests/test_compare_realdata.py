@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import rsatoolbox as rsa
+from _format_helpers import make_set
 from rsatoolbox.inference import boot_noise_ceiling
 
-import neurosuper as ns
 from neurosuper import compare as cmp
 
 pytestmark = pytest.mark.filterwarnings(
@@ -27,10 +29,7 @@ def m1(shared_data):
     return spikes[:, keep], kin
 
 
-def _set(x, ids, **kw):
-    return ns.from_array(
-        x, system=kw.pop("system", "brain"), measure=kw.pop("measure", "spike_count"), stimulus=ids, **kw
-    )
+_brain = functools.partial(make_set, system="brain", measure="spike_count")
 
 
 def test_m1_rdm_and_noise_ceiling_equal_rsatoolbox(m1):
@@ -38,12 +37,12 @@ def test_m1_rdm_and_noise_ceiling_equal_rsatoolbox(m1):
     bins = np.arange(0, 15_000, 50)[:300]  # 300 bins 2.5 s apart
     x = spikes[bins]
     ids = [f"t{b}" for b in bins]
-    ours = cmp.rdm(_set(x, ids))
+    ours = cmp.rdm(_brain(x, stimulus=ids))
     ref = rsa.rdm.calc_rdm(rsa.data.Dataset(x), method="correlation")
     np.testing.assert_allclose(ours.values, ref.get_matrices()[0], atol=1e-12)
     # four random quarters of the population as four "subjects" sharing the population's code
     quarters = np.array_split(np.random.default_rng(0).permutation(x.shape[1]), 4)
-    rdms = [cmp.rdm(_set(x[:, q], ids)) for q in quarters]
+    rdms = [cmp.rdm(_brain(x[:, q], stimulus=ids)) for q in quarters]
     for method, m in (("spearman", "spearman"), ("pearson", "corr")):
         nc = cmp.noise_ceiling(rdms, method=method)
         lo, hi = boot_noise_ceiling(rsa.rdm.RDMs(np.stack([r.values for r in rdms])), method=m)
@@ -57,9 +56,9 @@ def test_m1_population_halves_share_structure_beyond_shuffles(m1):
     ids = [f"t{i}" for i in range(3000)]
     order = np.random.default_rng(1).permutation(x.shape[1])
     half_a, half_b = order[: len(order) // 2], order[len(order) // 2 :]
-    a = _set(x[:, half_a], ids)
-    b = _set(x[:, half_b], ids)
-    shuffled = _set(x[np.random.default_rng(2).permutation(3000)][:, half_b], ids)
+    a = _brain(x[:, half_a], stimulus=ids)
+    b = _brain(x[:, half_b], stimulus=ids)
+    shuffled = _brain(x[np.random.default_rng(2).permutation(3000)][:, half_b], stimulus=ids)
     matched, control = float(cmp.cka(a, b, debiased=True)), float(cmp.cka(a, shuffled, debiased=True))
     assert matched > 0.05 and abs(control) < 0.01 and matched > 10 * abs(control)
     assert float(cmp.cka(a, b)) > float(cmp.cka(a, shuffled))  # the biased estimate too, less cleanly
@@ -74,9 +73,9 @@ def test_m1_neurons_are_predicted_by_hand_kinematics(m1):
     spikes, kin = m1
     n = 4000
     ids = [f"t{i}" for i in range(n)]
-    brain = _set(spikes[:n], ids)
-    model = _set(kin[:n], ids, system="network", measure="activation")
-    control = _set(kin[np.random.default_rng(3).permutation(n)], ids, system="network", measure="activation")
+    brain = _brain(spikes[:n], stimulus=ids)
+    model = make_set(kin[:n], stimulus=ids)
+    control = make_set(kin[np.random.default_rng(3).permutation(n)], stimulus=ids)
     res = cmp.predictivity(model, brain, n_splits=5)
     null = cmp.predictivity(control, brain, n_splits=5)
     assert float(res["median"]) > 0.05 and abs(float(null["median"])) < 0.02

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import rsatoolbox as rsa
 import xarray as xr
+from _format_helpers import make_set
 from rsatoolbox.inference import boot_noise_ceiling
 
-import neurosuper as ns
 from neurosuper import compare as cmp
 from neurosuper import prep
 from neurosuper.compare import rsakernels
@@ -20,14 +20,10 @@ from neurosuper.errors import AnalysisError
 pytestmark = pytest.mark.filterwarnings("ignore:Noise ceiling for tau:UserWarning")
 
 
-def _set(x, **kw):
-    return ns.from_array(x, system=kw.pop("system", "network"), measure=kw.pop("measure", "activation"), **kw)
-
-
 def _pair(rng, n=30, noise=1.5, tied=False):
     signal = rng.normal(size=(n, 20))
-    a = cmp.rdm(_set(signal))
-    b = cmp.rdm(_set(signal + noise * rng.normal(size=signal.shape), system="brain", measure="dff"))
+    a = cmp.rdm(make_set(signal))
+    b = cmp.rdm(make_set(signal + noise * rng.normal(size=signal.shape), system="brain", measure="dff"))
     if tied:  # a categorical model RDM: 0 within, 1 between three categories
         cat = np.repeat([0, 1, 2], n // 3)
         a = cmp.as_rdm(
@@ -101,7 +97,7 @@ def test_permutation_p_value(rng):
     same = cmp.compare_rdms(a, b, n_boot=0, n_perm=199, seed=0)
     assert float(same["p_value"]) == pytest.approx(1 / 200)  # no relabelling matches the true pairing
     x = rng.normal(size=(30, 20))
-    unrelated = cmp.rdm(_set(x, stimulus=a["stimulus_a"].values))
+    unrelated = cmp.rdm(make_set(x, stimulus=a["stimulus_a"].values))
     p = float(cmp.compare_rdms(a, unrelated, n_boot=0, n_perm=199, seed=0)["p_value"])
     assert 0.05 < p <= 1  # seed fixed: deterministic
     tau = cmp.compare_rdms(a, b, method="kendall_tau_a", n_boot=0, n_perm=49, seed=0)
@@ -122,7 +118,7 @@ def _subjects(rng, k=5, n=30, noise=1.5):
     signal = rng.normal(size=(n, 20))
     ids = [f"img{i:02d}" for i in range(n)]
     return [
-        cmp.rdm(_set(signal + noise * rng.normal(size=signal.shape), stimulus=ids, system="brain", measure="dff"))
+        cmp.rdm(make_set(signal + noise * rng.normal(size=signal.shape), stimulus=ids, system="brain", measure="dff"))
         for _ in range(k)
     ]
 
@@ -147,18 +143,20 @@ def test_split_half_ceiling_definition_and_simulation(rng):
     n, p, k = 60, 50, 4
     signal = rng.normal(size=(n, p))
     data = signal[None] + rng.normal(size=(2 * k, n, p))
-    ds = _set(data[:k], system="brain", measure="dff")
+    ds = make_set(data[:k], system="brain", measure="dff")
     nc = cmp.noise_ceiling(ds, method="pearson")
     halves = prep.split_repeats(ds["responses"])
-    h1, h2 = (cmp.rdm(_set(h)) for h in (halves.r1, halves.r2))
+    h1, h2 = (cmp.rdm(make_set(h)) for h in (halves.r1, halves.r2))
     r_half = np.corrcoef(condensed(h1), condensed(h2))[0, 1]
     assert float(nc["r_half"]) == pytest.approx(r_half, abs=1e-12)
     assert float(nc["lower"]) == pytest.approx(2 * r_half / (1 + r_half), abs=1e-12)
     assert float(nc["upper"]) == pytest.approx(np.sqrt(float(nc["lower"])), abs=1e-12)
     assert nc.attrs["kind"] == "split-half"
-    replicate = np.corrcoef(condensed(cmp.rdm(_set(data[:k].mean(0)))), condensed(cmp.rdm(_set(data[k:].mean(0)))))
+    replicate = np.corrcoef(
+        condensed(cmp.rdm(make_set(data[:k].mean(0)))), condensed(cmp.rdm(make_set(data[k:].mean(0))))
+    )
     assert float(nc["lower"]) == pytest.approx(replicate[0, 1], abs=0.08)
-    truth = float(cmp.compare_rdms(cmp.rdm(_set(signal)), ds, method="pearson", n_boot=0)["value"])
+    truth = float(cmp.compare_rdms(cmp.rdm(make_set(signal)), ds, method="pearson", n_boot=0)["value"])
     assert float(nc["lower"]) < truth < float(nc["upper"]) + 0.05
 
 
@@ -180,13 +178,13 @@ def test_bad_input_errors(rng):
     with pytest.raises(AnalysisError, match="at least two RDMs"):
         cmp.noise_ceiling([a])
     with pytest.raises(AnalysisError, match="repeat"):
-        cmp.noise_ceiling(_set(rng.normal(size=(10, 4))))
+        cmp.noise_ceiling(make_set(rng.normal(size=(10, 4))))
 
 
 def test_sets_are_turned_into_rdms(rng):
     x = rng.normal(size=(25, 12))
     y = x + rng.normal(size=x.shape)
-    res = cmp.compare_rdms(_set(x), _set(y, system="brain", measure="dff"), n_boot=0)
-    ref = cmp.compare_rdms(cmp.rdm(_set(x)), cmp.rdm(_set(y)), n_boot=0)
+    res = cmp.compare_rdms(make_set(x), make_set(y, system="brain", measure="dff"), n_boot=0)
+    ref = cmp.compare_rdms(cmp.rdm(make_set(x)), cmp.rdm(make_set(y)), n_boot=0)
     assert float(res["value"]) == float(ref["value"])
     assert cmp.summary(res)["value"] == round(float(ref["value"]), 6)

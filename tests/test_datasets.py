@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from sklearn.datasets import load_sample_image
-from threadpoolctl import threadpool_limits
 
 import neurosuper as ns
 from neurosuper import datasets
 from neurosuper.errors import NeurosuperWarning
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    """Small matrices: one BLAS thread is faster, and avoids oversubscribing a shared machine."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

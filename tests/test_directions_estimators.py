@@ -9,18 +9,12 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from threadpoolctl import threadpool_limits
 
 import neurosuper as ns
 from neurosuper.directions import METHODS, NotFittedError, SAEDirections, find, fit_directions
 from neurosuper.errors import AnalysisError, NeurosuperError, NeurosuperWarning
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small products run fastest, and identically, on one BLAS/OpenMP thread."""
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

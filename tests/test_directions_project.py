@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy.stats import skew
-from threadpoolctl import threadpool_limits
 
 import neurosuper as ns
 from neurosuper.directions import find, fit_directions, project, summary
 from neurosuper.errors import AnalysisError, NeurosuperWarning
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

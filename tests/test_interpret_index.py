@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+
 import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+from _format_helpers import make_set
 from scipy.spatial.distance import pdist
 
 import neurosuper as ns
 from neurosuper.errors import AnalysisError, NeurosuperWarning
-from neurosuper.interpret import Features, group_summary, interpretability_index
+from neurosuper.interpret import Features, group_stats, interpretability_index
 from neurosuper.interpret._topk import topk_rows, topk_units
 
 
@@ -48,8 +51,7 @@ def test_topk_dask_blocks_equal_numpy():
         assert np.array_equal(a[:, 0], [_reference_topk(R[:, u], 1, largest)[0] for u in range(13)])
 
 
-def _set(R, F=None, **coords):
-    return ns.from_array(R, system="brain", measure="spike_count", stimuli=F, **coords)
+_set = functools.partial(make_set, system="brain", measure="spike_count")  # this file's sets: spike counts
 
 
 def test_mei_ids_best_first_with_ties():
@@ -158,7 +160,7 @@ def test_dask_backed_set_gives_the_same_result_and_input_is_untouched():
     b = interpretability_index(lazy, null="random_stimuli", progress=False)
     xr.testing.assert_identical(a, b)
     xr.testing.assert_identical(ds, before)
-    g = group_summary(a)
+    g = group_stats(a)
     assert list(g["group"].values) == ["V1", "V4"]
     assert g["mean"].sel(group="V4") == pytest.approx(a["ii"].values[12:].mean())
     assert int(g["n"].sel(group="V1")) == 12
@@ -211,7 +213,8 @@ def test_dead_units_get_nan_not_an_ii_chosen_by_tie_breaking():
         assert np.isnan(res["ii_percentile"].values[u]) and list(res["mei"].values[u]) == [-1] * 5
         assert np.isnan(res["mei_response"].values[u]).all()
     assert np.isfinite(res["ii"].values[[0, 1, 3, 5]]).all() and res.attrs["n_dead_units"] == 2
-    both = interpretability_index(_set(R, F), which="both", null=None, progress=False)
+    with pytest.warns(NeurosuperWarning, match="2 of 6 units are dead"):
+        both = interpretability_index(_set(R, F), which="both", null=None, progress=False)
     assert np.isnan(both["ii"].values[:, [2, 4]]).all()
     assert ns.interpret.summary(res)["n_dead_units"] == 2 and ns.interpret.summary(res)["n_units_scored"] == 4
 
@@ -253,7 +256,8 @@ def test_near_duplicate_meis_by_source_coords():
     assert expected == 2 and res["mei_duplicates"].values[0] == 2
     assert res.attrs["duplicates"] == "coords"
     other = ds.assign_coords(source_image=("stimulus", np.where(np.arange(n) == 1, "c", src)))
-    quiet = interpretability_index(other, similarity="pixels", progress=False)  # crop 1 now from another photo
+    with pytest.warns(NeurosuperWarning, match=r"units have near-duplicate MEIs \(crops of one source_image"):
+        quiet = interpretability_index(other, similarity="pixels", progress=False)  # crop 1 now from another photo
     assert quiet["mei_duplicates"].values[0] == 1
     none = interpretability_index(ds, similarity="pixels", duplicates=None, progress=False)
     assert "mei_duplicates" not in none and none.attrs["duplicates"] == "none"
@@ -278,7 +282,8 @@ def test_near_duplicate_meis_in_pixel_space_not_in_the_similarity_space():
     assert list(res["mei_duplicates"].values) == [3, 0, 0] and res.attrs["duplicates"] == "pixels"
     # both units have II 0 in the label space (all MEIs share a label) — that is not what is flagged
     assert res["ii"].values[0] == res["ii"].values[1] == 0.0
-    loose = interpretability_index(ds, similarity="label", duplicate_overlap=0.3, progress=False)
+    with pytest.warns(NeurosuperWarning, match="2 of 3 units have near-duplicate MEIs .* >= 30% overlap"):
+        loose = interpretability_index(ds, similarity="label", duplicate_overlap=0.3, progress=False)
     assert loose["mei_duplicates"].values[1] == 4  # neighbours 10 px apart overlap 0.375 >= 0.3
     big = _set(R, np.repeat(np.repeat(imgs, 8, axis=1), 8, axis=2))  # 128 x 128: above the auto limit
     assert "mei_duplicates" not in interpretability_index(big, similarity="pixels", null=None, progress=False)

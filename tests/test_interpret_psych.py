@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.stats
 import xarray as xr
+from _format_helpers import make_set
 from sklearn.metrics import roc_auc_score
 
-import neurosuper as ns
 from neurosuper.errors import AnalysisError, FormatError, NeurosuperWarning
 from neurosuper.interpret import (
     polysemanticity,
@@ -19,9 +21,7 @@ from neurosuper.interpret import (
     validate_against_humans,
 )
 
-
-def _set(R, stimuli=None, **coords):
-    return ns.from_array(R, system="brain", measure="spike_rate", stimuli=stimuli, **coords)
+_set = functools.partial(make_set, system="brain", measure="spike_rate")  # this file's sets: spike rates
 
 
 def test_2afc_selective_unit_near_one_random_unit_near_half():
@@ -38,7 +38,7 @@ def test_2afc_selective_unit_near_one_random_unit_near_half():
     with pytest.raises(AnalysisError, match="quantile range"):
         psychophysics_2afc(_set(R, F), high=(0.9, 0.5), progress=False)
     with pytest.raises(AnalysisError, match="leave no room"):
-        psychophysics_2afc(_set(R[:10], F[:10]), progress=False)
+        psychophysics_2afc(_set(R[:10, :3], F[:10]), progress=False)  # 3 units: 201 would look transposed
 
 
 # --------------------------------------------------------------------------------------------- humans

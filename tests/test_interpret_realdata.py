@@ -23,7 +23,9 @@ def m1(shared_data):
 
 def _ii(counts, features):
     ds = ns.from_array(counts, system="brain", measure="spike_count", stimuli=features)
-    return interpretability_index(ds, null="random_stimuli", progress=False)
+    # a few of M1's units fire above their floor in fewer than k=5 of the 1,553 segments: the index says so
+    with pytest.warns(ns.NeurosuperWarning, match="5 of 171 units respond above their minimum to fewer than k=5"):
+        return interpretability_index(ds, null="random_stimuli", progress=False)
 
 
 def test_m1_direction_tuning_is_interpretable(m1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _nwb_helpers import brute_count
+from _nwb_helpers import brute_count, grid_windows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,17 +32,7 @@ grid = st.integers(0, 400).map(lambda k: k * 0.025)  # spikes and onsets on a gr
 )
 def test_kernels_equal_brute_force(spikes, onsets, w0, n_bins, width):
     times = np.sort(np.asarray(spikes, dtype=np.float64))
-    onset = np.asarray(onsets, dtype=np.float64)
-    bin_size = width * 0.025
-    w1 = w0 + n_bins * bin_size
-    win = make_windows(
-        onset,
-        onset,
-        np.full(onset.size, np.nan),
-        window=(w0, w1),
-        bin_size=bin_size if n_bins > 1 else None,
-        what="test",
-    )
+    win = grid_windows(onsets, w0, n_bins, width)
     expected = np.asarray([[brute_count(times, row[k], row[k + 1]) for k in range(row.size - 1)] for row in win.edges])
     np.testing.assert_array_equal(count_searched(times, win), expected)
     np.testing.assert_array_equal(count_in_windows(times, win), expected)

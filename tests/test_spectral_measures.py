@@ -6,23 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from _format_helpers import as_spectrum
 
 import neurosuper as ns
 from neurosuper import AnalysisError
 from neurosuper import spectral as sp
 
 
-def _spectrum(values) -> xr.DataArray:
-    values = np.asarray(values, dtype=np.float64)
-    return xr.DataArray(values, dims="rank", coords={"rank": np.arange(1, len(values) + 1)})
-
-
 # ------------------------------------------------------------------------------------------ dimensionality
 def test_dimensionality_measures_hand_computed():
-    flat = _spectrum(np.ones(10))
+    flat = as_spectrum(np.ones(10))
     assert sp.participation_ratio(flat).item() == pytest.approx(10)
     assert sp.effective_rank(flat).item() == pytest.approx(10)
-    v = _spectrum([4.0, 2.0, 1.0, 1.0, -0.5])  # a cvPCA tail below zero counts as 0
+    v = as_spectrum([4.0, 2.0, 1.0, 1.0, -0.5])  # a cvPCA tail below zero counts as 0
     assert sp.participation_ratio(v).item() == pytest.approx(64 / 22)
     p = np.array([0.5, 0.25, 0.125, 0.125])
     assert sp.effective_rank(v).item() == pytest.approx(np.exp(-(p * np.log(p)).sum()))
@@ -33,7 +29,7 @@ def test_dimensionality_measures_hand_computed():
     grouped = xr.concat([flat.isel(rank=slice(0, 5)), v], dim=xr.DataArray(["a", "b"], dims="layer"))
     assert sp.participation_ratio(grouped).sel(layer="b").item() == pytest.approx(64 / 22)
     with pytest.raises(AnalysisError, match="no positive variance"):
-        sp.participation_ratio(_spectrum([0.0, -1.0]))
+        sp.participation_ratio(as_spectrum([0.0, -1.0]))
 
 
 # --------------------------------------------------------------------------------------------- reliability

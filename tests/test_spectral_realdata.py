@@ -37,7 +37,7 @@ def test_m1_spectrum_alpha_ci_and_participation_ratio(m1):
     ref = PCA().fit(spikes.T.astype(np.float64)).explained_variance_ * (n - 1) / n
     np.testing.assert_allclose(spec["variance"].values, ref, rtol=1e-8, atol=1e-10 * ref[0])
     with pytest.warns(NeurosuperWarning, match="capped at N = 171.*poor fit"):  # 11..171 reaches into the bend
-        fit = sp.powerlaw(spec, ranks=(11, 500))  # Stringer's range; the default (11..42): test_spectral_fitrange
+        fit = sp.powerlaw(spec, ranks=(11, 500))  # Stringer's range; the default (11..42): test_spectral_fit
     alpha = fit["alpha"].item()
     lo, hi = fit["alpha_ci"].values
     assert fit.attrs["ranks"] == [11, 171]

@@ -1,30 +1,24 @@
-"""Known truth: planted features in superposition are recovered by the default finders, their directions are more
-interpretable (cross-validated II, rank test) than the units and random directions, and a planted synergistic
-pair of units is found (Klindt et al. 2023)."""
+"""compare_methods, synergy and feature_recovery on known truth: planted features in superposition are recovered
+by the default finders, their directions are more interpretable (cross-validated II, rank test) than the units and
+random directions, and a planted synergistic pair of units is found (Klindt et al. 2023)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 import neurosuper as ns
-from neurosuper.directions import compare_methods, feature_recovery, find, method_summary, summary, synergy
+from neurosuper.directions import compare_methods, feature_recovery, find, method_stats, summary, synergy
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
 def planted():
-    """The issue's set: 64 sparse features in 32 units, 20,000 samples, p = 5 %, amplitude U[0, 1], σ = 0.01."""
-    with threadpool_limits(1):
-        return ns.directions.planted_superposition(
-            n_features=64, n_units=32, n_samples=20_000, p_active=0.05, noise=0.01, seed=0
-        )
+    """64 sparse features in 32 units, 20,000 samples, p = 5 %, amplitude U[0, 1], σ = 0.01."""
+    return ns.directions.planted_superposition(
+        n_features=64, n_units=32, n_samples=20_000, p_active=0.05, noise=0.01, seed=0
+    )
 
 
 @pytest.mark.parametrize("method", ["kmeans", "sae"])
@@ -55,7 +49,7 @@ def test_recovered_directions_are_more_interpretable_cross_validated(planted):
         options={"kmeans": {"n_directions": 64, "n_init": 3}, "sae": {"n_steps": 1500}},
     )
     assert res.attrs["similarity"] == "label" and res.attrs["n_fit"] == res.attrs["n_score"] == 4000
-    ms = method_summary(res)
+    ms = method_stats(res)
     for m in ("kmeans", "sae"):
         assert float(ms["p_vs_units"].sel({"method": m})) < 1e-4
         assert float(ms["auc_vs_units"].sel({"method": m})) > 0.8

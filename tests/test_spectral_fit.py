@@ -1,4 +1,4 @@
-"""powerlaw's fit range (issue 10): the default stays clear of the finite-sample bend (noiseless power laws,
+"""spectral.fit — powerlaw's fit range: the default stays clear of the finite-sample bend (noiseless power laws,
 N = 100..3000), falls back with a warning, warns on capped ranges and poor fits, handles non-positive values
 ("stop" or "abs", Stringer's log|λ|), and never advises a range that fails again."""
 
@@ -9,16 +9,12 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from _format_helpers import as_spectrum
 
 import neurosuper as ns
 from neurosuper import AnalysisError, NeurosuperWarning
 from neurosuper import spectral as sp
 from neurosuper.spectral.fit import default_ranks
-
-
-def _spectrum(values) -> xr.DataArray:
-    values = np.asarray(values, dtype=np.float64)
-    return xr.DataArray(values, dims="rank", coords={"rank": np.arange(1, len(values) + 1)})
 
 
 def _sample_spectrum(big_n: int, alpha: float, seed: int) -> xr.DataArray:
@@ -32,7 +28,7 @@ def _sample_spectrum(big_n: int, alpha: float, seed: int) -> xr.DataArray:
     x -= x.mean(axis=0)
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only contend on a shared machine
         ev = np.linalg.eigvalsh(x @ x.T)[::-1][:big_n] / n
-    return _spectrum(ev)
+    return as_spectrum(ev)
 
 
 def _errors(big_n: int, alpha: float, n_seeds: int) -> tuple[float, float]:
@@ -74,7 +70,7 @@ def test_default_rule_and_attrs():
     assert default_ranks(59) == (1, 14) and default_ranks(20) == (1, 5) and default_ranks(5) == (1, 5)
     assert default_ranks(4) is None
     n = np.arange(1, 801)
-    fit = sp.powerlaw(_spectrum(3.0 * n**-1.3))
+    fit = sp.powerlaw(as_spectrum(3.0 * n**-1.3))
     assert fit.attrs["ranks"] == [11, 200] and fit.attrs["N"] == 800 and fit.attrs["ranks_requested"] == "default"
     assert fit["alpha"].item() == pytest.approx(1.3, abs=1e-12)
     assert not (fit.attrs["capped"] or fit.attrs["fallback"] or fit.attrs["poor_fit"])
@@ -84,25 +80,25 @@ def test_default_rule_and_attrs():
 
 def test_fallback_to_leading_ranks_with_a_warning():
     with pytest.warns(NeurosuperWarning, match=r"leave 0 ranks \(N = 40\); fitted the leading ranks 1\.\.10"):
-        fit = sp.powerlaw(_spectrum(np.arange(1, 41) ** -1.2))
+        fit = sp.powerlaw(as_spectrum(np.arange(1, 41) ** -1.2))
     assert fit.attrs["ranks"] == [1, 10] and fit.attrs["fallback"]
     assert fit["alpha"].item() == pytest.approx(1.2, abs=1e-12)
 
 
 def test_capped_range_warns():
     with pytest.warns(NeurosuperWarning, match=r"capped at N = 171.*finite-sample bend"):
-        fit = sp.powerlaw(_spectrum(np.arange(1, 172) ** -1.0), ranks=(11, 500))
+        fit = sp.powerlaw(as_spectrum(np.arange(1, 172) ** -1.0), ranks=(11, 500))
     assert fit.attrs["capped"] and fit.attrs["ranks"] == [11, 171] and fit.attrs["ranks_requested"] == [11, 500]
     with warnings.catch_warnings():
         warnings.simplefilter("error", NeurosuperWarning)  # inside N: no warning
-        sp.powerlaw(_spectrum(np.arange(1, 172) ** -1.0), ranks=(11, 100))
+        sp.powerlaw(as_spectrum(np.arange(1, 172) ** -1.0), ranks=(11, 100))
 
 
 def test_poor_fit_warns():
     n = np.arange(1, 401)
     bent = np.where(n < 40, n**-0.5, 40**-0.5 * (n / 40.0) ** -3.0)  # a kink inside the range
     with pytest.warns(NeurosuperWarning, match=r"poor fit: r² = 0\.\d\d < 0\.9"):
-        fit = sp.powerlaw(_spectrum(bent))
+        fit = sp.powerlaw(as_spectrum(bent))
     assert fit.attrs["poor_fit"] and fit["r2"].item() < 0.9 and fit.attrs["r2_threshold"] == 0.9
 
 
@@ -113,9 +109,10 @@ def test_negatives_stop_and_abs():
     first_bad = int(np.flatnonzero(v <= 0)[0]) + 1
     assert first_bad == 113
     with pytest.warns(NeurosuperWarning, match=f"stops at rank {first_bad - 1}"):
-        stop = sp.powerlaw(_spectrum(v))
+        stop = sp.powerlaw(as_spectrum(v))
     assert stop.attrs["ranks"] == [11, first_bad - 1] and stop.attrs["negatives"] == "stop"
-    abs_ = sp.powerlaw(_spectrum(v), negatives="abs")
+    with pytest.warns(NeurosuperWarning, match="poor fit"):  # the noise past the floor bends the log–log line
+        abs_ = sp.powerlaw(as_spectrum(v), negatives="abs")
     assert abs_.attrs["ranks"] == [11, 300] and not abs_.attrs["stopped_at_noise_floor"]
     # Stringer's get_powerlaw: weighted least squares of log|λ| on the same ranks
     r = np.arange(11, 301)
@@ -125,7 +122,7 @@ def test_negatives_stop_and_abs():
     assert abs_["alpha"].item() == pytest.approx(coef[0], abs=1e-10)
     assert abs_["alpha"].item() < stop["alpha"].item()  # noise magnitudes past the floor flatten the fit
     with pytest.raises(AnalysisError, match="negatives"):
-        sp.powerlaw(_spectrum(v), negatives="clip")
+        sp.powerlaw(as_spectrum(v), negatives="clip")
 
 
 def test_negatives_abs_in_bootstrap_and_default_is_stop():
@@ -136,7 +133,8 @@ def test_negatives_abs_in_bootstrap_and_default_is_stop():
     assert int(np.flatnonzero(spec["variance"].values <= 0)[0]) + 1 == 18  # the noise floor, inside 11..20
     with pytest.warns(NeurosuperWarning, match="noise floor"):
         stop = sp.powerlaw(spec)
-    absfit = sp.powerlaw(spec, negatives="abs")
+    with pytest.warns(NeurosuperWarning, match="poor fit"):
+        absfit = sp.powerlaw(spec, negatives="abs")
     assert stop.attrs["negatives"] == "stop" and stop.attrs["ranks"] == [11, 17]
     assert absfit.attrs["ranks"] == [11, 20] and np.isfinite(absfit["alpha_boot"].values).all()
     lo, hi = absfit["alpha_ci"].values
@@ -161,9 +159,9 @@ def test_three_units_advice_is_never_circular():
 
 def test_every_suggested_fix_works():
     cases = [
-        (_spectrum(np.arange(1, 14) ** -1.0), (11, 500)),  # N = 13
-        (_spectrum(np.r_[np.arange(1, 14) ** -1.0, -1e-3, np.arange(15, 200) ** -1.0]), (11, 500)),  # floor
-        (_spectrum(np.r_[np.arange(1, 4) ** -1.0, -1e-3, np.arange(5, 60) ** -1.0]), None),
+        (as_spectrum(np.arange(1, 14) ** -1.0), (11, 500)),  # N = 13
+        (as_spectrum(np.r_[np.arange(1, 14) ** -1.0, -1e-3, np.arange(15, 200) ** -1.0]), (11, 500)),  # floor
+        (as_spectrum(np.r_[np.arange(1, 4) ** -1.0, -1e-3, np.arange(5, 60) ** -1.0]), None),
     ]
     for spec, ranks in cases:
         with pytest.raises(AnalysisError) as info:

@@ -1,4 +1,4 @@
-"""Every analysis runs on a dask-backed set and gives the numbers it gives in memory (issue 9, "Dask").
+"""Every analysis runs on a dask-backed set and gives the numbers it gives in memory.
 
 Each analysis either works chunk by chunk or says in its docstring that it loads the data; either way the
 result must equal the in-memory one, and the lazy input must not be modified.

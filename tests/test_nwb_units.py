@@ -1,18 +1,19 @@
-"""NaN spike times: dropped with a warning that counts them, never counted, never fooling the sortedness check;
-counts equal a plain numpy brute force for any windows (overlapping, unsorted, binned), sorted or unsorted trains."""
+"""The units table (io.nwb.units) and NaN spike times: dropped with a warning that counts them, never counted,
+never fooling the sortedness check; counts equal a plain numpy brute force for any windows (overlapping, unsorted,
+binned), sorted or unsorted trains."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from _nwb_helpers import add_units, new_nwbfile, np_count, trials_file, write
+from _nwb_helpers import add_units, grid_windows, new_nwbfile, np_count, trials_file, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurosuper as ns
 from neurosuper.io.nwb import load_nwb
-from neurosuper.io.nwb.counting import count_in_windows, make_windows
+from neurosuper.io.nwb.counting import count_in_windows
 from neurosuper.io.nwb.units import UnitsTable
 
 grid = st.integers(0, 400).map(lambda k: k * 0.025)  # spikes and onsets on a grid, so edges are hit exactly
@@ -52,17 +53,7 @@ def test_counts_equal_brute_force_for_any_windows_with_nan_spikes(trains, sort, 
         if sort[i]:  # sort the finite spikes in place, keeping the NaNs at their positions
             finite = ~np.isnan(t)
             t[finite] = np.sort(t[finite])
-    onset = np.asarray(onsets, dtype=np.float64)
-    bin_size = width * 0.025
-    w1 = w0 + n_bins * bin_size
-    win = make_windows(
-        onset,
-        onset,
-        np.full(onset.size, np.nan),
-        window=(w0, w1),
-        bin_size=bin_size if n_bins > 1 else None,
-        what="test",
-    )
+    win = grid_windows(onsets, w0, n_bins, width)
     table = _table(trains)
     got = np.stack([count_in_windows(times, win) for _, times, _ in table.spike_times(range(len(trains)), block=block)])
     np.testing.assert_array_equal(got, _brute(trains, win.edges))
