@@ -417,7 +417,7 @@ def _build_brain(progress: bool) -> xr.Dataset:
     return ds
 
 
-def demo_brain(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
+def demo_brain(*, progress: bool = True, cache: bool = True) -> xr.Dataset:
     """A simulated visual-cortex population responding to natural image patches (generated, cached).
 
     1,000 model V1 neurons see 2,000 grey 48×48 patches of 13 photographs (:func:`_patches`), twice. Each
@@ -453,7 +453,7 @@ def demo_brain(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
 
 
 def demo_brain_nwb(
-    path: str | os.PathLike | None = None, *, images: bool = False, progress: bool = False, overwrite: bool = True
+    path: str | os.PathLike | None = None, *, images: bool = False, progress: bool = True, overwrite: bool = True
 ) -> Path:
     """Write :func:`demo_brain` as spike trains in a real NWB file; return its path.
 
@@ -557,7 +557,7 @@ def _build_network(progress: bool) -> xr.Dataset:
     return ds
 
 
-def demo_network(*, progress: bool = False, cache: bool = True) -> xr.Dataset:
+def demo_network(*, progress: bool = True, cache: bool = True) -> xr.Dataset:
     """Activations of a network trained here on real data: an MLP autoencoder on the demo image patches.
 
     A scikit-learn ``MLPRegressor`` (hidden layers 128–64–128, ReLU, Adam, ``random_state=0``, 100 epochs, float32)

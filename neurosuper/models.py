@@ -260,7 +260,7 @@ def pretrained_activations(
     batch_size: int = 32,
     thumbnail: int = 64,
     seed: int = 0,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """Activations of EfficientNet-Lite0 (ImageNet weights) as a ResponseSet, through :func:`neurosuper.from_torch`.
 

@@ -12,6 +12,7 @@ from rsatoolbox.inference import boot_noise_ceiling
 
 from neurosuper import compare as cmp
 from neurosuper import prep
+from neurosuper._numbers import rounded
 from neurosuper.compare import rsakernels
 from neurosuper.compare.rdm import condensed
 from neurosuper.compare.rsakernels import RSATOOLBOX_METHOD, bootstrap_counts
@@ -187,4 +188,4 @@ def test_sets_are_turned_into_rdms(rng):
     res = cmp.compare_rdms(make_set(x), make_set(y, system="brain", measure="dff"), n_boot=0)
     ref = cmp.compare_rdms(cmp.rdm(make_set(x)), cmp.rdm(make_set(y)), n_boot=0)
     assert float(res["value"]) == float(ref["value"])
-    assert cmp.summary(res)["value"] == round(float(ref["value"]), 6)
+    assert cmp.summary(res)["value"] == rounded(float(ref["value"]))

@@ -37,8 +37,10 @@ def _lazy(ds: xr.Dataset) -> xr.Dataset:
 
 
 ANALYSES = {
-    "eigenspectrum pca": lambda ds: spectral.eigenspectrum(ds, method="pca", progress=False),
-    "eigenspectrum cvpca": lambda ds: spectral.eigenspectrum(ds, method="cvpca", n_shuffles=2, progress=False),
+    "eigenspectrum pca": lambda ds: spectral.eigenspectrum(ds, method="pca", groupby=None, progress=False),
+    "eigenspectrum cvpca": lambda ds: spectral.eigenspectrum(
+        ds, method="cvpca", n_shuffles=2, groupby=None, progress=False
+    ),
     "eigenspectrum per area": lambda ds: spectral.eigenspectrum(ds, method="pca", groupby="area", progress=False),
     "reliability": lambda ds: spectral.reliability(ds),
     "random_projection": lambda ds: spectral.random_projection(ds, seed=1),

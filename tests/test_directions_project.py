@@ -38,14 +38,14 @@ def layered():
 
 
 def test_find_returns_unit_norm_directions_with_provenance(layered):
-    D = find(layered, "nmf", 4, seed=2)
+    D = find(layered, "nmf", 4, seed=2, groupby=None)
     assert D.dims == ("direction", "unit") and D.sizes["direction"] == 4
     np.testing.assert_allclose(np.linalg.norm(D.values, axis=1), 1.0)
     assert list(D["direction"].values) == [f"nmf/{i}" for i in range(4)]
     assert (D["method"].values == "nmf").all() and "area" in D.coords
     assert D.attrs["analysis"] == "directions.find" and json.loads(D.attrs["options"])["method"] == "nmf"
     assert "neurosuper_version" in D.attrs and "Klindt" in D.attrs["reference"]
-    xr.testing.assert_identical(find(layered, "nmf", 4, seed=2), D)
+    xr.testing.assert_identical(find(layered, "nmf", 4, seed=2, groupby=None), D)
     s = summary(D)
     json.dumps(s)
     assert s["n_directions"] == 4 and s["method"] == "nmf"
@@ -54,7 +54,7 @@ def test_find_returns_unit_norm_directions_with_provenance(layered):
 def test_find_orients_arbitrary_signs_to_positive_skew(layered):
     R = ns.prep.trial_average(layered).values
     for method in ("pca", "ica", "sparse_coding"):
-        D = find(layered, method, 5, max_iter=20) if method == "sparse_coding" else find(layered, method, 5)
+        D = find(layered, method, 5, groupby=None, **({"max_iter": 20} if method == "sparse_coding" else {}))
         est = fit_directions(layered, method, 5, **({"max_iter": 20} if method == "sparse_coding" else {}))
         raw = est.transform(R)
         flipped = D["flipped"].values
@@ -77,7 +77,7 @@ def test_project_keeps_repeats_time_stimuli_and_missing_repeats(layered):
     assert np.isnan(out["responses"].values[2, 5]).all() and np.isfinite(out["responses"].values[:2]).all()
     x = layered["responses"].values[1, 7, 0]
     np.testing.assert_allclose(out["responses"].values[1, 7, 0], est.transform(x[None])[0])
-    D = find(layered, "kmeans", 5, n_init=2)
+    D = find(layered, "kmeans", 5, n_init=2, groupby=None)
     lin = project(layered, D)  # a DataArray: the linear projection
     np.testing.assert_allclose(lin["responses"].values[0, 3, 1], layered["responses"].values[0, 3, 1] @ D.values.T)
     assert lin.attrs["directions_by"] == "projection" and out.attrs["directions_by"] == "transform"
@@ -85,7 +85,7 @@ def test_project_keeps_repeats_time_stimuli_and_missing_repeats(layered):
 
 
 def test_projected_sets_run_through_other_analyses(layered):
-    D = find(layered, "pca", 6)
+    D = find(layered, "pca", 6, groupby=None)
     out = project(layered, D)
     res = ns.interpret.interpretability_index(out, similarity="pixels", progress=False)
     assert res.sizes["unit"] == 6 and np.isfinite(res["ii"]).all()
@@ -101,8 +101,12 @@ def test_groupby_fits_one_set_per_area(layered):
     assert np.all(D.values[:3][:, ~v1] == 0) and np.all(D.values[3:][:, v1] == 0)
     solo = find(layered.isel(unit=np.flatnonzero(v1)), "kmeans", 3, n_init=1)
     np.testing.assert_allclose(D.values[:3][:, v1], solo.values, atol=1e-12)
-    fitted = fit_directions(layered, "kmeans", 3, groupby="area", n_init=1)
-    assert set(fitted) == {"V1", "V2"}
+    fitted = {
+        area: fit_directions(layered.isel(unit=layered["area"].values == area), "kmeans", 3, n_init=1)
+        for area in ("V1", "V2")
+    }
+    with pytest.raises(AnalysisError, match="groupby"):
+        fit_directions(layered, "kmeans", 3, groupby="area")  # one estimator per call: no groupby
     out = project(layered, fitted)
     assert list(out["area"].values) == ["V1"] * 3 + ["V2"] * 3
     lin = project(layered, D)

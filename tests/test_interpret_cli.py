@@ -206,15 +206,15 @@ def test_summary_is_json_safe_rounded_and_stamped():
         json.dumps(ns.interpret.summary(other), allow_nan=False)
 
 
-def test_by_is_a_deprecated_alias_of_groupby():
+def test_groupby_is_the_one_name_for_grouping():
     res = interpretability_index(_patches(), similarity="pixels", progress=False)
-    with pytest.warns(FutureWarning, match="by= is deprecated"):
-        old = ns.interpret.group_summary(res, by=None)
-    new = ns.interpret.group_summary(res, groupby=None)
-    np.testing.assert_array_equal(old["mean"].values, new["mean"].values)
-    assert list(ns.interpret.group_summary(res, groupby="area")["group"].values) == ["V1", "V4"]
-    with pytest.warns(FutureWarning, match="by= is deprecated"):
-        fig = plot_ii(res, by=None)
+    with pytest.raises(TypeError):
+        ns.interpret.group_stats(res, by=None)  # no alias: groupby= is the name
+    assert list(ns.interpret.group_stats(res, groupby=None)["group"].values) == ["all"]
+    assert list(ns.interpret.group_stats(res, groupby="area")["group"].values) == ["V1", "V4"]
+    with pytest.raises(TypeError):
+        plot_ii(res, by=None)
+    fig = plot_ii(res, groupby=None)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["all"]
 
 

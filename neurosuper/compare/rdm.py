@@ -80,7 +80,7 @@ def rdm(
     time: Any = None,
     noise: str | np.ndarray = "shrinkage_diag",
     max_bytes: int = MAX_RDM_BYTES,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.DataArray:
     """The representational dissimilarity matrix of a set: distances between its stimulus patterns.
 

@@ -10,10 +10,10 @@ Direction finders are scikit-learn estimators registered by name in :data:`METHO
 >>> dirs = ns.directions.find(ds, "kmeans")                         # doctest: +SKIP
 >>> as_units = ns.directions.project(ds, dirs)                      # doctest: +SKIP
 >>> res = ns.directions.compare_methods(ds, split=0.5)              # doctest: +SKIP
->>> ns.directions.method_summary(res)                               # doctest: +SKIP
+>>> ns.directions.method_stats(res)                               # doctest: +SKIP
 """
 
-from .compare import DEFAULT_METHODS, compare_methods, method_summary, summary, synergy
+from .compare import DEFAULT_METHODS, compare_methods, method_stats, summary, synergy
 from .estimators import (
     METHODS,
     MINIBATCH_ABOVE,
@@ -43,7 +43,7 @@ __all__ = [
     "project",
     "orientation",
     "compare_methods",
-    "method_summary",
+    "method_stats",
     "synergy",
     "summary",
     "planted_superposition",

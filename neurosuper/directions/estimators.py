@@ -709,7 +709,7 @@ class SAEDirections(DirectionFinder):
         block_size: int | None = None,
         n_threads: int | None = 1,
         random_state: int | None = 0,
-        progress: bool = False,
+        progress: bool = True,
     ) -> None:
         self.n_directions = n_directions
         self.expansion = expansion

@@ -73,10 +73,12 @@ def fit_directions(
     n_directions: int | None = None,
     *,
     seed: int = 0,
-    groupby: str | None = None,
     **options: Any,
-) -> DirectionFinder | dict[Hashable, DirectionFinder]:
+) -> DirectionFinder:
     """Fit the finder ``method`` (a name in :data:`~.estimators.METHODS`) on a set; return the estimator itself.
+
+    One estimator, fitted on every unit of ``ds`` (scikit-learn style). For one finder per layer/area, fit each
+    group's units (``ds.isel(unit=ds.layer.values == "conv1")``), or use :func:`find` with ``groupby``.
 
     Parameters
     ----------
@@ -88,28 +90,19 @@ def fit_directions(
         Number of directions; ``None`` = the method's default (see :func:`find`).
     seed
         The finder's ``random_state``.
-    groupby
-        ``None``, ``"auto"``, ``"layer"``, ``"area"`` or any unit coord: one finder per group of units.
     **options
         The finder's own parameters (e.g. ``n_init=10`` for k-means, ``l1=0.1`` for the SAE).
 
     Returns
     -------
-    DirectionFinder or dict
-        The fitted estimator, with ``units_`` (the unit ids it was fitted on) and ``group_`` (``(coord, label)``
-        or ``None``); with ``groupby``, a dict ``{group label: estimator}``.
+    DirectionFinder
+        The fitted estimator, with ``units_`` (the unit ids it was fitted on).
     """
     R = averaged(ds, caller=f"fit_directions({method!r})")
-    coord = group_coord(R, groupby) if groupby is not None else None
-    fitted: dict[Hashable, DirectionFinder] = {}
-    for label, idx in unit_groups(R, coord):
-        est = make_estimator(method, n_directions, seed, options)
-        sub = R if np.array_equal(idx, np.arange(R.sizes["unit"])) else R.isel(unit=idx)
-        est.fit(sub.data)
-        est.units_ = sub["unit"].values
-        est.group_ = None if coord is None else (coord, label)
-        fitted[label] = est
-    return fitted if coord is not None else fitted[None]
+    est = make_estimator(method, n_directions, seed, options)
+    est.fit(R.data)
+    est.units_ = R["unit"].values
+    return est
 
 
 #: :func:`orientation` reads at most this many stimuli (evenly spaced) of a larger set.
@@ -153,7 +146,7 @@ def find(
     n_directions: int | None = None,
     *,
     seed: int = 0,
-    groupby: str | None = None,
+    groupby: str | None = "auto",
     **options: Any,
 ) -> xr.DataArray:
     """Directions in unit space found by ``method``: a ``(direction, unit)`` DataArray with unit-norm rows.
@@ -174,8 +167,9 @@ def find(
     seed
         The finder's ``random_state``: same seed, same directions.
     groupby
-        ``"layer"`` / ``"area"`` / any unit coord / ``"auto"``: one set of directions per group, each living on its
-        group's units (zero weight elsewhere), with the group in a ``group`` coord along ``direction``.
+        ``"auto"`` (default: ``layer``, else ``area``, else the whole set) / ``"layer"`` / ``"area"`` / any unit
+        coord: one set of directions per group, each living on its group's units (zero weight elsewhere), with the
+        group in a ``group`` coord along ``direction``; ``None``: one set of directions over all units.
     **options
         The finder's parameters (``n_init``, ``init``, ``activation``, ``l1``, ``alpha``, ``backend``, …).
 
@@ -189,9 +183,11 @@ def find(
         L0, FVE, iterations, …) and the provenance of :func:`neurosuper._provenance.stamp` (``options``).
     """
     R = averaged(ds, caller=f"find({method!r})")
-    fitted = fit_directions(R, method, n_directions, seed=seed, groupby=groupby, **options)
-    items = fitted.items() if isinstance(fitted, dict) else [(None, fitted)]
-    coord = group_coord(R, groupby) if groupby is not None else None
+    coord = group_coord(R, groupby)
+    items = [
+        (label, fit_directions(R if coord is None else R.isel(unit=idx), method, n_directions, seed=seed, **options))
+        for label, idx in unit_groups(R, coord)
+    ]
     unit_pos = {u: i for i, u in enumerate(R["unit"].values.tolist())}
     rows, ids, flips, groups, info = [], [], [], [], {}
     for label, est in items:
@@ -303,7 +299,9 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
         * an estimator from :func:`fit_directions` (or any fitted finder): its ``transform`` per repeat and
           time bin — ICA sources, dictionary/NMF codes, SAE latents, k-means activations; ``"units"`` is the
           identity (the set itself, unit ids kept);
-        * a dict ``{group: estimator}`` (``groupby``): each group's, concatenated along ``unit``;
+        * a dict ``{group: estimator}``, each fitted on one group's units (:func:`fit_directions` on
+          ``ds.isel(unit=...)``): each group's transform, concatenated along ``unit``, the keys in the set's group
+          coord (``layer``, else ``area``, else ``group``);
         * a ``(direction, unit)`` DataArray from :func:`find`: the linear projection Σ_u r_u d_u.
         ``project`` never flips a sign: :func:`find` has already oriented its DataArray; an estimator's
         ``transform`` is taken as is.
@@ -331,10 +329,11 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
                 caller,
                 "an empty dict of estimators",
                 "{group: fitted estimator}",
-                "pass fit_directions(ds, method, groupby=...)'s result",
+                "pass {group: fit_directions(group's units, method)}",
                 AnalysisError,
             )
-        parts = [project(ds if ds is not None else resp, est) for est in directions.values()]
+        coord = group_coord(resp, "auto") or "group"
+        parts = [_project_estimator(ds, resp, est, (coord, label)) for label, est in directions.items()]
         out = xr.concat(
             parts,
             dim="unit",
@@ -345,6 +344,14 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
             combine_attrs="override",
         )
         return validate(out)
+    return _project_estimator(ds, resp, directions, None)
+
+
+def _project_estimator(
+    ds: xr.Dataset | None, resp: xr.DataArray, directions: Any, group: tuple[str, Hashable] | None
+) -> xr.Dataset:
+    """:func:`project` through a fitted estimator's ``transform``; ``group`` = (coord, label) of its units."""
+    caller = "project"
     if isinstance(directions, DirectionFinder):
         directions._check_fitted()
     if not hasattr(directions, "transform") or not hasattr(directions, "components_"):
@@ -369,7 +376,6 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
         )
     resp = resp.transpose(*[d for d in resp.dims if d != "unit"], "unit")
     method = getattr(est, "method", type(est).__name__)
-    group = getattr(est, "group_", None)
     k = est.components_.shape[0]
     extra: dict[str, Any] = {}
     if method == "units":

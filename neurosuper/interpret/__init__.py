@@ -9,7 +9,7 @@ in-silico psychophysics, human validation, selectivity and polysemanticity (Klin
 
 from .duplicates import DUPLICATE_CHECKS
 from .humans import IMI_COLUMNS, read_imi_responses, validate_against_humans
-from .index import REFERENCE, group_summary, interpretability_index
+from .index import REFERENCE, group_stats, interpretability_index
 from .null import NULLS, z_and_percentile
 from .psychophysics import OBSERVERS, psychophysics_2afc
 from .selectivity import polysemanticity, selectivity, sparseness
@@ -31,7 +31,7 @@ from .summary import summary
 
 __all__ = [
     "interpretability_index",
-    "group_summary",
+    "group_stats",
     "summary",
     "psychophysics_2afc",
     "read_imi_responses",

@@ -418,16 +418,3 @@ def from_sklearn(
     ds = from_activations(layers, stimulus=stimulus, stimuli=stimuli, label=label, model=model)
     ds.attrs["activation"] = str(estimator.activation)
     return ds
-
-
-def __getattr__(name: str) -> Any:
-    if name == "unit_coords":  # renamed in 0.2 (one name per concept: prep.unit_coords copies a set's unit coords)
-        import warnings
-
-        warnings.warn(
-            "neurosuper.io.activations.unit_coords is now layer_unit_coords; the old name goes in the next release.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return layer_unit_coords
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,7 +58,7 @@ def eigenspectrum(
     time: Any = None,
     remove_pcs_of: xr.Dataset | None = None,
     n_pcs: int = 32,
-    groupby: str | None = None,
+    groupby: str | None = "auto",
     side: str = "auto",
     progress: bool = True,
 ) -> xr.Dataset:
@@ -102,8 +102,8 @@ def eigenspectrum(
         same z-scoring) are projected out of the responses (Stringer et al. 2019 use 32). ``n_pcs=0`` removes
         none (the set then only supplies ``zscore="spont"``'s SDs).
     groupby
-        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): one spectrum per group along a dim of that
-        name, ranks beyond a group's N are NaN; ``"auto"``: ``layer``, else ``area``, else no grouping;
+        ``"auto"`` (default): ``layer``, else ``area``, else no grouping; ``"layer"``, ``"area"`` (or any 1-D
+        coord on ``unit``): one spectrum per group along a dim of that name, ranks beyond a group's N are NaN;
         ``None``: all units together.
     side
         ``"stimulus"`` (stimulus Gram), ``"unit"`` (unit covariance) or ``"auto"`` (the smaller one).
@@ -174,7 +174,7 @@ def eigenspectrum(
         sub = resp.isel(unit=idx)
         if groupby is not None and valid is not None:
             valid = valid_repeats(sub)
-        opts = dict(
+        opts: dict[str, Any] = dict(
             n_shuffles=n_shuffles,
             n_boot=n_boot,
             n_components=n_components,
@@ -315,6 +315,7 @@ def _choose_side(side: str, n: int, p: int) -> str:
 def _scale(zscore: bool | str, spont: xr.Dataset | None, unit_ids: np.ndarray, own: Any) -> np.ndarray | None:
     """Per-unit divisors: the spontaneous SD (``zscore="spont"``), the responses' own SD (``own()``), or None."""
     if zscore == "spont":
+        assert spont is not None  # eigenspectrum refuses zscore="spont" without remove_pcs_of
         return spont_scale(spont, unit_ids)
     return own() if zscore else None
 
@@ -386,6 +387,7 @@ def _pca(
     else:
         scale = None
         if zscore == "spont":
+            assert spont is not None  # eigenspectrum refuses zscore="spont" without remove_pcs_of
             scale = spont_scale(spont, unit_ids)
         elif zscore and spont is not None:
             stats = unit_stats([x], progress=progress)
@@ -484,6 +486,7 @@ def _cvpca(
     if side == "stimulus":
         scale = None
         if zscore == "spont":
+            assert spont is not None  # eigenspectrum refuses zscore="spont" without remove_pcs_of
             scale = spont_scale(spont, unit_ids)
         elif zscore and spont is not None:
             stats = unit_stats([r1, r2], progress=progress)
@@ -494,19 +497,19 @@ def _cvpca(
             if spont is not None and n_pcs
             else None
         )
-        res = stimulus_grams(
+        sg = stimulus_grams(
             [r1, r2], [(0, 0), (1, 1), (0, 1)], zscore=bool(zscore), scale=scale, axes=axes, progress=progress
         )
-        _check_finite([res["gram"]], [r1, r2], unit_ids)
-        n_const = res["n_constant"]
+        _check_finite([sg["gram"]], [r1, r2], unit_ids)
+        n_const = sg["n_constant"]
         _warn_constant(n_const, p)
         big_n, k = _n_rank(n, p - n_const, n_removed, n_components, label)
-        a, b, c = res["gram"].astype(dtype, copy=False)
+        a, b, c = sg["gram"].astype(dtype, copy=False)
         res = map_tasks(_cv_stimulus_task, items, shared=(a, b, c, k, dtype), progress=progress, desc="cvPCA shuffles")
     else:
         stats = unit_stats([r1, r2], progress=progress)
         _check_finite([stats["var"], stats["mean"]], [r1, r2], unit_ids)
-        keep = ~constant_units(stats["var"], stats["mean"], dtype).all(axis=0)
+        keep = ~np.all(constant_units(stats["var"], stats["mean"], dtype), axis=0)
         n_const = int((~keep).sum())
         _warn_constant(n_const, p)
         scale = _scale(zscore, spont, unit_ids, lambda: np.sqrt(np.where(keep, stats["var"].mean(axis=0), 1.0)))

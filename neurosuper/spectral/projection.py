@@ -67,7 +67,13 @@ def _order(resp: xr.DataArray, order: Any) -> np.ndarray:
 
 
 def random_projection(
-    ds: xr.Dataset, *, n_dims: int = 3, order: Any = None, seed: int = 0, time: Any = None, groupby: str | None = None
+    ds: xr.Dataset,
+    *,
+    n_dims: int = 3,
+    order: Any = None,
+    seed: int = 0,
+    time: Any = None,
+    groupby: str | None = "auto",
 ) -> xr.Dataset:
     """Project the population onto ``n_dims`` random Gaussian directions along an ordered stimulus sequence.
 
@@ -83,8 +89,8 @@ def random_projection(
     seed
         Seeds the Gaussian directions.
     groupby
-        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): one projection per group along a dim of that
-        name; ``"auto"``: ``layer``, else ``area``, else none; ``None``: all units.
+        ``"auto"`` (default): ``layer``, else ``area``, else none; ``"layer"``, ``"area"`` (or any 1-D coord on
+        ``unit``): one projection per group along a dim of that name; ``None``: all units.
 
     Returns
     -------

@@ -34,7 +34,7 @@ def _compute(*arrays: Any) -> list[np.ndarray]:
     return [np.asarray(a) for a in arrays]
 
 
-def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None) -> xr.Dataset:
+def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = "auto") -> xr.Dataset:
     """Per-unit split-half reliability (Spearman–Brown corrected) and the signal-variance fraction.
 
     Parameters
@@ -44,8 +44,8 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     time
         Time window selected (then averaged), as in :func:`eigenspectrum`.
     groupby
-        ``"layer"``, ``"area"`` (or any 1-D coord on ``unit``): ``signal_fraction`` per group along a dim of that
-        name; ``"auto"``: ``layer``, else ``area``, else none; ``None``: all units.
+        ``"auto"`` (default): ``layer``, else ``area``, else none; ``"layer"``, ``"area"`` (or any 1-D coord on
+        ``unit``): ``signal_fraction`` per group along a dim of that name; ``None``: all units.
 
     Returns
     -------
@@ -65,6 +65,7 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     groupby = group_coord(resp, groupby)
     valid = valid_repeats(resp) if "repeat" in resp.dims else None
     halves = split_repeats(resp, caller="reliability", valid=valid)
+    assert valid is not None  # split_repeats raised if there were no repeat dim
     keep = halves.keep
     n = int(keep.sum())
     data = resp.transpose("repeat", "stimulus", "unit").data
@@ -78,9 +79,9 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
         (r1.astype(f64) * r2).sum(0),
     ]
     per_rep = []
-    for r in range(resp.sizes["repeat"]):
-        m = valid[r] & keep
-        x = data[r][m].astype(f64)
+    for k in range(resp.sizes["repeat"]):
+        m = valid[k] & keep
+        x = data[k][m].astype(f64)
         per_rep += [x.sum(0), (x * x).sum(0)]
     s1, s2, q1, q2, c12, *rep = _compute(*sums, *per_rep)
     m1, m2 = s1 / n, s2 / n
@@ -88,9 +89,9 @@ def reliability(ds: xr.Dataset, *, time: Any = None, groupby: str | None = None)
     cov = c12 / n - m1 * m2
     counts = (valid & keep).sum(axis=1)
     total_ss = np.zeros_like(v1)
-    for r, cnt in enumerate(counts):
+    for i, cnt in enumerate(counts):
         if cnt:
-            total_ss += rep[2 * r + 1] - rep[2 * r] ** 2 / cnt
+            total_ss += rep[2 * i + 1] - rep[2 * i] ** 2 / cnt
     total = total_ss / counts.sum()
     const = ~((v1 > 0) & (v2 > 0))
     with np.errstate(invalid="ignore", divide="ignore"):
