@@ -95,6 +95,24 @@ def _warnings_of(method: str, caller: str) -> Iterator[None]:
             warnings.warn(f"{caller}: {method} directions: {note}", NeurosuperWarning, stacklevel=3)
 
 
+def _nearest_unit(A: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each direction (column of ``A``: its activations), the unit (column of ``U``: its responses to the same
+    stimuli) whose responses correlate most with it: ``(index, Pearson r)``; index −1 and r NaN for a constant
+    direction. A direction with |r| ≈ 1 is, on these stimuli, that one unit (e.g. PCA's first axis when one unit
+    holds much of the variance), and its top stimuli and II are the unit's."""
+    A = np.asarray(A, dtype=np.float64)
+    U = np.asarray(U, dtype=np.float64)
+    A = np.nan_to_num(A - np.nanmean(A, axis=0), nan=0.0)
+    U = np.nan_to_num(U - np.nanmean(U, axis=0), nan=0.0)
+    na, nu = np.linalg.norm(A, axis=0), np.linalg.norm(U, axis=0)
+    C = A.T @ U
+    C = np.divide(C, np.outer(na, nu), out=np.zeros_like(C), where=np.outer(na, nu) > 0)
+    idx = np.abs(C).argmax(axis=1) if C.shape[1] else np.zeros(C.shape[0], dtype=int)
+    r = C[np.arange(C.shape[0]), idx] if C.shape[1] else np.full(C.shape[0], np.nan)
+    dead = (na == 0) | (r == 0)
+    return np.where(dead, -1, idx), np.where(dead, np.nan, r)
+
+
 def _score(
     method: str,
     est: Any,
@@ -117,11 +135,15 @@ def _score(
     R = np.asarray(proj["responses"].values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         sp = sparseness(R - np.nanmin(R, axis=0, keepdims=True), axis=0)
+    near, near_r = _nearest_unit(R, np.asarray(score_set["responses"].values, dtype=np.float64))
+    unit_ids = np.asarray([str(u) for u in score_set["unit"].values] + [""], dtype=object)
     data = {
         "ii": ("direction", res["ii"].values),
         "sparseness": ("direction", sp),
         "flipped": ("direction", sign < 0),
         "top_stimuli": (("direction", "rank"), np.asarray(res["mei"].values)),
+        "nearest_unit": ("direction", unit_ids[near].astype(str)),
+        "nearest_unit_r": ("direction", near_r),
     }
     for var in ("ii_z", "ii_percentile"):
         if var in res:
@@ -183,8 +205,10 @@ def compare_methods(
         ``ii_z``, ``ii_percentile`` (with a null), ``sparseness`` (Vinje–Gallant lifetime sparseness of the
         direction's responses on the scored stimuli, measured from its lowest response), ``flipped`` (sign
         flipped so the fit stimuli's activations have positive skew), ``top_stimuli(direction, rank)`` (the k
-        MEIs' ids, best first). Attrs: ``similarity`` (the backend used), ``k``, ``split``, ``n_fit``,
-        ``n_score``, ``seed``, ``methods`` and the provenance.
+        MEIs' ids, best first), ``nearest_unit`` and ``nearest_unit_r`` (the unit whose held-out responses correlate
+        most with the direction's activations, and that Pearson r: |r| ≈ 1 means the direction is, on these
+        stimuli, that single unit — its MEIs and II are the unit's). Attrs: ``similarity`` (the backend used),
+        ``k``, ``split``, ``n_fit``, ``n_score``, ``seed``, ``methods`` and the provenance.
     """
     caller = "compare_methods"
     if isinstance(methods, str):

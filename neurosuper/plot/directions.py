@@ -146,12 +146,23 @@ def _stimulus_cell(ax: Any, ds: xr.Dataset, sid: Any, lims: tuple[float, float] 
 
 
 def plot_direction_meis(
-    ds: xr.Dataset, result: xr.Dataset, *, per_method: int = 1, methods: Sequence[str] | None = None, cmap: str = "gray"
+    ds: xr.Dataset,
+    result: xr.Dataset,
+    *,
+    per_method: int = 1,
+    methods: Sequence[str] | None = None,
+    cmap: str = "gray",
+    single_unit_r: float = 0.9,
 ):
     """The k most exciting stimuli (columns, best first) of each method's best directions (rows, highest II).
 
     ``ds`` is the set the comparison ran on (its ``stimuli`` are drawn: images; 2-D features as arrows, other
     features as bars; otherwise the stimulus's ``label``). ``result`` is :func:`compare_methods`' Dataset.
+
+    Rows that show nothing new say so in their label: "≈ unit X (r 0.99)" when the direction's held-out
+    activations correlate |r| ≥ ``single_unit_r`` with one unit (``nearest_unit_r``: e.g. PCA's first axis, an ICA
+    component or an NMF atom that is a single high-variance unit), and "= <direction>" when its k stimuli are the
+    same set as an earlier row's (then its II is the same number: the II depends on the set only).
     """
     from matplotlib.figure import Figure
 
@@ -181,17 +192,42 @@ def plot_direction_meis(
     lims = None
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         lims = (float(ds["stimuli"].min()), float(ds["stimuli"].max()))
+    notes = _row_notes(result, rows, single_unit_r)
     for r, row in enumerate(rows):
         for c in range(k):
             _stimulus_cell(axes[r, c], ds, result["top_stimuli"].values[row, c], lims, cmap)
         axes[r, 0].set_ylabel(
-            f"{result['direction'].values[row]}\nII {float(result['ii'].values[row]):.3g}", fontsize=6.5
+            f"{result['direction'].values[row]}\nII {float(result['ii'].values[row]):.3g}"
+            + "".join(f"\n{n}" for n in notes[r]),
+            fontsize=6.5,
         )
-    fig.suptitle(
-        f"Most exciting stimuli of each method's best direction ({result.attrs.get('similarity', '?')}, k={k})",
-        fontsize=9,
-    )
+    title = f"Most exciting stimuli of each method's best direction ({result.attrs.get('similarity', '?')}, k={k})"
+    if any(notes):
+        title += (
+            f"\n≈ unit: the direction's held-out activations correlate |r| ≥ {single_unit_r:g} with that one unit; "
+            "= row: the same k stimuli (so the same II)"
+        )
+    fig.suptitle(title, fontsize=9 if not any(notes) else 7.5)
     return fig
+
+
+def _row_notes(result: xr.Dataset, rows: Sequence[int], single_unit_r: float) -> list[list[str]]:
+    """Per row: "≈ unit X (r)" when the direction is, on the scored stimuli, one unit, and "= row D" when its k
+    stimuli are the same set as an earlier row's (the II depends on the set only, so it is the same too)."""
+    notes: list[list[str]] = [[] for _ in rows]
+    seen: dict[frozenset, str] = {}
+    for r, row in enumerate(rows):
+        method = str(result["method"].values[row])
+        if method != "units" and "nearest_unit_r" in result:
+            rho = float(result["nearest_unit_r"].values[row])
+            if np.isfinite(rho) and abs(rho) >= single_unit_r:
+                notes[r].append(f"≈ unit {result['nearest_unit'].values[row]} (r {rho:.2f})")
+        key = frozenset(result["top_stimuli"].values[row].tolist())
+        if key in seen:
+            notes[r].append(f"= {seen[key]}")
+        else:
+            seen[key] = str(result["direction"].values[row])
+    return notes
 
 
 def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: str | None = None):
