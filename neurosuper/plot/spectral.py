@@ -7,7 +7,7 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ def _point_and_boot(spectrum: xr.Dataset | xr.DataArray) -> tuple[xr.DataArray, 
     return point_spectrum(spectrum)
 
 
-def _group_dim(point: xr.DataArray) -> str | None:
+def _group_dim(point: xr.DataArray) -> Hashable | None:
     other = [d for d in point.dims if d != "rank"]
     if len(other) > 1:
         raise AnalysisError(
@@ -123,7 +123,7 @@ def plot_spectrum(
     return fig
 
 
-def _draw_fit(ax: Any, fit: xr.Dataset, group: str | None, groups: list, palette: list, d: float | None) -> None:
+def _draw_fit(ax: Any, fit: xr.Dataset, group: Hashable | None, groups: list, palette: list, d: float | None) -> None:
     ranks = fit.attrs.get("ranks")
     spans = [ranks if g is None else (ranks or {}).get(str(g)) for g in groups]
     shared = len({tuple(sp) for sp in spans if sp}) == 1  # one range for every line: shade it
@@ -156,7 +156,8 @@ def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title:
     stimulus sequence, with the trajectory energy E in each title. A mapping draws one panel per entry."""
     from matplotlib.figure import Figure
 
-    items = dict(projection) if isinstance(projection, Mapping) else {title or "random projection": projection}
+    # a Dataset is itself a Mapping (of its variables): test for it first
+    items = {title or "random projection": projection} if isinstance(projection, xr.Dataset) else dict(projection)
     fig = Figure(figsize=(3.6 * len(items), 3.6), layout="constrained")
     for i, (name, res) in enumerate(items.items()):
         if "projection" not in res or res.sizes.get("component", 0) < 3:

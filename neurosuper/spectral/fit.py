@@ -16,6 +16,7 @@ fits ranks 12..500.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -385,9 +386,10 @@ def powerlaw(
         out.attrs["N"] = dict(zip(keys, [p.n for p in plans], strict=True))
         out.attrs["n_ranks"] = [u[1] - u[0] + 1 if u else 0 for u in used]
     else:
-        out.attrs["ranks"] = used[0]
-        out.attrs["N"] = plans[0].n
-        out.attrs["n_ranks"] = used[0][1] - used[0][0] + 1
+        (only,) = plans  # one spectrum: without a fit range it raised AnalysisError above
+        out.attrs["ranks"] = [only.first, only.last]
+        out.attrs["N"] = only.n
+        out.attrs["n_ranks"] = only.last - only.first + 1
     out.attrs.update(
         {
             "ranks_requested": list(ranks) if ranks is not None else "default",
@@ -414,7 +416,7 @@ def powerlaw(
     )
 
 
-def _where(label: dict[str, Any]) -> str:
+def _where(label: Mapping[Hashable, Any]) -> str:
     if not label:
         return ""
     return ", ".join(f"{k}={_plain(v)!r}" for k, v in label.items()) + ": "

@@ -148,12 +148,12 @@ def intrinsic_dimension(
         se = d / np.sqrt(max(n - 2, 1))
     else:
         rng = np.random.default_rng(seed)
-        diffs = []
+        split_diffs = []
         for _ in range(n_splits):
             perm = rng.permutation(len(x))
             half = len(x) // 2
-            diffs.append(_twonn(x[perm[:half]]) - _twonn(x[perm[half : 2 * half]]))
-        diffs = np.asarray(diffs)
+            split_diffs.append(_twonn(x[perm[:half]]) - _twonn(x[perm[half : 2 * half]]))
+        diffs = np.asarray(split_diffs)
         diffs = diffs[np.isfinite(diffs)]
         se = float(np.sqrt(np.mean(diffs**2) / 4)) if diffs.size else np.nan
         z = norm.ppf((1 + ci) / 2)
