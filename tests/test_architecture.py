@@ -208,3 +208,90 @@ def test_the_rules_can_fail(rule, monkeypatch):
     monkeypatch.setitem(IMPORTS, "neurosuper._concat", IMPORTS["neurosuper._concat"] + planted["neurosuper._concat"])
     with pytest.raises(AssertionError):
         rule()
+
+
+# --------------------------------------------------------------------------------- the library owns its pipeline
+#: Libraries whose import in cli/ means analysis logic there (the commands parse, call the library and print).
+NUMERICAL = ("numpy", "scipy", "xarray", "pandas", "sklearn", "dask", "torch")
+
+
+def _cli_references(name: str, source: str) -> list[str]:
+    """Where module ``name`` reaches ``neurosuper.cli`` by any means: an import (relative or absolute), or a string
+    naming it (``import_module("neurosuper.cli.x")``, a ``"neurosuper.cli.x:demo"`` step target)."""
+    tree = ast.parse(source)
+    package = _package_of(name) if name in MODULES else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [module] + [f"{module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            targets = [node.value.split(":")[0].strip()]
+        if any(t == "neurosuper.cli" or t.startswith("neurosuper.cli.") for t in targets):
+            found.append(f"{name}:{node.lineno}")
+    return found
+
+
+def _numerical_imports(source: str) -> list[str]:
+    """The numerical libraries a module imports (at any depth, lazy imports included)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        found += [f"{n} (line {node.lineno})" for n in names if n.split(".")[0] in NUMERICAL]
+    return found
+
+
+def test_nothing_outside_cli_reaches_the_cli():
+    bad = [
+        ref
+        for name, path in MODULES.items()
+        if not (name == "neurosuper.cli" or name.startswith("neurosuper.cli.") or name == "neurosuper.__main__")
+        for ref in _cli_references(name, path.read_text())
+    ]
+    assert not bad, "the library must not import the command line (by import, import_module or string):\n" + "\n".join(
+        bad
+    )
+
+
+def test_cli_holds_no_analysis_logic():
+    bad = [
+        f"{name}: imports {lib}"
+        for name, path in MODULES.items()
+        if name == "neurosuper.cli" or name.startswith("neurosuper.cli.")
+        for lib in _numerical_imports(path.read_text())
+    ]
+    assert not bad, "cli/ parses flags, calls the library and prints; move the computation into the library:\n" + (
+        "\n".join(bad)
+    )
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "from ..cli.spectrum import run\n",
+        "from neurosuper.cli import main\n",
+        "import importlib\nimportlib.import_module('neurosuper.cli.spectrum')\n",
+        "STEP = ('spectrum', 'neurosuper.cli.spectrum:demo')\n",
+    ],
+)
+def test_the_cli_rule_catches_every_way_in(planted):
+    assert _cli_references("neurosuper.pipeline.core", planted), planted
+    assert not _cli_references("neurosuper.pipeline.core", "from ..spectral import eigenspectrum\n")
+
+
+def test_the_no_analysis_in_cli_rule_can_fail():
+    assert _numerical_imports("def run(args):\n    import numpy as np\n    return np.nansum(args.x)\n")
+    assert _numerical_imports("from scipy.stats import binomtest\n")
+    assert not _numerical_imports("import argparse\nfrom ..spectral import summary\n")

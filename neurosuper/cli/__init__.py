@@ -1,7 +1,8 @@
 """The ``neurosuper`` command.
 
-Each sub-command lives in its own module of this package and exposes ``register(subparsers)``; a module may
-also expose ``demo(context)`` to add its analysis to ``neurosuper demo`` (see :mod:`neurosuper.cli.demo`).
+Each sub-command lives in its own module of this package and exposes ``register(subparsers)``: it parses flags,
+calls the library and prints — no analysis logic (the main job's steps are :mod:`neurosuper.pipeline`). What the
+commands share (``--out``/``--figure``/``--overwrite``, CLI wording of errors) is :mod:`neurosuper.cli._common`.
 Exit codes: 0 ok, 2 bad input (one-line reason on stderr, never a traceback), 1 unexpected failure.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import NeurosuperError
+from ._common import cli_wording, one_line
 
 #: Sub-command modules, in the order ``--help`` lists them and ``demo`` runs their steps.
 COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare")
@@ -44,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except NeurosuperError as err:
-        print(f"neurosuper: error: {err}", file=sys.stderr)
+    except NeurosuperError as err:  # the library's message, in command-line wording (flags, not arguments)
+        print(f"neurosuper: error: {one_line(cli_wording(str(err)))}", file=sys.stderr)
         return 2
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"neurosuper: error: {err}", file=sys.stderr)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from ._common import add_outputs, check_outputs, warn
 
 
 def _format(summary: dict[str, Any], path: str) -> str:
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import recorded_warnings
     from ..storage import load, save_result
 
+    check_outputs(args, inputs=[args.file])  # before computing: a bad path fails at once
     ds = load(args.file)
     groupby = None if args.groupby == "none" else args.groupby
     with recorded_warnings() as notes:
@@ -49,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.json,
         )
     out = summary(result)
-    for note in notes:
-        print(f"neurosuper: warning: {note}", file=sys.stderr)
+    warn(notes)
     if args.out:
         out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
     if args.figure:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             save_figure(
                 plot_capacity(result, title=f"{Path(args.file).name}: {args.method}"),
                 args.figure,
-                overwrite=True,
+                overwrite=args.overwrite,
                 dpi=130,
             )
         )
@@ -88,8 +89,6 @@ def register(sub) -> None:
         "counts and rates; a warning says when the mean dominates)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the result here (.nc or .zarr)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--figure", help="write the capacity-vs-size figure here (.png/.pdf/.svg)")
+    add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the capacity-vs-size figure here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

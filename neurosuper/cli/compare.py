@@ -1,12 +1,8 @@
 """``neurosuper compare A B``: RSA (with a bootstrap CI), linear CKA, debiased CKA and the Procrustes shape distance
 between two saved sets, whole and per ``layer``/``area`` pair.
 
-Also the ``compare`` step of ``neurosuper demo`` / ``neurosuper report``: the network's layers profiled against the
-brain (RSA with the split-half ceiling, and predictivity), CKA/Procrustes per layer/area pair, RDM heatmaps and
-the profile figures, on every 10th stimulus with 100 bootstrap resamples (``ctx.settings["compare"]``:
-``stimulus_step``, ``n_boot``). The numbers
-come from :func:`neurosuper.compare.overview`/:func:`~neurosuper.compare.profile` and
-:func:`neurosuper.compare.summary`; this module only parses, checks outputs and prints.
+The numbers come from :func:`neurosuper.compare.overview` and :func:`neurosuper.compare.summary`; this module only
+parses, checks outputs and prints. The report's ``compare`` step is :mod:`neurosuper.pipeline.compare`.
 """
 
 from __future__ import annotations
@@ -17,9 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _none(value: str | None) -> str | None:
-    return None if value in (None, "none") else value
+from ._common import add_outputs, check_outputs, reraise, warn
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -51,46 +45,37 @@ def format_text(s: dict[str, Any], a: str, b: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .. import compare
-    from .._atomic import check_figure_path, check_target, save_figure
-    from ..errors import recorded_warnings
+    from .._atomic import save_figure
+    from ..errors import NeurosuperError, recorded_warnings
     from ..storage import load, save_result
 
-    if args.out:
-        check_target(args.out, overwrite=True)
-    if args.plot:
-        check_figure_path(args.plot)
+    out, figure = check_outputs(args, inputs=[args.a, args.b])
     a = load(args.a, lazy=True)
     b = load(args.b, lazy=True)
     with recorded_warnings() as notes:
-        result = compare.overview(
-            a,
-            b,
-            rdm=args.rdm,
-            compare=args.compare,
-            n_boot=args.n_boot,
-            seed=args.seed,
-            groupby=_none(args.groupby),
-            progress=not args.json and sys.stderr.isatty(),
-        )
-        if args.plot:
-            from ..plot.compare import plot_rdms
+        try:
+            result = compare.overview(
+                a,
+                b,
+                metric=args.metric,
+                method=args.method,
+                n_boot=args.n_boot,
+                seed=args.seed,
+                groupby=None if args.groupby == "none" else args.groupby,
+                progress=not args.json and sys.stderr.isatty(),
+            )
+            if figure:
+                from ..plot.compare import plot_rdm_pair
 
-            ra, rb = compare.align(
-                compare.rdm(a, metric=args.rdm), compare.rdm(b, metric=args.rdm), names=["a", "b"], caller="compare"
-            )
-            key = args.order_by
-            order_by = key if key in ra.coords or key in rb.coords else None
-            if order_by and key not in rb.coords:  # aligned: one set's stimulus coord orders both
-                rb = rb.assign_coords({key: ("stimulus_a", ra[key].values)})
-            elif order_by and key not in ra.coords:
-                ra = ra.assign_coords({key: ("stimulus_a", rb[key].values)})
-            save_figure(
-                plot_rdms({Path(args.a).name: ra, Path(args.b).name: rb}, order_by=order_by), args.plot, dpi=120
-            )
-    for note in notes:
-        print(f"neurosuper: warning: {note}", file=sys.stderr)
-    if args.out:
-        save_result(result, args.out, overwrite=True)
+                fig = plot_rdm_pair(
+                    a, b, metric=args.metric, order_by=args.order_by, names=(Path(args.a).name, Path(args.b).name)
+                )
+                save_figure(fig, figure, overwrite=args.overwrite, dpi=120)
+        except NeurosuperError as err:
+            raise reraise(err) from None
+    warn(notes)
+    if out:
+        save_result(result, out, overwrite=args.overwrite)
     s = compare.summary(result)
     print(json.dumps(s) if args.json else format_text(s, args.a, args.b))
     return 0
@@ -103,16 +88,16 @@ def register(sub) -> None:
     p.add_argument("a", help="a .nc or .zarr ResponseSet (e.g. a network's activations)")
     p.add_argument("b", help="a .nc or .zarr ResponseSet (e.g. a recording); matched to A on stimulus ids")
     p.add_argument(
-        "--rdm",
+        "--metric",
         choices=[m for m in METRICS if m != "crossnobis"],
         default="correlation",
-        help="RDM metric (default correlation)",
+        help="the RDMs' distance (default correlation)",
     )
     p.add_argument(
-        "--compare",
+        "--method",
         choices=list(METHODS),
         default="spearman",
-        help="RDM comparison (default spearman; kendall_tau_a for tied model RDMs)",
+        help="how the two RDMs are compared (default spearman; kendall_tau_a for tied model RDMs)",
     )
     p.add_argument(
         "--n-boot",
@@ -124,8 +109,7 @@ def register(sub) -> None:
         "--groupby", default="auto", help="unit coord giving the pairs: auto (layer, else area), a coord name, or none"
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="save the result (.nc or .zarr)")
-    p.add_argument("--plot", help="save the two RDMs as heatmaps (.png, .pdf, .svg)")
+    add_outputs(p, out="save the result (.nc or .zarr)", figure="save the two RDMs as heatmaps")
     p.add_argument("--order-by", default="category", help="stimulus coord ordering the heatmaps (default category)")
     p.add_argument(
         "--json",

@@ -12,6 +12,8 @@ import argparse
 import json
 from typing import Any
 
+from ._common import add_outputs, check_outputs
+
 
 def _format(out: dict[str, Any], path: str) -> str:
     lines = [
@@ -35,18 +37,12 @@ def _format(out: dict[str, Any], path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._atomic import check_figure_path, check_target, save_figure
+    from .._atomic import save_figure
     from ..directions import compare_methods, summary
     from ..errors import recorded_warnings
     from ..storage import load, save_result
 
-    for target in (args.out,):
-        if target:
-            check_target(target, overwrite=args.overwrite)
-    for target in (args.figure, args.mei_figure):
-        if target:
-            check_figure_path(target)
-            check_target(target, overwrite=args.overwrite)
+    check_outputs(args, inputs=[args.file], extra_figures=("mei_figure",))
     ds = load(args.file)
     if args.max_units:
         from ..prep import unit_subset
@@ -122,9 +118,9 @@ def register(sub) -> None:
     p.add_argument("--max-units", type=int, default=None, help="use at most this many units, evenly spaced")
     p.add_argument("--sae-steps", type=int, default=None, help="Adam steps of the SAE (default 3000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the per-direction result here (.nc or .zarr)")
-    p.add_argument("--figure", help="write the II-per-method figure here (.png/.pdf/.svg)")
+    add_outputs(
+        p, out="write the per-direction result here (.nc or .zarr)", figure="write the II-per-method figure here"
+    )
     p.add_argument("--mei-figure", help="write the MEI grid of each method's best direction here")
-    p.add_argument("--overwrite", action="store_true", help="replace --out / --figure / --mei-figure if they exist")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

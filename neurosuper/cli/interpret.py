@@ -9,43 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
+
+from ._common import add_outputs, check_outputs
 
 GROUPBY_CHOICES = ("auto", "layer", "area", "none")
-
-
-def summarize(result, *, groupby: str | None = "auto") -> dict[str, Any]:
-    """Deprecated name of :func:`neurosuper.interpret.summary` (kept for callers of the old CLI helper)."""
-    from ..interpret import summary
-
-    return summary(result, groupby=groupby)
-
-
-def save_figure(fig, path: Path, *, overwrite: bool = True) -> Path:
-    """Write a matplotlib figure atomically (:func:`neurosuper._atomic.save_figure`)."""
-    from .._atomic import save_figure as _save
-
-    return _save(fig, path, overwrite=overwrite, dpi=120)
-
-
-def check_figure_target(path: str | Path, *, overwrite: bool) -> Path:
-    """Raise (before any computing) when ``path`` has an image suffix matplotlib cannot write, or exists."""
-    from matplotlib.figure import Figure
-
-    from .._atomic import check_target
-    from ..errors import fail
-
-    path = Path(path)
-    supported = sorted(Figure().canvas.get_supported_filetypes())
-    if path.suffix.lower().lstrip(".") not in supported:
-        raise fail(
-            f"--figure {str(path)!r}",
-            f"suffix {path.suffix or '(none)'!r}",
-            f"one of {', '.join('.' + s for s in supported)}",
-            f"--figure {path.with_suffix('.png')}",
-        )
-    return check_target(path, overwrite=overwrite)
 
 
 def _none(value: str | None) -> str | None:
@@ -53,15 +20,12 @@ def _none(value: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._atomic import check_target
+    from .._atomic import save_figure
     from ..interpret import interpretability_index, summary
     from ..storage import load, save_result
 
     groupby = _none(args.groupby)
-    if args.out:
-        check_target(args.out, overwrite=args.overwrite)
-    if args.figure:
-        check_figure_target(args.figure, overwrite=args.overwrite)
+    check_outputs(args, inputs=[args.file])
     ds = load(args.file)
     result = interpretability_index(
         ds,
@@ -79,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.figure:
         from ..plot.interpret import plot_ii
 
-        out["figure"] = str(save_figure(plot_ii(result, groupby=groupby), Path(args.figure), overwrite=args.overwrite))
+        fig = plot_ii(result, groupby=groupby)
+        out["figure"] = str(save_figure(fig, args.figure, overwrite=args.overwrite, dpi=120))
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -140,8 +105,6 @@ def register(sub) -> None:
         help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the result here (.nc or .zarr)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
-    p.add_argument("--figure", help="write the II-distribution figure here (.png/.pdf/.svg)")
+    add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the II-distribution figure here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

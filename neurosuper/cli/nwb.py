@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any
 
-import numpy as np
+from ._common import add_outputs, check_outputs
 
 
 def parse_stimulus(spec: str | None) -> Any:
@@ -109,9 +109,11 @@ def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> t
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..describe import describe
     from ..io.nwb import nwb_sources
     from ..storage import save
 
+    check_outputs(args, inputs=[args.file])
     if args.sources:
         found = nwb_sources(args.file)
         if args.json:
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "sizes": {k: int(v) for k, v in ds["responses"].sizes.items()},
         "measure": ds.attrs["measure"],
         "stimulus_source": ds.attrs.get("stimulus_source"),
-        "total": float(np.nansum(ds["responses"])),
+        "total": describe(ds, total=True)["total"],
     }
     if notes:
         summary["warnings"] = notes
@@ -149,7 +151,6 @@ def register(sub) -> None:
     p.add_argument("file", help="an .nwb file or a URL (read through fsspec)")
     p.add_argument("--sources", action="store_true", help="list the presentation sources and the argument picking each")
     add_loader_arguments(p)
-    p.add_argument("--out", help="write the set here (.nc or .zarr)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    add_outputs(p, out="write the set here (.nc or .zarr)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

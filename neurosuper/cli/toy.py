@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from ._common import add_outputs, check_outputs, reraise, warn
 
 
 def _inputs(result) -> dict[str, Any]:
@@ -33,75 +34,26 @@ def _format(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-#: The command's flag for each argument of :func:`neurosuper.toy.train` (named in error messages).
-FLAGS = {
-    "n_features": "--features",
-    "n_hidden": "--hidden",
-    "model": "--model",
-    "density": "--density",
-    "kurtosis": "--kurtosis",
-    "steps": "--steps",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "n_seeds": "--seeds",
-    "seed": "--seed",
-    "backend": "--backend",
-}
-
-
 def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of :func:`neurosuper.toy.train` the command's flags stand for."""
-    kwargs: dict[str, Any] = {
-        "model": args.model,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "n_seeds": args.seeds,
-        "seed": args.seed,
-        "backend": args.backend,
-    }
-    if args.density is not None:
-        kwargs["density"] = args.density
-    elif args.kurtosis is None:
-        kwargs["density"] = 0.05
-    if args.kurtosis is not None:
-        kwargs["kurtosis"] = args.kurtosis
-    if args.importance_ratio is not None:  # feature i's importance r**i (Elhage's 0.7**i), as toy.sweep
-        import numpy as np
-
-        from .._validation import check_float
-
-        r = check_float(
-            "importance_ratio",
-            args.importance_ratio,
-            low=0.0,
-            low_open=True,
-            caller="neurosuper toy",
-            fix="pass --importance-ratio in (0, 1], e.g. 0.7 (feature i has importance 0.7**i)",
-        )
-        kwargs["importance"] = r ** np.arange(max(int(args.features), 0), dtype=float)
+    """The keyword arguments of :func:`neurosuper.toy.train`: each flag is the argument of the same name."""
+    names = ("model", "density", "kurtosis", "importance_ratio", "steps", "batch_size", "lr", "n_seeds", "seed")
+    kwargs = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    kwargs["backend"] = args.backend
     return kwargs
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import toy
-    from .._atomic import check_figure_path, check_target, save_figure
-    from ..errors import AnalysisError, recorded_warnings
+    from .._atomic import save_figure
+    from ..errors import NeurosuperError, recorded_warnings
     from ..storage import save_result
 
-    if args.out:  # before training: a bad path fails at once
-        check_target(args.out, overwrite=args.overwrite)
-    if args.figure:
-        check_figure_path(args.figure)
-        check_target(args.figure, overwrite=args.overwrite)
+    check_outputs(args)  # before training: a bad path fails at once
     with recorded_warnings() as notes:
         try:
-            result = toy.train(args.features, args.hidden, **_train_kwargs(args), progress=not args.json)
-        except AnalysisError as err:  # name the command's flag, not only the function's argument
-            name = str(err).split(":")[1].strip() if str(err).startswith("toy.train:") else ""
-            if name in FLAGS:
-                raise AnalysisError(f"{err} (command line: {FLAGS[name]})") from err
-            raise
+            result = toy.train(args.n_features, args.n_hidden, **_train_kwargs(args), progress=not args.json)
+        except NeurosuperError as err:
+            raise reraise(err) from None
     out = {**toy.summary(result), **_inputs(result)}
     if notes:
         out["warnings"] = notes
@@ -124,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(_format(out))
-    for note in notes:
-        print(f"neurosuper: warning: {note}", file=sys.stderr)
+    warn(notes)
     for key in ("result", "figure"):
         if key in out:
             print(f"  {key}: {out[key]}")
@@ -140,8 +91,8 @@ def register(sub) -> None:
         help="train a toy model of superposition and print each feature's capacity "
         "(Elhage et al. 2022; Scherlis et al. 2022)",
     )
-    p.add_argument("--features", type=int, default=5, help="number of input features n (default 5)")
-    p.add_argument("--hidden", type=int, default=2, help="hidden dims m (default 2; m < n for superposition)")
+    p.add_argument("--n-features", type=int, default=5, help="number of input features n (default 5)")
+    p.add_argument("--n-hidden", type=int, default=2, help="hidden dims m (default 2; m < n for superposition)")
     p.add_argument(
         "--model",
         default="relu",
@@ -152,7 +103,8 @@ def register(sub) -> None:
         "--density",
         type=float,
         default=None,
-        help="probability a feature is non-zero, in (0, 1] (default 0.05; for the quadratic model 1/kurtosis)",
+        help="probability a feature is non-zero, in (0, 1] (default 1, dense, as in Python; superposition needs "
+        "sparse inputs: --density 0.05 gives Elhage's pentagon; for the quadratic model 1/kurtosis)",
     )
     p.add_argument("--kurtosis", type=float, default=None, help="input kurtosis K >= 1 (quadratic model only)")
     p.add_argument(
@@ -165,7 +117,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=10_000, help="AdamW steps (default 10000)")
     p.add_argument("--batch-size", type=int, default=1024, help="samples per step (default 1024)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    p.add_argument("--seeds", type=int, default=4, help="restarts trained at once; the best is kept (default 4)")
+    p.add_argument(
+        "--n-seeds", type=int, default=1, help="restarts trained at once; the best is kept (default 1, as in Python)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--backend",
@@ -173,8 +127,10 @@ def register(sub) -> None:
         choices=("numpy", "torch"),
         help="numpy (analytic gradients) or torch (autograd); the same numbers (default numpy)",
     )
-    p.add_argument("--out", help="write the trained model here (.nc or .zarr)")
-    p.add_argument("--figure", help="write the geometry figure (m = 2) or capacity figure here (.png/.pdf/.svg)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out / --figure if they exist")
+    add_outputs(
+        p,
+        out="write the trained model here (.nc or .zarr)",
+        figure="write the geometry figure (m = 2) or capacity figure here",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
     p.set_defaults(func=run)

@@ -42,8 +42,8 @@ def run(ctx: Context) -> None:
         "settings": {
             "stimulus_step": step_every,
             "n_boot": n_boot,
-            "rdm": "correlation",
-            "compare": "spearman",
+            "metric": "correlation",
+            "method": "spearman",
             "predictivity_n_splits": 5,
         },
         "model": model_name,
@@ -54,7 +54,7 @@ def run(ctx: Context) -> None:
     with recorded_warnings() as notes:
         try:
             prof = compare.profile(
-                model, target, rdm="correlation", compare="spearman", groupby="auto", n_boot=n_boot, seed=0
+                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=0
             )
             pred = compare.profile(
                 model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=0

@@ -39,6 +39,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import AnalysisError, NeurosuperError, fail
+from .headline import set_noun, step_headline
 
 __all__ = [
     "Step",
@@ -215,13 +216,6 @@ def step_settings(ctx: Context, step: Step | str, defaults: Mapping[str, Any] | 
     return {**base, **given}
 
 
-def set_noun(label: str, *, demo: bool = False) -> str:
-    """How a sentence names an analysed set: "the demo brain" (``demo``), "the network", "set 'session2'"."""
-    if label in ("brain", "network"):
-        return f"the demo {label}" if demo else f"the {label}"
-    return f"set {label!r}"
-
-
 @dataclass
 class Context:
     """What steps share: the output folder, the data (read-only once provided), each step's numbers, results and
@@ -346,8 +340,6 @@ def _files_of(block: Any) -> list[str]:
 
 
 def _result(ctx: Context, step: Step, status: Status, seconds: float | None, reason: str | None) -> StepResult:
-    from .headline import step_headline
-
     block = ctx.summary.get(step.name)
     summary = dict(block) if isinstance(block, Mapping) else ({} if block is None else {"value": block})
     settings = summary.get("settings") if isinstance(summary.get("settings"), Mapping) else None

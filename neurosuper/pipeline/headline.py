@@ -7,23 +7,27 @@ sentences put them under ``summary[step]["headline"]`` (a string or a list of st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .core import set_noun
+from .._numbers import rounded
 
 __all__ = ["headline", "headline_by_step", "step_headline", "fmt", "set_noun"]
 
 
+def set_noun(label: str, *, demo: bool = False) -> str:
+    """How a sentence names an analysed set: "the demo brain" (``demo``), "the network", "set 'session2'"."""
+    if label in ("brain", "network"):
+        return f"the demo {label}" if demo else f"the {label}"
+    return f"set {label!r}"
+
+
 def fmt(x: Any, digits: int = 2) -> str:
-    """A number with ``digits`` decimals (integers as they are); anything else as text; None as "n/a"."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+    """A number for a sentence: rounded by the one rule of every summary (:func:`neurosuper._numbers.rounded`),
+    then shown with ``digits`` decimals (integers as they are); anything else as text; None and NaN as "n/a"."""
+    x = rounded(x)
+    if x is None:
         return "n/a"
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
@@ -120,7 +124,7 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
     if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
         best = str(prof["best"])
         kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
-        how = f", {prof['compare']}" if prof.get("compare") else ""
+        how = f", {prof['method']}" if prof.get("method") else ""
         group = prof.get("groupby", "group")
         ci = prof.get("ci", {}).get(best) if isinstance(prof.get("ci"), Mapping) else None
         if isinstance(ci, Sequence) and len(ci) == 2 and ci[0] is not None and ci[0] <= 0:
@@ -144,7 +148,7 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
     if isinstance(prof, Mapping) and prof.get("best") is not None and isinstance(prof.get("score"), Mapping):
         best = str(prof["best"])
         kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
-        how = f", {prof['compare']}" if prof.get("compare") else ""
+        how = f", {prof['method']}" if prof.get("method") else ""
         text = (
             f"Of the {prof.get('groupby', 'group')}s compared with the other set, {best} matches it best "
             f"({kind}{how} {fmt(prof['score'].get(best))}"

@@ -15,7 +15,7 @@ import xarray as xr
 
 from ..errors import AnalysisError
 
-__all__ = ["plot_rdm", "plot_rdms", "plot_profile", "plot_side_by_side"]
+__all__ = ["plot_rdm", "plot_rdms", "plot_rdm_pair", "plot_profile", "plot_side_by_side"]
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float]):
@@ -141,9 +141,34 @@ def plot_rdms(
     return fig
 
 
+def plot_rdm_pair(
+    a: xr.Dataset,
+    b: xr.Dataset,
+    *,
+    metric: str = "correlation",
+    order_by: str | None = "category",
+    names: tuple[str, str] = ("a", "b"),
+):
+    """The RDMs of two sets side by side, on their shared stimuli in the same order (matched on stimulus ids);
+    ``order_by`` a stimulus coord of either set that sorts both (ignored when neither has it)."""
+    from .. import compare
+
+    ra, rb = compare.align(
+        compare.rdm(a, metric=metric), compare.rdm(b, metric=metric), names=list(names), caller="plot_rdm_pair"
+    )
+    key = order_by if order_by and (order_by in ra.coords or order_by in rb.coords) else None
+    if key and key not in rb.coords:  # aligned: one set's stimulus coord orders both
+        rb = rb.assign_coords({key: ("stimulus_a", ra[key].values)})
+    elif key and key not in ra.coords:
+        ra = ra.assign_coords({key: ("stimulus_a", rb[key].values)})
+    return plot_rdms({names[0]: ra, names[1]: rb}, order_by=key)
+
+
 def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None):
     """The layer profile of :func:`neurosuper.compare.profile`: score per layer with its CI, the ceiling band
-    (lower–upper bound, grey), the best layer marked with its margin over the next."""
+    (lower–upper bound, grey), the top layer marked with its margin over the next: a red star when it is
+    significantly best (``best_significant``), else an open circle labelled "highest, not significant" (or
+    "highest, not tested" without a bootstrap)."""
     if not isinstance(result, xr.Dataset) or "score" not in result or "ceiling" not in result:
         raise AnalysisError(
             "plot_profile: found no 'score'/'ceiling'; expected the result of "
@@ -175,11 +200,17 @@ def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None
         b = labels.index(best)
         margin = result["margin"].item()
         p_best = result["p_best"].item()
-        text = f"best: {best}"
+        # a star only for a significantly best layer (profile's best_significant); else an open circle, named so
+        significant = bool(result["best_significant"].item()) if "best_significant" in result else False
+        status = str(result["best_status"].item()) if "best_status" in result else "highest, not tested"
+        text = f"best: {best}" if significant else f"{status}: {best}"
         if np.isfinite(margin):
             text += f" (+{margin:.3g}"
             text += f", top in {100 * p_best:.0f}% of resamples)" if np.isfinite(p_best) else ")"
-        ax.plot([x[b]], [score[b]], marker="*", ms=14, color="C3", zorder=5, label=text)
+        if significant:
+            ax.plot([x[b]], [score[b]], marker="*", ms=14, color="C3", zorder=5, label=text, ls="none")
+        else:
+            ax.plot([x[b]], [score[b]], marker="o", ms=11, mfc="none", mec="0.4", zorder=5, label=text, ls="none")
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
     ax.set_xlabel(dim)

@@ -18,7 +18,7 @@ from .projection import circle_energy, circle_population, random_projection, tra
 from .redundancy import dropout_capacity, entropy_bound, optimal_ratio, redundancy, sparse_entropy
 from .reliability import reliability
 from .smoothness import intrinsic_dimension, smoothness
-from .summary import summary
+from .summary import combined, summary
 
 __all__ = [
     "eigenspectrum",
@@ -40,4 +40,5 @@ __all__ = [
     "optimal_ratio",
     "dropout_capacity",
     "summary",
+    "combined",
 ]

@@ -17,7 +17,7 @@ from ..errors import AnalysisError
 from .dims import participation_ratio
 from .fit import point_spectrum
 
-__all__ = ["summary"]
+__all__ = ["summary", "combined"]
 
 
 def _value(da: xr.DataArray, skip: tuple[str, ...] = ()) -> Any:
@@ -157,3 +157,12 @@ def summary(
     for r in (result, *more):
         out.update(_one(r, include_spectrum))
     return out
+
+
+def combined(spec: xr.Dataset, fit: xr.Dataset | None = None) -> xr.Dataset:
+    """An eigenspectrum and its power-law fit (without the bootstrap replicates) in one Dataset, for saving; its
+    ``analyses`` attr names both."""
+    parts = [spec] if fit is None else [spec, fit.drop_vars(["alpha_boot"], errors="ignore")]
+    result = xr.merge(parts, combine_attrs="drop_conflicts")
+    result.attrs["analyses"] = ", ".join(str(p.attrs.get("analysis", "?")) for p in parts)
+    return result

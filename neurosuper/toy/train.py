@@ -159,6 +159,7 @@ def train(
     model: str = "relu",
     density: float = DEFAULT_DENSITY,
     importance: float | Sequence[float] = 1.0,
+    importance_ratio: float | None = None,
     kurtosis: float | None = None,
     steps: int = 10_000,
     batch_size: int = 1024,
@@ -189,6 +190,9 @@ def train(
         ``density = 1/kurtosis``; giving both, they must agree.
     importance
         One number for every feature, or one value per feature (e.g. ``0.7 ** np.arange(n)``).
+    importance_ratio
+        r in (0, ∞): feature i's importance is multiplied by ``r**i`` (``importance_ratio=0.7``: Elhage's
+        ``0.7 ** np.arange(n)``), as :func:`~neurosuper.toy.sweep` does.
     kurtosis
         Input kurtosis K ≥ 1 (quadratic model only).
     steps, batch_size, lr
@@ -220,6 +224,9 @@ def train(
     )
     dens, kurt = resolve_sparsity(c["model"], density, kurtosis, caller=caller)
     imp = resolve_importance(importance, c["n_features"], caller=caller)
+    if importance_ratio is not None:  # feature i's importance times r**i (Elhage et al. 2022 use 0.7**i)
+        r = check_float("importance_ratio", importance_ratio, low=0.0, low_open=True, caller=caller)
+        imp = imp * r ** np.arange(imp.size, dtype=np.float64)
     n_inst = c["n_seeds"]
     prob = engine.Problem(
         model=c["model"],
