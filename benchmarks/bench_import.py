@@ -8,11 +8,15 @@ warm after the first, uncounted, warm-up round) and times, in alternating order:
 
 - ``floor``:  ``import numpy, xarray`` — what any xarray-based package pays; neurosuper cannot be cheaper;
 - ``python``: ``pass`` — the interpreter's own start-up;
-- ``neurosuper``: ``import neurosuper``.
+- ``neurosuper``: ``import neurosuper``;
+- ``eager``: ``import neurosuper.directions`` — what a bare import cost before ``directions`` (scikit-learn)
+  was made lazy, and what the first use of ``ns.directions`` costs.
 
-Wall time of each child process is measured from the parent (start-up included, as a user sees it), and the
-table reports medians and minima, the start-up-corrected import costs (median minus python's median) and the
-ratio neurosuper / floor. The heavy optional libraries (sklearn, distributed, matplotlib, pynwb, torch, ...)
+Wall time of each child process is measured from the parent (start-up included, as a user sees it), with its CPU
+time (user + system, from ``getrusage``): on a shared machine the wall time mostly measures the queue, while the CPU
+time of the single-threaded import is what its wall time is on a quiet machine. The table reports median and
+minimum wall time, median CPU time, and the ratio neurosuper / floor of the CPU times with the interpreter's
+start-up subtracted. The heavy optional libraries (sklearn, distributed, matplotlib, pynwb, torch, ...)
 are listed if a bare import loaded any of them; the test ``tests/test_import.py`` keeps them out.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,14 +35,19 @@ SNIPPETS = {
     "python": "pass",
     "floor": "import numpy, xarray",
     "neurosuper": "import neurosuper",
+    "eager": "import neurosuper.directions",
 }
 HEAVY = ("distributed", "sklearn", "matplotlib", "seaborn", "pynwb", "hdmf", "h5py", "torch", "skimage", "zarr")
 
 
-def _run(code: str, env: dict[str, str]) -> float:
+def _run(code: str, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU = user + system) seconds of one fresh interpreter running ``code``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,10 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:  # warm-up: bytecode caches and the OS file cache
         _run(SNIPPETS[name], env)
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(args.repeats):
         order = names if r % 2 == 0 else names[::-1]
         for name in order:
-            times[name].append(_run(SNIPPETS[name], env))
+            wall, used = _run(SNIPPETS[name], env)
+            times[name].append(wall)
+            cpu[name].append(used)
 
     loaded = subprocess.run(
         [sys.executable, "-c", f"import sys, neurosuper; print(*[m for m in {HEAVY!r} if m in sys.modules])"],
@@ -64,22 +77,23 @@ def main(argv: list[str] | None = None) -> None:
     ).stdout.split()
 
     med = {name: statistics.median(ts) for name, ts in times.items()}
-    base = med["python"]
+    med_cpu = {name: statistics.median(ts) for name, ts in cpu.items()}
     print(f"{args.repeats} rounds; Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores")
-    try:
-        print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    except OSError:
-        pass
-    print("| command | median wall | min wall | median minus interpreter start-up |")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| command | median wall | min wall | median CPU (user + sys) |")
     print("|---|---|---|---|")
     for name in names:
-        code = SNIPPETS[name]
-        print(f'| `python -c "{code}"` | {med[name]:.3f} s | {min(times[name]):.3f} s | {med[name] - base:.3f} s |')
-    ratio = (med["neurosuper"] - base) / (med["floor"] - base)
-    print(f"neurosuper / floor (start-up subtracted): {ratio:.2f}")
+        code = SNIPPETS[name].replace("\n", "; ")
+        print(f'| `python -c "{code}"` | {med[name]:.3f} s | {min(times[name]):.3f} s | {med_cpu[name]:.3f} s |')
+    base = med_cpu["python"]
+    ratio = (med_cpu["neurosuper"] - base) / (med_cpu["floor"] - base)
+    print(f"neurosuper / floor, CPU with the interpreter's start-up subtracted: {ratio:.2f}")
     print(f"heavy optional libraries loaded by `import neurosuper`: {', '.join(loaded) or 'none'}")
-    verdict = "OK" if med["neurosuper"] < 1.0 else "OVER the 1 s budget"
-    print(f"`import neurosuper` median {med['neurosuper']:.3f} s (start-up included): {verdict}")
+    # On a busy machine wall time measures the queue; the CPU time of the (single-threaded) import is what its wall
+    # time is on a quiet one.
+    verdict = "OK" if med_cpu["neurosuper"] < 1.0 else "OVER the 1 s budget"
+    cost = f"median CPU {med_cpu['neurosuper']:.3f} s, min wall {min(times['neurosuper']):.3f} s"
+    print(f"`import neurosuper`: {cost}: {verdict}")
 
 
 if __name__ == "__main__":

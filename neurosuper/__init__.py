@@ -6,35 +6,50 @@ The common format is the ResponseSet (:mod:`neurosuper.format`); see ``docs/form
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import capacity, compare, datasets, interpret, models, spectral, toy
 from ._concat import concat
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
 from .format import FORMAT_VERSION, from_array, validate
 from .io.activations import from_activations, from_sklearn
 from .io.files import load_activations
-from .io.nwb import load_nwb, nwb_sources, save_nwb
 from .io.torch import from_torch
 from .storage import load, save, save_result
 
 if TYPE_CHECKING:
-    from . import directions
+    from . import capacity, compare, datasets, directions, interpret, models, spectral, toy
+    from .io.nwb import load_nwb, nwb_sources, save_nwb
 
-# Subpackages imported on first attribute access (``ns.directions``, ``from neurosuper import directions``):
-# ``directions`` subclasses scikit-learn's estimators, and importing scikit-learn (with scipy.stats and
-# scipy.sparse) would more than double the cost of a bare ``import neurosuper``. tests/test_import.py checks that
-# it stays out, with the other heavy optional libraries (distributed, matplotlib, pynwb, torch, ...).
-_LAZY_SUBPACKAGES = frozenset({"directions"})
+#: Public names imported on first access (``ns.spectral``, ``from neurosuper import load_nwb``): name -> module.
+#: A bare ``import neurosuper`` then costs little more than ``import numpy, xarray`` — ``directions`` alone would
+#: add scikit-learn (with scipy.stats and scipy.sparse), more than doubling it, and the analysis packages and the
+#: NWB reader are some hundred modules. tests/test_import.py checks what a bare import loads (no scikit-learn,
+#: distributed, matplotlib, pynwb, torch, ...); benchmarks/bench_import.py measures it.
+_LAZY = {
+    "capacity": ".capacity",
+    "compare": ".compare",
+    "datasets": ".datasets",
+    "directions": ".directions",
+    "interpret": ".interpret",
+    "models": ".models",
+    "spectral": ".spectral",
+    "toy": ".toy",
+    "load_nwb": ".io.nwb",
+    "nwb_sources": ".io.nwb",
+    "save_nwb": ".io.nwb",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_SUBPACKAGES:
-        return importlib.import_module(f"{__name__}.{name}")  # the import also binds it here: called once
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name], __name__)
+    value = module if _LAZY[name] == f".{name}" else getattr(module, name)
+    globals()[name] = value  # found directly from now on
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBPACKAGES)
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -1,9 +1,9 @@
 """What a bare ``import neurosuper`` loads (issue 18): the heavy optional libraries load where they are used.
 
 Each check runs a fresh interpreter (the test process has long imported everything) and reads ``sys.modules``;
-no timing is asserted — ``benchmarks/bench_import.py`` measures the time. The scikit-learn-based ``directions``
-subpackage is imported on first access (``neurosuper.__getattr__``), the others import their libraries inside
-the functions that need them.
+no timing is asserted — ``benchmarks/bench_import.py`` measures the time. The analysis subpackages (the
+scikit-learn-based ``directions`` among them) and the NWB reader are imported on first access
+(``neurosuper.__getattr__``); inside them, the heavy libraries are imported by the functions that need them.
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ def test_the_check_sees_a_heavy_import():
 def test_lazy_subpackage_is_the_public_api(code):
     out = _run(f"{code}\nimport json, neurosuper\nprint(json.dumps([x.__module__, 'directions' in dir(neurosuper)]))")
     assert out == ["neurosuper.directions.find", True]
+
+
+def test_lazy_function_is_the_public_api():
+    out = _run(
+        "import json, neurosuper as ns\nfrom neurosuper import save_nwb\nimport neurosuper.io.nwb as nwb\n"
+        "undir = sorted(set(ns.__all__) - set(dir(ns)))\n"
+        "print(json.dumps([ns.load_nwb is nwb.load_nwb, save_nwb is nwb.save_nwb, undir]))"
+    )
+    assert out == [True, True, []]
 
 
 def test_every_public_name_resolves_and_unknown_names_raise():
