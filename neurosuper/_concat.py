@@ -35,7 +35,7 @@ def _set_labels(items: list[xr.Dataset], name: str) -> list[str]:
         for k in (name, f"{name}_id", "session_id", "source")
         if len(items) == 1 or len({value(s, k) for s in items}) > 1
     ]
-    return [next((value(s, k) for k in keys if value(s, k) is not None), str(i)) for i, s in enumerate(items)]
+    return [next((v for k in keys if (v := value(s, k)) is not None), str(i)) for i, s in enumerate(items)]
 
 
 def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset], name: str) -> tuple[list[str], list[xr.Dataset]]:
@@ -56,7 +56,7 @@ def _labelled(sets: Iterable[xr.Dataset] | Mapping[str, xr.Dataset], name: str) 
             items.append(validate(s))
         except FormatError as err:
             raise FormatError(f"concat: set {label if label is not None else i!r}: {err}") from None
-    labels = [p[0] for p in pairs] if isinstance(sets, Mapping) else _set_labels(items, name)
+    labels = [str(p[0]) for p in pairs] if isinstance(sets, Mapping) else _set_labels(items, name)
     if len(set(labels)) != len(labels):
         labels = [f"{lab}#{i}" if labels.count(lab) > 1 else lab for i, lab in enumerate(labels)]
     for key in ("system", "measure"):
@@ -176,7 +176,9 @@ def concat(
             new[dim] = np.char.add(f"{label}/", own) if prefix else own
         parts.append(s.assign_coords(new))
     names = list(dict.fromkeys(str(n) for p in parts for n in p.variables))
-    along, dropped, rest = [], [], {}
+    along: list[str] = []
+    dropped: list[str] = []
+    rest: dict[str, xr.Dataset] = {}
     for var in names:
         holders = [p for p in parts if var in p.variables]
         if var in holders[0].indexes:

@@ -23,10 +23,11 @@ def check_int(
     span = f"an integer{f' >= {low}' if low is not None else ''}{f' and <= {high}' if high is not None else ''}"
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise fail(where, repr(value), span, fix or f"pass {name}={low if low is not None else 0}", AnalysisError)
-    if (low is not None and value < low) or (high is not None and value > high):
-        bound = low if low is not None and value < low else high
-        raise fail(where, repr(int(value)), span, fix or f"pass {name}={bound}", AnalysisError)
-    return int(value)
+    n = int(value)
+    if (low is not None and n < low) or (high is not None and n > high):
+        bound = low if low is not None and n < low else high
+        raise fail(where, repr(n), span, fix or f"pass {name}={bound}", AnalysisError)
+    return n
 
 
 def check_float(

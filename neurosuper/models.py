@@ -142,7 +142,7 @@ def _resize_crop(a: np.ndarray, resize: int = 256, crop: int = 224) -> np.ndarra
     im = Image.fromarray(a)
     w, h = im.size
     s = resize / min(w, h)
-    im = im.resize((max(crop, round(w * s)), max(crop, round(h * s))), Image.BICUBIC)
+    im = im.resize((max(crop, round(w * s)), max(crop, round(h * s))), Image.Resampling.BICUBIC)
     w, h = im.size
     left, top = (w - crop) // 2, (h - crop) // 2
     return np.asarray(im.crop((left, top, left + crop, top + crop)))
@@ -240,12 +240,13 @@ def photo_crops(
                 best, best_overlap = box, overlap
             if overlap <= max_overlap:
                 break
+        assert best is not None  # the first draw always beats an overlap of inf
         y0, x0, side = best
         taken[name].append(best)
         crop = img[y0 : y0 + side, x0 : x0 + side]
         if crop.ndim == 2:
             crop = np.stack([crop] * 3, axis=-1)
-        images.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC)))
+        images.append(np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BICUBIC)))
         labels.append(name)
         boxes.append(best)
     return np.stack(images), np.asarray(labels), np.asarray(boxes)
@@ -255,7 +256,7 @@ def pretrained_activations(
     images: Any = None,
     *,
     n_images: int = 120,
-    labels: Sequence[str] | None = None,
+    labels: Sequence[str] | np.ndarray | None = None,
     layers: Sequence[str] = DEFAULT_LAYERS,
     batch_size: int = 32,
     thumbnail: int = 64,
@@ -304,9 +305,9 @@ def pretrained_activations(
     ds = from_torch(model, x, layers=list(layers), batch_size=batch_size, spatial="mean", progress=progress)
     crops = [_resize_crop(a) for a in ims]
     thumbs = (
-        np.stack([np.asarray(Image.fromarray(c).resize((thumbnail, thumbnail), Image.BILINEAR)) for c in crops]).astype(
-            np.float32
-        )
+        np.stack(
+            [np.asarray(Image.fromarray(c).resize((thumbnail, thumbnail), Image.Resampling.BILINEAR)) for c in crops]
+        ).astype(np.float32)
         / 255.0
     )
     if "channel" in ds.coords and ds["channel"].dims == ("unit",):  # the channel index is in the unit ids; the

@@ -186,7 +186,7 @@ def _xp(data: Any):
     return np
 
 
-def repeat_mean(resp: xr.DataArray, keep: Sequence[str] = ("stimulus", "unit")) -> Any:
+def repeat_mean(resp: xr.DataArray, keep: Sequence[Hashable] = ("stimulus", "unit")) -> Any:
     """Array with dims ``keep``: the mean over valid repeats (NaN-skipping); the data itself without repeats."""
     if "repeat" not in resp.dims:
         return resp.transpose(*keep).data
