@@ -201,7 +201,8 @@ def test_procrustes_known_truth_and_degeneracy(rng):
         wide = float(
             cmp.procrustes(make_set(rng.normal(size=(20, 2000))), make_set(rng.normal(size=(20, 2000))))["distance"]
         )
-    assert narrow > 1.0 and wide < 0.25
+    # the numbers docs/compare.md quotes: 1.38 rad and 0.07 rad (0.068-0.081 over 10 seeds; it said 0.2)
+    assert narrow > 1.0 and 0.06 < wide < 0.09
 
 
 def test_cka_bad_input(rng):
