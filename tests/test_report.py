@@ -17,58 +17,61 @@ import neurosuper as ns
 from neurosuper import pipeline
 from neurosuper.cli import main
 from neurosuper.errors import AnalysisError, NeurosuperWarning
-from neurosuper.pipeline import SETS, Context, Step, StepError, run_steps
-from neurosuper.report import headline, prepare_sets, report, set_labels, write_report
+from neurosuper.pipeline import SETS, Context, Run, Step, StepError, StepFigure, StepResult, run_steps
+from neurosuper.pipeline.headline import headline
+from neurosuper.report import prepare_sets, report, set_labels, write_report
 
 
 def _steps(names):
     return [s for s in pipeline.DEMO_STEPS if s.name in names]
 
 
+def _status(results):
+    return {r.name: r.status for r in results}
+
+
 def _quick_spectrum(ctx):
     """A quick stand-in for the spectrum step (PCA, no bootstrap): stamped results, a line-plot figure."""
     import warnings
 
-    from neurosuper._atomic import save_figure
     from neurosuper.plot.spectral import plot_spectrum
 
     block = {}
     for label, ds in ctx.sets.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NeurosuperWarning)
-            spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, progress=False)
+            spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, groupby=None, progress=False)
             fit = ns.spectral.powerlaw(spec)
         block[label] = ns.spectral.summary(spec, fit)
         block[label]["files"] = [ns.storage.save_result(spec, ctx.path(f"spectrum_{label}.nc"), overwrite=True).name]
-        block[label]["figure"] = save_figure(
-            plot_spectrum(spec, fit, title=label), ctx.path(f"spectrum_{label}.png"), dpi=80
-        ).name
+        block[label]["figure"] = ctx.figure(
+            f"spectrum_{label}.png", plot_spectrum(spec, fit, title=label), f"The spectrum of {label}.", dpi=80
+        )
+    ctx.results["spectrum"] = {}
     ctx.summary["spectrum"] = block
 
 
 def _quick_interpret(ctx):
     """A quick stand-in for the interpret step (pixel similarity, no null): stamped results kept in ctx.results,
     MEI grids (photographs)."""
-    from neurosuper._atomic import save_figure
     from neurosuper.plot.interpret import plot_mei_grid
 
     block, results = {}, {}
     for label, ds in ctx.sets.items():
         results[label] = ns.interpret.interpretability_index(ds, similarity="pixels", null="none", progress=False)
         block[label] = ns.interpret.summary(results[label])
-        block[label]["mei_grid"] = save_figure(
-            plot_mei_grid(ds, results[label], n_units=4), ctx.path(f"interpret_{label}_meis.png"), dpi=80
-        ).name
+        block[label]["mei_grid"] = ctx.figure(
+            f"interpret_{label}_meis.png", plot_mei_grid(ds, results[label], n_units=4), "MEIs.", dpi=80
+        )
     ctx.results["interpret"] = results
     ctx.summary["interpret"] = block
 
 
-#: Quick steps for the page tests: stand-ins for the spectrum (drawings) and interpret (MEI photographs) steps,
-#: then the real report step. The real steps run in tests/test_demo.py.
+#: Quick steps for the page tests: stand-ins for the spectrum (drawings) and interpret (MEI photographs) steps.
+#: The real steps run in tests/test_demo.py.
 QUICK = (
     Step("spectrum", _quick_spectrum, title="Spectra", description="quick PCA spectra"),
     Step("interpret", _quick_interpret, title="Interpretability", description="quick II"),
-    *_steps(("report",)),
 )
 
 
@@ -87,29 +90,52 @@ def _section_ids(html: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ pipeline
-def test_absent_modules_and_functions_are_skipped_with_the_reason(tmp_path):
+def test_steps_needing_what_is_not_installed_are_skipped_with_the_reason(tmp_path):
     ran = []
     steps = [
-        Step("ghost", "neurosuper.cli.no_such_module:demo"),
-        Step("nofn", "neurosuper.cli.info:no_such_step"),
-        Step("deps", "neurosuper_no_such_package.sub:demo"),
+        Step("deps", lambda ctx: ran.append("deps"), requires=("neurosuper_no_such_package",)),
         Step("ok", lambda ctx: ran.append(len(ctx.sets))),
     ]
     ctx = Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False)
-    run_steps(ctx, steps)
+    results = run_steps(ctx, steps)
     assert ran == [2]
-    assert "neurosuper.cli.no_such_module is not part of this version" in ctx.skipped["ghost"]
-    assert "defines no no_such_step() step" in ctx.skipped["nofn"]
-    assert set(ctx.skipped) == {"ghost", "nofn", "deps"}
-    status = {e["name"]: e["status"] for e in ctx.summary["steps"]}
-    assert status == {"ghost": "skipped", "nofn": "skipped", "deps": "skipped", "ok": "ran"}
-    assert set(ctx.summary["step_seconds"]) == {"ok"}
+    assert _status(results) == {"deps": "skipped", "ok": "ran"}
+    assert "needs 'neurosuper_no_such_package', which is not installed" in results[0].reason
+    assert results[0].seconds is None and results[1].seconds is not None
+
+
+def test_a_step_result_is_typed_and_complete(tmp_path):
+    """A step's numbers, results, figures (with captions), warnings, files and provenance are on its StepResult."""
+    brain, _ = _sets(30)
+    (result,) = run_steps(
+        Context(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False),
+        [Step("spectrum", _quick_spectrum, title="Spectra")],
+    )
+    assert isinstance(result, StepResult) and result.status == "ran" and result.title == "Spectra"
+    assert (
+        result.summary["brain"]["alpha"]
+        == ns.spectral.summary(
+            ns.spectral.powerlaw(ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, groupby=None, progress=False))
+        )["alpha"]
+    )
+    (fig,) = result.figures
+    assert isinstance(fig, StepFigure) and fig.name == "spectrum_brain.png" and fig.caption == "The spectrum of brain."
+    assert fig.path == tmp_path / "spectrum_brain.png" and fig.path.exists() and fig.figure is not None
+    assert result.files == ["spectrum_brain.nc"] and (tmp_path / "spectrum_brain.nc").exists()
+    assert result.headline and result.headline[0].startswith("The brain: the covariance spectrum decays")
+    assert result.entry() == {
+        "name": "spectrum",
+        "status": "ran",
+        "title": "Spectra",
+        "description": "",
+        "seconds": result.seconds,
+    }
 
 
 def test_a_step_needing_two_sets_is_skipped_for_one(tmp_path):
     ctx = Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False)
-    run_steps(ctx, [Step("pair", lambda ctx: None, min_sets=2)])
-    assert ctx.skipped == {"pair": "needs 2 sets; 1 given"}
+    (result,) = run_steps(ctx, [Step("pair", lambda ctx: None, min_sets=2)])
+    assert (result.status, result.reason) == ("skipped", "needs 2 sets; 1 given")
 
 
 def test_failures_are_recorded_for_reports_and_raised_for_the_demo(tmp_path):
@@ -118,9 +144,10 @@ def test_failures_are_recorded_for_reports_and_raised_for_the_demo(tmp_path):
 
     steps = [Step("bad", bad), Step("after", lambda ctx: ctx.summary.update(after=True))]
     ctx = Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False)
-    run_steps(ctx, steps, errors="record")
-    assert ctx.failed == {"bad": "too few stimuli: found 3; expected 5. Fix: more."} and ctx.summary["after"]
-    assert ctx.summary["steps"][0]["status"] == "failed"
+    results = run_steps(ctx, steps, errors="record")
+    assert _status(results) == {"bad": "failed", "after": "ran"} and ctx.summary["after"]
+    assert results[0].reason == "too few stimuli: found 3; expected 5. Fix: more."
+    assert results[0].summary == {"error": results[0].reason} and results[0].warnings == [results[0].reason]
     with pytest.raises(AnalysisError):
         run_steps(Context(out=tmp_path, data={"brain": 1, "network": 2}, progress=False), steps)
     with pytest.raises(NotImplementedError):  # a bug is never swallowed
@@ -141,20 +168,17 @@ def test_contract_reads_provides_and_never_replaces(tmp_path):
         run_steps(ctx, [Step("again", lambda ctx: ctx.provide("brain", 4), reads=(SETS,))])
 
 
-def test_sets_and_their_brain_network_views(tmp_path):
-    two = Context(out=tmp_path, data={"s1": "a", "s2": "b"}, set_names=("s1", "s2"), progress=False)
-    assert list(two.sets) == ["s1", "s2"] and (two.brain, two.network) == ("a", "b")
-    one = Context(out=tmp_path, data={"network": "n"}, set_names=("network",), progress=False)
-    assert one.network == "n" and one.brain == "n"
-    alone = Context(out=tmp_path, data={"s1": "a"}, set_names=("s1",), progress=False)
-    with pytest.raises(StepError, match="only one set"):
-        alone.network  # noqa: B018
+def test_sets_are_the_analysed_names_in_order(tmp_path):
+    two = Context(out=tmp_path, data={"s2": "b", "s1": "a", "x": 0}, set_names=("s1", "s2"), progress=False)
+    assert list(two.sets) == ["s1", "s2"]
+    assert Context(out=tmp_path, data={"s1": "a"}, set_names=("s1", "s2"), progress=False).sets == {"s1": "a"}
 
 
-def test_the_report_runs_the_demo_steps_without_the_data_steps():
+def test_the_report_runs_the_demo_steps_without_the_data_steps_and_the_toy_model():
     names = [s.name for s in pipeline.report_steps()]
-    assert names == [s.name for s in pipeline.DEMO_STEPS if s.name not in ("data", "nwb")]
-    assert names[-1] == "report" and {"spectrum", "interpret", "directions", "capacity", "compare"} <= set(names)
+    assert names == [s.name for s in pipeline.DEMO_STEPS if s.name not in ("data", "nwb", "toy")]
+    assert names == ["spectrum", "interpret", "directions", "capacity", "compare"]
+    assert all(callable(s.run) for s in pipeline.DEMO_STEPS)  # functions, imported normally: no string targets
     reduced = {s.name: s.reduced for s in pipeline.DEMO_STEPS if s.reduced}
     assert "20 resamples" in reduced["spectrum"]
 
@@ -177,12 +201,12 @@ def test_labels_and_groupby():
 def pair_report(tmp_path_factory):
     brain, net = _sets()
     out = tmp_path_factory.mktemp("pair") / "report"
-    path = report(brain, net, out=out, steps=QUICK, progress=False)
-    return path, path.read_text(encoding="utf-8"), json.loads((out / "summary.json").read_text())
+    run = report(brain, net, out=out, steps=QUICK, progress=False)
+    return run.report, run.report.read_text(encoding="utf-8"), json.loads((out / "summary.json").read_text()), run
 
 
 def test_report_has_a_contents_table_and_a_section_per_analysis(pair_report):
-    path, html, summary = pair_report
+    path, html, summary, _ = pair_report
     assert path.name == "report.html" and html.startswith("<!DOCTYPE html>")
     ids = _section_ids(html)
     ran = [e["name"] for e in summary["steps"] if e["status"] in ("ran", "failed") and e["name"] != "report"]
@@ -195,8 +219,25 @@ def test_report_has_a_contents_table_and_a_section_per_analysis(pair_report):
     assert "Reduced settings:" not in html  # none of these steps declares any
 
 
+def test_report_returns_what_it_wrote(pair_report):
+    """report() returns the typed results; summary.json, summary.md and the page say the same."""
+    path, html, summary, run = pair_report
+    assert (
+        isinstance(run, Run)
+        and run.report == path
+        and [s.name for s in run.steps] == ["spectrum", "interpret", "report"]
+    )
+    assert summary["headline"] == run.headline and run.headline
+    assert summary["spectrum"] == json.loads(json.dumps(run["spectrum"].summary))
+    md = (path.parent / "summary.md").read_text()
+    assert all(f"- {line}" in md for line in run.headline)
+    assert [e["name"] for e in summary["steps"]] == [s.name for s in run.steps]
+    for fig in run["interpret"].figures:
+        assert fig.caption in html and fig.name in html
+
+
 def test_report_states_headline_settings_and_inputs(pair_report):
-    _, html, summary = pair_report
+    _, html, summary, _ = pair_report
     sentences = headline(summary, labels=["brain", "network"])
     assert sentences and all(escape(s) in html for s in sentences)
     assert "the covariance spectrum decays as a power law with α" in html
@@ -205,7 +246,7 @@ def test_report_states_headline_settings_and_inputs(pair_report):
 
 
 def test_report_shows_the_provenance_of_its_numbers(pair_report):
-    path, html, _ = pair_report
+    path, html, _, _ = pair_report
     res = ns.interpret.interpretability_index(_sets()[0], similarity="pixels", null="none", progress=False)
     assert res.attrs["analysis"] in html and escape(res.attrs["reference"]) in html
     assert escape(json.dumps(ns._provenance.options_of(res), sort_keys=True)) in html
@@ -219,7 +260,7 @@ def test_report_shows_the_provenance_of_its_numbers(pair_report):
 def test_every_embedded_image_decodes_and_nothing_is_fetched(pair_report):
     from PIL import Image
 
-    path, html, _ = pair_report
+    path, html, _, _ = pair_report
     images = _images(html)
     assert len(images) == html.count("<img ") >= 4
     for mime, data, w, h in images:
@@ -244,8 +285,8 @@ def _selectivity_step(ctx):
 def test_one_set_no_comparison_and_input_file_hashes(tmp_path, capsys, monkeypatch):
     brain, _ = _sets()
     ns.save(brain, tmp_path / "session.nc")
-    steps = (Step("selectivity", _selectivity_step), *_steps(("spectrum", "compare", "report")))
-    monkeypatch.setattr(pipeline, "DEMO_STEPS", steps)
+    steps = (Step("selectivity", _selectivity_step), *_steps(("spectrum", "compare")))
+    monkeypatch.setattr(pipeline.steps, "DEMO_STEPS", steps)
     assert (
         main(["report", str(tmp_path / "session.nc"), "--out", str(tmp_path / "r"), "--quiet", "--skip", "spectrum"])
         == 0
@@ -267,7 +308,7 @@ def test_npz_and_nwb_inputs(tmp_path, capsys, monkeypatch):
     from neurosuper.io.nwb import save_nwb
 
     brain, net = _sets(40)
-    monkeypatch.setattr(pipeline, "DEMO_STEPS", (Step("selectivity", _selectivity_step), *_steps(("report",))))
+    monkeypatch.setattr(pipeline.steps, "DEMO_STEPS", (Step("selectivity", _selectivity_step),))
     np.savez(tmp_path / "acts.npz", l1=net["responses"].values[:, :5], l2=net["responses"].values[:, 5:])
     assert main(["report", str(tmp_path / "acts.npz"), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     html = (tmp_path / "a" / "report.html").read_text()
@@ -311,7 +352,7 @@ def never_compute(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a step ran on bad input")
 
-    monkeypatch.setattr(pipeline, "run_steps", boom)
+    monkeypatch.setattr(pipeline.runner, "run_steps", boom)
 
 
 def test_bad_files_and_out(tmp_path, capsys, never_compute):
@@ -325,6 +366,12 @@ def test_bad_files_and_out(tmp_path, capsys, never_compute):
     (tmp_path / "taken").write_text("x")
     err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "taken")], capsys)
     assert "an existing file" in err and "Fix: --out taken-report" in err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("x")
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "full")], capsys)
+    assert "a folder that is not empty" in err and "--overwrite" in err and "overwrite=True" not in err
+    err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "a.nc")], capsys)
+    assert "the command's input file" in err
     err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--groupby", "layer"], capsys)
     assert "groupby" in err and "area" in err
     err = _bad(["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--stimulus", "trials"], capsys)
@@ -371,18 +418,23 @@ def test_figures_shrink_to_fit_the_size_budget(tmp_path):
     rng = np.random.default_rng(0)
     fig = Figure(figsize=(4, 3))
     fig.subplots().imshow(rng.random((60, 90)), cmap="viridis")
-    save_figure(fig, tmp_path / "noise.png", dpi=80)
-    ctx = Context(out=tmp_path, data={}, set_names=(), progress=False)
-    ctx.summary["steps"] = [{"name": "noise", "status": "ran", "description": "a noisy figure"}]
-    ctx.summary["noise"] = {"figure": "noise.png", "value": 1.5}
-    write_report(ctx)
-    full = ctx.summary["report"]
+    path = save_figure(fig, tmp_path / "noise.png", dpi=80)
+    step = StepResult(
+        "noise",
+        "ran",
+        description="a noisy figure",
+        summary={"value": 1.5},
+        figures=[StepFigure("noise.png", "Noise.", fig, path)],
+    )
+    run = Run(out=tmp_path, steps=[step], sets={})
+    write_report(run)
+    full = run["report"].summary
     assert full["figure_scale"] == 1.0
-    write_report(ctx, max_bytes=int(full["size_MB"] * 1e6 * 0.6))
-    assert ctx.summary["report"]["figure_scale"] < 1.0
+    write_report(run, max_bytes=int(full["size_MB"] * 1e6 * 0.6))
+    assert run["report"].summary["figure_scale"] < 1.0 and [s.name for s in run.steps] == ["noise", "report"]
     assert (tmp_path / "report.html").stat().st_size <= full["size_MB"] * 1e6 * 0.6
     with pytest.warns(NeurosuperWarning, match="even with figures shrunk"):
-        write_report(ctx, max_bytes=1000)
+        write_report(run, max_bytes=1000)
     assert "noise" in _section_ids((tmp_path / "report.html").read_text())
 
 
@@ -425,7 +477,7 @@ def test_headline_sentences_name_the_sets():
 
 def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
     """Sentences and figure titles come from Context.noun: "the demo brain" only when the sets are the demo's."""
-    from neurosuper.cli.directions import _headline, _noun
+    from neurosuper.pipeline.directions import _headline, _noun
 
     entry = {
         "n_score": 40,
@@ -448,7 +500,7 @@ def _profile_summary(ci_best):
         "compare": {
             "profile": {
                 "kind": "rsa",
-                "compare": "spearman",
+                "method": "spearman",
                 "groupby": "layer",
                 "best": "l1",
                 "score": {"l1": 0.02, "l2": 0.01},
@@ -475,25 +527,22 @@ def test_comparison_headline_says_when_the_best_layer_is_not_above_chance():
 
 
 def test_figure_captions_and_warnings_name_their_set(tmp_path):
-    from neurosuper._atomic import save_figure
     from neurosuper.plot.spectral import plot_spectrum
 
     brain, _ = _sets()
 
     def step(ctx):
-        spec = ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, progress=False)
-        fig = save_figure(plot_spectrum(spec, None, title="b"), ctx.path("s.png"), dpi=60).name
-        ctx.summary["spectrum"] = {
-            "brain": {"figure": fig, "warnings": ["3 units are constant"]},
-            "captions": {"s.png": "Variance against rank, log-log."},
-        }
+        spec = ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, groupby=None, progress=False)
+        fig = ctx.figure("s.png", plot_spectrum(spec, None, title="b"), "Variance against rank, log-log.", dpi=60)
+        ctx.summary["spectrum"] = {"brain": {"figure": fig, "warnings": ["3 units are constant"]}}
 
     ctx = Context(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False)
-    run_steps(ctx, (Step("spectrum", step, title="Spectra"), *_steps(("report",))))
+    run = Run(out=tmp_path, steps=run_steps(ctx, [Step("spectrum", step, title="Spectra")]), sets=ctx.sets)
+    assert run["spectrum"].warnings == ["brain: 3 units are constant"]
+    write_report(run)
     html = (tmp_path / "report.html").read_text()
     assert "<figcaption>Variance against rank, log-log. <span class='mono'>s.png</span></figcaption>" in html
     assert "brain: 3 units are constant" in html
-    assert "captions" not in html.split("<section id='spectrum'>")[1].split("</section>")[0]
 
 
 def _per_set_step(outcomes):
@@ -509,13 +558,11 @@ def _per_set_step(outcomes):
 
 def test_a_step_that_failed_on_every_set_is_recorded_as_failed(tmp_path):
     ctx = Context(out=tmp_path, data={"a": 1, "b": 2}, set_names=("a", "b"), progress=False)
-    run_steps(ctx, [_per_set_step({"a": "too few units", "b": "no stimuli"})], errors="record")
-    (entry,) = ctx.summary["steps"]
-    assert entry["status"] == "failed" and entry["reason"] == "a: too few units; b: no stimuli"
-    assert ctx.failed == {"per_set": "a: too few units; b: no stimuli"}
+    (entry,) = run_steps(ctx, [_per_set_step({"a": "too few units", "b": "no stimuli"})], errors="record")
+    assert entry.status == "failed" and entry.reason == "a: too few units; b: no stimuli"
     ctx = Context(out=tmp_path, data={"a": 1, "b": 2}, set_names=("a", "b"), progress=False)
-    run_steps(ctx, [_per_set_step({"a": "too few units", "b": None})], errors="record")
-    assert ctx.summary["steps"][0]["status"] == "ran" and not ctx.failed  # one set is enough to show
+    (entry,) = run_steps(ctx, [_per_set_step({"a": "too few units", "b": None})], errors="record")
+    assert entry.status == "ran" and entry.reason is None  # one set is enough to show
 
 
 def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsys):
@@ -561,7 +608,7 @@ def test_a_long_list_of_warnings_is_folded(tmp_path):
         ctx.summary["noisy"] = {"brain": {"value": 1.0, "warnings": [f"warning number {i}" for i in range(9)]}}
 
     ctx = Context(out=tmp_path, data={"brain": _sets(20)[0]}, set_names=("brain",), progress=False)
-    run_steps(ctx, (Step("noisy", step), *_steps(("report",))))
+    write_report(Run(out=tmp_path, steps=run_steps(ctx, [Step("noisy", step)]), sets=ctx.sets))
     html = (tmp_path / "report.html").read_text()
     shown, folded = html.split(f"<details><summary>{9 - _NOTES_SHOWN} more warnings</summary>")
     assert all(f"brain: warning number {i}<" in shown for i in range(_NOTES_SHOWN))
@@ -585,7 +632,7 @@ def test_table_names_explain_themselves(pair_report):
     """The numbers' names carry the glossary's sentence as a tooltip; every glossary sentence is a sentence."""
     from neurosuper.report.glossary import GLOSSARY, explain
 
-    _, html, _ = pair_report
+    _, html, _, _ = pair_report
     assert f"<span class='term' title='{escape(GLOSSARY['alpha'], quote=True)}'>alpha</span>" in html
     assert explain("profile.ceiling") == GLOSSARY["ceiling"] and explain("not_a_key") is None
     assert all(len(text) > 15 and text.endswith(".") for text in GLOSSARY.values())
@@ -599,10 +646,10 @@ def test_report_settings_override_a_steps_reduced_settings(tmp_path):
         brain,
         net,
         out=tmp_path / "r",
-        steps=_steps(("directions", "report")),
+        steps=_steps(("directions",)),
         progress=False,
         settings={"directions": {"max_units": 6, "methods": ["units", "pca"], "k": 3}},
-    )
+    ).report
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     block = summary["directions"]
     assert block["settings"]["max_units"] == 6 and block["settings"]["methods"] == ["units", "pca"]
@@ -616,13 +663,15 @@ def test_report_settings_override_a_steps_reduced_settings(tmp_path):
 def test_set_overrides_settings_and_refuses_misspelt_ones(tmp_path, capsys, never_compute):
     """--set STEP.KEY=VALUE reaches report(settings=...); a step or setting the report does not have stops the
     command before computing, suggesting the closest name (a misspelt setting is never ignored in silence)."""
-    from neurosuper.report import check_settings, parse_settings
+    from neurosuper.pipeline import check_settings, parse_settings
 
-    assert parse_settings(["directions.max_units=512", "interpret.similarity=pixels", "toy.model=linear"]) == {
+    assert parse_settings(["directions.max_units=512", "interpret.similarity=pixels"]) == {
         "directions": {"max_units": 512},
         "interpret": {"similarity": "pixels"},
-        "toy": {"model": "linear"},
     }
+    assert parse_settings(["toy.model=linear"], pipeline.DEMO_STEPS) == {"toy": {"model": "linear"}}
+    with pytest.raises(ns.errors.FormatError, match="step 'toy'"):  # a report on a user's data trains no toy
+        parse_settings(["toy.model=linear"])
     brain, _ = _sets(20)
     ns.save(brain, tmp_path / "a.nc")
     base = ["report", str(tmp_path / "a.nc"), "--out", str(tmp_path / "r"), "--set"]
@@ -638,7 +687,7 @@ def test_set_overrides_settings_and_refuses_misspelt_ones(tmp_path, capsys, neve
 
 
 def test_a_step_refuses_a_setting_it_does_not_read(tmp_path):
-    from neurosuper.cli import spectrum
+    from neurosuper.pipeline import spectrum
 
     ctx = Context(
         out=tmp_path,
@@ -648,7 +697,7 @@ def test_a_step_refuses_a_setting_it_does_not_read(tmp_path):
         settings={"spectrum": {"nboot": 5}},
     )
     with pytest.raises(AnalysisError, match="'nboot'.*n_boot"):
-        spectrum.demo(ctx)
+        run_steps(ctx, [spectrum.STEP])
 
 
 def test_predictivity_headline_reads_against_zero_and_the_ceiling():

@@ -59,16 +59,16 @@ def cli_wording(message: str, flags: Mapping[str, str] | None = None) -> str:
     message = re.sub(r"\bomit ranks=", "omit --ranks", message)
     message = re.sub(r"\branks=\((\d+), (\d+)\)", r"--ranks \1 \2", message)
     for name in SWITCHES:
-        message = re.sub(rf"(?<![\w-]){name}=True\b", "--" + name, message)
+        message = re.sub(rf"(?<![\w.-]){name}=True\b", "--" + name, message)
     message = re.sub(r"\bgroupby=None\b", "no --groupby", message)
     for name, flag in sorted({**FLAGS, **(flags or {})}.items(), key=lambda kv: -len(kv[0])):
-        message = re.sub(rf"(?<![\w-]){name}=(['\"]?)([\w./:-]+)\1", rf"{flag} \2", message)
+        message = re.sub(rf"(?<![\w.-]){name}=(['\"]?)([\w./:-]+)\1", rf"{flag} \2", message)
     return message
 
 
 def one_line(text: str) -> str:
     """A message on one line (a loader's multi-line list of choices joined with "; ")."""
-    parts = [part.strip(" -") for part in str(text).splitlines() if part.strip(" -")]
+    parts = [re.sub(r"^\s*-\s+", "", part).strip() for part in str(text).splitlines() if part.strip(" -")]
     line = parts[0] if parts else ""
     for part in parts[1:]:
         line += (" " if line.endswith((":", " with")) else "; ") + part

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from .core import SETS, Context, Step, StepError, StepFigure, StepResult, notes_of, run_steps, set_noun, step_settings
-from .run import SUMMARY_FILE, SUMMARY_MD, Run, check_settings, check_skip, parse_settings, run
+from .runner import SUMMARY_FILE, SUMMARY_MD, Run, check_settings, check_skip, parse_settings, run
 from .steps import ANALYSIS_STEPS, DATA_STEPS, DEMO_STEPS, report_steps
 
 __all__ = [

@@ -91,17 +91,41 @@ def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
     ]
 
 
+def _of_total(used: Any, total: Any, what: str) -> str | None:
+    """ "32 of the 1,000 units" when ``used`` is a subsample of ``total``, else None."""
+    if not isinstance(used, int) or not isinstance(total, int) or used >= total:
+        return None
+    return f"{used:,} of the {total:,} {what}"
+
+
 def _capacity_phrase(entry: Mapping[str, Any]) -> str | None:
     total, dims = entry.get("capacity_sum"), entry.get("n_dims")
     n = entry.get("n_directions", entry.get("n_features"))
     if total is None or dims is None or n is None:
         return None
     counts = [f"{entry[k]} {k[2:]}" for k in ("n_monosemantic", "n_polysemantic", "n_ignored") if k in entry]
-    return f"{n} features share Σ C = {fmt(total)} of {dims} dimensions" + (f" ({', '.join(counts)})" if counts else "")
+    sub = _of_total(dims, entry.get("n_units_total"), "units")  # a group's dims are its units used
+    return (
+        f"{n} features share Σ C = {fmt(total)} of {dims} dimensions"
+        + (f" ({sub})" if sub else "")
+        + (f" ({', '.join(counts)})" if counts else "")
+    )
 
 
 def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
+    """The capacity sentence; the dimensions are the units analysed, so a subsample of the set's units (and
+    stimuli) says so: ``n_units_used`` / ``n_units_total`` (``n_units``), ``n_stimuli_used`` / ``n_stimuli_total``
+    of the step's entry, and ``n_units_total`` of each group."""
     method = f" ({entry['method']})" if entry.get("method") else ""
+    subsample = [
+        x
+        for x in (
+            _of_total(entry.get("n_units_used"), entry.get("n_units_total", entry.get("n_units")), "units"),
+            _of_total(entry.get("n_stimuli_used"), entry.get("n_stimuli_total"), "stimuli"),
+        )
+        if x
+    ]
+    where = f" — a subsample: {' and '.join(subsample)}" if subsample else ""
     groups = entry.get("groups")
     if isinstance(groups, Mapping) and groups:
         parts = [f"{g}: {ph}" for g, v in groups.items() if isinstance(v, Mapping) and (ph := _capacity_phrase(v))]
@@ -109,13 +133,13 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
             return [
                 f"Capacity of the features discovered{method} in {noun}, per {entry.get('groupby', 'group')} — "
                 + "; ".join(parts)
-                + " (Scherlis et al. 2022)."
+                + f"{where} (Scherlis et al. 2022)."
             ]
         return []
     phrase = _capacity_phrase(entry)
     if phrase is None:
         return []
-    return [f"Capacity of the features discovered{method} in {noun}: {phrase} (Scherlis et al. 2022)."]
+    return [f"Capacity of the features discovered{method} in {noun}: {phrase}{where} (Scherlis et al. 2022)."]
 
 
 def _compare_step(block: Mapping[str, Any]) -> list[str]:
