@@ -52,7 +52,7 @@ def _order(rdm: xr.DataArray, order_by: str | None) -> tuple[np.ndarray, np.ndar
 
 
 def plot_rdm(
-    rdm: xr.DataArray,
+    matrix: xr.DataArray,
     *,
     order_by: str | None = None,
     rank: bool = False,
@@ -61,13 +61,14 @@ def plot_rdm(
     cmap: str = "viridis",
     colorbar: bool = True,
 ):
-    """Heatmap of an RDM, its stimuli ordered by the stimulus coord ``order_by`` (e.g. ``category``).
+    """Heatmap of an RDM (``matrix``, e.g. from :func:`neurosuper.compare.rdm`), its stimuli ordered by the
+    stimulus coord ``order_by`` (e.g. ``category``).
 
     A categorical coord (strings, or few distinct values) is marked by lines between its blocks and labels on
     the axes; a continuous one is sorted by value. ``rank=True`` shows the dissimilarities as percentiles of the
     off-diagonal entries (as in Kriegeskorte et al. 2008), so RDMs on different scales look comparable.
     """
-    rdm = _check_rdm(rdm)
+    rdm = _check_rdm(matrix)
     fig, ax = _new_axes(ax, (5.0, 4.4))
     order, values = _order(rdm, order_by)
     d = np.asarray(rdm.values, dtype=np.float64)[np.ix_(order, order)]

@@ -47,7 +47,7 @@ def _h2(s: np.ndarray) -> np.ndarray:
     return a + b
 
 
-def entropy_bound(alpha: ArrayLike, n_units: ArrayLike, precision: ArrayLike, *, exact: bool = False):
+def entropy_bound(alpha: ArrayLike, n_units: ArrayLike, precision: ArrayLike, *, exact: bool = False) -> np.ndarray:
     """Upper bound on the entropy (bits) of m = ``n_units`` units at ``precision`` bits with a power law α.
 
     ``m·n − α·m·log₂(m/e)`` (Stirling form, as in the paper) or ``m·n − α·log₂ m!`` (``exact``). Can be
@@ -62,7 +62,7 @@ def entropy_bound(alpha: ArrayLike, n_units: ArrayLike, precision: ArrayLike, *,
     return m * n - a * loss
 
 
-def sparse_entropy(sparsity: ArrayLike, n_features: ArrayLike, h_elem: ArrayLike):
+def sparse_entropy(sparsity: ArrayLike, n_features: ArrayLike, h_elem: ArrayLike) -> np.ndarray:
     """H(X^S) in bits for ``n_features`` elements, each zero with probability ``sparsity`` (S)."""
     s = _check("sparsity", sparsity, 0.0, 1.0)
     n = _check("n_features", n_features, 0.0)
@@ -70,14 +70,14 @@ def sparse_entropy(sparsity: ArrayLike, n_features: ArrayLike, h_elem: ArrayLike
     return n * _h2(s) + n * (1 - s) * h
 
 
-def optimal_ratio(sparsity: ArrayLike, h_elem: ArrayLike):
+def optimal_ratio(sparsity: ArrayLike, h_elem: ArrayLike) -> np.ndarray:
     """Optimal hidden/feature ratio m/n = (1−S) + h₂(S)/H_elem (bits)."""
     s = _check("sparsity", sparsity, 0.0, 1.0)
     h = _check("h_elem", h_elem, 0.0, open_low=True)
     return (1 - s) + _h2(s) / h
 
 
-def dropout_capacity(capacity: ArrayLike, n_units: ArrayLike, dropout: ArrayLike) -> tuple:
+def dropout_capacity(capacity: ArrayLike, n_units: ArrayLike, dropout: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) capacity in bits of ``n_units`` units of ``capacity`` bits each under dropout D.
 
     ``(1−ε)(1−D)·C·m ≤ C_dropout ≤ (1−D)·C·m`` with ε = −ln(1 − 2^(−C)): the natural log (as in the paper),
