@@ -1,4 +1,4 @@
-"""Are directions more interpretable than units? :func:`compare_methods`, :func:`method_summary`, :func:`synergy`.
+"""Are directions more interpretable than units? :func:`compare_methods`, :func:`method_stats`, :func:`synergy`.
 
 Klindt et al. 2023 (arXiv:2310.11431) scored each unit and each direction with the interpretability index (II,
 :func:`neurosuper.interpret.interpretability_index`) and found k-means directions more interpretable than units,
@@ -28,7 +28,7 @@ from ..prep import trial_average
 from .estimators import METHODS, get_method
 from .find import REFERENCE, fit_directions, make_estimator, orientation, project
 
-__all__ = ["compare_methods", "method_summary", "synergy", "summary", "DEFAULT_METHODS"]
+__all__ = ["compare_methods", "method_stats", "synergy", "summary", "DEFAULT_METHODS"]
 
 DEFAULT_METHODS = ("units", "kmeans", "ica", "pca", "nmf", "sparse_coding", "sae", "random")
 
@@ -307,7 +307,7 @@ def compare_methods(
     )
 
 
-def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: float = 95.0) -> xr.Dataset:
+def method_stats(result: xr.Dataset, *, baseline: str = "units", alpha_null: float = 95.0) -> xr.Dataset:
     """Per method: median II, fraction of directions above the null, and the rank test against ``baseline``.
 
     Returns
@@ -323,7 +323,7 @@ def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: f
 
     if "ii" not in result or "method" not in result.coords:
         raise fail(
-            "method_summary",
+            "method_stats",
             f"a result with variables {list(result.data_vars)}",
             "compare_methods' result (ii along direction, a method coord)",
             "pass compare_methods(ds)",
@@ -385,7 +385,7 @@ def method_summary(result: xr.Dataset, *, baseline: str = "units", alpha_null: f
     }
     return stamp(
         out,
-        analysis="directions.method_summary",
+        analysis="directions.method_stats",
         reference=REFERENCE,
         options={"baseline": baseline, "alpha_null": alpha_null},
         inputs_from=result,
@@ -511,7 +511,7 @@ def synergy(
 def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     """Headline numbers of a directions result, JSON-safe and rounded (for the CLI and the report).
 
-    Accepts :func:`~.find.find`'s DataArray, :func:`compare_methods`' or :func:`method_summary`'s Dataset,
+    Accepts :func:`~.find.find`'s DataArray, :func:`compare_methods`' or :func:`method_stats`'s Dataset,
     :func:`synergy`'s Dataset, or a set made by :func:`~.find.project`.
     """
     analysis = result.attrs.get("analysis", "")
@@ -529,14 +529,14 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             },
         }
     if analysis == "directions.compare_methods":
-        ms = method_summary(result)
+        ms = method_stats(result)
         out = summary(ms)
         out.update({"analysis": analysis, "in_sample": bool(result.attrs.get("in_sample", False))})
         skipped = json.loads(result.attrs.get("skipped", "{}") or "{}")
         if skipped:
             out["skipped"] = skipped
         return out
-    if analysis == "directions.method_summary":
+    if analysis == "directions.method_stats":
         per = {
             str(m): {var: rounded(result[var].sel({"method": m}).values.item()) for var in result.data_vars}
             for m in result["method"].values
@@ -582,7 +582,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     raise fail(
         "directions.summary",
         f"a result with analysis={analysis!r}",
-        "a result of find, compare_methods, method_summary, synergy or project",
+        "a result of find, compare_methods, method_stats, synergy or project",
         "pass one of those results",
         AnalysisError,
     )

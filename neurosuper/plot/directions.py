@@ -39,7 +39,7 @@ def plot_methods(
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    from ..directions import method_summary
+    from ..directions import method_stats
 
     results = {None: result} if isinstance(result, xr.Dataset) else dict(result)
     if not results:
@@ -86,7 +86,7 @@ def plot_methods(
         if var == "ii_z":
             for y, style in ((0, "-"), (1.96, ":")):
                 a.axhline(y, color="0.4", lw=0.8, ls=style, zorder=0)
-        ms = method_summary(res)
+        ms = method_stats(res)
         top = a.get_ylim()[1]
         for i, m in enumerate(order):
             med = float(ms["median_ii_z" if var == "ii_z" else "median_ii"].sel({"method": m}))
