@@ -117,16 +117,21 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
     stimuli) says so: ``n_units_used`` / ``n_units_total`` (``n_units``), ``n_stimuli_used`` / ``n_stimuli_total``
     of the step's entry, and ``n_units_total`` of each group."""
     method = f" ({entry['method']})" if entry.get("method") else ""
+    groups = entry.get("groups")
+    per_group = isinstance(groups, Mapping) and any(
+        isinstance(v, Mapping) and "n_units_total" in v for v in groups.values()
+    )  # then each group's phrase says its own
     subsample = [
         x
         for x in (
-            _of_total(entry.get("n_units_used"), entry.get("n_units_total", entry.get("n_units")), "units"),
+            None
+            if per_group
+            else _of_total(entry.get("n_units_used"), entry.get("n_units_total", entry.get("n_units")), "units"),
             _of_total(entry.get("n_stimuli_used"), entry.get("n_stimuli_total"), "stimuli"),
         )
         if x
     ]
     where = f" — a subsample: {' and '.join(subsample)}" if subsample else ""
-    groups = entry.get("groups")
     if isinstance(groups, Mapping) and groups:
         parts = [f"{g}: {ph}" for g, v in groups.items() if isinstance(v, Mapping) and (ph := _capacity_phrase(v))]
         if parts:
