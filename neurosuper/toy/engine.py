@@ -46,6 +46,13 @@ class Problem:
     def n_instances(self) -> int:
         return len(self.density)
 
+    @property
+    def quadratic_kurtosis(self) -> np.ndarray:
+        """``kurtosis``, which the quadratic model needs."""
+        if self.kurtosis is None:
+            raise AnalysisError(f"toy: a {self.model!r} problem has no kurtosis (the quadratic model's inputs)")
+        return self.kurtosis
+
 
 @dataclass
 class Fit:
@@ -78,7 +85,7 @@ def _bar(progress: bool, total: int, desc: str):
 def evaluate(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Final per-instance loss: the closed form (quadratic) or the mean over ``N_EVAL`` fresh samples."""
     if p.model == "quadratic":
-        return kernels.quadratic_loss(w, b, p.importance, p.kurtosis)
+        return kernels.quadratic_loss(w, b, p.importance, p.quadratic_kurtosis)
     total = np.zeros(p.n_instances)
     chunk = max(1, min(N_EVAL, 2**22 // max(1, p.n_instances * p.n_features)))
     done = 0
@@ -119,13 +126,16 @@ def _fit_numpy(
     hist = np.zeros((p.n_instances, len(log_at)))
     relu = p.model == "relu"
     quad = p.model == "quadratic"
+    kurtosis = p.quadratic_kurtosis if quad else None
     buf = None if quad else kernels.ElhageStep(p.n_instances, p.batch_size, p.n_features, relu=relu)
     row = 0
     with _bar(progress, p.steps, f"toy {p.model} (numpy)") as bar:
         for step in range(1, p.steps + 1):
             logging = row < len(log_at) and step == log_at[row]
-            if quad:
-                loss, gw, gb = kernels.quadratic_loss_grad(w, b, p.importance, p.kurtosis)
+            if kurtosis is not None:  # the quadratic model
+                loss, gw, gb = kernels.quadratic_loss_grad(w, b, p.importance, kurtosis)
+            elif buf is None:  # pragma: no cover - every other model has its step buffers
+                raise AnalysisError(f"toy: no training step for model {p.model!r}")
             else:
                 x = buf.sample(rng, p.density)
                 if logging:  # the loss before this step's update, as the torch loop reports it
@@ -158,7 +168,7 @@ def _fit_torch(
         [w, b], lr=p.lr, weight_decay=p.weight_decay, betas=kernels.BETAS, eps=kernels.EPS, foreach=False
     )
     imp = torch.from_numpy(np.ascontiguousarray(p.importance))
-    kurt = torch.from_numpy(p.kurtosis) if p.kurtosis is not None else None
+    kurt = torch.from_numpy(p.quadratic_kurtosis) if p.model == "quadratic" else None
     log_at = _log_steps(p.steps)
     hist = np.zeros((p.n_instances, len(log_at)))
     shape = (p.n_instances, p.batch_size, p.n_features)
@@ -167,7 +177,7 @@ def _fit_torch(
     with _bar(progress, p.steps, f"toy {p.model} (torch)") as bar:
         for step in range(1, p.steps + 1):
             opt.zero_grad(set_to_none=True)
-            if p.model == "quadratic":
+            if kurt is not None:  # the quadratic model
                 g = w @ w.transpose(1, 2)
                 d = imp - torch.diagonal(g, dim1=1, dim2=2)
                 s = d.sum(1) - b

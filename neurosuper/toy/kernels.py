@@ -29,6 +29,7 @@ bias-corrected moments, ``eps`` added to ``√v̂``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import numpy as np
 
@@ -157,6 +158,14 @@ def quadratic_loss(w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosi
     return quadratic_loss_grad(w, b, importance, kurtosis, grad=False)[0]
 
 
+@overload
+def quadratic_loss_grad(
+    w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosis: np.ndarray, *, grad: Literal[True] = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def quadratic_loss_grad(
+    w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosis: np.ndarray, *, grad: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]: ...
 def quadratic_loss_grad(
     w: np.ndarray, b: np.ndarray, importance: np.ndarray, kurtosis: np.ndarray, *, grad: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:

@@ -69,7 +69,7 @@ def summary(result: xr.Dataset, *, tol: float = DEFAULT_TOL) -> dict[str, Any]:
             "n_points": int(c2.size),
             "tol": result.attrs.get("tol"),
         }
-    dims = [d for d in result["loss"].dims]
+    dims = [str(d) for d in result["loss"].dims]
     settings = []
     for idx in np.ndindex(*[result.sizes[d] for d in dims]):
         sel = {d: i for d, i in zip(dims, idx, strict=True)}

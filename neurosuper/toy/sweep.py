@@ -144,9 +144,12 @@ def sweep(
     s_dens, s_kurt, s_imp = [], [], []
     for setting in settings:
         values = dict(zip(dims, setting, strict=True))
-        k = values.get("kurtosis", kurt[0] if len(kurt) else None)
-        s_dens.append(1.0 / k if c["model"] == "quadratic" else values.get("density", dens[0]))
-        s_kurt.append(k)
+        if c["model"] == "quadratic":
+            k = float(values.get("kurtosis", kurt[0]))
+            s_dens.append(1.0 / k)
+            s_kurt.append(k)
+        else:
+            s_dens.append(values.get("density", dens[0]))
         r = values.get("importance_ratio", ratios[0] if len(ratios) else 1.0)
         s_imp.append(base * r ** np.arange(n))
     reps = c["n_seeds"]
