@@ -14,7 +14,6 @@ from _format_helpers import brain_and_network
 
 from neurosuper import datasets, pipeline
 from neurosuper.cli import main
-from neurosuper.cli.demo import DemoContext
 
 
 def _small_demo_data(n: int = 80, seed: int = 0):
@@ -52,14 +51,14 @@ def test_demo_runs_every_step_and_prints_where_the_report_is(demo_run):
     for step in pipeline.DEMO_STEPS:
         reason = step.unavailable()
         assert status[step.name] == ("skipped" if reason else "ran"), (step.name, reason)
-    assert list(status) == [s.name for s in pipeline.DEMO_STEPS]
+    assert list(status) == [s.name for s in pipeline.DEMO_STEPS] + ["report"]
 
 
 def test_demo_report_has_every_section(demo_run):
     _, out, _ = demo_run
     html = (out / "report.html").read_text(encoding="utf-8")
     ids = re.findall(r"<section id='([^']+)'>", html)
-    analyses = [s.name for s in pipeline.DEMO_STEPS if not s.data and s.name != "report" and not s.unavailable()]
+    analyses = [s.name for s in pipeline.DEMO_STEPS if not s.data and not s.unavailable()]
     assert ids == ["summary", "inputs", "steps", *analyses, "provenance"]
     assert {"spectrum", "interpret"} <= set(analyses)
     for sid in ids:
@@ -90,16 +89,37 @@ def test_every_embedded_image_decodes(demo_run):
             assert np.asarray(img.convert("L")).std() > 5  # a drawing, not a blank image
 
 
-def test_demo_out_an_existing_file(tmp_path, capsys):
+def test_demo_out_an_existing_file_or_a_full_folder(tmp_path, capsys):
     (tmp_path / "taken").write_text("x")
     assert main(["demo", "--out", str(tmp_path / "taken")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("neurosuper: error: --out") and "an existing file" in err and "\n" not in err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path / "full")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "a folder that is not empty" in err and "--overwrite" in err
+    assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
 
 
-def test_demo_context_keeps_its_old_keywords(tmp_path):
-    ctx = DemoContext(tmp_path, brain="b", network="n", progress=False)
-    assert (ctx.brain, ctx.network, list(ctx.sets)) == ("b", "n", ["brain", "network"])
+def test_demo_returns_the_same_results_it_wrote(demo_run, tmp_path):
+    """neurosuper.report.demo() returns the typed results of every step; summary.json holds the same numbers."""
+    _, out, _ = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    brain, net = _small_demo_data()
+    patch = pytest.MonkeyPatch()
+    patch.setattr(datasets, "demo_brain", lambda **kw: brain)
+    patch.setattr(datasets, "demo_network", lambda **kw: net)
+    try:
+        from neurosuper.report import demo
+
+        run = demo(out=tmp_path / "again", progress=False, settings={"toy": {"steps": 300}})
+    finally:
+        patch.undo()
+    assert [s.name for s in run.steps] == [e["name"] for e in summary["steps"]]
+    assert run["spectrum"].summary["brain"]["alpha"] == summary["spectrum"]["brain"]["alpha"]
+    assert run["toy"].summary["settings"]["steps"] == 300 and summary["toy"]["settings"]["steps"] == 1500
+    assert run["interpret"].figures and all(f.path.exists() for f in run["interpret"].figures)
 
 
 def test_every_demo_figure_says_what_it_shows(demo_run):
