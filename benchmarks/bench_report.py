@@ -145,11 +145,10 @@ path, out, skip = sys.argv[1], sys.argv[2], set(sys.argv[3:])
 t = time.perf_counter(); ds = load(path); seconds = {"load": time.perf_counter() - t}
 ctx = Context(out=out, data={"brain": ds}, set_names=("brain",), progress=False)
 for step in report_steps():
-    if step.name == "report" or step.name in skip or step.unavailable() or step.min_sets > 1:
+    if step.name in skip or step.unavailable() or step.min_sets > 1:
         continue
-    ctx.settings.setdefault(step.name, dict(step.settings))
-    fn = step.function()
-    t = time.perf_counter(); fn(ctx); seconds[step.name] = time.perf_counter() - t
+    ctx.current = step
+    t = time.perf_counter(); step.run(ctx); seconds[step.name] = time.perf_counter() - t
 seconds["process"] = time.perf_counter() - t0
 print(json.dumps({k: round(v, 2) for k, v in seconds.items()}))
 """
@@ -229,7 +228,8 @@ def bench_directions(max_units: list[int]) -> dict:
     from threadpoolctl import threadpool_limits
 
     from neurosuper import datasets
-    from neurosuper.cli.directions import DEMO_SETTINGS, _compare_one
+    from neurosuper.pipeline.directions import SETTINGS as DEMO_SETTINGS
+    from neurosuper.pipeline.directions import _compare_one
     from neurosuper.directions import DEFAULT_METHODS
     from neurosuper.pipeline import Context
 

@@ -23,7 +23,7 @@ import pytest
 from _format_helpers import brain_and_network
 
 import neurosuper as ns
-from neurosuper.pipeline import DEMO_STEPS, Step
+from neurosuper.pipeline import Step
 from neurosuper.report import report
 
 pytestmark = pytest.mark.browser
@@ -230,7 +230,6 @@ def _figures_step(ctx):
     """A quick analysis step drawing both kinds of figure the report embeds: line plots and image grids."""
     import warnings
 
-    from neurosuper._atomic import save_figure
     from neurosuper.plot.interpret import plot_mei_grid
     from neurosuper.plot.spectral import plot_spectrum
 
@@ -238,14 +237,12 @@ def _figures_step(ctx):
     for label, ds in ctx.sets.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ns.NeurosuperWarning)
-            spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, progress=False)
+            spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, groupby=None, progress=False)
             fit = ns.spectral.powerlaw(spec)
         ii = ns.interpret.interpretability_index(ds, similarity="pixels", null="none", progress=False)
         block[label] = {**ns.spectral.summary(spec, fit), **ns.interpret.summary(ii)}
-        block[label]["figures"] = [
-            save_figure(plot_spectrum(spec, fit, title=label), ctx.path(f"{label}_spectrum.png"), dpi=90).name,
-            save_figure(plot_mei_grid(ds, ii, n_units=4), ctx.path(f"{label}_meis.png"), dpi=90).name,
-        ]
+        ctx.figure(f"{label}_spectrum.png", plot_spectrum(spec, fit, title=label), f"Spectrum of {label}.", dpi=90)
+        ctx.figure(f"{label}_meis.png", plot_mei_grid(ds, ii, n_units=4), f"MEIs of {label}.", dpi=90)
     ctx.summary["figures"] = block
 
 
@@ -255,11 +252,8 @@ def rendered(tmp_path_factory):
         pytest.skip("Chromium is not installed (CI installs it: apt-get install -y chromium)")
     brain, net = _small_sets()
     out = tmp_path_factory.mktemp("report")
-    steps = [
-        Step("figures", _figures_step, title="Figures", description="spectra and MEI grids"),
-        *(s for s in DEMO_STEPS if s.name == "report"),
-    ]
-    path = report(brain, net, out=out / "r", progress=False, steps=steps)
+    steps = [Step("figures", _figures_step, title="Figures", description="spectra and MEI grids")]
+    path = report(brain, net, out=out / "r", progress=False, steps=steps).report
     return path, open_in_browser(path)
 
 

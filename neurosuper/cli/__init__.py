@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _modules():
         module.register(sub)
+    for command in sub.choices.values():  # each command's Python argument → flag, for the wording of its errors
+        flags = {
+            a.dest: long[0]
+            for a in command._actions
+            if (long := [o for o in a.option_strings if o.startswith("--")]) and a.dest != "help"
+        }
+        command.set_defaults(cli_flags=flags)
     return parser
 
 
@@ -47,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NeurosuperError as err:  # the library's message, in command-line wording (flags, not arguments)
-        print(f"neurosuper: error: {one_line(cli_wording(str(err)))}", file=sys.stderr)
+        print(f"neurosuper: error: {one_line(cli_wording(str(err), args.cli_flags))}", file=sys.stderr)
         return 2
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"neurosuper: error: {err}", file=sys.stderr)

@@ -153,10 +153,10 @@ def register(sub) -> None:
     p.add_argument("--n-shuffles", type=int, default=10, help="cvPCA repeat swaps averaged (default 10)")
     p.add_argument(
         "--groupby",
-        default=None,
+        default="auto",
         metavar="COORD",
-        help="layer, area, auto (layer, else area) or any unit coord: one alpha per group "
-        "(default: all units together)",
+        help="auto (layer, else area, else all units; the default), layer, area or any unit coord: one alpha per "
+        "group; none: all units together",
     )
     p.add_argument(
         "--ranks",
