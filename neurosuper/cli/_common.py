@@ -204,4 +204,4 @@ def check_outputs(
         value = getattr(args, name, None)
         if value:
             check_figure_out(value, overwrite=overwrite, inputs=inputs, flag="--" + name.replace("_", "-"))
-    return (Path(out) if out_path else None), (Path(figure) if fig_path else None)
+    return (Path(out) if out and out_path else None), (Path(figure) if figure and fig_path else None)

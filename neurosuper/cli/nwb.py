@@ -24,10 +24,10 @@ def parse_stimulus(spec: str | None) -> Any:
     return (name, columns[0] if len(columns) == 1 else columns)
 
 
-_ALIGN_RELATIVE = {"auto": "auto", "true": True, "false": False}
+_ALIGN_RELATIVE: dict[str, bool | str] = {"auto": "auto", "true": True, "false": False}
 
 
-def cli_message(exc: BaseException) -> str:
+def cli_message(exc: BaseException | Warning | str) -> str:
     """The loader's wording of an error or warning for this command (attribute ``cli_message``), else its text."""
     return getattr(exc, "cli_message", None) or str(exc)
 

@@ -269,10 +269,10 @@ def headline_by_step(
                 lines.extend(_toy_entry(block[key]))
         if lines:
             out[step] = lines
-    for step, fn in _PER_STEP.items():
+    for step, step_fn in _PER_STEP.items():
         block = summary.get(step)
         if isinstance(block, Mapping) and not block.get("headline"):
-            lines = fn(block)
+            lines = step_fn(block)
             if lines:
                 out[step] = lines
     for step, block in summary.items():

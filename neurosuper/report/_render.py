@@ -474,9 +474,9 @@ def _numbers_html(sec: Section) -> str:
     if other:
         parts.append(table(("number", "value"), [(term(k), v) for k, v in other], raw=(0,)))
     for key, rows in records:
-        flat = [dict(flatten(r)) for r in rows]
-        columns = list(dict.fromkeys(k for f in flat for k in f))
-        parts.append(f"<h3>{esc(key)}</h3>" + table(columns, [[f.get(c) for c in columns] for f in flat]))
+        flat_rows = [dict(flatten(r)) for r in rows]
+        columns = list(dict.fromkeys(k for f in flat_rows for k in f))
+        parts.append(f"<h3>{esc(key)}</h3>" + table(columns, [[f.get(c) for c in columns] for f in flat_rows]))
     return "".join(parts)
 
 
