@@ -58,7 +58,7 @@ def _canonical(ids: list) -> list:
 
 
 def shared_ids(
-    *id_lists: Sequence[Any],
+    *id_lists: Sequence[Any] | np.ndarray,
     names: Sequence[str] | None = None,
     caller: str = "compare",
     min_shared: int = MIN_SHARED_STIMULI,

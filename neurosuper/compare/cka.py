@@ -194,7 +194,10 @@ def cka(
     caller = "cka"
     p = prepare(a, b, groupby=groupby, time=time, caller=caller)
     stats = pair_stats(p, debiased=debiased, procrustes=False, progress=progress, caller=caller)
-    values = stats.cka_debiased if debiased else stats.cka
+    values = stats.cka
+    if debiased:
+        assert stats.cka_debiased is not None  # computed by pair_stats(debiased=True)
+        values = stats.cka_debiased
     out = pairs_array(values, p, "cka")
     out.attrs.update({**_attrs(p, stats), "debiased": bool(debiased)})
     return stamp(

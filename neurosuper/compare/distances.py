@@ -42,7 +42,7 @@ def _row_means(x: Any) -> np.ndarray:
 
 def _block(blocks: list, start: int, stop: int, *, metric: str, shift: np.ndarray | None) -> dict:
     x = np.asarray(blocks[0], dtype=np.float64)
-    if metric == "correlation":
+    if shift is not None:  # correlation: the row means over all units
         x = x - shift[:, None]
     elif metric == "euclidean":
         x = x - x.mean(axis=0)  # translation invariant: centre each unit (a column lies in one block)

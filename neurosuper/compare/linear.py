@@ -154,7 +154,7 @@ def cka_feature(x: np.ndarray, y: np.ndarray, *, debiased: bool = False) -> floa
     rx, ry = np.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", y, y)
     sx, sy = rx.sum(), ry.sum()
 
-    def helper(dot: float, ra: np.ndarray, rb: np.ndarray, sa: float, sb: float) -> float:
+    def helper(dot: np.floating, ra: np.ndarray, rb: np.ndarray, sa: np.floating, sb: np.floating) -> np.floating:
         return dot - n / (n - 2) * ra @ rb + sa * sb / ((n - 1) * (n - 2))
 
     return float(helper(xy, rx, ry, sx, sy) / np.sqrt(helper(xx**2, rx, rx, sx, sx) * helper(yy**2, ry, ry, sy, sy)))
@@ -319,11 +319,11 @@ def _feature_pairs(
             if procrustes:
                 nuc[s, t] = np.linalg.svd(c, compute_uv=False).sum()
     deb = None
-    if debiased:
+    if member is not None:  # debiased: the group memberships were accumulated
         rr = _centred_row_norm_products(acc, member, delta, n)
         sums = np.concatenate([tr_a, tr_b])
 
-        def helper(dot: float, u: int, v: int) -> float:
+        def helper(dot: np.floating, u: int, v: int) -> np.floating:
             return dot - n / (n - 2) * rr[u, v] + sums[u] * sums[v] / ((n - 1) * (n - 2))
 
         deb = np.empty((na, nb))

@@ -231,6 +231,7 @@ def profile(
             "ceiling_note": note or "none",
             "n_stimuli": int(net_al.sizes["stimulus"]),
             "n_boot": n_boot,
+            assert brain_rdms is not None  # mode "rdm" or "rdms": the brain's RDMs
             "ci_level": ci,
             "brain": mode,
         }

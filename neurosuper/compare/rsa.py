@@ -73,7 +73,9 @@ def rdm_stack(rdms: Any, *, caller: str = "compare", name: str = "rdms") -> list
                 AnalysisError,
             )
         return [
-            check_rdm(rdms.isel({extra[0]: i}).drop_vars(extra[0], errors="ignore"), caller=caller, name=f"{name}[{i}]")
+            check_rdm(
+                rdms.isel({extra[0]: i}).drop_vars([extra[0]], errors="ignore"), caller=caller, name=f"{name}[{i}]"
+            )
             for i in range(rdms.sizes[extra[0]])
         ]
     if isinstance(rdms, Sequence) and not isinstance(rdms, str):

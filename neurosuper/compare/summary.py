@@ -195,7 +195,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_units_a": a["n_units_a"],
             "n_units_b": a["n_units_b"],
         }
-        if "pair_cka" in result:
+        if isinstance(result, xr.Dataset) and "pair_cka" in result:
             out["pairs"] = _pairs(result)
         return out
     raise fail(
