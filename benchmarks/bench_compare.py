@@ -179,7 +179,7 @@ def bench_cka(repeats):
     rows = []
     for debiased in (False, True):
         t_o, t_r, ours, ref = _interleaved(
-            lambda d=debiased: float(cmp.cka(a, b, debiased=d)),
+            lambda d=debiased: float(cmp.cka(a, b, debiased=d)["cka"]),
             lambda d=debiased: feature_space_linear_cka(x, y, debiased=d),
             repeats,
         )

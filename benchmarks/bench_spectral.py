@@ -369,7 +369,7 @@ def _coverage(args: argparse.Namespace) -> dict:
         brain = datasets.demo_brain()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NeurosuperWarning)
-            spec = spectral.eigenspectrum(brain, n_boot=args.n_boot, progress=False)
+            spec = spectral.eigenspectrum(brain, n_boot=args.n_boot, groupby=None, progress=False)
             out = {}
             for label, ranks in (("default", None), ("11-500", (11, 500))):
                 fit = spectral.powerlaw(spec, ranks=ranks)
