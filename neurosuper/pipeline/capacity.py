@@ -40,6 +40,7 @@ def run(ctx: Context) -> None:
     from .. import capacity
     from ..errors import NeurosuperError, recorded_warnings
     from ..plot.capacity import plot_capacity
+    from ..prep import unit_groups
     from ..storage import save_result
 
     cfg = ctx.settings_of()
@@ -63,6 +64,12 @@ def run(ctx: Context) -> None:
                 entry = capacity.summary(result)
                 entry["n_units_used"] = int(n_units)
                 entry["n_stimuli_used"] = int(sub.sizes["stimulus"])
+                entry["n_units_total"] = int(ds.sizes["unit"])
+                entry["n_stimuli_total"] = int(ds.sizes["stimulus"])
+                if isinstance(entry.get("groups"), dict):  # each group's subset against the units it has
+                    totals = {str(g): len(idx) for g, idx in unit_groups(ds, "auto")}
+                    for g, v in entry["groups"].items():
+                        v["n_units_total"] = totals.get(str(g))
                 entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
                 entry["figure"] = ctx.figure(
                     f"capacity_{name}.png",

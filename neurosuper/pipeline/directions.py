@@ -112,7 +112,8 @@ def _mei_caption(ctx: Context, label: str, k: int) -> str:
     return (
         f"The {k} most exciting held-out stimuli of each method's most interpretable direction in "
         f"{_noun(ctx, label)} (rows: method/direction and its II). A row of alike stimuli is an interpretable "
-        "direction."
+        "direction. Rows marked '≈ unit X' are directions whose held-out activations correlate |r| ≥ 0.9 with that "
+        "single unit; '= row' repeats an earlier row's stimuli, and so its II."
     )
 
 

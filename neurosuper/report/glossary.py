@@ -48,6 +48,9 @@ GLOSSARY: dict[str, str] = {
     "n_score": "Held-out stimuli the II was scored on.",
     "best_method": "The method with the highest median II (significant or not).",
     "n_units_used": "Units the step used (a documented subset, see Reduced settings).",
+    "n_units_total": "Units the set has; the step used n_units_used of them.",
+    "n_stimuli_used": "Stimuli the step used (a documented subset, see Reduced settings).",
+    "n_stimuli_total": "Stimuli the set has; the step used n_stimuli_used of them.",
     # capacity (Scherlis et al. 2022)
     "capacity": "Capacity C_i of each feature: the fraction of a dimension it gets (1 monosemantic, 0 ignored; "
     "Scherlis et al. 2022, eq. 3).",
