@@ -177,6 +177,7 @@ def profile(
                     else "no split-half ceiling for crossnobis RDMs"
                 )
         else:
+            assert brain_rdms is not None  # mode "rdm" or "rdms": the brain's RDMs
             aligned = align(
                 net, *brain_rdms, names=["network"] + [f"brain[{i}]" for i in range(len(brain_rdms))], caller=caller
             )
@@ -231,7 +232,6 @@ def profile(
             "ceiling_note": note or "none",
             "n_stimuli": int(net_al.sizes["stimulus"]),
             "n_boot": n_boot,
-            assert brain_rdms is not None  # mode "rdm" or "rdms": the brain's RDMs
             "ci_level": ci,
             "brain": mode,
         }
