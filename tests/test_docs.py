@@ -6,9 +6,11 @@ README.md and every page under docs/ (the mkdocs site, ``mkdocs.yml``) are check
   docs/: that is all the site holds);
 - no path outside the repository: no ``../`` outside a link (relative to what? a reader's checkout has no
   neighbours), no file of this machine;
-- a file named in code (```tests/test_x.py```, ```neurosuper/format.py```, ```_gram.py```) or an upper-case
+- a file named in code (``tests/test_x.py``, ``neurosuper/format.py``, ``_gram.py``) or an upper-case
   ``NAME.md`` exists in the repository;
-- every page of docs/ is in the site's nav, and every nav entry exists.
+- every page of docs/ is in the site's nav, and every nav entry exists;
+- the API pages' ``::: path`` directives name modules or names of the source, and a function that shares its
+  submodule's name (``toy.train``), which griffe would document as the module, has its own directive.
 
 ``mkdocs build --strict`` (in .ci/run) checks the rest: anchors, and the API pages generated from the docstrings.
 Each rule is shown failing on planted text (``test_*_fails_on_a_planted_*``).
@@ -16,6 +18,7 @@ Each rule is shown failing on planted text (``test_*_fails_on_a_planted_*``).
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -112,6 +115,70 @@ def test_every_page_is_in_the_nav_and_every_nav_entry_exists():
     assert sorted(pages - set(nav)) == [], "pages of docs/ missing from mkdocs.yml's nav"
     assert sorted(set(nav) - pages) == [], "nav entries of mkdocs.yml with no page in docs/"
     assert len(nav) == len(set(nav)), "a page listed twice in the nav"
+
+
+def _module_file(dotted: str) -> Path | None:
+    base = ROOT.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _shadowed(package: str) -> list[str]:
+    """Names the package's ``__init__`` imports from its submodule of the same name (``from .train import train``):
+    griffe documents the submodule under that name, so the API page must name the function explicitly."""
+    init = _module_file(package)
+    if init is None or init.name != "__init__.py":
+        return []
+    return [
+        alias.name
+        for node in ast.parse(init.read_text()).body
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        for alias in node.names
+        if alias.asname is None and alias.name == node.module and _module_file(f"{package}.{node.module}")
+    ]
+
+
+def api_page_problems(page: str, text: str) -> list[str]:
+    """The ``::: path`` directives of an API page: each names a module or a name defined in one, and a package's
+    names shadowed by their submodules (:func:`_shadowed`) have their own directive."""
+    out = []
+    paths = re.findall(r"^::: (\S+)\s*$", text, re.MULTILINE)
+    for path in paths:
+        module, _, name = path.rpartition(".")
+        if _module_file(path) is not None:
+            continue
+        source = _module_file(module)
+        defined = set()
+        if source is not None:
+            for node in ast.parse(source.read_text()).body:
+                if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                    defined.add(node.name)
+                elif isinstance(node, ast.Assign | ast.AnnAssign):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    defined.update(t.id for t in targets if isinstance(t, ast.Name))
+        if name not in defined:
+            out.append(f"{page}: '::: {path}' names nothing in the source")
+    for path in paths:
+        for name in _shadowed(path):
+            if f"{path}.{name}.{name}" not in paths:
+                out.append(f"{page}: {path}.{name} is also a submodule's name: add '::: {path}.{name}.{name}'")
+    return out
+
+
+@pytest.mark.parametrize("page", sorted((DOCS / "api").glob("*.md")), ids=lambda p: p.name)
+def test_api_page_directives_name_the_public_api(page):
+    assert api_page_problems(page.name, page.read_text(encoding="utf-8")) == []
+
+
+def test_api_rule_fails_on_planted_directives():
+    text = "::: neurosuper.toy\n\n::: neurosuper.toy.train.train\n\n::: neurosuper.toy.gone.gone\n"
+    assert api_page_problems("planted.md", text) == [
+        "planted.md: '::: neurosuper.toy.gone.gone' names nothing in the source",
+        "planted.md: neurosuper.toy.summary is also a submodule's name: add '::: neurosuper.toy.summary.summary'",
+        "planted.md: neurosuper.toy.sweep is also a submodule's name: add '::: neurosuper.toy.sweep.sweep'",
+    ]
 
 
 def test_link_rule_fails_on_a_planted_bad_link():
