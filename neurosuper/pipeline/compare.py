@@ -53,14 +53,14 @@ def run(ctx: Context) -> None:
     results: dict[str, Any] = {}
     with recorded_warnings() as notes:
         try:
-            quiet = {"progress": ctx.progress}
+            bars = {"progress": ctx.progress}  # the run's choice, not the library default
             prof = compare.profile(
-                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=0, **quiet
+                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=0, **bars
             )
             pred = compare.profile(
-                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=0, **quiet
+                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=0, **bars
             )
-            ov = compare.overview(model, target, n_boot=0, seed=0, **quiet)
+            ov = compare.overview(model, target, n_boot=0, seed=0, **bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
                 save_result(res, ctx.path(name), overwrite=True)
@@ -85,12 +85,12 @@ def run(ctx: Context) -> None:
                 f"How well a cross-validated ridge regression from each {pred.attrs['groupby']} predicts "
                 f"{target_name}'s units (median over units), with 95% bootstrap CIs.",
             )
-            target_rdm = compare.rdm(target, **quiet)
+            target_rdm = compare.rdm(target, **bars)
             order_by = "luminance" if "luminance" in target_rdm.coords else None
             rdms = {target_name: target_rdm}
             for label in prof[dim].values:
                 units = model if dim == "group" else model.isel(unit=model[dim].values == label)
-                _, r = compare.align(target_rdm, compare.rdm(units, **quiet))
+                _, r = compare.align(target_rdm, compare.rdm(units, **bars))
                 if order_by:
                     r = r.assign_coords(
                         {order_by: ("stimulus_a", target_rdm.sel(stimulus_a=r["stimulus_a"].values)[order_by].values)}
