@@ -33,6 +33,7 @@ def m1(shared_data):
 FAST = {"sae": {"n_steps": 1000}, "nmf": {"max_iter": 200}, "kmeans": {"n_init": 3}}
 
 
+@pytest.mark.slow
 def test_m1_method_comparison_runs_and_directions_are_tuned(m1):
     assert m1.sizes["stimulus"] == 1553 and m1.sizes["unit"] == 171
     # M1 has silent and rarely firing neurons, and some directions inherit them: each method's warning names it
@@ -89,6 +90,7 @@ def test_pretrained_network_classifies_scikit_image_photos(lite0):
     assert ns.models.efficientnet_lite0() is lite0  # loaded once
 
 
+@pytest.mark.slow
 def test_pretrained_network_direction_comparison(lite0):
     ds = ns.models.pretrained_activations(n_images=120, layers=("_blocks.7._swish",))
     assert ds.sizes["stimulus"] == 120 and ds.sizes["unit"] == 480  # 80 channels x 6 expansion
