@@ -87,7 +87,13 @@ def resolve_duplicates(ds: xr.Dataset, duplicates: Any) -> str | None:
 
 def coords_overlap(ds: xr.Dataset, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Fraction of area shared by the crops at stimulus positions ``a`` and ``b`` (0 across source images)."""
-    h, w = _image_shape(ds)
+    shape = _image_shape(ds)
+    if shape is None:
+        raise AnalysisError(
+            "duplicates='coords': found no crop size (image stimuli or a patch_size attr); expected one. "
+            "Fix: duplicates='pixels' (image stimuli) or duplicates=None."
+        )
+    h, w = shape
     src = np.asarray(ds["source_image"].values)
     y = np.asarray(ds["image_y"].values, dtype=np.float64)
     x = np.asarray(ds["image_x"].values, dtype=np.float64)

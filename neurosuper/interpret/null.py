@@ -15,6 +15,8 @@ al.'s index is made comparable by asking how far a unit's II lies above what cha
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from ..errors import AnalysisError
@@ -55,6 +57,7 @@ def random_directions_null(
 ) -> np.ndarray:
     """II of ``n_null`` random unit-norm directions applied to the standardised (stimulus, unit) responses ``R``."""
     lazy = hasattr(R, "dask")
+    xp: types.ModuleType  # numpy, or dask.array for lazy responses
     if lazy:
         import dask.array as xp
     else:

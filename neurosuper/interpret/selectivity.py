@@ -178,7 +178,7 @@ def polysemanticity(
             keep = a != b
             threshold = 0.5 * float(np.median(space.distances(a[keep], b[keep])))
         iu, ju = np.triu_indices(k, 1)
-        ok = (top >= 0).all(axis=1)
+        ok = np.all(top >= 0, axis=1)
         D = np.full((len(top), len(iu)), np.nan)
         D[ok] = space.distances(top[ok][:, iu], top[ok][:, ju])
         for row, good in zip(D, ok, strict=True):

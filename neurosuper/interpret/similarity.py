@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -61,10 +61,13 @@ GABOR_MEMO_BYTES = 2**28
 _GABOR_MEMO: OrderedDict[tuple, Space] = OrderedDict()
 
 
-def register_similarity(name: str) -> Callable[[type], type]:
+_S = TypeVar("_S", bound="Similarity")
+
+
+def register_similarity(name: str) -> Callable[[type[_S]], type[_S]]:
     """Class decorator adding a backend to :data:`SIMILARITIES` under ``name``."""
 
-    def deco(cls: type) -> type:
+    def deco(cls: type[_S]) -> type[_S]:
         cls.name = name
         SIMILARITIES[name] = cls
         return cls
@@ -128,6 +131,8 @@ class EmbeddingSpace(Space):
                 self._cache = np.empty((self.cache_size, fresh.shape[1]))
             self._cache[todo] = fresh
             self._done[todo] = True
+        if self._cache is None:  # nothing embedded yet: used is empty
+            return np.empty((0, 0))
         return self._cache[used]
 
     def distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -365,7 +370,8 @@ class Gabor(Similarity):
         imgs = _images(ds).data
         key = None
         if isinstance(imgs, np.ndarray) and imgs.nbytes <= GABOR_MEMO_BYTES:
-            digest = hashlib.sha1(np.ascontiguousarray(imgs).view(np.uint8)).hexdigest()
+            # an ndarray is a buffer; numpy's stubs declare __buffer__ for Python >= 3.12 only
+            digest = hashlib.sha1(np.ascontiguousarray(imgs).view(np.uint8)).hexdigest()  # type: ignore[arg-type]
             key = (digest, imgs.shape, imgs.dtype.str, tuple(sorted(self.options.items())))
             if key in _GABOR_MEMO:
                 _GABOR_MEMO.move_to_end(key)
