@@ -528,7 +528,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
                 for g, info in json.loads(result.attrs.get("fit_info", "{}")).items()
             },
         }
-    if analysis == "directions.compare_methods":
+    if analysis == "directions.compare_methods" and isinstance(result, xr.Dataset):
         ms = method_stats(result)
         out = summary(ms)
         out.update({"analysis": analysis, "in_sample": bool(result.attrs.get("in_sample", False))})
@@ -552,7 +552,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_fit": rounded(result.attrs.get("n_fit")),
             "n_score": rounded(result.attrs.get("n_score")),
             "baseline": result.attrs.get("baseline"),
-            "best_method": max(finite, key=finite.get) if finite else None,
+            "best_method": max(finite, key=lambda m: finite[m]) if finite else None,
             "methods": per,
         }
     if analysis == "directions.synergy":

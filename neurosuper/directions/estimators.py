@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -63,10 +63,13 @@ class NotFittedError(AnalysisError, _SkNotFittedError):
     """``transform`` (or an attribute) asked of a finder before ``fit``."""
 
 
-def register_method(name: str) -> Callable[[type], type]:
+_F = TypeVar("_F", bound="DirectionFinder")
+
+
+def register_method(name: str) -> Callable[[type[_F]], type[_F]]:
     """Class decorator adding a finder to :data:`METHODS` under ``name`` (its ``method`` attribute)."""
 
-    def deco(cls: type) -> type:
+    def deco(cls: type[_F]) -> type[_F]:
         cls.method = name
         METHODS[name] = cls
         return cls
@@ -111,6 +114,7 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
     sign_arbitrary: ClassVar[bool] = False
     accepts_dask: ClassVar[bool] = False
     n_directions: int | None
+    components_: np.ndarray  # set by fit: (n_directions, n_units), unit-norm rows
 
     # ---------------------------------------------------------------- the n_directions rule
     def default_directions(self, n_units: int) -> int:

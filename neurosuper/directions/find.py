@@ -315,14 +315,14 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
         (``"transform"`` or ``"projection"``). Dask-backed sets stay lazy. Missing repeats (NaN) stay NaN.
     """
     caller = "project"
+    whole: xr.Dataset | None = None  # the set, when a set (not bare responses) was given
     if isinstance(ds, xr.Dataset):
-        ds = validate(ds)
-        resp = ds["responses"]
+        whole = validate(ds)
+        resp = whole["responses"]
     else:
         resp = responses_of(ds, caller=caller)
-        ds = None
     if isinstance(directions, xr.DataArray):
-        return _project_linear(ds, resp, directions)
+        return _project_linear(whole, resp, directions)
     if isinstance(directions, Mapping):
         if not directions:
             raise fail(
@@ -333,7 +333,7 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
                 AnalysisError,
             )
         coord = group_coord(resp, "auto") or "group"
-        parts = [_project_estimator(ds, resp, est, (coord, label)) for label, est in directions.items()]
+        parts = [_project_estimator(whole, resp, est, (coord, label)) for label, est in directions.items()]
         out = xr.concat(
             parts,
             dim="unit",
@@ -344,7 +344,7 @@ def project(ds: xr.Dataset | xr.DataArray, directions: Any) -> xr.Dataset:
             combine_attrs="override",
         )
         return validate(out)
-    return _project_estimator(ds, resp, directions, None)
+    return _project_estimator(whole, resp, directions, None)
 
 
 def _project_estimator(

@@ -233,6 +233,7 @@ def _epochs(X, blocks, rng, batch_size, n_steps, dtype, s, mu):
             if rows is None:
                 block = (_load(X, a, b, dtype) - mu) / dtype.type(s)
                 continue
+            assert block is not None  # _batches announces each block (rows None) before its batches
             yield epoch, block[rows]
             step += 1
             if step >= n_steps:
@@ -295,6 +296,7 @@ def _train_torch(X, blocks, rng, w_enc, b_enc, w_dec, s, mu, *, l1, lr, batch_si
         loss.backward()
         with torch.no_grad():
             g = W_dec.grad
+            assert g is not None  # set by loss.backward()
             g -= (W_dec * g).sum(0) * W_dec
         opt.step()
         with torch.no_grad():

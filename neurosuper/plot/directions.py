@@ -110,10 +110,10 @@ def _stimulus_cell(ax: Any, ds: xr.Dataset, sid: Any, lims: tuple[float, float] 
     ax.set_xticks([])
     ax.set_yticks([])
     ids = ds["stimulus"].values
-    pos = np.flatnonzero(ids == sid)
-    if not pos.size:
+    found = np.flatnonzero(ids == sid)
+    if not found.size:
         return
-    pos = int(pos[0])
+    pos = int(found[0])
     label = next(
         (str(ds[c].values[pos]) for c in ("label", "category") if c in ds.coords and ds[c].dims == ("stimulus",)), None
     )

@@ -80,7 +80,9 @@ def plot_ii(
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    results: dict[str | None, xr.Dataset] = {None: result} if isinstance(result, xr.Dataset) else dict(result)
+    results: dict[str | None, xr.Dataset] = (
+        {None: result} if isinstance(result, xr.Dataset) else {k: v for k, v in result.items()}
+    )
     if not results:
         raise AnalysisError(
             "plot_ii: found an empty mapping; expected {name: interpretability_index result}. "
