@@ -31,6 +31,8 @@ _LAZY = {
     "directions": ".directions",
     "interpret": ".interpret",
     "models": ".models",
+    "pipeline": ".pipeline",
+    "report": ".report",
     "spectral": ".spectral",
     "toy": ".toy",
     "load_nwb": ".io.nwb",
