@@ -4,7 +4,7 @@
 Every function matches its inputs on shared stimulus ids (:func:`align`), in any order, and returns xarray.
 
 >>> import neurosuper as ns
->>> prof = ns.compare.profile(network, brain, rdm="correlation", compare="spearman")   # doctest: +SKIP
+>>> prof = ns.compare.profile(network, brain, metric="correlation", method="spearman")  # doctest: +SKIP
 >>> ns.compare.summary(prof)["best"]                                                    # doctest: +SKIP
 """
 

@@ -1,4 +1,4 @@
-"""Linear CKA and the Procrustes shape distance between two sets, as xarray (kernels:
+"""Linear CKA and the Procrustes shape distance between two sets, as xarray Datasets (kernels:
 :mod:`neurosuper.compare.linear`).
 
 Both sets are matched on shared stimulus ids, averaged over repeats (and time), and compared whole or per
@@ -167,8 +167,8 @@ def _attrs(p: Prepared, stats: PairStats) -> dict[str, Any]:
 
 
 def cka(
-    a: Any, b: Any, *, debiased: bool = False, groupby: str | None = None, time: Any = None, progress: bool = False
-) -> xr.DataArray:
+    a: Any, b: Any, *, debiased: bool = False, groupby: str | None = "auto", time: Any = None, progress: bool = True
+) -> xr.Dataset:
     """Linear centred kernel alignment between two sets (Kornblith et al. 2019), optionally debiased.
 
     Parameters
@@ -181,13 +181,14 @@ def cka(
         Use Song et al. 2012's unbiased HSIC (then CKA of independent sets is ≈ 0 for any n; the biased
         estimate of independent Gaussian sets of 64 stimuli × 200 units is ≈ 0.8).
     groupby
-        ``None`` (whole sets), ``"auto"`` (``layer`` of each set, else ``area``) or a unit coord name.
+        ``"auto"`` (``layer`` of each set, else ``area``, else the whole set), a unit coord name, or ``None``
+        (whole sets only).
 
     Returns
     -------
-    xarray.DataArray
-        Dimensionless CKA in [0, 1] (debiased: can be slightly negative): a scalar, or dims per grouped set
-        (e.g. (``layer``, ``area``)) with the whole-set value as coord ``cka_whole``. Attrs ``form``
+    xarray.Dataset
+        ``cka``: dimensionless CKA in [0, 1] (debiased: can be slightly negative), a scalar, or dims per grouped
+        set (e.g. (``layer``, ``area``)) with the whole-set value as coord ``cka_whole``. Attrs ``form``
         (``"feature"`` — units × units products, chosen when it needs fewer flops, e.g. whole sets with
         units_a + units_b ≤ stimuli — else ``"gram"``), ``n_stimuli``, ``debiased``.
     """
@@ -198,7 +199,7 @@ def cka(
     if debiased:
         assert stats.cka_debiased is not None  # computed by pair_stats(debiased=True)
         values = stats.cka_debiased
-    out = pairs_array(values, p, "cka")
+    out = xr.Dataset({"cka": pairs_array(values, p, "cka")})
     out.attrs.update({**_attrs(p, stats), "debiased": bool(debiased)})
     return stamp(
         out,
@@ -235,7 +236,7 @@ def warn_degenerate(n: int, p: Prepared, caller: str) -> bool:
 
 
 def procrustes(
-    a: Any, b: Any, *, scale: bool = True, groupby: str | None = None, time: Any = None, progress: bool = False
+    a: Any, b: Any, *, scale: bool = True, groupby: str | None = "auto", time: Any = None, progress: bool = True
 ) -> xr.Dataset:
     """Procrustes shape distance between two sets (Williams et al. 2021).
 

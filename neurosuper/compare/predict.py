@@ -103,7 +103,7 @@ def predictivity(
     n_boot: int = 0,
     ci: float = 0.95,
     time: Any = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """Cross-validated ridge predictivity of every neuron of ``brain`` from the units of ``network``.
 

@@ -66,9 +66,9 @@ def profile(
     network: Any,
     brain: Any,
     *,
-    rdm: str = "correlation",
-    compare: str = "spearman",
-    groupby: str | None = "layer",
+    metric: str = "correlation",
+    method: str = "spearman",
+    groupby: str | None = "auto",
     kind: str = "rsa",
     n_boot: int = 1000,
     ci: float = 0.95,
@@ -76,21 +76,23 @@ def profile(
     alpha: float | None = None,
     n_splits: int = 10,
     time: Any = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """Score every layer (unit group) of ``network`` against ``brain``, with CIs, the ceiling and the best layer.
 
     Parameters
     ----------
     network
-        ResponseSet with a unit coord ``groupby`` (``layer``); ``groupby=None`` scores the whole set.
+        ResponseSet; ``groupby`` names the unit coord whose groups are scored (``"auto"``: ``layer``, else
+        ``area``, else the whole set; ``None``: the whole set).
     brain
         A ResponseSet (its RDM; ceiling: split-half when it has repeats, else NaN with a note), one RDM
         (ceiling NaN, noted), or several RDMs of the same stimuli (a list, or (subject, stimulus_a,
         stimulus_b)): then a layer's score is its mean similarity with them and the ceiling is Nili et al.'s
         leave-one-out bounds (:func:`~neurosuper.compare.noise_ceiling`). Matched on shared stimulus ids.
-    rdm, compare
-        RDM metric (:func:`~neurosuper.compare.rdm`) and comparison method (:func:`compare_rdms`).
+    metric, method
+        The RDMs' distance (``metric`` of :func:`~neurosuper.compare.rdm`) and how two RDMs are compared
+        (``method`` of :func:`compare_rdms`).
     kind
         ``"rsa"`` or ``"predictivity"`` (median held-out r of cross-validated ridge regression per neuron,
         :func:`~neurosuper.compare.predictivity`; ``brain`` must be a set; ceiling: the neurons' median
@@ -112,8 +114,8 @@ def profile(
     """
     caller = "profile"
     check_choice("kind", kind, KINDS, caller=caller)
-    check_choice("rdm", rdm, METRICS, caller=caller)
-    check_choice("compare", compare, METHODS, caller=caller)
+    check_choice("metric", metric, METRICS, caller=caller)
+    check_choice("method", method, METHODS, caller=caller)
     check_int("n_boot", n_boot, low=0, caller=caller)
     net = responses_of(network, caller=caller)
     dim, groups = _groups(net, groupby)
@@ -164,9 +166,9 @@ def profile(
     else:
         if mode == "set":
             net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
-            targets = [make_rdm(brain_al, metric=rdm, time=time, progress=progress)]
-            if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and rdm != "crossnobis":
-                nc = noise_ceiling(brain_al, method=compare, metric=rdm, time=time)
+            targets = [make_rdm(brain_al, metric=metric, time=time, progress=progress)]
+            if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and metric != "crossnobis":
+                nc = noise_ceiling(brain_al, method=method, metric=metric, time=time)
                 ceiling = [float(nc["lower"]), float(nc["upper"])]
                 ceiling_kind, definition = "split-half", nc.attrs["definition"]
             else:
@@ -183,16 +185,16 @@ def profile(
             )
             net_al, targets = aligned[0], list(aligned[1:])
             if mode == "rdms" and len(targets) >= 2:
-                nc = noise_ceiling(targets, method=compare)
+                nc = noise_ceiling(targets, method=method)
                 ceiling = [float(nc["lower"]), float(nc["upper"])]
                 ceiling_kind, definition = "leave-one-out", nc.attrs["definition"]
             else:
                 ceiling, ceiling_kind = [np.nan, np.nan], "none"
                 note = "brain is a single RDM: no noise ceiling can be estimated from it"
         for _label, idx in groups:
-            layer_rdm = make_rdm(net_al.isel(unit=idx), metric=rdm, time=time, progress=progress)
+            layer_rdm = make_rdm(net_al.isel(unit=idx), metric=metric, time=time, progress=progress)
             res = compare_rdms(
-                layer_rdm, targets if len(targets) > 1 else targets[0], method=compare, n_boot=n_boot, ci=ci, seed=seed
+                layer_rdm, targets if len(targets) > 1 else targets[0], method=method, n_boot=n_boot, ci=ci, seed=seed
             )
             scores.append(float(res["value"]))
             lows.append(float(res["ci"][0]))
@@ -224,8 +226,8 @@ def profile(
     out.attrs.update(
         {
             "kind": kind,
-            "rdm": rdm if kind == "rsa" else "none",
-            "compare": compare if kind == "rsa" else "pearson r per neuron, median",
+            "metric": metric if kind == "rsa" else "none",
+            "method": method if kind == "rsa" else "pearson r per neuron, median",
             "groupby": dim,
             "ceiling_kind": ceiling_kind,
             "ceiling_definition": definition,
@@ -241,8 +243,8 @@ def profile(
         analysis="compare.profile",
         reference=REFERENCE_PROFILE,
         options={
-            "rdm": rdm,
-            "compare": compare,
+            "metric": metric,
+            "method": method,
             "groupby": groupby,
             "kind": kind,
             "n_boot": n_boot,
@@ -267,14 +269,14 @@ def overview(
     a: Any,
     b: Any,
     *,
-    rdm: str = "correlation",
-    compare: str = "spearman",
+    metric: str = "correlation",
+    method: str = "spearman",
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
     groupby: str | None = "auto",
     time: Any = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """RSA (with a bootstrap CI), linear CKA, debiased CKA and the Procrustes shape distance between two sets,
     whole and for every pair of their unit groups (``layer``/``area``), in one call (``neurosuper compare``).
@@ -288,11 +290,11 @@ def overview(
         ``method``, ``metric``.
     """
     caller = "overview"
-    check_choice("rdm", rdm, METRICS, caller=caller)
-    check_choice("compare", compare, METHODS, caller=caller)
-    if rdm == "crossnobis":
+    check_choice("metric", metric, METRICS, caller=caller)
+    check_choice("method", method, METHODS, caller=caller)
+    if metric == "crossnobis":
         raise fail(
-            f"{caller}: rdm",
+            f"{caller}: metric",
             "'crossnobis'",
             "a metric of averaged responses (correlation, euclidean, "
             "cosine) — CKA and Procrustes use the averaged responses too",
@@ -303,8 +305,8 @@ def overview(
     n = p.a.sizes["stimulus"]
     stats = pair_stats(p, debiased=n >= 4, procrustes=True, progress=progress, caller=caller)
     degenerate = warn_degenerate(n, p, caller)
-    rdms_a = _group_rdms(p.a, p.groups_a, rdm, progress)
-    rdms_b = _group_rdms(p.b, p.groups_b, rdm, progress)
+    rdms_a = _group_rdms(p.a, p.groups_a, metric, progress)
+    rdms_b = _group_rdms(p.b, p.groups_b, metric, progress)
     na, nb = len(rdms_a), len(rdms_b)
     rsa_v = np.full((na, nb), np.nan)
     rsa_lo = np.full((na, nb), np.nan)
@@ -313,7 +315,7 @@ def overview(
     rows_b = range(1, nb) if nb > 1 else range(1)
     todo = {(0, 0)} | {(s, t) for s in rows_a for t in rows_b}
     for s, t in sorted(todo):
-        res = compare_rdms(rdms_a[s], rdms_b[t], method=compare, n_boot=n_boot, ci=ci, seed=seed)
+        res = compare_rdms(rdms_a[s], rdms_b[t], method=method, n_boot=n_boot, ci=ci, seed=seed)
         rsa_v[s, t] = float(res["value"])
         rsa_lo[s, t], rsa_hi[s, t] = res["ci"].values
     proc = procrustes_values(stats.nuclear, stats.norm2_a, stats.norm2_b, True)
@@ -343,8 +345,8 @@ def overview(
     out.attrs.update(
         {
             "n_stimuli": int(n),
-            "method": compare,
-            "metric": rdm,
+            "method": method,
+            "metric": metric,
             "n_boot": n_boot,
             "ci_level": ci,
             "procrustes": "angular shape distance, radians",
@@ -361,8 +363,8 @@ def overview(
         analysis="compare.overview",
         reference=f"RSA: Nili et al. 2014; CKA: {REFERENCE_CKA}; Procrustes: {REFERENCE_PROCRUSTES}",
         options={
-            "rdm": rdm,
-            "compare": compare,
+            "metric": metric,
+            "method": method,
             "n_boot": n_boot,
             "ci": ci,
             "seed": seed,
@@ -379,13 +381,13 @@ def side_by_side(
     b: xr.Dataset,
     *,
     groupby: str | None = "auto",
-    rdm: str = "correlation",
-    compare: str = "spearman",
+    metric: str = "correlation",
+    method: str = "spearman",
     n_boot: int = 50,
     ii: bool = True,
     seed: int = 0,
     time: Any = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> xr.Dataset:
     """A table of coding properties and similarities per layer/area of two sets, side by side.
 
@@ -393,7 +395,7 @@ def side_by_side(
     set). Per row: the power-law exponent α of the eigenspectrum (cvPCA where the set has repeats, else PCA;
     Stringer et al. 2019) with a bootstrap CI (``n_boot`` resamples; 0 = none), the participation ratio, the
     median interpretability index of its units (Klindt et al. 2023; ``ii=False`` or a set without stimuli
-    gives NaN), and its similarity with the *other set as a whole*: RSA (``rdm``/``compare``), linear CKA, and
+    gives NaN), and its similarity with the *other set as a whole*: RSA (``metric``/``method``), linear CKA, and
     predictivity — always from the network to the brain: a network row predicts all brain neurons from that
     layer; a brain row is predicted from the whole network (median held-out r; if neither or both sets are
     networks, ``a`` predicts ``b``).
@@ -420,7 +422,7 @@ def side_by_side(
     p = prepare(a_al, b_al, groupby=groupby, time=time, caller=caller)
     stats = pair_stats(p, debiased=False, procrustes=False, progress=progress, caller=caller)
     rows: list[dict[str, Any]] = []
-    whole_rdm = {"a": make_rdm(p.a, metric=rdm), "b": make_rdm(p.b, metric=rdm)}
+    whole_rdm = {"a": make_rdm(p.a, metric=metric), "b": make_rdm(p.b, metric=metric)}
     net_is_a = not (a.attrs.get("system") != "network" and b.attrs.get("system") == "network")
     sets = (("a", a_al, p.groups_a, "b", b_al), ("b", b_al, p.groups_b, "a", a_al))
     multi = {"a": len(p.groups_a) > 1, "b": len(p.groups_b) > 1}
@@ -438,7 +440,9 @@ def side_by_side(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NeurosuperWarning)
                 try:
-                    spec = spectral.eigenspectrum(sub, n_boot=n_boot, seed=seed, time=time, progress=progress)
+                    spec = spectral.eigenspectrum(
+                        sub, n_boot=n_boot, seed=seed, time=time, groupby=None, progress=progress
+                    )
                     fit = spectral.powerlaw(spec)
                     row["alpha"] = float(fit["alpha"])
                     row["alpha_ci"] = [float(v) for v in fit["alpha_ci"].values] if "alpha_ci" in fit else [np.nan] * 2
@@ -455,7 +459,7 @@ def side_by_side(
                         pass
             resp = prep.trial_average(responses_of(sub, caller=caller), time=time, caller=caller)
             row["rsa"] = float(
-                compare_rdms(make_rdm(resp, metric=rdm), whole_rdm[other_side], method=compare, n_boot=0)["value"]
+                compare_rdms(make_rdm(resp, metric=metric), whole_rdm[other_side], method=method, n_boot=0)["value"]
             )
             row["cka"] = float(stats.cka[k, 0] if side == "a" else stats.cka[0, k])
             predictor_rows = (side == "a") == net_is_a
@@ -493,8 +497,8 @@ def side_by_side(
     out.attrs.update(
         {
             "n_stimuli": int(p.a.sizes["stimulus"]),
-            "rdm": rdm,
-            "compare": compare,
+            "metric": metric,
+            "method": method,
             "predictor": "a" if net_is_a else "b",
             "n_boot": n_boot,
             "similarities": "each row against the other set as a whole",
@@ -507,8 +511,8 @@ def side_by_side(
         "Kornblith et al. 2019 (CKA); Schrimpf et al. 2018 (predictivity)",
         options={
             "groupby": groupby,
-            "rdm": rdm,
-            "compare": compare,
+            "metric": metric,
+            "method": method,
             "n_boot": n_boot,
             "ii": ii,
             "seed": seed,

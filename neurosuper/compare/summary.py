@@ -101,7 +101,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     if analysis == "compare.cka":
         out = {
             "analysis": analysis,
-            "cka": _values(result),
+            "cka": _values(result["cka"]),
             "debiased": bool(a.get("debiased")),
             "form": a.get("form"),
             "n_stimuli": a.get("n_stimuli"),
@@ -147,8 +147,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "margin": rounded(result["margin"].values),
             "p_best": rounded(result["p_best"].values),
             "n_stimuli": a["n_stimuli"],
-            "rdm": a["rdm"],
-            "compare": a["compare"],
+            "metric": a["metric"],
+            "method": a["method"],
             "ci_level": rounded(a["ci_level"]) if "ci_level" in a else None,
         }
     if analysis == "compare.side_by_side":
@@ -174,8 +174,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         return {
             "analysis": analysis,
             "n_stimuli": a["n_stimuli"],
-            "rdm": a["rdm"],
-            "compare": a["compare"],
+            "metric": a["metric"],
+            "method": a["method"],
             "rows": rows,
         }
     if analysis == "compare.overview":

@@ -24,14 +24,13 @@ from .duplicates import duplicate_pairs, resolve_duplicates
 from .null import N_NULL, NULLS, ii_from_mei, random_directions_null, random_stimuli_null, z_and_percentile
 from .similarity import resolve_similarity
 
-__all__ = ["interpretability_index", "group_summary", "group_coord", "unit_coords", "deprecated_by", "REFERENCE"]
+__all__ = ["interpretability_index", "group_stats", "REFERENCE"]
 
 REFERENCE = (
     "Klindt, Sanborn, Acosta, Poitevin & Miolane 2023, Identifying interpretable visual features in "
     "artificial and biological neural systems, arXiv:2310.11431"
 )
 WHICH = ("top", "bottom", "both")
-_UNSET: Any = object()  # marks a deprecated argument that was not given
 
 
 def _stimulus_ids(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
@@ -273,31 +272,17 @@ def interpretability_index(
     return stamp(result, analysis="interpretability_index", reference=REFERENCE, options=options, inputs_from=ds)
 
 
-def deprecated_by(by: Any, groupby: Any, caller: str) -> Any:
-    """``groupby``, or the value of the deprecated ``by=`` alias (with a FutureWarning) when it was given."""
-    if by is _UNSET:
-        return groupby
-    warnings.warn(
-        f"{caller}: by= is deprecated and will be removed in the next release; use groupby= (same "
-        "values: 'layer', 'area', 'auto' or None).",
-        FutureWarning,
-        stacklevel=3,
-    )
-    return by
-
-
-def group_summary(result: xr.Dataset, *, groupby: str | None = "auto", var: str = "ii", by: Any = _UNSET) -> xr.Dataset:
+def group_stats(result: xr.Dataset, *, groupby: str | None = "auto", var: str = "ii") -> xr.Dataset:
     """Mean, median, standard deviation and count of ``result[var]`` per ``layer``/``area`` (``groupby``).
 
     ``groupby``: ``"auto"`` (``layer``, else ``area``, else no grouping), ``"layer"``, ``"area"``, any 1-D unit
-    coord, or ``None``; ``by=`` is its deprecated alias. Returns a Dataset with dim ``group`` (the coord's
+    coord, or ``None``. Returns a Dataset with dim ``group`` (the coord's
     values in order of appearance; ``"all"`` when there is no grouping coord) and variables ``mean``, ``median``,
     ``std``, ``n`` (NaN units skipped).
     """
-    groupby = deprecated_by(by, groupby, "group_summary")
     if var not in result:
         raise AnalysisError(
-            f"group_summary: found no variable {var!r}; expected one of {list(result.data_vars)}. "
+            f"group_stats: found no variable {var!r}; expected one of {list(result.data_vars)}. "
             "Fix: compute it first (e.g. null='random_stimuli' for ii_z)."
         )
     coord = group_coord(result, groupby)
@@ -323,5 +308,5 @@ def group_summary(result: xr.Dataset, *, groupby: str | None = "auto", var: str 
         **{k: v for k, v in result.attrs.items() if k in ("similarity", "k", "which", "null")},
     }
     return stamp(
-        out, analysis="group_summary", reference=REFERENCE, options={"groupby": groupby, "var": var}, inputs_from=result
+        out, analysis="group_stats", reference=REFERENCE, options={"groupby": groupby, "var": var}, inputs_from=result
     )

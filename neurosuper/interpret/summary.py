@@ -12,7 +12,7 @@ import xarray as xr
 
 from .._numbers import rounded
 from ..errors import AnalysisError
-from .index import group_summary
+from .index import group_stats
 
 __all__ = ["summary"]
 
@@ -56,7 +56,7 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
             n_above = int((top["ii_percentile"] > 95).sum())
             out["fraction_expected_by_chance"] = 0.05
             out["p_above_chance"] = _num(binomtest(n_above, n_scored, 0.05, alternative="greater").pvalue)
-    groups = group_summary(top, groupby=groupby, var=var)
+    groups = group_stats(top, groupby=groupby, var=var)
     if groups.attrs["grouped_by"] != "none":
         out["grouped_by"] = groups.attrs["grouped_by"]
         out["grouped_variable"] = var
