@@ -1,4 +1,5 @@
-"""The `neurosuper` command: version, info, exit codes (demo is tested in test_demo.py)."""
+"""The `neurosuper` command: version, info, exit codes, the output flags every command shares (demo is tested in
+test_demo.py)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,39 @@ def test_info_opens_result_files_too(saved, tmp_path, capsys):
     assert "variance" in info["variables"]
     assert main(["info", str(path)]) == 0
     assert "result of:" in capsys.readouterr().out
+
+
+def _subcommands():
+    from neurosuper.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return {name: {flag for a in p._actions for flag in a.option_strings} for name, p in sub.choices.items()}
+
+
+def test_every_command_that_writes_takes_out_and_overwrite():
+    """The same output flags in every command: --out and --overwrite where files are written, --figure where a
+    single figure is drawn (compare's --plot and spectrum's --plot are gone)."""
+    flags = _subcommands()
+    writes = {"demo", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare"}
+    draws = {"spectrum", "interpret", "directions", "capacity", "toy", "compare"}
+    assert writes | {"info"} == set(flags)
+    for name in writes:
+        assert {"--out", "--overwrite"} <= flags[name], name
+    for name in draws:
+        assert "--figure" in flags[name], name
+    assert not any("--plot" in f for f in flags.values())
+    assert {"--metric", "--method"} <= flags["compare"] and not {"--rdm", "--compare"} & flags["compare"]
+    assert {"--n-features", "--n-hidden", "--n-seeds"} <= flags["toy"]
+    assert not {"--features", "--hidden", "--seeds"} & flags["toy"]
+
+
+@pytest.mark.parametrize("command", ["spectrum", "interpret", "capacity", "nwb"])
+def test_out_equal_to_the_input_is_refused_in_every_command(saved, capsys, command):
+    """--out naming the command's input file is refused with exit 2, --overwrite or not, and the file is kept."""
+    _, path = saved
+    before = path.read_bytes()
+    assert main([command, str(path), "--out", str(path), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "input" in err, err
+    assert path.read_bytes() == before

@@ -1,4 +1,5 @@
-"""`neurosuper interpret`, the demo step and the interpretability figures."""
+"""`neurosuper interpret`, the interpret step of the main job (:mod:`neurosuper.pipeline.interpret`) and the
+interpretability figures."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 import neurosuper as ns
+from neurosuper import pipeline
 from neurosuper._numbers import rounded
 from neurosuper.cli import interpret as cli_interpret
 from neurosuper.interpret import interpretability_index
-from neurosuper.pipeline import Context
+from neurosuper.pipeline import Context, run_steps
 from neurosuper.plot.interpret import plot_ii, plot_mei_grid
 
 matplotlib.use("Agg")
@@ -59,9 +61,9 @@ def test_cli_interpret_json_result_and_figure(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     expected = interpretability_index(ds, similarity="pixels", null="random_stimuli", progress=False)
     assert summary["similarity"] == "pixels" and summary["n_units"] == 12
-    assert summary["mean_ii"] == pytest.approx(float(expected["ii"].mean()), abs=1e-4)
+    assert summary["mean_ii"] == rounded(float(expected["ii"].mean()))  # the one rounding rule of summaries
     assert summary["by_area"]["V4"]["n"] == 4
-    assert summary["by_area"]["V1"]["mean"] == pytest.approx(float(expected["ii_z"][:8].mean()), abs=1e-4)
+    assert summary["by_area"]["V1"]["mean"] == rounded(float(expected["ii_z"][:8].mean()))
     saved = ns.load(tmp_path / "ii.nc", validate_set=False)
     np.testing.assert_array_equal(saved["mei"].values, expected["mei"].values)
     assert (tmp_path / "ii.png").stat().st_size > 1000
@@ -74,15 +76,20 @@ def test_demo_step_writes_results_and_summary(tmp_path):
     brain = _patches(1)
     network = ns.from_array(np.random.default_rng(2).random((30, 5)), system="network", measure="activation")
     ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
-    cli_interpret.demo(ctx)
+    (result,) = run_steps(ctx, [pipeline.interpret.STEP])
+    assert result.status == "ran", result.reason
     s = ctx.summary["interpret"]
+    assert result.summary == s and set(result.results) == {"brain"}  # the network has no stimuli: skipped
     saved = ns.load(tmp_path / s["brain"]["result"], validate_set=False)
-    assert s["brain"]["mean_ii"] == pytest.approx(float(saved["ii"].mean()), abs=1e-4)
+    assert s["brain"]["mean_ii"] == rounded(float(saved["ii"].mean()))
     assert saved.attrs["similarity"] in ("gabor", "lpips") and saved.attrs["similarity_auto"] is True
     for key in ("figure", "mei_grid"):
         assert (tmp_path / s["brain"][key]).stat().st_size > 1000
     assert 0.0 <= s["brain"]["mean_2afc_accuracy"] <= 1.0
     assert "no 'stimuli' variable" in s["network"]["skipped"]
+    assert any(w.startswith("network: ") and "no 'stimuli' variable" in w for w in result.warnings)
+    assert [f.name for f in result.figures] == ["interpret_brain_meis.png", "interpret_ii.png"]
+    assert all(f.caption and f.path.stat().st_size > 1000 for f in result.figures)
     json.dumps(ctx.summary)
 
 
@@ -186,6 +193,26 @@ def test_cli_checks_out_and_figure_before_computing(tmp_path, monkeypatch, capsy
     assert "area V4: mean ii_z" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag", ["--out", "--figure"])
+def test_cli_output_equal_to_the_input_is_refused(tmp_path, monkeypatch, capsys, flag):
+    """--out/--figure naming the input file is refused (exit 2) before computing, --overwrite or not; the input is
+    left byte for byte."""
+    from neurosuper.cli import main
+
+    path = ns.save(_patches(), tmp_path / "set.nc")
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("computed before checking the outputs")
+
+    monkeypatch.setattr(ns.interpret, "interpretability_index", boom)
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["interpret", str(path), flag, str(path), *overwrite]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and flag in err and "input" in err and "Traceback" not in err, err
+        assert path.read_bytes() == before
+
+
 def test_summary_is_json_safe_rounded_and_stamped():
     ds = _patches()
     res = interpretability_index(ds, similarity="pixels", progress=False)
@@ -195,7 +222,8 @@ def test_summary_is_json_safe_rounded_and_stamped():
     s = ns.interpret.summary(res)
     json.dumps(s, allow_nan=False)
     assert s["mean_ii"] == rounded(float(res["ii"].mean()))
-    assert s["fraction_above_null"] == pytest.approx(float((res["ii_percentile"] > 95).mean()), abs=1e-4)
+    assert s["n_units_significant"] == int(res["ii_significant"].sum())
+    assert s["p_population"] == rounded(float(res["p_population"])) and "p_above_chance" not in s
     assert set(s["by_area"]) == {"V1", "V4"} and s["grouped_variable"] == "ii_z"
     assert "by_area" not in ns.interpret.summary(res, groupby=None)
     for other in (
@@ -223,8 +251,9 @@ def test_demo_figure_puts_brain_and_network_on_one_axis(tmp_path):
     network = _patches(2).assign_coords(layer=("unit", ["h1"] * 6 + ["h2"] * 6)).drop_vars("area")
     network.attrs["system"] = "network"
     ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
-    cli_interpret.demo(ctx)
+    (result,) = run_steps(ctx, [pipeline.interpret.STEP])
     s = ctx.summary["interpret"]
+    assert result.status == "ran" and [f.name for f in result.figures].count("interpret_ii.png") == 1
     assert s["brain"]["figure"] == s["network"]["figure"] == "interpret_ii.png"
     rb = ns.load(tmp_path / s["brain"]["result"], validate_set=False)
     rn = ns.load(tmp_path / s["network"]["result"], validate_set=False)

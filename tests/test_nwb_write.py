@@ -264,15 +264,18 @@ def test_cli_lists_sources_and_converts(tmp_path, capsys, cli_main):
 
 
 def test_demo_step_round_trips_the_brain_through_nwb(tmp_path):
-    from neurosuper.cli.demo import DemoContext
-    from neurosuper.cli.nwb import demo
+    from neurosuper.pipeline import Context, data, run_steps
 
     brain = _counts_set(np.random.default_rng(3), ["a", "b", "c", "d"])
-    ctx = DemoContext(out=tmp_path, data={"brain_simulated": brain, "network": None}, progress=False)
-    demo(ctx)
-    assert (tmp_path / "demo_brain.nwb").is_file()
+    original = brain.copy(deep=True)
+    ctx = Context(out=tmp_path, data={"brain_simulated": brain, "network": None}, progress=False)
+    (result,) = run_steps(ctx, [data.NWB])
+    assert result.status == "ran" and result.data and result.summary == ctx.summary["nwb"]
+    assert (tmp_path / "demo_brain.nwb").is_file() and result.files == ["demo_brain.nwb"]
     assert ctx.summary["nwb"]["counts_identical"] is True and ctx.summary["nwb"]["images_in_file"] is True
-    assert ctx.brain.attrs["loader"] == "neurosuper.load_nwb" and ctx.brain.attrs["nwb_file"] == "demo_brain.nwb"
-    np.testing.assert_array_equal(ctx.brain["responses"].values, brain["responses"].values)
-    assert ctx.brain["unit"].values.tolist() == ["a", "b", "c", "d"] and "stimuli" in ctx.brain
+    loaded = ctx.data["brain"]  # provided by the step, never replacing data
+    assert loaded.attrs["loader"] == "neurosuper.load_nwb" and loaded.attrs["nwb_file"] == "demo_brain.nwb"
+    np.testing.assert_array_equal(loaded["responses"].values, brain["responses"].values)
+    assert loaded["unit"].values.tolist() == ["a", "b", "c", "d"] and "stimuli" in loaded
     assert ctx.summary["nwb"]["n_spikes"] == int(np.nansum(brain["responses"].values))
+    assert ctx.data["brain_simulated"].identical(original)  # the simulated set is left as it was

@@ -1,4 +1,5 @@
-"""``neurosuper spectrum`` and the spectral demo step and figures."""
+"""``neurosuper spectrum``, the spectrum step of the main job (:mod:`neurosuper.pipeline.spectrum`) and the
+spectral figures."""
 
 from __future__ import annotations
 
@@ -9,22 +10,16 @@ import pytest
 import xarray as xr
 
 import neurosuper as ns
+from neurosuper import cli, pipeline
 from neurosuper import spectral as sp
-from neurosuper.cli import spectrum as spectrum_cli
+from neurosuper._numbers import rounded
+from neurosuper.pipeline import Context, run_steps
 
 
 def _main(argv):
-    """Run the sub-command as neurosuper.cli.main does (exit 2 and a one-line reason on bad input)."""
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    spectrum_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ns.NeurosuperError as err:
-        print(f"neurosuper: error: {err}")
-        return 2
+    """Run the command through the real entry point: exit 2 and a one-line reason, in command-line wording
+    (flags, not Python arguments), on stderr."""
+    return cli.main(argv)
 
 
 @pytest.fixture
@@ -53,7 +48,7 @@ def test_spectrum_json_keys_and_values(saved, capsys):
     assert out["n_stimuli"] == 120 and out["n_units"] == 60
 
 
-def test_spectrum_text_groups_out_and_plot(saved, tmp_path, capsys):
+def test_spectrum_text_groups_out_and_figure(saved, tmp_path, capsys):
     _, path = saved
     out_file, png = tmp_path / "res.nc", tmp_path / "fig.png"
     code = _main(
@@ -68,7 +63,7 @@ def test_spectrum_text_groups_out_and_plot(saved, tmp_path, capsys):
             "layer",
             "--out",
             str(out_file),
-            "--plot",
+            "--figure",
             str(png),
         ]
     )
@@ -83,23 +78,19 @@ def test_spectrum_text_groups_out_and_plot(saved, tmp_path, capsys):
 def test_spectrum_bad_input_exits_2(tmp_path, rng, capsys):
     path = ns.save(ns.from_array(rng.standard_normal((50, 20)), system="brain", measure="dff"), tmp_path / "x.nc")
     assert _main(["spectrum", str(path), "--method", "cvpca", "--json"]) == 2
-    assert "at least two valid repeats" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "at least two valid repeats" in captured.err and captured.out == ""
 
 
 def test_cli_module_registered_in_main_parser(saved, capsys):
-    """``neurosuper spectrum`` through the real entry point (once the lead lists the module in COMMANDS)."""
-    from neurosuper import cli
-
-    if "spectrum" not in cli.COMMANDS:
-        pytest.skip("'spectrum' is not yet in neurosuper.cli.COMMANDS")
+    """``neurosuper spectrum`` through the real entry point."""
+    assert "spectrum" in cli.COMMANDS
     _, path = saved
     assert cli.main(["spectrum", str(path), "--json", "--n-boot", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["method"] == "cvpca"
 
 
 def test_demo_step_writes_results_and_summary(tmp_path, rng):
-    from neurosuper.cli.demo import DemoContext
-
     signal = rng.standard_normal((150, 80)) * np.arange(1, 81) ** -0.5
     brain = ns.from_array(signal + 0.1 * rng.standard_normal((2, 150, 80)), system="brain", measure="spike_count")
     net = ns.from_array(
@@ -108,16 +99,22 @@ def test_demo_step_writes_results_and_summary(tmp_path, rng):
         measure="activation",
         layer=("unit", ["l1"] * 30 + ["l2"] * 30),
     )
-    ctx = DemoContext(out=tmp_path, brain=brain, network=net, progress=False)
-    spectrum_cli.demo(ctx)
+    ctx = Context(out=tmp_path, data={"brain": brain, "network": net}, progress=False)
+    (result,) = run_steps(ctx, [pipeline.spectrum.STEP])
+    assert result.status == "ran", result.reason
     s = ctx.summary["spectrum"]
+    assert result.summary == s and result.settings == {"n_boot": 20}  # the step's reduced default
     assert s["brain"]["method"] == "cvpca" and np.isfinite(s["brain"]["alpha"])
     assert set(s["network"]["alpha_per_layer"]) == {"l1", "l2"}
     with pytest.warns(ns.NeurosuperWarning, match="fitted the leading ranks"):  # 30 stimuli: too few for 11..
         direct = sp.powerlaw(sp.eigenspectrum(net, groupby="layer", progress=False))
-    assert s["network"]["alpha_per_layer"]["l1"] == pytest.approx(direct["alpha"].sel(layer="l1").item())
-    for name in s["brain"]["files"] + s["network"]["files"] + s["figures"]:
+    assert s["network"]["alpha_per_layer"]["l1"] == rounded(direct["alpha"].sel(layer="l1").item())  # 4 digits
+    figures = [f.name for f in result.figures]
+    assert figures == ["spectrum.png"] and result.figures[0].caption  # no trajectory: not the demo's own sets
+    for name in s["brain"]["files"] + s["network"]["files"] + figures:
         assert (tmp_path / name).stat().st_size > 0
+    assert result.files == s["brain"]["files"] + s["network"]["files"]
+    assert set(result.results["network"]) == {"spectrum", "powerlaw", "powerlaw_per_layer"}
     json.dumps(s)  # JSON-safe
 
 
@@ -173,13 +170,14 @@ def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
     captured = capsys.readouterr()
     assert "not fittable" in captured.out and "--ranks 1 13" in captured.out and "ranks=(" not in captured.out
     assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "5", "3"]) == 2
-    assert "--ranks 11 100" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "--ranks 11 100" in err and "ranks=(" not in err
 
 
 def test_cli_errors_name_flags(tmp_path, rng, capsys):
     path = ns.save(ns.from_array(rng.standard_normal((50, 20)), system="brain", measure="dff"), tmp_path / "x.nc")
     assert _main(["spectrum", str(path), "--method", "cvpca"]) == 2
-    msg = capsys.readouterr().out
+    msg = capsys.readouterr().err
     assert "--method pca" in msg and "method='pca'" not in msg
 
 
@@ -191,39 +189,59 @@ def test_outputs_checked_before_computing(saved, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(sp, "eigenspectrum", boom)
     assert _main(["spectrum", str(path), "--figure", str(tmp_path / "f.xyz")]) == 2
-    msg = capsys.readouterr().out
+    msg = capsys.readouterr().err
     assert "suffix '.xyz'" in msg and ".png" in msg and len(msg.strip().splitlines()) == 1
     taken = tmp_path / "taken.nc"
     taken.write_text("x")
     assert _main(["spectrum", str(path), "--out", str(taken)]) == 2
-    assert "--overwrite" in capsys.readouterr().out
+    assert "--overwrite" in capsys.readouterr().err and taken.read_text() == "x"
     assert _main(["spectrum", str(path), "--out", str(tmp_path / "r.txt")]) == 2
-    assert "suffix '.txt'" in capsys.readouterr().out
+    assert "suffix '.txt'" in capsys.readouterr().err
     (tmp_path / "fig.png").write_text("x")
     assert _main(["spectrum", str(path), "--figure", str(tmp_path / "fig.png")]) == 2
-    assert "--overwrite" in capsys.readouterr().out
+    assert "--overwrite" in capsys.readouterr().err and (tmp_path / "fig.png").read_text() == "x"
 
 
-def test_figure_plot_alias_overwrite_and_out(saved, tmp_path, capsys):
+@pytest.mark.parametrize("flag", ["--out", "--figure"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_output_equal_to_the_input_is_refused(saved, capsys, monkeypatch, flag, overwrite):
+    """--out/--figure naming the input file is refused (exit 2) before computing, --overwrite or not; the input
+    is left byte for byte."""
+    _, path = saved
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise AssertionError("computed before checking the outputs")
+
+    monkeypatch.setattr(sp, "eigenspectrum", boom)
+    assert _main(["spectrum", str(path), flag, str(path), *overwrite]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and "input" in err and "Traceback" not in err, err
+    assert path.read_bytes() == before
+
+
+def test_figure_overwrite_and_out(saved, tmp_path, capsys):
     _, path = saved
     png, res = tmp_path / "fig.png", tmp_path / "res.nc"
     assert _main(["spectrum", str(path), "--n-boot", "0", "--figure", str(png), "--out", str(res), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["figure"] == str(png) and out["result"] == str(res) and png.stat().st_size > 1000
+    first = res.read_bytes()
+    assert _main(["spectrum", str(path), "--n-boot", "0", "--figure", str(png), "--out", str(res)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and res.read_bytes() == first
     assert _main(["spectrum", str(path), "--n-boot", "0", "--figure", str(png), "--out", str(res), "--overwrite"]) == 0
     capsys.readouterr()
     old = tmp_path / "old.png"
-    assert _main(["spectrum", str(path), "--n-boot", "0", "--plot", str(old)]) == 0
-    captured = capsys.readouterr()
-    assert "--plot is deprecated; use --figure" in captured.err and old.stat().st_size > 1000
+    with pytest.raises(SystemExit) as exit_:  # --plot is gone: --figure, as in every command
+        _main(["spectrum", str(path), "--n-boot", "0", "--plot", str(old)])
+    assert exit_.value.code == 2 and "unrecognized arguments: --plot" in capsys.readouterr().err
+    assert not old.exists()
     back = xr.open_dataset(res, engine="h5netcdf").load()
     assert {"variance", "alpha", "r2"} <= set(back.data_vars)
 
 
 def test_inf_in_a_file_exits_2_with_one_line(tmp_path, rng, capsys):
     import h5py
-
-    from neurosuper import cli
 
     path = ns.save(ns.from_array(rng.standard_normal((2, 40, 12)), system="brain", measure="dff"), tmp_path / "i.nc")
     with h5py.File(path, "r+") as f:  # edited after saving
@@ -235,8 +253,6 @@ def test_inf_in_a_file_exits_2_with_one_line(tmp_path, rng, capsys):
 
 
 def test_demo_step_records_generating_alpha_over_the_same_ranks(tmp_path, rng):
-    from neurosuper.cli.demo import DemoContext
-
     n, p = 240, 80
     signal = rng.standard_normal((n, p)) * np.arange(1, p + 1) ** -0.5
     brain = ns.from_array(signal + 0.3 * rng.standard_normal((2, n, p)), system="brain", measure="dff")
@@ -244,13 +260,24 @@ def test_demo_step_records_generating_alpha_over_the_same_ranks(tmp_path, rng):
     brain["true_spectrum"] = true["variance"]
     brain.attrs.update(alpha_true=0.5, alpha_ranks=[11, 500])
     net = ns.from_array(signal[:, :30], system="network", measure="activation")
-    ctx = DemoContext(out=tmp_path, brain=brain, network=net, progress=False)
+    ctx = Context(out=tmp_path, data={"brain": brain, "network": net}, progress=False)
     ctx.settings["spectrum"] = {"n_boot": 3}
-    spectrum_cli.demo(ctx)
-    assert ctx.summary["spectrum"]["settings"] == {"n_boot": 3} and set(ctx.results["spectrum"]) == {"brain", "network"}
+    (result,) = run_steps(ctx, [pipeline.spectrum.STEP])
+    assert ctx.summary["spectrum"]["settings"] == result.settings == {"n_boot": 3}
+    assert set(ctx.results["spectrum"]) == set(result.results) == {"brain", "network"}
     entry = ctx.summary["spectrum"]["brain"]
     ranks = entry["ranks"]
     assert entry["alpha_true_ranks"] == ranks and entry["alpha_true_as_generated"]["alpha"] == 0.5
     expected = sp.powerlaw(true, ranks=tuple(ranks))["alpha"].item()
-    assert entry["alpha_true"] == pytest.approx(expected, rel=1e-6)
+    assert entry["alpha_true"] == rounded(expected)  # the one rounding rule of summaries
     assert (tmp_path / "spectrum.png").stat().st_size > 1000
+
+
+def test_demo_step_refuses_an_unknown_setting(tmp_path, saved):
+    """A misspelt setting raises before anything is computed, naming it and the names the step reads."""
+    ds, _ = saved
+    ctx = Context(out=tmp_path, data={"brain": ds}, set_names=("brain",), progress=False)
+    ctx.settings["spectrum"] = {"nboot": 5}
+    with pytest.raises(ns.errors.AnalysisError, match="'nboot'.*n_boot"):
+        run_steps(ctx, [pipeline.spectrum.STEP])
+    assert "spectrum" not in ctx.summary and not (tmp_path / "spectrum.png").exists()

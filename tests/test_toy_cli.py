@@ -1,4 +1,5 @@
-"""``neurosuper toy`` and the ``toy`` step of ``neurosuper demo`` / ``neurosuper report``."""
+"""``neurosuper toy`` and the ``toy`` step of ``neurosuper demo`` (:mod:`neurosuper.pipeline.toy`; demo only: a
+report on a user's sets does not run it)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,23 @@ import numpy as np
 import pytest
 
 import neurosuper as ns
-from neurosuper import toy
+from neurosuper import pipeline, toy
 from neurosuper.cli import main
-from neurosuper.cli import toy as toy_cli
 from neurosuper.errors import AnalysisError, NeurosuperWarning
-from neurosuper.pipeline import DEMO_STEPS, Context, run_steps
-from neurosuper.report.text import headline
+from neurosuper.pipeline import DEMO_STEPS, Context, report_steps, run_steps
+from neurosuper.pipeline.headline import headline
 
 #: The pentagon as the demo trains it, as command-line flags.
 PENTAGON = [
-    "--features",
+    "--n-features",
     "5",
-    "--hidden",
+    "--n-hidden",
     "2",
     "--density",
     "0.05",
     "--steps",
     "1500",
-    "--seeds",
+    "--n-seeds",
     "4",
     "--batch-size",
     "256",
@@ -88,9 +88,10 @@ def test_cli_json_matches_train_out_figure_and_overwrite(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, flag",
     [
-        (["--features", "0"], "--features"),
+        (["--n-features", "0"], "--n-features"),
         (["--density", "2"], "--density"),
-        (["--hidden", "0"], "--hidden"),
+        (["--n-hidden", "0"], "--n-hidden"),
+        (["--n-seeds", "0"], "--n-seeds"),
         (["--steps", "0"], "--steps"),
         (["--lr", "0"], "--lr"),
         (["--model", "linear", "--kurtosis", "4"], "--kurtosis"),
@@ -140,9 +141,9 @@ def test_cli_three_hidden_dims_writes_the_capacity_figure(tmp_path, capsys):
         main(
             [
                 "toy",
-                "--features",
+                "--n-features",
                 "6",
-                "--hidden",
+                "--n-hidden",
                 "3",
                 "--model",
                 "quadratic",
@@ -152,7 +153,7 @@ def test_cli_three_hidden_dims_writes_the_capacity_figure(tmp_path, capsys):
                 "300",
                 "--lr",
                 "1e-2",
-                "--seeds",
+                "--n-seeds",
                 "1",
                 "--figure",
                 str(fig),
@@ -165,6 +166,42 @@ def test_cli_three_hidden_dims_writes_the_capacity_figure(tmp_path, capsys):
     assert got["model"] == "quadratic" and got["kurtosis"] == 5.0 and got["density"] == 0.2
     assert got["n_features"] == 6 and got["n_hidden"] == 3
     assert _decode_png(fig)[0] > 200
+
+
+@pytest.mark.parametrize("old", ["--features", "--hidden", "--seeds"])
+def test_cli_old_flags_are_gone(old, capsys):
+    """--features/--hidden/--seeds were renamed --n-features/--n-hidden/--n-seeds (the Python names)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["toy", old, "3"])
+    assert exit_.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_train_defaults(capsys, monkeypatch):
+    """A flag left out means what the argument left out means in Python: one seed (the command used to train 4),
+    dense inputs, 10,000 steps of batch 1,024 at lr 1e-3, every feature of importance 1."""
+    import inspect
+
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(toy.train).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append(dict(zip(("n_features", "n_hidden"), args, strict=True), **kwargs))
+        raise AnalysisError("toy.train: stopped by the test")
+
+    monkeypatch.setattr(toy, "train", recording)
+    assert main(["toy"]) == 2
+    capsys.readouterr()
+    (given,) = calls
+    assert given.pop("n_features") == 5 and given.pop("n_hidden") == 2
+    assert given.pop("progress") is True  # a progress bar unless --json
+    assert given == {name: defaults[name] for name in given}  # every flag passed is Python's default
+    assert given["n_seeds"] == 1 and given["steps"] == 10_000 and given["lr"] == 1e-3
+    assert "density" not in given and defaults["density"] == 1.0  # left to train: dense (1/K for quadratic)
+    assert "importance_ratio" not in given and defaults["importance"] == 1.0
 
 
 @pytest.fixture
@@ -190,11 +227,14 @@ def test_cli_warnings_are_reported_not_silenced(noisy_train, capsys):
 # ------------------------------------------------------------------------------------------------ demo step
 def test_demo_step_trains_the_pentagon(tmp_path):
     ctx = Context(out=tmp_path, data={}, progress=False)
-    toy_cli.demo(ctx)
+    (result,) = run_steps(ctx, [pipeline.toy.STEP])
+    assert result.status == "ran", result.reason
     entry = ctx.summary["toy"]
+    assert result.summary == entry
     assert (
         entry["settings"]
-        == toy_cli.DEMO_SETTINGS
+        == result.settings
+        == pipeline.toy.SETTINGS
         == {
             "n_features": 5,
             "n_hidden": 2,
@@ -210,42 +250,50 @@ def test_demo_step_trains_the_pentagon(tmp_path):
     assert (entry["n_features"], entry["n_hidden"], entry["model"], entry["steps"]) == (5, 2, "relu", 1500)
     assert entry["n_polysemantic"] == 5 and entry["warnings"] == []
     assert entry["result"] == "toy_pentagon.nc" and entry["figure"] == "toy_pentagon.png"
-    caption = entry["captions"]["toy_pentagon.png"]
+    (figure,) = result.figures
+    assert figure.name == "toy_pentagon.png" and figure.path == tmp_path / "toy_pentagon.png"
+    caption = figure.caption
     assert "pentagon" in caption and "0.4" in caption and "Elhage" in caption
     assert _decode_png(tmp_path / "toy_pentagon.png")[0] > 200
     saved = ns.load(tmp_path / "toy_pentagon.nc", validate_set=False)
     np.testing.assert_array_equal(saved["W"].values, ctx.results["toy"]["pentagon"]["W"].values)
+    assert result.results["pentagon"] is ctx.results["toy"]["pentagon"]
     # the same numbers as train called directly with the demo settings
-    direct = toy.train(**toy_cli.DEMO_SETTINGS, progress=False)
+    direct = toy.train(**pipeline.toy.SETTINGS, progress=False)
     assert entry["capacity"] == toy.summary(direct)["capacity"]
     json.dumps(entry)  # JSON-safe for summary.json
-    sentences = headline(ctx.summary)
-    assert any("pentagon" in s and "5 features in 2 dimensions" in s and "1500 training steps" in s for s in sentences)
+    for sentences in (headline(ctx.summary), result.headline):
+        assert any(
+            "pentagon" in s and "5 features in 2 dimensions" in s and "1500 training steps" in s for s in sentences
+        )
 
 
 def test_demo_step_settings_override_and_unknown_names(tmp_path):
     ctx = Context(out=tmp_path, data={}, progress=False, settings={"toy": {"steps": 100}})
-    toy_cli.demo(ctx)
+    run_steps(ctx, [pipeline.toy.STEP])
     assert ctx.summary["toy"]["steps"] == 100 and ctx.summary["toy"]["settings"]["steps"] == 100
     assert ctx.summary["toy"]["settings"]["lr"] == 1e-2
     bad = Context(out=tmp_path, data={}, progress=False, settings={"toy": {"n_step": 100}})
     with pytest.raises(AnalysisError, match="n_step"):
-        toy_cli.demo(bad)
+        run_steps(bad, [pipeline.toy.STEP])
+    (failed,) = run_steps(bad, [pipeline.toy.STEP], errors="record")  # as a report records it
+    assert failed.status == "failed" and "n_step" in failed.reason
 
 
 def test_demo_step_records_neurosuper_warnings(tmp_path, noisy_train):
     ctx = Context(out=tmp_path, data={}, progress=False, settings={"toy": {"steps": 20}})
-    toy_cli.demo(ctx)
-    assert ctx.summary["toy"]["warnings"] == ["planted neurosuper warning"]
+    (result,) = run_steps(ctx, [pipeline.toy.STEP])
+    assert ctx.summary["toy"]["warnings"] == result.warnings == ["planted neurosuper warning"]
 
 
 def test_pipeline_runs_the_toy_step(tmp_path):
     step = next(s for s in DEMO_STEPS if s.name == "toy")
-    assert step.unavailable() is None
+    assert step is pipeline.toy.STEP and step.unavailable() is None
+    assert step.demo_only and step not in report_steps()  # a report on a user's sets trains no toy model
     brain = ns.from_array(np.random.default_rng(0).standard_normal((20, 4)), system="brain", measure="dff")
     ctx = Context(
         out=tmp_path, data={"brain": brain}, progress=False, settings={"toy": {"steps": 50}}, set_names=("brain",)
     )
-    run_steps(ctx, [step])
-    assert "toy" not in ctx.skipped and ctx.summary["steps"][0]["status"] == "ran"
+    (result,) = run_steps(ctx, [step])
+    assert result.status == "ran" and result.reason is None
     assert ctx.summary["toy"]["steps"] == 50 and (tmp_path / "toy_pentagon.png").exists()
