@@ -10,14 +10,15 @@ import argparse
 import json
 from typing import Any
 
+from .._numbers import rounded
 from ._common import add_outputs, check_outputs, reraise, warn
 
 
 def _inputs(result) -> dict[str, Any]:
     """The input distribution of a trained model (density, and kurtosis for the quadratic model), JSON-safe."""
-    out: dict[str, Any] = {"density": round(float(result["density"]), 6)}
+    out: dict[str, Any] = {"density": rounded(float(result["density"]))}
     if "kurtosis" in result:
-        out["kurtosis"] = round(float(result["kurtosis"]), 6)
+        out["kurtosis"] = rounded(float(result["kurtosis"]))
     return out
 
 
