@@ -61,8 +61,12 @@ def cli_wording(message: str, flags: Mapping[str, str] | None = None) -> str:
     for name in SWITCHES:
         message = re.sub(rf"(?<![\w.-]){name}=True\b", "--" + name, message)
     message = re.sub(r"\bgroupby=None\b", "no --groupby", message)
-    for name, flag in sorted({**FLAGS, **(flags or {})}.items(), key=lambda kv: -len(kv[0])):
+    merged = {**FLAGS, **(flags or {})}
+    for name, flag in sorted(merged.items(), key=lambda kv: -len(kv[0])):
         message = re.sub(rf"(?<![\w.-]){name}=(['\"]?)([\w./:-]+)\1", rf"{flag} \2", message)
+    for name, flag in (flags or {}).items():  # "toy.train: lr: found 0.0 ... Fix: pass lr within (0, inf)"
+        message = re.sub(rf"(?<=: ){name}(?=: found )", f"{name} ({flag})", message, count=1)
+        message = re.sub(rf"\bpass {name}\b", f"pass {flag}", message)
     return message
 
 
