@@ -340,11 +340,9 @@ def test_duplicate_check_arguments_are_validated():
     assert "mei_duplicates" not in interpretability_index(feats, progress=False)  # features: not checked
 
 
-def test_summary_tests_the_share_above_the_null_against_chance():
-    """5 % of units clear the null's 95th percentile by chance alone: summary() gives the one-sided binomial p.
-    Units that respond to a feature of the stimuli are far above chance; units that ignore them are not."""
-    from scipy.stats import binomtest
-
+def test_summary_tests_which_units_and_the_population_against_chance():
+    """summary() gives the calibrated tests (see test_interpret_calibration.py): units that respond to a feature of
+    the stimuli are discoveries at FDR 5 % and their population is above chance; units that ignore them are not."""
     rng = np.random.default_rng(3)
     theta = rng.uniform(0, 2 * np.pi, 300)  # movement directions, as in M1 (features: unit vectors)
     feats = np.c_[np.cos(theta), np.sin(theta)]
@@ -355,10 +353,8 @@ def test_summary_tests_the_share_above_the_null_against_chance():
         ds = ns.from_array(resp, system="network", measure="activation", stimuli=feats)
         res = interpretability_index(ds, null="random_stimuli", n_null=200, seed=0, progress=False)
         s = ns.interpret.summary(res)
-        pct = res["ii_percentile"].values
-        ok = ~np.isnan(pct)
-        expected = binomtest(int((pct[ok] > 95).sum()), int(ok.sum()), 0.05, alternative="greater").pvalue
-        assert s["p_above_chance"] == pytest.approx(expected, rel=1e-3) and s["fraction_expected_by_chance"] == 0.05
+        assert "p_above_chance" not in s and "fraction_above_null" not in s
+        assert s["n_units_significant"] == int(res["ii_significant"].sum()) and s["fdr"] == 0.05
         out[name] = s
-    assert out["tuned"]["fraction_above_null"] > 0.5 and out["tuned"]["p_above_chance"] < 1e-10
-    assert out["noise"]["fraction_above_null"] < 0.1 and out["noise"]["p_above_chance"] > 0.01
+    assert out["tuned"]["fraction_significant"] > 0.9 and out["tuned"]["p_population"] == pytest.approx(1 / 1001)
+    assert out["noise"]["n_units_significant"] == 0 and out["noise"]["p_population"] > 0.05

@@ -49,7 +49,8 @@ def test_orientation_tuned_unit_is_interpretable_with_gabor_not_pixels():
     assert gab.attrs["similarity"] == ("lpips" if not LPIPS.unavailable() else "gabor")
     with pytest.warns(NeurosuperWarning, match="units have near-duplicate MEIs"):
         pix = interpretability_index(ds, similarity="pixels", null="random_stimuli", progress=False)
-    assert gab["ii_percentile"].values[0] == 100.0
+    # a random set of 5 gratings of one orientation ties the tuned unit's II (gabor energy ignores phase)
+    assert gab["ii_percentile"].values[0] >= 99.5 and gab["ii_p"].values[0] <= 0.01
     assert gab["ii_z"].values[0] > 3 and pix["ii_z"].values[0] < 2
 
 

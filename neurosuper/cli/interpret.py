@@ -58,8 +58,18 @@ def run(args: argparse.Namespace) -> int:
     )
     if "mean_ii_z" in out:
         print(
-            f"  mean z vs {out['null']} null {out['mean_ii_z']}, "
-            f"above the null's 95th percentile: {out['fraction_above_null']}"
+            f"  mean z vs {out['null']} null {out['mean_ii_z']}"
+            + (
+                f"; {out['n_units_significant']} units above chance at FDR {out['fdr']} (Benjamini–Hochberg)"
+                if "n_units_significant" in out
+                else ""
+            )
+            + (
+                f"; population's mean II vs {out['n_permutations']} random relabellings of the stimuli: "
+                f"one-sided p = {out['p_population']}"
+                if "p_population" in out
+                else ""
+            )
         )
     if out.get("n_units_with_duplicate_meis"):
         print(f"  {out['n_units_with_duplicate_meis']} units have near-duplicate MEIs ({out['duplicates_check']})")

@@ -15,13 +15,14 @@ import numpy as np
 import xarray as xr
 
 from .._provenance import stamp
-from .._validation import check_float
+from .._validation import check_float, check_int
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
 from ..prep import group_coord, trial_average, unit_coords
 from ._topk import topk_units
 from .duplicates import duplicate_pairs, resolve_duplicates
 from .null import N_NULL, NULLS, ii_from_mei, random_directions_null, random_stimuli_null, z_and_percentile
+from .significance import FDR, bh_qvalues, permutation_pvalues, relabelling_test
 from .similarity import resolve_similarity
 
 __all__ = ["interpretability_index", "group_stats", "REFERENCE"]
@@ -82,6 +83,8 @@ def interpretability_index(
     null: str | None = "random_stimuli",
     seed: int = 0,
     n_null: int | None = None,
+    n_permutations: int | None = None,
+    fdr: float = FDR,
     duplicates: str | None = "auto",
     duplicate_overlap: float = 0.5,
     duplicate_tolerance: float = 0.05,
@@ -116,6 +119,14 @@ def interpretability_index(
         Seeds the null.
     n_null
         Null sample size (default 1000 random stimulus sets, 200 random directions).
+    n_permutations
+        With ``null="random_stimuli"``: the number of random relabellings of the stimuli in the population test
+        ``p_population`` (see :mod:`.significance`): is the mean II of all units above its value when every unit's
+        top-k set is relabelled by the same random permutation? Default 1000 (fewer, down to 200, above 4,096
+        stimuli when they would need more than 10⁷ distance evaluations; the number used is in the attrs); ``0``
+        skips the test. Cost: at most ``n_permutations · n_units · k(k − 1)/2`` distance look-ups.
+    fdr
+        False discovery rate of the per-unit decision ``ii_significant`` (Benjamini–Hochberg on ``ii_p``).
     duplicates
         How to look for near-duplicate MEIs (:mod:`.duplicates`): ``"auto"`` (the stimuli's ``source_image``/
         ``image_y``/``image_x`` coords when present, else pixels for images up to 96 × 96), ``"coords"``,
@@ -134,7 +145,11 @@ def interpretability_index(
     xarray.Dataset
         ``ii(unit)``, ``mei(unit, mei)`` (stimulus ids, best first; ties to the lowest stimulus index; missing —
         ``-1`` or ``""`` — for dead units and beyond a unit's valid stimuli), ``mei_response(unit, mei)``; with a
-        null ``ii_z(unit)``, ``ii_percentile(unit)``, ``ii_null``; with a duplicate check ``mei_duplicates(unit)``.
+        null ``ii_z(unit)``, ``ii_percentile(unit)``, ``ii_null``, the one-sided permutation p-value ``ii_p(unit)``
+        = (1 + #{ii_null ≥ II}) / (1 + n_null), its Benjamini–Hochberg ``ii_q(unit)`` and ``ii_significant(unit)``
+        (``ii_q ≤ fdr``); with the random-stimulus null also ``p_population`` (the population test),
+        ``ii_population_mean`` and ``ii_population_null(permutation)`` (the mean II of the units in each
+        relabelling); with a duplicate check ``mei_duplicates(unit)``.
         With ``which="both"`` the per-unit variables gain a leading ``which`` dim (``top``, ``bottom``).
         The set's unit coords (``layer``, ``area``, …) are kept; attrs record ``similarity`` (the backend
         used, also when chosen by ``"auto"``), ``k``, ``which``, ``null``, ``n_dead_units``, ``duplicates``,
@@ -151,6 +166,9 @@ def interpretability_index(
     where = "interpretability_index"
     check_float("duplicate_overlap", duplicate_overlap, low=0.0, high=1.0, low_open=True, caller=where)
     check_float("duplicate_tolerance", duplicate_tolerance, low=0.0, caller=where)
+    check_float("fdr", fdr, low=0.0, high=1.0, low_open=True, high_open=True, caller=where)
+    if n_permutations is not None:
+        check_int("n_permutations", n_permutations, low=0, caller=where)
     space, sim_name, auto = resolve_similarity(ds, similarity)
     R = trial_average(ds["responses"]).data
     lo, hi = _unit_range(R)
@@ -158,11 +176,13 @@ def interpretability_index(
     parts = ("top", "bottom") if which == "both" else (which,)
     out: dict[str, list] = {"ii": [], "mei": [], "mei_response": [], "mei_duplicates": []}
     n_bad = n_dead = n_floor = n_dup = 0
+    positions: list[np.ndarray] = []  # each part's (unit, k) MEI positions, for the relabelling test
     for part in parts:
         idx, val = topk_units(R, k, largest=part == "top", progress=progress)
         few = (idx < 0).any(axis=1)
         floor = ~few & ~dead & (val[:, -1] == (lo if part == "top" else hi))
         idx[dead & ~few] = -1
+        positions.append(idx)
         ii = ii_from_mei(space, idx)
         n_bad = max(n_bad, int(few.sum()))
         n_dead = max(n_dead, int((dead & ~few).sum()))
@@ -257,6 +277,34 @@ def interpretability_index(
         result["ii_percentile"] = (dims, pct)
         result["ii_null"] = ("null_sample", sample)
         attrs["n_null"] = n_null
+        p = np.stack([permutation_pvalues(v, sample) for v in (data["ii"] if which == "both" else [data["ii"]])])
+        q = np.stack([bh_qvalues(v) for v in p])
+        result["ii_p"] = (dims, p if which == "both" else p[0])
+        result["ii_q"] = (dims, q if which == "both" else q[0])
+        result["ii_significant"] = (dims, (q <= fdr) if which == "both" else (q[0] <= fdr))
+        n_perm = 0
+        if null == "random_stimuli" and n_permutations != 0:
+            tests: list[dict[str, Any]] = []
+            for pos in positions:  # with which="both" the bottom part gets as many relabellings as the top one
+                B = n_permutations if not tests else tests[0]["n_permutations"]
+                tests.append(relabelling_test(space, pos, ds.sizes["stimulus"], n_permutations=B, rng=rng))
+            n_perm = tests[0]["n_permutations"]
+            pop = {
+                "p_population": np.array([t["p_population"] for t in tests]),
+                "ii_population_mean": np.array([t["mean"] for t in tests]),
+                "ii_population_null": np.stack([t["null_mean"] for t in tests]),
+            }
+            for key, v in pop.items():
+                extra = ("permutation",) if v.ndim == 2 else ()
+                result[key] = (dims[:-1] + extra, v if which == "both" else v[0])
+            attrs["population_test"] = (
+                "mean II of all scored units against its value when the stimuli are relabelled by a random "
+                "permutation, the same one for every unit (one-sided; p = (1 + #{null >= observed}) / (1 + B))"
+            )
+        else:
+            attrs["population_test"] = "none"
+        attrs["n_permutations"] = int(n_perm)
+        attrs["fdr"] = float(fdr)
     result.attrs = attrs
     options = {
         "similarity": sim_name,
@@ -265,6 +313,8 @@ def interpretability_index(
         "null": null,
         "seed": seed,
         "n_null": n_null,
+        "n_permutations": n_permutations,
+        "fdr": fdr,
         "duplicates": duplicates,
         "duplicate_overlap": duplicate_overlap,
         "duplicate_tolerance": duplicate_tolerance,

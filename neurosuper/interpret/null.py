@@ -46,10 +46,26 @@ def ii_from_mei(space, mei: np.ndarray) -> np.ndarray:
     return out
 
 
+def random_sets(n_stimuli: int, k: int, n_sets: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_sets, k) uniformly random sets of k distinct stimulus positions, vectorised.
+
+    Few stimuli: the k smallest of uniform keys per row. Many: k positions with replacement, rows with a repeat drawn
+    again (a row without repeats is uniform over ordered distinct k-tuples, so over k-sets).
+    """
+    if n_stimuli <= 8 * k * k:
+        return np.argpartition(rng.random((n_sets, n_stimuli)), k - 1, axis=1)[:, :k]
+    sets = rng.integers(0, n_stimuli, (n_sets, k))
+    while True:
+        s = np.sort(sets, axis=1)
+        bad = np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1))
+        if not bad.size:
+            return sets
+        sets[bad] = rng.integers(0, n_stimuli, (bad.size, k))
+
+
 def random_stimuli_null(space, n_stimuli: int, k: int, *, n_null: int, rng: np.random.Generator) -> np.ndarray:
     """II of ``n_null`` random sets of k distinct stimuli in ``space``."""
-    sets = np.stack([rng.choice(n_stimuli, size=k, replace=False) for _ in range(n_null)])
-    return ii_from_mei(space, sets)
+    return ii_from_mei(space, random_sets(n_stimuli, k, n_null, rng))
 
 
 def random_directions_null(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from .._numbers import rounded
@@ -44,18 +45,16 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
     var = "ii"
     if "ii_z" in result:
         var = "ii_z"
-        scored = top["ii_percentile"].notnull()
-        above = float((top["ii_percentile"] > 95).sum() / max(int(scored.sum()), 1))
         out["mean_ii_z"] = _num(top["ii_z"].mean())
-        out["fraction_above_null"] = _num(above)  # share of scored units above the null's 95th percentile
-        out["fraction_above_95th_percentile"] = out["fraction_above_null"]
-        n_scored = int(scored.sum())
-        if n_scored:  # 5 % of units clear the null's 95th percentile by chance alone: one-sided binomial test
-            from scipy.stats import binomtest
-
-            n_above = int((top["ii_percentile"] > 95).sum())
-            out["fraction_expected_by_chance"] = 0.05
-            out["p_above_chance"] = _num(binomtest(n_above, n_scored, 0.05, alternative="greater").pvalue)
+    if "ii_significant" in result:  # Benjamini–Hochberg on the per-unit permutation p-values (which units?)
+        n_scored = int(top["ii_p"].notnull().sum())
+        n_sig = int(top["ii_significant"].sum())
+        out["fdr"] = _num(a.get("fdr", 0.05))
+        out["n_units_significant"] = n_sig
+        out["fraction_significant"] = _num(n_sig / n_scored) if n_scored else None
+    if "p_population" in result:  # the population test: mean II against relabellings of the stimuli (is it?)
+        out["p_population"] = _num(top["p_population"])
+        out["n_permutations"] = int(a.get("n_permutations", 0))
     groups = group_stats(top, groupby=groupby, var=var)
     if groups.attrs["grouped_by"] != "none":
         out["grouped_by"] = groups.attrs["grouped_by"]
@@ -64,6 +63,11 @@ def _ii_summary(result: xr.Dataset, groupby: str | None) -> dict[str, Any]:
             str(g): {"mean": _num(groups["mean"].sel(group=g)), "n": int(groups["n"].sel(group=g))}
             for g in groups["group"].values
         }
+        if "ii_significant" in result:  # discoveries of the one BH decision over all units, counted per group
+            labels = np.asarray(top[groups.attrs["grouped_by"]].values).astype(str)
+            sig = np.asarray(top["ii_significant"].values)
+            for g, entry in out["by_" + groups.attrs["grouped_by"]].items():
+                entry["n_significant"] = int(sig[labels == g].sum())
     return out
 
 
@@ -71,9 +75,12 @@ def summary(result: xr.Dataset, *, groupby: str | None = "auto") -> dict[str, An
     """JSON-safe headline numbers of a result of :mod:`neurosuper.interpret`.
 
     ``interpretability_index``: similarity, k, null, unit counts (scored, dead, with near-duplicate MEIs), mean
-    and median II, mean z and the share of units above the null's 95th percentile, and the mean II (or z) per
-    ``groupby`` group (``"auto"``: layer, else area). ``psychophysics_2afc``: observer and mean accuracy.
-    ``selectivity`` / ``polysemanticity``: their means.
+    and median II, mean z; which units are above chance — ``n_units_significant`` and ``fraction_significant``
+    (of the scored units) at Benjamini–Hochberg false discovery rate ``fdr`` on the per-unit permutation p-values;
+    whether the population is — ``p_population``, the permutation test of the mean II of all units against
+    ``n_permutations`` random relabellings of the stimuli (:mod:`.significance`); and the mean II (or z) and
+    number of discoveries per ``groupby`` group (``"auto"``: layer, else area). ``psychophysics_2afc``: observer
+    and mean accuracy. ``selectivity`` / ``polysemanticity``: their means.
     """
     analysis = result.attrs.get("analysis")
     if analysis == "interpretability_index":

@@ -27,10 +27,18 @@ GLOSSARY: dict[str, str] = {
     "median_ii": "Median interpretability index (higher is more interpretable).",
     "mean_ii_z": "Mean II as a z-score against random stimulus sets of the same size (0: chance).",
     "median_ii_z": "Median II as a z-score against random stimulus sets of the same size (0: chance).",
-    "fraction_above_null": "Share of units whose II is above the 95th percentile of random stimulus sets.",
-    "frac_above_null": "Share of directions whose II is above the 95th percentile of random stimulus sets.",
-    "fraction_expected_by_chance": "The share expected above the null's 95th percentile by chance alone.",
-    "p_above_chance": "One-sided binomial test that more units than the 5% expected by chance are above the null.",
+    "frac_above_null": "Share of directions whose II is above the 95th percentile of random stimulus sets "
+    "(descriptive: about 5% by chance alone; not a test).",
+    "p_population": "One-sided permutation test that the population is more interpretable than chance: the mean II "
+    "of all units against its value when the stimuli are randomly relabelled, every unit alike (valid whatever the "
+    "dependence between units).",
+    "n_permutations": "Random relabellings of the stimuli in the population test (its smallest p is 1/(n + 1)).",
+    "n_units_significant": "Units whose II is above chance at the false discovery rate fdr: Benjamini–Hochberg on each "
+    "unit's permutation p-value, (1 + #{random stimulus sets with II ≥ the unit's}) / (1 + n_null).",
+    "fraction_significant": "Share of the scored units that are above chance at the false discovery rate fdr.",
+    "n_significant": "Units of the group above chance (Benjamini–Hochberg over all units, at the rate fdr).",
+    "fdr": "False discovery rate of the per-unit decision: on average at most this share of the units called above "
+    "chance are not.",
     "n_dead_units": "Units with the same response to every stimulus: no stimulus excites them more than another.",
     "mean_2afc_accuracy": "Mean accuracy of a simulated observer choosing, from two queries, the one that drives the "
     "unit most, given its reference stimuli (0.5: chance).",
@@ -39,14 +47,25 @@ GLOSSARY: dict[str, str] = {
     "similarity": "How stimuli are compared for the II (gabor: oriented energy on a coarse grid; pixels; features).",
     "k": "Number of most exciting stimuli (MEIs) per unit.",
     # directions
-    "p_vs_units": "One-sided Mann–Whitney test that this method's directions have a higher II than the units.",
-    "u_vs_units": "Mann–Whitney U statistic of this method's II against the units'.",
+    "p_vs_units": "One-sided test that this method's directions are more interpretable than the units: a t-test "
+    "over disjoint groups of held-out stimuli of the gain in mean II within each group (valid although directions "
+    "and units share stimuli).",
+    "p_vs_units_holm": "p_vs_units adjusted (Holm) for testing every method against the units: below 0.05, the "
+    "method is significantly more interpretable than the units.",
+    "ii_gain_vs_units": "Mean II of this method's directions minus that of the units, averaged over the groups of "
+    "held-out stimuli the test uses.",
+    "n_groups": "Disjoint groups of held-out stimuli the test against the units uses (0: no test).",
+    "best_method_significant": "Whether best_method is significantly more interpretable than the units "
+    "(p_vs_units_holm < 0.05); otherwise it is only the highest, not the best.",
+    "methods_above_units": "Methods significantly more interpretable than the units (p_vs_units_holm < 0.05), the "
+    "largest gain first.",
     "auc_vs_units": "Probability that a random direction of this method has a higher II than a random unit (0.5: "
-    "no difference).",
+    "no difference; descriptive, not a test: directions and units share stimuli).",
     "median_sparseness": "Median lifetime sparseness of the directions' responses.",
     "n_fit": "Stimuli the directions were fitted on.",
     "n_score": "Held-out stimuli the II was scored on.",
-    "best_method": "The method with the highest median II (significant or not).",
+    "best_method": "The method with the highest median II; called best only when best_method_significant, else "
+    "the highest, not significantly above the units.",
     "n_units_used": "Units the step used (a documented subset, see Reduced settings).",
     "n_units_total": "Units the set has; the step used n_units_used of them.",
     "n_stimuli_used": "Stimuli the step used (a documented subset, see Reduced settings).",
