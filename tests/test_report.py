@@ -461,7 +461,15 @@ def test_headline_sentences_name_the_sets():
             "s2": {"alpha": 0.5},
         },
         "interpret": {
-            "brain": {"fraction_above_null": 0.25, "null": "random_stimuli", "mean_ii": 0.61, "similarity": "gabor"}
+            "brain": {
+                "p_population": 0.001,
+                "n_permutations": 1000,
+                "n_units_significant": 25,
+                "n_units_scored": 100,
+                "null": "random_stimuli",
+                "mean_ii": 0.61,
+                "similarity": "gabor",
+            }
         },
         "compare": {"headline": "Layer l2 matches the brain best."},
     }
@@ -471,7 +479,7 @@ def test_headline_sentences_name_the_sets():
         "0.98–1.10), fit r² = 0.99 over ranks 11–500; the simulation's generating α is 1.00."
     )
     assert lines[1].startswith("Set 's2': the covariance spectrum decays as a power law with α = 0.50")
-    assert lines[2].startswith("25% of the units of the demo brain are more interpretable than the null")
+    assert lines[2].startswith("The units of the demo brain are more interpretable than chance as a population")
     assert lines[3] == "Layer l2 matches the brain best."
 
 
@@ -481,7 +489,8 @@ def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
 
     entry = {
         "n_score": 40,
-        "methods": {"units": {"median_ii": -1.0}, "kmeans": {"median_ii": -0.5, "p_vs_units": 0.001}},
+        "n_groups": 10,
+        "methods": {"units": {"median_ii": -1.0}, "kmeans": {"median_ii": -0.5, "p_vs_units_holm": 0.001}},
     }
     user = Context(out=tmp_path, data={"brain": 1, "s2": 2}, set_names=("brain", "s2"), progress=False)
     demo = Context(out=tmp_path, data={"brain": 1}, set_names=("brain",), progress=False, demo=True)
@@ -492,7 +501,7 @@ def test_a_users_report_never_calls_its_sets_the_demo_data(tmp_path):
     assert "kmeans directions are the most interpretable of those significantly above the units" in _headline(
         "the brain", entry
     )
-    assert "demo" not in " ".join(headline({"interpret": {"brain": {"fraction_above_null": 0.5}}}, labels=["brain"]))
+    assert "demo" not in " ".join(headline({"interpret": {"brain": {"p_population": 0.5}}}, labels=["brain"]))
 
 
 def _profile_summary(ci_best):
@@ -615,17 +624,20 @@ def test_a_long_list_of_warnings_is_folded(tmp_path):
     assert all(f"brain: warning number {i}<" in folded.split("</details>")[0] for i in range(_NOTES_SHOWN, 9))
 
 
-def test_interpretability_headline_says_when_the_share_is_chance():
-    base = {"null": "random_stimuli", "mean_ii": -1.0, "similarity": "gabor"}
-    (line,) = headline(
-        {"interpret": {"brain": {**base, "fraction_above_null": 0.053, "p_above_chance": 0.35}}}, labels=["brain"]
-    )
-    assert "5% of the units of the brain have an II above" in line and "no more than the 5% expected by chance" in line
-    assert "more interpretable than the null" not in line and "rarely more alike than random ones" in line
-    (line,) = headline(
-        {"interpret": {"brain": {**base, "fraction_above_null": 0.61, "p_above_chance": 0.0}}}, labels=["brain"]
-    )
-    assert "61% of the units of the brain are more interpretable than the null" in line and "p < 1e-16" in line
+def test_interpretability_headline_says_what_was_tested_and_when_it_is_chance():
+    """The headline quotes the calibrated tests (issue 19 §1): the population's permutation test and the units
+    found at a 5% false discovery rate, never a share above the 95th percentile as if it were a finding."""
+    base = {"null": "random_stimuli", "mean_ii": -1.0, "similarity": "gabor", "mean_ii_z": 0.47, "n_units_scored": 500}
+    chance = {"p_population": 0.35, "n_permutations": 1000, "n_units_significant": 0, "fdr": 0.05}
+    (line,) = headline({"interpret": {"brain": {**base, **chance}}}, labels=["brain"])
+    assert line.startswith("The units of the brain are not shown to be more interpretable than chance")
+    assert "mean II z-score 0.47" in line and "1,000 random relabellings of the stimuli" in line and "p = 0.35" in line
+    assert "0 of 500 units (Benjamini–Hochberg, 5% false discovery rate" in line and "95th" not in line
+    above = {"p_population": 1 / 1001, "n_permutations": 1000, "n_units_significant": 61, "fdr": 0.05}
+    (line,) = headline({"interpret": {"brain": {**base, **above}}}, labels=["brain"])
+    assert line.startswith("The units of the brain are more interpretable than chance as a population")
+    assert "p = 0.001, the smallest 1,000 relabellings can give" in line and "61 of 500 units" in line
+    assert headline({"interpret": {"brain": {**base, "fraction_above_null": 0.61}}}, labels=["brain"]) == []
 
 
 def test_table_names_explain_themselves(pair_report):

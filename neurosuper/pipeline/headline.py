@@ -71,24 +71,41 @@ def _spectrum(entry: Mapping[str, Any], noun: str) -> list[str]:
 
 
 def _interpret(entry: Mapping[str, Any], noun: str) -> list[str]:
-    share = entry.get("fraction_above_null")
-    if share is None:
+    """Is the population more interpretable than chance (the permutation test of its mean II, ``p_population``),
+    and how many units are, individually (Benjamini–Hochberg on the per-unit permutation p-values)?"""
+    p, n_sig = entry.get("p_population"), entry.get("n_units_significant")
+    if p is None and n_sig is None:
         return []
-    p = entry.get("p_above_chance")
     how = f"mean II {fmt(entry.get('mean_ii'))}, similarity {entry.get('similarity', '?')}"
-    if p is not None and p >= 0.05:  # 5 % clear the 95th percentile by chance alone
-        z = entry.get("mean_ii_z")
-        mean_z = f"mean II z-score {fmt(z)}, " if z is not None else ""
-        return [
-            f"{round(100 * share)}% of the units of {noun} have an II above the {entry.get('null', 'null')}'s 95th "
-            f"percentile — no more than the 5% expected by chance (one-sided binomial p = {p:.2g}): "
-            f"individually, their most exciting stimuli are rarely more alike than random ones ({mean_z}{how})."
-        ]
-    chance = "" if p is None else "; 5% expected by chance, binomial " + (f"p = {p:.1g}" if p >= 1e-16 else "p < 1e-16")
-    return [
-        f"{round(100 * share)}% of the units of {noun} are more interpretable than the null (II above the "
-        f"{entry.get('null', 'null')}'s 95th percentile{chance}; {how})."
-    ]
+    units = ""
+    if n_sig is not None:
+        n = entry.get("n_units_scored")
+        fdr = entry.get("fdr") or 0.05
+        units = f"{n_sig:,} of {n:,} units" if isinstance(n, int) else f"{n_sig:,} units"
+        how = f"Benjamini–Hochberg, {fmt(100 * fdr, 0)}% false discovery rate; {how}"
+    if p is None:  # no population test (random-direction null, or n_permutations=0)
+        return [f"In {noun}, individually above the {entry.get('null', 'null')} null: {units} ({how})."]
+    z = entry.get("mean_ii_z")
+    mean = f"mean II z-score {fmt(z)}" if z is not None else "mean II"
+    B = entry.get("n_permutations")
+    floor = isinstance(B, int) and B > 0 and p <= 1.0 / (B + 1) * 1.001
+    test = (
+        f"permutation test of the population's mean II against {B:,} random relabellings of the stimuli, every "
+        f"unit relabelled alike: p = {p:.2g}{f', the smallest {B:,} relabellings can give' if floor else ''}"
+        if isinstance(B, int)
+        else f"permutation test of the population's mean II: p = {p:.2g}"
+    )
+    if p < 0.05:
+        text = (
+            f"The units of {noun} are more interpretable than chance as a population: their most exciting stimuli "
+            f"are more alike than random stimulus sets ({mean}; {test})"
+        )
+    else:
+        text = (
+            f"The units of {noun} are not shown to be more interpretable than chance: as a population, their most "
+            f"exciting stimuli are no more alike than random stimulus sets ({mean}; {test})"
+        )
+    return [text + (f"; individually above chance: {units} ({how})." if units else f" ({how}).")]
 
 
 def _of_total(used: Any, total: Any, what: str) -> str | None:
