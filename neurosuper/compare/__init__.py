@@ -8,11 +8,19 @@ Every function matches its inputs on shared stimulus ids (:func:`align`), in any
 >>> ns.compare.summary(prof)["best"]                                                    # doctest: +SKIP
 """
 
-from .align import MIN_SHARED_STIMULI, align, shared_ids, stimulus_ids
-from .cka import MAX_GRAM_BYTES, cka, procrustes
+from .align import (
+    MAX_COMPARE_STIMULI,
+    MIN_SHARED_STIMULI,
+    MIN_STIMULI_CI,
+    align,
+    choose_stimuli,
+    shared_ids,
+    stimulus_ids,
+)
+from .cka import CKA_CHANCE_WARN, MAX_GRAM_BYTES, cka, procrustes
 from .distances import METRICS
 from .predict import ALPHAS, predictivity
-from .profile import KINDS, overview, profile, side_by_side
+from .profile import BEST_STATUSES, KINDS, overview, profile, side_by_side
 from .rdm import MAX_RDM_BYTES, NOISE_METHODS, as_rdm, check_rdm, rdm
 from .rsa import compare_rdms, noise_ceiling, spearman_brown
 from .rsakernels import METHODS
@@ -20,6 +28,7 @@ from .summary import summary
 
 __all__ = [
     "align",
+    "choose_stimuli",
     "shared_ids",
     "stimulus_ids",
     "rdm",
@@ -41,6 +50,10 @@ __all__ = [
     "NOISE_METHODS",
     "ALPHAS",
     "MIN_SHARED_STIMULI",
+    "MIN_STIMULI_CI",
+    "MAX_COMPARE_STIMULI",
+    "CKA_CHANCE_WARN",
+    "BEST_STATUSES",
     "MAX_RDM_BYTES",
     "MAX_GRAM_BYTES",
 ]

@@ -5,6 +5,10 @@ put in one canonical order (sorted; ids of mixed types by type name, then value)
 stimulus order gives bit-identical numbers, bootstrap resamples included. Fewer than
 :data:`MIN_SHARED_STIMULI` shared ids is an error listing the mismatch; ids left out are counted in a
 :class:`~neurosuper.errors.NeurosuperWarning`.
+
+The minimum data of the comparison are stated here, once: :data:`MIN_SHARED_STIMULI` (any comparison),
+:data:`MIN_STIMULI_CI` (a bootstrap interval over stimuli) and :data:`MAX_COMPARE_STIMULI` (above it,
+:func:`choose_stimuli` draws a seeded subsample of the shared ids).
 """
 
 from __future__ import annotations
@@ -18,10 +22,31 @@ import xarray as xr
 
 from ..errors import AnalysisError, NeurosuperWarning, fail, preview
 
-__all__ = ["MIN_SHARED_STIMULI", "stimulus_ids", "shared_ids", "align"]
+__all__ = [
+    "MIN_SHARED_STIMULI",
+    "MIN_STIMULI_CI",
+    "MAX_COMPARE_STIMULI",
+    "stimulus_ids",
+    "shared_ids",
+    "align",
+    "choose_stimuli",
+    "ci_allowed",
+]
 
 #: The fewest shared stimuli two inputs may be compared on (an RDM of 5 stimuli has 10 pairs).
 MIN_SHARED_STIMULI = 5
+
+#: The fewest stimuli a bootstrap interval over stimuli is given from (RSA, predictivity, layer profiles); below
+#: it the interval is NaN and a warning says so. A resample of n stimuli holds about 0.63 n distinct ones: below
+#: 20 (≤ 12 distinct, a dozen pairs per RDM, test folds of 2–3 stimuli) the resamples are so few and so coarse
+#: that the percentile interval is a few discrete values — simulated predictivity intervals on 10 and 14
+#: stimuli reached past r = 1 in 40 % and 12 % of the runs, none from 20 on.
+MIN_STIMULI_CI = 20
+
+#: Above this many shared stimuli :func:`choose_stimuli` draws a seeded subsample of that size (by id). The
+#: cost of the RSA bootstrap grows as stimuli² × resamples: 500 stimuli × 1,000 resamples take ≈ 20 s per
+#: layer on one core (Spearman), 1,000 stimuli ≈ 45 s.
+MAX_COMPARE_STIMULI = 500
 
 
 def _dim_of(obj: xr.Dataset | xr.DataArray) -> tuple[str, ...]:
@@ -159,3 +184,82 @@ def align(
     """
     ids = shared_ids(*[stimulus_ids(o) for o in objs], names=names, caller=caller, min_shared=min_shared, warn=warn)
     return tuple(_select(o, ids) for o in objs)
+
+
+def ci_allowed(n: int, *, caller: str, what: str = "bootstrap interval", stacklevel: int = 3) -> bool:
+    """Whether ``n`` stimuli are enough for a bootstrap interval (:data:`MIN_STIMULI_CI`); if not, warns saying
+    how many there are and how many are needed, and the caller gives a NaN interval."""
+    if n >= MIN_STIMULI_CI:
+        return True
+    warnings.warn(
+        f"{caller}: no {what} from {n} stimuli; a bootstrap over stimuli needs at least MIN_STIMULI_CI = "
+        f"{MIN_STIMULI_CI} (the interval is NaN). Compare on more shared stimuli.",
+        NeurosuperWarning,
+        stacklevel=stacklevel,
+    )
+    return False
+
+
+def choose_stimuli(
+    *objs: xr.Dataset | xr.DataArray,
+    max_stimuli: int | None = MAX_COMPARE_STIMULI,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
+    caller: str = "choose_stimuli",
+) -> tuple[np.ndarray, str]:
+    """The stimulus ids a comparison uses, and a sentence saying which.
+
+    All the ids the inputs share by default. Above ``max_stimuli`` (default :data:`MAX_COMPARE_STIMULI`;
+    ``None``: no limit) a seeded random subsample of that many is drawn *among the shared ids* (in their
+    canonical sorted order, never by position in either input), so two inputs that hold the same stimuli in
+    different orders get the same ids, and the same seed gives the same ids.
+
+    Parameters
+    ----------
+    *objs
+        ResponseSets, ``responses`` or RDMs, as :func:`align`.
+    max_stimuli
+        The most stimuli used; ``None`` uses every shared id.
+    seed
+        Seeds the subsample.
+    names
+        How the sentence and messages name the inputs.
+
+    Returns
+    -------
+    (numpy.ndarray, str)
+        The chosen ids in canonical (sorted) order — select them with ``ds.sel(stimulus=ids)`` or pass the
+        inputs to :func:`align` after selecting — and a sentence for a headline, e.g. ``"all 92 shared
+        stimuli"`` or ``"a random subsample (seed 0) of 500 of the 2,000 shared stimuli"``.
+
+    Raises
+    ------
+    AnalysisError
+        Fewer than :data:`MIN_SHARED_STIMULI` shared ids (the message lists the mismatch).
+    """
+    if max_stimuli is not None and (
+        isinstance(max_stimuli, bool)
+        or not isinstance(max_stimuli, (int, np.integer))
+        or max_stimuli < MIN_SHARED_STIMULI
+    ):
+        raise fail(
+            f"{caller}: max_stimuli",
+            repr(max_stimuli),
+            f"None or an integer ≥ MIN_SHARED_STIMULI = {MIN_SHARED_STIMULI}",
+            f"pass max_stimuli={MAX_COMPARE_STIMULI} (the default) or None",
+            AnalysisError,
+        )
+    ids = shared_ids(*[stimulus_ids(o) for o in objs], names=names, caller=caller, warn=False)
+    n_in = [len(stimulus_ids(o)) for o in objs]
+    left_out = "" if all(k == len(ids) for k in n_in) else f" (of {', '.join(f'{k:,}' for k in n_in)} in the inputs)"
+    if max_stimuli is None or len(ids) <= max_stimuli:
+        return ids, f"all {len(ids):,} shared stimuli{left_out}"
+    pick = np.sort(np.random.default_rng(seed).choice(len(ids), size=int(max_stimuli), replace=False))
+    sentence = (
+        f"a random subsample (seed {seed}) of {int(max_stimuli):,} of the {len(ids):,} shared stimuli"
+        f"{left_out}, drawn by id (at most MAX_COMPARE_STIMULI = {MAX_COMPARE_STIMULI:,} are compared)"
+        if max_stimuli == MAX_COMPARE_STIMULI
+        else f"a random subsample (seed {seed}) of {int(max_stimuli):,} of the {len(ids):,} shared stimuli{left_out}, "
+        "drawn by id"
+    )
+    return ids[pick], sentence

@@ -23,11 +23,15 @@ from ..errors import AnalysisError, NeurosuperWarning, fail
 from .align import align
 from .linear import PairStats, choose_form, linear_pairs
 
-__all__ = ["cka", "procrustes", "MAX_GRAM_BYTES"]
+__all__ = ["cka", "procrustes", "MAX_GRAM_BYTES", "CKA_CHANCE_WARN", "cka_chance"]
 
 #: Largest Gram the feature form accumulates ((units_a + units_b)² × 8 bytes; 2 GiB: 16,384 units in all),
 #: and the largest set of stimulus Grams the Gram form holds.
 MAX_GRAM_BYTES = 2 * 2**30
+
+#: Biased linear CKA warns when its chance level — its expected value for two unrelated sets with these spectra,
+#: :func:`cka_chance` — exceeds this (e.g. two independent Gaussian sets of 30 stimuli × 500 units: ≈ 0.95).
+CKA_CHANCE_WARN = 0.25
 
 REFERENCE_CKA = "Kornblith et al. 2019 ICML (linear CKA); debiased: unbiased HSIC of Song et al. 2012 JMLR 13:1393"
 REFERENCE_PROCRUSTES = "Williams et al. 2021 NeurIPS, Generalized shape metrics on neural representations"
@@ -151,6 +155,39 @@ def pairs_array(values: np.ndarray, p: Prepared, name: str) -> xr.DataArray:
     return out
 
 
+def cka_chance(stats: PairStats) -> np.ndarray:
+    """(groups_a, groups_b) chance level of biased linear CKA: its expectation over random pairings of the two
+    sets' stimuli, ``tr K · tr L / ((n − 1) ‖K‖_F ‖L‖_F)`` for the centred Grams ``K``, ``L``.
+
+    With ``K`` centred (rows sum to 0) the mean of ``⟨K, P L Pᵀ⟩`` over permutations ``P`` is
+    ``tr K tr L / (n − 1)``, and the norms do not depend on ``P``. ``tr K / ‖K‖_F`` is the square root of the
+    participation ratio of the set's eigenspectrum, so the chance level is ``√(PR_a PR_b) / (n − 1)``: near 1
+    when both sets have about as many effective dimensions as stimuli (independent isotropic sets of n
+    stimuli × p, q units: ``1 / √((1 + (n−1)/p)(1 + (n−1)/q))`` — 0.95 for 30 × 500), near 0 when there are
+    many more stimuli than dimensions. The debiased estimator's chance level is ≈ 0."""
+    if stats.gram_norm_a is None or stats.gram_norm_b is None:
+        return np.full(stats.cka.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.outer(stats.norm2_a / stats.gram_norm_a, stats.norm2_b / stats.gram_norm_b) / (stats.n - 1)
+
+
+def warn_cka_chance(stats: PairStats, p: Prepared, caller: str, *, fix: str) -> float:
+    """Warn when the biased CKA's chance level exceeds :data:`CKA_CHANCE_WARN` (whole sets or any pair); the
+    largest chance level is returned."""
+    chance = cka_chance(stats)
+    worst = float(np.nanmax(chance)) if np.isfinite(chance).any() else np.nan
+    if np.isfinite(worst) and worst > CKA_CHANCE_WARN:
+        where = "" if worst == chance[0, 0] else " (for the worst pair of groups)"
+        warnings.warn(
+            f"{caller}: biased linear CKA is inflated here: {stats.n} stimuli against "
+            f"{p.a.sizes['unit']} and {p.b.sizes['unit']} units, and two unrelated sets with these spectra would "
+            f"score {worst:.2f}{where} (its chance level, above CKA_CHANCE_WARN = {CKA_CHANCE_WARN}). {fix}",
+            NeurosuperWarning,
+            stacklevel=3,
+        )
+    return worst
+
+
 def _attrs(p: Prepared, stats: PairStats) -> dict[str, Any]:
     return {
         "form": stats.form,
@@ -190,7 +227,14 @@ def cka(
         ``cka``: dimensionless CKA in [0, 1] (debiased: can be slightly negative), a scalar, or dims per grouped
         set (e.g. (``layer``, ``area``)) with the whole-set value as coord ``cka_whole``. Attrs ``form``
         (``"feature"`` — units × units products, chosen when it needs fewer flops, e.g. whole sets with
-        units_a + units_b ≤ stimuli — else ``"gram"``), ``n_stimuli``, ``debiased``.
+        units_a + units_b ≤ stimuli — else ``"gram"``), ``n_stimuli``, ``debiased``, and for the biased
+        estimator ``chance`` (the whole sets' chance level, :func:`cka_chance`).
+
+    Warns
+    -----
+    NeurosuperWarning
+        Biased CKA whose chance level exceeds :data:`CKA_CHANCE_WARN` — typically more units than stimuli
+        (two independent sets of 30 stimuli × 500 units score ≈ 0.95): use ``debiased=True``.
     """
     caller = "cka"
     p = prepare(a, b, groupby=groupby, time=time, caller=caller)
@@ -201,6 +245,11 @@ def cka(
         values = stats.cka_debiased
     out = xr.Dataset({"cka": pairs_array(values, p, "cka")})
     out.attrs.update({**_attrs(p, stats), "debiased": bool(debiased)})
+    if not debiased:
+        warn_cka_chance(
+            stats, p, caller, fix="Use debiased=True (Song et al. 2012's unbiased HSIC: ≈ 0 for unrelated sets)."
+        )
+        out.attrs["chance"] = float(cka_chance(stats)[0, 0])
     return stamp(
         out,
         analysis="compare.cka",

@@ -171,6 +171,8 @@ class PairStats:
     norm2_b: np.ndarray
     form: str
     n: int
+    gram_norm_a: np.ndarray | None = None  # ‖XᵀX‖_F = ‖K‖_F per group of a (CKA only)
+    gram_norm_b: np.ndarray | None = None
 
 
 def choose_form(n: int, groups_a: Sequence, groups_b: Sequence, *, cka: bool, procrustes: bool) -> str:
@@ -332,7 +334,17 @@ def _feature_pairs(
                 den = helper(xx[s] ** 2, s, s) * helper(yy[t] ** 2, na + t, na + t)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     deb[s, t] = helper(xy[s, t], s, na + t) / np.sqrt(den)
-    return PairStats(cka=cka, cka_debiased=deb, nuclear=nuc, norm2_a=tr_a, norm2_b=tr_b, form="feature", n=n)
+    return PairStats(
+        cka=cka,
+        cka_debiased=deb,
+        nuclear=nuc,
+        norm2_a=tr_a,
+        norm2_b=tr_b,
+        form="feature",
+        n=n,
+        gram_norm_a=np.array(xx),
+        gram_norm_b=np.array(yy),
+    )
 
 
 def _index(ix: np.ndarray) -> slice | np.ndarray:
@@ -418,4 +430,6 @@ def _gram_pairs(
         norm2_b=np.array([np.trace(l) for l in kb]),
         form="gram",
         n=n,
+        gram_norm_a=np.array([np.linalg.norm(k) for k in ka]),
+        gram_norm_b=np.array([np.linalg.norm(l) for l in kb]),
     )

@@ -12,7 +12,14 @@ mean — with the held-out values and bias r below zero for unpredictable neuron
 
 Ceiling (when the brain has repeats): per neuron, Pearson r across stimuli between the means of two halves of
 the repeats (:func:`neurosuper.prep.split_repeats`), Spearman–Brown corrected to the full data,
-``2 r / (1 + r)``. As in Brain-Score, the normalised score is ``median(r) / median(ceiling)``.
+``R = 2 r / (1 + r)`` — the reliability of the repeat-averaged responses that are predicted (with 2 repeats the
+split-half r is the reliability of *one* repeat; the correction makes it that of their mean).
+
+Normalised score: a model that predicts a neuron's noise-free signal exactly correlates with its averaged
+responses at ``√R`` (classical test theory: r(signal, data)² = R), not ``R``; so
+``normalized = median(r) / median(√R)`` — a perfect model scores 1 (± sampling) whatever the reliability
+(dividing by ``median(R)`` instead, a perfect model would score 1/√R: 1.12, 1.41, 2.24 at R = 0.8, 0.5, 0.2).
+This is the same √R that :func:`~neurosuper.compare.profile` draws as the upper edge of the ceiling band.
 """
 
 from __future__ import annotations
@@ -28,18 +35,19 @@ from .._gram import is_dask
 from .._provenance import stamp
 from .._validation import check_float, check_int, responses_of
 from ..errors import AnalysisError, NeurosuperWarning, fail
-from .align import align
+from .align import MIN_STIMULI_CI, align, ci_allowed
 from .rsa import spearman_brown
-from .rsakernels import bootstrap_counts
+from .rsakernels import bootstrap_counts, recentred_interval
 
-__all__ = ["predictivity", "ALPHAS", "pearson_columns", "reliability_ceiling"]
+__all__ = ["predictivity", "ALPHAS", "pearson_columns", "reliability_ceiling", "split_half_reliability"]
 
 #: Ridge penalties searched by the inner CV (the layer's units are standardised first).
 ALPHAS = np.logspace(-2, 6, 17)
 
 REFERENCE = (
     "Yamins et al. 2014 PNAS 111:8619; Schrimpf et al. 2018 Brain-Score (bioRxiv 407007): cross-validated "
-    "linear predictivity, median over neurons, divided by the split-half (Spearman-Brown) ceiling"
+    "linear predictivity, median over neurons; normalised by the median square root of the split-half "
+    "(Spearman-Brown) reliability, the expected r of a noise-free model"
 )
 
 
@@ -55,11 +63,36 @@ def pearson_columns(y: np.ndarray, p: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->j", yc, pc) / np.sqrt(np.einsum("ij,ij->j", yc, yc) * np.einsum("ij,ij->j", pc, pc))
 
 
+def split_half_reliability(r_half: Any, k1: float, k2: float) -> np.ndarray:
+    """The reliability of the mean of ``k1 + k2`` repeats from the correlation ``r_half`` of the means of ``k1``
+    and of ``k2`` of them (Spearman–Brown, generalised to unequal halves).
+
+    With single-repeat reliability ρ, the mean of k repeats has ``ρ_k = k ρ / (1 + (k − 1) ρ)`` and the two
+    halves correlate at ``r = √(ρ_k1 ρ_k2)``; ρ is the root of ``(k1 k2 − r² a b) ρ² − r² (a + b) ρ − r² = 0``
+    (``a = k1 − 1``, ``b = k2 − 1``) with the sign of r, and the result is ``ρ_(k1+k2)``. Equal halves give the
+    classical ``2 r / (1 + r)`` exactly; with 3 repeats (halves of 2 and 1) the classical formula would
+    understate the reliability (0.48 for a true 0.5, 0.19 for 0.2)."""
+    r = np.asarray(r_half, dtype=np.float64)
+    if k1 == k2:
+        return spearman_brown(r)
+    a, b = k1 - 1.0, k2 - 1.0
+    r2 = r * r
+    qa = k1 * k2 - r2 * a * b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        disc = np.sqrt(r2 * r2 * (a + b) ** 2 + 4 * r2 * qa)
+        rho = (r2 * (a + b) + np.sign(r) * disc) / (2 * qa)
+        return spearman_brown(rho, k1 + k2)
+
+
 def reliability_ceiling(resp: xr.DataArray, *, caller: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit split-half r and its Spearman–Brown correction, from a responses DataArray with repeats."""
-    halves = prep.split_repeats(resp, caller=caller)
+    """Per-unit split-half r and the reliability of the repeat-averaged responses it implies (Spearman–Brown;
+    :func:`split_half_reliability` when the halves hold different numbers of repeats, e.g. 3 repeats)."""
+    valid = prep.valid_repeats(resp)
+    halves = prep.split_repeats(resp, caller=caller, valid=valid)
     r_half = pearson_columns(_numpy(halves.r1), _numpy(halves.r2))
-    return r_half, spearman_brown(r_half)
+    counts = valid.sum(axis=0)[halves.keep]
+    k1, k2 = float(np.mean((counts + 1) // 2)), float(np.mean(counts // 2))  # odd/even valid repeats
+    return r_half, split_half_reliability(r_half, k1, k2)
 
 
 def _fold_r(y: np.ndarray, p: np.ndarray, folds: np.ndarray, n_splits: int) -> np.ndarray:
@@ -123,7 +156,9 @@ def predictivity(
     n_boot, ci
         Bootstrap resamples over stimuli of the held-out predictions (the fitted models are kept) for a
         percentile CI of the median r, shifted by the bootstrap bias (estimate minus the resamples' median:
-        the median over neurons of resampled, noisier r's is pulled towards the bulk of the neurons).
+        the median over neurons of resampled, noisier r's is pulled towards the bulk of the neurons) and
+        clipped to [−1, 1]: it always contains ``median``. Fewer than
+        :data:`~neurosuper.compare.MIN_STIMULI_CI` stimuli: no CI (``median_ci`` NaN, with a warning).
 
     Returns
     -------
@@ -131,8 +166,10 @@ def predictivity(
         ``r(unit)`` held-out Pearson r per neuron, mean over test folds (``brain``'s units and unit coords),
         ``alpha(unit)`` (median α chosen over folds), ``median`` (median r over neurons, NaN neurons
         skipped); with repeats
-        ``ceiling(unit)`` (Spearman–Brown split-half reliability), ``ceiling_median`` and ``normalized``
-        (= ``median / ceiling_median``); with ``n_boot`` ``median_ci(bound)`` and ``median_boot(boot)``;
+        ``ceiling(unit)`` (Spearman–Brown split-half reliability R), ``ceiling_median`` (median R),
+        ``ceiling_r(unit)`` (√R, the r a noise-free model reaches; R < 0 counts as 0), ``ceiling_r_median`` and
+        ``normalized`` (= ``median / ceiling_r_median``: 1 for a perfect model); with ``n_boot``
+        ``median_ci(bound)`` and ``median_boot(boot)``;
         ``prediction(stimulus, unit)`` the held-out predictions and ``fold(stimulus)`` the test fold of each
         stimulus. Dimensionless.
     """
@@ -209,27 +246,39 @@ def predictivity(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             cm = float(np.nanmedian(ceiling))
+        ceiling_r = np.sqrt(np.clip(ceiling, 0, None))
+        out["ceiling_r"] = ("unit", ceiling_r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cr = float(np.nanmedian(ceiling_r))
         out["ceiling_median"] = cm
-        out["normalized"] = float(out["median"]) / cm if cm > 0 else np.nan
+        out["ceiling_r_median"] = cr
+        out["normalized"] = float(out["median"]) / cr if cr > 0 else np.nan
         attrs["ceiling"] = (
-            "per neuron split-half r (odd vs even repeats), Spearman-Brown corrected; normalized = "
-            "median(r) / median(ceiling) (Brain-Score)"
+            "per neuron split-half r (odd vs even repeats), Spearman-Brown corrected (reliability R of the "
+            "averaged responses); ceiling_r = sqrt(R), the r of a noise-free model; normalized = "
+            "median(r) / median(sqrt(R)): 1 for a perfect model"
         )
     else:
         attrs["ceiling"] = "none: the brain set has no repeats"
-    if n_boot:
+    if n_boot and not ci_allowed(n, caller=caller):
+        out["median_ci"] = xr.DataArray([np.nan, np.nan], dims="bound", coords={"bound": ["lower", "upper"]})
+        attrs["ci_note"] = (
+            f"no interval from {n} stimuli (a bootstrap needs at least MIN_STIMULI_CI = {MIN_STIMULI_CI})"
+        )
+    elif n_boot:
         boot = _median_boot(y, pred, folds, n_splits, bootstrap_counts(n, n_boot, seed))
         # the median over neurons of resampled (noisier) r's is pulled towards the bulk of the neurons: shift the
         # percentile interval by that bias, point estimate minus the resamples' median
-        shift = float(out["median"]) - float(np.nanmedian(boot))
-        lo, hi = np.nanquantile(boot, [(1 - ci) / 2, (1 + ci) / 2]) + shift
+        lo, hi, shift = recentred_interval(float(out["median"]), boot, ci)
         out["median_ci"] = xr.DataArray([lo, hi], dims="bound", coords={"bound": ["lower", "upper"]})
         out["median_boot"] = xr.DataArray(boot, dims="boot", coords={"boot": np.arange(n_boot)})
         attrs.update(
             {
                 "ci_level": ci,
                 "ci_method": "percentile bootstrap over stimuli of the held-out predictions "
-                "(fitted models kept), shifted by the bias: estimate minus the median of the resamples",
+                "(fitted models kept), shifted by the bias: estimate minus the median of the resamples; "
+                "clipped to [-1, 1]",
                 "ci_bias_shift": shift,
             }
         )

@@ -19,16 +19,29 @@ from .. import prep
 from .._provenance import stamp
 from .._validation import check_choice, check_int, responses_of
 from ..errors import AnalysisError, NeurosuperError, NeurosuperWarning, fail
-from .align import align
-from .cka import REFERENCE_CKA, REFERENCE_PROCRUSTES, pair_stats, prepare, procrustes_values, warn_degenerate
+from .align import MIN_STIMULI_CI, align, ci_allowed
+from .cka import (
+    REFERENCE_CKA,
+    REFERENCE_PROCRUSTES,
+    cka_chance,
+    pair_stats,
+    prepare,
+    procrustes_values,
+    warn_cka_chance,
+    warn_degenerate,
+)
 from .distances import METRICS
 from .predict import predictivity
 from .rdm import check_rdm
 from .rdm import rdm as make_rdm
 from .rsa import compare_rdms, noise_ceiling, rdm_stack
-from .rsakernels import METHODS
+from .rsakernels import METHODS, recentred_interval
 
-__all__ = ["profile", "side_by_side", "overview", "KINDS"]
+__all__ = ["profile", "side_by_side", "overview", "KINDS", "BEST_STATUSES"]
+
+#: What :func:`profile` says of its top group (``best_status``): significantly best, top but not significantly,
+#: or not tested (no bootstrap: ``n_boot=0`` or fewer than ``MIN_STIMULI_CI`` stimuli).
+BEST_STATUSES = ("best", "highest, not significant", "highest, not tested")
 
 #: What :func:`profile` scores layers by.
 KINDS = ("rsa", "predictivity")
@@ -60,6 +73,29 @@ def _groups(resp: xr.DataArray, groupby: str | None) -> tuple[str, list[tuple[Ha
     if coord is None:
         return "group", [("all units", np.arange(resp.sizes["unit"]))]
     return coord, prep.unit_groups(resp, coord)
+
+
+def _best_layer(out: xr.Dataset, s: np.ndarray, lows: np.ndarray, labels: list, *, ci: float) -> None:
+    """The top group and whether it is *significantly* best (see :func:`profile`), written into ``out``."""
+    order = np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")
+    best = int(order[0])
+    out["best"] = str(labels[best])
+    out["runner_up"] = str(labels[order[1]]) if len(s) > 1 else ""
+    out["margin"] = float(s[best] - s[order[1]]) if len(s) > 1 else np.nan
+    d_lo = d_hi = np.nan
+    if "score_boot" in out and len(s) > 1:
+        boot = out["score_boot"].values
+        sb = np.nan_to_num(boot, nan=-np.inf)
+        out["p_best"] = float(np.mean(np.argmax(sb, axis=1) == best))
+        # the paired difference: every group was scored on the same resamples of the stimuli
+        d_lo, d_hi, _ = recentred_interval(float(out["margin"]), boot[:, best] - boot[:, order[1]], ci, bounds=(-2, 2))
+    else:
+        out["p_best"] = np.nan
+    out["margin_ci"] = xr.DataArray([d_lo, d_hi], dims="bound", coords={"bound": ["lower", "upper"]})
+    tested = "score_boot" in out and np.isfinite(lows[best]) and (len(s) == 1 or np.isfinite(d_lo))
+    significant = bool(tested and lows[best] > 0 and (len(s) == 1 or d_lo > 0))
+    out["best_significant"] = significant
+    out["best_status"] = BEST_STATUSES[0] if significant else BEST_STATUSES[1] if tested else BEST_STATUSES[2]
 
 
 def profile(
@@ -104,9 +140,24 @@ def profile(
     -------
     xarray.Dataset
         ``score(layer)``, ``ci(bound, layer)``, ``ceiling(bound)`` (``lower``, ``upper``; NaN when not
-        estimable, with the reason in attrs ``ceiling_note``), ``best`` (the top layer's label), ``margin``
-        (its score minus the next best), ``p_best`` (share of bootstrap resamples in which it is top),
-        ``score_boot(boot, layer)``, ``n_units(layer)``. Dimensionless.
+        estimable, with the reason in attrs ``ceiling_note``), ``best`` (the top layer's label, significant or
+        not), ``runner_up``, ``margin`` (its score minus the runner-up's) and ``margin_ci(bound)``, ``p_best``
+        (share of bootstrap resamples in which it is top), ``best_significant`` and ``best_status`` (one of
+        :data:`BEST_STATUSES`), ``score_boot(boot, layer)``, ``n_units(layer)``. Dimensionless. CIs are NaN
+        (with a warning) from fewer than :data:`~neurosuper.compare.MIN_STIMULI_CI` stimuli; every CI contains
+        its estimate.
+
+    Notes
+    -----
+    **Best layer.** The top layer is *significantly best* (``best_significant``, ``best_status == "best"``)
+    when both hold: (1) it beats the runner-up — the ``ci`` bootstrap interval of the paired difference of
+    their scores (same resamples for every layer, recentred on the observed margin as the score CIs are)
+    lies above 0; (2) it beats chance — its own score's ``ci`` interval lies above 0. Each is a one-sided
+    test at level (1 − ``ci``)/2 of a difference picked as the largest, so on layers that are all equally
+    good (or all unrelated to the brain) it fires in at most ≈ 1 − ``ci`` of data sets (measured on
+    simulations: ``tests/test_compare_calibration.py``, ``docs/compare.md``). Otherwise the top layer is
+    ``"highest, not significant"`` (or ``"highest, not tested"`` without a bootstrap); ``best`` still names it.
+    With one group only (2) applies.
 
     References
     ----------
@@ -132,6 +183,7 @@ def profile(
                 AnalysisError,
             )
         net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
+        boot_n = n_boot if n_boot and ci_allowed(net_al.sizes["stimulus"], caller=caller) else 0
         ceiling = [np.nan, np.nan]
         for _label, idx in groups:
             res = predictivity(
@@ -140,16 +192,16 @@ def profile(
                 alpha=alpha,
                 n_splits=n_splits,
                 seed=seed,
-                n_boot=n_boot,
+                n_boot=boot_n,
                 ci=ci,
                 time=time,
                 progress=progress,
             )
             scores.append(float(res["median"]))
-            lo, hi = res["median_ci"].values if n_boot else (np.nan, np.nan)
+            lo, hi = res["median_ci"].values if boot_n else (np.nan, np.nan)
             lows.append(lo)
             highs.append(hi)
-            boots.append(res["median_boot"].values if n_boot else np.zeros(0))
+            boots.append(res["median_boot"].values if boot_n else np.zeros(0))
             units.append(len(idx))
             if "ceiling" in res:
                 c = res["ceiling"].values
@@ -191,15 +243,16 @@ def profile(
             else:
                 ceiling, ceiling_kind = [np.nan, np.nan], "none"
                 note = "brain is a single RDM: no noise ceiling can be estimated from it"
+        boot_n = n_boot if n_boot and ci_allowed(net_al.sizes["stimulus"], caller=caller) else 0
         for _label, idx in groups:
             layer_rdm = make_rdm(net_al.isel(unit=idx), metric=metric, time=time, progress=progress)
             res = compare_rdms(
-                layer_rdm, targets if len(targets) > 1 else targets[0], method=method, n_boot=n_boot, ci=ci, seed=seed
+                layer_rdm, targets if len(targets) > 1 else targets[0], method=method, n_boot=boot_n, ci=ci, seed=seed
             )
             scores.append(float(res["value"]))
             lows.append(float(res["ci"][0]))
             highs.append(float(res["ci"][1]))
-            boots.append(res["value_boot"].values if n_boot else np.zeros(0))
+            boots.append(res["value_boot"].values if boot_n else np.zeros(0))
             units.append(len(idx))
     labels = [g for g, _ in groups]
     out = xr.Dataset(
@@ -211,18 +264,9 @@ def profile(
         },
         coords={dim: labels, "bound": ["lower", "upper"]},
     )
-    if n_boot:
+    if boot_n:
         out["score_boot"] = (("boot", dim), np.stack(boots, axis=1))
-    s = np.array(scores)
-    order = np.argsort(-np.nan_to_num(s, nan=-np.inf), kind="stable")
-    best = order[0]
-    out["best"] = str(labels[best])
-    out["margin"] = float(s[best] - s[order[1]]) if len(s) > 1 else np.nan
-    if n_boot and len(s) > 1:
-        sb = np.nan_to_num(out["score_boot"].values, nan=-np.inf)
-        out["p_best"] = float(np.mean(np.argmax(sb, axis=1) == best))
-    else:
-        out["p_best"] = np.nan
+    _best_layer(out, np.array(scores), np.array(lows), labels, ci=ci)
     out.attrs.update(
         {
             "kind": kind,
@@ -233,9 +277,15 @@ def profile(
             "ceiling_definition": definition,
             "ceiling_note": note or "none",
             "n_stimuli": int(net_al.sizes["stimulus"]),
-            "n_boot": n_boot,
+            "n_boot": boot_n,
+            "ci_note": f"no intervals from {int(net_al.sizes['stimulus'])} stimuli (a bootstrap needs at least "
+            f"MIN_STIMULI_CI = {MIN_STIMULI_CI})"
+            if n_boot and not boot_n
+            else "none",
             "ci_level": ci,
             "brain": mode,
+            "best_definition": "significantly best: the CI of its paired bootstrap difference to the runner-up "
+            "and its own CI both lie above 0",
         }
     )
     return stamp(
@@ -284,10 +334,13 @@ def overview(
     Returns
     -------
     xarray.Dataset
-        Scalars ``rsa``, ``rsa_ci(bound)``, ``cka``, ``cka_debiased``, ``procrustes`` (angular, radians) for
-        the whole sets; with groups, ``pair_rsa``, ``pair_rsa_ci``, ``pair_cka``, ``pair_cka_debiased``,
-        ``pair_procrustes`` over one dim per grouped set (e.g. ``layer``, ``area``). Attrs ``n_stimuli``,
-        ``method``, ``metric``.
+        Scalars ``rsa``, ``rsa_ci(bound)``, ``cka``, ``cka_debiased``, ``cka_chance`` (the biased CKA's
+        chance level, :func:`~neurosuper.compare.cka.cka_chance`: what unrelated sets with these spectra would
+        score; warned when above ``CKA_CHANCE_WARN``, then read ``cka_debiased``), ``procrustes`` (angular,
+        radians) for the whole sets; with groups, ``pair_rsa``, ``pair_rsa_ci``, ``pair_cka``,
+        ``pair_cka_debiased``, ``pair_cka_chance``, ``pair_procrustes`` over one dim per grouped set (e.g.
+        ``layer``, ``area``). Attrs ``n_stimuli``, ``method``, ``metric``. ``rsa_ci`` is NaN (warned) from
+        fewer than ``MIN_STIMULI_CI`` stimuli.
     """
     caller = "overview"
     check_choice("metric", metric, METRICS, caller=caller)
@@ -305,6 +358,11 @@ def overview(
     n = p.a.sizes["stimulus"]
     stats = pair_stats(p, debiased=n >= 4, procrustes=True, progress=progress, caller=caller)
     degenerate = warn_degenerate(n, p, caller)
+    warn_cka_chance(
+        stats, p, caller, fix="Read cka_debiased (Song et al. 2012's unbiased HSIC: ≈ 0 for unrelated sets)."
+    )
+    chance = cka_chance(stats)
+    boot_n = n_boot if n_boot and ci_allowed(n, caller=caller) else 0
     rdms_a = _group_rdms(p.a, p.groups_a, metric, progress)
     rdms_b = _group_rdms(p.b, p.groups_b, metric, progress)
     na, nb = len(rdms_a), len(rdms_b)
@@ -315,7 +373,7 @@ def overview(
     rows_b = range(1, nb) if nb > 1 else range(1)
     todo = {(0, 0)} | {(s, t) for s in rows_a for t in rows_b}
     for s, t in sorted(todo):
-        res = compare_rdms(rdms_a[s], rdms_b[t], method=method, n_boot=n_boot, ci=ci, seed=seed)
+        res = compare_rdms(rdms_a[s], rdms_b[t], method=method, n_boot=boot_n, ci=ci, seed=seed)
         rsa_v[s, t] = float(res["value"])
         rsa_lo[s, t], rsa_hi[s, t] = res["ci"].values
     proc = procrustes_values(stats.nuclear, stats.norm2_a, stats.norm2_b, True)
@@ -326,6 +384,7 @@ def overview(
             "rsa_ci": ("bound", [rsa_lo[0, 0], rsa_hi[0, 0]]),
             "cka": stats.cka[0, 0],
             "cka_debiased": deb[0, 0],
+            "cka_chance": chance[0, 0],
             "procrustes": proc[0, 0],
         },
         coords={"bound": ["lower", "upper"]},
@@ -341,13 +400,14 @@ def overview(
         out["pair_rsa_ci"] = xr.concat([lo, hi], dim="bound").assign_coords(bound=["lower", "upper"])
         out["pair_cka"] = grid(stats.cka, "pair_cka")
         out["pair_cka_debiased"] = grid(deb, "pair_cka_debiased")
+        out["pair_cka_chance"] = grid(chance, "pair_cka_chance")
         out["pair_procrustes"] = grid(proc, "pair_procrustes")
     out.attrs.update(
         {
             "n_stimuli": int(n),
             "method": method,
             "metric": metric,
-            "n_boot": n_boot,
+            "n_boot": boot_n,
             "ci_level": ci,
             "procrustes": "angular shape distance, radians",
             "procrustes_degenerate": degenerate,

@@ -19,7 +19,7 @@ from .. import prep
 from .._provenance import stamp
 from .._validation import check_choice, check_float, check_int, responses_of
 from ..errors import AnalysisError, NeurosuperWarning, fail
-from .align import MIN_SHARED_STIMULI, align
+from .align import MIN_SHARED_STIMULI, MIN_STIMULI_CI, align, ci_allowed
 from .rdm import check_rdm, condensed, rdm
 from .rsakernels import (
     METHODS,
@@ -27,6 +27,7 @@ from .rsakernels import (
     permutation_index,
     permutation_null,
     pool,
+    recentred_interval,
     similarity,
     weighted_similarity,
 )
@@ -40,7 +41,8 @@ REFERENCE_RSA = (
 REFERENCE_CEILING = "Nili et al. 2014 PLoS Comput Biol 10:e1003553 (rsatoolbox boot_noise_ceiling, pool_rdm)"
 CI_METHOD = (
     "percentile bootstrap over stimuli: n stimuli drawn with replacement, pairs of a stimulus with its "
-    "own copy dropped (rsatoolbox bootstrap_sample_pattern)"
+    "own copy dropped (rsatoolbox bootstrap_sample_pattern); the interval recentred so that the resamples' "
+    "median sits on the estimate (shift = estimate - median, attr ci_bias_shift) and clipped to [-1, 1]"
 )
 
 
@@ -133,8 +135,12 @@ def compare_rdms(
         distances), ``"pearson"`` or ``"cosine"`` — rsatoolbox's ``compare`` methods ``spearman``, ``tau-a``,
         ``corr``, ``cosine``.
     n_boot, ci
-        Bootstrap resamples over stimuli (pairs of a stimulus with its own copy dropped) and the percentile
-        interval's level. ``n_boot=0``: no CI.
+        Bootstrap resamples over stimuli (pairs of a stimulus with its own copy dropped) and the interval's
+        level: the percentile interval of the resamples, recentred so that their median sits on the estimate
+        (dropping a stimulus's pairs with its own copies pulls the resampled values away from the estimate, and
+        the plain percentile interval can then miss it) and clipped to [−1, 1] — it always contains ``value``.
+        ``n_boot=0``: no CI. Fewer than :data:`~neurosuper.compare.MIN_STIMULI_CI` stimuli: no CI either (NaN,
+        with a warning saying how many are needed).
     n_perm
         Stimulus-label permutations of ``b`` for a one-sided p-value ``(1 + #{null ≥ value}) / (1 + n_perm)``.
     seed
@@ -173,12 +179,17 @@ def compare_rdms(
         "metric_a": aligned[0].attrs.get("metric", "unknown"),
         "metric_b": aligned[1].attrs.get("metric", "unknown"),
     }
-    if n_boot:
+    few = bool(n_boot) and not ci_allowed(n, caller=caller)
+    if few:
+        attrs["ci_note"] = (
+            f"no interval from {n} stimuli (a bootstrap needs at least MIN_STIMULI_CI = {MIN_STIMULI_CI})"
+        )
+    if n_boot and not few:
         boot = weighted_similarity(x, ys, bootstrap_counts(n, n_boot, seed), method)
-        lo, hi = np.nanquantile(boot, [(1 - ci) / 2, (1 + ci) / 2])
+        lo, hi, shift = recentred_interval(value, boot, ci)
         out["ci"] = xr.DataArray([lo, hi], dims="bound", coords={"bound": ["lower", "upper"]})
         out["value_boot"] = xr.DataArray(boot, dims="boot", coords={"boot": np.arange(n_boot)})
-        attrs.update({"ci_level": ci, "ci_method": CI_METHOD, "n_boot": n_boot})
+        attrs.update({"ci_level": ci, "ci_method": CI_METHOD, "n_boot": n_boot, "ci_bias_shift": shift})
     else:
         out["ci"] = xr.DataArray([np.nan, np.nan], dims="bound", coords={"bound": ["lower", "upper"]})
     if n_perm:

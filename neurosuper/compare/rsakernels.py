@@ -28,6 +28,7 @@ __all__ = [
     "similarity",
     "weighted_similarity",
     "bootstrap_counts",
+    "recentred_interval",
     "pair_weights",
     "permutation_index",
     "pool",
@@ -97,6 +98,29 @@ def bootstrap_counts(n: int, n_boot: int, seed: int | np.random.Generator | None
     idx = rng.integers(0, n, size=(n_boot, n))
     flat = idx + n * np.arange(n_boot)[:, None]
     return np.bincount(flat.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+
+
+def recentred_interval(
+    estimate: float, boot: np.ndarray, ci: float, *, bounds: tuple[float, float] = (-1.0, 1.0)
+) -> tuple[float, float, float]:
+    """``(lower, upper, shift)``: the ``ci`` percentile interval of the resamples ``boot``, moved by ``shift`` =
+    estimate − median(boot) so that the resamples' median sits on the estimate, and clipped to the statistic's
+    range ``bounds``.
+
+    Resampling stimuli with replacement duplicates some of them (pairs of a stimulus with its own copy are
+    dropped; a test fold holds repeats), which pulls the resampled statistic away from the estimate: the plain
+    percentile interval then need not contain the estimate. The median lies between any two quantiles at levels
+    ``(1 ∓ ci) / 2``, so the recentred interval always contains a finite estimate, and clipping to ``bounds``
+    (where the estimate lies) keeps it so. NaN resamples are ignored; all NaN (or a NaN estimate) gives NaN."""
+    boot = np.asarray(boot, dtype=np.float64)
+    ok = boot[np.isfinite(boot)]
+    if not np.isfinite(estimate) or ok.size == 0:
+        return np.nan, np.nan, np.nan
+    shift = float(estimate - np.median(ok))
+    lo, hi = np.quantile(ok, [(1 - ci) / 2, (1 + ci) / 2]) + shift
+    lo = float(np.clip(min(lo, estimate), *bounds))  # min/max: rounding of the shift never moves a bound past it
+    hi = float(np.clip(max(hi, estimate), *bounds))
+    return lo, hi, shift
 
 
 def pair_weights(counts: np.ndarray) -> np.ndarray:

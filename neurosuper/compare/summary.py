@@ -53,8 +53,9 @@ def _pairs(result: xr.Dataset) -> list[dict[str, Any]]:
             "method": result.attrs["method"],
             "ci": [rounded(x) for x in ci],
         }
-        for name in ("cka", "cka_debiased", "procrustes"):
-            entry[name] = rounded(result[f"pair_{name}"].isel(sel).values)
+        for name in ("cka", "cka_debiased", "cka_chance", "procrustes"):
+            if f"pair_{name}" in result:
+                entry[name] = rounded(result[f"pair_{name}"].isel(sel).values)
         out.append(entry)
     return out
 
@@ -87,6 +88,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         }
         if "p_value" in result:
             out["p_value"] = rounded(result["p_value"].values)
+        if a.get("ci_note"):
+            out["ci_note"] = a["ci_note"]
         return out
     if analysis == "compare.noise_ceiling":
         return {
@@ -108,6 +111,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         }
         if "cka_whole" in result.coords:
             out["cka_whole"] = rounded(result["cka_whole"].values)
+        if "chance" in a:
+            out["chance"] = rounded(a["chance"])
         return out
     if analysis == "compare.procrustes":
         return {
@@ -127,11 +132,13 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_stimuli": a["n_stimuli"],
             "n_units_network": a["n_units_network"],
         }
-        for k in ("ceiling_median", "normalized"):
+        for k in ("ceiling_median", "ceiling_r_median", "normalized"):
             if k in result:
                 out[k] = rounded(result[k].values)
         if "median_ci" in result:
             out["median_ci"] = _ci(result["median_ci"])
+        if a.get("ci_note"):
+            out["ci_note"] = a["ci_note"]
         return out
     if analysis == "compare.profile":
         return {
@@ -144,8 +151,13 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "ceiling_kind": a["ceiling_kind"],
             "ceiling_note": a["ceiling_note"],
             "best": str(result["best"].values),
+            "best_significant": bool(result["best_significant"].values) if "best_significant" in result else False,
+            "best_status": str(result["best_status"].values) if "best_status" in result else "highest, not tested",
+            "runner_up": str(result["runner_up"].values) if "runner_up" in result else None,
             "margin": rounded(result["margin"].values),
+            "margin_ci": _ci(result["margin_ci"]) if "margin_ci" in result else [None, None],
             "p_best": rounded(result["p_best"].values),
+            "ci_note": a.get("ci_note", "none"),
             "n_stimuli": a["n_stimuli"],
             "metric": a["metric"],
             "method": a["method"],
@@ -189,6 +201,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             },
             "cka": rounded(result["cka"].values),
             "cka_debiased": rounded(result["cka_debiased"].values),
+            "cka_chance": rounded(result["cka_chance"].values) if "cka_chance" in result else None,
             "procrustes": rounded(result["procrustes"].values),
             "procrustes_units": a["procrustes"],
             "procrustes_degenerate": bool(a["procrustes_degenerate"]),
