@@ -12,6 +12,7 @@ from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarni
 from .format import FORMAT_VERSION, from_array, validate
 from .io.activations import from_activations, from_sklearn
 from .io.files import load_activations
+from .io.rdms import load_rdms
 from .io.torch import from_torch
 from .storage import load, save, save_result
 
@@ -69,6 +70,7 @@ __all__ = [
     "from_sklearn",
     "from_torch",
     "load_activations",
+    "load_rdms",
     "save",
     "load",
     "save_result",

@@ -24,7 +24,7 @@ from ._provenance import INPUTS_KEY
 from .errors import FormatError, fail, preview
 from .format import FORMAT_VERSION, check_coords, is_lazy, validate
 
-__all__ = ["save", "load", "save_result", "file_format"]
+__all__ = ["save", "load", "save_result", "file_format", "rdm_variable"]
 
 _SUFFIXES = {".nc": "netcdf", ".nc4": "netcdf", ".h5": "netcdf", ".zarr": "zarr"}
 #: Root attr of a zarr store written by :func:`save`: every chunk was written (``write_empty_chunks=True``),
@@ -495,6 +495,17 @@ def _guarded(ds: xr.Dataset, path: Path) -> xr.Dataset:
     return ds.assign(responses=resp.copy(data=data))
 
 
+def rdm_variable(ds: xr.Dataset) -> str | None:
+    """The name of the RDM variable of ``ds`` — a data variable whose last two dims are (``stimulus_a``,
+    ``stimulus_b``), one RDM or a stack of them, ``"rdm"`` first — or None when it has none (or holds a
+    ResponseSet's ``responses``). :func:`neurosuper.load_rdms` reads such files."""
+    if "responses" in ds.data_vars:
+        return None
+    dims = ("stimulus_a", "stimulus_b")
+    names = [str(n) for n, v in ds.data_vars.items() if tuple(v.dims[-2:]) == dims and v.ndim in (2, 3)]
+    return "rdm" if "rdm" in names else (names[0] if names else None)
+
+
 def load(path: str | os.PathLike, *, lazy: bool = False, validate_set: bool = True) -> xr.Dataset:
     """Read a set written by :func:`save` (or any netCDF/zarr file holding a ResponseSet).
 
@@ -552,6 +563,15 @@ def load(path: str | os.PathLike, *, lazy: bool = False, validate_set: bool = Tr
     try:
         ds = validate(ds, check_values=False if values_checked else None)
     except FormatError as err:
+        rdm = rdm_variable(ds)
+        if rdm is not None:  # a (published) RDM file, not a set: say so, not "rename it to 'responses'"
+            raise fail(
+                f"file {str(path)!r}",
+                f"RDMs (variable {rdm!r}, dims {tuple(map(str, ds[rdm].dims))}), not a ResponseSet",
+                "a ResponseSet with a 'responses' variable",
+                "read RDM files with neurosuper.load_rdms(path); `neurosuper compare SET RDM_FILE` scores a set "
+                "against them",
+            ) from None
         raise FormatError(f"file {str(path)!r} does not hold a valid ResponseSet: {err}") from None
     ds.encoding[INPUTS_KEY] = [str(path.resolve())]  # provenance: results computed on this set name the file
     return _guarded(ds, path) if lazy else ds

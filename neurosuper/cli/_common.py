@@ -53,20 +53,54 @@ SWITCHES = ("overwrite", "zscore", "debiased")
 
 
 def cli_wording(message: str, flags: Mapping[str, str] | None = None) -> str:
-    """``message`` with the Python spellings of options (``n_boot=50``, ``ranks=(1, 13)``, ``zscore=True``,
-    ``groupby=None``) rewritten as the command's flags (``--n-boot 50``, ``--ranks 1 13``, ``--zscore``, no
-    ``--groupby``)."""
-    message = re.sub(r"\bomit ranks=", "omit --ranks", message)
-    message = re.sub(r"\branks=\((\d+), (\d+)\)", r"--ranks \1 \2", message)
-    for name in SWITCHES:
-        message = re.sub(rf"(?<![\w.-]){name}=True\b", "--" + name, message)
-    message = re.sub(r"\bgroupby=None\b", "no --groupby", message)
-    merged = {**FLAGS, **(flags or {})}
-    for name, flag in sorted(merged.items(), key=lambda kv: -len(kv[0])):
-        message = re.sub(rf"(?<![\w.-]){name}=(['\"]?)([\w./:-]+)\1", rf"{flag} \2", message)
+    """``message`` with the Python spellings of options (``n_boot=50``, ``ranks=(1, 13)``, ``layers=['a', 'b']``,
+    ``zscore=True``, ``split=None``) rewritten as the command's flags (``--n-boot 50``, ``--ranks 1 13``,
+    ``--layers a b``, ``--zscore``, ``--split none``).
+
+    ``flags`` maps the command's Python arguments to its flags (``main`` takes them from the command's parser);
+    only those are named, so an argument the command has no flag for keeps its Python spelling (it is advice for
+    Python, e.g. ``ds.assign_coords(stimulus=ids)`` from ``compare``, which has no ``--stimulus``). A flag ending
+    in ``=`` takes the value attached (``{"split": "--set directions.split="}`` → ``--set directions.split=0.3``,
+    ``None`` → ``null``), and only in the message's "Fix:" part.
+    A value that is a Python call (``similarity=Features(features=...)``) has no command-line form and is left
+    as it is. Without ``flags``: :data:`FLAGS`."""
+    names = {**FLAGS, **{name: "--" + name for name in SWITCHES}} if flags is None else dict(flags)
+    if "ranks" in names:
+        message = re.sub(r"\bomit ranks=", f"omit {names['ranks']}", message)
+    head, fix, tail = message.partition("Fix:")  # --set-style flags are advice: only in the "Fix:" part
+    message = _spell(head, {k: v for k, v in names.items() if not v.endswith("=")}) + fix + _spell(tail, names)
     for name, flag in (flags or {}).items():  # "toy.train: lr: found 0.0 ... Fix: pass lr within (0, inf)"
+        if flag.endswith("="):
+            continue
         message = re.sub(rf"(?<=: ){name}(?=: found )", f"{name} ({flag})", message, count=1)
-        message = re.sub(rf"\bpass {name}\b", f"pass {flag}", message)
+        message = re.sub(rf"\bpass {name}\b(?!=)", f"pass {flag}", message)
+    return message
+
+
+def _with_value(flag: str, value: str) -> str:
+    if flag.endswith("="):  # --set STEP.KEY=VALUE reads JSON
+        return flag + {"none": "null", "True": "true", "False": "false"}.get(value, value)
+    return f"{flag} {value}"
+
+
+def _spell(message: str, names: Mapping[str, str]) -> str:
+    """``name=value`` (and ``name=True``, ``name=None``, ``name=[a, b]``) as ``flag value`` for each of ``names``."""
+    for name, flag in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        switch = _with_value(flag, "True") if flag.endswith("=") else flag  # zscore=True -> --zscore
+        message = re.sub(rf"(?<![\w.-]){name}=True\b", switch, message)
+        message = re.sub(rf"(?<![\w.-]){name}=None\b", _with_value(flag, "none"), message)
+        message = re.sub(  # lists and tuples: layers=['conv', 'fc'] -> --layers conv fc
+            rf"(?<![\w.-]){name}=[\[(]([^\])]*)[\])]",
+            lambda m, flag=flag: _with_value(
+                flag, " ".join(v.strip().strip("'\"") for v in m.group(1).split(",") if v.strip())
+            ),
+            message,
+        )
+        message = re.sub(
+            rf"(?<![\w.-]){name}=(?![\w./:-]*\()(['\"]?)([\w./:-]+)\1",
+            lambda m, flag=flag: _with_value(flag, m.group(2)),
+            message,
+        )
     return message
 
 
@@ -80,9 +114,11 @@ def one_line(text: str) -> str:
 
 
 def reraise(err: NeurosuperError, flags: Mapping[str, str] | None = None) -> NeurosuperError:
-    """The same error in command-line wording (:func:`cli_wording`, :func:`one_line`): ``raise reraise(err) from
-    None``."""
-    text = one_line(cli_wording(str(err), flags))
+    """The same error in command-line wording (:func:`cli_wording` with the command's ``flags``, i.e.
+    ``args.cli_flags``; :func:`one_line`): ``raise reraise(err, args.cli_flags) from None``. Without ``flags`` the
+    message is only put on one line: ``main`` words it with the command's flags (never guessing a flag the
+    command does not have)."""
+    text = one_line(str(err) if flags is None else cli_wording(str(err), flags))
     return err if text == str(err) else type(err)(text)
 
 

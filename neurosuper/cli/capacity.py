@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.json,
         )
     out = summary(result)
-    warn(notes)
+    warn(notes, flags=getattr(args, "cli_flags", None))
     if args.out:
         out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
     if args.figure:

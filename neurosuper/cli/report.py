@@ -3,7 +3,8 @@ comparison) in one self-contained HTML file, ``DIR/report.html`` (:func:`neurosu
 
 FILE is an NWB file (``.nwb``; ``--stimulus``, ``--window``, ``--bin-size``, ``--epochs``, ``--align``, ``--measure``
 as for ``neurosuper nwb``), a saved ResponseSet
-(``.nc``, ``.zarr``) or saved activations (``.npz``, one array per layer). Bad input — a missing file, an
+(``.nc``, ``.zarr``) or saved activations (``.npz``, one array per layer; ``--layers`` names them when the file
+also holds metadata arrays). Bad input — a missing file, an
 unsupported suffix, an NWB file with several presentation sources and no ``--stimulus``, two sets with no shared
 stimuli, ``--out`` an existing file, a ``--groupby`` coord no set has — exits with code 2 and a one-line reason,
 before any analysis runs.
@@ -15,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_folder_out, reraise, warn
+from ._common import add_outputs, check_folder_out, cli_wording, reraise, warn
 
 #: The input suffixes the command reads.
 SUFFIXES = (".nwb", ".nc", ".zarr", ".npz")
@@ -76,11 +77,11 @@ def load_input(path: Path, args: argparse.Namespace) -> Any:
                 ds, notes = load_with_flags(path, args, progress=not args.quiet)
             except NeurosuperError as err:
                 raise reraise(err) from None
-            warn(notes, prefix=f"{path.name}: ")
+            warn(notes, prefix=f"{path.name}: ", flags=getattr(args, "cli_flags", None))
         elif suffix == ".npz":
             from ..io.files import load_activations
 
-            ds = load_activations(path)
+            ds = load_activations(path, layers=getattr(args, "layers", None))
         else:
             from ..storage import load
 
@@ -104,6 +105,16 @@ def run(args: argparse.Namespace) -> int:
 
     files = [args.file] + ([args.file2] if args.file2 else [])
     paths = check_inputs(files, args.out, overwrite=args.overwrite, nwb_flags=loader_flags_given(args))
+    if args.layers and not any(p.suffix.lower() == ".npz" for p in paths):
+        from ..errors import FormatError, fail
+
+        raise fail(
+            "--layers",
+            "no .npz file among the inputs",
+            "saved activations (.npz) whose arrays it names",
+            "drop --layers (a saved set or NWB file is read whole)",
+            FormatError,
+        )
     check_skip(args.skip)
     settings = parse_settings(args.set)
     sets = [load_input(p, args) for p in paths]
@@ -122,12 +133,27 @@ def run(args: argparse.Namespace) -> int:
     except NeurosuperError as err:
         raise reraise(err) from None
     print(f"neurosuper report: {result.report}")
+    flags = getattr(args, "cli_flags", None) or {}
     for step in result.steps:
         if step.status in ("skipped", "failed"):
-            print(f"  {step.status} {step.name}: {step.reason or ''}")
+            print(f"  {step.status} {step.name}: {cli_wording(step.reason or '', {**flags, **_set_flags(step.name)})}")
     for sentence in result.headline:
-        print(f"  {sentence}")
+        print(f"  {cli_wording(sentence, {**flags, **_set_flags()})}")
     return 0
+
+
+def _set_flags(step: str | None = None) -> dict[str, str]:
+    """A step's settings as ``--set`` flags, for the wording of its messages (``split=0.38`` → ``--set
+    directions.split=0.38``): ``step``'s settings, or (None) the settings only one step has."""
+    from ..pipeline.steps import report_steps
+
+    owners: dict[str, list[str]] = {}
+    for s in report_steps():
+        for key in s.settings_keys():
+            owners.setdefault(key, []).append(s.name)
+    if step is not None:
+        return {key: f"--set {step}.{key}=" for key, names in owners.items() if step in names}
+    return {key: f"--set {names[0]}.{key}=" for key, names in owners.items() if len(names) == 1}
 
 
 def register(sub) -> None:
@@ -140,6 +166,13 @@ def register(sub) -> None:
     from .nwb import add_loader_arguments
 
     add_loader_arguments(p)  # --stimulus, --window, --align, --align-relative, --bin-size, --epochs, --measure
+    p.add_argument(
+        "--layers",
+        nargs="+",
+        metavar="NAME",
+        help="saved activations (.npz): the arrays that are layers, in order (default: all; needed when the file "
+        "also holds labels, ids or other metadata arrays)",
+    )
     p.add_argument(
         "--groupby",
         default="auto",

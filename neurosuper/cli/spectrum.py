@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     out_path, fig_path = check_outputs(args, inputs=[args.file])
     ds = load(args.file, lazy=True)
     spec, fit, status, notes = _compute(args, ds)
-    warn(notes)
+    warn(notes, flags=getattr(args, "cli_flags", None))
     if fit is not None:
         summary = spectral.summary(spec, fit)
     else:
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "ranks": None,
             "r2": None,
             **spectral.summary(spec, include_spectrum=True),
-            "alpha_status": cli_wording(str(status)),
+            "alpha_status": cli_wording(str(status), getattr(args, "cli_flags", None)),
         }
     if out_path is not None:
         summary["result"] = str(save_result(spectral.combined(spec, fit), out_path, overwrite=args.overwrite))

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(_format(out))
-    warn(notes)
+    warn(notes, flags=getattr(args, "cli_flags", None))
     for key in ("result", "figure"):
         if key in out:
             print(f"  {key}: {out[key]}")

@@ -24,6 +24,7 @@ from .profile import BEST_STATUSES, KINDS, overview, profile, side_by_side
 from .rdm import MAX_RDM_BYTES, NOISE_METHODS, as_rdm, check_rdm, rdm
 from .rsa import compare_rdms, noise_ceiling, spearman_brown
 from .rsakernels import METHODS
+from .score import score_against
 from .summary import summary
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "check_rdm",
     "compare_rdms",
     "noise_ceiling",
+    "score_against",
     "spearman_brown",
     "cka",
     "procrustes",

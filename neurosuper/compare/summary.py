@@ -101,6 +101,26 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
             "n_stimuli": a["n_stimuli"],
             "n_rdms": a["n_rdms"],
         }
+    if analysis == "compare.score":
+        out = {
+            "analysis": analysis,
+            "value": rounded(result["value"].values),
+            "method": a["method"],
+            "ci": _ci(result["ci"]),
+            "sem": rounded(result["sem"].values),
+            "value_each": _values(result["value_each"]),
+            "ceiling": _ci(result["ceiling"]),
+            "ceiling_kind": a["ceiling_kind"],
+            "ceiling_note": a["ceiling_note"],
+            "n_stimuli": a["n_stimuli"],
+            "n_rdms": a["n_rdms"],
+            "metric_model": a.get("metric_model"),
+        }
+        if "p_value" in result:
+            out["p_value"] = rounded(result["p_value"].values)
+        if a.get("ci_note"):
+            out["ci_note"] = a["ci_note"]
+        return out
     if analysis == "compare.cka":
         out = {
             "analysis": analysis,

@@ -71,14 +71,31 @@ def _split(n: int, split: float | None, k: int, seed: int, caller: str) -> tuple
     n_fit = int(round(split * n))
     if n_fit < 2 or n - n_fit < max(k, 2):
         raise fail(
-            f"{caller}: split",
+            f"{caller}: split {split:g}",
             f"{n_fit} stimuli to fit and {n - n_fit} to score (of {n})",
-            f"at least 2 to fit and at least k={k} to score",
-            "pass split=0.5 or split=None, or a set with more stimuli",
+            f"at least 2 to fit and at least {max(k, 2)} to score (k = {k})",
+            _split_fix(n, n_fit, k),
             AnalysisError,
         )
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])
+
+
+def _split_fix(n: int, n_fit: int, k: int) -> str:
+    """What to pass instead when ``split`` leaves too few stimuli to fit (< 2) or to score (< k): a split that
+    works on these ``n`` stimuli (the nearest to the one given), a smaller k, or the in-sample fit — never the
+    split that just failed."""
+    need = max(k, 2)
+    options = []
+    if n - need >= 2:
+        fit = min(max(n_fit, 2), n - need)
+        value = next(v for v in (round(fit / n, d) for d in (2, 3, 4, 6)) if int(round(v * n)) == fit)
+        options.append(f"split={value:g} ({fit} to fit, {n - fit} to score)")
+    if 2 <= n_fit <= n - 2:
+        options.append(f"k={n - n_fit} (the most the {n - n_fit} scored stimuli allow)")
+    options.append(f"split=None (fit and score on all {n} stimuli, in-sample, as the paper did)")
+    more = "" if n - need >= 2 else f", or a set with at least {2 + need} stimuli"
+    return "pass " + ", ".join(options[:-1]) + (" or " if len(options) > 1 else "") + options[-1] + more
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def _check_args(ds: xr.Dataset, k: int, which: str, null: str | None) -> None:
         )
     if k > n:
         raise AnalysisError(
-            f"k: found k={k} but the set has {n} stimuli; expected k <= the number of stimuli. Fix: pass k <= {n}."
+            f"k: found k={k} but the set has {n} stimuli; expected k <= the number of stimuli. Fix: pass "
+            + (f"k=5 (the paper's value) or any k from 2 to {n}." if n >= 5 else f"k={n} or less (at least 2).")
         )
     if which not in WHICH:
         raise AnalysisError(f"which: found {which!r}; expected one of {WHICH}. Fix: which='top'.")

@@ -504,8 +504,9 @@ def _auto(ds: xr.Dataset) -> str:
         return "label"
     raise AnalysisError(
         "similarity 'auto': found no 'stimuli' variable and no 'label'/'category' stimulus coord; "
-        "expected stimuli (images or features) or labels to compare the top stimuli with. Fix: add "
-        "ds['stimuli'], a label coord, or pass similarity=Features(features=...)."
+        "expected stimuli (images or features) or labels to compare the top stimuli with. Fix: give the set "
+        "its stimuli (ds['stimuli'] = images or features) or a 'label' stimulus coord and save it again, or, in "
+        "Python, pass similarity=Features(features=...) with features of each stimulus."
     )
 
 

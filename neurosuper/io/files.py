@@ -46,7 +46,12 @@ def _hdf5_datasets(path: Path) -> dict[str, Any]:
             "dataset per layer. Fix: the file may be truncated — write it again."
         ) from err
     found: dict[str, Any] = {}
-    handle.visititems(lambda name, obj: found.setdefault(name, obj) if isinstance(obj, h5py.Dataset) else None)
+
+    def visit(name: str, obj: Any) -> None:  # returns None: a value would stop the visit at the first dataset
+        if isinstance(obj, h5py.Dataset):
+            found[name] = obj
+
+    handle.visititems(visit)
     return found
 
 
@@ -62,6 +67,32 @@ def _pick(available: dict[str, Any], layers: Sequence[str] | None, path: Path) -
             f"{sorted(available)}. Fix: pass layers= with these names."
         )
     return {name: available[name] for name in layers}
+
+
+def _check_all_layers(arrays: dict[str, Any], path: Path) -> None:
+    """Raise when some arrays of a multi-array file are not activations (metadata saved beside the layers: labels,
+    ids, image sizes) while others are: the fix is ``layers=[...]`` naming the layers, not converting anything."""
+    if len(arrays) < 2:
+        return
+
+    def shape(a: Any) -> tuple[int, ...]:
+        return tuple(int(d) for d in a.shape)
+
+    numeric = {k: a for k, a in arrays.items() if np.dtype(a.dtype).kind in "biuf" and len(shape(a)) in (2, 4)}
+    if not numeric:
+        return
+    rows = [shape(a)[0] for a in numeric.values()]
+    n = max(set(rows), key=rows.count)
+    good = [k for k, a in numeric.items() if shape(a)[0] == n]
+    bad = {k: a for k, a in arrays.items() if k not in good}
+    if not bad:
+        return
+    found = ", ".join(f"{k!r}: {np.dtype(a.dtype)} {shape(a)}" for k, a in bad.items())
+    raise FormatError(
+        f"file {str(path)!r}: found {len(bad)} array(s) that are not layer activations ({found}) beside "
+        f"{len(good)} that are ({n} stimuli each); expected only layers, (stimulus, unit) or (stimulus, channel, "
+        f"height, width) arrays with one row per stimulus. Fix: read just the layers: pass layers={good!r}."
+    )
 
 
 def load_activations(
@@ -81,7 +112,8 @@ def load_activations(
         ``.npy`` (one layer, named after the file), ``.npz`` (one array per layer, named by its key) or HDF5
         (``.h5``/``.hdf5``: one dataset per layer, named by its path inside the file).
     layers
-        Which arrays to read (default: all).
+        Which arrays to read (default: all). A file that also holds other arrays (labels, ids, image sizes saved
+        beside the layers) needs them: reading all of it raises, naming the arrays that are layers.
     stimulus, spatial, stimuli, model
         As :func:`neurosuper.from_activations`; ``model`` defaults to the file name.
     """
@@ -101,8 +133,13 @@ def load_activations(
                 arrays = {name: npz[name] for name in _pick(dict.fromkeys(npz.files), layers, path)}
         except (ValueError, OSError, EOFError) as err:
             raise FormatError(f"file {str(path)!r}: not a readable .npz ({err}); it may be truncated.") from err
+        if layers is None:
+            _check_all_layers(arrays, path)
     elif suffix in _HDF5:
-        arrays = {name: _lazy(ds) for name, ds in _pick(_hdf5_datasets(path), layers, path).items()}
+        found = _pick(_hdf5_datasets(path), layers, path)
+        if layers is None:
+            _check_all_layers(found, path)
+        arrays = {name: _lazy(ds) for name, ds in found.items()}
     else:
         raise FormatError(
             f"path {str(path)!r}: found suffix {suffix!r}; expected .npy, .npz, .h5 or .hdf5. "

@@ -143,20 +143,29 @@ def plot_rdms(
 
 
 def plot_rdm_pair(
-    a: xr.Dataset,
-    b: xr.Dataset,
+    a: xr.Dataset | xr.DataArray,
+    b: xr.Dataset | xr.DataArray,
     *,
     metric: str = "correlation",
     order_by: str | None = "category",
     names: tuple[str, str] = ("a", "b"),
 ):
     """The RDMs of two sets side by side, on their shared stimuli in the same order (matched on stimulus ids);
-    ``order_by`` a stimulus coord of either set that sorts both (ignored when neither has it)."""
+    ``order_by`` a stimulus coord of either set that sorts both (ignored when neither has it). Either input may
+    be an RDM instead of a set (:func:`neurosuper.load_rdms`), or several stacked along a first dim (their mean
+    is drawn, e.g. the subjects' average)."""
     from .. import compare
 
-    ra, rb = compare.align(
-        compare.rdm(a, metric=metric), compare.rdm(b, metric=metric), names=list(names), caller="plot_rdm_pair"
-    )
+    def as_rdm(obj: Any, name: str) -> xr.DataArray:
+        if "stimulus_a" not in obj.dims:
+            return compare.rdm(obj, metric=metric)
+        extra = [d for d in obj.dims if d not in ("stimulus_a", "stimulus_b")]
+        if not extra:
+            return obj
+        mean = obj.mean(extra[0], keep_attrs=True)
+        return mean.assign_attrs(metric=f"mean of {obj.sizes[extra[0]]} {name} RDMs")
+
+    ra, rb = compare.align(as_rdm(a, names[0]), as_rdm(b, names[1]), names=list(names), caller="plot_rdm_pair")
     key = order_by if order_by and (order_by in ra.coords or order_by in rb.coords) else None
     if key and key not in rb.coords:  # aligned: one set's stimulus coord orders both
         rb = rb.assign_coords({key: ("stimulus_a", ra[key].values)})
