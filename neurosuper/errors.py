@@ -18,6 +18,7 @@ __all__ = [
     "FormatError",
     "NWBLayoutError",
     "AnalysisError",
+    "NotEnoughData",
     "NeurosuperWarning",
     "recorded_warnings",
 ]
@@ -40,6 +41,36 @@ class NWBLayoutError(NeurosuperError, ValueError):
 
 class AnalysisError(NeurosuperError, ValueError):
     """The data are valid but cannot support the analysis asked for (too few stimuli, repeats, ...)."""
+
+
+class NotEnoughData(AnalysisError):
+    """The data are valid but below an analysis's documented minimum (its ``MIN_*`` constant; the table "Minimum
+    data" in ``docs/getting-started.md``): a number computed from them would read like a finding without being one.
+
+    Besides the message, it says ``what`` was counted (``"ranks to fit"``, ``"units per layer"``, ``"stimuli"``),
+    how many were ``found``, how many are ``needed``, and ``need``: what data would give them, in words. The
+    pipeline's steps record it per set as ``{"not_enough_data": err.as_entry()}`` and the headline says "not enough
+    data" instead of a number. ``not_fittable`` is True (as on the other errors of a fit that cannot be made).
+    """
+
+    not_fittable = True
+
+    def __init__(
+        self, message: str, *, analysis: str = "", what: str = "", found: Any = None, needed: Any = None, need: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.analysis, self.what, self.found, self.needed, self.need = analysis, what, found, needed, need
+
+    def as_entry(self) -> dict[str, Any]:
+        """``{analysis, what, found, needed, need, reason}``: JSON-safe, for a step's summary."""
+        return {
+            "analysis": self.analysis,
+            "what": self.what,
+            "found": self.found,
+            "needed": self.needed,
+            "need": self.need,
+            "reason": str(self),
+        }
 
 
 class NeurosuperWarning(UserWarning):

@@ -91,8 +91,8 @@ def test_cli_checks_outputs_before_computing(tmp_path, capsys, monkeypatch, flag
 def test_demo_step(tmp_path):
     rng = np.random.default_rng(1)
     brain = ns.from_array(rng.poisson(2.0, (2, 120, 20)).astype(float), system="brain", measure="spike_count")
-    network = ns.from_array(
-        rng.standard_normal((120, 12)), system="network", measure="activation", layer=("unit", ["l1"] * 6 + ["l2"] * 6)
+    network = ns.from_array(  # 8 units per layer: capacity's minimum (MIN_UNITS_PER_GROUP)
+        rng.standard_normal((120, 16)), system="network", measure="activation", layer=("unit", ["l1"] * 8 + ["l2"] * 8)
     )
     ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
     (result,) = run_steps(ctx, [pipeline.capacity.STEP])

@@ -16,7 +16,7 @@ from _format_helpers import brain_and_network
 import neurosuper as ns
 from neurosuper import pipeline
 from neurosuper.cli import main
-from neurosuper.errors import AnalysisError, NeurosuperWarning
+from neurosuper.errors import AnalysisError, NeurosuperWarning, NotEnoughData
 from neurosuper.pipeline import SETS, Context, Run, Step, StepError, StepFigure, StepResult, run_steps
 from neurosuper.pipeline.headline import headline
 from neurosuper.report import prepare_sets, report, set_labels, write_report
@@ -41,8 +41,13 @@ def _quick_spectrum(ctx):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NeurosuperWarning)
             spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, groupby=None, progress=False)
-            fit = ns.spectral.powerlaw(spec)
-        block[label] = ns.spectral.summary(spec, fit)
+            try:
+                fit = ns.spectral.powerlaw(spec)
+            except NotEnoughData as err:  # as the real step: the spectrum, and "not enough data" for α
+                fit = None
+                block[label] = {**ns.spectral.summary(spec), "alpha": None, "not_enough_data": err.as_entry()}
+            else:
+                block[label] = ns.spectral.summary(spec, fit)
         block[label]["files"] = [ns.storage.save_result(spec, ctx.path(f"spectrum_{label}.nc"), overwrite=True).name]
         block[label]["figure"] = ctx.figure(
             f"spectrum_{label}.png", plot_spectrum(spec, fit, title=label), f"The spectrum of {label}.", dpi=80
@@ -75,8 +80,13 @@ QUICK = (
 )
 
 
-def _sets(n: int = 60, seed: int = 0):
-    """A brain (2 repeats, two areas, images) and a network (two layers) seeing the same random 16x16 images."""
+def _sets(n: int = 60, seed: int = 0, *, big: bool = False):
+    """A brain (2 repeats, two areas, images) and a network (two layers) seeing the same random 16x16 images;
+    ``big``: 48 units each, so that their spectra have the ranks a power law needs (MIN_FIT_RANKS)."""
+    if big:
+        return brain_and_network(
+            n, n_brain=48, areas=(("V1", 32), ("V2", 16)), n_net=48, layers=(("l1", 24), ("l2", 24)), seed=seed
+        )
     return brain_and_network(n, seed=seed)
 
 
@@ -106,18 +116,15 @@ def test_steps_needing_what_is_not_installed_are_skipped_with_the_reason(tmp_pat
 
 def test_a_step_result_is_typed_and_complete(tmp_path):
     """A step's numbers, results, figures (with captions), warnings, files and provenance are on its StepResult."""
-    brain, _ = _sets(30)
+    brain, _ = _sets(60, big=True)
     (result,) = run_steps(
         Context(out=tmp_path, data={"brain": brain}, set_names=("brain",), progress=False),
         [Step("spectrum", _quick_spectrum, title="Spectra")],
     )
     assert isinstance(result, StepResult) and result.status == "ran" and result.title == "Spectra"
-    assert (
-        result.summary["brain"]["alpha"]
-        == ns.spectral.summary(
-            ns.spectral.powerlaw(ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, groupby=None, progress=False))
-        )["alpha"]
-    )
+    spec = ns.spectral.eigenspectrum(brain, method="pca", n_boot=0, groupby=None, progress=False)
+    with pytest.warns(NeurosuperWarning, match="fitted the leading ranks 1..12"):  # N = 48: too few for 11..
+        assert result.summary["brain"]["alpha"] == ns.spectral.summary(ns.spectral.powerlaw(spec))["alpha"]
     (fig,) = result.figures
     assert isinstance(fig, StepFigure) and fig.name == "spectrum_brain.png" and fig.caption == "The spectrum of brain."
     assert fig.path == tmp_path / "spectrum_brain.png" and fig.path.exists() and fig.figure is not None
@@ -199,7 +206,7 @@ def test_labels_and_groupby():
 # --------------------------------------------------------------------------------------------- the page
 @pytest.fixture(scope="module")
 def pair_report(tmp_path_factory):
-    brain, net = _sets()
+    brain, net = _sets(big=True)
     out = tmp_path_factory.mktemp("pair") / "report"
     run = report(brain, net, out=out, steps=QUICK, progress=False)
     return run.report, run.report.read_text(encoding="utf-8"), json.loads((out / "summary.json").read_text()), run
@@ -576,7 +583,8 @@ def test_a_step_that_failed_on_every_set_is_recorded_as_failed(tmp_path):
 
 def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsys):
     """pynapple's postsubiculum file (3 units, no stimulus table), binned as --stimulus bins --bin-size 0.5: the
-    analyses that need stimuli or more units fail with their reason in the Steps table; capacity still runs."""
+    analyses that need stimuli or more units fail with their reason in the Steps table, α and capacity say "not
+    enough data" (3 ranks, 3 units) instead of a number, and the report says first that nothing was found."""
     path = shared_data / "nwb" / "A8604-211122.nwb"
     out = tmp_path / "r"
     assert (
@@ -599,12 +607,21 @@ def test_report_of_a_real_recording_without_stimuli(shared_data, tmp_path, capsy
     )
     summary = json.loads((out / "summary.json").read_text())
     status = {e["name"]: (e["status"], e.get("reason", "")) for e in summary["steps"]}
-    assert status["spectrum"][0] == "failed" and "at least 5 positive ranks" in status["spectrum"][1]
+    assert status["spectrum"][0] == "ran"  # the spectrum of 3 units is shown, α is not
+    short = summary["spectrum"]["brain"]["not_enough_data"]
+    assert summary["spectrum"]["brain"]["alpha"] is None and (short["found"], short["needed"]) == (0, 10)
     assert status["interpret"][0] == "failed" and "no 'stimuli' variable" in status["interpret"][1]
-    assert status["capacity"][0] == "ran" and summary["capacity"]["brain"]["n_dims"] == 3
+    assert status["capacity"][0] == "failed" and "3 units; expected at least 8" in status["capacity"][1]
+    assert summary["capacity"]["brain"]["not_enough_data"]["found"] == 3 and "capacity_sum" not in summary["capacity"]
+    head = summary["headline"]  # before: "Σ C = 2.9 of 3 dimensions", the only sentence, read like a result
+    assert head[0].startswith("No analysis produced a result on these data, so nothing here is a finding")
+    assert not any(number in " ".join(head) for number in ("α =", "Σ C =", "mean II"))
+    assert any("not enough data for feature capacity — 3 units" in line for line in head)
     html = (out / "report.html").read_text()
-    assert "This step could not run on these data: brain: powerlaw" in html
-    assert "spectrum.png" not in html  # no figure of error messages
+    summary_section = html[html.index("<section id='summary'>") : html.index("<section id='inputs'>")]
+    assert "<p class='fail'>No analysis produced a result" in summary_section
+    assert "not enough data for the power-law exponent α" in summary_section
+    assert "This step could not run on these data: brain: feature_capacity" in html
     from neurosuper._provenance import file_sha256
 
     assert file_sha256(path) in html

@@ -4,6 +4,7 @@ spectral figures."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -24,10 +25,10 @@ def _main(argv):
 
 @pytest.fixture
 def saved(tmp_path, rng):
-    n, p = 120, 60
+    n, p = 200, 160  # 80 units per layer: the default ranks 11..20 in each (MIN_FIT_RANKS = 10 ranks)
     signal = rng.standard_normal((n, p)) * np.arange(1, p + 1) ** -0.5
     x = signal[None] + 0.3 * rng.standard_normal((2, n, p))
-    ds = ns.from_array(x, system="brain", measure="dff", layer=("unit", ["a"] * 30 + ["b"] * 30))
+    ds = ns.from_array(x, system="brain", measure="dff", layer=("unit", ["a"] * 80 + ["b"] * 80))
     path = ns.save(ds, tmp_path / "set.nc")
     return ds, path
 
@@ -39,13 +40,15 @@ def test_spectrum_json_keys_and_values(saved, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"alpha", "alpha_ci", "ranks", "r2", "participation_ratio", "method", "n_stimuli", "n_units"}
     spec = sp.eigenspectrum(ds, method="cvpca", n_boot=10, groupby=None, progress=False)
-    with pytest.warns(ns.NeurosuperWarning, match="poor fit"):  # as the command's own warning says
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ns.NeurosuperWarning)  # a good fit over the default ranks 11..40: no warning
         fit = sp.powerlaw(spec)
+    assert fit.attrs["ranks"] == [11, 40]
     assert out["alpha"] == pytest.approx(fit["alpha"].item(), rel=1e-3)  # 4 significant digits
     assert out["alpha_ci"] == pytest.approx(fit["alpha_ci"].values.tolist(), rel=1e-3)
     assert out["ranks"] == fit.attrs["ranks"] and out["method"] == "cvpca"
     assert out["participation_ratio"] == pytest.approx(sp.participation_ratio(spec).item(), rel=1e-3)
-    assert out["n_stimuli"] == 120 and out["n_units"] == 60
+    assert out["n_stimuli"] == 200 and out["n_units"] == 160
 
 
 def test_spectrum_text_groups_out_and_figure(saved, tmp_path, capsys):
@@ -93,11 +96,11 @@ def test_cli_module_registered_in_main_parser(saved, capsys):
 def test_demo_step_writes_results_and_summary(tmp_path, rng):
     signal = rng.standard_normal((150, 80)) * np.arange(1, 81) ** -0.5
     brain = ns.from_array(signal + 0.1 * rng.standard_normal((2, 150, 80)), system="brain", measure="spike_count")
-    net = ns.from_array(
-        rng.standard_normal((150, 60)) * np.arange(1, 61) ** -0.7,
+    net = ns.from_array(  # 60 units per layer: too few for ranks 11.. (N // 4 = 15), the leading ranks 1..15
+        rng.standard_normal((150, 120)) * np.arange(1, 121) ** -0.7,
         system="network",
         measure="activation",
-        layer=("unit", ["l1"] * 30 + ["l2"] * 30),
+        layer=("unit", ["l1"] * 60 + ["l2"] * 60),
     )
     ctx = Context(out=tmp_path, data={"brain": brain, "network": net}, progress=False)
     (result,) = run_steps(ctx, [pipeline.spectrum.STEP])
@@ -106,7 +109,7 @@ def test_demo_step_writes_results_and_summary(tmp_path, rng):
     assert result.summary == s and result.settings == {"n_boot": 20}  # the step's reduced default
     assert s["brain"]["method"] == "cvpca" and np.isfinite(s["brain"]["alpha"])
     assert set(s["network"]["alpha_per_layer"]) == {"l1", "l2"}
-    with pytest.warns(ns.NeurosuperWarning, match="fitted the leading ranks"):  # 30 stimuli: too few for 11..
+    with pytest.warns(ns.NeurosuperWarning, match="fitted the leading ranks 1..15"):  # 60 units: too few for 11..
         direct = sp.powerlaw(sp.eigenspectrum(net, groupby="layer", progress=False))
     assert s["network"]["alpha_per_layer"]["l1"] == rounded(direct["alpha"].sel(layer="l1").item())  # 4 digits
     figures = [f.name for f in result.figures]
@@ -165,10 +168,11 @@ def test_ranks_flag_and_advice_in_flags(saved, tmp_path, rng, capsys):
     assert out["alpha"] == pytest.approx(sp.powerlaw(whole, ranks=(2, 12))["alpha"].item(), rel=1e-3)
     assert _main([*argv[:-2], "--json"]) == 0  # the default is --groupby auto, as in Python: one alpha per layer
     assert set(json.loads(capsys.readouterr().out)["alpha"]) == {"a", "b"}
-    small = ns.save(ns.from_array(rng.standard_normal((14, 40)), system="brain", measure="dff"), tmp_path / "s.nc")
-    assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "11", "500"]) == 0  # N = 13: 3 ranks
+    small = ns.save(ns.from_array(rng.standard_normal((60, 40)), system="brain", measure="dff"), tmp_path / "s.nc")
+    assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "35", "500"]) == 0  # N = 40: 35..40, 6 ranks
     captured = capsys.readouterr()
-    assert "not fittable" in captured.out and "--ranks 1 13" in captured.out and "ranks=(" not in captured.out
+    assert "not fittable" in captured.out and "expected at least 10" in captured.out
+    assert "--ranks 1 10" in captured.out and "omit --ranks" in captured.out and "ranks=(" not in captured.out
     assert _main(["spectrum", str(small), "--n-boot", "0", "--ranks", "5", "3"]) == 2
     err = capsys.readouterr().err
     assert "--ranks 11 100" in err and "ranks=(" not in err

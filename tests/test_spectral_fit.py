@@ -1,6 +1,7 @@
 """spectral.fit — powerlaw's fit range: the default stays clear of the finite-sample bend (noiseless power laws,
-N = 100..3000), falls back with a warning, warns on capped ranges and poor fits, handles non-positive values
-("stop" or "abs", Stringer's log|λ|), and never advises a range that fails again."""
+N = 100..3000), falls back with a warning, refuses fewer than MIN_FIT_RANKS ranks ("not enough data", the spread of
+α from so few ranks measured), warns on capped ranges and poor fits, handles non-positive values ("stop" or "abs",
+Stringer's log|λ|), and never advises a range that fails again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from _format_helpers import as_spectrum
 import neurosuper as ns
 from neurosuper import AnalysisError, NeurosuperWarning
 from neurosuper import spectral as sp
-from neurosuper.spectral.fit import default_ranks
+from neurosuper.errors import NotEnoughData
+from neurosuper.spectral.fit import MIN_FIT_RANKS, default_ranks
 
 
 def _sample_spectrum(big_n: int, alpha: float, seed: int) -> xr.DataArray:
@@ -67,8 +69,9 @@ def test_default_range_large_n(big_n):
 
 def test_default_rule_and_attrs():
     assert default_ranks(3000) == (11, 500) and default_ranks(1000) == (11, 250) and default_ranks(171) == (11, 42)
-    assert default_ranks(59) == (1, 14) and default_ranks(20) == (1, 5) and default_ranks(5) == (1, 5)
-    assert default_ranks(4) is None
+    assert default_ranks(80) == (11, 20) and default_ranks(79) == (1, 19) and default_ranks(59) == (1, 14)
+    assert default_ranks(40) == (1, 10)  # the fewest: MIN_FIT_RANKS leading ranks, clear of the bend
+    assert default_ranks(39) is None and default_ranks(20) is None and default_ranks(5) is None
     n = np.arange(1, 801)
     fit = sp.powerlaw(as_spectrum(3.0 * n**-1.3))
     assert fit.attrs["ranks"] == [11, 200] and fit.attrs["N"] == 800 and fit.attrs["ranks_requested"] == "default"
@@ -83,6 +86,56 @@ def test_fallback_to_leading_ranks_with_a_warning():
         fit = sp.powerlaw(as_spectrum(np.arange(1, 41) ** -1.2))
     assert fit.attrs["ranks"] == [1, 10] and fit.attrs["fallback"]
     assert fit["alpha"].item() == pytest.approx(1.2, abs=1e-12)
+
+
+def _spread(n_ranks: int, first: int, n_draws: int = 60) -> float:
+    """Half the central 95 % range of α fitted over ``n_ranks`` ranks from ``first`` on sample spectra of a power law
+    (α = 1, as many Gaussian units as stimuli, the fewest the default rule needs for that range)."""
+    from threadpoolctl import threadpool_limits
+
+    last = first + n_ranks - 1
+    big_n = 4 * last
+    rng = np.random.default_rng([7, n_ranks, first])
+    alphas = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(n_draws):
+            x = rng.standard_normal((big_n + 1, big_n)) * np.arange(1, big_n + 1) ** -0.5
+            x -= x.mean(axis=0)
+            ev = np.linalg.eigvalsh(x.T @ x / (big_n + 1))[::-1]
+            r = np.arange(first, last + 1)  # Stringer's weighted least squares (powerlaw refuses 5 ranks)
+            design = np.stack([-np.log(r), np.ones(len(r))], axis=1)
+            w = 1 / r
+            coef = np.linalg.solve(design.T @ (design * w[:, None]), (w[:, None] * design).T @ np.log(ev[r - 1]))
+            alphas.append(coef[0])
+    lo, hi = np.percentile(alphas, [2.5, 97.5])
+    return float(hi - lo) / 2
+
+
+def test_min_fit_ranks_is_where_alpha_becomes_precise():
+    """MIN_FIT_RANKS' documented reason: 5 ranks give α ± 0.4, 10 ranks ± 0.22 (α = 1 and 1.5 told apart)."""
+    assert MIN_FIT_RANKS == 10
+    five, ten = _spread(5, 11), _spread(MIN_FIT_RANKS, 11)
+    assert five > 0.3 and ten < 0.27 and ten < 0.7 * five, (five, ten)
+
+
+def test_too_few_ranks_is_not_enough_data_never_a_number():
+    """White noise of 150 stimuli × 30 units was "α = 0.12 … over ranks 1–7"; the leading ranks 1..5 of 8 stimuli
+    gave α = 3.30 and 7 ranks of a motor-cortex recording 0.58: below MIN_FIT_RANKS ranks, not fittable."""
+    rng = np.random.default_rng(0)
+    white = ns.from_array(rng.standard_normal((150, 30)), system="brain", measure="spike_rate")
+    spec = sp.eigenspectrum(white, n_boot=0, progress=False)
+    with pytest.raises(NotEnoughData) as info:
+        sp.powerlaw(spec)
+    err = info.value
+    assert isinstance(err, AnalysisError) and err.not_fittable and err.suggested_ranks is None
+    assert (err.found, err.needed) == (7, MIN_FIT_RANKS) and "N = 30" in err.what
+    assert "leave 7 ranks to fit" in str(err) and "N ≥ 40" in str(err) and "ranks=(" not in str(err)
+    assert err.as_entry()["reason"] == str(err) and err.as_entry()["analysis"] == "the power-law exponent α"
+    for n in (6, 8, 39):  # the leading ranks of small spectra: no number either
+        with pytest.raises(NotEnoughData):
+            sp.powerlaw(as_spectrum(np.arange(1, n + 1) ** -1.0))
+    with pytest.raises(NotEnoughData, match="expected at least 10"):  # an explicit range obeys the minimum too
+        sp.powerlaw(as_spectrum(np.arange(1, 401) ** -1.0), ranks=(1, 7))
 
 
 def test_capped_range_warns():
@@ -135,7 +188,8 @@ def test_negatives_abs_in_bootstrap_and_default_is_stop():
         stop = sp.powerlaw(spec)
     with pytest.warns(NeurosuperWarning, match="poor fit"):
         absfit = sp.powerlaw(spec, negatives="abs")
-    assert stop.attrs["negatives"] == "stop" and stop.attrs["ranks"] == [11, 17]
+    # 11..17 leaves 7 < MIN_FIT_RANKS ranks: the leading ranks up to the floor, 1..17
+    assert stop.attrs["negatives"] == "stop" and stop.attrs["ranks"] == [1, 17] and stop.attrs["fallback"]
     assert absfit.attrs["ranks"] == [11, 20] and np.isfinite(absfit["alpha_boot"].values).all()
     lo, hi = absfit["alpha_ci"].values
     assert lo < hi
@@ -159,7 +213,7 @@ def test_three_units_advice_is_never_circular():
 
 def test_every_suggested_fix_works():
     cases = [
-        (as_spectrum(np.arange(1, 14) ** -1.0), (11, 500)),  # N = 13
+        (as_spectrum(np.arange(1, 46) ** -1.0), (40, 500)),  # N = 45: 40..45 leaves 6 ranks
         (as_spectrum(np.r_[np.arange(1, 14) ** -1.0, -1e-3, np.arange(15, 200) ** -1.0]), (11, 500)),  # floor
         (as_spectrum(np.r_[np.arange(1, 4) ** -1.0, -1e-3, np.arange(5, 60) ** -1.0]), None),
     ]
@@ -192,6 +246,12 @@ def test_grouped_fit_one_group_unfittable():
         fit = sp.powerlaw(spec)
     assert np.isfinite(fit["alpha"].sel(layer="big").item()) and np.isnan(fit["alpha"].sel(layer="tiny").item())
     assert fit.attrs["ranks"] == {"big": [11, 20], "tiny": None} and fit.attrs["N"] == {"big": 80, "tiny": 3}
+    assert list(fit.attrs["not_fittable"]) == ["tiny"] and "expected at least 10" in fit.attrs["not_fittable"]["tiny"]
+    out = sp.summary(fit)  # the summary says which group has no α, and why
+    assert out["alpha"]["tiny"] is None and list(out["alpha_not_fittable"]) == ["tiny"]
+    small = ns.from_array(x[:, 80:], system="network", measure="activation", layer=("unit", ["a", "a", "b"]))
+    with pytest.raises(NotEnoughData, match="no group can be fitted.*layer='a': 0 \\(N = 2\\)"):
+        sp.powerlaw(sp.eigenspectrum(small, groupby="layer", progress=False))
 
 
 @pytest.mark.realdata

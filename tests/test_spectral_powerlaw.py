@@ -46,11 +46,12 @@ def test_range_capped_for_small_n_and_too_few_ranks_is_an_error():
     with pytest.warns(NeurosuperWarning, match="capped at N = 40"):
         fit = sp.powerlaw(as_spectrum(np.arange(1, 41) ** -1.0), ranks=(11, 500))
     assert fit.attrs["ranks"] == [11, 40]
-    with pytest.raises(AnalysisError, match=r"N=13 ranks.*ranks=\(1, 13\)"):
-        sp.powerlaw(as_spectrum(np.arange(1, 14) ** -1.0), ranks=(11, 500))
+    # 40..45 leaves 6 ranks: the fix names the leading ranks clear of the bend (1..N // 4), never 1..N
+    with pytest.raises(AnalysisError, match=r"N=45 ranks.*ranks=\(1, 11\)"):
+        sp.powerlaw(as_spectrum(np.arange(1, 46) ** -1.0), ranks=(40, 500))
     rng = np.random.default_rng(0)
     few = ns.from_array(rng.standard_normal((12, 30)), system="brain", measure="dff")  # N = 11
-    with pytest.raises(AnalysisError, match="expected at least 5"):
+    with pytest.raises(AnalysisError, match="expected at least 10"):
         sp.powerlaw(sp.eigenspectrum(few, progress=False), ranks=(11, 500))
 
 

@@ -14,7 +14,7 @@ array([0.4, 0.4, 0.4, 0.4, 0.4])
 """
 
 from .blocks import DEFAULT_BLOCK_TOL, block_structure
-from .features import feature_capacity
+from .features import MIN_STIMULI_PER_UNIT, MIN_UNITS_PER_GROUP, feature_capacity, too_little_data
 from .geometry import POLYTOPES, polytope
 from .measures import DEFAULT_TOL, REFERENCE, D_star, capacity, dimensionality_per_feature, interference, superposition
 from .summary import summary
@@ -33,4 +33,7 @@ __all__ = [
     "REFERENCE",
     "DEFAULT_TOL",
     "DEFAULT_BLOCK_TOL",
+    "MIN_UNITS_PER_GROUP",
+    "MIN_STIMULI_PER_UNIT",
+    "too_little_data",
 ]

@@ -10,6 +10,12 @@ feature's contribution to the responses (unit-norm atoms alone would make no fea
 capacity C_i of the rows of W (Scherlis et al. 2022, eq. 3) says how many of the population's dimensions each
 discovered feature gets: Σ C against the number of units, and the counts of monosemantic, polysemantic and ignored
 features — per ``layer``/``area`` with ``groupby``: "how polysemantic is this area / this layer" in one call.
+
+Minimum data (:data:`MIN_UNITS_PER_GROUP`, :data:`MIN_STIMULI_PER_UNIT`; the reasons are at the constants): a group
+of fewer than 8 units, or fewer than 4 stimuli per unit of the group, gives a Σ C that says more about the amount
+of data than about the code. :func:`feature_capacity` still computes it (a dictionary of 3 units is a fine test of
+the arithmetic) but marks the group (``enough_data``; :func:`~neurosuper.capacity.summary` says "not enough
+data"); the report's capacity step leaves such groups out (:func:`too_little_data`).
 """
 
 from __future__ import annotations
@@ -22,14 +28,63 @@ import xarray as xr
 
 from .._provenance import stamp
 from .._validation import check_float, check_int, responses_of
-from ..errors import AnalysisError, NeurosuperWarning, fail
+from ..errors import AnalysisError, NeurosuperWarning, NotEnoughData, fail
 from ..prep import group_coord, trial_average, unit_groups
 from .measures import DEFAULT_TOL, REFERENCE, superposition_of
 
-__all__ = ["feature_capacity", "MEAN_SHARE_WARN"]
+__all__ = ["feature_capacity", "MEAN_SHARE_WARN", "MIN_UNITS_PER_GROUP", "MIN_STIMULI_PER_UNIT", "too_little_data"]
 
 #: Warn (uncentred input) when the mean response holds more than this share of Σ x² over stimuli and units.
 MEAN_SHARE_WARN = 0.5
+#: Fewest units in a group (its dimensions D) for a capacity worth reporting. Why 8: Σ C / D of a dictionary of 2·D
+#: random unit atoms (no structure at all) spans 0.55–1.00 at D = 2 (95 % of 500 draws), 0.62–0.92 at D = 4 and
+#: 0.64–0.81 at D = 8, 0.65–0.75 at D = 16: below 8 units, chance alone covers most values a finder can give (2
+#: units per layer gave "Σ C = 1.90 of 2 dimensions" eleven times over).
+MIN_UNITS_PER_GROUP = 8
+#: Fewest stimuli per unit of a group. Why 4: the finder sees the trial-averaged responses (stimuli × D); on isotropic
+#: noise (every dimension equally used), sparse coding's Σ C / D is 0.48 with as many stimuli as units, 0.66 with 2
+#: per unit, 0.80–0.84 with 4, 0.90–0.92 with 8 and 0.94–0.96 with 16 (D = 8, 16): with fewer than 4 per unit, Σ C
+#: mostly counts the stimuli (with fewer stimuli than units the responses do not even span the D dimensions).
+MIN_STIMULI_PER_UNIT = 4
+
+
+def too_little_data(n_units: int, n_stimuli: int, *, where: str = "") -> NotEnoughData | None:
+    """Why a group of ``n_units`` units seen on ``n_stimuli`` stimuli is below capacity's minimum
+    (:data:`MIN_UNITS_PER_GROUP` units, :data:`MIN_STIMULI_PER_UNIT` stimuli per unit), as the error to raise or
+    record (``where``: e.g. "layer 'conv1': "); None when there is enough."""
+    need = (
+        f"at least {MIN_UNITS_PER_GROUP} units per group and {MIN_STIMULI_PER_UNIT} stimuli per unit "
+        f"({MIN_STIMULI_PER_UNIT * MIN_UNITS_PER_GROUP} stimuli for {MIN_UNITS_PER_GROUP} units)"
+    )
+    if n_units < MIN_UNITS_PER_GROUP:
+        return NotEnoughData(
+            f"feature_capacity: {where}{n_units} units; expected at least {MIN_UNITS_PER_GROUP} (below that a random "
+            f"dictionary's Σ C covers most values a finder gives). Fix: analyse groups of at least "
+            f"{MIN_UNITS_PER_GROUP} units (fewer, larger groups: groupby=None), or record more units.",
+            analysis="feature capacity",
+            what="units" + (" in a group" if where else ""),
+            found=int(n_units),
+            needed=MIN_UNITS_PER_GROUP,
+            need=need,
+        )
+    needed = MIN_STIMULI_PER_UNIT * n_units
+    if n_stimuli < needed:
+        fewer = n_stimuli // MIN_STIMULI_PER_UNIT
+        fix = (
+            f"use at most {fewer} units per group, or record more stimuli"
+            if fewer >= MIN_UNITS_PER_GROUP
+            else f"record at least {MIN_STIMULI_PER_UNIT * MIN_UNITS_PER_GROUP} stimuli"
+        )
+        return NotEnoughData(
+            f"feature_capacity: {where}{n_stimuli} stimuli for {n_units} units; expected at least {needed} "
+            f"({MIN_STIMULI_PER_UNIT} per unit: with fewer, Σ C mostly counts the stimuli). Fix: {fix}.",
+            analysis="feature capacity",
+            what=f"stimuli (for {n_units} units)",
+            found=int(n_stimuli),
+            needed=needed,
+            need=need,
+        )
+    return None
 
 
 def _finder():
@@ -101,8 +156,10 @@ def feature_capacity(
         Per group (a ``group`` dim when grouped, else scalars): ``capacity_sum``, ``n_dims`` (units in the group),
         ``capacity_fraction`` (Σ C / units), ``mean_capacity`` (Σ C / directions), ``n_directions``,
         ``n_features``, ``n_monosemantic``, ``n_polysemantic``, ``n_ignored`` (no D*: the atoms carry response
-        units, so m / ‖W‖²_F would depend on them). attrs: ``method``,
-        ``groupby``, ``tol``. Reference: Scherlis et al. 2022 (capacity) on the finders of Klindt et al. 2023.
+        units, so m / ‖W‖²_F would depend on them), ``enough_data`` (False below the minimum data:
+        :func:`too_little_data`). attrs: ``method``, ``groupby``, ``tol``, ``min_units_per_group``,
+        ``min_stimuli_per_unit``, ``n_stimuli`` (those with a valid repeat). Reference: Scherlis et al. 2022
+        (capacity) on the finders of Klindt et al. 2023.
     """
     caller = "feature_capacity"
     if not isinstance(ds, xr.Dataset):
@@ -191,6 +248,7 @@ def feature_capacity(
                 "n_monosemantic": s["n_monosemantic"],
                 "n_polysemantic": s["n_polysemantic"],
                 "n_ignored": s["n_ignored"],
+                "enough_data": too_little_data(len(idx), x.shape[0]) is None,
             }
         )
     cat = {k: np.concatenate([d[k] for d in per_dir]) for k in per_dir[0]}
@@ -220,6 +278,9 @@ def feature_capacity(
         groupby=coord or "none",
         tol=tol,
         centered=bool(center),
+        n_stimuli=int(x_all.sizes["stimulus"]),
+        min_units_per_group=MIN_UNITS_PER_GROUP,
+        min_stimuli_per_unit=MIN_STIMULI_PER_UNIT,
         feature_dim="direction",
         embed_dim="unit",
         system=ds.attrs.get("system", ""),

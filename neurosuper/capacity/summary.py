@@ -28,6 +28,14 @@ def _scalars(ds: xr.Dataset, sel: dict[str, Any] | None = None) -> dict[str, Any
             value = ds[key].sel(sel) if sel else ds[key]
             if value.ndim == 0:
                 out[key] = _num(value)
+    if "enough_data" in ds and "n_dims" in out and "n_stimuli" in ds.attrs:  # feature_capacity below its minimum
+        enough = ds["enough_data"].sel(sel) if sel else ds["enough_data"]
+        if enough.ndim == 0 and not bool(enough):
+            from .features import too_little_data
+
+            err = too_little_data(int(out["n_dims"]), int(ds.attrs["n_stimuli"]))
+            if err is not None:
+                out["not_enough_data"] = err.as_entry()
     return out
 
 
@@ -35,7 +43,8 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
     """JSON-safe, rounded headline numbers of a result of :mod:`neurosuper.capacity`.
 
     * ``superposition`` / ``feature_capacity``: Σ C, dims, Σ C / dims, counts of monosemantic / polysemantic /
-      ignored features (per ``layer``/``area`` under ``"groups"`` when the result is grouped), D*.
+      ignored features (per ``layer``/``area`` under ``"groups"`` when the result is grouped), D*; a group below
+      capacity's minimum data gets ``not_enough_data`` (:func:`~neurosuper.capacity.features.too_little_data`).
     * ``block_structure``: number of blocks, their sizes, ranks, Σ C and tightness.
     * ``capacity`` / ``dimensionality_per_feature`` / ``interference`` (a DataArray): n, mean, min, max, sum.
     """

@@ -1,6 +1,12 @@
 """The ``capacity`` step: the capacity of the features a direction finder discovers in each analysed set, per layer
 or area (Scherlis et al. 2022), with documented reduced settings (:data:`SETTINGS`). The pentagon toy model is
 the ``toy`` step (:mod:`neurosuper.pipeline.toy`).
+
+Minimum data (:data:`neurosuper.capacity.MIN_UNITS_PER_GROUP`, :data:`~neurosuper.capacity.MIN_STIMULI_PER_UNIT`):
+each group gets at least 8 units when it has them (more than ``max_units`` in all when there are many groups) and
+at most a quarter as many units as there are stimuli; a group left with fewer than 8 is not analysed and recorded
+as ``not_enough_data`` (under ``groups``), a set with no such group likewise (then ``skipped`` too), and the
+headline says "not enough data" instead of a Σ C.
 """
 
 from __future__ import annotations
@@ -22,25 +28,57 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def _subset(ds: Any, max_units: int, max_stimuli: int) -> Any:
-    from ..prep import unit_groups
+def _subset(ds: Any, max_units: int, max_stimuli: int) -> tuple[Any, dict[str, Any]]:
+    """(the subset to analyse, ``{group: NotEnoughData}`` of the groups left out); raises NotEnoughData when no
+    group has enough data."""
+    from ..capacity import MIN_STIMULI_PER_UNIT, MIN_UNITS_PER_GROUP, too_little_data
+    from ..errors import NotEnoughData
+    from ..prep import group_coord, unit_groups
 
     ds = ds.isel(stimulus=slice(0, max_stimuli))
+    n_stimuli = ds.sizes["stimulus"]
+    coord = group_coord(ds, "auto")
     groups = unit_groups(ds, "auto")
-    per = max(2, max_units // len(groups))
-    keep = sorted(int(i) for _, idx in groups for i in idx[:per])
-    sub = ds.isel(unit=keep)
-    sub.attrs["demo_units_per_group"] = min(per, min(len(idx) for _, idx in groups))
-    return sub
+    # at least the minimum per group, and no more units than the stimuli support
+    per = min(max(MIN_UNITS_PER_GROUP, max_units // len(groups)), n_stimuli // MIN_STIMULI_PER_UNIT)
+    keep: list[int] = []
+    short: dict[str, Any] = {}
+    taken: list[int] = []
+    for label, idx in groups:
+        take = min(len(idx), max(per, MIN_UNITS_PER_GROUP))  # too few stimuli for 8 units: that is the reason
+        err = too_little_data(take, n_stimuli, where=f"{coord} {label!r}: " if label is not None else "")
+        if err is not None:
+            short[str(label)] = err
+            continue
+        keep.extend(int(i) for i in idx[:take])
+        taken.append(take)
+    if not keep:
+        if len(short) == 1:
+            raise next(iter(short.values()))
+        # every group is short: said once for the set, with the numbers of its largest group
+        label, _ = max(groups, key=lambda g: len(g[1]))
+        err = short[str(label)]
+        raise NotEnoughData(
+            f"feature_capacity: every {coord} is below the minimum ({', '.join(short)}); the largest, "
+            + str(err).removeprefix("feature_capacity: "),
+            analysis=err.analysis,
+            what=f"{err.what} (the largest {coord})",
+            found=err.found,
+            needed=err.needed,
+            need=err.need,
+        )
+    sub = ds.isel(unit=sorted(keep))
+    sub.attrs["demo_units_per_group"] = min(taken)
+    return sub, short
 
 
 def run(ctx: Context) -> None:
     """The capacity of the features the finder discovers in each analysed set (a subset of its units and stimuli,
     :data:`SETTINGS`), per layer or area."""
     from .. import capacity
-    from ..errors import NeurosuperError, recorded_warnings
+    from ..errors import NeurosuperError, NotEnoughData, recorded_warnings
     from ..plot.capacity import plot_capacity
-    from ..prep import unit_groups
+    from ..prep import group_coord, unit_groups
     from ..storage import save_result
 
     cfg = ctx.settings_of()
@@ -49,7 +87,7 @@ def run(ctx: Context) -> None:
     for name, ds in ctx.sets.items():  # the demo's brain and network, or the set(s) a report was given
         with recorded_warnings() as notes:
             try:
-                sub = _subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
+                sub, short = _subset(ds, int(cfg["max_units"]), int(cfg["max_stimuli"]))
                 n_units, per_group = sub.sizes["unit"], sub.attrs["demo_units_per_group"]
                 result = capacity.feature_capacity(
                     sub,
@@ -66,8 +104,16 @@ def run(ctx: Context) -> None:
                 entry["n_stimuli_used"] = int(sub.sizes["stimulus"])
                 entry["n_units_total"] = int(ds.sizes["unit"])
                 entry["n_stimuli_total"] = int(ds.sizes["stimulus"])
+                totals = {str(g): len(idx) for g, idx in unit_groups(ds, "auto")}
+                if short:  # groups left out: not enough data, said per group (in the set's order)
+                    analysed = entry.get("groups") if isinstance(entry.get("groups"), dict) else {}
+                    entry["groups"] = {
+                        g: analysed[g] if g in analysed else {"not_enough_data": short[g].as_entry()}
+                        for g in totals
+                        if g in analysed or g in short
+                    }
+                    entry.setdefault("groupby", group_coord(ds, "auto"))
                 if isinstance(entry.get("groups"), dict):  # each group's subset against the units it has
-                    totals = {str(g): len(idx) for g, idx in unit_groups(ds, "auto")}
                     for g, v in entry["groups"].items():
                         v["n_units_total"] = totals.get(str(g))
                 entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
@@ -79,6 +125,8 @@ def run(ctx: Context) -> None:
                     "sharing dimensions with others (polysemantic), C_i ≈ 0 ignored (Scherlis et al. 2022, eq. 3).",
                 )
                 results[name] = result
+            except NotEnoughData as err:
+                entry = {"skipped": str(err), "not_enough_data": err.as_entry()}
             except NeurosuperError as err:
                 entry = {"skipped": str(err)}
         if notes:

@@ -121,7 +121,11 @@ class StepFigure:
 class StepResult:
     """What one step left: status (``ran``/``skipped``/``failed``, with the reason), its numbers (``summary``:
     JSON-safe, per analysed set under the set's label), xarray ``results``, ``figures`` with captions, ``files``
-    written, ``warnings``, ``headline`` sentences, the settings as run, and :attr:`provenance` of its results."""
+    written, ``warnings``, ``headline`` sentences, the settings as run, and :attr:`provenance` of its results.
+
+    ``headline`` holds the step's findings and its "not enough data" sentences (a set below the analysis's
+    documented minimum); ``found`` says whether it holds a finding about the data: False for a step that failed, was
+    skipped, had too little data everywhere, or belongs to the demo only (``demo_only``: the toy model)."""
 
     name: str
     status: Status
@@ -138,6 +142,8 @@ class StepResult:
     headline: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     data: bool = False
+    found: bool = False
+    demo_only: bool = False
 
     @property
     def provenance(self) -> list[tuple[str, dict[str, Any]]]:
@@ -358,9 +364,15 @@ def _result(ctx: Context, step: Step, status: Status, seconds: float | None, rea
         warnings=list(dict.fromkeys(notes_of(summary))),
         settings=dict(settings) if settings is not None else dict(ctx.settings.get(step.name) or {}),
         data=step.data,
+        demo_only=step.demo_only,
     )
-    if status == "ran" and not step.data:
+    if status in ("ran", "failed") and not step.data:  # a failed step may say "not enough data"
         result.headline = step_headline(step.name, summary, labels=list(ctx.sets), demo=ctx.demo)
+        result.found = (
+            status == "ran"
+            and not step.demo_only
+            and bool(step_headline(step.name, summary, labels=list(ctx.sets), demo=ctx.demo, not_enough=False))
+        )
     return result
 
 

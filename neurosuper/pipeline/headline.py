@@ -3,6 +3,12 @@
 :func:`headline_by_step` reads the steps' summaries (``ctx.summary``) and returns a few sentences per step; a
 step whose summary is missing or lacks a number simply has no sentence. Analyses whose step writes its own
 sentences put them under ``summary[step]["headline"]`` (a string or a list of strings).
+
+**Not enough data.** A set (or a group) below an analysis's documented minimum (the table "Minimum data" in
+``docs/getting-started.md``) is recorded as ``"not_enough_data": {analysis, what, found, needed, need, reason}``
+(:meth:`neurosuper.errors.NotEnoughData.as_entry`); its sentence says so — what was counted, how many there are, how
+many are needed and what data would give them — instead of a number (:func:`not_enough_sentence`).
+:func:`nothing_found` is the sentence of a run in which no analysis produced a result.
 """
 
 from __future__ import annotations
@@ -12,7 +18,15 @@ from typing import Any
 
 from .._numbers import rounded
 
-__all__ = ["headline", "headline_by_step", "step_headline", "fmt", "set_noun"]
+__all__ = [
+    "headline",
+    "headline_by_step",
+    "step_headline",
+    "fmt",
+    "set_noun",
+    "not_enough_sentence",
+    "nothing_found",
+]
 
 
 def set_noun(label: str, *, demo: bool = False) -> str:
@@ -44,6 +58,80 @@ def _labels(summary: Mapping[str, Any], labels: Sequence[str] | None) -> list[st
     if isinstance(sets, Mapping) and sets:
         return list(sets)
     return ["brain", "network"]
+
+
+def not_enough_sentence(noun: str, info: Mapping[str, Any], *, where: str = "") -> str:
+    """ "The brain: not enough data for the power-law exponent α — 0 ranks to fit (…), at least 10 needed (…)." from
+    a ``not_enough_data`` record (``where``: a group, e.g. "per layer")."""
+    what = info.get("analysis") or "this analysis"
+    text = f"{_cap(noun)}{' ' + where if where else ''}: not enough data for {what}"
+    if info.get("found") is not None and info.get("needed") is not None:
+        text += f" — {info['found']} {info.get('what', '')}, at least {info['needed']} needed".replace("  ", " ")
+    if info.get("need"):
+        text += f"; it takes {info['need']}"
+    return text + ". No number is reported."
+
+
+def _not_enough(step: str, entry: Mapping[str, Any], noun: str) -> list[str]:
+    """The "not enough data" sentences of one set's entry: the whole set, and groups (spectrum, capacity)."""
+    lines: list[str] = []
+    whole = isinstance(entry.get("not_enough_data"), Mapping)
+    if whole:
+        lines.append(not_enough_sentence(noun, entry["not_enough_data"]))
+    for key, value in entry.items():
+        if whole or not isinstance(key, str) or not key.startswith("alpha_per_"):
+            continue  # (a set too small as a whole has groups too small: said once)
+        group = key.removeprefix("alpha_per_").removesuffix("_not_enough_data").removesuffix("_not_fittable")
+        if key.endswith("_not_enough_data") and isinstance(value, Mapping):
+            lines.append(not_enough_sentence(noun, value, where=f"(one α per {group})"))
+        elif key.endswith("_not_fittable") and isinstance(value, Mapping) and value:
+            names = ", ".join(map(str, value))
+            lines.append(
+                f"{_cap(noun)}: not enough data for α in {group} {names} — fewer than {_min_ranks()} ranks to fit "
+                f"each (see the warnings). No α is reported for them."
+            )
+    groups = entry.get("groups") if step == "capacity" else None
+    if isinstance(groups, Mapping):
+        short = {
+            g: v["not_enough_data"] for g, v in groups.items() if isinstance(v, Mapping) and v.get("not_enough_data")
+        }
+        if short:
+            info = next(iter(short.values()))
+            by = entry.get("groupby", "group")
+            text = f"{_cap(noun)}: not enough data for {info.get('analysis', 'capacity')} in {by} {', '.join(short)}"
+            if info.get("needed") is not None:
+                text += f" — fewer than {info['needed']} {info.get('what', '')}".rstrip()
+            lines.append(text + ". No number is reported for them.")
+    return lines
+
+
+def _min_ranks() -> int:
+    from ..spectral.fit import MIN_FIT_RANKS
+
+    return MIN_FIT_RANKS
+
+
+def nothing_found(steps: Sequence[Any]) -> str:
+    """The sentence of a run in which no analysis step produced a result (each failed, was skipped, or had too
+    little data): says so, with each step's reason — so that such a run never reads like a finding. ``steps``:
+    :class:`~neurosuper.pipeline.StepResult` s (data steps are left out)."""
+    why = []
+    for step in steps:
+        if getattr(step, "data", False):
+            continue
+        if getattr(step, "demo_only", False):
+            why.append(f"{step.name}: the demo's illustration, not of these data")
+        elif step.headline:  # only "not enough data" sentences (a finding would have made the run found)
+            why.append(f"{step.name}: not enough data")
+        elif step.status == "skipped":
+            why.append(f"{step.name}: skipped" + (f" ({step.reason})" if step.reason else ""))
+        else:
+            why.append(f"{step.name}: {'failed' if step.status == 'failed' else 'no result'}")
+    listed = "; ".join(why) if why else "no analysis ran"
+    return (
+        f"No analysis produced a result on these data, so nothing here is a finding ({listed}). Each section says "
+        'why, and the documentation\'s table "Minimum data" says what each analysis needs.'
+    )
 
 
 def _spectrum(entry: Mapping[str, Any], noun: str) -> list[str]:
@@ -264,12 +352,17 @@ _PER_STEP = {"compare": _compare_step}
 
 
 def headline_by_step(
-    summary: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False
+    summary: Mapping[str, Any],
+    *,
+    labels: Sequence[str] | None = None,
+    demo: bool = False,
+    not_enough: bool = True,
 ) -> dict[str, list[str]]:
     """``{step: [sentence, ...]}`` from the steps' summaries; steps without a sentence are left out.
 
     ``labels`` are the analysed sets' labels (default: ``summary["sets"]``'s keys, else brain and network);
-    ``demo`` names them "the demo brain"/"the demo network".
+    ``demo`` names them "the demo brain"/"the demo network"; ``not_enough=False`` leaves out the "not enough data"
+    sentences (then only findings remain).
     """
     out: dict[str, list[str]] = {}
     for step, fn in _PER_SET.items():
@@ -281,6 +374,8 @@ def headline_by_step(
             entry = block.get(label)
             if isinstance(entry, Mapping):
                 lines.extend(fn(entry, set_noun(label, demo=demo)))
+                if not_enough:
+                    lines.extend(_not_enough(step, entry, set_noun(label, demo=demo)))
         for key in ("pentagon", "toy"):  # a toy model trained inside the step
             if isinstance(block.get(key), Mapping):
                 lines.extend(_toy_entry(block[key]))
@@ -310,12 +405,18 @@ def headline_by_step(
 
 
 def headline(summary: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False) -> list[str]:
-    """A few plain sentences from the steps' summaries (what was found); missing parts are skipped."""
+    """A few plain sentences from the steps' summaries (what was found, and where there was not enough data);
+    missing parts are skipped."""
     return [line for lines in headline_by_step(summary, labels=labels, demo=demo).values() for line in lines]
 
 
 def step_headline(
-    name: str, block: Mapping[str, Any], *, labels: Sequence[str] | None = None, demo: bool = False
+    name: str,
+    block: Mapping[str, Any],
+    *,
+    labels: Sequence[str] | None = None,
+    demo: bool = False,
+    not_enough: bool = True,
 ) -> list[str]:
     """The sentences of one step (``name``) from its summary ``block`` (:func:`headline_by_step`)."""
-    return headline_by_step({name: block}, labels=labels, demo=demo).get(name, [])
+    return headline_by_step({name: block}, labels=labels, demo=demo, not_enough=not_enough).get(name, [])

@@ -1,7 +1,9 @@
 """The ``interpret`` step: the interpretability index of every unit of each analysed set against a random-stimulus
 null (Klindt et al. 2023), in-silico 2AFC psychophysics, lifetime sparseness, MEI grids and one II figure.
 
-The numbers come from :func:`neurosuper.interpret.summary`.
+The numbers come from :func:`neurosuper.interpret.summary`. A set with fewer than
+:data:`~neurosuper.interpret.minimum.MIN_STIMULI_PER_K` stimuli per MEI (40 for k = 5) is not scored: its entry
+records ``not_enough_data`` (and ``skipped``) and the headline says so instead of an II.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ SETTINGS: dict[str, Any] = {"similarity": "auto", "k": 5, "null": "random_stimul
 def _one(ctx: Context, name: str, ds: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     from ..errors import NeurosuperError
     from ..interpret import interpretability_index, psychophysics_2afc, selectivity, summary
+    from ..interpret.minimum import too_few_stimuli
     from ..plot.interpret import plot_mei_grid
     from ..storage import save_result
 
+    short = too_few_stimuli(ds.sizes["stimulus"], int(cfg["k"]))
+    if short is not None:  # an II from a handful of stimuli would read like a finding
+        return {"skipped": str(short), "not_enough_data": short.as_entry()}, None
     try:
         result = interpretability_index(
             ds,

@@ -52,9 +52,21 @@ class Run:
         return list(self.sets)
 
     @property
+    def nothing_found(self) -> str | None:
+        """When no analysis step found anything (each failed, was skipped or had too little data; the demo's toy
+        model does not count): the sentence that says so plainly, with each step's reason; else None."""
+        from .headline import nothing_found
+
+        analyses = [s for s in self.steps if not s.data and s.name != "report"]
+        return None if any(s.found for s in analyses) else nothing_found(analyses)
+
+    @property
     def headline(self) -> list[str]:
-        """What the run found, in plain sentences (every step's headline, in step order)."""
-        return [line for step in self.steps for line in step.headline]
+        """What the run found, in plain sentences (every step's headline, in step order), led by
+        :attr:`nothing_found` when no analysis found anything — such a run never reads like a result."""
+        lines = [line for step in self.steps for line in step.headline]
+        nothing = self.nothing_found
+        return [nothing, *lines] if nothing else lines
 
     @property
     def summary(self) -> dict[str, Any]:

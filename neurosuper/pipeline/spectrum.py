@@ -39,7 +39,7 @@ def run(ctx: Context) -> None:
     from matplotlib.figure import Figure
 
     from .. import spectral
-    from ..errors import AnalysisError, recorded_warnings
+    from ..errors import AnalysisError, NotEnoughData, recorded_warnings
     from ..plot.spectral import plot_spectrum, plot_trajectory
     from ..storage import save_result
 
@@ -55,34 +55,52 @@ def run(ctx: Context) -> None:
         with recorded_warnings() as notes:
             try:
                 spec = spectral.eigenspectrum(ds, n_boot=n_boot, groupby=None, progress=ctx.progress)
-                fit = spectral.powerlaw(spec)
                 save_result(spec, ctx.path(f"spectrum_{name}.nc"), overwrite=True)
-                save_result(fit, ctx.path(f"powerlaw_{name}.nc"), overwrite=True)
-                entry = spectral.summary(spec, fit)
-                entry["files"] = [f"spectrum_{name}.nc", f"powerlaw_{name}.nc"]
-                results[name] = {"spectrum": spec, "powerlaw": fit}
+                entry = spectral.summary(spec)
+                entry["files"] = [f"spectrum_{name}.nc"]
+                results[name] = {"spectrum": spec}
                 reference = None
-                source = ds if "true_spectrum" in ds else _simulated(ctx, name, ds)
-                if source is not None:  # a simulation: its generating spectrum, fitted over the same ranks
-                    ds_attrs = source.attrs
-                    true = source["true_spectrum"]
-                    entry["alpha_true"] = spectral.summary(spectral.powerlaw(true, ranks=tuple(fit.attrs["ranks"])))[
-                        "alpha"
-                    ]
-                    entry["alpha_true_ranks"] = list(fit.attrs["ranks"])
-                    if "alpha_true" in ds_attrs:
-                        entry["alpha_true_as_generated"] = {
-                            "alpha": float(ds_attrs["alpha_true"]),
-                            "ranks": list(ds_attrs.get("alpha_ranks", [])),
-                        }
-                    reference = true
+                try:
+                    fit = spectral.powerlaw(spec)
+                except NotEnoughData as err:  # the spectrum is shown, α is not: too few ranks to fit
+                    fit = None
+                    entry.update(alpha=None, alpha_ci=None, ranks=None, r2=None, not_enough_data=err.as_entry())
+                else:
+                    save_result(fit, ctx.path(f"powerlaw_{name}.nc"), overwrite=True)
+                    entry.update(spectral.summary(fit))
+                    entry["files"].append(f"powerlaw_{name}.nc")
+                    results[name]["powerlaw"] = fit
+                    source = ds if "true_spectrum" in ds else _simulated(ctx, name, ds)
+                    if source is not None:  # a simulation: its generating spectrum, fitted over the same ranks
+                        ds_attrs = source.attrs
+                        true = source["true_spectrum"]
+                        entry["alpha_true"] = spectral.summary(
+                            spectral.powerlaw(true, ranks=tuple(fit.attrs["ranks"]))
+                        )["alpha"]
+                        entry["alpha_true_ranks"] = list(fit.attrs["ranks"])
+                        if "alpha_true" in ds_attrs:
+                            entry["alpha_true_as_generated"] = {
+                                "alpha": float(ds_attrs["alpha_true"]),
+                                "ranks": list(ds_attrs.get("alpha_ranks", [])),
+                            }
+                        reference = true
                 if group is not None:
                     per = spectral.eigenspectrum(ds, groupby=group, progress=ctx.progress)
-                    per_fit = spectral.powerlaw(per)
-                    save_result(per_fit, ctx.path(f"powerlaw_{name}_per_{group}.nc"), overwrite=True)
-                    entry[f"alpha_per_{group}"] = spectral.summary(per_fit)["alpha"]
-                    entry["files"].append(f"powerlaw_{name}_per_{group}.nc")
-                    results[name][f"powerlaw_per_{group}"] = per_fit
+                    key = f"alpha_per_{group}"
+                    try:
+                        per_fit = spectral.powerlaw(per)
+                    except NotEnoughData as err:  # no group has the ranks a fit needs
+                        per_fit = None
+                        entry[key] = {str(g): None for g in per[group].values.tolist()}
+                        entry[f"{key}_not_enough_data"] = err.as_entry()
+                    else:
+                        per_summary = spectral.summary(per_fit)
+                        entry[key] = per_summary["alpha"]
+                        if "alpha_not_fittable" in per_summary:
+                            entry[f"{key}_not_fittable"] = per_summary["alpha_not_fittable"]
+                        save_result(per_fit, ctx.path(f"powerlaw_{name}_per_{group}.nc"), overwrite=True)
+                        entry["files"].append(f"powerlaw_{name}_per_{group}.nc")
+                        results[name][f"powerlaw_per_{group}"] = per_fit
                     plot_spectrum(per, per_fit, ax=ax, title=f"{name}: one curve per {group} ({per.attrs['method']})")
                 else:
                     plot_spectrum(
@@ -90,7 +108,8 @@ def run(ctx: Context) -> None:
                         fit,
                         ax=ax,
                         reference=reference,
-                        title=f"{name} ({spec.attrs['method']}, n_boot = {n_boot})",
+                        title=f"{name} ({spec.attrs['method']}, n_boot = {n_boot})"
+                        + ("" if fit is not None else ": α not fittable, too few ranks"),
                     )
             except AnalysisError as err:
                 entry = {"error": str(err)}

@@ -279,6 +279,8 @@ class Page:
     sections: list[Section]
     environment: dict[str, Any] = field(default_factory=dict)
     out: Path = Path(".")
+    #: When no analysis found anything: the sentence that says so (:attr:`~neurosuper.pipeline.Run.nothing_found`).
+    nothing: str | None = None
 
 
 def describe_set(ds: Any, *, out: Path, label: str, what: str | None = None, file: str | None = None) -> dict[str, Any]:
@@ -370,6 +372,7 @@ def collect(run: Run, *, title: str) -> Page:
         sections=sections,
         environment=environment(),
         out=run.out,
+        nothing=run.nothing_found,
     )
 
 
@@ -569,11 +572,11 @@ def _environment_html(page: Page) -> str:
 
 def _summary_html(page: Page) -> str:
     lines = [s for lines in page.headline.values() for s in lines]
-    body = (
-        ("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>")
-        if lines
-        else "<p>No step produced a headline number.</p>"
-    )
+    body = ("<ul class='headline'>" + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>") if lines else ""
+    if page.nothing:  # every analysis failed or had too little data: said first, plainly — not a result
+        body = f"<p class='fail'>{esc(page.nothing)}</p>" + body
+    elif not lines:
+        body = "<p>No step produced a headline number.</p>"
     hint = (
         "<p class='what'>In the tables below, a name underlined with dots says what it means when the pointer "
         "rests on it; <code>summary.json</code> next to this file holds every number.</p>"

@@ -81,12 +81,16 @@ def _powerlaw(fit: xr.Dataset) -> dict[str, Any]:
     else:
         alpha_ci = None
     ranks = fit.attrs.get("ranks")
-    return {
+    out = {
         "alpha": _value(alpha),
         "alpha_ci": alpha_ci,
         "ranks": rounded(ranks) if ranks is not None else None,
         "r2": _value(fit["r2"]),
     }
+    unfit = fit.attrs.get("not_fittable")
+    if isinstance(unfit, dict) and unfit:  # groups with too few ranks: alpha None, and why
+        out["alpha_not_fittable"] = {str(k): str(v) for k, v in unfit.items()}
+    return out
 
 
 def _one(result: xr.Dataset | xr.DataArray, include_spectrum: bool) -> dict[str, Any]:
@@ -145,7 +149,9 @@ def summary(
 
     * :func:`eigenspectrum`: ``participation_ratio``, ``method``, ``n_stimuli``, ``n_units`` (and, with
       ``include_spectrum=True``, ``variance``: the point estimate per rank, NaN ranks left out);
-    * :func:`powerlaw`: ``alpha``, ``alpha_ci`` ([lower, upper] or None), ``ranks`` ([first, last]), ``r2``;
+    * :func:`powerlaw`: ``alpha``, ``alpha_ci`` ([lower, upper] or None), ``ranks`` ([first, last]), ``r2``
+      (and, per group, ``alpha_not_fittable``: ``{group: why}`` of the groups whose α is None: fewer than
+      :data:`~neurosuper.spectral.fit.MIN_FIT_RANKS` ranks to fit);
     * :func:`dimensionality`, :func:`reliability` (``signal_fraction``, ``median_reliability``),
       :func:`smoothness`, :func:`intrinsic_dimension`, :func:`random_projection` (``energy``),
       :func:`redundancy`; a DataArray (e.g. :func:`participation_ratio`) gives ``{name: value}``.
