@@ -112,7 +112,7 @@ def _spread(n_ranks: int, first: int, n_draws: int = 60) -> float:
 
 
 def test_min_fit_ranks_is_where_alpha_becomes_precise():
-    """MIN_FIT_RANKS' documented reason: 5 ranks give α ± 0.4, 10 ranks ± 0.22 (α = 1 and 1.5 told apart)."""
+    """MIN_FIT_RANKS' documented reason: 5 ranks give α ± 0.44, 10 ranks ± 0.20 (α = 1 and 1.5 told apart)."""
     assert MIN_FIT_RANKS == 10
     five, ten = _spread(5, 11), _spread(MIN_FIT_RANKS, 11)
     assert five > 0.3 and ten < 0.27 and ten < 0.7 * five, (five, ten)

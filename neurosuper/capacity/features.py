@@ -37,13 +37,14 @@ __all__ = ["feature_capacity", "MEAN_SHARE_WARN", "MIN_UNITS_PER_GROUP", "MIN_ST
 #: Warn (uncentred input) when the mean response holds more than this share of Σ x² over stimuli and units.
 MEAN_SHARE_WARN = 0.5
 #: Fewest units in a group (its dimensions D) for a capacity worth reporting. Why 8: Σ C / D of a dictionary of 2·D
-#: random unit atoms (no structure at all) spans 0.55–1.00 at D = 2 (95 % of 500 draws), 0.62–0.92 at D = 4 and
-#: 0.64–0.81 at D = 8, 0.65–0.75 at D = 16: below 8 units, chance alone covers most values a finder can give (2
-#: units per layer gave "Σ C = 1.90 of 2 dimensions" eleven times over).
+#: random unit atoms (no structure at all) spans 0.57–1.00 at D = 2 (95 % of 500 draws), 0.61–0.93 at D = 4,
+#: 0.63–0.81 at D = 8 and 0.65–0.74 at D = 16 (``benchmarks/bench_minimum_data.py``): below 8 units, chance alone
+#: covers most values a finder can give (2 units per layer gave "Σ C = 1.90 of 2 dimensions" eleven times over).
 MIN_UNITS_PER_GROUP = 8
 #: Fewest stimuli per unit of a group. Why 4: the finder sees the trial-averaged responses (stimuli × D); on isotropic
-#: noise (every dimension equally used), sparse coding's Σ C / D is 0.48 with as many stimuli as units, 0.66 with 2
-#: per unit, 0.80–0.84 with 4, 0.90–0.92 with 8 and 0.94–0.96 with 16 (D = 8, 16): with fewer than 4 per unit, Σ C
+#: noise (every dimension equally used), the report's sparse coding gives Σ C / D = 0.48–0.50 with as many stimuli as
+#: units, 0.63–0.67 with 2 per unit, 0.79–0.84 with 4, 0.89–0.91 with 8 and 0.94–0.95 with 16 (D = 8, 16; 5 sets
+#: each, ``benchmarks/bench_minimum_data.py``): with fewer than 4 per unit, Σ C
 #: mostly counts the stimuli (with fewer stimuli than units the responses do not even span the D dimensions).
 MIN_STIMULI_PER_UNIT = 4
 

@@ -57,6 +57,8 @@ def _format(summary: dict, path: str) -> str:
             )
             for g in summary["alpha"]
         ]
+        for g, why in (summary.get("alpha_not_fittable") or {}).items():  # fewer than MIN_FIT_RANKS ranks
+            lines.append(f"  {g}: alpha not fittable: {cli_wording(why)}")
     else:
         lines = [
             one(
@@ -180,6 +182,7 @@ def register(sub) -> None:
         action="store_true",
         help="print one JSON object (alpha, alpha_ci, ranks, r2, "
         "participation_ratio, method, n_stimuli, n_units; alpha_status and variance when alpha is not "
-        "fittable; result/figure when written)",
+        "fittable (fewer than 10 ranks to fit); alpha_not_fittable per group when some groups are not; "
+        "result/figure when written)",
     )
     p.set_defaults(func=run)

@@ -48,10 +48,11 @@ DEFAULT_RANKS = (11, 500)
 BEND_DIVISOR = 4
 #: Fewest ranks a fit accepts — below it α is "not fittable" (:class:`~neurosuper.errors.NotEnoughData`), never a
 #: number. Why 10: on sample spectra of a power law (α = 1, as many Gaussian units as stimuli, the fewest that give
-#: the range under the default rule), 95 % of the fitted α lie within ±0.40 of their mean over 5 ranks (11..15), ±0.22
-#: over 10 (11..20), ±0.13 over 15 and ±0.09 over 20 (200 draws each; ``tests/test_spectral_fit.py``); 10 ranks is
-#: the fewest at which α = 1 (mouse V1, Stringer et al. 2019) and α = 1.5 (the smoothness bound 1 + 2/d of a 4-d
-#: stimulus space) are told apart. With the default rule it takes a spectrum of N ≥ 40 ranks (1..N // 4) and
+#: the range under the default rule), 95 % of the fitted α lie within ±0.44 of their mean over 5 ranks (11..15),
+#: ±0.32 over 7, ±0.20 over 10 (11..20), ±0.12 over 15 and ±0.10 over 20 (200 draws each;
+#: ``benchmarks/bench_minimum_data.py``, ``tests/test_spectral_fit.py``): 10 ranks is the fewest at which α = 1
+#: (mouse V1, Stringer et al. 2019) and α = 1.5 (the smoothness bound 1 + 2/d of a 4-d stimulus space) are told
+#: apart. With the default rule it takes a spectrum of N ≥ 40 ranks (1..N // 4) and
 #: N ≥ 80 for ranks from 11 (N = min(n_stimuli − 1, n_units), per group).
 MIN_FIT_RANKS = 10
 #: A fit with a weighted r² (log–log) below this gets a warning: the spectrum is not a straight line there.
