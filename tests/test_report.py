@@ -539,7 +539,13 @@ def test_comparison_headline_says_when_the_best_layer_is_not_above_chance():
     )
     assert "noise ceiling is 0.10–0.32, above that CI" in line and "matches it best" not in line
     (line,) = headline(_profile_summary([0.01, 0.03]), labels=["brain", "network"])
-    assert line.startswith("Of the layers compared with the other set, l1 matches it best (RSA, spearman 0.02")
+    assert line.startswith("Of the layers compared with the other set, l1 scores highest but not significantly")
+    assert "matches it best" not in line  # not significantly above the runner-up: never called best
+    summary = _profile_summary([0.01, 0.03])
+    summary["compare"]["profile"].update(best_significant=True, runner_up="l2", margin_ci=[0.004, 0.016])
+    (line,) = headline(summary, labels=["brain", "network"])
+    assert line.startswith("Of the layers compared with the other set, l1 matches it best (RSA, spearman 0.020")
+    assert "(95% CI of the difference 0.004–0.016)" in line
 
 
 def test_figure_captions_and_warnings_name_their_set(tmp_path):

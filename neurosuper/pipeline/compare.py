@@ -10,9 +10,11 @@ from typing import Any
 
 from .core import Context, Step
 
-#: The step's reduced settings (``ctx.settings["compare"]`` overrides them): every 10th stimulus (of the demo's
-#: 2,000: RDMs of 19,900 pairs, a few seconds) and 100 bootstrap resamples.
-SETTINGS: dict[str, Any] = {"stimulus_step": 10, "n_boot": 100}
+#: The step's settings (``ctx.settings["compare"]`` overrides them): every shared stimulus up to ``max_stimuli``
+#: (:data:`neurosuper.compare.MAX_COMPARE_STIMULI`; above it a seeded subsample chosen among the shared ids, never
+#: by position — :func:`neurosuper.compare.choose_stimuli`; ``None``: every shared stimulus) and 100 bootstrap
+#: resamples (the library's default is 1,000).
+SETTINGS: dict[str, Any] = {"max_stimuli": 500, "n_boot": 100, "seed": 0}
 
 
 def _roles(sets: dict[str, Any]) -> tuple[str, str]:
@@ -33,14 +35,19 @@ def run(ctx: Context) -> None:
     from ..storage import save_result
 
     settings = ctx.settings_of()
-    step_every, n_boot = int(settings["stimulus_step"]), int(settings["n_boot"])
+    n_boot, seed = int(settings["n_boot"]), int(settings["seed"])
+    max_stimuli = None if settings["max_stimuli"] is None else int(settings["max_stimuli"])
     sets = dict(ctx.sets)
     model_name, target_name = _roles(sets)
-    model = sets[model_name].isel(stimulus=slice(0, None, step_every))
-    target = sets[target_name].isel(stimulus=slice(0, None, step_every))
+    ids, which = compare.choose_stimuli(
+        sets[model_name], sets[target_name], max_stimuli=max_stimuli, seed=seed, names=[model_name, target_name]
+    )
+    model = sets[model_name].sel(stimulus=ids)
+    target = sets[target_name].sel(stimulus=ids)
     entry: dict[str, Any] = {
         "settings": {
-            "stimulus_step": step_every,
+            "max_stimuli": max_stimuli,
+            "seed": seed,
             "n_boot": n_boot,
             "metric": "correlation",
             "method": "spearman",
@@ -48,19 +55,20 @@ def run(ctx: Context) -> None:
         },
         "model": model_name,
         "target": target_name,
-        "stimuli": f"every {step_every}th stimulus of the sets",
+        "stimuli": which,
+        "n_stimuli_used": int(len(ids)),
     }
     results: dict[str, Any] = {}
     with recorded_warnings() as notes:
         try:
             bars = {"progress": ctx.progress}  # the run's choice, not the library default
             prof = compare.profile(
-                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=0, **bars
+                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=seed, **bars
             )
             pred = compare.profile(
-                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=0, **bars
+                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=seed, **bars
             )
-            ov = compare.overview(model, target, n_boot=0, seed=0, **bars)
+            ov = compare.overview(model, target, n_boot=0, seed=seed, **bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
                 save_result(res, ctx.path(name), overwrite=True)
@@ -123,6 +131,6 @@ STEP = Step(
     description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
     "layer-to-area profile",
     settings=SETTINGS,
-    reduced="RDMs and the layer profile on every 10th stimulus, with 100 bootstrap resamples (the stimuli "
-    "used are listed with the results)",
+    reduced="every shared stimulus up to 500 (above that a seeded subsample of 500 chosen among the shared ids; "
+    "the headline says which), with 100 bootstrap resamples (the library's default: 1,000)",
 )

@@ -36,24 +36,37 @@ def _noun(ctx: Context, label: str) -> str:
 
 
 def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | None:
-    """One sentence: the most interpretable method among those significantly above the units, or none."""
+    """One sentence: the most interpretable method among those significantly above the units (Holm-adjusted p of
+    the grouped test, :func:`neurosuper.directions.method_stats`), or none."""
     methods = entry.get("methods")
     if not isinstance(methods, dict) or "units" not in methods or methods["units"].get("median_ii") is None:
         return None
     u = methods["units"]["median_ii"]
+    n_groups = entry.get("n_groups")
+    test = (
+        f"one-sided t-test of the gain in mean II over {n_groups} disjoint groups of held-out stimuli, "
+        "Holm-adjusted across methods"
+        if n_groups
+        else "one-sided test, Holm-adjusted across methods"
+    )
     better = {
         m: v
         for m, v in methods.items()
         if m != "units"
-        and v.get("p_vs_units") is not None
-        and v["p_vs_units"] < alpha
+        and v.get("p_vs_units_holm") is not None
+        and v["p_vs_units_holm"] < alpha
         and v.get("median_ii") is not None
     }
     where = f"{noun}, scored on {entry.get('n_score', '?')} held-out stimuli"
+    if n_groups == 0:
+        return (
+            f"In {where}, no test of the direction finders against the units was possible (in-sample scoring or "
+            f"too few held-out stimuli); the units' median II is {u}."
+        )
     if not better:
         return (
-            f"In {where}, no direction finder is more interpretable than the units (median II {u}; one-sided "
-            f"Mann–Whitney p ≥ {alpha} for every method)."
+            f"In {where}, no direction finder is shown to be more interpretable than the units (median II {u}; "
+            f"{test}: p ≥ {alpha} for every method)."
         )
     best = max(better, key=lambda m: better[m]["median_ii"])
     b = better[best]
@@ -66,7 +79,7 @@ def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | No
     )
     return (
         f"In {where}, {best} directions are {which}: median II {b['median_ii']} vs {u} for the "
-        f"units (one-sided Mann–Whitney p = {b['p_vs_units']:.2g}{also})."
+        f"units ({test}: p = {b['p_vs_units_holm']:.2g}{also})."
     )
 
 

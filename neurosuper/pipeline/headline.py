@@ -283,14 +283,21 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
         best = str(prof["best"])
         kind = str(prof.get("kind", "score")).upper() if prof.get("kind") == "rsa" else prof.get("kind", "score")
         how = f", {prof['method']}" if prof.get("method") else ""
-        text = (
-            f"Of the {prof.get('groupby', 'group')}s compared with the other set, {best} matches it best "
-            f"({kind}{how} {fmt(prof['score'].get(best))}"
-        )
+        group = prof.get("groupby", "group")
+        significant = bool(prof.get("best_significant"))
+        if significant:
+            text = f"Of the {group}s compared with the other set, {best} matches it best ({kind}{how} "
+        else:  # top, but its lead over the runner-up is within the bootstrap's reach: never called "best"
+            text = (
+                f"Of the {group}s compared with the other set, {best} scores highest but not significantly above "
+                f"the next, {prof.get('runner_up') or 'the others'} ({kind}{how} "
+            )
+        text += fmt(prof["score"].get(best), 3)
+        margin_ci = prof.get("margin_ci")
         if prof.get("margin") is not None:
-            text += f", {fmt(prof['margin'])} above the next"
-        if prof.get("p_best") is not None:
-            text += f"; top in {round(100 * prof['p_best'])}% of bootstrap resamples"
+            text += f", {fmt(prof['margin'], 3)} above the next"
+            if isinstance(margin_ci, Sequence) and len(margin_ci) == 2 and None not in margin_ci:
+                text += f" (95% CI of the difference {fmt(margin_ci[0], 3)}–{fmt(margin_ci[1], 3)})"
         text += ")"
         ceiling = prof.get("ceiling")
         if isinstance(ceiling, Sequence) and len(ceiling) == 2 and None not in ceiling:
@@ -310,6 +317,8 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
             if ov.get("procrustes_degenerate"):
                 text += " (degenerate: as many units as stimuli)"
         lines.append(text + f" on {ov.get('n_stimuli', block.get('n_stimuli', '?'))} shared stimuli.")
+    if isinstance(block.get("stimuli"), str) and lines:
+        lines.append(f"The comparison used {block['stimuli']}.")
     return lines
 
 
