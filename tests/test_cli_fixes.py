@@ -184,3 +184,17 @@ def test_report_step_failures_say_the_set_flag(small, tmp_path, capsys):
     assert main(["report", small, "--out", str(tmp_path / "r2"), *skip, "--set", "directions.split=0.38"]) == 0
     out = capsys.readouterr().out
     assert "to fit and" not in out
+
+
+def test_unavailable_similarity_names_one_that_works(tmp_path, rng, capsys):
+    """Was: "use a backend that works on this set: ['label']" — now the flag and value to type."""
+    path = tmp_path / "labelled.nc"
+    ns.save(_labelled(60, rng), path)
+    err = _error(["interpret", str(path), "--similarity", "gabor"], capsys)
+    assert "pass --similarity label, a backend that works on this set" in err
+
+
+def test_a_bare_python_argument_becomes_its_flag(capsys):
+    """Was: "Fix: pass density= instead" (a Python keyword with no value)."""
+    err = _error(["toy", "--kurtosis", "-1"], capsys)
+    assert "pass --density instead" in err and "density=" not in err

@@ -101,6 +101,8 @@ def _spell(message: str, names: Mapping[str, str]) -> str:
             lambda m, flag=flag: _with_value(flag, m.group(2)),
             message,
         )
+        if not flag.endswith("="):  # "pass density= instead": the flag alone
+            message = re.sub(rf"(?<![\w.-]){name}=(?=[\s,.;)]|$)", flag, message)
     return message
 
 

@@ -249,10 +249,15 @@ class Similarity:
         why = self.missing(ds)
         if why is not None:
             working = available_similarities(ds)
+            other = (
+                f"pass similarity={working[0]!r}, a backend that works on this set (all that do: {', '.join(working)})"
+                if working
+                else "no backend works on this set (it has no stimuli and no label coord)"
+            )
             raise AnalysisError(
                 f"similarity {self.name!r} needs {why}; found none on this set. Expected a set "
-                f"with it. Fix: add ds['stimuli'] / the coord, or use a backend that works on this "
-                f"set: {working or 'none (the set has no stimuli and no label coord)'}."
+                f"with it. Fix: give the set what it needs (ds['stimuli'] or the coord) and save it again, or "
+                f"{other}."
             )
 
     def space(self, ds: xr.Dataset) -> Space:  # pragma: no cover - interface
