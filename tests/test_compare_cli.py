@@ -177,8 +177,7 @@ def test_demo_step(rng, tmp_path):
     net, brain = _sets(rng, n=90)
     brain = brain.assign_coords(luminance=("stimulus", rng.uniform(size=90)))
     ctx = Context(out=Path(tmp_path), data={"brain": brain, "network": net}, progress=False)
-    ctx.settings["compare"] = {"stimulus_step": 1}  # every stimulus (the demo uses every 10th)
-    (result,) = run_steps(ctx, [pipeline.compare.STEP])
+    (result,) = run_steps(ctx, [pipeline.compare.STEP])  # every shared stimulus (90 < MAX_COMPARE_STIMULI)
     assert result.status == "ran", result.reason
     entry = ctx.summary["compare"]
     assert result.summary == entry
@@ -186,6 +185,8 @@ def test_demo_step(rng, tmp_path):
     assert entry["model"] == "network" and entry["target"] == "brain"
     assert entry["profile"]["best"] in {"conv", "fc"} and len(entry["profile"]["ceiling"]) == 2
     assert entry["predictivity"]["kind"] == "predictivity" and entry["overview"]["n_stimuli"] == 90
+    assert entry["stimuli"] == "all 90 shared stimuli" and entry["n_stimuli_used"] == 90
+    assert result.headline[-1] == "The comparison used all 90 shared stimuli."
     figures = [f.name for f in result.figures]
     assert figures == ["compare_profile.png", "compare_predictivity.png", "compare_rdms.png"]
     assert all(f.caption for f in result.figures)
@@ -194,6 +195,22 @@ def test_demo_step(rng, tmp_path):
     assert result.files == entry["files"]
     assert set(ctx.results["compare"]) == set(result.results) == {"profile", "predictivity", "overview"}
     json.dumps(entry)
+
+
+def test_demo_step_chooses_stimuli_by_id_not_by_position(rng, tmp_path):
+    """Two sets holding the same stimuli in different orders: a subsample is drawn among the shared ids, so both
+    sets keep the same stimuli (taking every k-th by position kept 2 of 10 in common and the step failed)."""
+    net, brain = _sets(rng, n=90)
+    shuffled = brain.isel(stimulus=rng.permutation(90))
+    ctx = Context(out=Path(tmp_path), data={"brain": shuffled, "network": net}, progress=False)
+    ctx.settings["compare"] = {"max_stimuli": 30, "n_boot": 0}
+    (result,) = run_steps(ctx, [pipeline.compare.STEP])
+    assert result.status == "ran", result.reason
+    entry = result.summary
+    assert entry["n_stimuli_used"] == 30 and entry["overview"]["n_stimuli"] == 30
+    assert entry["stimuli"].startswith("a random subsample (seed 0) of 30 of the 90 shared stimuli")
+    chosen = ns.load(tmp_path / "compare_overview.nc", validate_set=False)
+    assert chosen.attrs["n_stimuli"] == 30
 
 
 def test_demo_step_is_skipped_with_one_set(rng, tmp_path):

@@ -308,7 +308,9 @@ def _compare_step(block: Mapping[str, Any]) -> list[str]:
     if isinstance(ov, Mapping) and ov.get("cka") is not None and not isinstance(ov.get("cka"), Mapping):
         text = f"Over all units, linear CKA = {fmt(ov['cka'])}"
         if ov.get("cka_debiased") is not None:
-            text += f" (debiased {fmt(ov['cka_debiased'])})"
+            chance = ov.get("cka_chance")
+            beside = f"; unrelated sets of this shape score {fmt(chance)}" if chance is not None else ""
+            text += f" (debiased {fmt(ov['cka_debiased'])}{beside})"
         rsa = ov.get("rsa")
         if isinstance(rsa, Mapping) and rsa.get("value") is not None:
             text += f", RSA ({rsa.get('method', '')}) = {fmt(rsa['value'])}"
