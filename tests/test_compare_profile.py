@@ -15,9 +15,11 @@ from neurosuper import prep
 from neurosuper._numbers import rounded
 from neurosuper.errors import AnalysisError
 
-def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0):
-    """A brain (repeats) whose signal is a linear map of a latent; three layers that carry the same signal
-    (mixed by a random rotation) with decreasing noise: the last layer is the best model by construction."""
+
+def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0, width=20):
+    """A brain (repeats) whose signal is a linear map of a latent; three layers of ``width`` units that carry the
+    same signal (mixed by a random rotation) with decreasing noise: the last layer is the best model by
+    construction."""
     latent = rng.normal(size=(n, 10))
     signal = latent @ rng.normal(size=(10, p))
     brain = make_set(
@@ -30,9 +32,10 @@ def _world(rng, n=150, p=40, noise=(3.0, 1.5, 0.3), n_rep=4, brain_noise=1.0):
     from scipy.stats import ortho_group
 
     layers = [
-        (signal + s * rng.normal(size=(n, p))) @ ortho_group.rvs(p, random_state=k)[:, :20] for k, s in enumerate(noise)
+        (signal + s * rng.normal(size=(n, p))) @ ortho_group.rvs(p, random_state=k)[:, :width]
+        for k, s in enumerate(noise)
     ]
-    net = make_set(np.concatenate(layers, axis=1), layer=("unit", np.repeat(["l1", "l2", "l3"], 20)), stimuli=latent)
+    net = make_set(np.concatenate(layers, axis=1), layer=("unit", np.repeat(["l1", "l2", "l3"], width)), stimuli=latent)
     return net, brain, signal
 
 
@@ -153,7 +156,7 @@ def test_overview_whole_and_pairs_and_summary_json(rng):
 
 # ----------------------------------------------------------------------------------------- side by side
 def test_side_by_side_table(rng):
-    net, brain, _ = _world(rng, n=120)
+    net, brain, _ = _world(rng, n=120, p=48, width=48)  # 48 units: the 10 ranks α needs (MIN_FIT_RANKS)
     table = cmp.side_by_side(net, brain, n_boot=5)
     assert list(table["group"].values) == ["l1", "l2", "l3", "IT"] and list(table["set"].values) == ["a"] * 3 + ["b"]
     assert table["alpha_method"].values.tolist() == ["pca"] * 3 + ["cvpca"]
@@ -166,6 +169,9 @@ def test_side_by_side_table(rng):
     rows = cmp.summary(table)["rows"]
     json.dumps(rows)
     assert rows[3]["system"] == "brain" and rows[0]["alpha_ci"][0] <= rows[0]["alpha"] <= rows[0]["alpha_ci"][1]
+    small = cmp.side_by_side(*_world(rng, n=120)[:2], n_boot=0)  # 20 units per layer: too few ranks for α
+    assert np.isnan(small["alpha"].values[:3]).all() and np.isfinite(small["participation_ratio"].values).all()
+    assert small["alpha_method"].values.tolist() == ["pca"] * 3 + ["cvpca"]
 
 
 # ------------------------------------------------------------------------------------------------- figures

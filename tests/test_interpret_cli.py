@@ -74,7 +74,7 @@ def test_cli_interpret_json_result_and_figure(tmp_path, capsys):
 
 def test_demo_step_writes_results_and_summary(tmp_path):
     brain = _patches(1)
-    network = ns.from_array(np.random.default_rng(2).random((30, 5)), system="network", measure="activation")
+    network = ns.from_array(np.random.default_rng(2).random((40, 5)), system="network", measure="activation")
     ctx = Context(out=tmp_path, data={"brain": brain, "network": network}, progress=False)
     (result,) = run_steps(ctx, [pipeline.interpret.STEP])
     assert result.status == "ran", result.reason

@@ -238,9 +238,12 @@ def _figures_step(ctx):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ns.NeurosuperWarning)
             spec = ns.spectral.eigenspectrum(ds, method="pca", n_boot=0, groupby=None, progress=False)
-            fit = ns.spectral.powerlaw(spec)
+            try:
+                fit = ns.spectral.powerlaw(spec)
+            except ns.errors.NotEnoughData:  # 30 and 16 units: too few ranks for α; the spectrum is drawn alone
+                fit = None
         ii = ns.interpret.interpretability_index(ds, similarity="pixels", null="none", progress=False)
-        block[label] = {**ns.spectral.summary(spec, fit), **ns.interpret.summary(ii)}
+        block[label] = {**ns.spectral.summary(*(r for r in (spec, fit) if r is not None)), **ns.interpret.summary(ii)}
         ctx.figure(f"{label}_spectrum.png", plot_spectrum(spec, fit, title=label), f"Spectrum of {label}.", dpi=90)
         ctx.figure(f"{label}_meis.png", plot_mei_grid(ds, ii, n_units=4), f"MEIs of {label}.", dpi=90)
     ctx.summary["figures"] = block

@@ -499,17 +499,18 @@ def side_by_side(
             }
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NeurosuperWarning)
+                row.update(alpha=np.nan, alpha_ci=[np.nan, np.nan], participation_ratio=np.nan, alpha_method="")
                 try:
                     spec = spectral.eigenspectrum(
                         sub, n_boot=n_boot, seed=seed, time=time, groupby=None, progress=progress
                     )
-                    fit = spectral.powerlaw(spec)
-                    row["alpha"] = float(fit["alpha"])
-                    row["alpha_ci"] = [float(v) for v in fit["alpha_ci"].values] if "alpha_ci" in fit else [np.nan] * 2
                     row["participation_ratio"] = float(spectral.participation_ratio(spec))
                     row["alpha_method"] = str(spec.attrs.get("method"))
+                    fit = spectral.powerlaw(spec)  # NotEnoughData below MIN_FIT_RANKS: α stays NaN, the rest is kept
+                    row["alpha"] = float(fit["alpha"])
+                    row["alpha_ci"] = [float(v) for v in fit["alpha_ci"].values] if "alpha_ci" in fit else [np.nan] * 2
                 except NeurosuperError:
-                    row.update(alpha=np.nan, alpha_ci=[np.nan, np.nan], participation_ratio=np.nan, alpha_method="")
+                    pass
                 row["median_ii"] = np.nan
                 if ii:
                     try:
