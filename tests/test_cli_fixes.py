@@ -198,3 +198,17 @@ def test_a_bare_python_argument_becomes_its_flag(capsys):
     """Was: "Fix: pass density= instead" (a Python keyword with no value)."""
     err = _error(["toy", "--kurtosis", "-1"], capsys)
     assert "pass --density instead" in err and "density=" not in err
+
+
+def test_python_calls_in_a_fix_stay_python_even_when_the_command_has_the_flag(tmp_path, rng, capsys):
+    """Was: "ds = ds.assign_coords(--stimulus ids)" from `report`, which has --stimulus (an NWB loader flag)."""
+    flags = {"stimulus": "--stimulus", "method": "--method"}
+    text = "eigenspectrum(method='cvpca'): found 1. Fix: ds.drop_sel(stimulus=[1, 2]) or stimulus='trials'"
+    assert cli_wording(text, flags) == (
+        "eigenspectrum(--method cvpca): found 1. Fix: ds.drop_sel(stimulus=[1, 2]) or --stimulus trials"
+    )
+    a, b = tmp_path / "a.nc", tmp_path / "b.nc"
+    ns.save(make_set(rng.normal(size=(10, 4))), a)
+    ns.save(make_set(rng.normal(size=(10, 4)), stimulus=[f"s{i}" for i in range(10)]), b)
+    err = _error(["report", str(a), str(b), "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert "ds = ds.assign_coords(stimulus=ids)" in err

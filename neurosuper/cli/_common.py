@@ -83,8 +83,22 @@ def _with_value(flag: str, value: str) -> str:
     return f"{flag} {value}"
 
 
+#: Python code in a message — a method or module call such as ``ds.assign_coords(stimulus=ids)`` or
+#: ``neurosuper.compare.as_rdm(matrix, stimulus=ids)`` — is advice for Python: its arguments are not flags.
+_PYTHON_CALL = re.compile(r"\b\w+(?:\.\w+)+\((?:[^()]|\([^()]*\))*\)")
+
+
 def _spell(message: str, names: Mapping[str, str]) -> str:
-    """``name=value`` (and ``name=True``, ``name=None``, ``name=[a, b]``) as ``flag value`` for each of ``names``."""
+    """``name=value`` (and ``name=True``, ``name=None``, ``name=[a, b]``) as ``flag value`` for each of ``names``,
+    outside Python calls (:data:`_PYTHON_CALL`)."""
+    out, start = [], 0
+    for call in _PYTHON_CALL.finditer(message):
+        out += [_spell_text(message[start : call.start()], names), call.group()]
+        start = call.end()
+    return "".join([*out, _spell_text(message[start:], names)])
+
+
+def _spell_text(message: str, names: Mapping[str, str]) -> str:
     for name, flag in sorted(names.items(), key=lambda kv: -len(kv[0])):
         switch = _with_value(flag, "True") if flag.endswith("=") else flag  # zscore=True -> --zscore
         message = re.sub(rf"(?<![\w.-]){name}=True\b", switch, message)
