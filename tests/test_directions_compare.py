@@ -63,6 +63,7 @@ def test_recovered_directions_are_more_interpretable_cross_validated(planted):
     assert float(ms["median_ii"].sel({"method": "kmeans"})) > float(ms["median_ii"].sel({"method": "units"}))
     out = summary(res)
     assert out["best_method"] in ("kmeans", "sae") and out["methods"]["units"]["p_vs_units"] is None
+    assert out["best_method_significant"] is True and set(out["methods_above_units"]) >= {"kmeans", "sae"}
     import json
 
     json.dumps(out)

@@ -47,13 +47,17 @@ def test_m1_method_comparison_runs_and_directions_are_tuned(m1):
     json.dumps(out)
     print(json.dumps(out["methods"], indent=1))  # recorded in docs/directions.md
     # Klindt et al.'s claim on a motor population: k-means directions, scored on held-out segments, are more
-    # interpretable than the neurons (measured: median II -0.62 vs -1.06, p = 5e-13; 64 % vs 23 % above the null)
-    assert float(ms["p_vs_units"].sel({"method": "kmeans"})) < 1e-6
+    # interpretable than the neurons (measured: median II -0.62 vs -1.06, gain in mean II 0.33, jackknife p = 3e-5,
+    # Holm 2e-4; 68 % vs 28 % above the null). The retired Mann-Whitney test said p = 5e-13, treating 171 neurons and
+    # 171 directions scored on the same 777 segments as independent.
+    assert float(ms["p_vs_units"].sel({"method": "kmeans"})) < 1e-3
+    assert float(ms["p_vs_units_holm"].sel({"method": "kmeans"})) < 0.01 and out["best_method"] == "kmeans"
+    assert out["best_method_significant"] is True
     assert float(ms["auc_vs_units"].sel({"method": "kmeans"})) > 0.65
     assert float(ms["frac_above_null"].sel({"method": "kmeans"})) > 2 * float(
         ms["frac_above_null"].sel({"method": "units"})
     )
-    assert float(ms["p_vs_units"].sel({"method": "sparse_coding"})) < 1e-4
+    assert float(ms["p_vs_units"].sel({"method": "sparse_coding"})) < 1e-3
     assert float(ms["p_vs_units"].sel({"method": "pca"})) > 0.5  # PCA axes are not
     assert np.isfinite(res["ii"].values).mean() > 0.95
 

@@ -2,7 +2,8 @@
 
 Runs :func:`neurosuper.directions.compare_methods` on a saved ResponseSet — every method's directions fitted on
 half the stimuli and their interpretability index scored on the other half — and prints, per method, the median
-II, the share of directions above the null and the rank test against the units. The report's ``directions`` step
+II, the share of directions above the null and the test against the units (a t-test over disjoint groups of held-out
+stimuli, Holm-adjusted across methods). The report's ``directions`` step
 is :mod:`neurosuper.pipeline.directions`.
 """
 
@@ -21,16 +22,25 @@ def _format(out: dict[str, Any], path: str) -> str:
         f"{out.get('n_fit')} stimuli, II scored on {out.get('n_score')}"
         + (" (in-sample)" if out.get("in_sample") else "")
     ]
-    lines.append(f"  {'method':<14}{'n':>5}{'median II':>11}{'> null':>8}{'p vs units':>12}")
+    lines.append(f"  {'method':<14}{'n':>5}{'median II':>11}{'> null':>8}{'p vs units':>12}{'Holm':>8}")
     for m, v in out["methods"].items():
         frac = v.get("frac_above_null")
-        p = v.get("p_vs_units")
+        p, holm = v.get("p_vs_units"), v.get("p_vs_units_holm")
         lines.append(
             f"  {m:<14}{v['n_directions']:>5}{v['median_ii'] if v['median_ii'] is not None else 'n/a':>11}"
             f"{f'{100 * frac:.0f}%' if frac is not None else 'n/a':>8}"
-            f"{(f'{p:.3g}' if p is not None else '-'):>12}"
+            f"{(f'{p:.3g}' if p is not None else '-'):>12}{(f'{holm:.3g}' if holm is not None else '-'):>8}"
         )
-    lines.append(f"  most interpretable: {out.get('best_method')}")
+    best = out.get("best_method")
+    if out.get("best_method_significant"):
+        lines.append(f"  best: {best} (significantly more interpretable than the units, Holm p < 0.05)")
+    else:
+        above = out.get("methods_above_units") or []
+        lines.append(
+            f"  highest median II: {best}, not significantly above the units"
+            + (f"; significantly above them: {', '.join(above)}" if above else "")
+            + ("" if out.get("n_groups") else " (no test: in-sample or too few held-out stimuli)")
+        )
     for name, reason in out.get("skipped", {}).items():
         lines.append(f"  skipped {name}: {reason}")
     return "\n".join(lines)

@@ -185,8 +185,8 @@ def run(ctx: Context) -> None:
             plot_methods(results),
             "Interpretability of every direction each method finds (fitted on half the stimuli, scored on the other "
             "half), as a z-score against random stimulus sets of the same size (0: no more alike than chance; "
-            "dotted: z = 1.96). Red bars: medians, printed above with the one-sided Mann–Whitney p that the "
-            "method's II exceeds the units' (Klindt et al. 2023).",
+            "dotted: z = 1.96). Red bars: medians, printed above with the Holm-adjusted one-sided p that the "
+            "method's mean II exceeds the units' on the held-out stimuli (jackknife t-test; Klindt et al. 2023).",
             dpi=110,
         )
     lines = [h for label in results if (h := _headline(_noun(ctx, label), block[label]))]

@@ -30,11 +30,12 @@ def _p_text(p: float) -> str:
 def plot_methods(
     result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | None = None, ax: Any = None, title: str | None = None
 ):
-    """II (or ``ii_z``) of every direction, per method: violin + strip plot, medians (red) and the rank test vs units.
+    """II (or ``ii_z``) of every direction, per method: violin + strip plot, medians (red) and the test vs units
+    (Holm-adjusted p of :func:`~neurosuper.directions.method_stats`).
 
     ``result``: :func:`neurosuper.directions.compare_methods`'s Dataset, or ``{name: result}`` (e.g. brain and
     network) drawn as panels side by side. ``var`` defaults to ``ii_z`` when present (reference lines at 0 and
-    1.96), else ``ii``. Above each method: its median and the one-sided Mann–Whitney p against the units.
+    1.96), else ``ii``. Above each method: its median and its Holm-adjusted p against the units.
     """
     import seaborn as sns
     from matplotlib.figure import Figure
@@ -90,7 +91,7 @@ def plot_methods(
         top = a.get_ylim()[1]
         for i, m in enumerate(order):
             med = float(ms["median_ii_z" if var == "ii_z" else "median_ii"].sel({"method": m}))
-            p = float(ms["p_vs_units"].sel({"method": m}))
+            p = float(ms["p_vs_units_holm"].sel({"method": m}))  # the decision: Holm across methods
             a.text(i, top, f"{med:.2g}\n{_p_text(p)}", ha="center", va="bottom", fontsize=6.5)
         a.set_xlabel("")
         a.set_ylabel({"ii": "interpretability index", "ii_z": "II z-score vs null"}.get(var, var))
