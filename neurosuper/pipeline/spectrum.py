@@ -3,6 +3,11 @@ power-law exponent α with a bootstrap CI (and, for a simulation, the generating
 α per layer/area, a spectrum figure and — in the demo — the random-projection illustration of α.
 
 The numbers come from :func:`neurosuper.spectral.summary` (Stringer et al. 2019; Marshall & Kirchner 2024).
+
+Minimum data: a spectrum with fewer than :data:`~neurosuper.spectral.fit.MIN_FIT_RANKS` = 10 ranks to fit is still
+computed, saved and drawn, but its α is not: the set's entry records ``alpha: None`` and ``not_enough_data`` (what,
+how many, how many are needed), and the headline says so. Per layer/area, a group without enough ranks gets
+``None`` with its reason under ``alpha_per_<group>_not_fittable`` (every group: ``alpha_per_<group>_not_enough_data``).
 """
 
 from __future__ import annotations
