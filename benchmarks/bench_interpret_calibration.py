@@ -5,7 +5,7 @@ planted interpretable units.
     python benchmarks/bench_interpret_calibration.py --populations 200 --situations independent_500 label
 
 Every population goes through the public path, ``interpretability_index(ds, null="random_stimuli")`` and
-``summary()``, with the defaults (k = 5, 1,000 random stimulus sets, 1,000 relabellings). Stimuli: 100 points of a
+``summary()``, with the defaults (k = 5, 10,000 random stimulus sets, 1,000 relabellings). Stimuli: 100 points of a
 2-D feature space (Euclidean similarity), or 100 stimuli in 10 labels of 10 (label similarity: distances 0 or 1, so
 II values tie). No-signal situations (responses independent of the stimuli's features):
 

@@ -119,7 +119,8 @@ def interpretability_index(
     seed
         Seeds the null.
     n_null
-        Null sample size (default 1000 random stimulus sets, 200 random directions).
+        Null sample size (default 10,000 random stimulus sets — the per-unit p-values' resolution, 1e-4 — and 200
+        random directions).
     n_permutations
         With ``null="random_stimuli"``: the number of random relabellings of the stimuli in the population test
         ``p_population`` (see :mod:`.significance`): is the mean II of all units above its value when every unit's
