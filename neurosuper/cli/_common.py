@@ -8,6 +8,7 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from ..errors import FormatError, NeurosuperError, fail
@@ -98,23 +99,23 @@ def _spell(message: str, names: Mapping[str, str]) -> str:
     return "".join([*out, _spell_text(message[start:], names)])
 
 
+def _list_value(flag: str, m: re.Match[str]) -> str:
+    return _with_value(flag, " ".join(v.strip().strip("'\"") for v in m.group(1).split(",") if v.strip()))
+
+
+def _one_value(flag: str, m: re.Match[str]) -> str:
+    return _with_value(flag, m.group(2))
+
+
 def _spell_text(message: str, names: Mapping[str, str]) -> str:
     for name, flag in sorted(names.items(), key=lambda kv: -len(kv[0])):
         switch = _with_value(flag, "True") if flag.endswith("=") else flag  # zscore=True -> --zscore
         message = re.sub(rf"(?<![\w.-]){name}=True\b", switch, message)
         message = re.sub(rf"(?<![\w.-]){name}=None\b", _with_value(flag, "none"), message)
         message = re.sub(  # lists and tuples: layers=['conv', 'fc'] -> --layers conv fc
-            rf"(?<![\w.-]){name}=[\[(]([^\])]*)[\])]",
-            lambda m, flag=flag: _with_value(
-                flag, " ".join(v.strip().strip("'\"") for v in m.group(1).split(",") if v.strip())
-            ),
-            message,
+            rf"(?<![\w.-]){name}=[\[(]([^\])]*)[\])]", partial(_list_value, flag), message
         )
-        message = re.sub(
-            rf"(?<![\w.-]){name}=(?![\w./:-]*\()(['\"]?)([\w./:-]+)\1",
-            lambda m, flag=flag: _with_value(flag, m.group(2)),
-            message,
-        )
+        message = re.sub(rf"(?<![\w.-]){name}=(?![\w./:-]*\()(['\"]?)([\w./:-]+)\1", partial(_one_value, flag), message)
         if not flag.endswith("="):  # "pass density= instead": the flag alone
             message = re.sub(rf"(?<![\w.-]){name}=(?=[\s,.;)]|$)", flag, message)
     return message
