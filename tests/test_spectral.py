@@ -269,3 +269,12 @@ def test_every_analysis_on_a_dask_backed_set(rng):
         sp.random_projection(lazy)["projection"].values, sp.random_projection(ds)["projection"].values, atol=1e-10
     )
     assert sp.intrinsic_dimension(lazy)["d"].item() == pytest.approx(sp.intrinsic_dimension(ds)["d"].item())
+
+
+def test_plot_trajectory_takes_one_result_or_a_mapping():
+    """A Dataset is itself a Mapping (of its variables): one result is drawn as one panel, not split up."""
+    from neurosuper.plot.spectral import plot_trajectory
+
+    res = sp.random_projection(sp.circle_population(4.0, 60, 20), order="angle")
+    assert len(plot_trajectory(res, title="one").axes) == 1
+    assert len(plot_trajectory({"a": res, "b": res}).axes) == 2
