@@ -6,13 +6,16 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ..errors import AnalysisError, fail
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_capacity", "plot_dimensionality", "KIND_COLORS", "POLYTOPE_LEVELS"]
 
@@ -29,7 +32,7 @@ POLYTOPE_LEVELS = {
 }
 
 
-def _new_axes(ax: Any, size: tuple[float, float]):
+def _new_axes(ax: Any, size: tuple[float, float]) -> tuple[Figure, Any]:
     from matplotlib.figure import Figure
 
     if ax is not None:
@@ -95,7 +98,7 @@ def _frame(result: xr.Dataset, importance: Any, tol: float) -> tuple[pd.DataFram
 
 def plot_capacity(
     result: xr.Dataset, *, importance: Any = None, tol: float | None = None, ax: Any = None, title: str | None = None
-):
+) -> Figure:
     """Capacity C_i of each feature against its importance, coloured monosemantic / polysemantic / ignored.
 
     ``result``: :func:`neurosuper.toy.train` (x = the features' importance), :func:`neurosuper.capacity.superposition`
@@ -142,7 +145,9 @@ def plot_capacity(
     return fig
 
 
-def plot_dimensionality(result: xr.Dataset, *, ax: Any = None, title: str | None = None, min_norm: float = 0.3):
+def plot_dimensionality(
+    result: xr.Dataset, *, ax: Any = None, title: str | None = None, min_norm: float = 0.3
+) -> Figure:
     """Elhage et al.'s Fig. "feature dimensionality": D_i of every feature against 1/(1 − S) = 1/density.
 
     ``result``: a :func:`neurosuper.toy.sweep` over ``density`` (or over ``kurtosis``: x = K = 1/density). Dots:

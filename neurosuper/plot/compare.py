@@ -8,17 +8,20 @@ All return a :class:`matplotlib.figure.Figure` built without pyplot (no global s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from ..errors import AnalysisError
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["plot_rdm", "plot_rdms", "plot_rdm_pair", "plot_profile", "plot_side_by_side"]
 
 
-def _new_axes(ax: Any, figsize: tuple[float, float]):
+def _new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Figure, Any]:
     if ax is not None:
         return ax.figure, ax
     from matplotlib.figure import Figure
@@ -60,7 +63,7 @@ def plot_rdm(
     title: str | None = None,
     cmap: str = "viridis",
     colorbar: bool = True,
-):
+) -> Figure:
     """Heatmap of an RDM (``matrix``, e.g. from :func:`neurosuper.compare.rdm`), its stimuli ordered by the
     stimulus coord ``order_by`` (e.g. ``category``).
 
@@ -117,7 +120,7 @@ def plot_rdms(
     rank: bool = True,
     ncols: int | None = None,
     cmap: str = "viridis",
-):
+) -> Figure:
     """Several RDMs side by side (e.g. the brain and each layer), same stimulus order, percentile colours."""
     from matplotlib.figure import Figure
 
@@ -149,7 +152,7 @@ def plot_rdm_pair(
     metric: str = "correlation",
     order_by: str | None = "category",
     names: tuple[str, str] = ("a", "b"),
-):
+) -> Figure:
     """The RDMs of two sets side by side, on their shared stimuli in the same order (matched on stimulus ids);
     ``order_by`` a stimulus coord of either set that sorts both (ignored when neither has it). Either input may
     be an RDM instead of a set (:func:`neurosuper.load_rdms`), or several stacked along a first dim (their mean
@@ -174,7 +177,7 @@ def plot_rdm_pair(
     return plot_rdms({names[0]: ra, names[1]: rb}, order_by=key)
 
 
-def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None):
+def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None) -> Figure:
     """The layer profile of :func:`neurosuper.compare.profile`: score per layer with its CI, the ceiling band
     (lower–upper bound, grey), the top layer marked with its margin over the next: a red star when it is
     significantly best (``best_significant``), else an open circle labelled "highest, not significant" (or
@@ -252,7 +255,7 @@ _PANELS = (
 )
 
 
-def plot_side_by_side(result: xr.Dataset, *, title: str | None = None):
+def plot_side_by_side(result: xr.Dataset, *, title: str | None = None) -> Figure:
     """The table of :func:`neurosuper.compare.side_by_side` as bar panels, one per quantity, one bar per
     layer/area (colour = set), α with its CI."""
     from matplotlib.figure import Figure

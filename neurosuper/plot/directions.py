@@ -8,13 +8,16 @@ save it with ``fig.savefig(path)`` or :func:`neurosuper._atomic.save_figure`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ..errors import AnalysisError, fail
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_methods", "plot_direction_meis", "plot_recovery"]
 
@@ -29,7 +32,7 @@ def _p_text(p: float) -> str:
 
 def plot_methods(
     result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | None = None, ax: Any = None, title: str | None = None
-):
+) -> Figure:
     """II (or ``ii_z``) of every direction, per method: violin + strip plot, medians (red) and the test vs units
     (Holm-adjusted p of :func:`~neurosuper.directions.method_stats`).
 
@@ -154,7 +157,7 @@ def plot_direction_meis(
     methods: Sequence[str] | None = None,
     cmap: str = "gray",
     single_unit_r: float = 0.9,
-):
+) -> Figure:
     """The k most exciting stimuli (columns, best first) of each method's best directions (rows, highest II).
 
     ``ds`` is the set the comparison ran on (its ``stimuli`` are drawn: images; 2-D features as arrows, other
@@ -231,7 +234,7 @@ def _row_notes(result: xr.Dataset, rows: Sequence[int], single_unit_r: float) ->
     return notes
 
 
-def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: str | None = None):
+def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: str | None = None) -> Figure:
     """Planted-feature recovery per method: the best |cosine| of every true feature (strip) and the fraction
     above the threshold (bars), from ``{method: feature_recovery(...)}``."""
     import seaborn as sns

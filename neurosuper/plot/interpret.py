@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,9 @@ import xarray as xr
 
 from ..errors import AnalysisError
 from ..prep import group_coord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_ii", "plot_mei_grid"]
 
@@ -67,7 +70,7 @@ def plot_ii(
     var: str | None = None,
     ax: Any = None,
     title: str | None = None,
-):
+) -> Figure:
     """Violin + strip plot of ``result[var]`` per ``layer``/``area`` (the II distributions), with the null.
 
     ``result``: one :func:`~neurosuper.interpret.interpretability_index` result, or a mapping ``{name: result}``
@@ -141,7 +144,7 @@ def _pick_units(result: xr.Dataset, n_units: int) -> np.ndarray:
 
 def plot_mei_grid(
     ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | None = None, n_units: int = 6, cmap: str = "gray"
-):
+) -> Figure:
     """Grid of the MEIs (columns, best first) of chosen units (rows, titled with unit id and II).
 
     ``units``: unit ids to show; default ``n_units`` units spread evenly from the highest to the lowest II.

@@ -8,12 +8,15 @@ Both return a :class:`matplotlib.figure.Figure` built without pyplot (no global 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from ..errors import AnalysisError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_spectrum", "plot_trajectory"]
 
@@ -50,7 +53,7 @@ def plot_spectrum(
     title: str | None = None,
     reference: xr.DataArray | None = None,
     reference_label: str = "generating spectrum",
-):
+) -> Figure:
     """Log–log eigenspectrum (seaborn) with the fitted power law, the fit range shaded and the 1 + 2/d bound.
 
     Parameters
@@ -151,7 +154,7 @@ def _draw_fit(ax: Any, fit: xr.Dataset, group: Hashable | None, groups: list, pa
             drawn_bound = True
 
 
-def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title: str | None = None):
+def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title: str | None = None) -> Figure:
     """3-D random-projection trajectories (:func:`neurosuper.spectral.random_projection`), coloured along the
     stimulus sequence, with the trajectory energy E in each title. A mapping draws one panel per entry."""
     from matplotlib.figure import Figure
