@@ -17,10 +17,10 @@ __all__ = ["MIN_STIMULI_PER_K", "min_stimuli", "too_few_stimuli"]
 #: Fewest stimuli per MEI: an II needs at least ``MIN_STIMULI_PER_K · k`` stimuli (40 for the paper's k = 5; the MEIs
 #: are then at most the top eighth). Why 8: for units tuned to a 2-d stimulus feature (response = − distance to a
 #: preferred point, 30 % noise; 40 units × 10 sets per size), the share of units whose II beats the random-stimulus
-#: null (permutation p < 0.05) is 30 % with 8 stimuli (k = 5), 42 % with 10, 60 % with 15, 78 % with 20, 94 % with
-#: 30, 97 % with 40 and 98 % with 50 (mean II z-score 1.4, 1.5, 1.9, 2.4, 2.8, 3.1, 3.1; ``benchmarks/
-#: bench_minimum_data.py``): from 8 stimuli per MEI a well-tuned unit is found ≥ 95 % of the time, so an II that is
-#: not above the null says something about the units.
+#: null (permutation p < 0.05, 1,000 null draws) is 30 % with 8 stimuli (k = 5), 42 % with 10, 60 % with 15, 78 %
+#: with 20, 94 % with 30, 97 % with 40 and 98 % with 50 (mean II z-score 1.4, 1.5, 1.9, 2.4, 2.8, 3.1, 3.1;
+#: ``benchmarks/bench_minimum_data.py``): from 8 stimuli per MEI a well-tuned unit is found ≥ 95 % of the time, so an
+#: II that is not above the null says something about the units.
 MIN_STIMULI_PER_K = 8
 
 
