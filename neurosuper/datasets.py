@@ -16,6 +16,7 @@ scikit-learn, scikit-image and tqdm are imported inside the calls, so importing 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -178,13 +179,13 @@ def _cached(
     return ds
 
 
-def _bar(progress: bool, desc: str, total: int):
+def _bar(progress: bool, desc: str, total: int) -> Any:  # a tqdm bar
     from ._progress import progress_bar
 
     return progress_bar(total=total, desc=desc, progress=progress, unit="step")
 
 
-def _limit_threads():
+def _limit_threads() -> contextlib.AbstractContextManager[Any]:
     """One BLAS thread: reproducible sums whatever the core count, and no oversubscription of a shared machine."""
     from threadpoolctl import threadpool_limits
 

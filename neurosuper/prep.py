@@ -15,6 +15,7 @@ NaN, and the mean over time never meets one inside a valid repeat.
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -178,7 +179,8 @@ def split_repeats(resp: xr.DataArray, *, caller: str = "cvpca", valid: np.ndarra
     return Halves(r1=r1, r2=r2, keep=keep, n_dropped=n_dropped, n_repeats=n_rep, split=split)
 
 
-def _xp(data: Any):
+def _xp(data: Any) -> types.ModuleType:
+    """numpy, or dask.array for dask-backed data."""
     if is_dask(data):
         import dask.array as da
 

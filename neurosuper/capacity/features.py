@@ -21,6 +21,7 @@ data"); the report's capacity step leaves such groups out (:func:`too_little_dat
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -88,7 +89,7 @@ def too_little_data(n_units: int, n_stimuli: int, *, where: str = "") -> NotEnou
     return None
 
 
-def _finder():
+def _finder() -> Callable[..., Any]:
     try:
         from ..directions import fit_directions
     except ImportError as err:  # the directions package is part of neurosuper; this guards a broken install
@@ -102,7 +103,7 @@ def _finder():
     return fit_directions
 
 
-def _bar(items: list, progress: bool):
+def _bar(items: list, progress: bool) -> Any:  # a tqdm bar over items
     from .._progress import progress_bar
 
     return progress_bar(items, progress=progress and len(items) > 1, desc="feature capacity", leave=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -232,7 +232,7 @@ def find(
 
 
 # ------------------------------------------------------------------------------------------------- project
-def _rows(fn, data: Any, n_out: int) -> Any:
+def _rows(fn: Callable[[np.ndarray], np.ndarray], data: Any, n_out: int) -> Any:
     """Apply ``fn`` (rows (n, n_in) -> (n, n_out)) over the last axis; rows with NaN (missing repeats) stay NaN."""
     if is_dask(data):
         data = data.rechunk({data.ndim - 1: -1})

@@ -224,7 +224,16 @@ def train_sae(
     return state
 
 
-def _epochs(X, blocks, rng, batch_size, n_steps, dtype, s, mu):
+def _epochs(
+    X: Any,
+    blocks: list[tuple[int, int]],
+    rng: np.random.Generator,
+    batch_size: int,
+    n_steps: int,
+    dtype: np.dtype,
+    s: float,
+    mu: np.ndarray,
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (epoch, batch array) until ``n_steps`` batches were produced; loads one block at a time."""
     step = epoch = 0
     while step < n_steps:
@@ -241,7 +250,23 @@ def _epochs(X, blocks, rng, batch_size, n_steps, dtype, s, mu):
         epoch += 1
 
 
-def _train_numpy(X, blocks, rng, w_enc, b_enc, w_dec, s, mu, *, l1, lr, batch_size, n_steps, dtype, progress):
+def _train_numpy(
+    X: Any,
+    blocks: list[tuple[int, int]],
+    rng: np.random.Generator,
+    w_enc: np.ndarray,
+    b_enc: np.ndarray,
+    w_dec: np.ndarray,
+    s: float,
+    mu: np.ndarray,
+    *,
+    l1: float,
+    lr: float,
+    batch_size: int,
+    n_steps: int,
+    dtype: np.dtype,
+    progress: Callable[[int], None] | None,
+) -> SAEState:
     opt = _NumpyAdam([w_enc, b_enc, w_dec], lr)
     state = SAEState(w_enc, b_enc, w_dec, s, mu)
     losses: list[float] = []
@@ -272,7 +297,23 @@ def _train_numpy(X, blocks, rng, w_enc, b_enc, w_dec, s, mu, *, l1, lr, batch_si
     return state
 
 
-def _train_torch(X, blocks, rng, w_enc, b_enc, w_dec, s, mu, *, l1, lr, batch_size, n_steps, dtype, progress):
+def _train_torch(
+    X: Any,
+    blocks: list[tuple[int, int]],
+    rng: np.random.Generator,
+    w_enc: np.ndarray,
+    b_enc: np.ndarray,
+    w_dec: np.ndarray,
+    s: float,
+    mu: np.ndarray,
+    *,
+    l1: float,
+    lr: float,
+    batch_size: int,
+    n_steps: int,
+    dtype: np.dtype,
+    progress: Callable[[int], None] | None,
+) -> SAEState:
     import torch
 
     tdtype = torch.float64 if dtype == np.float64 else torch.float32

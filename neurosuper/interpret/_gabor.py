@@ -19,7 +19,9 @@ __all__ = ["gabor_embedding", "gabor_bank"]
 BATCH = 128
 
 
-def gabor_bank(shape: tuple[int, int], size: int, *, n_scales: int = 3, n_orientations: int = 4):
+def gabor_bank(
+    shape: tuple[int, int], size: int, *, n_scales: int = 3, n_orientations: int = 4
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Fourier transforms of the complex Gabor kernels on a (Y, X) grid, and their (wavelength, angle) list.
 
     ``size`` is the image's shorter side S (wavelengths S/4, S/8, …, at least 2 px).

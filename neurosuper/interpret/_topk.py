@@ -16,6 +16,7 @@ stimuli gets index -1 in the missing places.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,9 @@ def topk_rows(X: np.ndarray, k: int, *, largest: bool = True) -> tuple[np.ndarra
     return cols.astype(np.int64), vals
 
 
-def _merge(i1, v1, i2, v2, k: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
+def _merge(
+    i1: np.ndarray, v1: np.ndarray, i2: np.ndarray, v2: np.ndarray, k: int, largest: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge two candidate lists (global indices, values), keeping ties at the lowest global index."""
     idx = np.concatenate([i1, i2], axis=1)
     val = np.concatenate([v1, v2], axis=1)
@@ -104,7 +107,7 @@ def _unit_blocks(R: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
         yield u0, u1, np.ascontiguousarray(Rt[u0:u1])
 
 
-def topk_units(R, k: int, *, largest: bool = True, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def topk_units(R: Any, k: int, *, largest: bool = True, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (or bottom-k) stimulus indices of every unit of a (stimulus, unit) numpy or dask array.
 
     Returns (unit, k) indices (best first, ties to the lowest index, -1 where fewer than k valid) and values.

@@ -62,7 +62,7 @@ def _check_args(ds: xr.Dataset, k: int, which: str, null: str | None) -> None:
         raise AnalysisError(f"null: found {null!r}; expected None or one of {NULLS}. Fix: null='random_stimuli'.")
 
 
-def _unit_range(R) -> tuple[np.ndarray, np.ndarray]:
+def _unit_range(R: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per-unit minimum and maximum over the valid (non-NaN) stimuli of (stimulus, unit) ``R``."""
     if hasattr(R, "dask"):
         import dask.array as da

@@ -16,11 +16,15 @@ al.'s index is made comparable by asking how far a unit's II lies above what cha
 from __future__ import annotations
 
 import types
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AnalysisError
 from ._topk import topk_units
+
+if TYPE_CHECKING:
+    from .similarity import Space
 
 __all__ = ["NULLS", "random_stimuli_null", "random_directions_null", "z_and_percentile", "ii_from_mei"]
 
@@ -31,7 +35,7 @@ NULLS = ("random_stimuli", "random_directions")
 N_NULL = {"random_stimuli": 10_000, "random_directions": 200}
 
 
-def ii_from_mei(space, mei: np.ndarray) -> np.ndarray:
+def ii_from_mei(space: Space, mei: np.ndarray) -> np.ndarray:
     """II = − mean off-diagonal pairwise distance among each row's k stimuli (rows with a -1 give NaN).
 
     Klindt et al. 2023 (arXiv 2310.11431), eq. for the interpretability index; their code averaged the full
@@ -65,13 +69,13 @@ def random_sets(n_stimuli: int, k: int, n_sets: int, rng: np.random.Generator) -
         sets[bad] = rng.integers(0, n_stimuli, (bad.size, k))
 
 
-def random_stimuli_null(space, n_stimuli: int, k: int, *, n_null: int, rng: np.random.Generator) -> np.ndarray:
+def random_stimuli_null(space: Space, n_stimuli: int, k: int, *, n_null: int, rng: np.random.Generator) -> np.ndarray:
     """II of ``n_null`` random sets of k distinct stimuli in ``space``."""
     return ii_from_mei(space, random_sets(n_stimuli, k, n_null, rng))
 
 
 def random_directions_null(
-    R, space, k: int, *, n_null: int, rng: np.random.Generator, progress: bool = False
+    R: Any, space: Space, k: int, *, n_null: int, rng: np.random.Generator, progress: bool = False
 ) -> np.ndarray:
     """II of ``n_null`` random unit-norm directions applied to the standardised (stimulus, unit) responses ``R``."""
     lazy = hasattr(R, "dask")

@@ -37,7 +37,7 @@ from ..errors import AnalysisError
 from ..format import validate
 from ..prep import trial_average, unit_coords
 from ._topk import BLOCK_ELEMENTS
-from .similarity import resolve_similarity
+from .similarity import Space, resolve_similarity
 
 __all__ = ["psychophysics_2afc", "OBSERVERS", "klindt_trials"]
 
@@ -45,7 +45,9 @@ OBSERVERS = ("nearest", "klindt2023")
 REFERENCES = "Borowski et al. 2021; Zimmermann et al. 2023; Klindt et al. 2023 arXiv:2310.11431"
 
 
-def _ranges(n_valid: np.ndarray, n_ref: int, high: tuple[float, float], low: tuple[float, float]):
+def _ranges(
+    n_valid: np.ndarray, n_ref: int, high: tuple[float, float], low: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-unit [start, stop) rank positions (0 = most activating) of the high and low query pools."""
     hi0 = np.maximum(np.floor((1 - high[1]) * n_valid).astype(int), n_ref)
     hi1 = np.maximum(np.ceil((1 - high[0]) * n_valid).astype(int), hi0 + 1)
@@ -70,7 +72,7 @@ def _check_quantiles(name: str, q: Any) -> tuple[float, float]:
 
 
 def klindt_trials(
-    space, order: np.ndarray, n_valid: np.ndarray, n_trials: int, n_references: int, rng: np.random.Generator
+    space: Space, order: np.ndarray, n_valid: np.ndarray, n_trials: int, n_references: int, rng: np.random.Generator
 ) -> np.ndarray:
     """P(correct) of Klindt et al.'s softmax observer, (unit, trial), for units whose valid stimuli are ranked.
 

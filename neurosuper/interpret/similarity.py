@@ -464,7 +464,7 @@ class LPIPS(Similarity):
         lo, hi = float(stim.min()), float(stim.max())  # pragma: no cover
 
         def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover
-            def tensor(x: np.ndarray):
+            def tensor(x: np.ndarray) -> torch.Tensor:
                 x = (x - lo) / (hi - lo or 1.0)
                 x = np.repeat(x[..., None], 3, axis=-1) if x.ndim == 3 else x
                 return torch.as_tensor(np.moveaxis(x, -1, 1), dtype=torch.float32)

@@ -15,7 +15,7 @@ Unit ids are ``"<layer>/<channel>"`` (``"conv2/17"``); with ``spatial="flatten"`
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -324,7 +324,7 @@ def from_activations(
 
 
 # --------------------------------------------------------------------------------------------- scikit-learn
-def _activation(name: str):
+def _activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """The hidden-layer activation function of scikit-learn's MLPs, by name."""
     from scipy.special import expit
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["from_torch"]
 
 
-def _torch():
+def _torch() -> types.ModuleType:
     try:
         import torch
     except ImportError as err:  # pragma: no cover - exercised only without torch
@@ -60,7 +61,7 @@ def _resolve_layers(model: Any, layers: str | Sequence[str]) -> dict[str, Any]:
     return {n: modules[n] for n in names}
 
 
-def _first_tensor(obj: Any, torch) -> Any:
+def _first_tensor(obj: Any, torch: types.ModuleType) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj
     if isinstance(obj, list | tuple) and obj:
@@ -73,7 +74,7 @@ def _first_tensor(obj: Any, torch) -> Any:
     )
 
 
-def _batches(inputs: Any, batch_size: int, torch) -> tuple[Iterator[Any], int | None]:
+def _batches(inputs: Any, batch_size: int, torch: types.ModuleType) -> tuple[Iterator[Any], int | None]:
     """Iterate input batches (tensors) and tell how many samples there are, when known."""
     if batch_size < 1:
         raise FormatError(f"batch_size: found {batch_size}; expected a positive integer. Fix: batch_size=256.")
@@ -103,14 +104,14 @@ def _batches(inputs: Any, batch_size: int, torch) -> tuple[Iterator[Any], int | 
 class _Collector:
     """Forward hooks that keep each named module's output of the current batch, spatially reduced."""
 
-    def __init__(self, modules: dict[str, Any], spatial: str, torch) -> None:
+    def __init__(self, modules: dict[str, Any], spatial: str, torch: types.ModuleType) -> None:
         self.spatial = spatial
         self.batch: dict[str, np.ndarray] = {}
         self.torch = torch
         self.handles = [m.register_forward_hook(self._hook(name)) for name, m in modules.items()]
 
-    def _hook(self, name: str):
-        def hook(module, args, output):
+    def _hook(self, name: str) -> Callable[[Any, Any, Any], None]:
+        def hook(module: Any, args: Any, output: Any) -> None:
             out = _first_tensor(output, self.torch).detach()
             if out.ndim == 4 and self.spatial != "flatten":
                 out = reduce_spatial(out, self.spatial)

@@ -336,7 +336,7 @@ def _unit_post(g: np.ndarray, scale: np.ndarray | None, proj: np.ndarray | None,
     return g[np.ix_(keep, keep)]
 
 
-def _bar(items: list, progress: bool, desc: str):
+def _bar(items: list, progress: bool, desc: str) -> Any:  # a tqdm bar over items
     from .._progress import progress_bar
 
     return progress_bar(items, desc=desc, progress=progress and len(items) >= 2, leave=False)

@@ -76,7 +76,7 @@ def _log_steps(steps: int) -> np.ndarray:
     return np.arange(every, steps + 1, every)
 
 
-def _bar(progress: bool, total: int, desc: str):
+def _bar(progress: bool, total: int, desc: str) -> Any:  # a tqdm bar
     from .._progress import progress_bar
 
     return progress_bar(progress=progress, total=total, desc=desc, leave=False)

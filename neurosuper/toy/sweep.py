@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ PHASE_REFERENCE = (
 )
 
 
-def _values(name: str, value: Any, check, caller: str) -> tuple[np.ndarray, bool]:
+def _values(name: str, value: Any, check: Callable[[Any, str], float], caller: str) -> tuple[np.ndarray, bool]:
     """(values, swept): a sequence is swept (one dim), a scalar is not."""
     if value is None:
         return np.array([]), False
