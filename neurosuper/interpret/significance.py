@@ -29,9 +29,12 @@ most ``B · n_units · k(k − 1)/2`` look-ups.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .similarity import Space
 
 __all__ = [
     "N_PERMUTATIONS",
@@ -64,7 +67,7 @@ _BLOCK = 2**22
 _TOL = 1e-10
 
 
-def _ge(null: np.ndarray, obs: np.ndarray, tol: float = _TOL) -> np.ndarray:
+def _ge(null: np.ndarray, obs: np.ndarray | float, tol: float = _TOL) -> np.ndarray:
     """``null >= obs`` up to a relative tolerance: sums of the same distances in another order tie."""
     return null >= obs - tol * np.maximum(np.abs(obs), 1.0)
 
@@ -112,7 +115,7 @@ class _Lookup:
     0 or 1, every partial sum is an integer, exact in float32 below 2²⁴).
     """
 
-    def __init__(self, space, n_stimuli: int, count: np.ndarray, n_lookups: int):
+    def __init__(self, space: Space, n_stimuli: int, count: np.ndarray, n_lookups: int) -> None:
         self.space, self.n, self.flat = space, n_stimuli, None
         self.count = count.astype(np.float64)
         if n_stimuli <= MATRIX_MAX_STIMULI and n_stimuli * (n_stimuli - 1) // 2 < n_lookups:
@@ -141,7 +144,7 @@ class _Lookup:
 
 
 def relabelling_test(
-    space, mei: np.ndarray, n_stimuli: int, *, n_permutations: int | None, rng: np.random.Generator
+    space: Space, mei: np.ndarray, n_stimuli: int, *, n_permutations: int | None, rng: np.random.Generator
 ) -> dict[str, Any]:
     """The population test: the mean II of all units against random relabellings of the stimuli.
 
