@@ -19,7 +19,8 @@ def test_the_headline_says_the_dimensions_are_a_subsample_of_the_units():
     entry.update(n_stimuli_used=500, n_stimuli_total=2000)
     line = _line(entry)
     assert "Σ C = 19.73 of 32 dimensions" in line
-    assert "a subsample: 32 of the 1,000 units and 500 of the 2,000 stimuli" in line
+    assert "of 32 dimensions (32 of the 1,000 units)" in line and ", on 500 of the 2,000 stimuli" in line
+    assert line.count("1,000 units") == 1  # said once
     # per group: each group says its own units (and the entry only the stimuli)
     grouped = {
         "method": "sparse_coding",

@@ -223,20 +223,9 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
     of the step's entry, and ``n_units_total`` of each group."""
     method = f" ({entry['method']})" if entry.get("method") else ""
     groups = entry.get("groups")
-    per_group = isinstance(groups, Mapping) and any(
-        isinstance(v, Mapping) and "n_units_total" in v for v in groups.values()
-    )  # then each group's phrase says its own
-    subsample = [
-        x
-        for x in (
-            None
-            if per_group
-            else _of_total(entry.get("n_units_used"), entry.get("n_units_total", entry.get("n_units")), "units"),
-            _of_total(entry.get("n_stimuli_used"), entry.get("n_stimuli_total"), "stimuli"),
-        )
-        if x
-    ]
-    where = f" — a subsample: {' and '.join(subsample)}" if subsample else ""
+    # the units analysed are the dimensions: each phrase says when they are a subsample; the stimuli are said once
+    stimuli = _of_total(entry.get("n_stimuli_used"), entry.get("n_stimuli_total"), "stimuli")
+    where = f", on {stimuli}" if stimuli else ""
     if isinstance(groups, Mapping) and groups:
         parts = [f"{g}: {ph}" for g, v in groups.items() if isinstance(v, Mapping) and (ph := _capacity_phrase(v))]
         if parts:
@@ -246,7 +235,7 @@ def _capacity(entry: Mapping[str, Any], noun: str) -> list[str]:
                 + f"{where} (Scherlis et al. 2022)."
             ]
         return []
-    phrase = _capacity_phrase(entry)
+    phrase = _capacity_phrase({"n_units_total": entry.get("n_units_total", entry.get("n_units")), **entry})
     if phrase is None:
         return []
     return [f"Capacity of the features discovered{method} in {noun}: {phrase}{where} (Scherlis et al. 2022)."]
