@@ -159,6 +159,20 @@ def test_interpret_step_refuses_a_handful_of_stimuli(tmp_path):
     assert "lower k to 2" in str(too_few_stimuli(20, 5))
 
 
+def test_directions_step_needs_the_minimum_of_held_out_stimuli(tmp_path):
+    """The directions step scores the II on held-out stimuli: half of 30 is below the 40 an II with k = 5 needs, so
+    no method's median II is reported (it was, and read like a finding)."""
+    rng = np.random.default_rng(4)
+    ds = ns.from_array(rng.random((30, 12)), system="brain", measure="spike_rate", stimuli=rng.random((30, 2)))
+    result, _ = _run(pipeline.directions.STEP, {"brain": ds}, tmp_path)
+    assert result.status == "failed" and not result.results and not result.found
+    short = result.summary["brain"]["not_enough_data"]
+    assert (short["found"], short["needed"]) == (15, MIN_STIMULI_PER_K * 5)
+    (line,) = result.headline
+    assert line.startswith("The brain: not enough data for the interpretability index — 15 stimuli")
+    assert "median II" not in line
+
+
 # ---------------------------------------------------------------------------------------- the whole run
 def test_a_run_where_nothing_was_found_says_so_first(tmp_path):
     """Every analysis failed or had too little data (the demo's toy model does not count): the headline's first

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from .core import Context, Step
+from .headline import not_enough_sentence
 
 #: The step's reduced settings (``ctx.settings["directions"]`` overrides them).
 SETTINGS: dict[str, Any] = {
@@ -86,6 +87,7 @@ def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | No
 def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tuple[dict[str, Any], Any, Any]:
     from ..directions import DEFAULT_METHODS, compare_methods, summary
     from ..errors import NeurosuperError, recorded_warnings
+    from ..interpret.minimum import too_few_stimuli
     from ..prep import unit_subset
     from ..storage import save_result
 
@@ -102,6 +104,13 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
         if m in methods
     }
     entry: dict[str, Any] = {"n_units_used": int(sub.sizes["unit"]), "n_units": int(ds.sizes["unit"])}
+    n_stimuli, k = int(ds.sizes["stimulus"]), int(cfg["k"])
+    split = cfg["split"]
+    n_score = n_stimuli if split is None else n_stimuli - int(round(float(split) * n_stimuli))
+    short = too_few_stimuli(n_score, k)  # the II of held-out stimuli has the interpretability index's minimum
+    if short is not None:
+        entry.update(skipped=f"{short} (held-out stimuli: {n_score} of {n_stimuli})", not_enough_data=short.as_entry())
+        return entry, None, sub
     from threadpoolctl import threadpool_limits
 
     threads = cfg.get("blas_threads")
@@ -190,6 +199,11 @@ def run(ctx: Context) -> None:
             dpi=110,
         )
     lines = [h for label in results if (h := _headline(_noun(ctx, label), block[label]))]
+    lines += [
+        not_enough_sentence(_noun(ctx, label), entry["not_enough_data"])
+        for label, entry in block.items()
+        if isinstance(entry, dict) and isinstance(entry.get("not_enough_data"), dict)
+    ]
     if lines:
         block["headline"] = lines
     ctx.results["directions"] = results
