@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .._version import __version__
 from ..errors import NeurosuperError
@@ -20,7 +21,7 @@ from ._common import cli_wording, one_line
 COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare")
 
 
-def _modules():
+def _modules() -> list[Any]:
     import importlib
 
     return [importlib.import_module(f"{__name__}.{name}") for name in COMMANDS]

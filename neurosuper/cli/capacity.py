@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("capacity", help="feature capacity (superposition) of the directions found in a ResponseSet")
     p.add_argument("file", help="a .nc or .zarr ResponseSet")
     p.add_argument(

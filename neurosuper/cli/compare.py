@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..compare import METHODS, METRICS
 
     p = sub.add_parser(

@@ -10,6 +10,13 @@ import argparse
 
 from ._common import add_outputs
 
+#: ``--full-paths`` (``neurosuper demo`` and ``neurosuper report``).
+FULL_PATHS_HELP = (
+    "record absolute paths (input files, output folder, interpreter), the command line and the kernel/C library "
+    "versions in report.html and summary.json (default: files by name and sha256, package versions only, so "
+    "that a report can be shared)"
+)
+
 
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import parse_settings
@@ -17,7 +24,13 @@ def run(args: argparse.Namespace) -> int:
     from ..report import demo
 
     settings = parse_settings(args.set, DEMO_STEPS)
-    result = demo(out=args.out, settings=settings, overwrite=args.overwrite, progress=not args.quiet)
+    result = demo(
+        out=args.out,
+        settings=settings,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        full_paths=args.full_paths,
+    )
     where = f"the report is {result.report}" if result.report else "no report"
     print(f"neurosuper demo: {where}; results in {args.out}/ (summary.json lists them, summary.md says what they show)")
     for step in result.steps:
@@ -28,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="build the demo data, run every analysis on it and write the HTML report")
     p.add_argument("--out", default="demo-out", help="folder for the results and report.html (default: demo-out)")
     add_outputs(p)
@@ -40,4 +53,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override a step's (reduced) settings, e.g. --set directions.max_units=512 (values read as JSON)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--full-paths", action="store_true", help=FULL_PATHS_HELP)
     p.set_defaults(func=run)

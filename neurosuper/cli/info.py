@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("info", help="describe a saved ResponseSet or analysis result (.nc or .zarr)")
     p.add_argument("file", help="a .nc or .zarr file written by neurosuper.save or save_result")
     p.add_argument("--json", action="store_true", help="print one JSON object")

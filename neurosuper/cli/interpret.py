@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..interpret import NULLS, SIMILARITIES
 
     p = sub.add_parser("interpret", help="interpretability index of the units of a saved ResponseSet")

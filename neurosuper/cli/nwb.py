@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("nwb", help="load an NWB recording as a ResponseSet (.nc/.zarr)")
     p.add_argument("file", help="an .nwb file or a URL (read through fsspec)")
     p.add_argument("--sources", action="store_true", help="list the presentation sources and the argument picking each")

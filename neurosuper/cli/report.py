@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             settings=settings,
             overwrite=args.overwrite,
             progress=not args.quiet,
+            full_paths=args.full_paths,
         )
     except NeurosuperError as err:
         raise reraise(err) from None
@@ -156,7 +157,7 @@ def _set_flags(step: str | None = None) -> dict[str, str]:
     return {key: f"--set {names[0]}.{key}=" for key, names in owners.items() if len(names) == 1}
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..report import GROUPBY
 
     p = sub.add_parser("report", help="every analysis of a set (or two, and their comparison) in one HTML file")
@@ -195,4 +196,7 @@ def register(sub) -> None:
         "(values read as JSON); the report states the settings as run",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    from .demo import FULL_PATHS_HELP
+
+    p.add_argument("--full-paths", action="store_true", help=FULL_PATHS_HELP)
     p.set_defaults(func=run)

@@ -16,11 +16,11 @@ from typing import Any
 from ._common import add_outputs, check_outputs, cli_wording, warn
 
 
-def _format(summary: dict, path: str) -> str:
-    def num(x, fmt=".3f") -> str:
+def _format(summary: dict[str, Any], path: str) -> str:
+    def num(x: Any, fmt: str = ".3f") -> str:
         return "n/a" if x is None else format(x, fmt)
 
-    def one(label: str, alpha, ci, r2, pr, ranks) -> str:
+    def one(label: str, alpha: Any, ci: Any, r2: Any, pr: Any, ranks: Any) -> str:
         ci_txt = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci and None not in ci else ""
         rng = f"{ranks[0]}–{ranks[1]}" if ranks else "none"
         return (
@@ -76,7 +76,7 @@ def _format(summary: dict, path: str) -> str:
     return "\n".join([head, *lines])
 
 
-def _compute(args: argparse.Namespace, ds) -> tuple[Any, Any, str | None, list]:
+def _compute(args: argparse.Namespace, ds: Any) -> tuple[Any, Any, str | None, list[str]]:
     """(spectrum, fit or None, why α is not fittable or None, warnings)."""
     from .. import spectral
     from ..errors import AnalysisError, recorded_warnings
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "spectrum",
         help="eigenspectrum, power-law alpha (with CI) and participation ratio of a set",

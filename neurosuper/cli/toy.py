@@ -14,7 +14,7 @@ from .._numbers import rounded
 from ._common import add_outputs, check_outputs, reraise, warn
 
 
-def _inputs(result) -> dict[str, Any]:
+def _inputs(result: Any) -> dict[str, Any]:
     """The input distribution of a trained model (density, and kurtosis for the quadratic model), JSON-safe."""
     out: dict[str, Any] = {"density": rounded(float(result["density"]))}
     if "kurtosis" in result:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..toy import MODELS
 
     p = sub.add_parser(

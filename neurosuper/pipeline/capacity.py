@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Context, Step
+from .core import Context, Limit, Step
 
 #: The step's reduced settings (``ctx.settings["capacity"]`` overrides them): a fast finder on a subset of each
 #: set's units and stimuli (a few seconds in all).
@@ -106,7 +106,8 @@ def run(ctx: Context) -> None:
                 entry["n_stimuli_total"] = int(ds.sizes["stimulus"])
                 totals = {str(g): len(idx) for g, idx in unit_groups(ds, "auto")}
                 if short:  # groups left out: not enough data, said per group (in the set's order)
-                    analysed = entry.get("groups") if isinstance(entry.get("groups"), dict) else {}
+                    found = entry.get("groups")
+                    analysed: dict[str, Any] = found if isinstance(found, dict) else {}
                     entry["groups"] = {
                         g: analysed[g] if g in analysed else {"not_enough_data": short[g].as_entry()}
                         for g in totals
@@ -143,6 +144,12 @@ STEP = Step(
     title="Capacity",
     description="feature capacity of the features a direction finder discovers (how polysemantic the population is)",
     settings=SETTINGS,
+    limits={
+        "max_units": Limit(low=1),
+        "max_stimuli": Limit(low=2),
+        "overcomplete": Limit(low=1),
+        "seed": Limit(low=0),
+    },
     reduced="sparse coding on a subset of each set (at most 32 units, split across layers or areas, and "
     "500 stimuli; a dictionary twice the subset's size, 3 iterations; the settings as run are listed "
     "with the results)",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Context, Step
+from .core import Context, Limit, Step
 
 #: The step's settings (``ctx.settings["compare"]`` overrides them): every shared stimulus up to ``max_stimuli``
 #: (:data:`neurosuper.compare.MAX_COMPARE_STIMULI`; above it a seeded subsample chosen among the shared ids, never
@@ -61,14 +61,21 @@ def run(ctx: Context) -> None:
     results: dict[str, Any] = {}
     with recorded_warnings() as notes:
         try:
-            bars = {"progress": ctx.progress}  # the run's choice, not the library default
+            bars = ctx.progress  # the run's choice, not the library default
             prof = compare.profile(
-                model, target, metric="correlation", method="spearman", groupby="auto", n_boot=n_boot, seed=seed, **bars
+                model,
+                target,
+                metric="correlation",
+                method="spearman",
+                groupby="auto",
+                n_boot=n_boot,
+                seed=seed,
+                progress=bars,
             )
             pred = compare.profile(
-                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=seed, **bars
+                model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=seed, progress=bars
             )
-            ov = compare.overview(model, target, n_boot=0, seed=seed, **bars)
+            ov = compare.overview(model, target, n_boot=0, seed=seed, progress=bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
                 save_result(res, ctx.path(name), overwrite=True)
@@ -93,12 +100,12 @@ def run(ctx: Context) -> None:
                 f"How well a cross-validated ridge regression from each {pred.attrs['groupby']} predicts "
                 f"{target_name}'s units (median over units), with 95% bootstrap CIs.",
             )
-            target_rdm = compare.rdm(target, **bars)
+            target_rdm = compare.rdm(target, progress=bars)
             order_by = "luminance" if "luminance" in target_rdm.coords else None
             rdms = {target_name: target_rdm}
             for label in prof[dim].values:
                 units = model if dim == "group" else model.isel(unit=model[dim].values == label)
-                _, r = compare.align(target_rdm, compare.rdm(units, **bars))
+                _, r = compare.align(target_rdm, compare.rdm(units, progress=bars))
                 if order_by:
                     r = r.assign_coords(
                         {order_by: ("stimulus_a", target_rdm.sel(stimulus_a=r["stimulus_a"].values)[order_by].values)}
@@ -131,6 +138,7 @@ STEP = Step(
     description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
     "layer-to-area profile",
     settings=SETTINGS,
+    limits={"max_stimuli": Limit(low=2, none=True), "n_boot": Limit(low=0), "seed": Limit(low=0)},
     reduced="every shared stimulus up to 500 (above that a seeded subsample of 500 chosen among the shared ids; "
     "the headline says which), with 100 bootstrap resamples (the library's default: 1,000)",
 )

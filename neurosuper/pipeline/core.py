@@ -24,12 +24,16 @@ not read. ``Step.reduced`` says the same in words; the step records the settings
 than given is *skipped* with the reason. With ``errors="record"`` (a report on a user's data) a step raising a
 :class:`~neurosuper.errors.NeurosuperError` is *failed* with the message and the next steps run; a step that
 catches such errors per set (``summary[step][label]["error"|"skipped"]``) is *failed* when that happened for
-every set.
+every set, and one that catches its error into its own block (``summary[step]["error"]``, as the comparison does)
+is *failed* with that reason.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -38,6 +42,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .._atomic import DiskFullError
+from .._outfolder import OutputFolderError
 from ..errors import AnalysisError, NeurosuperError, fail
 from .headline import set_noun, step_headline
 
@@ -52,6 +58,8 @@ __all__ = [
     "set_noun",
     "step_settings",
     "notes_of",
+    "Limit",
+    "check_setting",
 ]
 
 #: In ``Step.reads``: every analysed set (``ctx.set_names``).
@@ -65,12 +73,91 @@ class StepError(NeurosuperError, RuntimeError):
 
 
 @dataclass(frozen=True)
+class Limit:
+    """What a setting accepts besides its default's type: ``low``/``high`` bounds (inclusive, or exclusive with
+    ``low_open``/``high_open``), ``none=True`` when ``None`` (``null`` with ``--set``) is allowed, ``choices`` for
+    text."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none: bool = False
+    choices: tuple[str, ...] = ()
+
+
+def _kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, str):
+        return "str"
+    if isinstance(default, Mapping):
+        return "dict"
+    return ""
+
+
+def check_setting(step: Step, key: str, value: Any) -> Any:
+    """``value`` if it suits the setting ``key`` of ``step`` — the type of its default (an int where the default is an
+    int, any finite number where it is a float, true/false, text, a mapping) and the step's :class:`Limit` for it —
+    else a :class:`~neurosuper.errors.FormatError` naming ``--set STEP.KEY`` with the default as the fix. Settings
+    without a default (``Step.allowed``) are checked by the function they are passed to."""
+    if key not in step.settings:
+        return value
+    default, limit = step.settings[key], step.limits.get(key, Limit())
+    kind = _kind(default)
+    lo = "" if limit.low is None else f"{'>' if limit.low_open else '>='} {limit.low:g}"
+    hi = "" if limit.high is None else f"{'<' if limit.high_open else '<='} {limit.high:g}"
+    span = " and ".join(x for x in (lo, hi) if x)
+    expected = {
+        "bool": "true or false",
+        "int": f"an integer{' ' + span if span else ''}",
+        "float": f"a number{' ' + span if span else ''}",
+        "str": f"one of {', '.join(limit.choices)}" if limit.choices else "text",
+        "dict": 'a JSON object, e.g. {"max_iter": 3}',
+    }.get(kind, "a value like the default")
+    if limit.none:
+        expected += " or null"
+    fix = f"--set {step.name}.{key}={json.dumps(default) if kind != 'str' else default}"
+    found = f"{value!r}" + (" (text)" if isinstance(value, str) and kind not in ("str", "") else "")
+
+    def bad() -> NeurosuperError:
+        return fail(f"--set {step.name}.{key}", found, expected, fix)
+
+    if value is None:
+        if limit.none or default is None:
+            return value
+        raise bad()
+    if kind == "bool" and not isinstance(value, bool):
+        raise bad()
+    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise bad()
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise bad()
+    if kind == "str" and (not isinstance(value, str) or (limit.choices and value not in limit.choices)):
+        raise bad()
+    if kind == "dict" and not isinstance(value, Mapping):
+        raise bad()
+    if kind in ("int", "float"):
+        if limit.low is not None and (value < limit.low or (limit.low_open and value == limit.low)):
+            raise bad()
+        if limit.high is not None and (value > limit.high or (limit.high_open and value == limit.high)):
+            raise bad()
+    return value
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of the main job.
 
     ``run`` is a function of the :class:`Context`. ``reads``/``provides`` name data in the context (:data:`SETS`:
     every analysed set); ``min_sets`` is how many analysed sets the step needs (2 for the comparison);
     ``settings`` are its (reduced) default settings and ``allowed`` further names it reads (:func:`step_settings`);
+    ``limits`` the range of each setting (:class:`Limit`; the type is its default's, :func:`check_setting`);
     ``reduced`` says the reduced settings in words; ``requires`` names optional modules it needs (skipped, with the
     reason, when one is not installed); ``data`` marks a step that builds the demo's data and ``demo_only`` one
     that belongs to the demo (the toy model): a report on a user's files runs neither.
@@ -86,6 +173,7 @@ class Step:
     reduced: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     allowed: tuple[str, ...] = ()
+    limits: Mapping[str, Limit] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
     data: bool = False
     demo_only: bool = False
@@ -279,7 +367,16 @@ class Context:
 
     # files ----------------------------------------------------------------------------------------------
     def path(self, name: str) -> Path:
-        return self.out / name
+        """``out/name``, the path of an output about to be written; raises
+        :class:`~neurosuper._outfolder.OutputFolderError` at once when something neurosuper did not write is in
+        the way (the run stops: see :func:`neurosuper._outfolder.output_folder`)."""
+        from .._atomic import guard_of
+
+        path = self.out / name
+        guard = guard_of(path)
+        if guard is not None:
+            guard.check(Path(os.path.abspath(path)))
+        return path
 
     def figure(self, name: str, fig: Any, caption: str, *, dpi: int = 120, step: str | None = None) -> str:
         """Save ``fig`` (a matplotlib figure) atomically as ``out/name`` and record it, with ``caption`` (a
@@ -314,9 +411,13 @@ def _missing(ctx: Context, step: Step) -> list[str]:
 
 
 def _failed_on_every_set(ctx: Context, step: Step) -> str | None:
-    """Why a step that ran produced nothing: every analysed set's entry in its summary records an ``error`` or
-    ``skipped`` reason (steps catch those per set, so one set cannot stop the others); else None."""
+    """Why a step that ran produced nothing: its summary block records an ``error`` of its own (a step over
+    several sets at once, e.g. the comparison, catches its error into the block), or every analysed set's entry
+    records an ``error`` or ``skipped`` reason (steps catch those per set, so one set cannot stop the others);
+    else None."""
     block = ctx.summary.get(step.name)
+    if isinstance(block, Mapping) and isinstance(block.get("error"), str) and block["error"]:
+        return block["error"]
     if not isinstance(block, Mapping) or not ctx.sets:
         return None
     reasons = []
@@ -414,8 +515,8 @@ def run_steps(
         try:
             step.run(ctx)
         except NeurosuperError as err:
-            if errors == "raise" or isinstance(err, StepError):
-                raise
+            if errors == "raise" or isinstance(err, StepError | OutputFolderError | DiskFullError):
+                raise  # a broken step list, a folder in the way or a full disk stop the run
             ctx.summary.setdefault(step.name, {"error": str(err)})
             done.append(_result(ctx, step, "failed", round(time.perf_counter() - t0, 1), str(err)))
             ctx.log(f"  {step.name} failed: {err}")
@@ -429,7 +530,7 @@ def run_steps(
         nothing = _failed_on_every_set(ctx, step) if step.min_sets else None
         if nothing:
             done.append(_result(ctx, step, "failed", seconds, nothing))
-            ctx.log(f"  {step.name} failed on every set: {nothing}")
+            ctx.log(f"  {step.name} failed: {nothing}")
             continue
         done.append(_result(ctx, step, "ran", seconds, None))
     return done

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .core import Context, Step
+from .core import Context, Limit, Step
 from .headline import not_enough_sentence
 
 #: The step's reduced settings (``ctx.settings["directions"]`` overrides them).
@@ -217,6 +217,17 @@ STEP = Step(
     description="direction finders (k-means, ICA, PCA, NMF, sparse coding, SAE, random) against the units: "
     "cross-validated interpretability of each method's directions",
     settings=SETTINGS,
+    limits={
+        "max_units": Limit(low=1),
+        "split": Limit(low=0, high=1, low_open=True, high_open=True, none=True),
+        "k": Limit(low=2),
+        "sae_steps": Limit(low=1),
+        "kmeans_n_init": Limit(low=1),
+        "nmf_max_iter": Limit(low=1),
+        "sparse_coding_max_iter": Limit(low=1),
+        "blas_threads": Limit(low=1, none=True),
+        "pretrained_images": Limit(low=1),
+    },
     allowed=SETTINGS_ALLOWED,
     reduced="the methods are compared on at most 128 units per set (evenly spaced over the units, so every "
     "layer or area keeps units), the sparse autoencoder trained for 1,000 steps, k-means with 3 "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Context, Step
+from .core import Context, Limit, Step
 
 #: The step's settings (``ctx.settings["interpret"]`` overrides them); every unit is scored, no reduction.
 SETTINGS: dict[str, Any] = {"similarity": "auto", "k": 5, "null": "random_stimuli", "seed": 0}
@@ -92,4 +92,5 @@ STEP = Step(
     description="interpretability index of every unit against a random-stimulus null, in-silico 2AFC "
     "psychophysics, lifetime sparseness; MEI grids",
     settings=SETTINGS,
+    limits={"k": Limit(low=1), "seed": Limit(low=0)},
 )

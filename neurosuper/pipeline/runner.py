@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import fail
-from .core import Context, Step, StepResult, run_steps
+from .core import Context, Step, StepResult, check_setting, run_steps
 from .steps import report_steps
 
 __all__ = ["Run", "run", "check_settings", "check_skip", "parse_settings", "SUMMARY_FILE", "SUMMARY_MD"]
@@ -37,6 +37,9 @@ class Run:
     descriptions: dict[str, str] = field(default_factory=dict)
     seconds: float | None = None
     report: Path | None = None
+    #: Keep absolute paths (of the inputs, the output folder, the user's folders) in ``summary.json`` and the
+    #: report; by default they are left out (:meth:`path_prefixes`), so that a report can be shared.
+    full_paths: bool = False
 
     def __getitem__(self, name: str) -> StepResult:
         for step in self.steps:
@@ -68,10 +71,26 @@ class Run:
         nothing = self.nothing_found
         return [nothing, *lines] if nothing else lines
 
+    def path_prefixes(self) -> list[tuple[str, str]]:
+        """The absolute folders left out of ``summary.json`` and the report (none with :attr:`full_paths`): the
+        output folder and the input files' folders (their names, or paths relative to ``out``, stay), the user's
+        cache, home and temporary folders, the interpreter's (:func:`neurosuper._provenance.path_prefixes`)."""
+        from .._provenance import inputs_of, path_prefixes
+
+        if self.full_paths:
+            return []
+        files = [str(i["path"]) for ds in self.sets.values() for i in inputs_of(ds) if i.get("path")]
+        return path_prefixes(out=self.out, files=files)
+
     @property
     def summary(self) -> dict[str, Any]:
         """Everything ``summary.json`` holds: the sets, the steps (status, seconds, reason), each step's numbers,
-        the headline."""
+        the headline — without absolute paths unless :attr:`full_paths`."""
+        from .._provenance import redact_paths
+
+        return redact_paths(self._summary(), self.path_prefixes())
+
+    def _summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.descriptions:
             out["sets"] = dict(self.descriptions)
@@ -88,11 +107,11 @@ class Run:
     def write_summary(self) -> Path:
         """Write ``summary.json`` (every number) and ``summary.md`` (the headline), atomically."""
         from .._atomic import write_json, write_text
+        from .._provenance import redact_paths
 
         heading = "neurosuper demo: what it found" if self.demo else f"{self.title or 'neurosuper'}: what it found"
-        write_text(
-            self.out / SUMMARY_MD, f"# {heading}\n\n" + "".join(f"- {s}\n" for s in self.headline), overwrite=True
-        )
+        lines = redact_paths([heading, *self.headline], self.path_prefixes())
+        write_text(self.out / SUMMARY_MD, f"# {lines[0]}\n\n" + "".join(f"- {s}\n" for s in lines[1:]), overwrite=True)
         return write_json(self.out / SUMMARY_FILE, self.summary, overwrite=True)
 
 
@@ -117,7 +136,8 @@ def parse_settings(items: Sequence[str], steps: Iterable[Step] | None = None) ->
 
 def check_settings(settings: Mapping[str, Mapping[str, Any]] | None, steps: Iterable[Step] | None = None) -> None:
     """Raise, before anything is computed, when ``settings`` names a step that is not an analysis step of
-    ``steps`` (default: the report's) or a setting that step does not read; the fix suggests the closest name."""
+    ``steps`` (default: the report's) or a setting that step does not read (the fix suggests the closest name), or a
+    value of the wrong type or out of its range (:func:`~neurosuper.pipeline.core.check_setting`)."""
     by_name = {s.name: s for s in (report_steps() if steps is None else steps)}
     names = list(by_name)
     for step, values in (settings or {}).items():
@@ -134,6 +154,7 @@ def check_settings(settings: Mapping[str, Mapping[str, Any]] | None, steps: Iter
                     f"a setting of the {step} step: {', '.join(sorted(known)) or 'none'}",
                     f"--set {step}.{near[0]}={value}",
                 )
+            check_setting(by_name[step], key, value)  # its type and range, before anything is computed
 
 
 def check_skip(skip: Sequence[str], steps: Iterable[Step] | None = None) -> None:
@@ -162,6 +183,7 @@ def run(
     demo: bool = False,
     title: str = "",
     descriptions: Mapping[str, str] | None = None,
+    overwrite: bool = False,
 ) -> Run:
     """Run ``steps`` (default: the report's, :func:`~neurosuper.pipeline.report_steps`) on ``data`` and return a
     :class:`Run`; the steps' files go to ``out`` (created if needed). ``summary.json``/``summary.md`` are not
@@ -171,12 +193,34 @@ def run(
     ``set_names`` are the analysed sets, in order (default: every name in ``data``). ``settings`` override the
     steps' (reduced) settings, checked before anything runs; ``skip`` names steps not to run; with
     ``errors="record"`` a step that cannot run on these data is recorded as failed and the others still run.
+
+    The run owns ``out`` while it runs (:func:`neurosuper._outfolder.output_folder`): a second run into it is
+    refused, nothing neurosuper did not write there is replaced, and with ``overwrite`` the previous run's own
+    outputs there (listed in ``out/.neurosuper-run.json``, unchanged since) are removed first.
     """
+    from .._outfolder import output_folder
+
     step_list = tuple(report_steps() if steps is None else steps)
     check_skip(skip, step_list)
     check_settings(settings, step_list)
     out_path = Path(out)
-    out_path.mkdir(parents=True, exist_ok=True)
+    with output_folder(out_path, overwrite=overwrite):
+        return _run(out_path, data, set_names, step_list, settings, skip, errors, progress, demo, title, descriptions)
+
+
+def _run(
+    out_path: Path,
+    data: Mapping[str, Any],
+    set_names: Sequence[str] | None,
+    step_list: tuple[Step, ...],
+    settings: Mapping[str, Mapping[str, Any]] | None,
+    skip: Sequence[str],
+    errors: str,
+    progress: bool,
+    demo: bool,
+    title: str,
+    descriptions: Mapping[str, str] | None,
+) -> Run:
     ctx = Context(
         out=out_path,
         data=dict(data),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Context, Step
+import xarray as xr
+
+from .core import Context, Limit, Step
 
 
 def _group_of(ds: Any) -> str | None:
@@ -65,24 +67,25 @@ def run(ctx: Context) -> None:
                 entry["files"] = [f"spectrum_{name}.nc"]
                 results[name] = {"spectrum": spec}
                 reference = None
+                fit: xr.Dataset | None = None
                 try:
-                    fit = spectral.powerlaw(spec)
+                    fitted = spectral.powerlaw(spec)
                 except NotEnoughData as err:  # the spectrum is shown, α is not: too few ranks to fit
-                    fit = None
                     entry.update(alpha=None, alpha_ci=None, ranks=None, r2=None, not_enough_data=err.as_entry())
                 else:
-                    save_result(fit, ctx.path(f"powerlaw_{name}.nc"), overwrite=True)
-                    entry.update(spectral.summary(fit))
+                    fit = fitted
+                    save_result(fitted, ctx.path(f"powerlaw_{name}.nc"), overwrite=True)
+                    entry.update(spectral.summary(fitted))
                     entry["files"].append(f"powerlaw_{name}.nc")
-                    results[name]["powerlaw"] = fit
+                    results[name]["powerlaw"] = fitted
                     source = ds if "true_spectrum" in ds else _simulated(ctx, name, ds)
                     if source is not None:  # a simulation: its generating spectrum, fitted over the same ranks
                         ds_attrs = source.attrs
                         true = source["true_spectrum"]
                         entry["alpha_true"] = spectral.summary(
-                            spectral.powerlaw(true, ranks=tuple(fit.attrs["ranks"]))
+                            spectral.powerlaw(true, ranks=tuple(fitted.attrs["ranks"]))
                         )["alpha"]
-                        entry["alpha_true_ranks"] = list(fit.attrs["ranks"])
+                        entry["alpha_true_ranks"] = list(fitted.attrs["ranks"])
                         if "alpha_true" in ds_attrs:
                             entry["alpha_true_as_generated"] = {
                                 "alpha": float(ds_attrs["alpha_true"]),
@@ -92,20 +95,21 @@ def run(ctx: Context) -> None:
                 if group is not None:
                     per = spectral.eigenspectrum(ds, groupby=group, progress=ctx.progress)
                     key = f"alpha_per_{group}"
+                    per_fit: xr.Dataset | None = None
                     try:
-                        per_fit = spectral.powerlaw(per)
+                        per_fitted = spectral.powerlaw(per)
                     except NotEnoughData as err:  # no group has the ranks a fit needs
-                        per_fit = None
                         entry[key] = {str(g): None for g in per[group].values.tolist()}
                         entry[f"{key}_not_enough_data"] = err.as_entry()
                     else:
-                        per_summary = spectral.summary(per_fit)
+                        per_fit = per_fitted
+                        per_summary = spectral.summary(per_fitted)
                         entry[key] = per_summary["alpha"]
                         if "alpha_not_fittable" in per_summary:
                             entry[f"{key}_not_fittable"] = per_summary["alpha_not_fittable"]
-                        save_result(per_fit, ctx.path(f"powerlaw_{name}_per_{group}.nc"), overwrite=True)
+                        save_result(per_fitted, ctx.path(f"powerlaw_{name}_per_{group}.nc"), overwrite=True)
                         entry["files"].append(f"powerlaw_{name}_per_{group}.nc")
-                        results[name][f"powerlaw_per_{group}"] = per_fit
+                        results[name][f"powerlaw_per_{group}"] = per_fitted
                     plot_spectrum(per, per_fit, ax=ax, title=f"{name}: one curve per {group} ({per.attrs['method']})")
                 else:
                     plot_spectrum(
@@ -168,6 +172,7 @@ STEP = Step(
     description="covariance eigenspectra (cvPCA when the set has two repeats), power-law exponent α with a "
     "bootstrap CI, participation ratio; per layer/area when the set has them",
     settings=SETTINGS,
+    limits={"n_boot": Limit(low=0)},
     reduced="the bootstrap CI of α uses 20 resamples of the stimuli (the `neurosuper spectrum` command's default "
     "is 50)",
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .core import Context, Step
+from .core import Context, Limit, Step
 
 #: The step's reduced settings (``ctx.settings["toy"]`` overrides them): these reproduce the pentagon
 #: (every C_i ≈ 0.40) in about a second; the papers train 10,000 steps with batch 1,024 and lr 1e-3.
@@ -79,6 +79,16 @@ STEP = Step(
     title="Toy model",
     description="a toy model of superposition (Elhage et al. 2022): 5 features in 2 dimensions form a pentagon",
     settings=SETTINGS,
+    limits={
+        "n_features": Limit(low=1),
+        "n_hidden": Limit(low=1),
+        "density": Limit(low=0, high=1, low_open=True),
+        "n_seeds": Limit(low=1),
+        "steps": Limit(low=1),
+        "batch_size": Limit(low=1),
+        "lr": Limit(low=0, low_open=True),
+        "seed": Limit(low=0),
+    },
     allowed=SETTINGS_ALLOWED,
     reduced="a short training run: 1,500 steps of 4 seeds at learning rate 0.01 (the paper: 10,000 steps at "
     "0.001); the settings as run are listed with the results",
