@@ -51,6 +51,10 @@ __all__ = [
     "figure_formats",
     "interrupted_replace",
     "temp_name",
+    "check_free_space",
+    "DiskFullError",
+    "set_guard",
+    "guard_of",
 ]
 
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:4]
@@ -124,6 +128,77 @@ def interrupted_replace(target: str | os.PathLike) -> Path | None:
     except OSError:
         return None
     return target.parent / names[-1] if names else None
+
+
+# ------------------------------------------------------------------------------------- output folders
+#: Folders owned by a run (:mod:`neurosuper._outfolder`): folder -> its guard, which checks every write into the
+#: folder before it happens and records it afterwards.
+_GUARDS: dict[Path, Any] = {}
+
+
+def set_guard(folder: Path, guard: Any) -> None:
+    """Register (``guard``) or remove (None) the guard of ``folder`` (an absolute path)."""
+    if guard is None:
+        _GUARDS.pop(folder, None)
+    else:
+        _GUARDS[folder] = guard
+
+
+def guard_of(target: Path) -> Any:
+    """The guard of ``target``'s folder, if a run owns it, else None."""
+    return _GUARDS.get(Path(os.path.abspath(target)).parent) if _GUARDS else None
+
+
+# ------------------------------------------------------------------------------------------- disk space
+def _no_space(err: BaseException) -> bool:
+    """Whether ``err`` says the disk is full (ENOSPC/EDQUOT, also as the text HDF5 and netCDF libraries give)."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return True
+    text = str(err)
+    return isinstance(err, OSError | RuntimeError) and (
+        "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
+    )
+
+
+class DiskFullError(FormatError):
+    """The disk has no room for an output (checked before writing where its size is known, else ENOSPC while
+    writing); nothing was left half-written. A run stops on it."""
+
+
+def _disk_full_error(target: Path, need: int | None = None, free: int | None = None) -> DiskFullError:
+    found = "no space left on the disk" if need is None else f"{_size(free or 0)} free"
+    expected = "room for the output" if need is None else f"about {_size(need)} for the output"
+    err = fail(
+        f"writing {str(target)!r}",
+        found,
+        expected,
+        f"free space on {str(target.parent)!r}, or write elsewhere (another --out); nothing was left half-written",
+        cls=DiskFullError,
+    )
+    assert isinstance(err, DiskFullError)
+    return err
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} bytes"
+
+
+def check_free_space(target: str | os.PathLike, nbytes: int, *, margin: float = 1.1) -> None:
+    """Raise :class:`FormatError` (nothing written) when ``target``'s disk has less room than ``nbytes`` (an
+    estimate of the output, e.g. a dataset's ``nbytes``) times ``margin``. Some writers (the netCDF/HDF5 library)
+    crash rather than fail on a full disk: they are only started when the output fits."""
+    target = Path(os.path.abspath(target))
+    try:
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
+        return
+    need = int(nbytes * margin) + (1 << 16)
+    if free < need:
+        raise _disk_full_error(target, need, free)
 
 
 # ----------------------------------------------------------------------------------------- filesystem ops
@@ -318,6 +393,9 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]
     False.
     """
     target = check_target(target, overwrite=overwrite)
+    guard = guard_of(target)
+    if guard is not None:
+        guard.check(target)
     _recover(target)
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise _exists_error(target)
@@ -340,7 +418,11 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool) -> Iterator[Path]
     except BaseException as err:
         _remove(tmp)
         _hide_temp_name(err, tmp, target)
+        if _no_space(err):
+            raise _disk_full_error(target) from err
         raise
+    if guard is not None:
+        guard.record(target)
 
 
 def _hide_temp_name(err: BaseException, tmp: Path, target: Path) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from . import format as _format
-from ._atomic import atomic_path, interrupted_replace
+from ._atomic import atomic_path, check_free_space, interrupted_replace
 from ._attrs import JSON_ATTR, decode_attrs, encode_attrs
 from ._provenance import INPUTS_KEY
 from .errors import FormatError, fail, preview
@@ -243,6 +243,8 @@ def _write_atomic(
             )
     out = encode_for_write(ds, fmt)
     out.attrs.update(storage_attrs(fmt, kind=kind))  # zarr: written with write_empty_chunks=True below
+    if fmt == "netcdf":  # the HDF5 library can crash (not fail) on a full disk: start only when the file fits
+        check_free_space(path, int(out.nbytes))
     with atomic_path(path, overwrite=overwrite) as tmp:
         with ThreadPoolExecutor(max_workers=1) as pool:
             checked = pool.submit(check) if check is not None else None

@@ -93,13 +93,20 @@ def test_writer_that_writes_nothing_is_an_error(tmp_path):
 def test_error_messages_name_the_target_not_the_temporary_file(tmp_path):
     target = tmp_path / "s.nc"
     with pytest.raises(OSError) as info, atomic.atomic_path(target, overwrite=False) as tmp:
-        raise OSError(errno.ENOSPC, f"No space left on device while writing {tmp}", str(tmp))
-    assert info.value.errno == errno.ENOSPC
+        raise OSError(errno.EIO, f"Input/output error while writing {tmp}", str(tmp))
+    assert info.value.errno == errno.EIO
     text = str(info.value)
     assert ".tmp-" not in text and text.count(str(target)) == 2, text
     with pytest.raises(ValueError, match=r"s\.nc") as info, atomic.atomic_path(target, overwrite=False) as tmp:
         raise ValueError(f"cannot encode {tmp.name}")
     assert ".tmp-" not in str(info.value)
+    # a full disk (ENOSPC) is neurosuper's own error, naming the target (issue 23)
+    with (
+        pytest.raises(atomic.DiskFullError, match=r"s\.nc") as info,
+        atomic.atomic_path(target, overwrite=False) as tmp,
+    ):
+        raise OSError(errno.ENOSPC, f"No space left on device while writing {tmp}", str(tmp))
+    assert ".tmp-" not in str(info.value) and "Fix:" in str(info.value) and not target.exists()
 
 
 # --------------------------------------------------------------------------------------- directories
