@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,18 @@ import xarray as xr
 from ._attrs import to_jsonable
 from ._version import __version__
 
-__all__ = ["INPUTS_KEY", "stamp", "file_sha256", "file_input", "inputs_of", "options_of", "provenance_of"]
+__all__ = [
+    "INPUTS_KEY",
+    "stamp",
+    "file_sha256",
+    "file_input",
+    "inputs_of",
+    "options_of",
+    "provenance_of",
+    "shown_path",
+    "path_prefixes",
+    "redact_paths",
+]
 
 #: Key of a loaded set's ``encoding`` listing the files it was read from (set by the loaders).
 INPUTS_KEY = "neurosuper_inputs"
@@ -158,3 +169,73 @@ def provenance_of(obj: Any) -> dict[str, Any]:
         "inputs": inputs_of(obj),
         "neurosuper_version": attrs.get("neurosuper_version"),
     }
+
+
+# ------------------------------------------------------------------------------------ paths in a shared report
+def shown_path(path: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None) -> str:
+    """How a report names a file without revealing where it lives: its path relative to the report's folder
+    ``out`` when it is below it (``"demo_brain.nc"``, ``"results/x.nc"``), else its name (``"session.nc"``)."""
+    text = os.fspath(path)
+    if not text:
+        return text
+    full = Path(os.path.abspath(text))
+    if out is not None:
+        try:
+            return full.resolve().relative_to(Path(os.path.abspath(out)).resolve()).as_posix()
+        except (ValueError, OSError):
+            pass
+    return full.name
+
+
+def path_prefixes(
+    *, out: str | os.PathLike[str] | None = None, files: Sequence[str | os.PathLike[str]] = ()
+) -> list[tuple[str, str]]:
+    """``(absolute folder + "/", replacement)`` pairs, longest first, that :func:`redact_paths` removes from text:
+    the report's folder and the folders of the input files (→ nothing: the name or relative path is left), the
+    user's cache, home and temporary folders, the current folder and the interpreter's installation."""
+    import sys
+    import tempfile
+
+    pairs: dict[str, str] = {}
+
+    def add(folder: str | os.PathLike[str] | None, replacement: str) -> None:
+        if not folder:
+            return
+        for form in {os.path.abspath(folder), os.path.realpath(folder)}:
+            if form not in (os.sep, "") and len(form) > 1:
+                pairs.setdefault(form.rstrip(os.sep) + os.sep, replacement)
+
+    if out is not None:
+        add(out, "")
+    for f in files:
+        add(os.path.dirname(os.path.abspath(os.fspath(f))), "")
+    add(os.path.join(os.path.expanduser("~"), ".cache"), "<cache>/")
+    add(sys.prefix, "<python>/")
+    add(sys.base_prefix, "<python>/")
+    add(tempfile.gettempdir(), "<tmp>/")
+    add(os.getcwd(), "")
+    add(os.path.expanduser("~"), "~/")
+    return sorted(pairs.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+
+def redact_paths(obj: Any, prefixes: Sequence[tuple[str, str]]) -> Any:
+    """``obj`` (nested dicts/lists of JSON-like values) with every string's absolute folders from ``prefixes``
+    (:func:`path_prefixes`) replaced; a string that is an absolute path of its own becomes its name. New objects;
+    ``obj`` is not changed; no ``prefixes`` (a run with ``full_paths``) leaves every string as it is."""
+    if not prefixes:
+        return obj
+    if isinstance(obj, str):
+        text = obj
+        for prefix, replacement in prefixes:
+            if prefix in text:
+                text = text.replace(prefix, replacement)
+        if os.path.isabs(text) and os.sep in text.strip(os.sep) and "\n" not in text and " " not in text:
+            text = Path(text).name  # an absolute path under none of the known folders
+        return text
+    if isinstance(obj, Mapping):
+        return {k: redact_paths(v, prefixes) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact_paths(v, prefixes) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(redact_paths(v, prefixes) for v in obj)
+    return obj

@@ -113,8 +113,17 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'n
 
 
 # ------------------------------------------------------------------------------------------------ values
+#: Characters that reorder the text around them (bidirectional embeddings, overrides, isolates and marks): a name
+#: holding one can display as another (``"evil\u202egnp.exe"`` shows as ``evilexe.png``), so the page shows them
+#: as visible ``\u`` escapes.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F], None)
+_BIDI_ESCAPES = {c: f"\\u{c:04x}" for c in BIDI_CONTROLS}
+
+
 def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """``value`` as HTML text: markup escaped, and bidirectional control characters (U+202A–U+202E,
+    U+2066–U+2069, U+200E/U+200F) shown as visible ``\\u202e`` escapes, so that no name can be visually spoofed."""
+    return html.escape(str(value).translate(_BIDI_ESCAPES), quote=True)
 
 
 def fmt_value(value: Any) -> str:
@@ -283,10 +292,20 @@ class Page:
     nothing: str | None = None
 
 
-def describe_set(ds: Any, *, out: Path, label: str, what: str | None = None, file: str | None = None) -> dict[str, Any]:
+def describe_set(
+    ds: Any,
+    *,
+    out: Path,
+    label: str,
+    what: str | None = None,
+    file: str | None = None,
+    full_paths: bool = False,
+) -> dict[str, Any]:
     """What an input set is: system, source/model, measure, sizes, groups, stimuli and its files (sha256); ``file``
-    is the file a data step saved the set to when it was built in memory."""
-    from .._provenance import file_input, inputs_of
+    is the file a data step saved the set to when it was built in memory. Files are named by their path relative to
+    ``out`` when below it, else by their name (:func:`neurosuper._provenance.shown_path`); ``full_paths`` keeps
+    their absolute paths."""
+    from .._provenance import file_input, inputs_of, shown_path
 
     attrs = ds.attrs
     resp = ds["responses"]
@@ -310,11 +329,15 @@ def describe_set(ds: Any, *, out: Path, label: str, what: str | None = None, fil
     files = inputs_of(ds)
     if not files and file and (out / file).exists():
         files = [file_input(out / file)]  # a set built in memory and saved by the data step
+    if not full_paths:
+        files = [{**f, "path": shown_path(f["path"], out=out)} if f.get("path") else f for f in files]
     info["files"] = files
     return info
 
 
-def environment() -> dict[str, Any]:
+def environment(*, full_paths: bool = False) -> dict[str, Any]:
+    """What a reader needs to reproduce the numbers: the Python and package versions, the operating system and
+    machine; with ``full_paths`` also the command line, the interpreter's path and the kernel/C library versions."""
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
@@ -323,13 +346,15 @@ def environment() -> dict[str, Any]:
             versions[name] = version(name)
         except PackageNotFoundError:
             continue
-    return {
+    env: dict[str, Any] = {
         "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "command": " ".join(sys.argv),
+        "platform": f"{platform.system()} {platform.machine()}".strip(),
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "packages": versions,
     }
+    if full_paths:
+        env.update(platform=platform.platform(), command=" ".join(sys.argv), interpreter=sys.executable)
+    return env
 
 
 def _saved_file(run: Run, label: str) -> str | None:
@@ -342,15 +367,28 @@ def _saved_file(run: Run, label: str) -> str | None:
 
 def collect(run: Run, *, title: str) -> Page:
     """Gather the page's content from a run's typed step results."""
+    from .._provenance import redact_paths
+
+    full = bool(getattr(run, "full_paths", False))
+    prefixes = run.path_prefixes()  # nothing with full_paths: absolute paths are kept
     sets = {
-        label: describe_set(
-            ds, out=run.out, label=label, what=run.descriptions.get(label), file=_saved_file(run, label)
+        label: redact_paths(
+            describe_set(
+                ds,
+                out=run.out,
+                label=label,
+                what=run.descriptions.get(label),
+                file=_saved_file(run, label),
+                full_paths=full,
+            ),
+            prefixes,
         )
         for label, ds in run.sets.items()
     }
     data_notes: list[tuple[str, Any]] = []
     sections = []
-    for step in run.steps:
+    steps = [_redacted(step, prefixes) for step in run.steps] if prefixes else list(run.steps)
+    for step in steps:
         if step.data:
             if step.status == "ran":
                 data_notes.extend(
@@ -363,16 +401,34 @@ def collect(run: Run, *, title: str) -> Page:
         other = {k: v for k, v in step.summary.items() if k not in per_set}
         sections.append(Section(step, per_set, other, [Shown(f) for f in step.figures]))
     return Page(
-        title=title,
+        title=redact_paths(title, prefixes),
         subtitle="",
-        headline={s.name: list(s.headline) for s in run.steps if s.headline},
+        headline={s.name: list(s.headline) for s in steps if s.headline},
         sets=sets,
         data_notes=data_notes,
-        steps=list(run.steps),
+        steps=steps,
         sections=sections,
-        environment=environment(),
+        environment=environment(full_paths=full),
         out=run.out,
-        nothing=run.nothing_found,
+        nothing=redact_paths(run.nothing_found, prefixes),
+    )
+
+
+def _redacted(step: StepResult, prefixes: Sequence[tuple[str, str]]) -> StepResult:
+    """A copy of ``step`` whose texts (reason, numbers, warnings, headline, settings, captions) name no absolute
+    folder of ``prefixes``; its results and figures are shared."""
+    import dataclasses
+
+    from .._provenance import redact_paths
+
+    return dataclasses.replace(
+        step,
+        reason=redact_paths(step.reason, prefixes),
+        summary=redact_paths(step.summary, prefixes),
+        warnings=redact_paths(step.warnings, prefixes),
+        headline=redact_paths(step.headline, prefixes),
+        settings=redact_paths(step.settings, prefixes),
+        figures=[dataclasses.replace(f, caption=redact_paths(f.caption, prefixes)) for f in step.figures],
     )
 
 
@@ -556,12 +612,9 @@ def _steps_html(page: Page) -> str:
 
 def _environment_html(page: Page) -> str:
     env = page.environment
-    rows = [
-        ("created", env["created"]),
-        ("command", env["command"]),
-        ("python", env["python"]),
-        ("platform", env["platform"]),
-    ]
+    rows = [("created", env["created"])]
+    rows += [(key, env[key]) for key in ("command", "interpreter") if key in env]  # only with full_paths
+    rows += [("python", env["python"]), ("platform", env["platform"])]
     rows += [(name, v) for name, v in env["packages"].items()]
     return (
         "<section id='provenance'><h2>Provenance</h2><p class='what'>Every section above lists the analysis, "

@@ -59,6 +59,8 @@ def summary(result: xr.Dataset, *, tol: float = DEFAULT_TOL) -> dict[str, Any]:
             "best_seed": int(result["best_seed"]),
             "n_seeds": int(result.sizes["seed"]),
             **_counts(cap, tol),
+            **({"n_diverged": int(result["diverged"].sum())} if "diverged" in result else {}),
+            **({"warnings": [str(result.attrs["warning"])]} if result.attrs.get("warning") else {}),
         }
     if analysis == "toy.phase_diagram":
         c2 = result["capacity"].sel(feature=1).values

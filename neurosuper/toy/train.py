@@ -241,8 +241,10 @@ def train(
         weight_decay=c["weight_decay"],
         seed=c["seed"],
     )
-    result = engine.fit(prob, backend=c["backend"], progress=progress)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected and said below
+        result = engine.fit(prob, backend=c["backend"], progress=progress)
     ds = assemble(result, prob, seed_dims=("seed",), setting_dims=(), setting_coords={})
+    check_diverged(ds, lr=c["lr"], caller=caller)
     ds["importance"] = ("feature", imp)
     ds["density"] = dens
     if kurt is not None:
@@ -251,6 +253,52 @@ def train(
     options.update(density=dens, kurtosis=kurt, importance=imp)
     ds.attrs.update(model=c["model"], backend=c["backend"], optimizer=OPTIMIZER, weight_decay=c["weight_decay"])
     return stamp(ds, analysis="toy.train", reference=REFERENCES[c["model"]], options=options)
+
+
+#: A seed whose final loss exceeds this many times its first recorded loss (or is not finite) diverged.
+DIVERGED_RISE = 2.0
+
+
+def diverged(loss: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """Which instances diverged: a non-finite final loss or loss history, or a final loss above
+    :data:`DIVERGED_RISE` times the first recorded loss (training made it worse). ``loss`` (...), ``history``
+    (..., step)."""
+    loss = np.asarray(loss, dtype=float)
+    history = np.asarray(history, dtype=float)
+    bad = ~np.isfinite(loss) | ~np.isfinite(history).all(axis=-1)
+    if history.shape[-1]:
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad |= loss > DIVERGED_RISE * history[..., 0]
+    return bad
+
+
+def check_diverged(ds: xr.Dataset, *, lr: float, caller: str) -> None:
+    """Raise :class:`~neurosuper.errors.AnalysisError` when every seed of ``ds`` diverged (its capacities would
+    be zeros, not a result); when some did, record a warning in ``ds.attrs["warning"]`` and warn."""
+    import warnings
+
+    from ..errors import NeurosuperWarning
+
+    bad = ds["diverged"].values
+    n_bad, n = int(bad.sum()), int(bad.size)
+    if n_bad == 0:
+        return
+    fix = f"lower the learning rate, e.g. lr={min(lr / 100, 1e-3):g} (Elhage's notebook uses 1e-3)"
+    if n_bad == n:
+        raise fail(
+            caller,
+            f"training diverged for every seed ({n} of {n}) with lr={lr:g}: the loss became non-finite or rose "
+            "instead of falling, so the weights and capacities mean nothing",
+            "a loss that falls during training",
+            fix,
+            AnalysisError,
+        )
+    note = (
+        f"{n_bad} of {n} seeds diverged with lr={lr:g} (non-finite or rising loss) and were left out of the best "
+        f"seed; {fix}"
+    )
+    ds.attrs["warning"] = note
+    warnings.warn(f"{caller}: {note}", NeurosuperWarning, stacklevel=3)
 
 
 def assemble(
@@ -269,7 +317,9 @@ def assemble(
     w = result.w.reshape(*shape, n, m)
     loss = result.loss.reshape(shape)
     cap = np.stack([capacities(wi) for wi in result.w]).reshape(*shape, n)
-    best = np.argmin(np.where(np.isfinite(loss), loss, np.inf), axis=-1)
+    history = result.history.reshape(*shape, -1)
+    bad = diverged(loss, history)
+    best = np.argmin(np.where(np.isfinite(loss) & ~bad, loss, np.inf), axis=-1)
     take = best[..., None]
     w_best = np.take_along_axis(w, take[..., None, None], axis=-3)[..., 0, :, :]
     cap_best = np.take_along_axis(cap, take[..., None], axis=-2)[..., 0, :]
@@ -294,7 +344,8 @@ def assemble(
             "b_seed": ((*lead,) if quad else (*lead, "feature"), b),
             "loss_seed": (lead, loss),
             "capacity_seed": ((*lead, "feature"), cap),
-            "loss_history": ((*lead, "step"), result.history.reshape(*shape, -1)),
+            "loss_history": ((*lead, "step"), history),
+            "diverged": (lead, bad),
             "instance": (lead, np.arange(prob.n_instances).reshape(shape)),
         },
         coords={
