@@ -95,8 +95,10 @@ def prepare_sets(sets: Sequence[Any], *, groupby: str = "auto") -> list[Any]:
 
 
 def check_out(out: str | os.PathLike[str], *, overwrite: bool) -> Path:
-    """The output folder of a report: new, empty, or — with ``overwrite`` — a folder whose files of the same
-    names are replaced; never an existing file."""
+    """The output folder of a report: new, empty, or — with ``overwrite`` — a folder where the previous run's own
+    outputs (listed in its ``.neurosuper-run.json``, unchanged since) are replaced; never an existing file. A
+    user's file or folder named like an output is refused when the run reaches it (before computing for
+    ``report.html``/``summary.json``/``summary.md``)."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise fail(
@@ -111,7 +113,7 @@ def check_out(out: str | os.PathLike[str], *, overwrite: bool) -> Path:
             f"out={str(path)!r}",
             "a folder that is not empty",
             "a new or empty folder",
-            "choose another out= folder, or pass overwrite=True to replace the files of the same names",
+            "choose another out= folder, or pass overwrite=True to replace the outputs of a previous run there",
             FormatError,
         )
     return path
@@ -195,19 +197,21 @@ def report(
         f"{lb} ({Path(str(s.attrs.get('source') or s.attrs.get('model') or '')).name or s.attrs.get('system')})"
         for lb, s in zip(labels, sets, strict=True)
     )
-    result = run_pipeline(
-        dict(zip(labels, sets, strict=True)),
-        out=path,
-        steps=step_list,
-        settings=settings,
-        skip=skip,
-        errors="record",
-        progress=progress,
-        title=title or default_title,
-    )
-    result.full_paths = full_paths
-    write_report(result)
-    result.write_summary()
+    with _own_folder(path, overwrite):
+        result = run_pipeline(
+            dict(zip(labels, sets, strict=True)),
+            out=path,
+            steps=step_list,
+            settings=settings,
+            skip=skip,
+            errors="record",
+            progress=progress,
+            title=title or default_title,
+            overwrite=overwrite,
+        )
+        result.full_paths = full_paths
+        write_report(result)
+        result.write_summary()
     return result
 
 
@@ -234,23 +238,36 @@ def demo(
         "brain_simulated": datasets.demo_brain(progress=progress),
         "network": datasets.demo_network(progress=progress),
     }
-    result = run_pipeline(
-        data,
-        out=path,
-        set_names=("brain", "network"),
-        steps=DEMO_STEPS,
-        settings=settings,
-        errors="raise",
-        progress=progress,
-        demo=True,
-        title=DEMO_TITLE,
-        descriptions=DEMO_SETS,
-    )
-    result.full_paths = full_paths
-    write_report(result)
-    result.seconds = round(time.perf_counter() - start, 1)
-    result.write_summary()
+    with _own_folder(path, overwrite):
+        result = run_pipeline(
+            data,
+            out=path,
+            set_names=("brain", "network"),
+            steps=DEMO_STEPS,
+            settings=settings,
+            errors="raise",
+            progress=progress,
+            demo=True,
+            title=DEMO_TITLE,
+            descriptions=DEMO_SETS,
+            overwrite=overwrite,
+        )
+        result.full_paths = full_paths
+        write_report(result)
+        result.seconds = round(time.perf_counter() - start, 1)
+        result.write_summary()
     return result
+
+
+def _own_folder(path: Path, overwrite: bool) -> Any:
+    """The run owns ``path`` (:func:`neurosuper._outfolder.output_folder`): one run at a time, the previous run's
+    own outputs removed first with ``overwrite``, a user's file or folder named like an output refused."""
+    from .._outfolder import output_folder
+    from ..pipeline.runner import SUMMARY_FILE, SUMMARY_MD
+
+    return output_folder(
+        path, overwrite=overwrite, require_empty=not overwrite, names=(REPORT_FILE, SUMMARY_FILE, SUMMARY_MD)
+    )
 
 
 def write_report(run: Run, *, title: str | None = None, max_bytes: int = MAX_BYTES) -> Path:
