@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import AnalysisError, fail
+from ._jitter import seeded
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,7 +85,8 @@ def plot_methods(
             density_norm="width",
             legend=False,
         )
-        sns.stripplot(data=df, x="method", y=var, order=order, color="k", size=1.8, alpha=0.45, jitter=0.25, ax=a)
+        with seeded():  # the same result, the same figure
+            sns.stripplot(data=df, x="method", y=var, order=order, color="k", size=1.8, alpha=0.45, jitter=0.25, ax=a)
         meds = df.groupby("method")[var].median()
         a.scatter([order.index(m) for m in meds.index], meds.values, marker="_", s=260, color="C3", lw=2, zorder=5)
         if var == "ii_z":
@@ -253,7 +255,10 @@ def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: 
     frac = [recovery[m].attrs["fraction_recovered"] for m in names]
     ax.bar(np.arange(len(names)), frac, color="0.85", width=0.7, zorder=0)
     df = pd.concat([pd.DataFrame({"method": m, "best |cos|": recovery[m]["best_cosine"].values}) for m in names])
-    sns.stripplot(data=df, x="method", y="best |cos|", order=names, color="k", size=2, alpha=0.6, jitter=0.25, ax=ax)
+    with seeded():  # the same result, the same figure
+        sns.stripplot(
+            data=df, x="method", y="best |cos|", order=names, color="k", size=2, alpha=0.6, jitter=0.25, ax=ax
+        )
     thr = next(iter(recovery.values())).attrs.get("threshold", 0.9)
     ax.axhline(thr, color="C3", lw=0.8, ls=":")
     for i, f in enumerate(frac):

@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..errors import AnalysisError
 from ..prep import group_coord
+from ._jitter import seeded
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -107,18 +108,19 @@ def plot_ii(
     hue = "which" if df["which"].nunique() > 1 else None
     shade = {"color": "0.85"} if hue is None else {"palette": ["0.85", "0.65", "0.95"][: df["which"].nunique()]}
     sns.violinplot(data=df, x="group", y=var, hue=hue, ax=ax, inner=None, cut=0, linewidth=0.8, **shade)
-    sns.stripplot(
-        data=df[df["which"] != "null"],
-        x="group",
-        y=var,
-        hue=hue,
-        ax=ax,
-        size=2.5,
-        alpha=0.6,
-        dodge=hue is not None,
-        legend=False,
-        jitter=0.25,
-    )
+    with seeded():  # the same result, the same figure
+        sns.stripplot(
+            data=df[df["which"] != "null"],
+            x="group",
+            y=var,
+            hue=hue,
+            ax=ax,
+            size=2.5,
+            alpha=0.6,
+            dodge=hue is not None,
+            legend=False,
+            jitter=0.25,
+        )
     if var == "ii_z":
         for y, style in ((0, "-"), (1.96, ":"), (-1.96, ":")):
             ax.axhline(y, color="0.4", lw=0.8, ls=style, zorder=0)
