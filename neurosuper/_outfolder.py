@@ -184,7 +184,8 @@ class OutputFolder:
 
     def _start(self) -> None:
         old = _read_json(self.path / MANIFEST)
-        old_files = old.get("files") if isinstance(old, dict) and isinstance(old.get("files"), dict) else {}
+        listed = old.get("files") if isinstance(old, dict) else None
+        old_files: dict[str, Any] = listed if isinstance(listed, dict) else {}
         if self.require_empty:
             left = sorted(n for n in os.listdir(self.path) if n not in _OWN and not n.startswith("."))
             if left:
