@@ -41,6 +41,7 @@ __all__ = [
     "split_repeats",
     "repeat_mean",
     "unit_subset",
+    "by_stimulus_id",
 ]
 
 
@@ -242,3 +243,22 @@ def unit_subset(ds: xr.Dataset, max_units: int) -> xr.Dataset:
         return ds
     idx = np.unique(np.linspace(0, n - 1, max_units).round().astype(int))
     return ds.isel(unit=idx)
+
+
+def by_stimulus_id(obj: Any) -> Any:
+    """``obj`` (a set or a DataArray) with its stimuli in the order of their ids; ``obj`` itself when they already
+    are (no copy), or when it has no ``stimulus`` dim.
+
+    Every analysis that draws stimuli at random (bootstrap resamples, null sets, fit/score splits, subsamples)
+    calls it first, so that a seed picks the same stimuli — by id, not by storage position — and a set gives the
+    same numbers whatever the order its stimuli are stored in. A dask-backed set stays lazy."""
+    if "stimulus" not in obj.dims:
+        return obj
+    index = obj.indexes["stimulus"] if "stimulus" in obj.indexes else pd.Index(np.asarray(obj["stimulus"].values))
+    if index.is_monotonic_increasing:
+        return obj
+    try:
+        order = index.argsort()
+    except TypeError:  # ids of mixed types: ordered by their text
+        order = pd.Index(index.astype(str)).argsort()
+    return obj.isel(stimulus=np.asarray(order))

@@ -28,9 +28,9 @@ import numpy as np
 import xarray as xr
 
 from .._provenance import stamp
-from .._validation import check_float, check_int, responses_of
+from .._validation import check_fit_values, check_float, check_int, responses_of
 from ..errors import AnalysisError, NeurosuperWarning, NotEnoughData, fail
-from ..prep import group_coord, trial_average, unit_groups
+from ..prep import by_stimulus_id, group_coord, trial_average, unit_groups
 from .measures import DEFAULT_TOL, REFERENCE, superposition_of
 
 __all__ = ["feature_capacity", "MEAN_SHARE_WARN", "MIN_UNITS_PER_GROUP", "MIN_STIMULI_PER_UNIT", "too_little_data"]
@@ -147,7 +147,8 @@ def feature_capacity(
         :class:`~neurosuper.NeurosuperWarning` says so when the mean response holds more than half of the
         responses' energy — pass ``center=True`` there (not with ``method="nmf"``, which needs non-negative data).
     seed
-        The finder's random state.
+        The finder's random state. The stimuli are put in the order of their ids first
+        (:func:`neurosuper.prep.by_stimulus_id`): the same numbers whatever their storage order.
 
     Returns
     -------
@@ -180,7 +181,8 @@ def feature_capacity(
     fit_directions = _finder()
     coord = group_coord(resp, groupby)
     groups = unit_groups(resp, coord)
-    x_all = trial_average(ds, time=time, caller=caller)
+    # stimuli in the order of their ids: the finder's seeded fit sees the same rows whatever the storage order
+    x_all = by_stimulus_id(trial_average(ds, time=time, caller=caller))
     empty = np.isnan(np.asarray(x_all.values)).all(axis=1)
     if empty.all():
         raise fail(
@@ -197,6 +199,7 @@ def feature_capacity(
             stacklevel=2,
         )
         x_all = x_all.isel(stimulus=np.flatnonzero(~empty))
+    check_fit_values(x_all.data, caller=caller, name="responses")  # constant (all-zero) or overflowing data
     if center:
         x_all = x_all - x_all.mean("stimulus")
     else:

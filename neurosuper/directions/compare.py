@@ -24,7 +24,7 @@ from .._provenance import stamp
 from .._validation import check_float, check_int
 from ..errors import AnalysisError, NeurosuperWarning, fail, recorded_warnings
 from ..format import validate
-from ..prep import trial_average
+from ..prep import by_stimulus_id, trial_average
 from .estimators import METHODS, get_method
 from .find import REFERENCE, fit_directions, make_estimator, orientation, project
 
@@ -260,7 +260,8 @@ def compare_methods(
         others. k-means' top stimuli are its own cluster members — alike by construction — so in-sample II
         favours it. ``split=None`` fits and scores on all stimuli, as the paper did.
     seed
-        Seeds the split, every finder (``random_state``) and the II null.
+        Seeds the split, every finder (``random_state``) and the II null. The stimuli are put in the order of
+        their ids first (:func:`neurosuper.prep.by_stimulus_id`): the same numbers whatever their storage order.
     n_directions
         Passed to every finder but ``"units"`` (``None``: each method's default, see :func:`~.find.find`).
     options
@@ -322,7 +323,7 @@ def compare_methods(
             f"add {unknown[0]!r} to methods or drop its options",
             AnalysisError,
         )
-    avg = _averaged_set(ds, caller=caller)
+    avg = by_stimulus_id(_averaged_set(ds, caller=caller))  # the split draws stimuli by id, not storage position
     n = avg.sizes["stimulus"]
     fit_idx, score_idx = _split(n, split, k, seed, caller)
     fit_set, score_set = avg.isel(stimulus=fit_idx), avg.isel(stimulus=score_idx)

@@ -18,7 +18,7 @@ from .._provenance import stamp
 from .._validation import check_float, check_int
 from ..errors import AnalysisError, NeurosuperWarning
 from ..format import validate
-from ..prep import group_coord, trial_average, unit_coords
+from ..prep import by_stimulus_id, group_coord, trial_average, unit_coords
 from ._topk import topk_units
 from .duplicates import duplicate_pairs, resolve_duplicates
 from .null import N_NULL, NULLS, ii_from_mei, random_directions_null, random_stimuli_null, z_and_percentile
@@ -42,6 +42,23 @@ def _stimulus_ids(ds: xr.Dataset, idx: np.ndarray) -> np.ndarray:
         out = out.astype(object) if ids.dtype.kind not in "iuU" else out
         out[idx < 0] = fill
     return out
+
+
+def _features_by_id(ds: xr.Dataset, similarity: Any) -> Any:
+    """``similarity`` with ``Features(features=array)`` given in the set's storage order tied to the set's stimulus
+    ids (a DataArray), so that it stays aligned when the stimuli are put in the order of their ids."""
+    from .similarity import Features
+
+    f = getattr(similarity, "features", None)
+    if not isinstance(similarity, Features) or f is None or isinstance(f, xr.DataArray):
+        return similarity
+    arr = np.asarray(f)
+    n = ds.sizes["stimulus"]
+    if arr.ndim not in (1, 2) or arr.shape[0] != n:
+        return similarity  # the backend says what is wrong
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    tied = xr.DataArray(arr, dims=("stimulus", "feature"), coords={"stimulus": ds["stimulus"].values})
+    return Features(metric=similarity.metric, features=tied)
 
 
 def _check_args(ds: xr.Dataset, k: int, which: str, null: str | None) -> None:
@@ -117,7 +134,8 @@ def interpretability_index(
         ``None`` / ``"none"``: with a null the result gains ``ii_z``, ``ii_percentile`` and the null sample
         ``ii_null(null_sample)``.
     seed
-        Seeds the null.
+        Seeds the null. The stimuli are put in the order of their ids first (:func:`neurosuper.prep.by_stimulus_id`):
+        the same numbers whatever their storage order.
     n_null
         Null sample size (default 10,000 random stimulus sets — the per-unit p-values' resolution, 1e-4 — and 200
         random directions).
@@ -162,6 +180,10 @@ def interpretability_index(
     Klindt et al. 2023, arXiv:2310.11431 (II = − mean pairwise LPIPS distance among the top-5 stimuli).
     """
     ds = validate(ds)
+    similarity = _features_by_id(ds, similarity)
+    # stimuli in the order of their ids: the nulls draw stimuli by id (and ties among the MEIs fall alike),
+    # whatever the storage order
+    ds = by_stimulus_id(ds)
     null = None if null == "none" else null
     _check_args(ds, k, which, null)
     check = resolve_duplicates(ds, duplicates)

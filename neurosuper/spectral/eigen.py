@@ -26,7 +26,7 @@ from .._gram import (
 )
 from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning, preview
-from ..prep import group_coord, repeat_mean, responses, split_repeats, unit_groups, valid_repeats
+from ..prep import by_stimulus_id, group_coord, repeat_mean, responses, split_repeats, unit_groups, valid_repeats
 from ._prep import spont_axes, spont_scale
 from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
 
@@ -94,7 +94,8 @@ def eigenspectrum(
         what Stringer et al. 2019 do (``loadProc2800.m``: ``(resp − μ_spont) / σ_spont`` before the
         spontaneous PCs are removed; centring makes μ irrelevant). ``False``: no scaling.
     seed
-        Seeds the shuffles and the bootstrap (``numpy.random.default_rng``).
+        Seeds the shuffles and the bootstrap (``numpy.random.default_rng``). The stimuli are put in the order of
+        their ids first (:func:`neurosuper.prep.by_stimulus_id`): the same numbers whatever their storage order.
     time
         A time window for ``DataArray.sel(time=...)``, e.g. ``slice(0.05, 0.25)``.
     remove_pcs_of, n_pcs
@@ -160,7 +161,8 @@ def eigenspectrum(
             "(the spontaneous activity whose SD divides each unit). Fix: pass "
             "remove_pcs_of=spont_ds (n_pcs=0 to only z-score), or zscore=True."
         )
-    resp = responses(ds, time=time, caller="eigenspectrum")
+    # stimuli in the order of their ids: the bootstrap and shuffles draw stimuli by id, whatever the storage order
+    resp = by_stimulus_id(responses(ds, time=time, caller="eigenspectrum"))
     groupby_requested = groupby
     groupby = group_coord(resp, groupby)
     has_repeats = "repeat" in resp.dims and resp.sizes["repeat"] >= 2
