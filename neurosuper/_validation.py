@@ -3,16 +3,29 @@ found, what was expected and how to fix it (``errors.fail``'s message)."""
 
 from __future__ import annotations
 
+import os
+import stat
+import warnings
 from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import xarray as xr
 
-from .errors import AnalysisError, fail
+from .errors import AnalysisError, FormatError, NeurosuperError, fail
 from .format import validate
 
-__all__ = ["check_int", "check_float", "check_choice", "check_dims", "responses_of"]
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_choice",
+    "check_dims",
+    "check_fit_values",
+    "check_not_url",
+    "responses_of",
+    "check_regular_file",
+]
 
 
 def check_int(
@@ -79,6 +92,48 @@ def check_dims(da: xr.DataArray, required: Sequence[str], *, caller: str = "", n
         )
 
 
+def check_fit_values(X: Any, *, caller: str = "", name: str = "X") -> None:
+    """Raise :class:`AnalysisError` when a (samples, units) array cannot support a fit: every unit constant (e.g.
+    all-zero data: nothing varies, so nothing can be found) or values so large that their sums of squares overflow
+    (e.g. 1e300: covariances and eigensolvers fail). Finite values are assumed (checked before); numpy or dask."""
+    import numpy as np
+
+    where = f"{caller}: {name}" if caller else name
+    kind = np.dtype(getattr(X, "dtype", np.float64))
+    top = np.finfo(kind if kind.kind == "f" else np.float64).max
+    n = max(int(X.shape[0]), int(X.shape[1]), 1)
+    if hasattr(X, "dask"):  # one pass, one chunk at a time
+        import dask
+        import dask.array as da
+
+        low, high = dask.compute(da.nanmin(X, axis=0), da.nanmax(X, axis=0), scheduler="synchronous")
+    else:  # NaN (a missing stimulus) is left out; a unit with none but NaN is neither constant nor large
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    largest = float(np.nanmax(np.abs(np.concatenate([low, high])), initial=0.0)) if low.size else 0.0
+    limit = float(np.sqrt(top / n)) / 10  # n squares of it still sum to less than the dtype's maximum
+    if largest > limit:
+        raise fail(
+            where,
+            f"values as large as {largest:.3g} in magnitude",
+            f"values below {limit:.3g} in magnitude (larger ones overflow the covariances and eigensolvers)",
+            "rescale the responses (e.g. divide by their largest value, or z-score each unit) and run again",
+            AnalysisError,
+        )
+    if low.size and bool(np.all(low == high)):
+        value = float(low[0]) if bool(np.all(low == low[0])) else None
+        raise fail(
+            where,
+            f"constant data: all {low.size} units have the same response to every stimulus"
+            + (f" (all {value:g})" if value is not None else ""),
+            "responses that vary across stimuli in at least one unit",
+            "check the data (the time window, the measure, the layer recorded); there is nothing to find in it",
+            AnalysisError,
+        )
+
+
 def responses_of(data: xr.Dataset | xr.DataArray, *, caller: str = "") -> xr.DataArray:
     """The ``responses`` of a ResponseSet (validated), or a bare DataArray that has ``stimulus`` and ``unit``."""
     if isinstance(data, xr.Dataset):
@@ -93,3 +148,48 @@ def responses_of(data: xr.Dataset | xr.DataArray, *, caller: str = "") -> xr.Dat
         "build a set with neurosuper.from_array(array, system=..., measure=...)",
         AnalysisError,
     )
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def check_not_url(path: str | os.PathLike, *, expected: str = "a local file") -> None:
+    """Raise :class:`FormatError` when ``path`` is a URL (``scheme://…``): this reader takes files on disk; URLs
+    are read directly in a future version, so the fix is to download the file first."""
+    text = str(path)
+    scheme, sep, _ = text.partition("://")
+    if sep and scheme.isascii() and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        raise fail(
+            f"path {text!r}",
+            f"a URL ({scheme}://), which this command cannot read (URLs are read directly in a future version)",
+            expected,
+            f"download it first (e.g. curl -LO {text!r}) and pass the local path",
+            FormatError,
+        )
+
+
+def check_regular_file(
+    path: str | os.PathLike,
+    *,
+    expected: str,
+    fix: str = "pass the path of a file saved on disk (copy the stream to a file first)",
+    folder_ok: bool = False,
+    cls: type[NeurosuperError] = FormatError,
+) -> None:
+    """Raise ``cls`` (a :class:`FormatError`) when ``path`` is a FIFO, a device or a socket — anything but a regular
+    file (or, with ``folder_ok``, a folder, e.g. a zarr store) — before it is opened: reading a FIFO or a terminal
+    waits for a writer for ever, and a device may never end. Follows symlinks; a missing path passes (the caller
+    says "no such file")."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or (folder_ok and stat.S_ISDIR(mode)):
+        return
+    kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), "a folder" if stat.S_ISDIR(mode) else None)
+    raise fail(f"path {str(Path(path))!r}", f"{kind or 'not a regular file'}, which cannot be read", expected, fix, cls)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +20,9 @@ __all__ = [
     "check_figure_out",
     "check_folder_out",
     "cli_wording",
+    "integer",
+    "number",
+    "fraction_or_none",
     "one_line",
     "reraise",
     "warn",
@@ -143,6 +146,63 @@ def warn(notes: Iterable[str], *, prefix: str = "", flags: Mapping[str, str] | N
     """Print warnings on stderr, one line each, in command-line wording."""
     for note in notes:
         print(f"neurosuper: warning: {prefix}{one_line(cli_wording(str(note), flags))}", file=sys.stderr)
+
+
+# -------------------------------------------------------------------------------------------------- numeric flags
+_FIX = ". Fix: give a value in that range (see --help for the default)"
+
+
+def integer(low: int | None = 1, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer flag in ``[low, high]``: anything else exits 2 before computing, with
+    argparse's ``argument --flag: found …; expected …`` naming the flag."""
+    span = f"an integer{f' >= {low}' if low is not None else ''}{f' and <= {high}' if high is not None else ''}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"found {value}; expected {span}{_FIX}")
+        return value
+
+    parse.__name__ = "integer"  # argparse's fallback message says "invalid integer value"
+    return parse
+
+
+def number(
+    low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number in the interval given (``low_open``/``high_open`` exclude a bound)."""
+    lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+    hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+    span = "a finite number" + (" " + " and ".join(x for x in (lo, hi) if x) if lo or hi else "")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}") from None
+        if value != value or abs(value) == float("inf"):
+            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}")
+        if low is not None and (value < low or (low_open and value == low)):
+            raise argparse.ArgumentTypeError(f"found {text}; expected {span}{_FIX}")
+        if high is not None and (value > high or (high_open and value == high)):
+            raise argparse.ArgumentTypeError(f"found {text}; expected {span}{_FIX}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def fraction_or_none(text: str) -> float | None:
+    """An argparse ``type``: a fraction strictly between 0 and 1, or ``none`` (→ None)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return number(0, 1, low_open=True, high_open=True)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a fraction > 0 and < 1, or none{_FIX}") from None
 
 
 # -------------------------------------------------------------------------------------------------- outputs

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_outputs, warn
+from ._common import add_outputs, check_outputs, integer, number, warn
 
 
 def _format(summary: dict[str, Any], path: str) -> str:
@@ -75,20 +75,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--method", default="sparse_coding", help="direction finder (neurosuper.directions; default sparse_coding)"
     )
-    p.add_argument("--n-directions", type=int, default=None, help="dictionary size (default: the finder's)")
+    p.add_argument("--n-directions", type=integer(1), default=None, help="dictionary size (default: the finder's)")
     p.add_argument(
         "--groupby",
         default="auto",
         help="unit coord to group by: auto (layer, else area), none, or a coord name (default auto)",
     )
-    p.add_argument("--tol", type=float, default=0.02, help="C >= 1 - tol monosemantic, C <= tol ignored (default 0.02)")
+    p.add_argument(
+        "--tol", type=number(0, 0.5), default=0.02, help="C >= 1 - tol monosemantic, C <= tol ignored (default 0.02)"
+    )
     p.add_argument(
         "--center",
         action="store_true",
         help="subtract each unit's mean first (advised for spike "
         "counts and rates; a warning says when the mean dominates)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the capacity-vs-size figure here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_outputs, reraise, warn
+from ._common import add_outputs, check_outputs, integer, reraise, warn
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -200,14 +200,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--n-boot",
-        type=int,
+        type=integer(0),
         default=1000,
         help="bootstrap resamples over stimuli for the RSA CI (default 1000; 0: none)",
     )
     p.add_argument(
         "--groupby", default="auto", help="unit coord giving the pairs: auto (layer, else area), a coord name, or none"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(p, out="save the result (.nc or .zarr)", figure="save the two RDMs as heatmaps")
     p.add_argument("--order-by", default="category", help="stimulus coord ordering the heatmaps (default category)")
     p.add_argument(

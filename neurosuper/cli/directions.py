@@ -2,8 +2,8 @@
 
 Runs :func:`neurosuper.directions.compare_methods` on a saved ResponseSet — every method's directions fitted on
 half the stimuli and their interpretability index scored on the other half — and prints, per method, the median
-II, the share of directions above the null and the test against the units (a t-test over disjoint groups of held-out
-stimuli, Holm-adjusted across methods). The report's ``directions`` step
+II, the share of directions above the null and the test against the units (the gain in mean II on the held-out
+stimuli, a jackknife t-test over groups of them, Holm-adjusted across methods). The report's ``directions`` step
 is :mod:`neurosuper.pipeline.directions`.
 """
 
@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import add_outputs, check_outputs
+from ._common import add_outputs, check_outputs, fraction_or_none, integer
 
 
 def _format(out: dict[str, Any], path: str) -> str:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from ..prep import unit_subset
 
         ds = unit_subset(ds, args.max_units)
-    split = None if args.split in ("none", "None") else float(args.split)
+    split = args.split  # a fraction, or None (--split none), checked by the parser
     options = {"sae": {"n_steps": args.sae_steps}} if args.sae_steps and "sae" in args.methods else None
     with recorded_warnings() as notes:
         result = compare_methods(
@@ -117,17 +117,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"methods to compare (default: {' '.join(DEFAULT_METHODS)}); from {', '.join(sorted(METHODS))}",
     )
     p.add_argument("--similarity", default="auto", help="similarity backend for the II (default auto)")
-    p.add_argument("--k", type=int, default=5, help="number of most exciting stimuli (default 5)")
+    p.add_argument("--k", type=integer(2), default=5, help="number of most exciting stimuli (default 5)")
     p.add_argument(
         "--split",
+        type=fraction_or_none,
         default="0.5",
         help="fraction of stimuli the directions are fitted on, the rest "
         "scored (default 0.5); 'none' fits and scores on all stimuli, as the paper did",
     )
-    p.add_argument("--n-directions", type=int, default=None, help="directions per method (default: each method's)")
-    p.add_argument("--max-units", type=int, default=None, help="use at most this many units, evenly spaced")
-    p.add_argument("--sae-steps", type=int, default=None, help="Adam steps of the SAE (default 3000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n-directions", type=integer(1), default=None, help="directions per method (default: each method's)"
+    )
+    p.add_argument("--max-units", type=integer(1), default=None, help="use at most this many units, evenly spaced")
+    p.add_argument("--sae-steps", type=integer(1), default=None, help="Adam steps of the SAE (default 3000)")
+    p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(
         p, out="write the per-direction result here (.nc or .zarr)", figure="write the II-per-method figure here"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._common import add_outputs, check_outputs
+from ._common import add_outputs, check_outputs, integer
 
 GROUPBY_CHOICES = ("auto", "layer", "area", "none")
 
@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["auto", *SIMILARITIES],
         help="similarity backend (default: auto, recorded in the result)",
     )
-    p.add_argument("--k", type=int, default=5, help="number of most exciting stimuli (default 5)")
+    p.add_argument("--k", type=integer(1), default=5, help="number of most exciting stimuli (default 5)")
     p.add_argument("--which", default="top", choices=["top", "bottom", "both"])
     p.add_argument(
         "--null",
@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["auto", "coords", "pixels", "none"],
         help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the II-distribution figure here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any
 
-from ._common import add_outputs, check_outputs
+from ._common import add_outputs, check_outputs, number
 
 
 def parse_stimulus(spec: str | None) -> Any:
@@ -43,7 +43,7 @@ def add_loader_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--window",
         nargs=2,
-        type=float,
+        type=number(),
         metavar=("START", "STOP"),
         help="NWB: seconds relative to onset (required when presentations have no stop times)",
     )
@@ -55,7 +55,11 @@ def add_loader_arguments(p: argparse.ArgumentParser) -> None:
         help="NWB: are --align values offsets from each row's start_time (true) or absolute times "
         "(false)? auto (default): decided by where the values lie, warned when both fit",
     )
-    p.add_argument("--bin-size", type=float, help="NWB: time bins (s): a time dim, or the bins of --stimulus bins")
+    p.add_argument(
+        "--bin-size",
+        type=number(0, low_open=True),
+        help="NWB: time bins (s): a time dim, or the bins of --stimulus bins",
+    )
     p.add_argument("--epochs", help="NWB: with --stimulus bins: an interval table name or epoch tag")
     p.add_argument(
         "--measure",

@@ -26,6 +26,7 @@ def check_inputs(files: list[str], out: str, *, overwrite: bool, nwb_flags: bool
     """Cheap checks made before loading anything: the files exist and have a supported suffix, ``--out`` is a
     new or empty folder (or ``--overwrite``) and not an input, NWB-only flags (``nwb_flags``: their names, or
     True) come with an NWB file. Raises :class:`~neurosuper.errors.FormatError` with a one-line reason."""
+    from .._validation import check_not_url
     from ..errors import FormatError, fail
     from ..report import check_out
 
@@ -36,6 +37,7 @@ def check_inputs(files: list[str], out: str, *, overwrite: bool, nwb_flags: bool
         raise reraise(err) from None
     paths = []
     for name in files:
+        check_not_url(name, expected="a local NWB file, saved set or saved activations")
         path = Path(name)
         suffix = path.suffix.lower()
         if suffix not in SUFFIXES:

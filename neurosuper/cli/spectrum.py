@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_outputs, cli_wording, warn
+from ._common import add_outputs, check_outputs, cli_wording, integer, warn
 
 
 def _format(summary: dict[str, Any], path: str) -> str:
@@ -150,9 +150,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="auto: cvPCA when two valid repeats exist, else PCA (default)",
     )
     p.add_argument(
-        "--n-boot", type=int, default=50, help="bootstrap replicates over stimuli for the CI (default 50; 0: no CI)"
+        "--n-boot",
+        type=integer(0),
+        default=50,
+        help="bootstrap replicates over stimuli for the CI (default 50; 0: no CI)",
     )
-    p.add_argument("--n-shuffles", type=int, default=10, help="cvPCA repeat swaps averaged (default 10)")
+    p.add_argument("--n-shuffles", type=integer(0), default=10, help="cvPCA repeat swaps averaged (default 10)")
     p.add_argument(
         "--groupby",
         default="auto",
@@ -162,7 +165,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--ranks",
-        type=int,
+        type=integer(1),
         nargs=2,
         metavar=("FIRST", "LAST"),
         default=None,
@@ -175,7 +178,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="cvPCA values <= 0 (noise floor): stop the fit before them (default) or fit log|λ| (Stringer's code)",
     )
     p.add_argument("--zscore", action="store_true", help="z-score units first")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(p, out="save the spectrum and fit (.nc or .zarr)", figure="save the log-log figure")
     p.add_argument(
         "--json",

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .._numbers import rounded
-from ._common import add_outputs, check_outputs, reraise, warn
+from ._common import add_outputs, check_outputs, integer, number, reraise, warn
 
 
 def _inputs(result: Any) -> dict[str, Any]:
@@ -92,8 +92,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train a toy model of superposition and print each feature's capacity "
         "(Elhage et al. 2022; Scherlis et al. 2022)",
     )
-    p.add_argument("--n-features", type=int, default=5, help="number of input features n (default 5)")
-    p.add_argument("--n-hidden", type=int, default=2, help="hidden dims m (default 2; m < n for superposition)")
+    p.add_argument("--n-features", type=integer(1), default=5, help="number of input features n (default 5)")
+    p.add_argument("--n-hidden", type=integer(1), default=2, help="hidden dims m (default 2; m < n for superposition)")
     p.add_argument(
         "--model",
         default="relu",
@@ -102,26 +102,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--density",
-        type=float,
+        type=number(0, 1, low_open=True),
         default=None,
         help="probability a feature is non-zero, in (0, 1] (default 1, dense, as in Python; superposition needs "
         "sparse inputs: --density 0.05 gives Elhage's pentagon; for the quadratic model 1/kurtosis)",
     )
-    p.add_argument("--kurtosis", type=float, default=None, help="input kurtosis K >= 1 (quadratic model only)")
+    p.add_argument("--kurtosis", type=number(1), default=None, help="input kurtosis K >= 1 (quadratic model only)")
     p.add_argument(
         "--importance-ratio",
-        type=float,
+        type=number(0, low_open=True),
         default=None,
         metavar="R",
         help="feature i has importance R**i (e.g. 0.7, Elhage et al.; default: every feature 1)",
     )
-    p.add_argument("--steps", type=int, default=10_000, help="AdamW steps (default 10000)")
-    p.add_argument("--batch-size", type=int, default=1024, help="samples per step (default 1024)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--steps", type=integer(1), default=10_000, help="AdamW steps (default 10000)")
+    p.add_argument("--batch-size", type=integer(1), default=1024, help="samples per step (default 1024)")
+    p.add_argument("--lr", type=number(0, low_open=True), default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument(
-        "--n-seeds", type=int, default=1, help="restarts trained at once; the best is kept (default 1, as in Python)"
+        "--n-seeds",
+        type=integer(1),
+        default=1,
+        help="restarts trained at once; the best is kept (default 1, as in Python)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=integer(0), default=0, help="random seed (default 0)")
     p.add_argument(
         "--backend",
         default="numpy",

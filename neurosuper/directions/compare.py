@@ -21,7 +21,7 @@ import xarray as xr
 from .._numbers import rounded
 from .._progress import progress_bar
 from .._provenance import stamp
-from .._validation import check_float, check_int
+from .._validation import check_fit_values, check_float, check_int
 from ..errors import AnalysisError, NeurosuperWarning, fail, recorded_warnings
 from ..format import validate
 from ..prep import by_stimulus_id, trial_average
@@ -327,6 +327,7 @@ def compare_methods(
     n = avg.sizes["stimulus"]
     fit_idx, score_idx = _split(n, split, k, seed, caller)
     fit_set, score_set = avg.isel(stimulus=fit_idx), avg.isel(stimulus=score_idx)
+    check_fit_values(fit_set["responses"].data, caller=caller, name="responses")  # once, not once per method
     groups = [] if split is None else _stimulus_groups(len(score_idx), k, n_groups, seed, caller)
 
     def count(method: str, opts: dict) -> int | None:  # the units are all the units, whatever n_directions says

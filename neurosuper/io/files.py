@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from .._provenance import INPUTS_KEY
+from .._validation import check_not_url, check_regular_file
 from ..errors import FormatError
 from .activations import from_activations
 
@@ -95,6 +96,48 @@ def _check_all_layers(arrays: dict[str, Any], path: Path) -> None:
     )
 
 
+def _npz_error(path: Path, found: str) -> FormatError:
+    return FormatError(
+        f"file {str(path)!r}: found {found}; expected a complete .npz written by numpy (np.savez). "
+        "Fix: the file is truncated or corrupt: copy or save it again (and check the copy's size)."
+    )
+
+
+def _read_npz(path: Path, layers: Sequence[str] | None) -> dict[str, Any]:
+    """The arrays of an ``.npz`` asked for; a file that is not a whole zip, a member that is not a ``.npy``, or a
+    member whose header promises more values than it holds (read before anything is allocated) raises
+    :class:`FormatError` naming the file."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {info.filename.removesuffix(".npy"): info for info in zf.infolist()}
+            wanted = _pick(dict.fromkeys(members), layers, path)
+            arrays: dict[str, Any] = {}
+            for name in wanted:
+                info = members[name]
+                with zf.open(info) as f:  # the header first: its shape must fit in the member's bytes
+                    major, _ = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                    header = f.tell()
+                count = int(np.prod(shape, dtype=np.float64)) if shape else 1
+                need = count * dtype.itemsize
+                if not dtype.hasobject and header + need > info.file_size:
+                    raise _npz_error(
+                        path,
+                        f"array {name!r} whose header claims shape {shape} ({count:,} values, "
+                        f"{need / 2**30:.3g} GiB) in a member of {info.file_size:,} bytes",
+                    )
+                with zf.open(info) as f:
+                    arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+    except FormatError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile) as err:
+        raise _npz_error(path, f"a file numpy cannot read as .npz ({type(err).__name__}: {err})") from err
+    return arrays
+
+
 def load_activations(
     path: str | os.PathLike,
     *,
@@ -117,9 +160,11 @@ def load_activations(
     stimulus, spatial, stimuli, model
         As :func:`neurosuper.from_activations`; ``model`` defaults to the file name.
     """
+    check_not_url(path, expected="saved activations in a local file")
     path = Path(path)
     if not path.exists():
         raise FormatError(f"path {str(path)!r}: found no such file; expected saved activations. Fix: check the path.")
+    check_regular_file(path, expected="saved activations (a .npy, .npz or HDF5 file)")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
@@ -128,11 +173,7 @@ def load_activations(
             raise FormatError(f"file {str(path)!r}: not a readable .npy ({err}); it may be truncated.") from err
         arrays = _pick(arrays, layers, path)
     elif suffix == ".npz":
-        try:
-            with np.load(path) as npz:
-                arrays = {name: npz[name] for name in _pick(dict.fromkeys(npz.files), layers, path)}
-        except (ValueError, OSError, EOFError) as err:
-            raise FormatError(f"file {str(path)!r}: not a readable .npz ({err}); it may be truncated.") from err
+        arrays = _read_npz(path, layers)
         if layers is None:
             _check_all_layers(arrays, path)
     elif suffix in _HDF5:

@@ -121,8 +121,9 @@ def check_setting(step: Step, key: str, value: Any) -> Any:
     }.get(kind, "a value like the default")
     if limit.none:
         expected += " or null"
-    fix = f"--set {step.name}.{key}={json.dumps(default) if kind != 'str' else default}"
-    found = f"{value!r}" + (" (text)" if isinstance(value, str) and kind not in ("str", "") else "")
+    text = default if kind == "str" else json.dumps(default, separators=(",", ":"))
+    fix = f"--set {step.name}.{key}={text}" if kind != "dict" else f"--set '{step.name}.{key}={text}'"
+    found = "null" if value is None else repr(value) + (" (text)" if isinstance(value, str) and kind != "str" else "")
 
     def bad() -> NeurosuperError:
         return fail(f"--set {step.name}.{key}", found, expected, fix)

@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import AnalysisError, fail
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -96,6 +97,7 @@ def _frame(result: xr.Dataset, importance: Any, tol: float) -> tuple[pd.DataFram
     return df, label
 
 
+@plain_text
 def plot_capacity(
     result: xr.Dataset, *, importance: Any = None, tol: float | None = None, ax: Any = None, title: str | None = None
 ) -> Figure:
@@ -145,6 +147,7 @@ def plot_capacity(
     return fig
 
 
+@plain_text
 def plot_dimensionality(
     result: xr.Dataset, *, ax: Any = None, title: str | None = None, min_norm: float = 0.3
 ) -> Figure:

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import AnalysisError
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,6 +55,7 @@ def _order(rdm: xr.DataArray, order_by: str | None) -> tuple[np.ndarray, np.ndar
     return np.argsort(values, kind="stable"), values
 
 
+@plain_text
 def plot_rdm(
     matrix: xr.DataArray,
     *,
@@ -113,6 +115,7 @@ def plot_rdm(
     return fig
 
 
+@plain_text
 def plot_rdms(
     rdms: Mapping[str, xr.DataArray],
     *,
@@ -145,6 +148,7 @@ def plot_rdms(
     return fig
 
 
+@plain_text
 def plot_rdm_pair(
     a: xr.Dataset | xr.DataArray,
     b: xr.Dataset | xr.DataArray,
@@ -177,6 +181,7 @@ def plot_rdm_pair(
     return plot_rdms({names[0]: ra, names[1]: rb}, order_by=key)
 
 
+@plain_text
 def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None) -> Figure:
     """The layer profile of :func:`neurosuper.compare.profile`: score per layer with its CI, the ceiling band
     (lower–upper bound, grey), the top layer marked with its margin over the next: a red star when it is
@@ -255,6 +260,7 @@ _PANELS = (
 )
 
 
+@plain_text
 def plot_side_by_side(result: xr.Dataset, *, title: str | None = None) -> Figure:
     """The table of :func:`neurosuper.compare.side_by_side` as bar panels, one per quantity, one bar per
     layer/area (colour = set), α with its CI."""

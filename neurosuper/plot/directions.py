@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..errors import AnalysisError, fail
 from ._jitter import seeded
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,6 +32,7 @@ def _p_text(p: float) -> str:
     return f"p={p:.2g}"
 
 
+@plain_text
 def plot_methods(
     result: xr.Dataset | Mapping[str, xr.Dataset], *, var: str | None = None, ax: Any = None, title: str | None = None
 ) -> Figure:
@@ -151,6 +153,7 @@ def _stimulus_cell(ax: Any, ds: xr.Dataset, sid: Any, lims: tuple[float, float] 
     )
 
 
+@plain_text
 def plot_direction_meis(
     ds: xr.Dataset,
     result: xr.Dataset,
@@ -236,6 +239,7 @@ def _row_notes(result: xr.Dataset, rows: Sequence[int], single_unit_r: float) ->
     return notes
 
 
+@plain_text
 def plot_recovery(recovery: Mapping[str, xr.Dataset], *, ax: Any = None, title: str | None = None) -> Figure:
     """Planted-feature recovery per method: the best |cosine| of every true feature (strip) and the fraction
     above the threshold (bars), from ``{method: feature_recovery(...)}``."""

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import AnalysisError
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,6 +45,7 @@ def _group_dim(point: xr.DataArray) -> Hashable | None:
     return other[0] if other else None
 
 
+@plain_text
 def plot_spectrum(
     spectrum: xr.Dataset | xr.DataArray,
     fit: xr.Dataset | None = None,
@@ -154,6 +156,7 @@ def _draw_fit(ax: Any, fit: xr.Dataset, group: Hashable | None, groups: list, pa
             drawn_bound = True
 
 
+@plain_text
 def plot_trajectory(projection: xr.Dataset | Mapping[str, xr.Dataset], *, title: str | None = None) -> Figure:
     """3-D random-projection trajectories (:func:`neurosuper.spectral.random_projection`), coloured along the
     stimulus sequence, with the trajectory energy E in each title. A mapping draws one panel per entry."""

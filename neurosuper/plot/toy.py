@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import AnalysisError, fail
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,6 +72,7 @@ def _draw_one(ax: Any, w: np.ndarray, importance: np.ndarray, cap: np.ndarray, c
     ax.set_title(f"{label}\nΣC = {cap.sum():.2f}" if label else f"ΣC = {cap.sum():.2f}", fontsize=9)
 
 
+@plain_text
 def plot_geometry(result: xr.Dataset, *, max_panels: int = 6, title: str | None = None) -> Figure:
     """The columns of W of an m = 2 toy model as vectors in the plane (Elhage et al.'s pentagon figures).
 
@@ -115,6 +117,7 @@ def plot_geometry(result: xr.Dataset, *, max_panels: int = 6, title: str | None 
     return fig
 
 
+@plain_text
 def plot_phase_diagram(result: xr.Dataset, *, ax: Any = None, title: str | None = None) -> Figure:
     """Scherlis et al.'s two-features-in-one-dimension phase diagram: trained capacity of feature 2 over
     (kurtosis K, importance ratio r), with the closed-form boundary r = 2/(K − 1) (K > 3) drawn over it.

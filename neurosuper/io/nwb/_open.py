@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..._validation import check_regular_file
 from ...errors import FormatError, NWBLayoutError
 
 __all__ = ["OpenedNWB", "open_nwb", "is_url"]
@@ -47,6 +48,7 @@ def _check_local(path: Path) -> None:
         raise FormatError(f"path {str(path)!r}: found no such file; expected an NWB file. Fix: check the path.")
     if path.is_dir():
         raise FormatError(f"path {str(path)!r}: found a folder; expected an NWB (HDF5) file. Fix: pass the file.")
+    check_regular_file(path, expected="an NWB (HDF5) file")
     with open(path, "rb") as fh:
         head = fh.read(8)
     # HDF5 files may carry a user block (512, 1024, ... bytes) before the signature; h5py decides then.
@@ -79,7 +81,14 @@ def _open_url(url: str, stack: contextlib.ExitStack) -> Any:
     except FileNotFoundError:
         raise FormatError(f"path {url!r}: found no such file; expected an NWB file. Fix: check the URL.") from None
     head = fobj.read(8)
-    fobj.seek(0)
+    try:
+        fobj.seek(0)
+    except ValueError as err:  # fsspec's HTTPStreamFile: the server gave no size (or no range requests)
+        raise FormatError(
+            f"path {url!r}: found a server that only streams the file ({err}: it gives no size or no range "
+            "requests, and HDF5 must seek; reading such URLs comes in a future version); expected a URL that "
+            f"allows random access. Fix: download it first (e.g. curl -LO {url!r}) and pass the local path."
+        ) from None
     if head != _HDF5_SIGNATURE:
         raise _not_hdf5(url, head)
     return fobj
