@@ -32,7 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError as _SkNotFittedError
 
 from .._gram import is_dask
-from .._validation import check_choice, check_float, check_int
+from .._validation import check_choice, check_fit_values, check_float, check_int
 from ..errors import AnalysisError, NeurosuperError, NeurosuperWarning, fail, preview
 from . import sae as _sae
 
@@ -205,6 +205,8 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
                 "neurosuper.prep.trial_average (it skips missing repeats)",
                 AnalysisError,
             )
+        if fit:
+            check_fit_values(X, caller=caller)  # constant (all-zero) or overflowing data: nothing to fit
         return X
 
     @staticmethod

@@ -17,6 +17,7 @@ import xarray as xr
 from ..errors import AnalysisError
 from ..prep import group_coord
 from ._jitter import seeded
+from ._text import plain_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -64,6 +65,7 @@ def _settings(results: dict[str | None, xr.Dataset]) -> str:
     return "; ".join(f"{name}: {t}" for name, t in texts.items())
 
 
+@plain_text
 def plot_ii(
     result: xr.Dataset | Mapping[str, xr.Dataset],
     *,
@@ -144,6 +146,7 @@ def _pick_units(result: xr.Dataset, n_units: int) -> np.ndarray:
     return order[np.unique(np.linspace(0, len(order) - 1, n_units).round().astype(int))]
 
 
+@plain_text
 def plot_mei_grid(
     ds: xr.Dataset, result: xr.Dataset, *, units: Sequence[Any] | None = None, n_units: int = 6, cmap: str = "gray"
 ) -> Figure:
