@@ -14,7 +14,9 @@ the stimuli (plus noise), similarity on 2-D features or 8 labels (half the popul
 fitted on the fit half, and a random rotation; scored with the kernels ``compare_methods`` uses. Situations:
 ``one_factor`` (1 latent, noise 0.3: units strongly correlated), ``three_factors`` (3 latents, noise 0.5),
 ``independent`` (i.i.d. units); power: ``planted`` — every stimulus shows one of 8 label features (amplitude U[0,1])
-and each unit mixes all 8 with weights ±1; an "oracle" method's directions unmix them.
+and each unit mixes all 8 with weights ±1 (+ noise of SD 0.05; ``planted_noisy``: 0.8); an "oracle" method's
+directions unmix them (random rotations of such balanced units are more interpretable too: they weigh the features
+unequally).
 
 ``compare_methods``: the public path, ``compare_methods(ds, ("units", "pca", "random", "kmeans", "ica"))`` on 400
 stimuli × 32 units (2-D features), ``correlated`` (3 latents + noise 0.5) or ``independent``.
@@ -42,6 +44,7 @@ KERNEL = {
     "three_factors": {"n_latent": 3, "noise": 0.5},
     "independent": {"n_latent": 0, "noise": 1.0},
     "planted": {"n_latent": 0, "noise": 0.05, "planted": True},
+    "planted_noisy": {"n_latent": 0, "noise": 0.8, "planted": True},
 }
 
 
@@ -151,9 +154,10 @@ def main() -> None:
     p.add_argument("--part", choices=("kernel", "compare_methods", "both"), default="both")
     p.add_argument("--populations", type=int, default=None, help="default: 1000 (kernel), 200 (compare_methods)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--situations", nargs="+", choices=list(KERNEL), default=list(KERNEL), help="kernel part only")
     args = p.parse_args()
     if args.part in ("kernel", "both"):
-        for situation in KERNEL:
+        for situation in args.situations:
             print(json.dumps(kernel(situation, args.populations or 1000, args.seed)), flush=True)
     if args.part in ("compare_methods", "both"):
         for situation in ("correlated", "independent"):

@@ -45,8 +45,8 @@ def _headline(noun: str, entry: dict[str, Any], alpha: float = 0.05) -> str | No
     u = methods["units"]["median_ii"]
     n_groups = entry.get("n_groups")
     test = (
-        f"one-sided t-test of the gain in mean II over {n_groups} disjoint groups of held-out stimuli, "
-        "Holm-adjusted across methods"
+        "one-sided t-test of the gain in mean II on the held-out stimuli, standard error from a delete-a-group "
+        f"jackknife over {n_groups} groups of them, Holm-adjusted across methods"
         if n_groups
         else "one-sided test, Holm-adjusted across methods"
     )

@@ -47,14 +47,13 @@ GLOSSARY: dict[str, str] = {
     "similarity": "How stimuli are compared for the II (gabor: oriented energy on a coarse grid; pixels; features).",
     "k": "Number of most exciting stimuli (MEIs) per unit.",
     # directions
-    "p_vs_units": "One-sided test that this method's directions are more interpretable than the units: a t-test "
-    "over disjoint groups of held-out stimuli of the gain in mean II within each group (valid although directions "
-    "and units share stimuli).",
+    "p_vs_units": "One-sided test that this method's directions are more interpretable than the units: the gain in "
+    "mean II on the held-out stimuli over its delete-a-group jackknife standard error, Student's t (valid although "
+    "directions and units share stimuli).",
     "p_vs_units_holm": "p_vs_units adjusted (Holm) for testing every method against the units: below 0.05, the "
     "method is significantly more interpretable than the units.",
-    "ii_gain_vs_units": "Mean II of this method's directions minus that of the units, averaged over the groups of "
-    "held-out stimuli the test uses.",
-    "n_groups": "Disjoint groups of held-out stimuli the test against the units uses (0: no test).",
+    "ii_gain_vs_units": "Mean II of this method's directions minus that of the units, on the held-out stimuli.",
+    "n_groups": "Groups of held-out stimuli the test's jackknife leaves out in turn (0: no test).",
     "best_method_significant": "Whether best_method is significantly more interpretable than the units "
     "(p_vs_units_holm < 0.05); otherwise it is only the highest, not the best.",
     "methods_above_units": "Methods significantly more interpretable than the units (p_vs_units_holm < 0.05), the "
