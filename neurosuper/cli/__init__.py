@@ -15,7 +15,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import NeurosuperError
-from ._common import cli_wording, one_line
+from ._common import FlagError, bind_flags, cli_wording, one_line
 
 #: Sub-command modules, in the order ``--help`` lists them and ``demo`` runs their steps.
 COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare")
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _modules():
         module.register(sub)
     for command in sub.choices.values():  # each command's Python argument → flag, for the wording of its errors
+        bind_flags(command)  # numeric flags name themselves when they refuse a value
         flags = {
             a.dest: long[0]
             for a in command._actions
@@ -48,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except FlagError as err:  # a numeric flag's value refused by its type, before anything runs
+        print(f"neurosuper: error: {one_line(str(err))}", file=sys.stderr)
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from ..errors import FormatError, NeurosuperError, fail
 
@@ -20,6 +21,8 @@ __all__ = [
     "check_figure_out",
     "check_folder_out",
     "cli_wording",
+    "FlagError",
+    "bind_flags",
     "integer",
     "number",
     "fraction_or_none",
@@ -149,60 +152,71 @@ def warn(notes: Iterable[str], *, prefix: str = "", flags: Mapping[str, str] | N
 
 
 # -------------------------------------------------------------------------------------------------- numeric flags
-_FIX = ". Fix: give a value in that range (see --help for the default)"
+class FlagError(NeurosuperError):
+    """A flag's value refused by its argparse ``type`` (:func:`integer`, :func:`number`, :func:`fraction_or_none`)
+    before anything runs; ``neurosuper`` prints it on one line and exits 2. Not a ValueError: argparse would put
+    its own "invalid value" message in its place."""
 
 
-def integer(low: int | None = 1, high: int | None = None) -> Callable[[str], int]:
-    """An argparse ``type`` for an integer flag in ``[low, high]``: anything else exits 2 before computing, with
-    argparse's ``argument --flag: found …; expected …`` naming the flag."""
-    span = f"an integer{f' >= {low}' if low is not None else ''}{f' and <= {high}' if high is not None else ''}"
+class FlagValue:
+    """An argparse ``type`` that converts a flag's text and checks its range; :func:`bind_flags` tells it the flag's
+    name, which the message leads with (``--max-units: found -5; expected an integer >= 1. Fix: …``)."""
 
-    def parse(text: str) -> int:
+    def __init__(self, convert: Callable[[str], Any], span: str, ok: Callable[[Any], bool], name: str) -> None:
+        self.convert, self.span, self.ok, self.flag = convert, span, ok, "value"
+        self.__name__ = name  # argparse names the type by it in its own messages
+
+    def __call__(self, text: str) -> Any:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}") from None
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"found {value}; expected {span}{_FIX}")
+            value = self.convert(text)
+        except (TypeError, ValueError):
+            value = self
+        if value is self or not self.ok(value):
+            raise FlagError(
+                f"{self.flag}: found {text!r}; expected {self.span}. Fix: pass {self.flag} with {self.span} "
+                "(the command's --help gives its default)"
+            )
         return value
 
-    parse.__name__ = "integer"  # argparse's fallback message says "invalid integer value"
-    return parse
+
+def integer(low: int | None = 1, high: int | None = None) -> FlagValue:
+    """An argparse ``type`` for an integer flag in ``[low, high]`` (``None``: unbounded)."""
+    span = f"an integer{f' >= {low}' if low is not None else ''}{f' and <= {high}' if high is not None else ''}"
+    return FlagValue(int, span, lambda v: (low is None or v >= low) and (high is None or v <= high), "integer")
 
 
 def number(
     low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
-) -> Callable[[str], float]:
+) -> FlagValue:
     """An argparse ``type`` for a finite number in the interval given (``low_open``/``high_open`` exclude a bound)."""
     lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
     hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
     span = "a finite number" + (" " + " and ".join(x for x in (lo, hi) if x) if lo or hi else "")
 
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}") from None
-        if value != value or abs(value) == float("inf"):
-            raise argparse.ArgumentTypeError(f"found {text!r}; expected {span}{_FIX}")
-        if low is not None and (value < low or (low_open and value == low)):
-            raise argparse.ArgumentTypeError(f"found {text}; expected {span}{_FIX}")
-        if high is not None and (value > high or (high_open and value == high)):
-            raise argparse.ArgumentTypeError(f"found {text}; expected {span}{_FIX}")
-        return value
+    def ok(v: float) -> bool:
+        if v != v or abs(v) == float("inf"):
+            return False
+        if low is not None and (v < low or (low_open and v == low)):
+            return False
+        return high is None or not (v > high or (high_open and v == high))
 
-    parse.__name__ = "number"
-    return parse
+    return FlagValue(float, span, ok, "number")
 
 
-def fraction_or_none(text: str) -> float | None:
+def fraction_or_none() -> FlagValue:
     """An argparse ``type``: a fraction strictly between 0 and 1, or ``none`` (→ None)."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return number(0, 1, low_open=True, high_open=True)(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"found {text!r}; expected a fraction > 0 and < 1, or none{_FIX}") from None
+
+    def convert(text: str) -> float | None:
+        return None if text.strip().lower() == "none" else float(text)
+
+    return FlagValue(convert, "a fraction > 0 and < 1, or none", lambda v: v is None or 0 < v < 1, "fraction")
+
+
+def bind_flags(parser: argparse.ArgumentParser) -> None:
+    """Tell each :class:`FlagValue` of ``parser``'s flags its flag's name (the long option)."""
+    for action in parser._actions:
+        if isinstance(action.type, FlagValue) and action.option_strings:
+            action.type.flag = max(action.option_strings, key=len)
 
 
 # -------------------------------------------------------------------------------------------------- outputs

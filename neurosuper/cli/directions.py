@@ -120,7 +120,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--k", type=integer(2), default=5, help="number of most exciting stimuli (default 5)")
     p.add_argument(
         "--split",
-        type=fraction_or_none,
+        type=fraction_or_none(),
         default="0.5",
         help="fraction of stimuli the directions are fitted on, the rest "
         "scored (default 0.5); 'none' fits and scores on all stimuli, as the paper did",

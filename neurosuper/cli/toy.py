@@ -107,7 +107,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="probability a feature is non-zero, in (0, 1] (default 1, dense, as in Python; superposition needs "
         "sparse inputs: --density 0.05 gives Elhage's pentagon; for the quadratic model 1/kurtosis)",
     )
-    p.add_argument("--kurtosis", type=number(1), default=None, help="input kurtosis K >= 1 (quadratic model only)")
+    p.add_argument("--kurtosis", type=number(), default=None, help="input kurtosis K >= 1 (quadratic model only)")
     p.add_argument(
         "--importance-ratio",
         type=number(0, low_open=True),
