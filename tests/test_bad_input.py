@@ -107,6 +107,8 @@ def test_a_report_on_constant_data_says_why_each_step_failed(tmp_path, capsys):
         ("capacity.options=3", "3", "a JSON object"),
         ("interpret.similarity=5", "5", "text"),
         ("interpret.k=true", "True", "an integer >= 1"),
+        ("directions.methods=null", "null", "a name or a JSON list of names among ica, kmeans"),
+        ('directions.methods=["pca","zzz"]', "['pca', 'zzz']", "a name or a JSON list of names among"),
     ],
 )
 def test_set_values_are_checked_before_anything_runs(item, found, expected, tmp_path, capsys):

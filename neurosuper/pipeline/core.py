@@ -76,7 +76,8 @@ class StepError(NeurosuperError, RuntimeError):
 class Limit:
     """What a setting accepts besides its default's type: ``low``/``high`` bounds (inclusive, or exclusive with
     ``low_open``/``high_open``), ``none=True`` when ``None`` (``null`` with ``--set``) is allowed, ``choices`` for
-    text."""
+    text. ``names`` (for a setting without a default, in ``Step.allowed``) returns the names a list of names may
+    hold (called when checking, so a registry can be imported then): the value is a name or a list of them."""
 
     low: float | None = None
     high: float | None = None
@@ -84,6 +85,7 @@ class Limit:
     high_open: bool = False
     none: bool = False
     choices: tuple[str, ...] = ()
+    names: Callable[[], Iterable[str]] | None = None
 
 
 def _kind(default: Any) -> str:
@@ -106,6 +108,18 @@ def check_setting(step: Step, key: str, value: Any) -> Any:
     else a :class:`~neurosuper.errors.FormatError` naming ``--set STEP.KEY`` with the default as the fix. Settings
     without a default (``Step.allowed``) are checked by the function they are passed to."""
     if key not in step.settings:
+        names = step.limits[key].names if key in step.limits else None
+        if names is None:
+            return value
+        known = sorted(names())
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) and v in known for v in items):
+            raise fail(
+                f"--set {step.name}.{key}",
+                "null" if value is None else repr(value),
+                f"a name or a JSON list of names among {', '.join(known)}",
+                f"--set '{step.name}.{key}={json.dumps(known[:2], separators=(',', ':'))}'",
+            )
         return value
     default, limit = step.settings[key], step.limits.get(key, Limit())
     kind = _kind(default)

@@ -32,6 +32,12 @@ PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
 SETTINGS_ALLOWED = ("methods",)
 
 
+def _method_names() -> list[str]:
+    from ..directions import METHODS
+
+    return list(METHODS)
+
+
 def _noun(ctx: Context, label: str) -> str:
     return "the pretrained EfficientNet-Lite0" if label == "pretrained" else ctx.noun(label)
 
@@ -92,7 +98,8 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     from ..storage import save_result
 
     sub = unit_subset(ds, int(cfg["max_units"]))
-    methods = tuple(cfg.get("methods", DEFAULT_METHODS))
+    methods = cfg.get("methods", DEFAULT_METHODS)
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
     options = {
         m: o
         for m, o in (
@@ -148,7 +155,9 @@ def run(ctx: Context) -> None:
     block: dict[str, Any] = {
         "settings": {
             **{k: v for k, v in cfg.items() if k != "methods"},
-            "methods": list(cfg.get("methods", DEFAULT_METHODS)),
+            "methods": [cfg["methods"]]
+            if isinstance(cfg.get("methods"), str)
+            else list(cfg.get("methods", DEFAULT_METHODS)),
         }
     }
     results = {}
@@ -227,6 +236,7 @@ STEP = Step(
         "sparse_coding_max_iter": Limit(low=1),
         "blas_threads": Limit(low=1, none=True),
         "pretrained_images": Limit(low=1),
+        "methods": Limit(names=_method_names),
     },
     allowed=SETTINGS_ALLOWED,
     reduced="the methods are compared on at most 128 units per set (evenly spaced over the units, so every "
