@@ -32,6 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.exceptions import NotFittedError as _SkNotFittedError
 
 from .._gram import is_dask
+from .._memory import check_memory, largest_fitting
 from .._validation import check_choice, check_fit_values, check_float, check_int
 from ..errors import AnalysisError, NeurosuperError, NeurosuperWarning, fail, preview
 from . import sae as _sae
@@ -153,6 +154,29 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
     def _overcomplete_hint(self) -> str:
         return ""
 
+    # ---------------------------------------------------------------- memory
+    def memory_bytes(self, n_samples: int, n_units: int, k: int) -> float:
+        """Bytes a fit of ``k`` directions holds at once (estimated before fitting): the directions (k x units)
+        and the codes of every sample (samples x k), each with a working copy, in float64."""
+        return 16.0 * k * (n_units + n_samples)
+
+    def _check_memory(self, n_samples: int, n_units: int, k: int) -> None:
+        """Refuse (:class:`AnalysisError`) before fitting when :meth:`memory_bytes` exceed the memory available,
+        with a number of directions that fits in half of it."""
+
+        def need(j: int) -> float:
+            return self.memory_bytes(n_samples, n_units, j)
+
+        def fix(avail: int) -> str:
+            return f"pass fewer directions (n_directions={largest_fitting(need, k, avail / 2)})"
+
+        check_memory(
+            need(k),
+            what=f"{self.method}: n_directions",
+            detail=f"{k:,} directions of {n_units:,} units fitted on {n_samples:,} samples",
+            fix=fix,
+        )
+
     # ---------------------------------------------------------------- input checks
     def _check_X(self, X: Any, *, fit: bool) -> Any:
         caller = self.method
@@ -233,6 +257,7 @@ class DirectionFinder(TransformerMixin, BaseEstimator):
         """Find the directions in ``X`` (n_samples, n_units); sets ``components_`` (n_directions, n_units)."""
         X = self._check_X(X, fit=True)
         k = self._resolve_directions(X.shape[0], X.shape[1])
+        self._check_memory(int(X.shape[0]), int(X.shape[1]), k)
         self.n_features_in_ = int(X.shape[1])
         self.fit_dtype_ = X.dtype
         self._fit(X, k)
@@ -473,6 +498,10 @@ class NMFDirections(DirectionFinder):
         self.tol = tol
         self.random_state = random_state
 
+    def memory_bytes(self, n_samples: int, n_units: int, k: int) -> float:
+        """The base estimate plus scikit-learn's coordinate-descent products (H Hᵀ, k x k) and the two factors."""
+        return super().memory_bytes(n_samples, n_units, k) + 8.0 * k * (k + n_units + n_samples)
+
     def _fit(self, X: np.ndarray, k: int) -> None:
         from sklearn.decomposition import NMF
 
@@ -545,6 +574,10 @@ class SparseCodingDirections(DirectionFinder):
         self.max_iter = max_iter
         self.positive_code = positive_code
         self.random_state = random_state
+
+    def memory_bytes(self, n_samples: int, n_units: int, k: int) -> float:
+        """The base estimate plus scikit-learn's inner statistics: A (k x k) and B (units x k), float64."""
+        return super().memory_bytes(n_samples, n_units, k) + 8.0 * k * (k + n_units)
 
     def _fit(self, X: np.ndarray, k: int) -> None:
         from sklearn.decomposition import MiniBatchDictionaryLearning
@@ -734,6 +767,12 @@ class SAEDirections(DirectionFinder):
     def default_directions(self, n_units: int) -> int:
         expansion = check_float("expansion", self.expansion, low=0, low_open=True, caller=self.method)
         return max(1, int(round(expansion * n_units)))
+
+    def memory_bytes(self, n_samples: int, n_units: int, k: int) -> float:
+        """The base estimate plus the encoder and decoder (k x units each) with their gradients and Adam's two
+        moments, and a batch's latents and their gradients (batch x k, a few of each)."""
+        batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 128
+        return super().memory_bytes(n_samples, n_units, k) + 8.0 * k * (8 * n_units + 4 * min(batch, n_samples))
 
     def _fit(self, X: Any, k: int) -> None:
         caller = self.method

@@ -17,6 +17,7 @@ import xarray as xr
 from ..errors import AnalysisError
 from ..prep import group_coord
 from ._jitter import seeded
+from ._labels import short_label
 from ._text import plain_text
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def _group_labels(result: xr.Dataset, groupby: str | None) -> tuple[str, np.ndar
     coord = group_coord(result, groupby)
     if coord is None:
         return "all units", np.full(result.sizes["unit"], "all")
-    return coord, np.asarray(result[coord].values).astype(str)
+    return coord, np.array([short_label(g) for g in np.asarray(result[coord].values).astype(str)], dtype=object)
 
 
 def _frame(result: xr.Dataset, var: str, groupby: str | None, system: str | None) -> tuple[str, pd.DataFrame]:
@@ -41,6 +42,7 @@ def _frame(result: xr.Dataset, var: str, groupby: str | None, system: str | None
     values = result[var]
     label, groups = _group_labels(result, groupby)
     if system is not None:
+        system = short_label(system)
         groups = np.array([system if label == "all units" else f"{system}\n{g}" for g in groups])
     frames = []
     for which in values["which"].values if "which" in values.dims else [None]:
@@ -62,7 +64,7 @@ def _settings(results: dict[str | None, xr.Dataset]) -> str:
     texts = {name: f"{r.attrs.get('similarity', '?')}, k={r.attrs.get('k', '?')}" for name, r in results.items()}
     if len(set(texts.values())) == 1:
         return next(iter(texts.values()))
-    return "; ".join(f"{name}: {t}" for name, t in texts.items())
+    return "; ".join(f"{short_label(name)}: {t}" for name, t in texts.items())
 
 
 @plain_text
@@ -131,7 +133,7 @@ def plot_ii(
     nulls = {r.attrs.get("null") for r in results.values()}
     null_text = f" vs {nulls.pop()} null" if var == "ii_z" and len(nulls) == 1 else ""
     what = "II z" if var == "ii_z" else "II"
-    text = title or f"{what}{null_text} per {label} ({_settings(results)})"
+    text = short_label(title, 300) if title else f"{what}{null_text} per {short_label(label)} ({_settings(results)})"
     width = int(fig.get_figwidth() * 11)  # characters that fit at fontsize 10: long titles wrap, never clip
     ax.set_title(textwrap.fill(text, width) if len(text) > width else text, fontsize=10)
     return fig
@@ -199,9 +201,9 @@ def plot_mei_grid(
                 )
                 if sources is not None:
                     pos = int(np.flatnonzero(ds["stimulus"].values == sid)[0])
-                    name = str(sources[0][pos]).rsplit("/", 1)[-1].split(".")[0]
+                    name = short_label(str(sources[0][pos]).rsplit("/", 1)[-1].split(".")[0], 20)
                     ax.set_xlabel(f"{name} y{int(sources[1][pos])} x{int(sources[2][pos])}", fontsize=5, labelpad=1)
             if c == 0:
-                ax.set_ylabel(f"{result['unit'].values[row]}\nII {float(ii.values[row]):.3g}", fontsize=7)
+                ax.set_ylabel(f"{short_label(result['unit'].values[row])}\nII {float(ii.values[row]):.3g}", fontsize=7)
     fig.suptitle(f"{k} most exciting stimuli per unit ({result.attrs.get('similarity', '?')}, k={k})", fontsize=9)
     return fig

@@ -24,6 +24,7 @@ from .._gram import (
     unit_grams,
     unit_stats,
 )
+from .._memory import check_memory, largest_fitting
 from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning, preview
 from ..prep import by_stimulus_id, group_coord, repeat_mean, responses, split_repeats, unit_groups, valid_repeats
@@ -170,6 +171,7 @@ def eigenspectrum(
     used = method
     if method == "auto":
         used = "cvpca" if valid is not None and int((valid.sum(axis=0) >= 2).sum()) >= 3 else "pca"
+    _check_replicate_memory(resp, method=used, side=side, n_boot=n_boot, n_shuffles=n_shuffles, k=n_components)
     groups = unit_groups(resp, groupby)
     results: list[tuple[Hashable, _Result]] = []
     for label, idx in groups:
@@ -304,6 +306,47 @@ def _check_nan_units(resp: xr.DataArray) -> None:
 
 def _dtype(x: Any) -> Any:
     return np.float32 if np.dtype(x.dtype) == np.float32 else np.float64
+
+
+#: bytes a numpy array costs besides its data (the object and its header)
+_ARRAY_OVERHEAD = 112
+
+
+def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_shuffles: int, k: int | None) -> float:
+    """Bytes the replicates of a spectrum hold at once: per bootstrap replicate its stimulus indices and counts
+    (and, for cvPCA, its repeat swap), its spectrum rows (cvPCA: also the noise) before and after they are padded
+    and stacked, and on the unit side its units x units Gram (three for cvPCA); cvPCA's shuffles likewise."""
+    cv = method == "cvpca"
+    k_eff = min(n, p) if k is None else min(int(k), n, p)
+    per = 8 * n + _ARRAY_OVERHEAD + 2 * (1 + cv) * (8 * k_eff + _ARRAY_OVERHEAD)
+    if cv:
+        per += n + _ARRAY_OVERHEAD + 64  # the swap and the (indices, swap) pair
+    if _choose_side(side, n, p) == "unit":
+        per += 8 * n + (3 if cv else 1) * 8 * p * p
+    return float(per) * (n_boot + (n_shuffles if cv else 0))
+
+
+def _check_replicate_memory(
+    resp: xr.DataArray, *, method: str, side: str, n_boot: int, n_shuffles: int, k: int | None
+) -> None:
+    """Refuse (:class:`AnalysisError`) before drawing a replicate when :func:`replicate_bytes` exceed the memory
+    available, with a ``n_boot`` that fits in half of it."""
+    n, p = int(resp.sizes["stimulus"]), int(resp.sizes["unit"])
+
+    def need(b: int) -> float:
+        return replicate_bytes(n, p, method=method, side=side, n_boot=b, n_shuffles=n_shuffles, k=k)
+
+    def fix(avail: int) -> str:
+        fits = largest_fitting(need, n_boot, avail / 2, low=0)
+        more = ", or fewer shuffles (n_shuffles=...)" if method == "cvpca" and n_shuffles else ""
+        return f"pass fewer bootstrap replicates (n_boot={fits}; 0 for no interval){more}"
+
+    check_memory(
+        need(n_boot),
+        what="eigenspectrum: n_boot",
+        detail=f"{n_boot:,} bootstrap replicates of {n:,} stimuli x {p:,} units",
+        fix=fix,
+    )
 
 
 def _boot_indices(rng: np.random.Generator, n: int, n_boot: int) -> list[np.ndarray]:

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .._memory import check_memory, largest_fitting
 from ..errors import AnalysisError, fail
 from . import kernels
 
-__all__ = ["Problem", "Fit", "fit", "evaluate", "torch_available"]
+__all__ = ["Problem", "Fit", "fit", "evaluate", "torch_available", "memory_bytes", "check_size"]
 
 #: Samples (per instance) the final loss of the ReLU / linear models is measured on.
 N_EVAL = 16_384
@@ -63,6 +64,52 @@ class Fit:
     history_steps: np.ndarray  # (n_log,)
 
 
+def memory_bytes(model: str, n_features: int, n_hidden: int, n_instances: int, batch_size: int, backend: str) -> float:
+    """Bytes a training run holds at once (estimated before anything is allocated), float64, per instance: W
+    (n x m) with its gradient, AdamW's two moments and a product (5 n m); the bias, importance and their
+    optimiser state (8 n); the numpy path's n x n products (W Wᵀ and the gradient's S, S + Sᵀ; the quadratic
+    model's Gram and its off-diagonal copy: 3 n²) and the batch buffers (x, pre-activations, mask: 17 B n); the
+    torch path's autograd tensors instead (6 B n, and 5 n² for the quadratic model); a batch's hidden activations
+    (2 B m). Plus the final-loss chunks (2**22 values each, :func:`evaluate`)."""
+    n, m, inst = float(n_features), float(n_hidden), float(n_instances)
+    batch = 0.0 if model == "quadratic" else float(batch_size)
+    per = 40 * n * m + 64 * n + 16 * batch * m  # + the hidden activations of a logged loss (B x m)
+    if backend == "torch":
+        per += 48 * batch * n + (40 * n * n if model == "quadratic" else 0.0)
+        shared = 8 * n * n if model == "quadratic" else 0.0  # the identity the off-diagonal mask is built from
+    else:
+        per += 24 * n * n + 17 * batch * n
+        shared = 0.0
+    return inst * per + shared + 3 * 8 * 2**22
+
+
+def check_size(
+    model: str, n_features: int, n_hidden: int, n_instances: int, batch_size: int, backend: str, *, caller: str
+) -> None:
+    """Refuse (:class:`AnalysisError`) before allocating when :func:`memory_bytes` exceed the memory available,
+    with a number of features (or hidden dims) that fits in half of it."""
+
+    def need(n: int, m: int) -> float:
+        return memory_bytes(model, n, m, n_instances, batch_size, backend)
+
+    def fix(avail: int) -> str:
+        n_fit = largest_fitting(lambda n: need(n, n_hidden), n_features, avail / 2)
+        hint = [f"fewer features (n_features={n_fit})"] if need(n_fit, n_hidden) <= avail / 2 else []
+        m_fit = largest_fitting(lambda m: need(n_features, m), n_hidden, avail / 2)
+        if need(n_features, m_fit) <= avail / 2:
+            hint.append(f"fewer hidden dims (n_hidden={m_fit})")
+        if n_instances > 1:
+            hint.append(f"fewer seeds or settings ({n_instances:,} models are trained at once)")
+        return "pass " + ", or ".join(hint)
+
+    check_memory(
+        need(n_features, n_hidden),
+        what=f"{caller}: n_features and n_hidden",
+        detail=f"{n_instances:,} model(s) of {n_features:,} features in {n_hidden:,} hidden dims",
+        fix=fix,
+    )
+
+
 def torch_available() -> bool:
     try:
         import torch  # noqa: F401
@@ -87,7 +134,8 @@ def evaluate(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator)
     if p.model == "quadratic":
         return kernels.quadratic_loss(w, b, p.importance, p.quadratic_kurtosis)
     total = np.zeros(p.n_instances)
-    chunk = max(1, min(N_EVAL, 2**22 // max(1, p.n_instances * p.n_features)))
+    # chunks of 2**22 values of the widest array: the inputs (I, size, n) and the hidden activations (I, size, m)
+    chunk = max(1, min(N_EVAL, 2**22 // max(1, p.n_instances * max(p.n_features, p.n_hidden))))
     done = 0
     while done < N_EVAL:
         size = min(chunk, N_EVAL - done)
@@ -100,6 +148,7 @@ def evaluate(p: Problem, w: np.ndarray, b: np.ndarray, rng: np.random.Generator)
 
 def fit(p: Problem, *, backend: str = "numpy", progress: bool = False) -> Fit:
     """Train every instance of ``p``; the random stream is ``default_rng(p.seed)`` for both backends."""
+    check_size(p.model, p.n_features, p.n_hidden, p.n_instances, p.batch_size, backend, caller="toy")
     rng = np.random.default_rng(p.seed)
     w = kernels.init_weights(rng, p.n_instances, p.n_features, p.n_hidden)
     b = np.zeros(p.n_instances) if p.model == "quadratic" else np.zeros((p.n_instances, p.n_features))

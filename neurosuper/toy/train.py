@@ -138,7 +138,7 @@ def check_common(
         if weight_decay is None
         else check_float("weight_decay", weight_decay, low=0.0, caller=caller)
     )
-    return {
+    out = {
         "n_features": check_int("n_features", n_features, low=1, caller=caller),
         "n_hidden": check_int("n_hidden", n_hidden, low=1, caller=caller),
         "model": model,
@@ -150,6 +150,11 @@ def check_common(
         "weight_decay": wd,
         "backend": engine.check_backend(backend, caller=caller),
     }
+    # before the importance (n per seed) or anything else sized by the request is allocated
+    engine.check_size(
+        model, out["n_features"], out["n_hidden"], out["n_seeds"], out["batch_size"], out["backend"], caller=caller
+    )
+    return out
 
 
 def train(

@@ -13,12 +13,13 @@ is an error saying how many GiB it would need and how to shrink it, not a reques
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..._memory import available_memory  # the one helper every size check asks (re-exported)
+from ..._memory import gib as _gib
 from ...errors import NWBLayoutError
 from ._messages import layout_error
 
@@ -38,27 +39,6 @@ __all__ = [
 
 #: bytes of working memory per window edge besides the responses (the edges, the edge index, per-unit counts)
 _EDGE_OVERHEAD = 5 * 8
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation: ``MemAvailable`` of ``/proc/meminfo`` (Linux), else the
-    physical memory (``os.sysconf``); None when neither can be read."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        return None
-
-
-def _gib(n_bytes: float) -> str:
-    gib = n_bytes / 2**30
-    return f"{gib:,.1f}" if gib >= 10 else f"{gib:.3g}"
 
 
 def nice_number(value: float, *, down: bool = False) -> str:
