@@ -160,9 +160,13 @@ def _no_space(err: BaseException) -> bool:
     )
 
 
-class DiskFullError(FormatError):
+class DiskFullError(FormatError, OSError):
     """The disk has no room for an output (checked before writing where its size is known, else ENOSPC while
-    writing); nothing was left half-written. A run stops on it."""
+    writing); nothing was left half-written. A run stops on it. Also an ``OSError`` with ``errno`` ENOSPC and the
+    target as ``filename``, so code that handles a full disk as an OS error still does."""
+
+    def __str__(self) -> str:  # the found/expected/Fix message, not OSError's "[Errno 28] ..."
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 def _disk_full_error(target: Path, need: int | None = None, free: int | None = None) -> DiskFullError:
@@ -176,7 +180,19 @@ def _disk_full_error(target: Path, need: int | None = None, free: int | None = N
         cls=DiskFullError,
     )
     assert isinstance(err, DiskFullError)
+    err.errno, err.strerror, err.filename = errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)
     return err
+
+
+def move_aside(path: Path, kind: str = "tmp") -> Path | None:
+    """Rename ``path`` to a fresh temporary name beside it and return that name (of several processes racing to
+    take the same file, one wins); None when it is already gone."""
+    aside = temp_name(path, kind)
+    try:
+        os.replace(path, aside)
+    except OSError:
+        return None
+    return aside
 
 
 def _size(n: int) -> str:

@@ -137,10 +137,10 @@ class OutputFolder:
             owner = _read_json(lock)
             pid, host = (owner or {}).get("pid"), (owner or {}).get("host")
             if owner is not None and isinstance(pid, int) and host == _atomic._HOST and not _atomic._alive(pid):
-                stale = _atomic.temp_name(lock, "tmp")  # one taker wins the rename; the others retry
-                with contextlib.suppress(OSError):
-                    os.replace(lock, stale)
-                    stale.unlink()
+                stale = _atomic.move_aside(lock)  # one taker wins the rename; the others retry
+                if stale is not None:
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
                 continue
             if owner is None and lock.exists():  # unreadable: not ours to judge
                 raise self._in_the_way(lock, "a lock file that is not a neurosuper lock")

@@ -174,16 +174,19 @@ def test_report_on_activations_with_metadata_takes_layers(npz_with_metadata, tmp
     assert "--layers: found no .npz file among the inputs" in err
 
 
-def test_report_step_failures_say_the_set_flag(small, tmp_path, capsys):
-    """A step's failure printed by `neurosuper report` words its fix as --set STEP.KEY=VALUE, and the advice works."""
+def test_report_step_failures_say_the_set_flag(tmp_path, rng, capsys):
+    """A step's failure printed by `neurosuper report` words its fix as --set STEP.KEY=VALUE, and the advice works:
+    40 stimuli leave 20 held out, too few for k = 5 most exciting stimuli (40 needed), enough for k = 2."""
+    path = tmp_path / "forty.nc"
+    ns.save(_labelled(40, rng), path)
     skip = ["--skip", "spectrum", "interpret", "capacity", "--quiet"]
-    assert main(["report", small, "--out", str(tmp_path / "r"), *skip]) == 0
+    assert main(["report", str(path), "--out", str(tmp_path / "r"), *skip]) == 0
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.strip().startswith("failed directions"))
-    assert "--set directions.split=0.38" in line and "--set directions.split=null" in line and "split=0.5" not in line
-    assert main(["report", small, "--out", str(tmp_path / "r2"), *skip, "--set", "directions.split=0.38"]) == 0
+    assert "--set directions.k=2" in line and " k=2" not in line.replace("directions.k=2", "")
+    assert main(["report", str(path), "--out", str(tmp_path / "r2"), *skip, "--set", "directions.k=2"]) == 0
     out = capsys.readouterr().out
-    assert "to fit and" not in out
+    assert "failed directions" not in out
 
 
 def test_unavailable_similarity_names_one_that_works(tmp_path, rng, capsys):

@@ -156,7 +156,7 @@ def test_interpret_step_refuses_a_handful_of_stimuli(tmp_path):
     assert line.startswith("The brain: not enough data for the interpretability index — 8 stimuli")
     assert "at least 40 needed" in line and "mean II" not in line
     assert too_few_stimuli(40, 5) is None and too_few_stimuli(39, 5).needed == 40
-    assert "lower k to 2" in str(too_few_stimuli(20, 5))
+    assert "or pass k=2 (fewer most exciting stimuli per unit" in str(too_few_stimuli(20, 5))
 
 
 def test_directions_step_needs_the_minimum_of_held_out_stimuli(tmp_path):

@@ -514,9 +514,10 @@ def test_write_errors_name_the_target_not_the_temporary_file(tmp_path, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
-    with pytest.raises(OSError, match="No space left") as info:
+    with pytest.raises(OSError, match="no space left on the disk") as info:  # a DiskFullError, also an OSError
         ns.save(valid_set(), tmp_path / "s.nc")
     assert info.value.filename == str(tmp_path / "s.nc") and ".tmp-" not in str(info.value)
+    assert info.value.errno == errno.ENOSPC and isinstance(info.value, ns.errors.FormatError)
     assert os.listdir(tmp_path) == []
 
 

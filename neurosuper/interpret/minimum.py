@@ -36,7 +36,9 @@ def too_few_stimuli(n_stimuli: int, k: int) -> NotEnoughData | None:
     if n_stimuli >= needed:
         return None
     fewer_k = n_stimuli // MIN_STIMULI_PER_K
-    fix = f"record at least {needed} stimuli" + (f", or lower k to {fewer_k} (k >= 2)" if fewer_k >= 2 else "")
+    fix = f"record at least {needed} stimuli" + (
+        f", or pass k={fewer_k} (fewer most exciting stimuli per unit; k >= 2)" if fewer_k >= 2 else ""
+    )
     return NotEnoughData(
         f"interpretability_index: {n_stimuli} stimuli for k={k} most exciting stimuli per unit; expected at least "
         f"{needed} ({MIN_STIMULI_PER_K} per MEI: with fewer, the 'most exciting' stimuli are a large part of the set "
