@@ -228,10 +228,10 @@ def bench_directions(max_units: list[int]) -> dict:
     from threadpoolctl import threadpool_limits
 
     from neurosuper import datasets
-    from neurosuper.pipeline.directions import SETTINGS as DEMO_SETTINGS
-    from neurosuper.pipeline.directions import _compare_one
     from neurosuper.directions import DEFAULT_METHODS
     from neurosuper.pipeline import Context
+    from neurosuper.pipeline.directions import SETTINGS as DEMO_SETTINGS
+    from neurosuper.pipeline.directions import _compare_one
 
     sets = {"brain": datasets.demo_brain(progress=False), "network": datasets.demo_network(progress=False)}
     out: dict = {}

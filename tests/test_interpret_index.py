@@ -173,7 +173,9 @@ def test_bad_input_messages():
         interpretability_index(ds, k=11, similarity="label", progress=False)
     with pytest.raises(AnalysisError, match="k"):
         interpretability_index(ds, k=1, similarity="label", progress=False)
-    with pytest.raises(AnalysisError, match=r"'pixels' needs a 'stimuli' variable.*similarity='label'.*all that do: label"):
+    with pytest.raises(
+        AnalysisError, match=r"'pixels' needs a 'stimuli' variable.*similarity='label'.*all that do: label"
+    ):
         interpretability_index(ds, similarity="pixels", progress=False)
     with pytest.raises(AnalysisError, match=r"features: found shape \(9, 2\); expected \(10, n_features\)"):
         interpretability_index(ds, similarity=Features(features=np.zeros((9, 2))), progress=False)
