@@ -744,6 +744,7 @@ def test_predictivity_headline_reads_against_zero_and_the_ceiling():
         "ci": {"l1": [0.007, 0.019], "l2": [-0.002, 0.02]},
         "ceiling": [0.21, 0.46],
         "ceiling_kind": "split-half",
+        "best_significant": True,
     }
     (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
     assert line == (
@@ -751,6 +752,7 @@ def test_predictivity_headline_reads_against_zero_and_the_ceiling():
         "with median r = 0.013 (95% CI 0.007–0.019); the noise ceiling (split-half) is 0.21–0.46, far "
         "above it: most of what the units reliably do, this model does not predict."
     )
-    pred = {**pred, "best": "l2", "ceiling": None}
+    pred = {**pred, "best": "l2", "ceiling": None, "best_significant": False}
     (line,) = headline({"compare": {"predictivity": pred}}, labels=["brain", "network"])
     assert line.endswith("(95% CI -0.002–0.020, which includes 0).")
+    assert "l2, the highest-scoring layer, not significantly above the next," in line and "best" not in line

@@ -319,8 +319,14 @@ def _predictivity(pred: Any) -> list[str]:
     if not isinstance(pred, Mapping) or pred.get("best") is None or not isinstance(pred.get("score"), Mapping):
         return []
     best = str(pred["best"])
+    group = pred.get("groupby", "group")
+    which = (  # "best" only when significantly above the runner-up (compare.profile's best_significant)
+        f"the best-predicting {group}"
+        if pred.get("best_significant")
+        else f"the highest-scoring {group}, not significantly above the next"
+    )
     text = (
-        f"A cross-validated ridge readout of {best}, the best-predicting {pred.get('groupby', 'group')}, predicts "
+        f"A cross-validated ridge readout of {best}, {which}, predicts "
         f"the other set's units with median r = {fmt(pred['score'].get(best), 3)}"
     )
     ci = pred.get("ci", {}).get(best) if isinstance(pred.get("ci"), Mapping) else None
