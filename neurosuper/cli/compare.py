@@ -74,7 +74,6 @@ def format_score(s: dict[str, Any], layers: dict[str, Any] | None, a: str, b: st
 def run_rdms(args: argparse.Namespace, a: Any, b: Any, out: Path | None, figure: Path | None) -> int:
     """``compare A RDM_FILE``: A (a set or one RDM) scored against B's RDMs with their noise ceiling."""
     from .. import compare
-    from .._atomic import save_figure
     from ..errors import FormatError, NeurosuperError, fail, recorded_warnings
     from ..storage import save_result
 
@@ -112,12 +111,7 @@ def run_rdms(args: argparse.Namespace, a: Any, b: Any, out: Path | None, figure:
                 layers = compare.summary(prof)
                 layers = layers if len(layers["score"]) > 1 else None
             if figure:
-                from ..plot.compare import plot_rdm_pair
-
-                fig = plot_rdm_pair(
-                    a, b, metric=args.metric, order_by=args.order_by, names=(Path(args.a).name, Path(args.b).name)
-                )
-                save_figure(fig, figure, overwrite=args.overwrite, dpi=120)
+                _draw_rdms(args, a, b, figure)
         except NeurosuperError as err:
             raise reraise(err, getattr(args, "cli_flags", None)) from None
     warn(notes, flags=getattr(args, "cli_flags", None))
@@ -130,9 +124,18 @@ def run_rdms(args: argparse.Namespace, a: Any, b: Any, out: Path | None, figure:
     return 0
 
 
+def _draw_rdms(args: argparse.Namespace, a: Any, b: Any, figure: Path) -> None:
+    """``--figure``: the two inputs' RDMs side by side, on their shared stimuli."""
+    from .._atomic import save_figure
+    from ..plot.compare import plot_rdm_pair
+
+    names = (Path(args.a).name, Path(args.b).name)
+    fig = plot_rdm_pair(a, b, metric=args.metric, order_by=args.order_by, names=names)
+    save_figure(fig, figure, overwrite=args.overwrite, dpi=120)
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import compare
-    from .._atomic import save_figure
     from ..errors import NeurosuperError, recorded_warnings
     from ..io.rdms import load_set_or_rdms
     from ..storage import save_result
@@ -155,12 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.json and sys.stderr.isatty(),
             )
             if figure:
-                from ..plot.compare import plot_rdm_pair
-
-                fig = plot_rdm_pair(
-                    a, b, metric=args.metric, order_by=args.order_by, names=(Path(args.a).name, Path(args.b).name)
-                )
-                save_figure(fig, figure, overwrite=args.overwrite, dpi=120)
+                _draw_rdms(args, a, b, figure)
         except NeurosuperError as err:
             raise reraise(err, getattr(args, "cli_flags", None)) from None
     warn(notes, flags=getattr(args, "cli_flags", None))
