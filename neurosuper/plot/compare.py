@@ -234,7 +234,7 @@ def plot_profile(result: xr.Dataset, *, ax: Any = None, title: str | None = None
     ax.set_xlabel(dim)
     kind = result.attrs.get("kind", "rsa")
     ylabel = (
-        f"{result.attrs.get('compare', 'similarity')} with brain RDM ({result.attrs.get('rdm', '')})"
+        f"RSA ({result.attrs.get('method', '?')}, {result.attrs.get('metric', '?')} RDMs)"
         if kind == "rsa"
         else "median held-out r (ridge)"
     )
