@@ -14,7 +14,14 @@ from .core import Context, Limit, Step
 #: (:data:`neurosuper.compare.MAX_COMPARE_STIMULI`; above it a seeded subsample chosen among the shared ids, never
 #: by position — :func:`neurosuper.compare.choose_stimuli`; ``None``: every shared stimulus) and 100 bootstrap
 #: resamples (the library's default is 1,000).
-SETTINGS: dict[str, Any] = {"max_stimuli": 500, "n_boot": 100, "seed": 0}
+#: ``metric`` is the RDMs' distance (crossnobis is left out: the CKA/Procrustes overview uses averaged responses).
+SETTINGS: dict[str, Any] = {"max_stimuli": 500, "n_boot": 100, "seed": 0, "metric": "correlation"}
+METRICS = ("correlation", "euclidean", "cosine")
+_DISTANCE = {
+    "correlation": "1 − correlation between stimuli",
+    "euclidean": "Euclidean distance between stimuli",
+    "cosine": "1 − cosine similarity between stimuli",
+}
 
 
 def _roles(sets: dict[str, Any]) -> tuple[str, str]:
@@ -36,6 +43,7 @@ def run(ctx: Context) -> None:
 
     settings = ctx.settings_of()
     n_boot, seed = int(settings["n_boot"]), int(settings["seed"])
+    metric = str(settings["metric"])
     max_stimuli = None if settings["max_stimuli"] is None else int(settings["max_stimuli"])
     sets = dict(ctx.sets)
     model_name, target_name = _roles(sets)
@@ -49,7 +57,7 @@ def run(ctx: Context) -> None:
             "max_stimuli": max_stimuli,
             "seed": seed,
             "n_boot": n_boot,
-            "metric": "correlation",
+            "metric": metric,
             "method": "spearman",
             "predictivity_n_splits": 5,
         },
@@ -65,7 +73,7 @@ def run(ctx: Context) -> None:
             prof = compare.profile(
                 model,
                 target,
-                metric="correlation",
+                metric=metric,
                 method="spearman",
                 groupby="auto",
                 n_boot=n_boot,
@@ -75,7 +83,7 @@ def run(ctx: Context) -> None:
             pred = compare.profile(
                 model, target, kind="predictivity", groupby="auto", n_boot=n_boot, n_splits=5, seed=seed, progress=bars
             )
-            ov = compare.overview(model, target, n_boot=0, seed=seed, progress=bars)
+            ov = compare.overview(model, target, metric=metric, n_boot=0, seed=seed, progress=bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
                 save_result(res, ctx.path(name), overwrite=True)
@@ -90,7 +98,7 @@ def run(ctx: Context) -> None:
             ctx.figure(
                 "compare_profile.png",
                 plot_profile(prof, title=f"{model_name} vs {target_name}: RSA per {dim}"),
-                f"RSA of each {dim} of {model_name} with {target_name} (Spearman correlation of correlation-distance "
+                f"RSA of each {dim} of {model_name} with {target_name} (Spearman correlation of {metric}-distance "
                 "RDMs), with 95% bootstrap CIs over stimuli; the grey band is the noise ceiling of "
                 f"{target_name} (how well its own repeats agree).",
             )
@@ -100,12 +108,12 @@ def run(ctx: Context) -> None:
                 f"How well a cross-validated ridge regression from each {pred.attrs['groupby']} predicts "
                 f"{target_name}'s units (median over units), with 95% bootstrap CIs.",
             )
-            target_rdm = compare.rdm(target, progress=bars)
+            target_rdm = compare.rdm(target, metric=metric, progress=bars)
             order_by = "luminance" if "luminance" in target_rdm.coords else None
             rdms = {target_name: target_rdm}
             for label in prof[dim].values:
                 units = model if dim == "group" else model.isel(unit=model[dim].values == label)
-                _, r = compare.align(target_rdm, compare.rdm(units, progress=bars))
+                _, r = compare.align(target_rdm, compare.rdm(units, metric=metric, progress=bars))
                 if order_by:
                     r = r.assign_coords(
                         {order_by: ("stimulus_a", target_rdm.sel(stimulus_a=r["stimulus_a"].values)[order_by].values)}
@@ -114,7 +122,7 @@ def run(ctx: Context) -> None:
             ctx.figure(
                 "compare_rdms.png",
                 plot_rdms(rdms, order_by=order_by),
-                f"Representational dissimilarity matrices (1 − correlation between stimuli) of {target_name} "
+                f"Representational dissimilarity matrices ({_DISTANCE[metric]}) of {target_name} "
                 f"and of each {dim} of {model_name}, on the same stimuli in the same order.",
                 dpi=100,
             )
@@ -138,7 +146,12 @@ STEP = Step(
     description="the two sets against each other: RSA with noise ceiling, CKA, Procrustes, predictivity, "
     "layer-to-area profile",
     settings=SETTINGS,
-    limits={"max_stimuli": Limit(low=2, none=True), "n_boot": Limit(low=0), "seed": Limit(low=0)},
+    limits={
+        "max_stimuli": Limit(low=2, none=True),
+        "n_boot": Limit(low=0),
+        "seed": Limit(low=0),
+        "metric": Limit(choices=METRICS),
+    },
     reduced="every shared stimulus up to 500 (above that a seeded subsample of 500 chosen among the shared ids; "
     "the headline says which), with 100 bootstrap resamples (the library's default: 1,000)",
 )
