@@ -15,21 +15,35 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-#: ``../shared/data`` next to the project root (present in CI, absent in a user's fresh clone).
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: ``datasets/real`` of the repository: the real recordings and matrices the docs quote, shipped with every clone
+#: (sources, citations and licences in its README.md).
+REAL_DATA = Path(__file__).resolve().parents[1] / "datasets" / "real"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """Path of ../shared/data; skips the test (saying why) when the folder is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent (it is present in CI)")
-    return SHARED_DATA
+def real_data() -> Path:
+    """Path of ``datasets/real``. A clone always has it, so no test skips for want of real data: when the folder
+    is missing the test fails, saying so."""
+    if not (REAL_DATA / "m1").is_dir() or not (REAL_DATA / "nwb").is_dir():
+        pytest.fail(
+            f"real data folder {REAL_DATA} lacks m1/ or nwb/: they are part of the repository; "
+            "restore them with `git checkout -- datasets/real`"
+        )
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data(real_data: Path) -> Path:
+    """The former name of :func:`real_data` (tests written before the data moved into the repository use it)."""
+    return real_data
+
+
+_REAL_DATA_FIXTURES = ("real_data", "shared_data")
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "shared_data" in getattr(item, "fixturenames", ()):
+        if any(name in getattr(item, "fixturenames", ()) for name in _REAL_DATA_FIXTURES):
             item.add_marker(pytest.mark.realdata)
 
 

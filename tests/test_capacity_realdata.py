@@ -1,4 +1,4 @@
-"""feature_capacity on a real population: macaque M1 during reaching (Stevenson et al. 2011, ../shared/data/m1)."""
+"""feature_capacity on a real population: macaque M1 during reaching (Stevenson et al. 2011, datasets/real/m1)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from neurosuper import capacity as cap
 
 
 @pytest.fixture(scope="module")
-def m1(shared_data):
+def m1(real_data):
     from scipy.io import loadmat
 
-    spikes = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["spikes"].astype(np.float64)  # (171, 15536)
+    spikes = loadmat(real_data / "m1" / "m1_stevenson_2011.mat")["spikes"].astype(np.float64)  # (171, 15536)
     n = spikes.shape[1] // 5 * 5
     counts = spikes[:, :n].reshape(171, -1, 5).sum(-1).T  # 250 ms bins (3107, 171)
     top = np.sort(np.argsort(-counts.mean(0))[:60])  # the 60 most active neurons, first 1,500 bins

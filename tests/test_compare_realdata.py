@@ -1,5 +1,5 @@
 """Real data: 171 macaque M1 neurons × 15,536 bins of 50 ms with hand kinematics (Stevenson et al. 2011,
-../shared/data/m1). Time bins play the stimuli; groups of neurons play subjects/areas; kinematics a "model"."""
+datasets/real/m1). Time bins play the stimuli; groups of neurons play subjects/areas; kinematics a "model"."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:Noise ceiling for tau:UserWarnin
 
 
 @pytest.fixture(scope="module")
-def m1(shared_data):
+def m1(real_data):
     from scipy.io import loadmat
 
-    mat = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")
+    mat = loadmat(real_data / "m1" / "m1_stevenson_2011.mat")
     spikes = mat["spikes"].T.astype(np.float64)  # (15536, 171)
     kin = np.concatenate([mat["handVel"], mat["handPos"]]).T  # (15536, 6)
     keep = spikes.sum(axis=0) > 0

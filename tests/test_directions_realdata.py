@@ -15,11 +15,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")
-def m1(shared_data):
+def m1(real_data):
     """Stevenson et al. 2011: 171 neurons, counts in 0.5 s segments; stimulus features = movement direction."""
     import scipy.io
 
-    mat = scipy.io.loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")
+    mat = scipy.io.loadmat(real_data / "m1" / "m1_stevenson_2011.mat")
     spikes, vel = mat["spikes"], mat["handVel"][:2]
     n = spikes.shape[1] // 10
     counts = spikes[:, : n * 10].reshape(spikes.shape[0], n, 10).sum(-1).T.astype(float)

@@ -10,10 +10,10 @@ from neurosuper.interpret import interpretability_index
 
 
 @pytest.fixture(scope="module")
-def m1(shared_data):
+def m1(real_data):
     import scipy.io
 
-    mat = scipy.io.loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")
+    mat = scipy.io.loadmat(real_data / "m1" / "m1_stevenson_2011.mat")
     spikes, vel = mat["spikes"], mat["handVel"][:2]
     n = spikes.shape[1] // 10  # 0.5 s segments of 10 bins of 50 ms
     counts = spikes[:, : n * 10].reshape(spikes.shape[0], n, 10).sum(-1).T.astype(float)

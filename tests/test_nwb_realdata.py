@@ -1,4 +1,4 @@
-"""load_nwb on files other tools wrote (../shared/data/nwb): counts checked against a direct h5py reading."""
+"""load_nwb on files other tools wrote (datasets/real/nwb): counts checked against a direct h5py reading."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def _direct(path):
 
 
 @pytest.mark.parametrize("name", sorted(ALM))
-def test_alm_trials_grouped_by_columns_with_aligned_window(shared_data, name):
-    path = shared_data / "nwb" / name
+def test_alm_trials_grouped_by_columns_with_aligned_window(real_data, name):
+    path = real_data / "nwb" / name
     n_trials, n_spikes, quality = ALM[name]
     trains, trials = _direct(path)
     assert len(trials["start_time"]) == n_trials and trains[0].size == n_spikes
@@ -59,8 +59,8 @@ def test_alm_trials_grouped_by_columns_with_aligned_window(shared_data, name):
 
 
 @pytest.mark.parametrize("name", sorted(ALM))
-def test_alm_psth_bins_sum_to_the_window_and_good_trials_filter(shared_data, name):
-    path = shared_data / "nwb" / name
+def test_alm_psth_bins_sum_to_the_window_and_good_trials_filter(real_data, name):
+    path = real_data / "nwb" / name
     trains, trials = _direct(path)
     kw = dict(stimulus=("trials", "type"), window=(-1.0, 2.0), align="cue_start_time", progress=False)
     with pytest.warns(ns.NeurosuperWarning):
@@ -82,8 +82,8 @@ def test_alm_psth_bins_sum_to_the_window_and_good_trials_filter(shared_data, nam
 
 
 @pytest.mark.parametrize("name", sorted(ALM))
-def test_alm_time_bins_cover_every_spike(shared_data, name):
-    path = shared_data / "nwb" / name
+def test_alm_time_bins_cover_every_spike(real_data, name):
+    path = real_data / "nwb" / name
     trains, _ = _direct(path)
     ds = load_nwb(path, stimulus="bins", bin_size=1.0, progress=False)
     edges = np.append(ds["start_time"].values, ds["start_time"].values[-1] + 1.0)
@@ -91,8 +91,8 @@ def test_alm_time_bins_cover_every_spike(shared_data, name):
     assert float(ds["responses"].sum()) == trains[0].size == ALM[name][1]
 
 
-def test_alm_without_choice_or_window_says_what_to_pass(shared_data):
-    path = shared_data / "nwb" / "sub-anm369963_ses-20170228.nwb"
+def test_alm_without_choice_or_window_says_what_to_pass(real_data):
+    path = real_data / "nwb" / "sub-anm369963_ses-20170228.nwb"
     with pytest.raises(ns.NWBLayoutError, match=r"(?s)stimulus=\('trials', 'type'\).*stimulus='bins'"):
         load_nwb(path)
     with pytest.raises(ns.NWBLayoutError, match=r"178 of 178 presentations without a stop time.*window="):
@@ -103,8 +103,8 @@ def test_alm_without_choice_or_window_says_what_to_pass(shared_data):
     assert cand.kind == "trials" and cand.n_presentations == 178 and not cand.has_stop
 
 
-def test_pynapple_file_binned_over_its_epoch(shared_data):
-    path = shared_data / "nwb" / "A8604-211122.nwb"
+def test_pynapple_file_binned_over_its_epoch(real_data):
+    path = real_data / "nwb" / "A8604-211122.nwb"
     trains, _ = _direct(path)
     with pytest.raises(ns.NWBLayoutError, match="found no presentations"):
         load_nwb(path)

@@ -1,4 +1,4 @@
-"""Real data: 171 macaque M1 neurons × 15,536 bins of 50 ms (Stevenson et al. 2011, ../shared/data/m1)."""
+"""Real data: 171 macaque M1 neurons × 15,536 bins of 50 ms (Stevenson et al. 2011, datasets/real/m1)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from neurosuper import spectral as sp
 
 
 @pytest.fixture(scope="module")
-def m1(shared_data):
+def m1(real_data):
     from scipy.io import loadmat
 
-    spikes = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["spikes"]  # (171, 15536) counts
-    vel = loadmat(shared_data / "m1" / "m1_stevenson_2011.mat")["handVel"]
+    spikes = loadmat(real_data / "m1" / "m1_stevenson_2011.mat")["spikes"]  # (171, 15536) counts
+    vel = loadmat(real_data / "m1" / "m1_stevenson_2011.mat")["handVel"]
     ds = ns.from_array(
         spikes.T.astype(np.float64),
         system="brain",
