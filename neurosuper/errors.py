@@ -20,6 +20,7 @@ __all__ = [
     "AnalysisError",
     "NotEnoughData",
     "NeurosuperWarning",
+    "DivergedWarning",
     "recorded_warnings",
 ]
 
@@ -75,6 +76,10 @@ class NotEnoughData(AnalysisError):
 
 class NeurosuperWarning(UserWarning):
     """A documented fallback was applied (e.g. constant units dropped); the message counts what changed."""
+
+
+class DivergedWarning(NeurosuperWarning):
+    """Some toy-model trainings diverged (non-finite or rising loss): the message names them and the fix."""
 
 
 def preview(values: Sequence[Any] | Any, n: int = 5) -> str:

@@ -187,7 +187,46 @@ def sweep(
         importance=base,
         importance_ratio=None if importance_ratio is None else ratios,
     )
+    _check_cells_diverged(ds, dims, lr=c["lr"], caller=caller)
     return stamp(ds, analysis="toy.sweep", reference=REFERENCES[c["model"]], options=options)
+
+
+def _check_cells_diverged(ds: xr.Dataset, dims: Sequence[str], *, lr: float, caller: str) -> None:
+    """Every seed of every cell diverged: :class:`~neurosuper.errors.AnalysisError` (nothing was trained); some:
+    a :class:`~neurosuper.errors.DivergedWarning` naming the cells (their settings and how many seeds), also kept
+    in ``ds.attrs["warning"]``. Divergence as :func:`~neurosuper.toy.train.diverged` (non-finite or rising loss)."""
+    import warnings
+
+    from ..errors import DivergedWarning
+
+    bad = np.asarray(ds["diverged"].values, dtype=bool)
+    if not bad.any():
+        return
+    fix = f"lower the learning rate, e.g. lr={min(lr / 100, 1e-3):g} (Elhage's notebook uses 1e-3)"
+    n_seeds = bad.shape[-1]
+    per_cell = bad.reshape(-1, n_seeds).sum(axis=1)
+    if bad.all():
+        raise fail(
+            caller,
+            f"training diverged in every cell of the sweep ({per_cell.size} cell(s) x {n_seeds} seed(s)) with "
+            f"lr={lr:g}: the loss became non-finite or rose instead of falling, so the capacities mean nothing",
+            "a loss that falls during training",
+            fix,
+            AnalysisError,
+        )
+    cells = list(itertools.product(*(ds[d].values.tolist() for d in dims))) or [()]
+    named = []
+    for setting, k in zip(cells, per_cell.tolist(), strict=True):
+        if k:
+            where = ", ".join(f"{d}={v:g}" for d, v in zip(dims, setting, strict=True)) or "the one setting"
+            named.append(f"{where} ({k} of {n_seeds} seeds)")
+    shown = "; ".join(named[:10]) + (f"; ... ({len(named)} cells in all)" if len(named) > 10 else "")
+    note = (
+        f"training diverged (non-finite or rising loss) with lr={lr:g} in {len(named)} of {per_cell.size} cell(s): "
+        f"{shown}; their diverged seeds are flagged in 'diverged' and their capacities mean nothing; {fix}"
+    )
+    ds.attrs["warning"] = note
+    warnings.warn(f"{caller}: {note}", DivergedWarning, stacklevel=3)
 
 
 def phase_boundary(kurtosis: float | Sequence[float] | np.ndarray) -> np.ndarray:

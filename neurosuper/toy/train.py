@@ -282,7 +282,7 @@ def check_diverged(ds: xr.Dataset, *, lr: float, caller: str) -> None:
     be zeros, not a result); when some did, record a warning in ``ds.attrs["warning"]`` and warn."""
     import warnings
 
-    from ..errors import NeurosuperWarning
+    from ..errors import DivergedWarning
 
     bad = ds["diverged"].values
     n_bad, n = int(bad.sum()), int(bad.size)
@@ -303,7 +303,7 @@ def check_diverged(ds: xr.Dataset, *, lr: float, caller: str) -> None:
         f"seed; {fix}"
     )
     ds.attrs["warning"] = note
-    warnings.warn(f"{caller}: {note}", NeurosuperWarning, stacklevel=3)
+    warnings.warn(f"{caller}: {note}", DivergedWarning, stacklevel=3)
 
 
 def assemble(
