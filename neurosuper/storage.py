@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -83,7 +84,7 @@ def encode_for_write(ds: xr.Dataset, fmt: str) -> xr.Dataset:
             var.attrs = encode_attrs(var.attrs)
         except TypeError as err:
             raise fail(f"attr of variable {name!r}", str(err), "JSON-safe attrs", "convert or drop the attr") from None
-        var.encoding = {}
+        var.encoding = _checksum_encoding(var, fmt)
         variables[name] = var
     try:
         attrs = encode_attrs(ds.attrs)
@@ -91,6 +92,21 @@ def encode_for_write(ds: xr.Dataset, fmt: str) -> xr.Dataset:
         raise fail("attr of the set", str(err), "JSON-safe attrs", "convert or drop the attr") from None
     out = xr.Dataset({k: variables[k] for k in ds.data_vars}, coords={k: variables[k] for k in ds.coords}, attrs=attrs)
     return out
+
+
+def _checksum_encoding(var: xr.Variable, fmt: str) -> dict[str, Any]:
+    """A checksum on every stored chunk of a numeric array, verified by the reader on every read, eager or lazy:
+    netCDF/HDF5's Fletcher-32 filter (``fletcher32``; HDF5 then refuses a chunk whose bytes changed), zarr's
+    CRC-32 filter (numcodecs ``CRC32`` before the compressor: a chunk that decompresses to other bytes fails).
+    So a byte flipped on disk is a :class:`FormatError` naming the file, never silently other values. Scalars
+    (not chunked) and text have none."""
+    if var.ndim == 0 or var.dtype.kind not in "biuf":
+        return {}
+    if fmt == "netcdf":
+        return {"fletcher32": True}
+    from numcodecs import CRC32
+
+    return {"filters": [CRC32()]}
 
 
 def _decoded(ds: xr.Dataset) -> xr.Dataset:
@@ -459,6 +475,15 @@ def _unreadable(path: Path, fmt: str, err: BaseException) -> FormatError:
         cause = cause.__cause__ or cause.__context__
     detail = f"{type(err).__name__}: {err}"
     detail = detail if len(detail) <= 300 else detail[:297] + "..."
+    if "checksum" in detail or "filter returned failure" in detail:  # see _checksum_encoding
+        return fail(
+            f"file {str(path)!r}",
+            f"stored data that fail their checksum ({detail}): bytes of the "
+            + ("store" if fmt == "zarr" else "file")
+            + " changed on disk after it was written",
+            "data whose checksums match (written by neurosuper.save, unchanged since)",
+            "the file is corrupted (disk, copy or transfer error): restore it from a backup or write it again",
+        )
     if fmt == "zarr":
         return fail(
             f"file {str(path)!r}",
@@ -478,7 +503,9 @@ class _ValueGuard:
     """Checks each chunk of a lazily loaded ``responses`` as it is read (no ±inf; NaN only as a whole missing
     repeat), so an analysis never computes on values edited after ``save`` without an error naming them.
 
-    Fast path: one summation per chunk (a finite total = no NaN, no inf).
+    Fast path: one summation per chunk, accumulated in float64 (a finite total = no NaN, no inf; float32 values
+    near their maximum, 3.4e38, cannot overflow it). A total that overflows anyway (float64 values near 1e308)
+    is not taken as a NaN: the chunk is searched for ±inf and NaN, and returned when it holds neither.
     """
 
     def __init__(self, path: str, dims: tuple[str, ...], coords: dict[str, np.ndarray]) -> None:
@@ -491,9 +518,12 @@ class _ValueGuard:
 
     def __call__(self, block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
-            total = block.sum()
+            total = block.sum(dtype=np.float64)
         if np.isfinite(total):
             return block
+        nan_any = np.isnan(block).any()
+        if not nan_any and not np.isinf(block).any():
+            return block  # large finite values whose sum overflowed: valid
         starts = [lo for lo, _ in block_info[0]["array-location"]] if block_info else [0] * block.ndim
         what = f"file {self.path!r}: 'responses' values"
         fix = "the file was changed after it was saved: fix the values (or drop the units) and save it again"
