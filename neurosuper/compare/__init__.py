@@ -19,8 +19,9 @@ from .align import (
 )
 from .cka import CKA_CHANCE_WARN, MAX_GRAM_BYTES, cka, procrustes
 from .distances import METRICS
+from .inter_animal import INTER_ANIMAL_KINDS, inter_animal
 from .predict import ALPHAS, predictivity
-from .profile import BEST_STATUSES, KINDS, overview, profile, side_by_side
+from .profile import BEST_STATUSES, CEILINGS, KINDS, overview, profile, side_by_side
 from .rdm import MAX_RDM_BYTES, NOISE_METHODS, as_rdm, check_rdm, rdm
 from .rsa import compare_rdms, noise_ceiling, spearman_brown
 from .rsakernels import METHODS
@@ -43,12 +44,15 @@ __all__ = [
     "procrustes",
     "predictivity",
     "profile",
+    "inter_animal",
     "side_by_side",
     "overview",
     "summary",
     "METRICS",
     "METHODS",
     "KINDS",
+    "CEILINGS",
+    "INTER_ANIMAL_KINDS",
     "NOISE_METHODS",
     "ALPHAS",
     "MIN_SHARED_STIMULI",

@@ -37,7 +37,12 @@ from .rdm import rdm as make_rdm
 from .rsa import compare_rdms, noise_ceiling, rdm_stack
 from .rsakernels import METHODS, recentred_interval
 
-__all__ = ["profile", "side_by_side", "overview", "KINDS", "BEST_STATUSES"]
+__all__ = ["profile", "side_by_side", "overview", "KINDS", "BEST_STATUSES", "CEILINGS"]
+
+#: The ceilings :func:`profile` can report: ``"auto"`` (split-half reliability of a set with repeats, Nili et
+#: al.'s leave-one-out bounds of several RDMs) or ``"inter_animal"`` (each subject of a cohort against the others
+#: pooled, :func:`~neurosuper.compare.inter_animal`).
+CEILINGS = ("auto", "inter_animal")
 
 #: What :func:`profile` says of its top group (``best_status``): significantly best, top but not significantly,
 #: or not tested (no bootstrap: ``n_boot=0`` or fewer than ``MIN_STIMULI_CI`` stimuli).
@@ -113,6 +118,8 @@ def profile(
     n_splits: int = 10,
     time: Any = None,
     progress: bool = True,
+    ceiling: str = "auto",
+    subject: str = "subject",
 ) -> xr.Dataset:
     """Score every layer (unit group) of ``network`` against ``brain``, with CIs, the ceiling and the best layer.
 
@@ -135,6 +142,22 @@ def profile(
         Spearman–Brown split-half reliability and its square root).
     n_boot, ci, seed
         Bootstrap over stimuli (the same resamples for every layer, so the layers' scores are paired).
+    ceiling
+        ``"auto"`` (default): the ceilings above. ``"inter_animal"``: ``brain`` is a cohort whose units carry a
+        ``subject`` coord (:func:`neurosuper.load_cohort`; at least 2 subjects) and the ceiling is its
+        inter-animal consistency (:func:`~neurosuper.compare.inter_animal` with the same ``kind``, ``metric``,
+        ``method``, ridge settings and seed: each subject scored against the other subjects pooled). The layers
+        are then scored against the same targets, each subject alone: with ``kind="rsa"`` ``score`` is the mean
+        over subjects of the layer's similarity with that subject's RDM (bootstrap over stimuli as with several
+        RDMs); with ``"predictivity"`` every neuron is predicted as before. Added: ``score_subject(layer,
+        subject)`` (RSA: similarity with the subject's RDM; predictivity: median r over the subject's neurons),
+        ``subject_mean(layer)`` (their mean over subjects — read it against the ceiling), ``normalized(layer)``
+        (``subject_mean`` / ``ceiling_value``: 1 = as close to the brain as its animals are to each other),
+        ``ceiling_value`` (the consistency, mean over subjects), ``ceiling_sd``, ``ceiling_subject(subject)``;
+        ``ceiling(bound)`` is the Student-t interval of the consistency over subjects. Only stimuli every unit
+        responded to are used.
+    subject
+        With ``ceiling="inter_animal"``: the unit coord naming each unit's animal.
 
     Returns
     -------
@@ -168,9 +191,15 @@ def profile(
     check_choice("metric", metric, METRICS, caller=caller)
     check_choice("method", method, METHODS, caller=caller)
     check_int("n_boot", n_boot, low=0, caller=caller)
+    check_choice("ceiling", ceiling, CEILINGS, caller=caller)
+    ceiling_choice = ceiling  # the name ``ceiling`` holds the bounds below
     net = responses_of(network, caller=caller)
     dim, groups = _groups(net, groupby)
     mode, brain_rdms = _brain_rdms(brain, caller)
+    animals, given_brain = None, brain
+    if ceiling == "inter_animal":
+        animals = _inter_animal_brain(net, brain, mode, subject=subject, time=time, caller=caller)
+        net, brain = animals.net, animals.brain
     scores, lows, highs, boots, units = [], [], [], [], []
     note, definition = "", "none"
     if kind == "predictivity":
@@ -198,6 +227,8 @@ def profile(
                 progress=progress,
             )
             scores.append(float(res["median"]))
+            if animals is not None:
+                animals.add_predictivity(res["r"])
             lo, hi = res["median_ci"].values if boot_n else (np.nan, np.nan)
             lows.append(lo)
             highs.append(hi)
@@ -216,7 +247,11 @@ def profile(
             "over neurons, upper = median of its square root"
         )
     else:
-        if mode == "set":
+        if animals is not None:
+            net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
+            targets = animals.subject_rdms(brain_al, metric=metric, time=time)
+            ceiling, ceiling_kind = [np.nan, np.nan], "inter-animal"
+        elif mode == "set":
             net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
             targets = [make_rdm(brain_al, metric=metric, time=time, progress=progress)]
             if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and metric != "crossnobis":
@@ -250,6 +285,8 @@ def profile(
                 layer_rdm, targets if len(targets) > 1 else targets[0], method=method, n_boot=boot_n, ci=ci, seed=seed
             )
             scores.append(float(res["value"]))
+            if animals is not None:
+                animals.add_rsa(layer_rdm, targets, method=method)
             lows.append(float(res["ci"][0]))
             highs.append(float(res["ci"][1]))
             boots.append(res["value_boot"].values if boot_n else np.zeros(0))
@@ -267,6 +304,35 @@ def profile(
     if boot_n:
         out["score_boot"] = (("boot", dim), np.stack(boots, axis=1))
     _best_layer(out, np.array(scores), np.array(lows), labels, ci=ci)
+    if animals is not None:
+        from .inter_animal import inter_animal
+
+        ia = inter_animal(
+            brain_al,
+            kind=kind,
+            metric=metric,
+            method=method,
+            subject=subject,
+            groupby=None,
+            alpha=alpha,
+            n_splits=n_splits,
+            seed=seed,
+            ci=ci,
+            time=time,
+            progress=False,
+        )
+        per = np.array(animals.per_layer)  # (layer, subject)
+        out["score_subject"] = ((dim, "subject"), per)
+        out = out.assign_coords(subject=[str(s) for s in animals.labels])
+        out["subject_mean"] = (dim, np.nanmean(per, axis=1))
+        value = float(ia["value"])
+        out["normalized"] = (dim, out["subject_mean"].values / value if value > 0 else np.full(len(labels), np.nan))
+        out["ceiling"] = ("bound", ia["ci"].values.astype(np.float64))
+        out["ceiling_value"] = value
+        out["ceiling_sd"] = float(ia["sd"])
+        out["ceiling_subject"] = ("subject", ia["subject_value"].values)
+        ceiling_kind, definition = "inter-animal", str(ia.attrs["definition"])
+        note = "none"
     out.attrs.update(
         {
             "kind": kind,
@@ -303,9 +369,55 @@ def profile(
             "alpha": alpha,
             "n_splits": n_splits,
             "time": time,
+            "ceiling": ceiling_choice,
+            "subject": subject,
         },
-        inputs_from=brain if isinstance(brain, xr.Dataset) else None,
+        inputs_from=given_brain if isinstance(given_brain, xr.Dataset) else None,
     )
+
+
+class _Animals:
+    """The state of ``profile(..., ceiling="inter_animal")``: the cohort restricted to the stimuli every unit has,
+    its subjects, and each layer's score against each subject (filled in as the layers are scored)."""
+
+    def __init__(self, net: Any, brain: xr.DataArray, labels: list[Hashable], subject: str) -> None:
+        self.net, self.brain, self.labels, self.subject = net, brain, labels, subject
+        self.per_layer: list[list[float]] = []
+
+    def subject_rdms(self, brain: xr.DataArray, *, metric: str, time: Any) -> list[xr.DataArray]:
+        values = np.asarray(brain[self.subject].values)
+        return [
+            make_rdm(brain.isel(unit=np.flatnonzero(values == lab)), metric=metric, time=time, progress=False)
+            for lab in self.labels
+        ]
+
+    def add_rsa(self, layer_rdm: xr.DataArray, targets: list[xr.DataArray], *, method: str) -> None:
+        self.per_layer.append([float(compare_rdms(layer_rdm, t, method=method, n_boot=0)["value"]) for t in targets])
+
+    def add_predictivity(self, r: xr.DataArray) -> None:
+        values = np.asarray(r[self.subject].values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.per_layer.append([float(np.nanmedian(r.values[values == lab])) for lab in self.labels])
+
+
+def _inter_animal_brain(net: xr.DataArray, brain: Any, mode: str, *, subject: str, time: Any, caller: str) -> _Animals:
+    """Checks for ``ceiling="inter_animal"`` and the cohort on the stimuli every unit has."""
+    from .inter_animal import _complete_stimuli, subject_labels
+
+    if mode != "set":
+        raise fail(
+            f"{caller}: ceiling='inter_animal' with brain",
+            "RDMs",
+            "a cohort ResponseSet whose units carry a 'subject' coord",
+            "pass the cohort set (neurosuper.load_cohort), or ceiling='auto'",
+            AnalysisError,
+        )
+    resp = responses_of(brain, caller=caller)
+    labels = subject_labels(resp, subject, caller=caller)
+    _, resp = align(net, resp, names=["network", "brain"], caller=caller)
+    resp = _complete_stimuli(resp, time=time, caller=caller)
+    return _Animals(net, resp, labels, subject)
 
 
 # ----------------------------------------------------------------------------------------------- overview
