@@ -18,7 +18,19 @@ from ..errors import NeurosuperError
 from ._common import FlagError, bind_flags, cli_wording, one_line
 
 #: Sub-command modules, in the order ``--help`` lists them and ``demo`` runs their steps.
-COMMANDS = ("demo", "info", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare")
+COMMANDS = (
+    "demo",
+    "info",
+    "nwb",
+    "spectrum",
+    "interpret",
+    "directions",
+    "capacity",
+    "toy",
+    "report",
+    "compare",
+    "cohort",
+)
 
 
 def _modules() -> list[Any]:

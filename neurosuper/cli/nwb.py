@@ -79,6 +79,20 @@ def loader_flags_given(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def loader_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``load_nwb`` options the loader flags of ``args`` give (one translation for every command: ``neurosuper
+    nwb``, ``report``, ``cohort``)."""
+    return {
+        "stimulus": parse_stimulus(args.stimulus),
+        "window": tuple(args.window) if args.window else None,
+        "align": args.align,
+        "align_relative": _ALIGN_RELATIVE[args.align_relative],
+        "bin_size": args.bin_size,
+        "measure": args.measure,
+        "epochs": args.epochs,
+    }
+
+
 def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> tuple[Any, list[str]]:
     """load_nwb with the loader flags of ``args``; its errors re-raised, and its warnings returned, in CLI wording."""
     from ..errors import NeurosuperError, NeurosuperWarning
@@ -87,17 +101,7 @@ def load_with_flags(path: Any, args: argparse.Namespace, *, progress: bool) -> t
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NeurosuperWarning)
         try:
-            ds = load_nwb(
-                path,
-                stimulus=parse_stimulus(args.stimulus),
-                window=tuple(args.window) if args.window else None,
-                align=args.align,
-                align_relative=_ALIGN_RELATIVE[args.align_relative],
-                bin_size=args.bin_size,
-                measure=args.measure,
-                epochs=args.epochs,
-                progress=progress,
-            )
+            ds = load_nwb(path, **loader_options(args), progress=progress)
         except NeurosuperError as err:
             text = cli_message(err)
             if text == str(err):
