@@ -54,3 +54,21 @@ def test_interpretability_index_unchanged_by_unique_positions(monkeypatch, metri
     for name in ("ii", "ii_null", "ii_p", "ii_population_null", "p_population"):
         np.testing.assert_allclose(new[name].values, old[name].values, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(new["mei"].values, old["mei"].values)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [3, 4, 57])
+def test_condensed_equals_triu_indices(n, dtype):
+    from scipy.spatial.distance import squareform
+
+    from neurosuper import compare as cmp
+    from neurosuper.compare.rdm import condensed
+
+    x = np.random.default_rng(n).standard_normal((n, 6)).astype(dtype)
+    d = cmp.rdm(ns.from_array(x, system="network", measure="activation"), progress=False)
+    d = d.astype(dtype)
+    v = condensed(d)
+    ref = np.asarray(d.values, dtype=np.float64)[np.triu_indices(n, 1)]
+    assert v.dtype == np.float64
+    np.testing.assert_array_equal(v, ref)  # bitwise: the same elements, the same order
+    np.testing.assert_array_equal(v, squareform(np.asarray(d.values, dtype=np.float64), checks=False))
