@@ -35,8 +35,9 @@ __all__ = ["eigenspectrum"]
 
 METHODS = ("auto", "pca", "cvpca")
 SIDES = ("auto", "stimulus", "unit")
-#: Bytes of bootstrap unit Grams computed in one pass over the data.
-_BOOT_BATCH_BYTES = 2**30
+#: Bytes of bootstrap unit Grams computed in one pass over the data and held at once (the replicates are
+#: streamed: each batch is reduced to its eigenvalues before the next is computed).
+_BOOT_BATCH_BYTES = 2**28
 REFERENCE = "Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975"
 
 
@@ -315,15 +316,20 @@ _ARRAY_OVERHEAD = 112
 def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_shuffles: int, k: int | None) -> float:
     """Bytes the replicates of a spectrum hold at once: per bootstrap replicate its stimulus indices and counts
     (and, for cvPCA, its repeat swap), its spectrum rows (cvPCA: also the noise) before and after they are padded
-    and stacked, and on the unit side its units x units Gram (three for cvPCA); cvPCA's shuffles likewise."""
+    and stacked; cvPCA's shuffles likewise. On the unit side the units x units Grams (three for cvPCA) are
+    streamed: one batch of at most ``_BOOT_BATCH_BYTES`` (at least one replicate's) and its post-processed copy
+    are held at once, whatever ``n_boot`` is."""
     cv = method == "cvpca"
+    reps = n_boot + (n_shuffles if cv else 0)
     k_eff = min(n, p) if k is None else min(int(k), n, p)
     per = 8 * n + _ARRAY_OVERHEAD + 2 * (1 + cv) * (8 * k_eff + _ARRAY_OVERHEAD)
     if cv:
         per += n + _ARRAY_OVERHEAD + 64  # the swap and the (indices, swap) pair
-    if _choose_side(side, n, p) == "unit":
-        per += 8 * n + (3 if cv else 1) * 8 * p * p
-    return float(per) * (n_boot + (n_shuffles if cv else 0))
+    total = float(per) * reps
+    if _choose_side(side, n, p) == "unit" and reps:
+        held = (3 if cv else 1) * 8 * p * p
+        total += 8.0 * n * reps + 2.0 * held * min(reps, max(1, _BOOT_BATCH_BYTES // held))
+    return total
 
 
 def _check_replicate_memory(
@@ -373,12 +379,14 @@ def _projector(axes: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
 
 def _unit_post(g: np.ndarray, scale: np.ndarray | None, proj: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
     """z-score and project out spontaneous axes (``(I − UUᵀ) G (I − UUᵀ)``, exactly the covariance of the
-    projected data, as on the stimulus side) or, without a projection, drop the constant units' zero rows."""
+    projected data, as on the stimulus side) or, without a projection, drop the constant units' zero rows.
+    ``g`` is a fresh Gram of the caller's: scaled in place, and returned itself when no unit is dropped (no copy
+    of a units x units array per replicate)."""
     if scale is not None:
-        g = g / np.outer(scale, scale)
+        g /= np.outer(scale, scale)
     if proj is not None:
         return proj @ g @ proj
-    return g[np.ix_(keep, keep)]
+    return g if keep.all() else g[np.ix_(keep, keep)]
 
 
 def _bar(items: list, progress: bool, desc: str) -> Any:  # a tqdm bar over items
@@ -422,12 +430,16 @@ def _pca(
         axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None and n_pcs else None
         proj = _projector(axes, keep)
         big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
-        grams = [first["gram"][0, 0]]
-        for start in range(1, len(boots), batch):
-            more = unit_grams([x], [(0, 0)], weights=counts[start : start + batch], progress=progress)
-            grams.extend(more["gram"][:, 0])
-        grams = [_unit_post(g, scale, proj, keep) for g in grams]
-        out = map_tasks(_eigvals_task, grams, shared=(k, dtype, n), progress=progress, desc="bootstrap")
+        # streamed: a batch of replicates' Grams at a time (at most _BOOT_BATCH_BYTES), reduced to their
+        # eigenvalues before the next batch is computed — memory stays bounded whatever n_boot is
+        out = map_tasks(_eigvals_task, [_unit_post(first["gram"][0, 0], scale, proj, keep)], shared=(k, dtype, n))
+        del first
+        for start in _bar(list(range(1, len(boots), batch)), progress, "bootstrap"):
+            more = unit_grams([x], [(0, 0)], weights=counts[start : start + batch], progress=False)["gram"][:, 0]
+            grams = [_unit_post(g, scale, proj, keep) for g in more]
+            del more
+            out.extend(map_tasks(_eigvals_task, grams, shared=(k, dtype, n)))
+            del grams
         n_const = int((~keep).sum())
     else:
         scale = None
@@ -564,12 +576,18 @@ def _cvpca(
         m1, m2 = stats["mean"]
         y1 = (r1 - m1.astype(dtype)).astype(dtype)
         y2 = (r2 - m2.astype(dtype)).astype(dtype)
-        grams = []
+        # streamed: the three Grams of a batch of shuffles/replicates at a time (at most _BOOT_BATCH_BYTES),
+        # reduced to their spectra before the next batch — memory stays bounded whatever n_boot is
+        per_batch = max(1, int(_BOOT_BATCH_BYTES // (3 * 8 * p * p)))
+        res, grams = [], []
         for i, (idx, swap) in enumerate(_bar(items, progress, "cvPCA shuffles")):
             weights = None if i < len(swaps) else np.bincount(idx, minlength=n)[None].astype(np.float64)
             g = shuffled_unit_grams(y1, y2, swap, weights=weights, progress=False)["gram"][0]
             grams.append(tuple(_unit_post(g[j], scale, proj, keep) for j in range(3)))
-        res = map_tasks(_cv_unit_task, grams, shared=(n, k, dtype))
+            del g
+            if len(grams) == per_batch or i == len(items) - 1:
+                res.extend(map_tasks(_cv_unit_task, grams, shared=(n, k, dtype)))
+                grams = []
     full_cv = np.mean([r[0] for r in res[: len(swaps)]], axis=0)
     full_noise = np.mean([r[1] for r in res[: len(swaps)]], axis=0)
     cv = np.stack([full_cv] + [r[0] for r in res[len(swaps) :]])
