@@ -7,6 +7,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._concat import concat
+from ._threads import get_threads, set_threads, threads
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
 from .format import FORMAT_VERSION, from_array, validate
@@ -18,6 +19,7 @@ from .storage import load, save, save_result
 
 if TYPE_CHECKING:
     from . import capacity, compare, datasets, directions, interpret, models, spectral, toy
+    from .io.cohort import load_cohort
     from .io.nwb import load_nwb, nwb_sources, save_nwb
 
 #: Public names imported on first access (``ns.spectral``, ``from neurosuper import load_nwb``): name -> module.
@@ -37,6 +39,7 @@ _LAZY = {
     "spectral": ".spectral",
     "toy": ".toy",
     "load_nwb": ".io.nwb",
+    "load_cohort": ".io.cohort",
     "nwb_sources": ".io.nwb",
     "save_nwb": ".io.nwb",
 }
@@ -75,8 +78,12 @@ __all__ = [
     "load",
     "save_result",
     "load_nwb",
+    "load_cohort",
     "nwb_sources",
     "save_nwb",
+    "threads",
+    "set_threads",
+    "get_threads",
     "datasets",
     "directions",
     "models",

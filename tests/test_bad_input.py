@@ -296,7 +296,8 @@ def test_a_url_where_a_file_is_read_says_to_download_it(argv, tmp_path, capsys):
 
 
 def test_an_nwb_url_that_only_streams_says_to_download_it(monkeypatch):
-    """A server without a size or range requests makes fsspec return a file that cannot seek."""
+    """A server without a size or range requests makes fsspec return a file that cannot seek (servers with both
+    stream: tests/test_cohort_load.py)."""
     import fsspec
 
     class Streaming(io.BytesIO):
@@ -313,5 +314,5 @@ def test_an_nwb_url_that_only_streams_says_to_download_it(monkeypatch):
     with pytest.raises(FormatError) as err:
         ns.load_nwb("https://example.org/rec.nwb")
     message = str(err.value)
-    assert "Cannot seek streaming HTTP file" in message and "future version" in message
+    assert "Cannot seek streaming HTTP file" in message and "Range requests" in message
     assert "Fix: download it first" in message

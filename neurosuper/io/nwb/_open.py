@@ -1,4 +1,5 @@
-"""Opening NWB files read-only — local paths and URLs (through fsspec) — with errors that say what was found.
+"""Opening NWB files read-only — local paths and URLs (streamed through fsspec, :mod:`neurosuper.io.remote`) —
+with errors that say what was found.
 
 pynwb/h5py are imported inside the functions: ``import neurosuper`` stays fast (``import pynwb`` takes ~1 s).
 """
@@ -15,16 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..._validation import check_regular_file
-from ...errors import FormatError, NWBLayoutError
+from ...errors import FormatError
+from ..remote import RemoteReadError, is_url, open_url
 
 __all__ = ["OpenedNWB", "open_nwb", "is_url"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def is_url(path: str | os.PathLike) -> bool:
-    """True for ``scheme://...`` paths (``https://``, ``s3://``, ``file://``); these are opened through fsspec."""
-    return isinstance(path, str) and "://" in path[:16]
 
 
 @dataclass
@@ -60,35 +57,10 @@ def _check_local(path: Path) -> None:
 
 
 def _open_url(url: str, stack: contextlib.ExitStack) -> Any:
-    try:
-        import fsspec
-    except ImportError:  # pragma: no cover - fsspec is installed with xarray/dask here
-        raise NWBLayoutError(
-            f"path {url!r}: found a URL but fsspec is not installed; expected a local path or "
-            "fsspec for remote reading. Fix: pip install fsspec aiohttp (or download the file)."
-        ) from None
-    protocol = url.split("://", 1)[0]
-    try:
-        fs = fsspec.filesystem(protocol)
-    except (ImportError, ValueError) as err:
-        raise NWBLayoutError(
-            f"path {url!r}: fsspec cannot serve protocol {protocol!r} ({err}); expected an "
-            "installed fsspec backend. Fix: install it (https needs aiohttp, s3 needs s3fs)."
-        ) from None
-    try:
-        kwargs = {"cache_type": "blockcache"} if protocol in ("http", "https") else {}
-        fobj = stack.enter_context(fs.open(url, "rb", **kwargs))
-    except FileNotFoundError:
-        raise FormatError(f"path {url!r}: found no such file; expected an NWB file. Fix: check the URL.") from None
+    """A random-access file object streaming ``url`` (:func:`neurosuper.io.remote.open_url`), HDF5-checked."""
+    fobj = open_url(url, stack)
     head = fobj.read(8)
-    try:
-        fobj.seek(0)
-    except ValueError as err:  # fsspec's HTTPStreamFile: the server gave no size (or no range requests)
-        raise FormatError(
-            f"path {url!r}: found a server that only streams the file ({err}: it gives no size or no range "
-            "requests, and HDF5 must seek; reading such URLs comes in a future version); expected a URL that "
-            f"allows random access. Fix: download it first (e.g. curl -LO {url!r}) and pass the local path."
-        ) from None
+    fobj.seek(0)
     if head != _HDF5_SIGNATURE:
         raise _not_hdf5(url, head)
     return fobj
@@ -104,6 +76,8 @@ def open_nwb(path: str | os.PathLike) -> Iterator[OpenedNWB]:
         Missing file, a folder, not HDF5, truncated or corrupted HDF5, an HDF5 file that is not NWB.
     NWBLayoutError
         A URL whose fsspec backend is not installed.
+    RemoteReadError
+        A URL whose connection failed while reading (also when it fails inside the ``with`` block).
     """
     import h5py
 
@@ -118,6 +92,7 @@ def open_nwb(path: str | os.PathLike) -> Iterator[OpenedNWB]:
         try:
             h5 = stack.enter_context(h5py.File(h5_source, "r"))
         except OSError as err:
+            _reraise_remote(h5_source, err)
             raise FormatError(
                 f"file {source!r}: could not be opened as HDF5 ({err}); expected a complete NWB file. "
                 "Fix: the file is probably truncated or corrupted — download or write it again."
@@ -140,9 +115,24 @@ def open_nwb(path: str | os.PathLike) -> Iterator[OpenedNWB]:
                 warnings.simplefilter("ignore")
                 nwbfile = io.read()
         except Exception as err:  # hdmf raises many types for broken or truncated files
+            _reraise_remote(h5_source, err)
             raise FormatError(
                 f"file {source!r}: pynwb could not read the NWB tree ({type(err).__name__}: {err}); "
                 "expected a complete NWB 2 file. Fix: the file is probably truncated or was written "
                 "by a tool with a broken extension — validate it with nwbinspector."
             ) from err
-        yield OpenedNWB(nwbfile=nwbfile, source=source, nwb_version=version)
+        try:
+            yield OpenedNWB(nwbfile=nwbfile, source=source, nwb_version=version)
+        except Exception as err:  # a read inside the caller's block hit a dropped connection: say so
+            _reraise_remote(h5_source, err)
+            raise
+
+
+def _reraise_remote(h5_source: Any, err: BaseException) -> None:
+    """Raise the transport failure a streamed file recorded (h5py reports it as a bare OSError), if any."""
+    failure = getattr(h5_source, "failure", None)
+    if failure is None:
+        return
+    if failure is err or isinstance(err, RemoteReadError):
+        raise err
+    raise failure from err
