@@ -12,7 +12,7 @@ bootstrap builds a units x units Gram per replicate — the path whose memory gr
 with two repeats (``method="cvpca"``, 3 Grams per replicate); ``zarr``: ``eigenspectrum(load(p, lazy=True),
 method="pca", n_boot=N)`` of a ``zarr_stimuli x zarr_units`` set saved to a zarr store under /tmp.
 
-The bound is 1 GB above the data; the Grams of at most ``_BOOT_BATCH_BYTES`` (256 MB) of replicates and their
+The bound is 1 GB above the data; the Grams of at most ``_BOOT_BATCH_BYTES`` (128 MB) of replicates and their
 post-processed copies are held at once (``neurosuper.spectral.eigen.replicate_bytes`` is the estimate the memory
 check uses; printed beside each measurement).
 """

@@ -37,7 +37,7 @@ METHODS = ("auto", "pca", "cvpca")
 SIDES = ("auto", "stimulus", "unit")
 #: Bytes of bootstrap unit Grams computed in one pass over the data and held at once (the replicates are
 #: streamed: each batch is reduced to its eigenvalues before the next is computed).
-_BOOT_BATCH_BYTES = 2**28
+_BOOT_BATCH_BYTES = 2**27
 REFERENCE = "Stringer et al. 2019 Nature 571:361; Marshall & Kirchner 2024 arXiv:2401.17975"
 
 
@@ -317,8 +317,8 @@ def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_sh
     """Bytes the replicates of a spectrum hold at once: per bootstrap replicate its stimulus indices and counts
     (and, for cvPCA, its repeat swap), its spectrum rows (cvPCA: also the noise) before and after they are padded
     and stacked; cvPCA's shuffles likewise. On the unit side the units x units Grams (three for cvPCA) are
-    streamed: one batch of at most ``_BOOT_BATCH_BYTES`` (at least one replicate's) and its post-processed copy
-    are held at once, whatever ``n_boot`` is."""
+    streamed: one batch of at most ``_BOOT_BATCH_BYTES`` (at least one replicate's), its accumulators and the
+    eigensolver's copy are held at once, whatever ``n_boot`` is."""
     cv = method == "cvpca"
     reps = n_boot + (n_shuffles if cv else 0)
     k_eff = min(n, p) if k is None else min(int(k), n, p)
@@ -328,7 +328,8 @@ def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_sh
     total = float(per) * reps
     if _choose_side(side, n, p) == "unit" and reps:
         held = (3 if cv else 1) * 8 * p * p
-        total += 8.0 * n * reps + 2.0 * held * min(reps, max(1, _BOOT_BATCH_BYTES // held))
+        # the batch in float64, its per-block accumulators in the data's dtype, and the eigensolver's copy
+        total += 8.0 * n * reps + 3.0 * held * min(reps, max(1, _BOOT_BATCH_BYTES // held))
     return total
 
 
