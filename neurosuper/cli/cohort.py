@@ -59,8 +59,8 @@ def _load(args: argparse.Namespace) -> Any:
         try:
             ds = load_cohort(
                 sources if len(sources) > 1 else sources[0],
-                client=args.scheduler,
-                n_workers=args.workers,
+                client=False if args.workers == 0 else args.scheduler,
+                n_workers=args.workers or None,
                 strict=args.strict,
                 progress=not args.quiet,
                 **options,
@@ -156,9 +156,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     where.add_argument(
         "--workers",
-        type=integer(1),
+        type=integer(0),
         metavar="N",
-        help="load the sessions on a LocalCluster of N single-threaded worker processes (default: one per core)",
+        help="load the sessions on a LocalCluster of N single-threaded worker processes (default: one per core); "
+        "0: one after the other in this process, without dask",
     )
     p.add_argument("--network", metavar="FILE", help="a network's activations (.nc, .zarr, .npz) to compare")
     p.add_argument("--strict", action="store_true", help="stop at the first session that cannot be loaded")
