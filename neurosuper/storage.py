@@ -308,11 +308,19 @@ def save(ds: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) ->
     return _write_atomic(ds, Path(path), fmt, overwrite, kind="set", check=check)
 
 
-def save_result(result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def save_result(
+    result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False, full_paths: bool = False
+) -> Path:
     """Write an analysis result (any Dataset/DataArray with JSON-safe attrs) atomically, like :func:`save`.
 
     A DataArray is stored as a one-variable Dataset named after it (``"result"`` if unnamed); read it back
     with ``load(path, validate_set=False)``.
+
+    A result file is made to be shared: its provenance names the input files (the ``inputs`` attr, see
+    :mod:`neurosuper._provenance`) by their path relative to the result's folder when they are below it, else
+    by their name, each with its sha256 and size; other attrs that are absolute paths (e.g. ``source``) become
+    names too. ``full_paths=True`` (CLI: ``--full-paths``) keeps the absolute paths. The object given is not
+    changed.
     """
     fmt = file_format(path)
     if isinstance(result, xr.DataArray):
@@ -325,7 +333,37 @@ def save_result(result: xr.Dataset | xr.DataArray, path: str | os.PathLike, *, o
             "wrap the values in xarray.DataArray(values, dims=...)",
         )
     check_coords(result)
+    if not full_paths:
+        result = _without_absolute_paths(result, Path(os.path.abspath(path)).parent)
     return _write_atomic(result, Path(path), fmt, overwrite, kind="result")
+
+
+def _shareable(attrs: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``attrs`` with the input records' paths, and any attr that is an absolute path, shown relative to
+    ``folder`` when below it, else by name (:func:`neurosuper._provenance.shown_path`). New dicts only."""
+    from ._provenance import shown_path
+
+    out = dict(attrs)
+    for key, value in attrs.items():
+        if key == "inputs" and isinstance(value, list | tuple):
+            out[key] = [
+                {**v, "path": shown_path(v["path"], out=folder)} if isinstance(v, dict) and v.get("path") else v
+                for v in value
+            ]
+        elif isinstance(value, str) and os.path.isabs(value) and "\n" not in value and len(value) < 4096:
+            out[key] = shown_path(value, out=folder)
+    return out
+
+
+def _without_absolute_paths(result: xr.Dataset, folder: Path) -> xr.Dataset:
+    """A shallow copy of ``result`` (no data copied) whose attrs and variables' attrs name files by
+    :func:`_shareable`."""
+    out = result.copy(deep=False)
+    out.attrs = _shareable(result.attrs, folder)
+    for name, var in out.variables.items():
+        if var.attrs:
+            var.attrs = _shareable(result.variables[name].attrs, folder)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ reading

@@ -221,10 +221,16 @@ def bind_flags(parser: argparse.ArgumentParser) -> None:
 
 # -------------------------------------------------------------------------------------------------- outputs
 def add_outputs(
-    p: argparse.ArgumentParser, *, out: str | None = None, figure: str | None = None, required: bool = False
+    p: argparse.ArgumentParser,
+    *,
+    out: str | None = None,
+    figure: str | None = None,
+    required: bool = False,
+    full_paths: bool = False,
 ) -> None:
     """``--out`` (help ``out``), ``--figure`` (help ``figure``, when the command draws one) and ``--overwrite``:
-    the same three flags, meaning the same, in every command that writes files."""
+    the same three flags, meaning the same, in every command that writes files; ``--full-paths`` (``full_paths``)
+    in those that write one result file (``save_result(..., full_paths=)``)."""
     if out is not None:
         p.add_argument("--out", required=required, help=out + "; checked before computing")
     if figure is not None:
@@ -234,6 +240,13 @@ def add_outputs(
         action="store_true",
         help="replace outputs that exist (never an input of the command)",
     )
+    if full_paths:
+        p.add_argument(
+            "--full-paths",
+            action="store_true",
+            help="record the input files' absolute paths in the result's provenance (default: their path relative "
+            "to the result's folder when below it, else their name, with their sha256, so the file can be shared)",
+        )
 
 
 def _exists(flag: str, path: Path) -> FormatError:

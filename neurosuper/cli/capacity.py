@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     out = summary(result)
     warn(notes, flags=getattr(args, "cli_flags", None))
     if args.out:
-        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite, full_paths=args.full_paths))
     if args.figure:
         from ..plot.capacity import plot_capacity
 
@@ -91,6 +91,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "counts and rates; a warning says when the mean dominates)",
     )
     p.add_argument("--seed", type=integer(0), default=0)
-    add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the capacity-vs-size figure here")
+    add_outputs(
+        p,
+        out="write the result here (.nc or .zarr)",
+        figure="write the capacity-vs-size figure here",
+        full_paths=True,
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -116,7 +116,7 @@ def run_rdms(args: argparse.Namespace, a: Any, b: Any, out: Path | None, figure:
             raise reraise(err, getattr(args, "cli_flags", None)) from None
     warn(notes, flags=getattr(args, "cli_flags", None))
     if out:
-        save_result(result, out, overwrite=args.overwrite)
+        save_result(result, out, overwrite=args.overwrite, full_paths=args.full_paths)
     s = compare.summary(result)
     if layers is not None:
         s["layers"] = layers
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             raise reraise(err, getattr(args, "cli_flags", None)) from None
     warn(notes, flags=getattr(args, "cli_flags", None))
     if out:
-        save_result(result, out, overwrite=args.overwrite)
+        save_result(result, out, overwrite=args.overwrite, full_paths=args.full_paths)
     s = compare.summary(result)
     print(json.dumps(s) if args.json else format_text(s, args.a, args.b))
     return 0
@@ -206,7 +206,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--groupby", default="auto", help="unit coord giving the pairs: auto (layer, else area), a coord name, or none"
     )
     p.add_argument("--seed", type=integer(0), default=0)
-    add_outputs(p, out="save the result (.nc or .zarr)", figure="save the two RDMs as heatmaps")
+    add_outputs(p, out="save the result (.nc or .zarr)", figure="save the two RDMs as heatmaps", full_paths=True)
     p.add_argument("--order-by", default="category", help="stimulus coord ordering the heatmaps (default category)")
     p.add_argument(
         "--json",

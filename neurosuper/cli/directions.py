@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if notes:
         out["warnings"] = notes
     if args.out:
-        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite, full_paths=args.full_paths))
     if args.figure:
         from ..plot.directions import plot_methods
 
@@ -132,7 +132,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--sae-steps", type=integer(1), default=None, help="Adam steps of the SAE (default 3000)")
     p.add_argument("--seed", type=integer(0), default=0)
     add_outputs(
-        p, out="write the per-direction result here (.nc or .zarr)", figure="write the II-per-method figure here"
+        p,
+        out="write the per-direction result here (.nc or .zarr)",
+        figure="write the II-per-method figure here",
+        full_paths=True,
     )
     p.add_argument("--mei-figure", help="write the MEI grid of each method's best direction here")
     p.add_argument("--json", action="store_true", help="print one JSON object")

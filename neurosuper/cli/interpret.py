@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     )
     out = summary(result, groupby=groupby)
     if args.out:
-        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite, full_paths=args.full_paths))
     if args.figure:
         from ..plot.interpret import plot_ii
 
@@ -115,6 +115,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="look for near-duplicate MEIs by the stimuli's source coords or pixels (default auto)",
     )
     p.add_argument("--seed", type=integer(0), default=0)
-    add_outputs(p, out="write the result here (.nc or .zarr)", figure="write the II-distribution figure here")
+    add_outputs(
+        p,
+        out="write the result here (.nc or .zarr)",
+        figure="write the II-distribution figure here",
+        full_paths=True,
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)

@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             "alpha_status": cli_wording(str(status), getattr(args, "cli_flags", None)),
         }
     if out_path is not None:
-        summary["result"] = str(save_result(spectral.combined(spec, fit), out_path, overwrite=args.overwrite))
+        summary["result"] = str(
+            save_result(spectral.combined(spec, fit), out_path, overwrite=args.overwrite, full_paths=args.full_paths)
+        )
     if fig_path is not None:
         from .._atomic import save_figure
         from ..plot.spectral import plot_spectrum
@@ -179,7 +181,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--zscore", action="store_true", help="z-score units first")
     p.add_argument("--seed", type=integer(0), default=0)
-    add_outputs(p, out="save the spectrum and fit (.nc or .zarr)", figure="save the log-log figure")
+    add_outputs(p, out="save the spectrum and fit (.nc or .zarr)", figure="save the log-log figure", full_paths=True)
     p.add_argument(
         "--json",
         action="store_true",

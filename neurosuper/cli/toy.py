@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if notes:
         out["warnings"] = notes
     if args.out:
-        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite))
+        out["result"] = str(save_result(result, args.out, overwrite=args.overwrite, full_paths=args.full_paths))
     if args.figure:
         from ..plot.toy import model_title
 
@@ -135,6 +135,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p,
         out="write the trained model here (.nc or .zarr)",
         figure="write the geometry figure (m = 2) or capacity figure here",
+        full_paths=True,
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
     p.set_defaults(func=run)
