@@ -23,6 +23,7 @@ from .align import MIN_SHARED_STIMULI, MIN_STIMULI_CI, align, ci_allowed
 from .rdm import check_rdm, condensed, rdm
 from .rsakernels import (
     METHODS,
+    SpearmanPlan,
     bootstrap_counts,
     permutation_index,
     permutation_null,
@@ -169,7 +170,8 @@ def compare_rdms(
     ys = np.array([condensed(r) for r in aligned[1:]])
     _warn_flat([x, *ys], names, caller)
     n = aligned[0].sizes["stimulus_a"]
-    value = float(np.mean([similarity(x, y, method) for y in ys]))
+    plan = SpearmanPlan(x, ys) if method == "spearman" else None  # one sort per RDM, value and bootstrap
+    value = float(np.mean(plan.values() if plan is not None else [similarity(x, y, method) for y in ys]))
     out = xr.Dataset({"value": value})
     attrs: dict[str, Any] = {
         "method": method,
@@ -185,7 +187,8 @@ def compare_rdms(
             f"no interval from {n} stimuli (a bootstrap needs at least MIN_STIMULI_CI = {MIN_STIMULI_CI})"
         )
     if n_boot and not few:
-        boot = weighted_similarity(x, ys, bootstrap_counts(n, n_boot, seed), method)
+        counts = bootstrap_counts(n, n_boot, seed)
+        boot = plan.boot(counts) if plan is not None else weighted_similarity(x, ys, counts, method)
         lo, hi, shift = recentred_interval(value, boot, ci)
         out["ci"] = xr.DataArray([lo, hi], dims="bound", coords={"bound": ["lower", "upper"]})
         out["value_boot"] = xr.DataArray(boot, dims="boot", coords={"boot": np.arange(n_boot)})

@@ -26,6 +26,9 @@ __all__ = [
     "METHODS",
     "RSATOOLBOX_METHOD",
     "similarity",
+    "spearman",
+    "SpearmanPlan",
+    "sort_order",
     "weighted_similarity",
     "bootstrap_counts",
     "recentred_interval",
@@ -46,10 +49,258 @@ TAU_LEVELS_MAX = 32
 _BATCH_ELEMENTS = 2**18
 
 
-def _rank(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
+#: Elements per chunk of the rank kernels' streaming passes (no full-length temporaries).
+_CHUNK = 2**16
 
-    return rankdata(v)
+
+def _chunks(m: int) -> range:
+    return range(0, m, _CHUNK)
+
+
+def _pack_sort(v: np.ndarray, buf: np.ndarray, lookup: np.ndarray | None) -> np.ndarray | None:
+    """Sort the entries of ``v`` by value, in place in ``buf``; return the first sorted position of each tie
+    group (``None``: no ties).
+
+    ``buf`` (uint64, one entry per element of ``v``) holds a payload below ``2^b`` (``b = ⌈log₂ M⌉``) — the
+    element's index (``lookup`` None) or any code with ``lookup[code]`` = the index. The value's
+    order-preserving bits (IEEE-754 with the sign folded: negatives bit-flipped, others the sign bit set; −0.0
+    as +0.0) fill the top ``64 − b`` bits, one in-place ``np.sort`` of the integers orders them (numpy's SIMD
+    integer sort is 2–4× faster than its argsort; ``scipy.stats.rankdata`` uses a stable argsort), and ``buf``
+    is left holding the payloads in sorted order. Entries whose kept bits coincide (equal values, or values
+    equal in their top ``64 − b`` bits: relative difference below 2^(b − 52)) end up next to each other; only
+    those are compared by their full value (and re-sorted if they differ), and the equal ones form the tie
+    groups — the order and the ties are exact."""
+    m = v.size
+    bits = max(1, (m - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    negative = bool(v.min() < 0)  # non-negative IEEE-754 bit patterns are already in numeric order
+    for c0 in _chunks(m):
+        k = np.add(v[c0 : c0 + _CHUNK], 0.0).view(np.uint64)  # -0.0 + 0.0 = +0.0
+        if negative:
+            flip = k >> np.uint64(63)
+            flip *= np.uint64(0x7FFFFFFFFFFFFFFF)
+            flip |= np.uint64(1 << 63)
+            k ^= flip  # negatives: all bits flipped; others: the sign bit set → unsigned order = numeric order
+        k &= ~low
+        buf[c0 : c0 + _CHUNK] |= k
+    buf.sort()
+    found = []  # sorted positions k such that k and k + 1 share their kept bits
+    for c0 in _chunks(m - 1):
+        a = buf[c0 : min(c0 + _CHUNK, m - 1)]
+        hit = np.flatnonzero((a ^ buf[c0 + 1 : c0 + 1 + a.size]) <= low)
+        if hit.size:
+            found.append(hit + c0)
+    buf &= low
+    if not found:
+        return None
+    pos = np.concatenate(found)
+
+    def values(k: np.ndarray) -> np.ndarray:
+        code = buf[k].astype(np.intp)
+        return v[code if lookup is None else lookup[code]]
+
+    eq = values(pos) == values(pos + 1)
+    if not eq.all():  # values differing only below the kept bits: sort the runs they are in by value
+        mark = np.zeros(m, dtype=bool)  # runs of consecutive positions; different runs are already in order
+        mark[pos] = True
+        mark[pos + 1] = True
+        members = np.flatnonzero(mark)
+        del mark
+        buf[members] = buf[members][np.argsort(values(members), kind="stable")]
+        eq = values(pos) == values(pos + 1)
+    if not eq.any():
+        return None
+    new = np.ones(m, dtype=bool)
+    new[pos[eq] + 1] = False
+    return np.flatnonzero(new)
+
+
+def _as_index(buf: np.ndarray) -> np.ndarray:
+    """The uint64 payloads (all below 2^63) as intp, without a copy where intp is 64-bit."""
+    return buf.view(np.intp) if np.dtype(np.intp).itemsize == 8 else buf.astype(np.intp)
+
+
+def sort_order(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(order, starts)``: a permutation sorting the float64 vector ``v`` (no NaN; RDMs hold none) and the first
+    sorted position of each of its tie groups (``None``: no ties) — one integer sort (:func:`_pack_sort`)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    if v.size < 2:
+        return np.arange(v.size), None
+    buf = np.arange(v.size, dtype=np.uint64)
+    starts = _pack_sort(v, buf, None)
+    return _as_index(buf), starts
+
+
+def _sorted_ranks(m: int, starts: np.ndarray | None, centre: float = 0.0) -> np.ndarray:
+    """Average ranks (1-based, ``scipy.stats.rankdata``'s "average") of the sorted positions, minus ``centre``."""
+    if starts is None:
+        return np.arange(1 - centre, m + 1 - centre, dtype=np.float64)
+    ends = np.r_[starts[1:], m]
+    return np.repeat((starts + ends + 1) / 2 - centre, ends - starts)
+
+
+def _scatter_ranks(order: np.ndarray, starts: np.ndarray | None, centre: float) -> np.ndarray:
+    """Average ranks minus ``centre`` in the original order (chunked: no full-length rank temporary)."""
+    m = order.size
+    out = np.empty(m)
+    if starts is not None:
+        out[order] = _sorted_ranks(m, starts, centre)
+        return out
+    ramp = np.arange(1 - centre, min(_CHUNK, m) + 1 - centre, dtype=np.float64)
+    for c0 in _chunks(m):
+        ix = order[c0 : c0 + _CHUNK]
+        out[ix] = ramp[: ix.size]
+        ramp += _CHUNK
+    return out
+
+
+def _rank(v: np.ndarray, centre: bool = False) -> np.ndarray:
+    """``scipy.stats.rankdata(v)`` (average ranks, float64), minus their mean ``(M + 1)/2`` with ``centre``."""
+    order, starts = sort_order(v)
+    return _scatter_ranks(order, starts, (v.size + 1) / 2 if centre else 0.0)
+
+
+def _centred_ranks_sq(m: int, starts: np.ndarray | None) -> float:
+    """Σ (rank − (M + 1)/2)² of average ranks: M(M² − 1)/12 − Σ_groups (t³ − t)/12 (t: tie group sizes)."""
+    total = m * (m * m - 1) / 12
+    if starts is None:
+        return float(total)
+    t = np.diff(np.r_[starts, m]).astype(np.float64)
+    return float(total - np.sum(t**3 - t) / 12)
+
+
+def _index_dtype(limit: int) -> type:
+    return np.int16 if limit <= np.iinfo(np.int16).max else np.int32 if limit <= np.iinfo(np.int32).max else np.intp
+
+
+class SpearmanPlan:
+    """Spearman's ρ of ``x`` with each row of ``ys``, and its weighted (bootstrap) form, from one integer sort per
+    vector (:func:`_pack_sort`) — equal to ``scipy.stats.spearmanr`` / rsatoolbox's ``compare(method="spearman")``.
+
+    With centred ranks ``r̃ = rank − (M + 1)/2`` (exact half-integers), ``ρ = Σ r̃_x r̃_y / √(Σ r̃_x² Σ r̃_y²)``.
+    ``x`` is sorted carrying each element's index; each ``y`` is sorted carrying each element's *position in x's
+    sorted order* (one scatter), so after the sort the x-rank of every y-sorted entry is at hand: the cross sum
+    is a sequential pass, and the sums of squares are ``M(M² − 1)/12`` minus the tie corrections ``Σ (t³ − t)/12``.
+
+    Bootstrap resamples (:meth:`boot`): weights ``w = c_i c_j`` per pair, average ranks over weighted tie groups
+    ``C − w/2 + 1/2`` (``C``: cumulative weight in sorted order, so no resample is re-sorted: a resampled RDM's
+    duplicated pairs are ties of equal weight), centred by the weighted mean ``(N + 1)/2``; the pair endpoints
+    are stored in each vector's sorted order and the x-ranks gathered by the stored x-positions — O(M) per
+    resample, no resampled matrix."""
+
+    def __init__(self, x: np.ndarray, ys: np.ndarray):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        ys = np.atleast_2d(np.asarray(ys, dtype=np.float64))
+        m = self.m = x.size
+        buf = np.arange(m, dtype=np.uint64)
+        self.starts_x = _pack_sort(x, buf, None) if m > 1 else None
+        self.order_x = _as_index(buf)
+        where = np.empty(m, dtype=np.uint64)  # where[i]: the position of element i in x's sorted order
+        ramp = np.arange(min(_CHUNK, m), dtype=np.uint64)
+        for c0 in _chunks(m):
+            ix = self.order_x[c0 : c0 + _CHUNK]
+            where[ix] = ramp[: ix.size]
+            ramp += np.uint64(_CHUNK)
+        self.order_y: list[np.ndarray] = []  # per y: the element index of each y-sorted position
+        self.in_x: list[np.ndarray] = []  # per y: the x-sorted position of each y-sorted entry
+        self.starts_y: list[np.ndarray | None] = []
+        code = _index_dtype(m)
+        for k, y in enumerate(ys):
+            b = where.copy() if k < len(ys) - 1 else where
+            self.starts_y.append(_pack_sort(np.ascontiguousarray(y), b, self.order_x) if m > 1 else None)
+            pos = _as_index(b)
+            self.order_y.append(self.order_x[pos])
+            self.in_x.append(pos.astype(code))
+
+    def values(self) -> np.ndarray:
+        """(k,) ρ of x with each y."""
+        m = self.m
+        centre = (m + 1) / 2
+        rx = _sorted_ranks(m, self.starts_x, centre) if self.starts_x is not None else None
+        out = np.empty(len(self.in_x))
+        for k, (pos, sy) in enumerate(zip(self.in_x, self.starts_y, strict=True)):
+            ry = _sorted_ranks(m, sy, centre) if sy is not None else None
+            sxy = 0.0
+            ramp = np.arange(1 - centre, min(_CHUNK, m) + 1 - centre, dtype=np.float64)
+            for c0 in _chunks(m):
+                px = pos[c0 : c0 + _CHUNK]
+                gx = rx[px] if rx is not None else px + (1 - centre)
+                sxy += float(gx @ (ry[c0 : c0 + px.size] if ry is not None else ramp[: px.size]))
+                ramp += _CHUNK
+            den = np.sqrt(_centred_ranks_sq(m, self.starts_x) * _centred_ranks_sq(m, sy))
+            out[k] = sxy / den if den > 0 else np.nan
+        return out
+
+    def _ends(self, n_stim: int) -> None:
+        """The stimuli (i, j) of each pair in x's and in each y's sorted order (the smallest integer type)."""
+        if getattr(self, "ends_x", None) is not None:
+            return
+        iu, ju = np.triu_indices(n_stim, 1)
+        code = _index_dtype(n_stim)
+        self.ends_x = (iu[self.order_x].astype(code), ju[self.order_x].astype(code))
+        self.ends_y = [(iu[o].astype(code), ju[o].astype(code)) for o in self.order_y]
+        self.order_y = []  # not needed any more
+
+    def boot(self, counts: np.ndarray) -> np.ndarray:
+        """(B,) ρ averaged over the ys in each resample given by ``counts`` (B, n) (:func:`bootstrap_counts`)."""
+        n_stim = counts.shape[1]
+        self._ends(n_stim)
+        out = np.zeros(counts.shape[0])
+        step = max(1, _BATCH_ELEMENTS // max(1, self.m))
+        for b0 in range(0, counts.shape[0], step):
+            ct = np.ascontiguousarray(counts[b0 : b0 + step].T, dtype=np.float64)  # (n, b)
+            wx = _gather_weights(ct, *self.ends_x)
+            rx = _wranks(wx, self.starts_x)
+            sxx = np.einsum("ij,ij->j", wx * rx, rx)
+            part = out[b0 : b0 + step]
+            for (a, b), pos, sy in zip(self.ends_y, self.in_x, self.starts_y, strict=True):
+                wy = _gather_weights(ct, a, b)
+                ry = _wranks(wy, sy)
+                wy *= ry
+                syy = np.einsum("ij,ij->j", wy, ry)
+                del ry
+                sxy = np.zeros(ct.shape[1])
+                for c0 in _chunks(self.m):
+                    sxy += np.einsum("ij,ij->j", wy[c0 : c0 + _CHUNK], rx[pos[c0 : c0 + _CHUNK]])
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    part += sxy / np.sqrt(sxx * syy)
+        return out / len(self.in_x)
+
+
+def _gather_weights(ct: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(M, b) pair weights ``c_a c_b`` of a batch of resamples ``ct`` (n, b), chunk by chunk (the small index
+    types are widened one chunk at a time)."""
+    out = np.empty((a.size, ct.shape[1]))
+    for c0 in _chunks(a.size):
+        sl = slice(c0, c0 + _CHUNK)
+        np.multiply(ct[a[sl]], ct[b[sl]], out=out[sl])
+    return out
+
+
+def _wranks(w: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """(M, b) centred average ranks of sorted entries with weights ``w`` (M, b): ``C − W/2 − N/2`` per tie group
+    (``C``: cumulative weight up to and including the group, ``W``: its weight, ``N``: the total), i.e. rank
+    ``C − (W − 1)/2`` minus the weighted mean rank ``(N + 1)/2``."""
+    if starts is None:
+        r = np.cumsum(w, axis=0)
+        half_n = r[-1] / 2
+        r -= w / 2
+        r -= half_n
+        return r
+    g = np.add.reduceat(w, starts, axis=0)
+    rg = np.cumsum(g, axis=0)
+    half_n = rg[-1] / 2
+    rg -= g / 2
+    rg -= half_n
+    return np.repeat(rg, np.diff(np.r_[starts, w.shape[0]]), axis=0)
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's ρ of two vectors (:class:`SpearmanPlan`): ``scipy.stats.spearmanr``, rsatoolbox's
+    ``compare(method="spearman")``."""
+    if np.size(x) < 2:
+        return float("nan")
+    return float(SpearmanPlan(x, np.asarray(y)[None]).values()[0])
 
 
 def _cos(x: np.ndarray, y: np.ndarray) -> float:
@@ -83,8 +334,7 @@ def similarity(x: np.ndarray, y: np.ndarray, method: str) -> float:
     if method == "pearson":
         return _cos(x - x.mean(), y - y.mean())
     if method == "spearman":
-        rx, ry = _rank(x), _rank(y)
-        return _cos(rx - rx.mean(), ry - ry.mean())
+        return spearman(x, y)
     if method == "kendall_tau_a":
         return tau_a(x, y)
     raise ValueError(method)
@@ -135,46 +385,6 @@ def _pair_weights_t(counts: np.ndarray, iu: np.ndarray, ju: np.ndarray) -> np.nd
     """(n_pairs, b) weights of a batch of resamples, pairs along rows (row gathers are contiguous)."""
     ct = np.ascontiguousarray(counts.T, dtype=np.float64)
     return ct[iu] * ct[ju]
-
-
-class _Ranker:
-    """Average ranks of a fixed vector under per-resample weights (order and tie groups found once)."""
-
-    def __init__(self, v: np.ndarray):
-        self.order = np.argsort(v, kind="stable")
-        sv = v[self.order]
-        new = np.r_[True, sv[1:] != sv[:-1]]
-        self.ties = not new.all()
-        self.starts = np.flatnonzero(new)
-        self.group_sorted = np.cumsum(new) - 1
-
-    def ranks(self, wt: np.ndarray) -> np.ndarray:
-        """(M, b) ranks of the vector's entries under each column of weights ``wt`` (M, b)."""
-        ws = wt[self.order]
-        if self.ties:
-            g = np.add.reduceat(ws, self.starts, axis=0)
-            rg = np.cumsum(g, axis=0)
-            rg -= (g - 1) / 2
-            rs = rg[self.group_sorted]
-        else:
-            rs = np.cumsum(ws, axis=0)
-            ws -= 1
-            ws /= 2
-            rs -= ws
-        out = np.empty_like(rs)
-        out[self.order] = rs
-        return out
-
-
-def _wrank_corr(rx: np.ndarray, ry: np.ndarray, wt: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Weighted Pearson r of rank columns: the weighted mean rank is (N + 1)/2 for any weights."""
-    m2 = n * ((n + 1) / 2) ** 2
-    wrx = wt * rx
-    sxy = np.einsum("ij,ij->j", wrx, ry) - m2
-    sxx = np.einsum("ij,ij->j", wrx, rx) - m2
-    syy = np.einsum("ij,ij->j", wt * ry, ry) - m2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sxy / np.sqrt(sxx * syy)
 
 
 def _wmoments(x: np.ndarray, y: np.ndarray, wt: np.ndarray, centred: bool) -> np.ndarray:
@@ -310,10 +520,11 @@ def weighted_similarity(x: np.ndarray, ys: np.ndarray, counts: np.ndarray, metho
     """(B,) similarity of ``x`` (M,) with each row of ``ys`` (k, M), averaged over the k rows, in each
     bootstrap resample given by ``counts`` (B, n) (:func:`bootstrap_counts`; pair weights ``c_i c_j``)."""
     ys = np.atleast_2d(ys)
+    if method == "spearman":
+        return SpearmanPlan(x, ys).boot(counts)
     n_stim = counts.shape[1]
     iu, ju = np.triu_indices(n_stim, 1)
     out = np.zeros(counts.shape[0])
-    rankers = [_Ranker(x)] + [_Ranker(y) for y in ys] if method == "spearman" else []
     routes = [_tau_route(x, y) for y in ys] if method == "kendall_tau_a" else []
     plans = [_MergePlan(x, y) if r == "merge" else None for y, r in zip(ys, routes, strict=False)]
     batch = _BATCH_ELEMENTS
@@ -324,11 +535,6 @@ def weighted_similarity(x: np.ndarray, ys: np.ndarray, counts: np.ndarray, metho
         if method in ("pearson", "cosine"):
             for y in ys:
                 part += _wmoments(x, y, wt, centred=method == "pearson")
-        elif method == "spearman":
-            n = wt.sum(axis=0)
-            rx = rankers[0].ranks(wt)
-            for r in rankers[1:]:
-                part += _wrank_corr(rx, r.ranks(wt), wt, n)
         elif method == "kendall_tau_a":
             for y, route, plan in zip(ys, routes, plans, strict=True):
                 part += _wtau(x, y, wt, route, plan)
