@@ -87,27 +87,29 @@ def session_table(ds: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _alphas(ds: Any, groupby: str) -> dict[str, float | None]:
-    """α of the eigenspectrum (cvPCA with repeats, else PCA) of each group's units; None where not fittable."""
+def _alphas(ds: Any, groupby: str) -> tuple[dict[str, float | None], dict[str, str]]:
+    """α of the eigenspectrum (cvPCA with repeats, else PCA) of each group's units (None where not fittable), and
+    why it was not (the library's message)."""
     from .. import spectral
     from ..errors import NeurosuperError, NeurosuperWarning
 
     out: dict[str, float | None] = {}
+    why: dict[str, str] = {}
     if groupby not in ds.coords:
-        return out
+        return out, why
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NeurosuperWarning)
         try:
             spec = spectral.eigenspectrum(ds, groupby=groupby, progress=False)
-        except NeurosuperError:
-            return out
+        except NeurosuperError as err:
+            return out, {"all": str(err)}
         for label in spec[groupby].values:
             try:
                 fit = spectral.powerlaw(spec.sel({groupby: label}))
                 out[str(label)] = round(float(fit["alpha"]), 4)
-            except NeurosuperError:
-                out[str(label)] = None
-    return out
+            except NeurosuperError as err:
+                out[str(label)], why[str(label)] = None, str(err)
+    return out, why
 
 
 def _round(v: Any) -> Any:
@@ -144,11 +146,11 @@ def run(ctx: Context) -> None:
     ds = sets[label]
     network = next((s for lb, s in sets.items() if lb != label and s.attrs.get("system") == "network"), None)
     table = session_table(ds)
-    by_session = _alphas(ds, "session")
+    by_session, _ = _alphas(ds, "session")
     for row in table:
         row["alpha"] = by_session.get(row["session"]) if row["status"] == "loaded" else None
     subjects = list(dict.fromkeys(_values(ds, "subject").tolist()))
-    by_subject = _alphas(ds, "subject")
+    by_subject, why = _alphas(ds, "subject")
     subject_rows = {
         str(s): {
             "sessions": sum(1 for r in table if r["subject"] == str(s) and r["status"] == "loaded"),
@@ -157,6 +159,10 @@ def run(ctx: Context) -> None:
         }
         for s in subjects
     }
+    if why:
+        entry_notes = {"alpha_not_fitted": dict(why)}
+    else:
+        entry_notes = {}
     entry: dict[str, Any] = {
         "settings": dict(cfg),
         "cohort": label,
@@ -166,6 +172,7 @@ def run(ctx: Context) -> None:
         "n_units": int(ds.sizes["unit"]),
         "n_stimuli": int(ds.sizes["stimulus"]),
         "sessions": table,
+        **entry_notes,
     }
     results: dict[str, Any] = {}
     headline = [
@@ -174,10 +181,12 @@ def run(ctx: Context) -> None:
         + (f"; {entry['n_failed']} session(s) failed to load (listed with the reason)." if entry["n_failed"] else ".")
     ]
     fitted = {k: v for k, v in by_subject.items() if v is not None}
+    unfitted = [str(s) for s in subjects if by_subject.get(str(s)) is None]
     if len(fitted) >= 2:
         headline.append(
             f"Power-law exponent α per subject: {', '.join(f'{k} {v:.2f}' for k, v in fitted.items())} "
-            f"(range {min(fitted.values()):.2f}–{max(fitted.values()):.2f})."
+            f"(range {min(fitted.values()):.2f}–{max(fitted.values()):.2f})"
+            + (f"; not fitted for {', '.join(unfitted)} (the reasons are in alpha_not_fitted)." if unfitted else ".")
         )
     opts = {"metric": str(cfg["metric"]), "method": str(cfg["method"]), "seed": int(cfg["seed"])}
     ceilings: dict[str, Any] = {}
