@@ -7,6 +7,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._concat import concat
+from ._threads import get_threads, set_threads, threads
 from ._version import __version__
 from .errors import AnalysisError, FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError
 from .format import FORMAT_VERSION, from_array, validate
@@ -80,6 +81,9 @@ __all__ = [
     "load_cohort",
     "nwb_sources",
     "save_nwb",
+    "threads",
+    "set_threads",
+    "get_threads",
     "datasets",
     "directions",
     "models",

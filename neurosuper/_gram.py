@@ -107,7 +107,7 @@ def _dask_reduce(fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, p
     call = dask.delayed(fn, pure=True)
     parts = [call(list(bs), int(bounds[i]), int(bounds[i + 1])) for i, bs in enumerate(zip(*blocks, strict=True))]
     total = _tree(parts, dask.delayed(_combine, pure=True))
-    return _compute_local_single_blas(total, progress=progress, desc=desc)[0]
+    return _compute_local_split_blas(total, n_tasks=len(parts), progress=progress, desc=desc)[0]
 
 
 # --------------------------------------------------------------------------------------------- unit side
@@ -347,8 +347,9 @@ def map_tasks(
 
     By default they run one after the other with the BLAS's own threads (LAPACK's tridiagonal reduction is
     memory-bound: two at once only share the bandwidth). With :data:`PARALLEL_TASKS` set they run as dask
-    tasks side by side, each with single-threaded BLAS (``threadpoolctl``), which avoids oversubscription on
-    a busy machine. With an active ``dask.distributed`` client they always run as tasks on the cluster;
+    tasks side by side — as many as the thread budget allows, each with its share of BLAS threads
+    (:mod:`neurosuper._threads`: tasks × BLAS threads ≤ the budget), which avoids oversubscription on a busy
+    machine. With an active ``dask.distributed`` client they always run as tasks on the cluster;
     ``shared`` arrays then enter the graph once. The rule never depends on the machine's load, so the same
     seed gives the same numbers.
     """
@@ -361,21 +362,24 @@ def map_tasks(
 
     keys = [dask.delayed(a, name=f"spectral-shared-{uuid.uuid4().hex}") for a in shared]
     call = dask.delayed(fn, pure=False)
-    return list(_compute_local_single_blas(*[call(*keys, item) for item in items], progress=progress, desc=desc))
+    tasks = [call(*keys, item) for item in items]
+    return list(_compute_local_split_blas(*tasks, n_tasks=len(items), progress=progress, desc=desc))
 
 
-def _compute_local_single_blas(*collections: Any, progress: bool, desc: str) -> tuple:
-    """``dask.compute``; on a local scheduler each of its threads gets single-threaded BLAS (no oversubscription)."""
+def _compute_local_split_blas(*collections: Any, n_tasks: int, progress: bool, desc: str) -> tuple:
+    """``dask.compute``; on a local scheduler, ``_threads.parallel_tasks`` threads side by side, each with
+    ``_threads.blas_threads`` of them (threads × BLAS threads ≤ the thread budget: no oversubscription)."""
     import dask
 
     if not _local_scheduler():
         return dask.compute(*collections)
-    from threadpoolctl import threadpool_limits
+    from ._threads import limits, parallel_tasks
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    workers = parallel_tasks(n_tasks)
+    with limits(tasks=workers):
         if progress:
             from tqdm.dask import TqdmCallback
 
             with TqdmCallback(desc=desc, leave=False):
-                return dask.compute(*collections)
-        return dask.compute(*collections)
+                return dask.compute(*collections, num_workers=workers)
+        return dask.compute(*collections, num_workers=workers)

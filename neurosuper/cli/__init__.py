@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .._threads import configure_process
 from .._version import __version__
 from ..errors import NeurosuperError
 from ._common import FlagError, bind_flags, cli_wording, one_line
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        configure_process()  # the thread policy for the whole run, passive waits (docs/performance.md)
         return int(args.func(args) or 0)
     except NeurosuperError as err:  # the library's message, in command-line wording (flags, not arguments)
         print(f"neurosuper: error: {one_line(cli_wording(str(err), args.cli_flags))}", file=sys.stderr)

@@ -102,26 +102,14 @@ def rms_scale(X: Any, blocks: list[tuple[int, int]]) -> float:
 
 @contextlib.contextmanager
 def limit_threads(n_threads: int | None, backend: str) -> Iterator[None]:
-    """Run with at most ``n_threads`` BLAS/torch threads (small products are fastest single-threaded)."""
-    if n_threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
+    """Run with at most ``n_threads`` BLAS/torch threads (small products are fastest single-threaded), never more
+    than the thread policy's budget (:mod:`neurosuper._threads`); ``None``: the policy's share."""
+    from .._threads import blas_threads, limits
 
-    old = None
     if backend == "torch":
-        import torch
-
-        old = torch.get_num_threads()
-        torch.set_num_threads(n_threads)
-    try:
-        with threadpool_limits(limits=n_threads):
-            yield
-    finally:
-        if old is not None:
-            import torch
-
-            torch.set_num_threads(old)
+        import torch  # noqa: F401  (imported first, so that the limits apply to it)
+    with limits(None if n_threads is None else min(int(n_threads), blas_threads())):
+        yield
 
 
 def _batches(

@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from .._atomic import DiskFullError
 from .._outfolder import OutputFolderError
+from .._threads import limits
 from ..errors import AnalysisError, NeurosuperError, fail
 from .headline import set_noun, step_headline
 
@@ -528,7 +529,8 @@ def run_steps(
         t0 = time.perf_counter()
         ctx.current = step
         try:
-            step.run(ctx)
+            with limits():  # the thread policy (neurosuper._threads): BLAS/OpenMP/torch threads ≤ the budget
+                step.run(ctx)
         except NeurosuperError as err:
             if errors == "raise" or isinstance(err, StepError | OutputFolderError | DiskFullError):
                 raise  # a broken step list, a folder in the way or a full disk stop the run

@@ -118,10 +118,10 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     if short is not None:
         entry.update(skipped=f"{short} (held-out stimuli: {n_score} of {n_stimuli})", not_enough_data=short.as_entry())
         return entry, None, sub
-    from threadpoolctl import threadpool_limits
+    from .._threads import limits
 
-    threads = cfg.get("blas_threads")
-    with recorded_warnings() as notes, threadpool_limits(int(threads) if threads else None):
+    threads = cfg.get("blas_threads")  # None: the thread policy's share (neurosuper._threads)
+    with recorded_warnings() as notes, limits(int(threads) if threads else None):
         try:
             result = compare_methods(
                 sub, methods, k=int(cfg["k"]), split=cfg["split"], options=options, progress=ctx.progress

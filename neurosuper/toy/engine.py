@@ -153,15 +153,13 @@ def fit(p: Problem, *, backend: str = "numpy", progress: bool = False) -> Fit:
     w = kernels.init_weights(rng, p.n_instances, p.n_features, p.n_hidden)
     b = np.zeros(p.n_instances) if p.model == "quadratic" else np.zeros((p.n_instances, p.n_features))
     if backend == "torch":
-        import torch
+        import torch  # noqa: F401  (imported before the limits, so that they apply to it)
 
-        threads = torch.get_num_threads()
-        if p.n_instances * p.batch_size * p.n_features < SMALL_FOR_THREADS:
-            torch.set_num_threads(1)  # tiny ops: intra-op threads only add synchronisation (and stall on busy CPUs)
-        try:
+        from .._threads import limits
+
+        # tiny ops: intra-op threads only add synchronisation (and stall on busy CPUs); else the policy's share
+        with limits(1 if p.n_instances * p.batch_size * p.n_features < SMALL_FOR_THREADS else None):
             w, b, hist = _fit_torch(p, w, b, rng, progress)
-        finally:
-            torch.set_num_threads(threads)
     else:
         w, b, hist = _fit_numpy(p, w, b, rng, progress)
     return Fit(w=w, b=b, loss=evaluate(p, w, b, rng), history=hist, history_steps=_log_steps(p.steps))
