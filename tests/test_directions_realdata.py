@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from _docs_numbers import flat, prints_as, section, table
 
 import neurosuper as ns
 from neurosuper.directions import compare_methods, find, fit_directions, method_stats, project, summary
@@ -60,6 +61,39 @@ def test_m1_method_comparison_runs_and_directions_are_tuned(m1):
     assert float(ms["p_vs_units"].sel({"method": "sparse_coding"})) < 1e-3
     assert float(ms["p_vs_units"].sel({"method": "pca"})) > 0.5  # PCA axes are not
     assert np.isfinite(res["ii"].values).mean() > 0.95
+    _the_docs_table_is_this_comparison(ms)
+
+
+#: docs/directions.md's M1 table: its first cells, and the method each row shows
+DOCS_ROWS = {
+    "units": "units",
+    "**k-means**": "kmeans",
+    "sparse coding": "sparse_coding",
+    "SAE": "sae",
+    "NMF": "nmf",
+    "random (orthonormal)": "random",
+    "ICA": "ica",
+    "PCA": "pca",
+}
+
+
+def _the_docs_table_is_this_comparison(ms):
+    """Every cell of the M1 table in docs/directions.md (*Real data*) prints what this comparison computed, at the
+    precision the table prints (the docs' example is this test's call: same data, split, seed and options)."""
+    text = section("directions.md", "## Real data")
+    assert 'options={"sae": {"n_steps": 1000}, "nmf": {"max_iter": 200}, "kmeans": {"n_init": 3}}' in flat(text)
+    columns = ["n_directions", "median_ii", "frac_above_null", "ii_gain_vs_units", "p_vs_units", "p_vs_units_holm"]
+    columns.append("auc_vs_units")
+    for first, method in DOCS_ROWS.items():
+        cells = table(text, first)
+        assert cells[0] == first and len(cells) == 8, cells
+        for name, cell in zip(columns, cells[1:], strict=True):
+            value = float(ms[name].sel({"method": method}))
+            if method == "units" and name not in ("n_directions", "median_ii", "frac_above_null"):
+                assert cell == "" and np.isnan(value), (method, name, cell)
+                continue
+            scale = 100.0 if name == "frac_above_null" else 1.0
+            assert prints_as(value, cell, scale=scale), (method, name, cell, value)
 
 
 def test_m1_directions_project_to_a_valid_set(m1):
