@@ -203,7 +203,9 @@ def _load_one(path: str, options: dict[str, Any]) -> _Outcome:
         except Exception as err:  # any reason a session cannot be loaded is reported, not raised
             reason, kind = str(err) or repr(err), type(err).__name__
         provenance = _provenance(path) if ds is not None else {"path": path}
-    notes = [(w.category, str(w.message)) for w in caught if issubclass(w.category, NeurosuperWarning)]
+    notes: list[tuple[type[Warning], str]] = [
+        (w.category, str(w.message)) for w in caught if issubclass(w.category, NeurosuperWarning)
+    ]
     return _Outcome(dataset=ds, reason=reason, error_type=kind, provenance=provenance, warnings=notes)
 
 

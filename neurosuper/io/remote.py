@@ -45,11 +45,9 @@ def is_url(path: str | os.PathLike[str]) -> bool:
 
 
 def _have_s3fs() -> bool:
-    try:
-        import s3fs  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("s3fs") is not None
 
 
 def resolve_url(url: str) -> str:
@@ -152,7 +150,8 @@ class _Guarded:
 
     def read(self, n: int = -1) -> bytes:
         pos = self._f.tell()
-        return self._guard(f"bytes {pos}..{pos + n if n >= 0 else 'end'}", self._f.read, n)  # type: ignore[no-any-return]
+        data: bytes = self._guard(f"bytes {pos}..{pos + n if n >= 0 else 'end'}", self._f.read, n)
+        return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(memoryview(buffer).cast("B")))
@@ -160,7 +159,7 @@ class _Guarded:
         return len(data)
 
     def seek(self, loc: int, whence: int = 0) -> int:
-        return self._guard("(seek)", self._f.seek, loc, whence)  # type: ignore[no-any-return]
+        return int(self._guard("(seek)", self._f.seek, loc, whence))
 
     def tell(self) -> int:
         return int(self._f.tell())
