@@ -220,7 +220,20 @@ def inter_animal(
     rows = []
     for _label, idx in progress_bar(groups, total=len(groups), desc=caller, progress=progress and len(groups) > 1):
         sub = resp.isel(unit=idx)
-        rows.append(_per_subject(sub, labels, subject, **options))  # type: ignore[arg-type]
+        rows.append(
+            _per_subject(
+                sub,
+                labels,
+                subject,
+                kind=kind,
+                metric=metric,
+                method=method,
+                alpha=alpha,
+                n_splits=n_splits,
+                seed=seed,
+                time=time,
+            )
+        )
     stats = [_t_interval(v, ci) for v, _ in rows]
     sub_labels = [str(s) for s in labels]
     if coord is None:

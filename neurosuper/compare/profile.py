@@ -192,7 +192,6 @@ def profile(
     check_choice("method", method, METHODS, caller=caller)
     check_int("n_boot", n_boot, low=0, caller=caller)
     check_choice("ceiling", ceiling, CEILINGS, caller=caller)
-    ceiling_choice = ceiling  # the name ``ceiling`` holds the bounds below
     net = responses_of(network, caller=caller)
     dim, groups = _groups(net, groupby)
     mode, brain_rdms = _brain_rdms(brain, caller)
@@ -213,7 +212,7 @@ def profile(
             )
         net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
         boot_n = n_boot if n_boot and ci_allowed(net_al.sizes["stimulus"], caller=caller) else 0
-        ceiling = [np.nan, np.nan]
+        bounds = [np.nan, np.nan]
         for _label, idx in groups:
             res = predictivity(
                 net_al.isel(unit=idx),
@@ -238,8 +237,8 @@ def profile(
                 c = res["ceiling"].values
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    ceiling = [float(np.nanmedian(c)), float(np.nanmedian(np.sqrt(np.clip(c, 0, None))))]
-        if np.isnan(ceiling[0]):
+                    bounds = [float(np.nanmedian(c)), float(np.nanmedian(np.sqrt(np.clip(c, 0, None))))]
+        if np.isnan(bounds[0]):
             note = "the brain set has no repeats: no split-half reliability"
         ceiling_kind = "split-half per neuron"
         definition = (
@@ -250,16 +249,16 @@ def profile(
         if animals is not None:
             net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
             targets = animals.subject_rdms(brain_al, metric=metric, time=time)
-            ceiling, ceiling_kind = [np.nan, np.nan], "inter-animal"
+            bounds, ceiling_kind = [np.nan, np.nan], "inter-animal"
         elif mode == "set":
             net_al, brain_al = align(net, responses_of(brain, caller=caller), names=["network", "brain"], caller=caller)
             targets = [make_rdm(brain_al, metric=metric, time=time, progress=progress)]
             if "repeat" in brain_al.dims and brain_al.sizes["repeat"] >= 2 and metric != "crossnobis":
                 nc = noise_ceiling(brain_al, method=method, metric=metric, time=time)
-                ceiling = [float(nc["lower"]), float(nc["upper"])]
+                bounds = [float(nc["lower"]), float(nc["upper"])]
                 ceiling_kind, definition = "split-half", nc.attrs["definition"]
             else:
-                ceiling, ceiling_kind = [np.nan, np.nan], "none"
+                bounds, ceiling_kind = [np.nan, np.nan], "none"
                 note = (
                     "the brain set has no repeats: no split-half ceiling"
                     if "repeat" not in brain_al.dims
@@ -273,10 +272,10 @@ def profile(
             net_al, targets = aligned[0], list(aligned[1:])
             if mode == "rdms" and len(targets) >= 2:
                 nc = noise_ceiling(targets, method=method)
-                ceiling = [float(nc["lower"]), float(nc["upper"])]
+                bounds = [float(nc["lower"]), float(nc["upper"])]
                 ceiling_kind, definition = "leave-one-out", nc.attrs["definition"]
             else:
-                ceiling, ceiling_kind = [np.nan, np.nan], "none"
+                bounds, ceiling_kind = [np.nan, np.nan], "none"
                 note = "brain is a single RDM: no noise ceiling can be estimated from it"
         boot_n = n_boot if n_boot and ci_allowed(net_al.sizes["stimulus"], caller=caller) else 0
         for _label, idx in groups:
@@ -296,7 +295,7 @@ def profile(
         {
             "score": (dim, np.array(scores)),
             "ci": (("bound", dim), np.array([lows, highs])),
-            "ceiling": ("bound", np.array(ceiling, dtype=np.float64)),
+            "ceiling": ("bound", np.array(bounds, dtype=np.float64)),
             "n_units": (dim, np.array(units)),
         },
         coords={dim: labels, "bound": ["lower", "upper"]},
@@ -369,7 +368,7 @@ def profile(
             "alpha": alpha,
             "n_splits": n_splits,
             "time": time,
-            "ceiling": ceiling_choice,
+            "ceiling": ceiling,
             "subject": subject,
         },
         inputs_from=given_brain if isinstance(given_brain, xr.Dataset) else None,

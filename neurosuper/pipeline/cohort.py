@@ -188,7 +188,7 @@ def run(ctx: Context) -> None:
             f"(range {min(fitted.values()):.2f}–{max(fitted.values()):.2f})"
             + (f"; not fitted for {', '.join(unfitted)} (the reasons are in alpha_not_fitted)." if unfitted else ".")
         )
-    opts = {"metric": str(cfg["metric"]), "method": str(cfg["method"]), "seed": int(cfg["seed"])}
+    metric, method, seed, n_splits = str(cfg["metric"]), str(cfg["method"]), int(cfg["seed"]), int(cfg["n_splits"])
     ceilings: dict[str, Any] = {}
     layers: list[dict[str, Any]] = []
     if len(subjects) < 2:
@@ -205,7 +205,14 @@ def run(ctx: Context) -> None:
                 try:
                     with recorded_warnings() as notes:
                         ia = compare.inter_animal(
-                            sub, kind=kind, n_splits=int(cfg["n_splits"]), groupby=None, progress=False, **opts
+                            sub,
+                            kind=kind,
+                            metric=metric,
+                            method=method,
+                            seed=seed,
+                            n_splits=n_splits,
+                            groupby=None,
+                            progress=False,
                         )
                 except NeurosuperError as err:
                     ceilings[name] = {"area": where or "all", "kind": kind, "skipped": str(err)}
@@ -238,9 +245,11 @@ def run(ctx: Context) -> None:
                             kind=kind,
                             ceiling="inter_animal",
                             n_boot=0,
-                            n_splits=int(cfg["n_splits"]),
+                            n_splits=n_splits,
                             progress=False,
-                            **opts,
+                            metric=metric,
+                            method=method,
+                            seed=seed,
                         )
                 except NeurosuperError as err:
                     ceilings[name]["network_skipped"] = str(err)
