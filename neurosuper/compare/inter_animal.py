@@ -42,7 +42,7 @@ from .rdm import rdm as make_rdm
 from .rsa import compare_rdms
 from .rsakernels import METHODS
 
-__all__ = ["inter_animal", "subject_labels", "INTER_ANIMAL_KINDS", "REFERENCE_INTER_ANIMAL"]
+__all__ = ["inter_animal", "subject_labels", "complete_stimuli", "INTER_ANIMAL_KINDS", "REFERENCE_INTER_ANIMAL"]
 
 #: What the consistency is measured by.
 INTER_ANIMAL_KINDS = ("rsa", "predictivity")
@@ -79,7 +79,7 @@ def subject_labels(resp: xr.DataArray | xr.Dataset, subject: str = "subject", *,
     return labels
 
 
-def _complete_stimuli(resp: xr.DataArray, *, time: Any, caller: str) -> xr.DataArray:
+def complete_stimuli(resp: xr.DataArray, *, time: Any, caller: str) -> xr.DataArray:
     """``resp`` restricted to the stimuli every unit has a (repeat-averaged) value for; warns when some are left
     out; raises when fewer than 3 remain."""
     avg = prep.trial_average(resp, time=time, caller=caller)
@@ -211,7 +211,7 @@ def inter_animal(
     check_float("ci", ci, low=0, high=1, low_open=True, high_open=True, caller=caller)
     resp = responses_of(cohort, caller=caller)
     labels = subject_labels(resp, subject, caller=caller)
-    resp = _complete_stimuli(resp, time=time, caller=caller)
+    resp = complete_stimuli(resp, time=time, caller=caller)
     options = dict(kind=kind, metric=metric, method=method, alpha=alpha, n_splits=n_splits, seed=seed, time=time)
     coord = prep.group_coord(resp, groupby)
     groups = prep.unit_groups(resp, coord)

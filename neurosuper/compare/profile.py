@@ -402,7 +402,7 @@ class _Animals:
 
 def _inter_animal_brain(net: xr.DataArray, brain: Any, mode: str, *, subject: str, time: Any, caller: str) -> _Animals:
     """Checks for ``ceiling="inter_animal"`` and the cohort on the stimuli every unit has."""
-    from .inter_animal import _complete_stimuli, subject_labels
+    from .inter_animal import complete_stimuli, subject_labels
 
     if mode != "set":
         raise fail(
@@ -415,7 +415,7 @@ def _inter_animal_brain(net: xr.DataArray, brain: Any, mode: str, *, subject: st
     resp = responses_of(brain, caller=caller)
     labels = subject_labels(resp, subject, caller=caller)
     _, resp = align(net, resp, names=["network", "brain"], caller=caller)
-    resp = _complete_stimuli(resp, time=time, caller=caller)
+    resp = complete_stimuli(resp, time=time, caller=caller)
     return _Animals(net, resp, labels, subject)
 
 
