@@ -77,3 +77,70 @@ def test_bootstrap_resamples_equal_rsatoolbox(rng, kind):
     # the plan's bootstrap is the weighted-rank bootstrap of any batch split
     plan = rk.SpearmanPlan(x, np.stack([y, z]))
     np.testing.assert_allclose(plan.boot(counts), res["value_boot"].values, rtol=0, atol=1e-13)
+
+
+# ---------------------------------------------------------------------------------------------------------- CKA
+def _kornblith(x: np.ndarray, y: np.ndarray) -> float:
+    """Kornblith et al. 2019's feature-space linear CKA (their reference code), float64."""
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    return float(np.linalg.norm(x.T @ y) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
+
+def _set(x: np.ndarray):
+    from neurosuper import from_array
+
+    return from_array(x, system="network", measure="activation")
+
+
+def _cka(x, y, **kw) -> float:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # chance-level warnings of the biased estimator
+        return float(cmp.cka(_set(x), _set(y), progress=False, **kw)["cka"])
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "correlated", "offset", "heavy_tailed"])
+def test_cka_float32_products_within_1e6_of_float64(rng, kind):
+    n, p, q = 3000, 400, 100
+    x = rng.normal(size=(n, p))
+    y = rng.normal(size=(n, q))
+    if kind == "correlated":
+        y = np.tanh(x[:, :q] @ rng.normal(size=(q, q)) / 8) + 0.3 * y
+    if kind == "offset":  # means of 10 SD: the blocks are centred in float64 before the float32 products
+        x += 10
+        y += 10 * rng.random(q)
+    if kind == "heavy_tailed":
+        x = rng.standard_t(3, size=(n, p))
+        y = x[:, :q] ** 2 + rng.standard_t(3, size=(n, q))
+    exact, fast = _cka(x, y), _cka(x, y, precision="float32")
+    assert 0 < abs(fast - exact) < 1e-6, (fast, exact)  # float32 products ran, and moved it by less than 1e-6
+    # debiased: the terms cancel (float32 moved it by up to 3.3e-6 on heavy-tailed data): float64 products
+    res = cmp.cka(_set(x), _set(y), debiased=True, precision="float32", progress=False)
+    assert res.attrs["precision"] == "float64"
+    assert float(res["cka"]) == _cka(x, y, debiased=True)
+    assert abs(_cka(x, y) - _kornblith(x, y)) < 1e-12
+    assert abs(_cka(x, y, precision="float32") - _kornblith(x, y)) < 1e-6
+
+
+def test_cka_float32_known_values(rng):
+    n, p, q = 2000, 300, 200
+    x = rng.normal(size=(n, p))
+    qmat, _ = np.linalg.qr(rng.normal(size=(p, p)))
+    for precision in ("float64", "float32"):  # invariant to an orthogonal transform: CKA(X, XQ) = 1
+        assert _cka(x, x @ qmat, precision=precision) == pytest.approx(1.0, abs=1e-6)
+        assert _cka(x, 3 * x @ qmat + 1, precision=precision) == pytest.approx(1.0, abs=1e-6)
+    # independent isotropic sets: biased CKA ≈ 1 / √((1 + (n−1)/p)(1 + (n−1)/q)) (cka_chance), debiased ≈ 0
+    y = rng.normal(size=(n, q))
+    expect = 1 / np.sqrt((1 + (n - 1) / p) * (1 + (n - 1) / q))
+    assert _cka(x, y, precision="float32") == pytest.approx(expect, rel=0.02)
+    assert abs(_cka(x, y, debiased=True)) < 0.005
+
+
+def test_cka_precision_is_checked(rng):
+    from neurosuper.errors import NeurosuperError
+
+    x = rng.normal(size=(50, 4))
+    with pytest.raises(NeurosuperError, match="precision"):
+        cmp.cka(_set(x), _set(x), precision="half")

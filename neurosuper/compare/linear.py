@@ -56,11 +56,19 @@ def _as64(block: Any, shift: np.ndarray | None) -> np.ndarray:
 
 
 def _gram_block(
-    blocks: list, start: int, stop: int, *, shifts: list | None, member: np.ndarray | None, sums: bool = True
+    blocks: list,
+    start: int,
+    stop: int,
+    *,
+    shifts: list | None,
+    member: np.ndarray | None,
+    sums: bool = True,
+    dtype: type = np.float64,
 ) -> dict:
     """Products of the shifted block: ``aa = xaᵀxa``, ``bb = xbᵀxb`` (syrk) and ``ab = xaᵀxb``, column sums ``s``;
     with ``member`` (units × groups) also, for the debiased estimator, ``RᵀR`` and ``RᵀZ`` of the per-group
-    squared row norms ``R``. ``shifts`` ``None``: the raw data (no copy)."""
+    squared row norms ``R``. ``shifts`` ``None``: the raw data (no copy). ``dtype`` float32: the products of each
+    sub-block in float32 (the block shifted in float64 first), accumulated over sub-blocks in float64."""
     p, q = blocks[0].shape[1], blocks[1].shape[1]
     out: dict[str, Any] = {}
     rows = stop - start
@@ -69,18 +77,21 @@ def _gram_block(
         r1 = min(rows, r0 + sub)
         za = _as64(blocks[0][r0:r1], None if shifts is None else shifts[0])
         zb = _as64(blocks[1][r0:r1], None if shifts is None else shifts[1])
-        part = {"aa": za.T @ za, "bb": zb.T @ zb, "ab": za.T @ zb}  # syrk, syrk, gemm
+        part = {}
         if sums:
             part["s"] = np.concatenate([za.sum(axis=0), zb.sum(axis=0)])
-        if member is not None:
+        if member is not None:  # float64 even for float32 products: the debiased terms cancel
             r = _row_norms(za, zb, member)
             part["rr"] = r.T @ r
             part["rz"] = np.concatenate([r.T @ za, r.T @ zb], axis=1)
+        if dtype is not np.float64:
+            za, zb = za.astype(dtype), zb.astype(dtype)
+        part.update({"aa": za.T @ za, "bb": zb.T @ zb, "ab": za.T @ zb})  # syrk, syrk, gemm
         for key, value in part.items():
             if key in out:
                 out[key] += value
             else:
-                out[key] = value
+                out[key] = np.asarray(value, dtype=np.float64)
     return out
 
 
@@ -202,6 +213,7 @@ def linear_pairs(
     procrustes: bool = True,
     form: str = "auto",
     progress: bool = False,
+    precision: str = "float64",
 ) -> PairStats:
     """CKA (and the Procrustes nuclear norms) of every group of ``xa`` with every group of ``xb``.
 
@@ -209,7 +221,9 @@ def linear_pairs(
     first group of each is the whole set. ``form``: ``"feature"`` (units × units products accumulated over
     blocks of stimuli in one pass — the Gram of ``[xa | xb]`` for CKA, only ``xaᵀ xb`` for Procrustes
     alone), ``"gram"`` (stimulus × stimulus Grams per group, ``eigh`` square roots for
-    Procrustes) or ``"auto"`` (:func:`choose_form`: the one with fewer flops).
+    Procrustes) or ``"auto"`` (:func:`choose_form`: the one with fewer flops). ``precision="float32"``: the
+    feature form's products in float32, accumulated in float64 (``cka`` documents where that holds); the Gram
+    form and Procrustes alone stay float64.
     """
     n = xa.shape[0]
     if form == "auto":
@@ -217,7 +231,10 @@ def linear_pairs(
     if form == "feature":
         if not cka:
             return _cross_pairs(xa, xb, groups_a, groups_b, progress=progress)
-        return _feature_pairs(xa, xb, groups_a, groups_b, debiased=debiased, procrustes=procrustes, progress=progress)
+        dtype = np.float32 if precision == "float32" else np.float64
+        return _feature_pairs(
+            xa, xb, groups_a, groups_b, debiased=debiased, procrustes=procrustes, progress=progress, dtype=dtype
+        )
     return _gram_pairs(xa, xb, groups_a, groups_b, cka=cka, debiased=debiased, procrustes=procrustes, progress=progress)
 
 
@@ -252,14 +269,17 @@ _RAW_LOSS = 1e4
 _RAW_LOSS_DEBIASED = 1e2
 
 
-def _accumulate(xa: Any, xb: Any, member: np.ndarray | None, *, tolerance: float, progress: bool) -> dict:
+def _accumulate(
+    xa: Any, xb: Any, member: np.ndarray | None, *, tolerance: float, progress: bool, dtype: type = np.float64
+) -> dict:
     """One pass of :func:`_gram_block` over both arrays. In memory: the raw products (no centred copy) when the
     means cost little precision, else the products of the exactly centred data; dask: shifted by the first
-    rows' mean (one read)."""
+    rows' mean (one read). float32 products: always of the centred (dask: shifted) data."""
     n = xa.shape[0]
-    if is_dask(xa) or is_dask(xb):
+    if is_dask(xa) or is_dask(xb) or dtype is not np.float64:
+        shifts = [_shift(xa), _shift(xb)]
         return reduce_blocks(
-            partial(_gram_block, shifts=[_shift(xa), _shift(xb)], member=member),
+            partial(_gram_block, shifts=shifts, member=member, dtype=dtype),
             [xa, xb],
             axis=0,
             progress=progress,
@@ -286,7 +306,15 @@ def _accumulate(xa: Any, xb: Any, member: np.ndarray | None, *, tolerance: float
 
 
 def _feature_pairs(
-    xa: Any, xb: Any, groups_a: Sequence, groups_b: Sequence, *, debiased: bool, procrustes: bool, progress: bool
+    xa: Any,
+    xb: Any,
+    groups_a: Sequence,
+    groups_b: Sequence,
+    *,
+    debiased: bool,
+    procrustes: bool,
+    progress: bool,
+    dtype: type = np.float64,
 ) -> PairStats:
     n, p = xa.shape
     ia = [np.asarray(ix) for _, ix in groups_a]
@@ -297,7 +325,9 @@ def _feature_pairs(
         member = np.zeros((p + xb.shape[1], na + nb))
         for k, ix in enumerate(ia + ib):
             member[ix, k] = 1.0
-    acc = _accumulate(xa, xb, member, tolerance=_RAW_LOSS_DEBIASED if debiased else _RAW_LOSS, progress=progress)
+    acc = _accumulate(
+        xa, xb, member, tolerance=_RAW_LOSS_DEBIASED if debiased else _RAW_LOSS, progress=progress, dtype=dtype
+    )
     delta = acc["s"] / n
     da, db = delta[:p], delta[p:]
     aa = acc["aa"] - n * np.outer(da, da)
