@@ -280,3 +280,25 @@ def test_stimuli_missing_from_a_session_are_left_out_with_a_warning():
     with pytest.warns(ns.NeurosuperWarning, match="left out 5 of 60 stimuli"):
         res = ns.compare.inter_animal(reps, progress=False)
     assert res.attrs["n_stimuli"] == 55
+
+
+def test_summary_of_inter_animal_and_of_an_inter_animal_profile():
+    cohort, latent = shared_signal_cohort(1.0, n_stim=60, n_units=20)
+    ia = ns.compare.inter_animal(cohort, progress=False)
+    s = ns.compare.summary(ia)
+    assert s["kind"] == "rsa" and s["n_subjects"] == 4
+    assert s["value"] == pytest.approx(float(ia["value"]), abs=1e-4)
+    assert set(s["subject_value"]) == {"mouse1", "mouse2", "mouse3", "mouse4"}
+    prof = ns.compare.profile(
+        _layer(latent, cohort.stimulus.values, "signal"), cohort, ceiling="inter_animal", n_boot=0, progress=False
+    )
+    p = ns.compare.summary(prof)
+    assert p["ceiling_kind"] == "inter-animal" and p["ceiling_value"] == pytest.approx(s["value"], abs=1e-4)
+    assert p["normalized"]["signal"] == pytest.approx(float(prof["normalized"].item()), abs=1e-4)
+    assert "ceiling_value" not in ns.compare.summary(
+        ns.compare.profile(_layer(latent, cohort.stimulus.values, "signal"), cohort, n_boot=0, progress=False)
+    )
+    from neurosuper.plot.compare import plot_profile
+
+    fig = plot_profile(prof)  # the inter-animal interval is drawn as the ceiling band
+    assert "inter-animal" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())

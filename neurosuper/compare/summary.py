@@ -160,8 +160,29 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         if a.get("ci_note"):
             out["ci_note"] = a["ci_note"]
         return out
-    if analysis == "compare.profile":
+    if analysis == "compare.inter_animal":
         return {
+            "analysis": analysis,
+            "kind": a["kind"],
+            "value": _values(result["value"]),
+            "sd": _values(result["sd"]),
+            "ci": _ci(result["ci"]),
+            "subject_value": _values(result["subject_value"]),
+            "n_subjects": a["n_subjects"],
+            "n_stimuli": a["n_stimuli"],
+            "groupby": a["groupby"],
+            "definition": a["definition"],
+        }
+    if analysis == "compare.profile":
+        extra = {}
+        if "ceiling_value" in result:  # ceiling="inter_animal"
+            extra = {
+                "ceiling_value": rounded(result["ceiling_value"].values),
+                "ceiling_subject": _values(result["ceiling_subject"]),
+                "subject_mean": _values(result["subject_mean"]),
+                "normalized": _values(result["normalized"]),
+            }
+        return extra | {
             "analysis": analysis,
             "kind": a["kind"],
             "groupby": a["groupby"],
@@ -235,7 +256,7 @@ def summary(result: xr.Dataset | xr.DataArray) -> dict[str, Any]:
         "summary: result",
         f"analysis attr {analysis!r}",
         "a result of neurosuper.compare (rdm, "
-        "compare_rdms, noise_ceiling, cka, procrustes, predictivity, profile, side_by_side, overview)",
+        "compare_rdms, noise_ceiling, cka, procrustes, predictivity, profile, side_by_side, overview, inter_animal)",
         "pass the object a neurosuper.compare function returned",
         AnalysisError,
     )
