@@ -159,7 +159,10 @@ def test_nwb_sessions_with_a_corrupt_one(nwb_cohort, tmp_path, capsys):
         "status": "loaded",
         "reason": "",
         "alpha": rows["mouse3_s1"]["alpha"],
+        "signal_fraction": rows["mouse3_s1"]["signal_fraction"],
     }
+    assert 0.3 < rows["mouse3_s1"]["signal_fraction"] < 1  # 3 repeats of tuned Poisson neurons
+    assert 0.3 < block["subjects"]["mouse2"]["signal_fraction"] < 1
     # the same numbers as the library on the same cohort
     cohort = ns.load_cohort(paths, client=False, stimulus="presentations_index", window=(0, 0.2), progress=False)
     ia = ns.compare.inter_animal(cohort, kind="predictivity", groupby="area", n_splits=5, progress=False)

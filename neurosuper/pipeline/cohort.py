@@ -1,9 +1,10 @@
 """The ``cohort`` step: what a set of many sessions and animals adds to the report — the sessions (loaded or failed,
-with the reason), the results per subject and per session, the inter-animal consistency (RSA and predictivity,
+with the reason), the results per subject and per session (power-law α; with repeats the stimulus-driven share of
+the variance, ``signal_fraction``), the inter-animal consistency (RSA and predictivity,
 leave-one-animal-out: :func:`neurosuper.compare.inter_animal`) and, with a network, each layer's score next to that
 ceiling (:func:`neurosuper.compare.profile` with ``ceiling="inter_animal"``). The pooled results are the other
 steps' (they analyse the cohort's units together). ``neurosuper cohort`` runs it after the report's analysis steps
-(:data:`COHORT_STEPS`).
+(:func:`cohort_steps`).
 
 The cohort is the analysed set whose units carry a ``subject`` or ``session`` coord (:func:`neurosuper.load_cohort`);
 the network is the set of ``system == "network"``. With an ``area`` coord of several areas the ceilings and the
@@ -112,6 +113,23 @@ def _alphas(ds: Any, groupby: str) -> tuple[dict[str, float | None], dict[str, s
     return out, why
 
 
+def _signal_fractions(ds: Any, groupby: str) -> dict[str, float | None]:
+    """The share of each group's response variance that is stimulus-driven (split-half reliability,
+    :func:`neurosuper.spectral.reliability`); empty without repeats or the coord."""
+    from .. import spectral
+    from ..errors import NeurosuperError, NeurosuperWarning
+
+    if groupby not in ds.coords or "repeat" not in ds.dims or ds.sizes["repeat"] < 2:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NeurosuperWarning)
+        try:
+            rel = spectral.reliability(ds, groupby=groupby)
+        except NeurosuperError:
+            return {}
+    return {str(k): _round(v) for k, v in zip(rel[groupby].values, rel["signal_fraction"].values, strict=True)}
+
+
 def _round(v: Any) -> Any:
     v = float(v)
     return round(v, 4) if np.isfinite(v) else None
@@ -147,15 +165,19 @@ def run(ctx: Context) -> None:
     network = next((s for lb, s in sets.items() if lb != label and s.attrs.get("system") == "network"), None)
     table = session_table(ds)
     by_session, _ = _alphas(ds, "session")
+    signal_session = _signal_fractions(ds, "session")
     for row in table:
         row["alpha"] = by_session.get(row["session"]) if row["status"] == "loaded" else None
+        row["signal_fraction"] = signal_session.get(row["session"])
     subjects = list(dict.fromkeys(_values(ds, "subject").tolist()))
     by_subject, why = _alphas(ds, "subject")
+    signal_subject = _signal_fractions(ds, "subject")
     subject_rows = {
         str(s): {
             "sessions": sum(1 for r in table if r["subject"] == str(s) and r["status"] == "loaded"),
             "units": int((_values(ds, "subject") == s).sum()),
             "alpha": by_subject.get(str(s)),
+            "signal_fraction": signal_subject.get(str(s)),
         }
         for s in subjects
     }
