@@ -183,12 +183,18 @@ def test_strict_stops_at_the_corrupt_session(nwb_cohort, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_local_cluster_gives_the_sequential_report(nwb_cohort, tmp_path, capsys):
+def test_a_local_cluster_and_a_scheduler_give_the_sequential_report(nwb_cohort, tmp_path, capsys):
+    import distributed
+
     paths, _ = nwb_cohort
     blocks = []
-    for workers in ("0", "2"):
-        out = tmp_path / f"w{workers}"
-        assert main(["cohort", *map(str, paths), "--out", str(out), "--workers", workers, *LOADER, *QUICK]) == 0
-        blocks.append(json.loads((out / "summary.json").read_text())["cohort"])
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        runs = {"w0": ["--workers", "0"], "w2": ["--workers", "2"], "sched": ["--scheduler", cluster.scheduler_address]}
+        for name, where in runs.items():
+            out = tmp_path / name
+            assert main(["cohort", *map(str, paths), "--out", str(out), *where, *LOADER, *QUICK]) == 0
+            blocks.append(json.loads((out / "summary.json").read_text())["cohort"])
     for key in ("sessions", "subjects", "inter_animal"):
-        assert blocks[0][key] == blocks[1][key]
+        assert blocks[0][key] == blocks[1][key] == blocks[2][key]
