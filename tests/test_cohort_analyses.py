@@ -302,3 +302,18 @@ def test_summary_of_inter_animal_and_of_an_inter_animal_profile():
 
     fig = plot_profile(prof)  # the inter-animal interval is drawn as the ceiling band
     assert "inter-animal" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+
+
+def test_participation_ratio_projection_procrustes_and_figures_per_subject():
+    # isotropic noise adds dimensions: the participation ratio per subject follows the planted noise (3-dim signal)
+    cohort, latent = shared_signal_cohort([0.3, 1.0, 2.0, 1.0], n_units=30, n_stim=200)
+    spec = ns.spectral.eigenspectrum(cohort, method="pca", groupby="subject", progress=False)
+    pr = ns.spectral.summary(spec)["participation_ratio"]
+    assert pr["mouse1"] < 4 < pr["mouse2"] < pr["mouse3"] and pr["mouse4"] < pr["mouse3"]
+    proj = ns.spectral.random_projection(cohort, groupby="subject")
+    assert proj.sizes["subject"] == 4
+    shape = ns.compare.procrustes(cohort, _layer(latent, cohort.stimulus.values, "signal"), groupby="subject")
+    assert int(np.argmin(shape["distance"].values)) == 0  # the least noisy animal is closest to the signal
+    from neurosuper.plot.spectral import plot_spectrum
+
+    assert len(plot_spectrum(spec).axes[0].get_lines()) >= 4  # one spectrum per subject
