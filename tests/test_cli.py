@@ -103,7 +103,7 @@ def test_every_command_that_writes_takes_out_and_overwrite():
     """The same output flags in every command: --out and --overwrite where files are written, --figure where a
     single figure is drawn (compare's --plot and spectrum's --plot are gone)."""
     flags = _subcommands()
-    writes = {"demo", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare"}
+    writes = {"demo", "nwb", "spectrum", "interpret", "directions", "capacity", "toy", "report", "compare", "cohort"}
     draws = {"spectrum", "interpret", "directions", "capacity", "toy", "compare"}
     assert writes | {"info"} == set(flags)
     for name in writes:
