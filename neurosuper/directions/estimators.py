@@ -391,12 +391,21 @@ class PCADirections(DirectionFinder):
             ("auto", "full", "covariance_eigh", "arpack", "randomized"),
             caller=self.method,
         )
+        from sklearn import config_context
+
         self.estimator_ = PCA(n_components=k, svd_solver=solver, random_state=_seed(self.random_state, self.method))
-        self.estimator_.fit(X)
+        with config_context(assume_finite=True):  # _check_X refused non-finite units already: no second pass
+            self.estimator_.fit(X)
         self.components_ = self.estimator_.components_
+        # scores = (X − mean) Wᵀ = X Wᵀ − mean Wᵀ: no centred copy of X (sklearn's transform makes one)
+        self._offset = (self.estimator_.mean_ @ self.components_.T).astype(self.components_.dtype)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        return self.estimator_.transform(X)
+        offset = getattr(self, "_offset", None)
+        if offset is None or getattr(self.estimator_, "whiten", False):
+            return self.estimator_.transform(X)
+        X = np.asarray(X)
+        return X @ self.components_.T.astype(X.dtype, copy=False) - offset.astype(X.dtype, copy=False)
 
 
 @register_method("ica")

@@ -40,7 +40,10 @@ def averaged(ds: xr.Dataset | xr.DataArray, *, caller: str = "directions") -> xr
     if "time" in R.dims:  # a bare DataArray keeps time only if asked; average it here
         R = R.mean("time")
     if not is_dask(R.data):
-        empty = np.isnan(R.values).all(axis=1)
+        values = R.values
+        empty = np.zeros(values.shape[0], dtype=bool)  # a stimulus is empty only if its first unit is NaN
+        first = np.flatnonzero(np.isnan(values[:, 0])) if values.shape[1] else np.arange(values.shape[0])
+        empty[first] = np.isnan(values[first]).all(axis=1)
         if empty.any() and not empty.all():
             warnings.warn(
                 f"{caller}: left out {int(empty.sum())} of {len(empty)} stimuli with no valid repeat "
