@@ -201,16 +201,13 @@ class SpearmanPlan:
             ix = self.order_x[c0 : c0 + _CHUNK]
             where[ix] = ramp[: ix.size]
             ramp += np.uint64(_CHUNK)
-        self.order_y: list[np.ndarray] = []  # per y: the element index of each y-sorted position
         self.in_x: list[np.ndarray] = []  # per y: the x-sorted position of each y-sorted entry
         self.starts_y: list[np.ndarray | None] = []
-        code = _index_dtype(m)
         for k, y in enumerate(ys):
             b = where.copy() if k < len(ys) - 1 else where
             self.starts_y.append(_pack_sort(np.ascontiguousarray(y), b, self.order_x) if m > 1 else None)
-            pos = _as_index(b)
-            self.order_y.append(self.order_x[pos])
-            self.in_x.append(pos.astype(code))
+            self.in_x.append(_as_index(b))
+        self.ends_x: tuple[np.ndarray, np.ndarray] | None = None
 
     def values(self) -> np.ndarray:
         """(k,) ρ of x with each y."""
@@ -231,25 +228,30 @@ class SpearmanPlan:
             out[k] = sxy / den if den > 0 else np.nan
         return out
 
-    def _ends(self, n_stim: int) -> None:
-        """The stimuli (i, j) of each pair in x's and in each y's sorted order (the smallest integer type)."""
-        if getattr(self, "ends_x", None) is not None:
-            return
+    def _ends(self, n_stim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stimuli (i, j) of each pair in x's and in each y's sorted order (the smallest integer type);
+        the x-positions are narrowed to the smallest integer type too (they are kept per resample batch)."""
+        if self.ends_x is not None:
+            return self.ends_x
         iu, ju = np.triu_indices(n_stim, 1)
         code = _index_dtype(n_stim)
-        self.ends_x = (iu[self.order_x].astype(code), ju[self.order_x].astype(code))
-        self.ends_y = [(iu[o].astype(code), ju[o].astype(code)) for o in self.order_y]
-        self.order_y = []  # not needed any more
+        iu, ju = iu.astype(code), ju.astype(code)
+        self.ends_x = (iu[self.order_x], ju[self.order_x])
+        self.ends_y = []
+        for pos in self.in_x:
+            order_y = self.order_x[pos]
+            self.ends_y.append((iu[order_y], ju[order_y]))
+        self.in_x = [pos.astype(_index_dtype(self.m)) for pos in self.in_x]
+        return self.ends_x
 
     def boot(self, counts: np.ndarray) -> np.ndarray:
         """(B,) ρ averaged over the ys in each resample given by ``counts`` (B, n) (:func:`bootstrap_counts`)."""
-        n_stim = counts.shape[1]
-        self._ends(n_stim)
+        ends_x = self._ends(counts.shape[1])
         out = np.zeros(counts.shape[0])
         step = max(1, _BATCH_ELEMENTS // max(1, self.m))
         for b0 in range(0, counts.shape[0], step):
             ct = np.ascontiguousarray(counts[b0 : b0 + step].T, dtype=np.float64)  # (n, b)
-            wx = _gather_weights(ct, *self.ends_x)
+            wx = _gather_weights(ct, *ends_x)
             rx = _wranks(wx, self.starts_x)
             sxx = np.einsum("ij,ij->j", wx * rx, rx)
             part = out[b0 : b0 + step]
