@@ -31,6 +31,8 @@ import xarray as xr
 from .errors import FormatError, NeurosuperWarning
 
 __all__ = [
+    "planted_brain",
+    "planted_network",
     "demo_brain",
     "demo_brain_nwb",
     "demo_network",
@@ -234,7 +236,22 @@ def patch_grid(shape: tuple[int, int], size: int, step: int, rng: np.random.Gene
     return ys.ravel(), xs.ravel()
 
 
+_PATCH_MEMO: dict[str, Any] = {}
+
+
 def _patches() -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """:func:`_cut_patches`, cut once per process for the current :data:`PATCHES` (the demo sets share them); the
+    caller gets its own copies."""
+    key = json.dumps(PATCHES, sort_keys=True)
+    if key not in _PATCH_MEMO:
+        _PATCH_MEMO.clear()
+        _PATCH_MEMO[key] = _cut_patches()
+    stimuli, coords, attrs = _PATCH_MEMO[key]
+    copied = {k: (v[0], v[1].copy()) if isinstance(v, tuple) else v.copy() for k, v in coords.items()}
+    return stimuli.copy(), copied, dict(attrs)
+
+
+def _cut_patches() -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Grey patches (stimulus, y, x) as uint8, their stimulus coords (``stimulus``: the ids; the others
     ``("stimulus", values)``), and attrs.
 
@@ -582,4 +599,192 @@ def demo_network(*, progress: bool = True, cache: bool = True) -> xr.Dataset:
     """
     return _cached(
         "demo_network", {"patches": PATCHES, "network": NETWORK}, _build_network, cache=cache, progress=progress
+    )
+
+
+# --------------------------------------------------------------------------------------------- planted truth
+_PLANTED_MEMO: dict[str, Any] = {}
+
+
+def _planted_made(patches: np.ndarray) -> dict[str, Any]:
+    """:func:`neurosuper._planted.build_brain` of the patches, built once per process (the brain and the network
+    share it; keyed by the patches' bytes and the generator's parameters)."""
+    from ._planted import OBJECTS, PLANTED_BRAIN, build_brain
+
+    key = hashlib.sha256(patches.tobytes() + json.dumps([OBJECTS, PLANTED_BRAIN], sort_keys=True).encode()).hexdigest()
+    if key not in _PLANTED_MEMO:
+        _PLANTED_MEMO.clear()
+        _PLANTED_MEMO[key] = build_brain(patches)
+    return _PLANTED_MEMO[key]
+
+
+def _build_planted_brain(progress: bool) -> xr.Dataset:
+    from ._planted import OBJECTS, PLANTED_BRAIN
+    from .capacity.geometry import capacities
+    from .format import from_array
+
+    b = PLANTED_BRAIN
+    with _bar(progress, "planted_brain", 3) as bar, _limit_threads():
+        patches, stim_coords, stim_attrs = _patches()
+        bar.update()
+        made = _planted_made(patches)
+        bar.update()
+        spectrum = signal_spectrum(made["rates"])
+        ranks = [2, b["n_units"] // 2]
+        alpha, r2 = _alpha(spectrum, ranks)
+        bar.update()
+    n_units, n_features = made["mixing"].shape
+    unit_ids = np.array([f"n{i:03d}" for i in range(n_units)])
+    feature_ids = np.array([f"f{k:03d}" for k in range(n_features)])
+    capacity = capacities(made["mixing"].T)  # Scherlis et al. 2022 eq. 3, features first
+    attrs = {
+        "source": "neurosuper.datasets.planted_brain",
+        "description": "Simulated visual population with planted features: 64 neurons mix 144 known objects (gratings "
+        "in one cell of a 3x3 grid, 8 orientations, 2 wavelengths) in superposition; Poisson spike counts to "
+        "natural image patches carrying the objects, shown twice (neurosuper demo data, generated, not recorded)",
+        "model": "rate = max(baseline + gain * mixing @ features, min_rate); spikes ~ Poisson(rate) per repeat; "
+        "features(stimulus, feature) = contrast of each object in the patch (0 where absent)",
+        "alpha_true": alpha,
+        "alpha_true_r2": r2,
+        "alpha_ranks": ranks,
+        "mixing_decay": float(b["alpha"]),
+        "alpha_reference": "Stringer et al. 2019 Nature 571:361: weighted LS of log lambda_n = -alpha log n + b, "
+        "weights 1/n, on the eigenspectrum of the noiseless rates' covariance (the mixing matrix's singular values "
+        "decay as i^(-mixing_decay/2) before its columns are scaled to unit norm; alpha_true is what results)",
+        "n_features": int(n_features),
+        "features_per_unit": float(n_features / n_units),
+        "capacity_total": float(capacity.sum()),
+        "capacity_reference": "Scherlis et al. 2022 arXiv:2210.01892 eq. 2 on the mixing matrix's columns",
+        "gain": made["gain"],
+        "baseline": made["baseline"],
+        "clipped_rates": made["clipped"],
+        "mean_count": float(b["mean_count"]),
+        "snr": float(b["snr"]),
+        "generator": {
+            "name": "planted_brain",
+            "version": GENERATOR_VERSION,
+            "patches": PATCHES,
+            "objects": OBJECTS,
+            "params": b,
+        },
+        **stim_attrs,
+    }
+    ds = from_array(
+        made["counts"],
+        stimulus=stim_coords.pop("stimulus"),
+        unit=unit_ids,
+        system="brain",
+        measure="spike_count",
+        stimuli=made["stimuli"],
+        attrs=attrs,
+        area=("unit", np.full(n_units, "V")),
+        **stim_coords,
+    )
+    table = {k: ("feature", v) for k, v in made["table"].items()}
+    ds = ds.assign_coords(feature=feature_ids, **table)
+    ds["features"] = (("stimulus", "feature"), made["activations"].astype(np.float32))
+    ds["mixing"] = (("unit", "feature"), made["mixing"])
+    ds["feature_capacity"] = (("feature",), capacity)
+    ds["rates"] = (("stimulus", "unit"), made["rates"])
+    ds["true_spectrum"] = xr.DataArray(spectrum, dims="rank", coords={"rank": np.arange(1, len(spectrum) + 1)})
+    return ds
+
+
+def planted_brain(*, progress: bool = True, cache: bool = True) -> xr.Dataset:
+    """A simulated population with **planted truth**: 64 neurons that store 144 known features in superposition.
+
+    The stimuli are the 2,000 natural patches of :func:`demo_brain` at 30 % contrast, each carrying one object (two
+    in a quarter of them): a grating in a round window filling one cell of a 3 × 3 grid, at one of 8 orientations and
+    2 wavelengths — 144 features, each a known, sparse, non-negative function of the stimulus (its object's
+    contrast). Each feature drives 8 of the 64 neurons (a mixing matrix whose singular values decay as i^(-1/2):
+    the noiseless signal spectrum follows a power law, Stringer et al. 2019, with the exponent ``alpha_true`` it is
+    measured to have), Poisson spike counts, two repeats.
+    What an analysis should find: directions along the mixing matrix's columns (k-means, sparse coding, SAE) recover
+    the features and are more interpretable than the neurons, which answer to many objects (Klindt et al. 2023).
+    See :mod:`neurosuper._planted` and ``docs/datasets.md``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ResponseSet ``responses(repeat, stimulus, unit)`` spike counts (float32), ``stimuli(stimulus, y, x)`` uint8.
+        Ground truth: ``features(stimulus, feature)`` (each object's contrast, 0 where absent), ``mixing(unit,
+        feature)`` (unit-norm columns), ``feature_capacity(feature)`` (Scherlis et al. 2022), noiseless
+        ``rates(stimulus, unit)``, ``true_spectrum(rank)``; feature coords ``cell_row``, ``cell_col``,
+        ``orientation`` (radians), ``wavelength`` (px); attrs ``alpha_true`` (power-law fit of the noiseless
+        spectrum over ``alpha_ranks``), ``mixing_decay``, ``n_features``, ``features_per_unit``,
+        ``capacity_total``.
+    """
+    from ._planted import OBJECTS, PLANTED_BRAIN
+
+    return _cached(
+        "planted_brain",
+        {"patches": PATCHES, "objects": OBJECTS, "brain": PLANTED_BRAIN},
+        _build_planted_brain,
+        cache=cache,
+        progress=progress,
+    )
+
+
+def _build_planted_network(progress: bool) -> xr.Dataset:
+    from ._planted import OBJECTS, PLANTED_BRAIN, PLANTED_NETWORK, build_network
+    from .format import from_array
+
+    with _bar(progress, "planted_network", 2) as bar, _limit_threads():
+        patches, stim_coords, stim_attrs = _patches()
+        made = _planted_made(patches)
+        bar.update()
+        layers, notes = build_network(made["stimuli"], made["activations"] @ made["mixing"].T)
+        bar.update()
+    names = list(layers)
+    values = np.concatenate([layers[k] for k in names], axis=1)
+    layer = np.concatenate([np.full(layers[k].shape[1], k) for k in names])
+    channel = np.concatenate([np.arange(layers[k].shape[1]) for k in names])
+    unit_ids = np.array([f"{k}/{c}" for k, c in zip(layer, channel, strict=True)])
+    ds = from_array(
+        values,
+        stimulus=stim_coords.pop("stimulus"),
+        unit=unit_ids,
+        system="network",
+        measure="activation",
+        stimuli=made["stimuli"],
+        attrs={
+            "source": "neurosuper.datasets.planted_network",
+            "description": "Planted network on the planted brain's stimuli: layer 'objects' encodes the planted "
+            "features, 'energy' is an oriented-energy front end, 'pixels' an untrained layer on the pixels "
+            "(neurosuper demo data, generated)",
+            "layers": json.dumps(notes),
+            "matching_layer": "objects",
+            "generator": {
+                "name": "planted_network",
+                "version": GENERATOR_VERSION,
+                "patches": PATCHES,
+                "objects": OBJECTS,
+                "brain": PLANTED_BRAIN,
+                "params": PLANTED_NETWORK,
+            },
+            **stim_attrs,
+        },
+        layer=("unit", layer),
+        channel=("unit", channel),
+        **stim_coords,
+    )
+    return ds
+
+
+def planted_network(*, progress: bool = True, cache: bool = True) -> xr.Dataset:
+    """The network of the planted demo: one layer that shares :func:`planted_brain`'s features and two that do not.
+
+    Layers (unit coord ``layer``): ``energy`` (192 units: an oriented-energy front end, the complex-cell model of
+    :mod:`neurosuper.interpret._gabor`, standardised), ``objects`` (96 units: ReLU of a random linear map of the
+    planted features — the layer that matches the brain) and ``pixels`` (96 units: ReLU of a random projection of
+    the pixels — untrained, the layer that does not). Same stimuli and ids as :func:`planted_brain`.
+    """
+    from ._planted import OBJECTS, PLANTED_BRAIN, PLANTED_NETWORK
+
+    return _cached(
+        "planted_network",
+        {"patches": PATCHES, "objects": OBJECTS, "brain": PLANTED_BRAIN, "network": PLANTED_NETWORK},
+        _build_planted_network,
+        cache=cache,
+        progress=progress,
     )

@@ -25,8 +25,8 @@ def _small_demo_data(n: int = 80, seed: int = 0):
 def demo_run(tmp_path_factory):
     brain, net = _small_demo_data()
     patch = pytest.MonkeyPatch()
-    patch.setattr(datasets, "demo_brain", lambda **kw: brain)
-    patch.setattr(datasets, "demo_network", lambda **kw: net)
+    patch.setattr(datasets, "planted_brain", lambda **kw: brain)
+    patch.setattr(datasets, "planted_network", lambda **kw: net)
     out = tmp_path_factory.mktemp("demo") / "demo-out"
     capture = io.StringIO()
     try:
@@ -108,8 +108,8 @@ def test_demo_returns_the_same_results_it_wrote(demo_run, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     brain, net = _small_demo_data()
     patch = pytest.MonkeyPatch()
-    patch.setattr(datasets, "demo_brain", lambda **kw: brain)
-    patch.setattr(datasets, "demo_network", lambda **kw: net)
+    patch.setattr(datasets, "planted_brain", lambda **kw: brain)
+    patch.setattr(datasets, "planted_network", lambda **kw: net)
     try:
         from neurosuper.report import demo
 

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         full_paths=args.full_paths,
+        data=args.data,
     )
     where = f"the report is {result.report}" if result.report else "no report"
     print(f"neurosuper demo: {where}; results in {args.out}/ (summary.json lists them, summary.md says what they show)")
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {step.status} {step.name}: {step.reason}")
     for sentence in result.headline:
         print(f"  {sentence}")
+    truth = result.summary.get("truth", {})
+    for row in truth.get("table", []) if isinstance(truth, dict) else []:
+        verdict = {True: "recovered", False: "NOT RECOVERED"}.get(row.get("recovered"), "shown")
+        print(f"  [{verdict}] {row['analysis']} ({row['control']}): {row['found']}")
     return 0
 
 
@@ -54,4 +59,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--full-paths", action="store_true", help=FULL_PATHS_HELP)
+    p.add_argument(
+        "--data",
+        choices=("planted", "v1"),
+        default="planted",
+        help="planted: features planted in a simulated brain and a network, with the truth-vs-found table "
+        "(default); v1: the earlier demo (1,000 Gabor neurons, an MLP autoencoder), no planted features",
+    )
     p.set_defaults(func=run)

@@ -224,8 +224,14 @@ def _score(
         every = np.arange(R.shape[0])
         rest = [np.setdiff1d(every, g) for g in groups]
         data["ii_leave_out"] = (("direction", "stimulus_group"), _group_ii(space, R, rest, k))
+    comps = getattr(est, "components_", None)
+    if comps is not None and np.shape(comps) == (R.shape[1], fit_set.sizes["unit"]):
+        data["weights"] = (("direction", "unit"), np.asarray(comps, dtype=np.float64) * sign[:, None])
     ids = [str(u) for u in proj["unit"].values] if method != "units" else [f"units/{u}" for u in proj["unit"].values]
-    part = xr.Dataset(data, coords={"direction": ids, "method": ("direction", [method] * len(ids))})
+    part = xr.Dataset(
+        data,
+        coords={"direction": ids, "method": ("direction", [method] * len(ids)), "unit": fit_set["unit"].values},
+    )
     return part, res.attrs["similarity"]
 
 
@@ -292,7 +298,9 @@ def compare_methods(
         MEIs' ids, best first), ``nearest_unit`` and ``nearest_unit_r`` (the unit whose held-out responses correlate
         most with the direction's activations, and that Pearson r: |r| ≈ 1 means the direction is, on these
         stimuli, that single unit — its MEIs and II are the unit's), ``ii_leave_out(direction, stimulus_group)``
-        (its II on the held-out stimuli without that group; absent without a test). Attrs: ``similarity`` (the
+        (its II on the held-out stimuli without that group; absent without a test), ``weights(direction, unit)``
+        (the direction in unit space: the finder's ``components_`` row, sign-flipped with ``flipped``; the units
+        are the identity; NaN for a finder without ``components_``). Attrs: ``similarity`` (the
         backend used), ``k``, ``split``, ``n_fit``, ``n_score``, ``n_groups``, ``seed``, ``methods`` and the
         provenance.
     """

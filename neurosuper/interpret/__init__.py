@@ -7,6 +7,7 @@ in-silico psychophysics, human validation, selectivity and polysemanticity (Klin
 >>> ns.interpret.summary(result, groupby="layer")  # doctest: +SKIP
 """
 
+from ._gabor import gabor_embedding
 from .duplicates import DUPLICATE_CHECKS
 from .humans import IMI_COLUMNS, read_imi_responses, validate_against_humans
 from .index import REFERENCE, group_stats, interpretability_index
@@ -40,6 +41,7 @@ __all__ = [
     "polysemanticity",
     "sparseness",
     "z_and_percentile",
+    "gabor_embedding",
     "SIMILARITIES",
     "Similarity",
     "Features",

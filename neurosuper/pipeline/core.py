@@ -124,6 +124,8 @@ def check_setting(step: Step, key: str, value: Any) -> Any:
         return value
     default, limit = step.settings[key], step.limits.get(key, Limit())
     kind = _kind(default)
+    if default is None and (limit.low is not None or limit.high is not None):
+        kind = "int"  # a count that is off (None) by default
     lo = "" if limit.low is None else f"{'>' if limit.low_open else '>='} {limit.low:g}"
     hi = "" if limit.high is None else f"{'<' if limit.high_open else '<='} {limit.high:g}"
     span = " and ".join(x for x in (lo, hi) if x)

@@ -23,11 +23,15 @@ SETTINGS: dict[str, Any] = {
     "kmeans_n_init": 3,
     "nmf_max_iter": 200,
     "sparse_coding_max_iter": 5,
+    "dictionary_size": None,
     "blas_threads": 1,
     "pretrained": False,
     "pretrained_images": 200,
 }
 PRETRAINED_ENV = "NEUROSUPER_DEMO_PRETRAINED"
+#: The methods whose number of directions ``dictionary_size`` sets (an overcomplete dictionary can hold more
+#: features than there are units).
+DICTIONARY_METHODS = ("kmeans", "sparse_coding", "sae", "nmf")
 #: Settings the step reads besides :data:`SETTINGS` (default: every method of ``DEFAULT_METHODS``).
 SETTINGS_ALLOWED = ("methods",)
 
@@ -114,6 +118,13 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     n_stimuli, k = int(ds.sizes["stimulus"]), int(cfg["k"])
     split = cfg["split"]
     n_score = n_stimuli if split is None else n_stimuli - int(round(float(split) * n_stimuli))
+    if cfg.get("dictionary_size") is not None:  # the dictionary methods' number of directions (else their defaults)
+        n_fit = n_stimuli if split is None else n_stimuli - n_score
+        size = min(int(cfg["dictionary_size"]), n_fit)  # k-means cannot find more clusters than fit stimuli
+        entry["dictionary_size"] = size
+        for m in DICTIONARY_METHODS:
+            if m in methods:
+                options.setdefault(m, {})["n_directions"] = size
     short = too_few_stimuli(n_score, k)  # the II of held-out stimuli has the interpretability index's minimum
     if short is not None:
         entry.update(skipped=f"{short} (held-out stimuli: {n_score} of {n_stimuli})", not_enough_data=short.as_entry())
@@ -234,6 +245,7 @@ STEP = Step(
         "kmeans_n_init": Limit(low=1),
         "nmf_max_iter": Limit(low=1),
         "sparse_coding_max_iter": Limit(low=1),
+        "dictionary_size": Limit(low=1, none=True),
         "blas_threads": Limit(low=1, none=True),
         "pretrained_images": Limit(low=1),
         "methods": Limit(names=_method_names),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import capacity, compare, data, directions, interpret, spectrum, toy
+from . import capacity, compare, data, directions, interpret, spectrum, toy, truth
 from .core import Step
 
 __all__ = ["DATA_STEPS", "ANALYSIS_STEPS", "DEMO_STEPS", "report_steps"]
@@ -22,8 +22,9 @@ ANALYSIS_STEPS: tuple[Step, ...] = (
     compare.STEP,
 )
 #: The demo's steps: the data steps, then every analysis on the analysed sets (the demo brain as loaded back from
-#: its NWB file, and the demo network). The HTML report is rendered from their results afterwards.
-DEMO_STEPS: tuple[Step, ...] = DATA_STEPS + ANALYSIS_STEPS
+#: its NWB file, and the demo network), then the table of planted truth against what was found. The HTML report is
+#: rendered from their results afterwards.
+DEMO_STEPS: tuple[Step, ...] = DATA_STEPS + ANALYSIS_STEPS + (truth.STEP,)
 
 
 def report_steps(steps: Iterable[Step] | None = None) -> tuple[Step, ...]:

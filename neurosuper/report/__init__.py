@@ -29,6 +29,7 @@ from typing import Any
 from ..errors import FormatError, NeurosuperWarning, fail
 from ..pipeline import DEMO_STEPS, Run, Step, StepResult, report_steps
 from ..pipeline import run as run_pipeline
+from ..pipeline.runner import check_settings
 
 __all__ = [
     "report",
@@ -51,10 +52,25 @@ REPORT_FILE = "report.html"
 GROUPBY = ("auto", "layer", "area", "none")
 #: What the demo's two sets are, in the report's Inputs section.
 DEMO_SETS = {
-    "brain": "the demo brain, read back from demo_brain.nwb",
-    "network": "the demo network (hidden layers of an MLP autoencoder)",
+    "brain": "the demo brain (64 simulated neurons storing 144 planted features in superposition), read back from "
+    "demo_brain.nwb",
+    "network": "the demo network (layers 'energy', 'objects' — which shares the brain's features — and 'pixels')",
 }
-DEMO_TITLE = "neurosuper demo: a simulated V1 population and a network trained on the same image patches"
+DEMO_TITLE = "neurosuper demo: planted features in a simulated brain and a network, and what each analysis finds"
+#: The demo data: ``"planted"`` (default; :func:`neurosuper.datasets.planted_brain` / ``planted_network``, with the
+#: truth table) or ``"v1"`` (the earlier demo: :func:`~neurosuper.datasets.demo_brain`, 1,000 Gabor neurons, and
+#: the MLP autoencoder :func:`~neurosuper.datasets.demo_network`; no planted features, no truth table).
+DEMO_DATA = ("planted", "v1")
+#: The planted demo's settings (``settings=`` overrides them): a dictionary of 256 directions for k-means, sparse
+#: coding and the SAE (the brain holds 144 features in 64 neurons), and the methods the truth table reads.
+DEMO_SETTINGS: dict[str, dict[str, Any]] = {
+    "directions": {
+        "dictionary_size": 256,
+        "methods": ["units", "kmeans", "ica", "pca", "sae", "random"],
+        "sae_steps": 1500,
+    },
+    "capacity": {"max_units": 64},
+}
 
 
 def _safe(text: str) -> str:
@@ -222,34 +238,51 @@ def demo(
     overwrite: bool = False,
     progress: bool = True,
     full_paths: bool = False,
+    data: str = "planted",
 ) -> Run:
     """Build the embedded demo data (cached after the first time), run every step on it (:data:`DEMO_STEPS`)
     and write ``out/report.html``, ``summary.json`` and ``summary.md``; returns the :class:`Run`. ``out``,
-    ``overwrite`` and ``full_paths`` as for :func:`report`."""
+    ``overwrite`` and ``full_paths`` as for :func:`report`; ``settings`` on top of :data:`DEMO_SETTINGS`; ``data``
+    one of :data:`DEMO_DATA` (the planted demo's ``truth`` step puts what was planted next to what was found, at the
+    top of the report and under ``truth`` in ``summary.json``)."""
     import sys
 
     from .. import datasets
 
+    if data not in DEMO_DATA:
+        raise fail("demo: data", repr(data), f"one of {DEMO_DATA}", "data='planted'")
+    planted = data == "planted"
+    merged: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEMO_SETTINGS.items()} if planted else {}
+    for step, values in (settings or {}).items():
+        merged.setdefault(step, {}).update(values)
+    check_settings(merged, DEMO_STEPS)
     path = check_out(out, overwrite=overwrite)
     start = time.perf_counter()
     if progress:
         print("building the demo data (cached after the first run) ...", file=sys.stderr)
-    data = {
-        "brain_simulated": datasets.demo_brain(progress=progress),
-        "network": datasets.demo_network(progress=progress),
+    sets = {
+        "brain_simulated": (datasets.planted_brain if planted else datasets.demo_brain)(progress=progress),
+        "network": (datasets.planted_network if planted else datasets.demo_network)(progress=progress),
     }
     with _own_folder(path, overwrite):
         result = run_pipeline(
-            data,
+            sets,
             out=path,
             set_names=("brain", "network"),
-            steps=DEMO_STEPS,
-            settings=settings,
+            steps=DEMO_STEPS if planted else tuple(s for s in DEMO_STEPS if s.name != "truth"),
+            settings=merged,
             errors="raise",
             progress=progress,
             demo=True,
-            title=DEMO_TITLE,
-            descriptions=DEMO_SETS,
+            title=DEMO_TITLE
+            if planted
+            else "neurosuper demo: a simulated V1 population and a network trained on the same image patches",
+            descriptions=DEMO_SETS
+            if planted
+            else {
+                "brain": "the demo brain, read back from demo_brain.nwb",
+                "network": "the demo network (hidden layers of an MLP autoencoder)",
+            },
             overwrite=overwrite,
         )
         result.full_paths = full_paths

@@ -97,6 +97,9 @@ figcaption { color: var(--muted); font-size: .85rem; }
 details > summary { cursor: pointer; color: var(--muted); margin: .4rem 0; }
 .term[title], th[title] .term { border-bottom: 1px dotted var(--muted); cursor: help; }
 .note { background: #fff8e6; border-left: 3px solid #e0a800; padding: .3rem .6rem; margin: .4rem 0; }
+.ok { background: #e8f5e9; border-left: 3px solid #2e7d32; padding: .3rem .6rem; margin: .4rem 0; }
+td.ok, td.bad { white-space: nowrap; border-left: none; }
+td.bad { background: #fdecea; }
 .fail { background: #fdecea; border-left: 3px solid #c62828; padding: .3rem .6rem; margin: .4rem 0; }
 .status-ran { color: #2e7d32; } .status-skipped { color: var(--muted); } .status-failed { color: #c62828; }
 table.prov { table-layout: fixed; width: 100%; }
@@ -290,6 +293,8 @@ class Page:
     out: Path = Path(".")
     #: When no analysis found anything: the sentence that says so (:attr:`~neurosuper.pipeline.Run.nothing_found`).
     nothing: str | None = None
+    #: The planted demo's table of truth against found (the ``truth`` step's summary), shown first.
+    truth: dict[str, Any] | None = None
 
 
 def describe_set(
@@ -397,6 +402,8 @@ def collect(run: Run, *, title: str) -> Page:
             continue
         if step.name == "report" or step.status == "skipped":
             continue
+        if step.name == "truth" and isinstance(step.summary.get("table"), list):
+            continue  # shown first, as the page's opening table
         per_set = {lb: step.summary[lb] for lb in run.labels if isinstance(step.summary.get(lb), Mapping)}
         other = {k: v for k, v in step.summary.items() if k not in per_set}
         sections.append(Section(step, per_set, other, [Shown(f) for f in step.figures]))
@@ -411,6 +418,10 @@ def collect(run: Run, *, title: str) -> Page:
         environment=environment(full_paths=full),
         out=run.out,
         nothing=redact_paths(run.nothing_found, prefixes),
+        truth=next(
+            (dict(st.summary) for st in steps if st.name == "truth" and isinstance(st.summary.get("table"), list)),
+            None,
+        ),
     )
 
 
@@ -637,13 +648,42 @@ def _summary_html(page: Page) -> str:
     return f"<section id='summary'><h2>What it found</h2>{body}{hint}</section>"
 
 
+def _truth_html(truth: Mapping[str, Any]) -> str:
+    """The planted demo's opening table: for each planted effect or control, what was planted, what was found and
+    whether it was recovered within the stated tolerance."""
+    mark = {True: "<td class='ok'>✓ recovered</td>", False: "<td class='bad'>✗ not recovered</td>"}
+    rows = "".join(
+        "<tr>"
+        f"<td>{esc(r.get('analysis'))}<br><small>{esc(r.get('control'))}</small></td>"
+        f"<td>{esc(r.get('planted'))}</td><td>{esc(r.get('found'))}</td><td>{esc(r.get('tolerance'))}</td>"
+        + mark.get(r.get("recovered"), "<td>shown</td>")
+        + "</tr>"
+        for r in truth.get("table", [])
+    )
+    verdict = (
+        "<p class='ok'>Every planted effect was recovered and every negative control stayed at chance.</p>"
+        if truth.get("all_recovered")
+        else f"<p class='fail'>Not recovered: {esc('; '.join(truth.get('failed', [])))}.</p>"
+    )
+    return (
+        "<section id='truth'><h2>Planted truth against found</h2>"
+        "<p class='what'>The demo data were generated with known structure. Each row is a planted effect the "
+        "analysis must find (positive control) or a control where it must find nothing (negative control), "
+        "with the tolerance that decides. <code>summary.json</code> holds this table under <code>truth</code>.</p>"
+        f"{verdict}<table class='truth'><thead><tr><th>analysis</th><th>planted</th><th>found</th>"
+        f"<th>tolerance</th><th>recovered</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
 def render(page: Page) -> str:
     """The page as one HTML string."""
-    toc = [("summary", "What it found"), ("inputs", "Inputs"), ("steps", "Steps")]
+    toc = [("truth", "Planted truth")] if page.truth else []
+    toc += [("summary", "What it found"), ("inputs", "Inputs"), ("steps", "Steps")]
     toc += [(s.name, s.title) for s in page.sections]
     toc.append(("provenance", "Provenance"))
     nav = "".join(f"<li><a href='#{esc(i)}'>{esc(t)}</a></li>" for i, t in toc)
-    body = [_summary_html(page), _inputs_html(page), _steps_html(page)]
+    body = [_truth_html(page.truth)] if page.truth else []
+    body += [_summary_html(page), _inputs_html(page), _steps_html(page)]
     body += [_section_html(s) for s in page.sections]
     body.append(_environment_html(page))
     return (
