@@ -73,14 +73,16 @@ def _pack_sort(v: np.ndarray, buf: np.ndarray, lookup: np.ndarray | None) -> np.
     m = v.size
     bits = max(1, (m - 1).bit_length())
     low = np.uint64((1 << bits) - 1)
-    negative = bool(v.min() < 0)  # non-negative IEEE-754 bit patterns are already in numeric order
+    sign = np.uint64(1 << 63)
     for c0 in _chunks(m):
         k = np.add(v[c0 : c0 + _CHUNK], 0.0).view(np.uint64)  # -0.0 + 0.0 = +0.0
-        if negative:
+        if k.max() >= sign:  # negatives in this chunk: all their bits flipped, the others' sign bit set
             flip = k >> np.uint64(63)
             flip *= np.uint64(0x7FFFFFFFFFFFFFFF)
-            flip |= np.uint64(1 << 63)
-            k ^= flip  # negatives: all bits flipped; others: the sign bit set → unsigned order = numeric order
+            flip |= sign
+            k ^= flip
+        else:
+            k |= sign  # → unsigned order = numeric order
         k &= ~low
         buf[c0 : c0 + _CHUNK] |= k
     buf.sort()
@@ -90,7 +92,8 @@ def _pack_sort(v: np.ndarray, buf: np.ndarray, lookup: np.ndarray | None) -> np.
         hit = np.flatnonzero((a ^ buf[c0 + 1 : c0 + 1 + a.size]) <= low)
         if hit.size:
             found.append(hit + c0)
-    buf &= low
+        a &= low  # the next chunk's scan reads only its own first entry's kept bits
+    buf[m - 1 :] &= low
     if not found:
         return None
     pos = np.concatenate(found)
