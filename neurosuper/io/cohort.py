@@ -10,10 +10,12 @@ cohort is loaded, so ``import neurosuper`` stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import glob as _glob
 import os
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,13 +191,53 @@ def _provenance(path: str) -> dict[str, Any]:
         return {"path": path, "missing": True}
 
 
+#: glibc's mallopt parameters (malloc.h) and the values used while a session loads in a dask worker.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_LOADING_TRIM, _LOADING_MMAP, _GLIBC_MMAP_DEFAULT = 2**28, 2**26, 2**17
+
+
+@contextlib.contextmanager
+def _heap_for_loading() -> Iterator[None]:
+    """Let glibc reuse freed memory while a session loads in a process started with ``MALLOC_TRIM_THRESHOLD_``.
+
+    dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.pre-spawn-environ``)
+    so that workers give memory back to the OS. Setting it also freezes glibc's mmap threshold at 128 KiB, so every
+    temporary array of the loader above that size is a fresh ``mmap`` whose pages fault in again: a session loaded
+    2-2.5x slower in a worker than in a plain process (benchmarks/RESULTS.md, "Cohorts"). During the load the
+    thresholds are raised (mallopt M_MMAP_THRESHOLD 64 MiB, M_TRIM_THRESHOLD 256 MiB); afterwards the trim
+    threshold is put back and ``malloc_trim(0)`` returns the freed memory, as dask intends. Nothing happens without
+    that variable or outside glibc.
+    """
+    libc = None
+    trim = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    if trim is not None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(_M_MMAP_THRESHOLD, _LOADING_MMAP)
+            libc.mallopt(_M_TRIM_THRESHOLD, _LOADING_TRIM)
+        except (OSError, AttributeError):  # not glibc
+            libc = None
+    try:
+        yield
+    finally:
+        if libc is not None and trim is not None:
+            try:
+                libc.mallopt(_M_TRIM_THRESHOLD, int(trim))
+            except ValueError:
+                libc.mallopt(_M_TRIM_THRESHOLD, 65536)
+            libc.mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_DEFAULT)
+            libc.malloc_trim(0)
+
+
 def _load_one(path: str, options: dict[str, Any]) -> _Outcome:
     """Load one session (the task run on a worker): the set, or the reason it failed; never raises."""
     from threadpoolctl import threadpool_limits
 
     from .nwb import load_nwb
 
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1):
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1), _heap_for_loading():
         warnings.simplefilter("always")
         ds, reason, kind = None, None, None
         try:
