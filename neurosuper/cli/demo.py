@@ -41,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {sentence}")
     truth = result.summary.get("truth", {})
     for row in truth.get("table", []) if isinstance(truth, dict) else []:
-        verdict = {True: "recovered", False: "NOT RECOVERED"}.get(row.get("recovered"), "shown")
-        print(f"  [{verdict}] {row['analysis']} ({row['control']}): {row['found']}")
+        print(f"  [{row.get('verdict')}] {row['analysis']} ({row['control']}): {row['found']}")
     return 0
 
 

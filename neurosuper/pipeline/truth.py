@@ -41,9 +41,21 @@ TOLERANCES: dict[str, float] = {
 DICTIONARY_METHODS = ("kmeans", "sparse_coding", "sae")
 
 
+def verdict(control: str, recovered: bool | None) -> str:
+    """The row's verdict in words: a positive control is "recovered" or "NOT recovered", a negative control "at
+    chance" or "NOT at chance", a row without a tolerance "shown"."""
+    if recovered is None:
+        return "shown"
+    if control == "negative control":
+        return "at chance" if recovered else "NOT at chance"
+    return "recovered" if recovered else "NOT recovered"
+
+
 def _row(
     analysis: str, control: str, planted: str, found: str, tolerance: str, recovered: bool | None, **values: Any
 ) -> dict[str, Any]:
+    """One row of the table; ``recovered`` is True when the row's expectation holds (for a negative control: that
+    nothing was found), None for a row shown without a tolerance."""
     return {
         "analysis": analysis,
         "control": control,
@@ -51,6 +63,7 @@ def _row(
         "found": found,
         "tolerance": tolerance,
         "recovered": recovered,
+        "verdict": verdict(control, recovered),
         "values": values,
     }
 
@@ -104,7 +117,9 @@ def _direction_rows(ctx: Context, brain: str, ds: Any) -> list[dict[str, Any]]:
         negative = method == "random"
         rows.append(
             _row(
-                f"directions: {method} recovers the planted features",
+                "directions: random directions find no planted feature"
+                if negative
+                else f"directions: {method} recovers the planted features",
                 "negative control" if negative else "positive control",
                 f"{n_features} features in {len(units)} neurons"
                 if not negative

@@ -651,12 +651,22 @@ def _summary_html(page: Page) -> str:
 def _truth_html(truth: Mapping[str, Any]) -> str:
     """The planted demo's opening table: for each planted effect or control, what was planted, what was found and
     whether it was recovered within the stated tolerance."""
-    mark = {True: "<td class='ok'>✓ recovered</td>", False: "<td class='bad'>✗ not recovered</td>"}
+
+    def mark(row: Mapping[str, Any]) -> str:
+        ok, words = row.get("recovered"), esc(row.get("verdict", ""))
+        return (
+            "<td>shown</td>"
+            if ok is None
+            else f"<td class='ok'>✓ {words}</td>"
+            if ok
+            else f"<td class='bad'>✗ {words}</td>"
+        )
+
     rows = "".join(
         "<tr>"
         f"<td>{esc(r.get('analysis'))}<br><small>{esc(r.get('control'))}</small></td>"
         f"<td>{esc(r.get('planted'))}</td><td>{esc(r.get('found'))}</td><td>{esc(r.get('tolerance'))}</td>"
-        + mark.get(r.get("recovered"), "<td>shown</td>")
+        + mark(r)
         + "</tr>"
         for r in truth.get("table", [])
     )
@@ -671,7 +681,7 @@ def _truth_html(truth: Mapping[str, Any]) -> str:
         "analysis must find (positive control) or a control where it must find nothing (negative control), "
         "with the tolerance that decides. <code>summary.json</code> holds this table under <code>truth</code>.</p>"
         f"{verdict}<table class='truth'><thead><tr><th>analysis</th><th>planted</th><th>found</th>"
-        f"<th>tolerance</th><th>recovered</th></tr></thead><tbody>{rows}</tbody></table></section>"
+        f"<th>tolerance</th><th>verdict</th></tr></thead><tbody>{rows}</tbody></table></section>"
     )
 
 
