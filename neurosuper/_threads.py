@@ -10,16 +10,19 @@ Every thread count the package uses is decided here — nowhere else calls ``thr
 3. else the environment variable ``NEUROSUPER_THREADS`` (a positive integer) — read each time, so it can be set
    after import;
 4. else (the default) the cores available to this process (:func:`available_cores`: its CPU affinity mask, and a
-   cgroup CPU quota when one is set — a container's or a batch job's share, not the machine's core count), or
-   fewer if ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` said so when neurosuper was
-   imported (a job scheduler's setting is never raised).
+   cgroup CPU quota when one is set — a container's or a batch job's share, not the machine's core count; fewer
+   if ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` said so when neurosuper was imported: a
+   job scheduler's setting is never raised) **minus the cores other processes keep busy now**
+   (:func:`busy_elsewhere`), at least 1.
 
 **The split** (:func:`blas_threads`): when ``tasks`` pieces of work run side by side (dask tasks, worker threads),
 each gets ``max(1, budget // tasks)`` BLAS/OpenMP/torch threads, so BLAS threads × parallel tasks ≤ the budget —
-the default never oversubscribes the cores the process has. The budget never depends on the machine's load: the
-same settings give the same thread counts, so the same seed gives the same numbers on a busy machine and a quiet one
-(sums split over a different number of threads differ in the last bits; the analyses' results agree to 1e-12 for
-1 and 2 threads, ``tests/test_threads.py``).
+the default never oversubscribes the cores the process has, nor the cores that other jobs are using: on a machine
+whose cores are taken, BLAS threads that wait for each other cost far more than they save (measured here: a 2,000²
+``eigh`` took 6× the CPU and 6× the time with 2 OpenBLAS threads instead of 1 while other jobs ran;
+``docs/performance.md``). So the default thread count can differ between runs; sums split over a different number of
+threads differ only in the last bits (spectra, CKA and RSA agree to 1e-12 with 1 and 2 threads,
+``tests/test_threads.py``). Set ``NEUROSUPER_THREADS`` for the same thread count — and the same bits — every time.
 
 **Where it is applied** (:func:`limits`): to every loaded BLAS and OpenMP runtime (numpy's and scipy's OpenBLAS,
 scikit-learn's and torch's OpenMP) through threadpoolctl, to torch's intra-op threads when torch is imported, and —
@@ -46,6 +49,7 @@ import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +63,7 @@ __all__ = [
     "available_cores",
     "budget",
     "default_budget",
+    "busy_elsewhere",
     "blas_threads",
     "parallel_tasks",
     "limits",
@@ -180,10 +185,64 @@ def budget() -> int:
 
 
 def default_budget() -> int:
-    """The budget with nothing set: :func:`available_cores`, capped by the runtimes' thread variables found at
-    import (``OMP_NUM_THREADS`` …)."""
+    """The budget with nothing set: the cores available to the process (:func:`available_cores`, capped by the
+    runtimes' thread variables found at import, ``OMP_NUM_THREADS`` …) that other processes are not using now
+    (:func:`busy_elsewhere`), at least 1."""
     cores = available_cores()
-    return min(cores, _USER_RUNTIME_LIMIT) if _USER_RUNTIME_LIMIT else cores
+    if _USER_RUNTIME_LIMIT:
+        cores = min(cores, _USER_RUNTIME_LIMIT)
+    return max(1, min(cores, cores - busy_elsewhere()))
+
+
+_busy_cache: tuple[float, int] = (-1.0, 0)
+#: Seconds a reading of :func:`busy_elsewhere` is reused.
+BUSY_TTL = 2.0
+
+
+def _running(path: str = "/proc/stat") -> int | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("procs_running "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _own_running() -> int:
+    """Threads of this process in state R (running or runnable) now."""
+    n = 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError, IndexError):
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    n += f.read().rsplit(")", 1)[1].split()[0] == "R"
+    except OSError:
+        return 1
+    return max(1, n)
+
+
+def busy_elsewhere() -> int:
+    """Cores other processes keep busy now: the kernel's count of runnable threads (``procs_running`` in
+    ``/proc/stat``) minus this process's own, the median of 5 readings 2 ms apart, reused for :data:`BUSY_TTL`
+    seconds; 0 where ``/proc`` is not available (macOS, Windows)."""
+    global _busy_cache
+    now = time.monotonic()
+    stamp, value = _busy_cache
+    if 0 <= now - stamp < BUSY_TTL:
+        return value
+    readings = []
+    for i in range(5):
+        total = _running()
+        if total is None:
+            return 0
+        readings.append(max(0, total - _own_running()))
+        if i < 4:
+            time.sleep(0.002)
+    value = sorted(readings)[2]
+    _busy_cache = (now, value)
+    return value
 
 
 def blas_threads(tasks: int = 1) -> int:
