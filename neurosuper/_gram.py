@@ -334,9 +334,9 @@ def _local_scheduler() -> bool:
 
 
 #: Run the independent eigendecompositions of :func:`map_tasks` as dask tasks side by side on the local
-#: scheduler (each with single-threaded BLAS) instead of one after the other with the BLAS's own threads.
-#: Off by default: the choice is deterministic (the same seed gives the same bits on any machine), never
-#: taken from the machine's load. Set it to ``True`` on a machine whose cores are busy with other work.
+#: scheduler (each with its share of the thread budget, :mod:`neurosuper._threads`) instead of one after the
+#: other with the budget's BLAS threads. Off by default: the choice is never taken from the machine's load (the
+#: thread budget is — set ``NEUROSUPER_THREADS`` for the same bits on every run; results agree to 1e-12 anyway).
 PARALLEL_TASKS = False
 
 
@@ -350,8 +350,8 @@ def map_tasks(
     tasks side by side — as many as the thread budget allows, each with its share of BLAS threads
     (:mod:`neurosuper._threads`: tasks × BLAS threads ≤ the budget), which avoids oversubscription on a busy
     machine. With an active ``dask.distributed`` client they always run as tasks on the cluster;
-    ``shared`` arrays then enter the graph once. The rule never depends on the machine's load, so the same
-    seed gives the same numbers.
+    ``shared`` arrays then enter the graph once. Which path is taken never depends on the machine's load; the
+    same seed gives the same numbers (to the bit with a fixed ``NEUROSUPER_THREADS``).
     """
     if len(items) <= 1 or (_local_scheduler() and not PARALLEL_TASKS):
         bar = progress_bar(items, desc=desc, progress=progress and len(items) >= 2, leave=False)
