@@ -4,6 +4,7 @@
     python benchmarks/bench_busy.py --runs cold warm busy-cold busy
     python benchmarks/bench_busy.py --source /tmp/old     # the same with another checkout's package (before/after)
     python benchmarks/bench_busy.py --env NEUROSUPER_THREADS=2   # a setting passed to the demo
+    python benchmarks/bench_busy.py --blas 2              # one eigh, 1 vs 2 BLAS threads, spinning vs passive waits
 
 Each run is ``python -m neurosuper demo --out TMP --quiet`` in a fresh subprocess, so the demo runs exactly as a
 user's would: the environment's thread variables (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
@@ -48,6 +49,61 @@ THREAD_VARS = (
     "GOMP_SPINCOUNT",
 )
 RUNS = ("cold", "warm", "busy-cold", "busy")
+
+#: ``--blas``: one 2,000² ``scipy.linalg.eigh`` and 20 × 50 small (200²) products with Python work between them,
+#: in a fresh process per setting; prints the two timings.
+BLAS_CODE = r"""
+import time, numpy as np, scipy.linalg
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2000, 2000)); a = x @ x.T
+small = [rng.standard_normal((200, 200)) for _ in range(50)]
+t = time.perf_counter(); scipy.linalg.eigh(a); t1 = time.perf_counter() - t
+t = time.perf_counter()
+for _ in range(20):
+    for s in small:
+        s @ s.T
+    sum(range(20000))
+print(t1, time.perf_counter() - t)
+"""
+#: ``--blas`` settings: BLAS threads and waiting (each variable in the child's environment from its start).
+BLAS_SETTINGS = {
+    "1 thread": {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    "2 threads": {"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"},
+    "2 threads, passive wait": {
+        "OPENBLAS_NUM_THREADS": "2",
+        "OMP_NUM_THREADS": "2",
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "OPENBLAS_THREAD_TIMEOUT": "4",
+    },
+}
+
+
+def blas_table(env: dict[str, str], burners: int, rounds: int) -> None:
+    """``--blas``: quiet and busy, each setting ``rounds`` times (interleaved); wall, CPU, eigh, small products."""
+    print("| machine | setting | wall s | CPU s | eigh 2,000² s | small products s | load |")
+    print("|---|---|---|---|---|---|---|")
+    for busy in (False, True):
+        procs = _burners(burners) if busy else []
+        try:
+            time.sleep(1.0 if procs else 0.0)
+            for _ in range(rounds):
+                for name, extra in BLAS_SETTINGS.items():
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    t0 = time.perf_counter()
+                    out = subprocess.run(
+                        [sys.executable, "-c", BLAS_CODE], env={**env, **extra}, capture_output=True, text=True
+                    ).stdout
+                    wall = time.perf_counter() - t0
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                    eigh, loop = (float(v) for v in out.split())
+                    print(
+                        f"| {'busy' if busy else 'quiet'} | {name} | {wall:.2f} | {cpu:.2f} | {eigh:.2f} | {loop:.2f}"
+                        f" | {os.getloadavg()[0]:.1f} |",
+                        flush=True,
+                    )
+        finally:
+            _stop(procs)
 
 
 def _burners(n: int) -> list[subprocess.Popen[bytes]]:
@@ -97,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep-env", action="store_true", help="keep the caller's thread variables (OMP_NUM_THREADS…)")
     ap.add_argument("--label", default="", help="a word in the table's first column (e.g. before/after)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds before a demo run is abandoned")
+    ap.add_argument("--blas", type=int, metavar="ROUNDS", help="instead: 2,000² eigh, 1 vs 2 threads, spin vs passive")
     args = ap.parse_args(argv)
 
     env = dict(os.environ)
@@ -109,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.env:
         key, _, value = item.partition("=")
         env[key] = value
+    if args.blas:
+        blas_table(env, args.burners, args.blas)
+        return
 
     results: dict[str, dict[str, object]] = {}
     root = Path(tempfile.mkdtemp(prefix="bench_busy-"))
