@@ -720,6 +720,10 @@ class KMeansDirections(DirectionFinder):
         return Xn @ self.components_.T.astype(Xn.dtype, copy=False)
 
 
+#: Time of updating one SAE weight in an Adam step, in multiply-adds of a matrix product (measured, one core).
+ADAM_UPDATE_COST = 100.0
+
+
 @register_method("sae")
 class SAEDirections(DirectionFinder):
     """Sparse autoencoder (Klindt et al. 2023; ``PAPERS.md`` §5; kernel in :mod:`.sae`).
@@ -782,6 +786,42 @@ class SAEDirections(DirectionFinder):
         moments, and a batch's latents and their gradients (batch x k, a few of each)."""
         batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 128
         return super().memory_bytes(n_samples, n_units, k) + 8.0 * k * (8 * n_units + 4 * min(batch, n_samples))
+
+    def _batch_and_steps(self, n_samples: int) -> tuple[int, int]:
+        batch = self.batch_size if isinstance(self.batch_size, int) and self.batch_size > 0 else 128
+        steps = self.n_steps if isinstance(self.n_steps, int) and self.n_steps > 0 else 1
+        return min(batch, n_samples), steps
+
+    def training_work(self, n_samples: int, n_units: int, k: int) -> float:
+        """The training's work in multiply-add equivalents (estimated before fitting): per Adam step five (batch x
+        units x k) products — encoder, decoder, and the gradients of the decoder, the latents and the encoder — and
+        the update of the 2 x units x k weights (Adam's moments, the decoder's renormalisation), memory-bound:
+        measured at ~100 multiply-adds' time per weight (~0.85 s a step for 100,000 latents of 64 units)."""
+        batch, steps = self._batch_and_steps(n_samples)
+        return float(steps) * n_units * k * (5.0 * batch + 2.0 * ADAM_UPDATE_COST)
+
+    def _check_memory(self, n_samples: int, n_units: int, k: int) -> None:
+        """The memory check, then the training's work: above :data:`~neurosuper.directions.sae.MAX_TRAINING_WORK`
+        (:meth:`training_work`; hours on one core: 100,000 latents of 64 units, 2,000 steps, ~5 s a step) the
+        request is refused (:class:`AnalysisError`) before training, with the estimate and a number of latents
+        or steps that fits. ``sae.MAX_TRAINING_WORK = None`` lifts the bound."""
+        super()._check_memory(n_samples, n_units, k)
+        limit = _sae.MAX_TRAINING_WORK
+        work = self.training_work(n_samples, n_units, k)
+        if limit is None or work <= limit:
+            return
+        fits = max(1, int(limit // (work / k)))
+        batch, steps = self._batch_and_steps(n_samples)
+        fewer_steps = max(1, int(steps * limit // work))
+        raise fail(
+            f"{self.method}: n_directions",
+            f"a training of about {work:.2g} multiply-add equivalents ({k:,} latents x {n_units:,} units x "
+            f"{steps:,} steps of {batch:,} rows; {work / limit:.1f} times the limit, hours of computing)",
+            f"at most MAX_TRAINING_WORK = {limit:.2g} (minutes to tens of minutes on one core)",
+            f"pass fewer latents (n_directions={fits}) or fewer steps (n_steps={fewer_steps}); or lift the bound "
+            "with neurosuper.directions.sae.MAX_TRAINING_WORK = None",
+            AnalysisError,
+        )
 
     def _fit(self, X: Any, k: int) -> None:
         caller = self.method

@@ -57,6 +57,13 @@ class SAEState:
     loss_curve: list[float] = field(default_factory=list)  # mean training loss per epoch (scaled units)
 
 
+#: The most work an SAE training may take, in multiply-add equivalents (``SAEDirections.training_work``: five
+#: batch x units x latents products and the update of every weight per step): 2e12, tens of minutes on one busy
+#: core (measured: 100,000 latents of 64 units, 128 rows a step, ~5 s a step — 2,000 steps would take ~3 h and
+#: are refused). ``None``: no bound.
+MAX_TRAINING_WORK: float | None = 2e12
+
+
 def iter_blocks(X: Any, block_size: int | None = None) -> list[tuple[int, int]]:
     """``[(start, stop)]`` row ranges of the blocks: a dask array's row chunks, else ``block_size`` rows."""
     n = X.shape[0]
