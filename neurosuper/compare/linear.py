@@ -72,9 +72,26 @@ def _gram_block(
     p, q = blocks[0].shape[1], blocks[1].shape[1]
     out: dict[str, Any] = {}
     rows = stop - start
-    sub = max(16, int(_SUB_BYTES // max(1, (p + q) * 8)))
+    # float32 products: the whole block at once (at most BLOCK_BYTES of data; fewer, larger products and
+    # fewer float64 accumulations of the unit × unit results)
+    sub = rows if dtype is not np.float64 else max(16, int(_SUB_BYTES // max(1, (p + q) * 8)))
     for r0 in range(0, rows, sub):
         r1 = min(rows, r0 + sub)
+        if dtype is not np.float64 and member is None and shifts is not None:
+            # shifted in float64, written straight to float32 (no float64 copy of the block)
+            za = np.empty((r1 - r0, p), dtype=dtype)
+            zb = np.empty((r1 - r0, q), dtype=dtype)
+            np.subtract(blocks[0][r0:r1], shifts[0], out=za, dtype=np.float64, casting="same_kind")
+            np.subtract(blocks[1][r0:r1], shifts[1], out=zb, dtype=np.float64, casting="same_kind")
+            part = {"aa": za.T @ za, "bb": zb.T @ zb, "ab": za.T @ zb}  # syrk, syrk, gemm (float32)
+            if sums:
+                part["s"] = np.concatenate([za.sum(axis=0, dtype=np.float64), zb.sum(axis=0, dtype=np.float64)])
+            for key, value in part.items():
+                if key in out:
+                    out[key] += value
+                else:
+                    out[key] = np.asarray(value, dtype=np.float64)
+            continue
         za = _as64(blocks[0][r0:r1], None if shifts is None else shifts[0])
         zb = _as64(blocks[1][r0:r1], None if shifts is None else shifts[1])
         part = {}
