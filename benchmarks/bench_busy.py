@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep-env", action="store_true", help="keep the caller's thread variables (OMP_NUM_THREADS…)")
     ap.add_argument("--label", default="", help="a word in the table's first column (e.g. before/after)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds before a demo run is abandoned")
+    ap.add_argument("--cache", help="a cache folder for the warm runs, kept (filled first if empty) — to reuse")
     ap.add_argument("--blas", type=int, metavar="ROUNDS", help="instead: 2,000² eigh, 1 vs 2 threads, spin vs passive")
     args = ap.parse_args(argv)
 
@@ -172,7 +173,9 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, dict[str, object]] = {}
     root = Path(tempfile.mkdtemp(prefix="bench_busy-"))
-    warm_cache = root / "cache-warm"
+    warm_cache = Path(args.cache) if args.cache else root / "cache-warm"
+    if args.cache and warm_cache.exists() and not any(warm_cache.iterdir()):
+        warm_cache.rmdir()
     burners: list[subprocess.Popen[bytes]] = []
     try:
         for i, run in enumerate(args.runs):
