@@ -104,7 +104,7 @@ def _checksum_encoding(var: xr.Variable, fmt: str) -> dict[str, Any]:
         return {}
     if fmt == "netcdf":
         return {"fletcher32": True}
-    from numcodecs import CRC32
+    from numcodecs import CRC32  # type: ignore[import-untyped]  # numcodecs ships no type information
 
     return {"filters": [CRC32()]}
 
