@@ -681,7 +681,7 @@ def _build_planted_brain(progress: bool) -> xr.Dataset:
         **stim_coords,
     )
     table = {k: ("feature", v) for k, v in made["table"].items()}
-    ds = ds.assign_coords(feature=feature_ids, **table)
+    ds = ds.assign_coords({"feature": feature_ids, **table})
     ds["features"] = (("stimulus", "feature"), made["activations"].astype(np.float32))
     ds["mixing"] = (("unit", "feature"), made["mixing"])
     ds["feature_capacity"] = (("feature",), capacity)
