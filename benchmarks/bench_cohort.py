@@ -11,12 +11,13 @@ The cohort: 4 subjects x 8 sessions = 32 NWB files written by ``simulate_session
 
 Each way is warmed up first (the loader's imports in every process: pynwb's type map) and then timed from the call
 to the pooled set, in ``--rounds`` interleaved rounds (sequential, LocalCluster, real cluster, again...) so that a
-drifting machine load hits every way alike; the best round of each is compared, every round is reported, and
-dask's task stream gives each task's compute time on its worker. The three sets must be identical (max
-|difference| of the responses <= 1e-12, and ``xarray.testing.assert_identical``). Peak memory per worker is each
-worker process's peak RSS (``VmHWM``, reset after the warm-up) after the runs, set against the largest session (its
-file and its loaded set). The paper-scale figure (58 sessions x 3 GB on N workers) is a projection from the
-measured cost per byte of NWB file, not a measurement.
+drifting machine load hits every way alike; the best round of each is compared, every round is reported, and dask's
+task stream gives each task's compute time on its worker, and the CPU seconds the loading processes used (this
+process; the workers) tell a busy machine (less CPU per second of wall time) from overhead (more CPU). The three
+sets must be identical (max |difference| of the responses <= 1e-12, and ``xarray.testing.assert_identical``). Peak
+memory per worker is each worker process's peak RSS (``VmHWM``, reset after the warm-up) after the runs, set
+against the largest session (its file and its loaded set). The paper-scale figure (58 sessions x 3 GB on N workers)
+is a projection from the measured cost per byte of NWB file, not a measurement.
 
 Usage::
 
@@ -86,6 +87,14 @@ def _status_mb(key: str) -> float:
 def _peak_rss_mb() -> float:
     """Peak RSS (MB) since the last :func:`_warm` (VmHWM)."""
     return _status_mb("VmHWM")
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _task_seconds(stream: list[dict]) -> list[float]:
@@ -177,6 +186,7 @@ def main() -> None:
     rss0 = _warm()
     runs: dict[str, list[float]] = {"sequential": [], "LocalCluster": [], "dask scheduler": []}
     task_s: dict[str, list[float]] = {"LocalCluster": [], "dask scheduler": []}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}  # CPU seconds of the loading processes per run
     sets: dict[str, object] = {}
     worker_rss: dict[str, list[float]] = {}
     procs: list[subprocess.Popen] = []
@@ -200,11 +210,15 @@ def main() -> None:
             for name in runs:
                 t0 = time.perf_counter()
                 if name == "sequential":
+                    c0 = _cpu_s()
                     sets[name] = ns.load_cohort(sources, client=False, **opts)
+                    cpu[name].append(_cpu_s() - c0)
                 else:
+                    c0 = sum(clients[name].run(_cpu_s).values())
                     with distributed.get_task_stream(clients[name]) as ts:
                         sets[name] = ns.load_cohort(sources, client=clients[name], **opts)
                     task_s[name] += _task_seconds(ts.data)
+                    cpu[name].append(sum(clients[name].run(_cpu_s).values()) - c0)
                 runs[name].append(time.perf_counter() - t0)
                 print(f"round {r}: {name}: {runs[name][-1]:.1f} s", flush=True)
         seq_peak = _peak_rss_mb()
@@ -246,6 +260,8 @@ def main() -> None:
         "speed_up_best": {k: t_seq / v for k, v in best.items()},
         "speed_up_per_round": {k: [a / b for a, b in zip(runs["sequential"], v, strict=True)] for k, v in runs.items()},
         "task_compute_s_mean": {k: float(np.mean(v)) for k, v in task_s.items() if v},
+        "cpu_s_per_run": cpu,
+        "cpu_share_of_wall_per_run": {k: [c / w for c, w in zip(cpu[k], runs[k], strict=True)] for k in runs},
         "max_abs_difference_vs_sequential": diffs,
         "rss_MB": {
             "sequential_process_after_warmup_and_peak": [rss0, seq_peak],
