@@ -27,6 +27,7 @@ import xarray as xr
 from .._concat import concat
 from .._progress import progress_bar
 from .._provenance import file_input
+from .._threads import cluster_threads, limits, worker_env
 from ..errors import FormatError, NeurosuperError, NeurosuperWarning, NWBLayoutError, preview
 from ..format import validate
 from .remote import is_url, url_info
@@ -233,11 +234,9 @@ def _heap_for_loading() -> Iterator[None]:
 
 def _load_one(path: str, options: dict[str, Any]) -> _Outcome:
     """Load one session (the task run on a worker): the set, or the reason it failed; never raises."""
-    from threadpoolctl import threadpool_limits
-
     from .nwb import load_nwb
 
-    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=1), _heap_for_loading():
+    with warnings.catch_warnings(record=True) as caught, limits(1), _heap_for_loading():
         warnings.simplefilter("always")
         ds, reason, kind = None, None, None
         try:
@@ -253,11 +252,9 @@ def _load_one(path: str, options: dict[str, Any]) -> _Outcome:
 
 # ------------------------------------------------------------------------------------------------ running
 def _default_workers(n_sessions: int) -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_sessions))
+    """One single-threaded worker per core the thread policy gives (:func:`neurosuper._threads.cluster_threads`),
+    at most one per session."""
+    return max(1, min(cluster_threads()[0], n_sessions))
 
 
 def _run(
@@ -287,6 +284,7 @@ def _run(
                     threads_per_worker=1,
                     processes=True,
                     dashboard_address=None,
+                    env=worker_env(1),  # one BLAS/OpenMP thread per worker, passive waits (the thread policy)
                 )
                 owned.append(cluster)
                 client = distributed.Client(cluster)
@@ -500,8 +498,9 @@ def load_cohort(
     client
         A ``distributed.Client``, or a scheduler address (``"tcp://host:8786"``, connected and closed
         afterwards). ``None`` (default): the active client (``distributed.default_client()``), else a
-        ``LocalCluster`` of ``n_workers`` processes (default: one per core, at most one per session) with one
-        thread each, closed afterwards. ``False``: load one after the other in this process (no dask).
+        ``LocalCluster`` of ``n_workers`` processes (default: one per core the thread policy gives,
+        :func:`neurosuper._threads.cluster_threads`, at most one per session) with one thread and one BLAS thread
+        each, closed afterwards. ``False``: load one after the other in this process (no dask).
     strict
         ``True``: the first session that cannot be loaded (or shares no stimulus with the others) raises
         :class:`SessionLoadError` naming it and the reason. ``False`` (default): it is skipped with a
