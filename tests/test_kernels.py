@@ -144,3 +144,16 @@ def test_cka_precision_is_checked(rng):
     x = rng.normal(size=(50, 4))
     with pytest.raises(NeurosuperError, match="precision"):
         cmp.cka(_set(x), _set(x), precision="half")
+
+
+# ---------------------------------------------------------------------------------------------------------- PCA
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pca_scores_equal_sklearn_transform(rng, dtype):
+    from neurosuper.directions.estimators import PCADirections
+
+    x = (rng.normal(size=(400, 30)) @ rng.normal(size=(30, 30)) + 5.0).astype(dtype)
+    est = PCADirections(8).fit(x)
+    ours = est.transform(x)
+    ref = est.estimator_.transform(x)
+    assert ours.dtype == ref.dtype
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=(1e-10 if dtype == np.float64 else 1e-5) * np.abs(ref).max())
