@@ -817,7 +817,7 @@ class SAEDirections(DirectionFinder):
             f"{self.method}: n_directions",
             f"a training of about {work:.2g} multiply-add equivalents ({k:,} latents x {n_units:,} units x "
             f"{steps:,} steps of {batch:,} rows; {work / limit:.1f} times the limit, hours of computing)",
-            f"at most MAX_TRAINING_WORK = {limit:.2g} (minutes to tens of minutes on one core)",
+            f"at most MAX_TRAINING_WORK = {limit:.2g} (about ten minutes on one busy core)",
             f"pass fewer latents (n_directions={fits}) or fewer steps (n_steps={fewer_steps}); or lift the bound "
             "with neurosuper.directions.sae.MAX_TRAINING_WORK = None",
             AnalysisError,

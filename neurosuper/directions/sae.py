@@ -58,10 +58,10 @@ class SAEState:
 
 
 #: The most work an SAE training may take, in multiply-add equivalents (``SAEDirections.training_work``: five
-#: batch x units x latents products and the update of every weight per step): 2e12, tens of minutes on one busy
+#: batch x units x latents products and the update of every weight per step): 5e11, about ten minutes on one busy
 #: core (measured: 100,000 latents of 64 units, 128 rows a step, ~5 s a step — 2,000 steps would take ~3 h and
 #: are refused). ``None``: no bound.
-MAX_TRAINING_WORK: float | None = 2e12
+MAX_TRAINING_WORK: float | None = 5e11
 
 
 def iter_blocks(X: Any, block_size: int | None = None) -> list[tuple[int, int]]:
