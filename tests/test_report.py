@@ -183,8 +183,9 @@ def test_sets_are_the_analysed_names_in_order(tmp_path):
 
 def test_the_report_runs_the_demo_steps_without_the_data_steps_and_the_toy_model():
     names = [s.name for s in pipeline.report_steps()]
-    assert names == [s.name for s in pipeline.DEMO_STEPS if s.name not in ("data", "nwb", "toy")]
+    assert names == [s.name for s in pipeline.DEMO_STEPS if s.name not in ("data", "nwb", "toy", "truth")]
     assert names == ["spectrum", "interpret", "directions", "capacity", "compare"]
+    assert [s.name for s in pipeline.DEMO_STEPS][-1] == "truth"  # the demo's planted truth, after every analysis
     assert all(callable(s.run) for s in pipeline.DEMO_STEPS)  # functions, imported normally: no string targets
     reduced = {s.name: s.reduced for s in pipeline.DEMO_STEPS if s.reduced}
     assert "20 resamples" in reduced["spectrum"]
