@@ -14,6 +14,10 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# A fixed thread budget for the whole suite (neurosuper/_threads.py): without it the default follows how busy the
+# machine is, so sums could be split over another number of threads from one run to the next — the same numbers to
+# 1e-12, not the same bits. Tests of the default itself unset it (tests/test_threads.py).
+os.environ.setdefault("NEUROSUPER_THREADS", "1")
 
 #: ``datasets/real`` of the repository: the real recordings and matrices the docs quote, shipped with every clone
 #: (sources, citations and licences in its README.md).
