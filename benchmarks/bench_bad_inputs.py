@@ -91,7 +91,12 @@ def brain_with_repeats(d: Path) -> None:
     import neurosuper as ns
 
     rng = np.random.default_rng(2)
-    ns.save(ns.from_array(rng.poisson(3.0, size=(2, N_STIMULI, N_UNITS)).astype("float32"), system="brain"), d / "s.nc")
+    ns.save(
+        ns.from_array(
+            rng.poisson(3.0, size=(2, N_STIMULI, N_UNITS)).astype("float32"), system="brain", measure="spike_count"
+        ),
+        d / "s.nc",
+    )
 
 
 def constant(d: Path) -> None:
