@@ -251,6 +251,11 @@ def test_a_missing_url_and_a_dropped_connection_are_clear_errors(big_session):
     with RangeServer(root, ranges=False) as server:
         with pytest.raises(FormatError, match="ignores HTTP Range requests.*Fix: download it first"):
             ns.load_nwb(server.url("big.nwb"), window=WINDOW, progress=False)
+    with RangeServer(root) as server:  # a server that is gone: not a 404, a connection that cannot be made
+        url = server.url("big.nwb")
+    with pytest.raises(RemoteReadError, match="could not connect to the server") as err:
+        ns.load_nwb(url, window=WINDOW, progress=False)
+    assert "404" not in str(err.value) and "check the host and port" in str(err.value)
 
 
 def test_s3_urls_read_a_public_bucket_over_https(cohort, monkeypatch):

@@ -210,6 +210,14 @@ def open_url(url: str, stack: contextlib.ExitStack, *, block_size: int = BLOCK_S
     try:
         fobj = stack.enter_context(fs.open(url, "rb", **kwargs))
     except FileNotFoundError as err:
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, OSError) or "Connect" in type(cause).__name__:
+            # fsspec's HTTP backend reports a refused or failed connection as FileNotFoundError: not a 404
+            raise RemoteReadError(
+                f"path {shown!r}: could not connect to the server ({type(cause).__name__}: {cause}); expected a "
+                "server that answers. Fix: check the host and port of the URL and that the server is up, or "
+                "download the file and pass the local path."
+            ) from None
         raise _missing(url, shown, "HTTP 404" if url.startswith("http") else str(err)) from None
     except PermissionError as err:
         raise _missing(url, shown, f"access denied: {err}") from None
