@@ -415,6 +415,17 @@ def configure_process(*, passive_wait: bool = True) -> int:
     return n
 
 
+def restore_process() -> None:
+    """Undo :func:`configure_process`: the runtimes' thread counts, the thread variables and torch's count as they
+    were (a :func:`set_threads` count stays). The ``neurosuper`` command calls it when a command ends, so that
+    ``neurosuper.cli.main`` called from Python leaves the process as it found it."""
+    with _lock:
+        if _process_setting is None:
+            _undo_process()
+        else:
+            _apply_process(_process_setting)
+
+
 # ---------------------------------------------------------------------------------------------------- dask
 def cluster_threads(n_workers: int | None = None, *, cores: int | None = None) -> tuple[int, int]:
     """``(n_workers, threads_per_worker)`` for a local dask cluster on ``cores`` (default :func:`budget`) so that

@@ -284,8 +284,9 @@ def test_parallel_tasks_split_the_budget(clean_env):
 
     clean_env.setattr(_gram, "PARALLEL_TASKS", True)
 
-    def task(item):
-        return item, _counts()
+    def task(item):  # the BLAS runtimes' counts: their limit is process-wide. An OpenMP runtime's count is a
+        # per-thread setting that a pool thread created earlier keeps (what the tasks' eigh calls use is OpenBLAS)
+        return item, {int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"}
 
     with ns.threads(2):
         out = _gram.map_tasks(task, [0, 1, 2, 3])

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .._threads import configure_process
+from .._threads import configure_process, restore_process
 from .._version import __version__
 from ..errors import NeurosuperError
 from ._common import FlagError, bind_flags, cli_wording, one_line
@@ -82,3 +82,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neurosuper: interrupted", file=sys.stderr)
         return 130
+    finally:  # main() called from Python (tests, notebooks) leaves the process's thread settings as it found them
+        restore_process()
