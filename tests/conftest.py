@@ -19,6 +19,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # 1e-12, not the same bits. Tests of the default itself unset it (tests/test_threads.py).
 os.environ.setdefault("NEUROSUPER_THREADS", "1")
 
+
 #: ``datasets/real`` of the repository: the real recordings and matrices the docs quote, shipped with every clone
 #: (sources, citations and licences in its README.md).
 REAL_DATA = Path(__file__).resolve().parents[1] / "datasets" / "real"
@@ -65,3 +66,11 @@ def one_thread():
 
     with threadpool_limits(limits=1):
         yield
+
+
+def pytest_configure(config):
+    """With one test process per core (pyproject's ``-n auto``), each process starts its BLAS/OpenMP runtimes with one
+    thread: the variables are set here, in the controlling process, before the workers start and import numpy."""
+    if getattr(config.option, "numprocesses", None) and not os.environ.get("PYTEST_XDIST_WORKER"):
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
