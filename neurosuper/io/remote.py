@@ -211,7 +211,7 @@ def open_url(url: str, stack: contextlib.ExitStack, *, block_size: int = BLOCK_S
         fobj = stack.enter_context(fs.open(url, "rb", **kwargs))
     except FileNotFoundError as err:
         cause = err.__cause__ or err.__context__
-        if isinstance(cause, OSError) or "Connect" in type(cause).__name__:
+        if isinstance(cause, OSError):  # aiohttp's ClientConnectorError is an OSError
             # fsspec's HTTP backend reports a refused or failed connection as FileNotFoundError: not a 404
             raise RemoteReadError(
                 f"path {shown!r}: could not connect to the server ({type(cause).__name__}: {cause}); expected a "

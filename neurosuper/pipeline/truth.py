@@ -209,8 +209,7 @@ def _compare_rows(ctx: Context, brain: str, network: str) -> list[dict[str, Any]
         )
         # the negative control: the same layer with its stimuli shuffled (a seeded permutation of the ids)
         settings = entry.get("settings", {})
-        ids = [str(i) for i in ctx.sets[brain]["stimulus"].values]
-        n_stim = int(entry.get("n_stimuli_used") or len(ids))
+        n_stim = int(entry.get("n_stimuli_used") or ctx.sets[brain].sizes["stimulus"])
         try:
             chosen, _ = compare.choose_stimuli(
                 net, ctx.sets[brain], max_stimuli=n_stim, seed=int(settings.get("seed", 0)), names=[network, brain]

@@ -57,6 +57,12 @@ DEMO_SETS = {
     "network": "the demo network (layers 'energy', 'objects' — which shares the brain's features — and 'pixels')",
 }
 DEMO_TITLE = "neurosuper demo: planted features in a simulated brain and a network, and what each analysis finds"
+#: The earlier demo's set descriptions and title (``data="v1"``).
+V1_SETS = {
+    "brain": "the demo brain, read back from demo_brain.nwb",
+    "network": "the demo network (hidden layers of an MLP autoencoder)",
+}
+V1_TITLE = "neurosuper demo: a simulated V1 population and a network trained on the same image patches"
 #: The demo data: ``"planted"`` (default; :func:`neurosuper.datasets.planted_brain` / ``planted_network``, with the
 #: truth table) or ``"v1"`` (the earlier demo: :func:`~neurosuper.datasets.demo_brain`, 1,000 Gabor neurons, and
 #: the MLP autoencoder :func:`~neurosuper.datasets.demo_network`; no planted features, no truth table).
@@ -274,15 +280,8 @@ def demo(
             errors="raise",
             progress=progress,
             demo=True,
-            title=DEMO_TITLE
-            if planted
-            else "neurosuper demo: a simulated V1 population and a network trained on the same image patches",
-            descriptions=DEMO_SETS
-            if planted
-            else {
-                "brain": "the demo brain, read back from demo_brain.nwb",
-                "network": "the demo network (hidden layers of an MLP autoencoder)",
-            },
+            title=DEMO_TITLE if planted else V1_TITLE,
+            descriptions=DEMO_SETS if planted else V1_SETS,
             overwrite=overwrite,
         )
         result.full_paths = full_paths
