@@ -122,9 +122,15 @@ def bench_spearman(repeats: int, n: int = 5000, n_boot_peer: int = 1) -> None:
             buf.sort()
 
     print(f"spearman: {x.size:,} pairs", file=sys.stderr, flush=True)
+
+    def ours(n_threads: int):
+        with ns.threads(n_threads):
+            return similarity(x, y, "spearman")
+
     times, outs = _run(
         {
-            "ours": lambda: similarity(x, y, "spearman"),
+            "ours": lambda: ours(1),
+            "ours, 2 threads": lambda: ours(2),
             "rsatoolbox": lambda: float(rsa.rdm.compare(ra, rb, "spearman")[0, 0]),
             "floor": floor,
         },
@@ -132,37 +138,46 @@ def bench_spearman(repeats: int, n: int = 5000, n_boot_peer: int = 1) -> None:
     )
     diff = abs(outs["ours"] - outs["rsatoolbox"])
     assert diff < 1e-12, diff
-    _row(
-        f"Spearman ρ of two {n:,}-stimulus RDMs ({x.size:,} pairs) vs rsatoolbox compare",
-        times,
-        "ours",
-        "rsatoolbox",
-        "floor",
-        value=outs["ours"],
-        abs_diff=diff,
-        floor_what="two in-place np.sort of the 64-bit patterns",
-    )
+    assert outs["ours, 2 threads"] == outs["ours"]
+    for side in ("ours", "ours, 2 threads"):
+        _row(
+            f"Spearman ρ of two {n:,}-stimulus RDMs ({x.size:,} pairs) vs rsatoolbox compare ({side}; "
+            "floor: two in-place np.sort of the 64-bit patterns, one thread)",
+            times,
+            side,
+            "rsatoolbox",
+            "floor",
+            value=outs[side],
+            abs_diff=diff,
+        )
     # end to end on RDM DataArrays (align, condensed, checks) with n_boot=0
     stim = np.arange(n)
     from scipy.spatial.distance import squareform
 
     da = cmp.as_rdm(squareform(x), stimulus=stim, metric="correlation")
     db = cmp.as_rdm(squareform(y), stimulus=stim, metric="correlation")
+
+    def end_to_end(n_threads: int) -> float:
+        with ns.threads(n_threads):
+            return float(cmp.compare_rdms(da, db, n_boot=0)["value"])
+
     times, outs = _run(
         {
-            "ours": lambda: float(cmp.compare_rdms(da, db, n_boot=0)["value"]),
+            "ours": lambda: end_to_end(1),
+            "ours, 2 threads": lambda: end_to_end(2),
             "rsatoolbox": lambda: float(rsa.rdm.compare(ra, rb, "spearman")[0, 0]),
         },
         repeats,
     )
-    _row(
-        f"compare_rdms(n_boot=0) end to end, {n:,} stimuli, vs rsatoolbox compare",
-        times,
-        "ours",
-        "rsatoolbox",
-        None,
-        abs_diff=abs(outs["ours"] - outs["rsatoolbox"]),
-    )
+    for side in ("ours", "ours, 2 threads"):
+        _row(
+            f"compare_rdms(n_boot=0) end to end, {n:,} stimuli, vs rsatoolbox compare ({side})",
+            times,
+            side,
+            "rsatoolbox",
+            None,
+            abs_diff=abs(outs[side] - outs["rsatoolbox"]),
+        )
     # bootstrap: per resample
     counts = bootstrap_counts(n, max(4, n_boot_peer), 0)
     plan = SpearmanPlan(x, y[None])

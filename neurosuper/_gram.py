@@ -57,7 +57,13 @@ def _combine(a: dict, b: dict) -> dict:
 
 
 def reduce_blocks(
-    fn: Callable[..., dict], arrays: Sequence[Any], *, axis: int, progress: bool = False, desc: str = "gram"
+    fn: Callable[..., dict],
+    arrays: Sequence[Any],
+    *,
+    axis: int,
+    progress: bool = False,
+    desc: str = "gram",
+    itemsize: int | None = None,
 ) -> dict:
     """Sum ``fn(blocks, start, stop)`` over blocks of the 2-D ``arrays`` along ``axis`` (0 rows, 1 columns).
 
@@ -65,13 +71,14 @@ def reduce_blocks(
     (floating ones in float64). All arrays share the shape. For dask input the other
     axis is made one chunk and the arrays' chunks along ``axis`` are aligned; one delayed task per chunk runs
     ``fn`` and a tree of pairwise combinations sums the results (on the local threads or a distributed
-    cluster, whichever is active).
+    cluster, whichever is active). In-memory arrays go in blocks of :data:`BLOCK_BYTES` at ``itemsize`` bytes
+    per value (default: the arrays' largest; a ``fn`` that copies each block to float32 passes 4).
     """
     n = arrays[0].shape[axis]
     if any(is_dask(a) for a in arrays):
         return _dask_reduce(fn, arrays, axis=axis, progress=progress, desc=desc)
     other = arrays[0].shape[1 - axis]
-    itemsize = max(np.dtype(a.dtype).itemsize for a in arrays)
+    itemsize = itemsize or max(np.dtype(a.dtype).itemsize for a in arrays)
     step = max(64, int(BLOCK_BYTES // max(1, other * itemsize)))
     starts = range(0, n, step)
     if progress and len(starts) > 1:
@@ -83,7 +90,9 @@ def reduce_blocks(
         part = fn([np.asarray(a[sl]) for a in arrays], start, stop)
         acc = part if acc is None else _combine(acc, part)
     assert acc is not None
-    return _combine(acc, {k: np.zeros_like(v) for k, v in acc.items()}) if len(starts) == 1 else acc
+    if len(starts) == 1:  # floating partials in float64, as _combine leaves them
+        return {k: v.astype(np.float64, copy=False) if v.dtype.kind == "f" else v for k, v in acc.items()}
+    return acc
 
 
 def _tree(parts: list, combine: Callable) -> Any:

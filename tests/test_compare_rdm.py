@@ -132,6 +132,30 @@ def test_as_rdm_bad_input():
         cmp.as_rdm(np.ones((3, 3)), stimulus=[1, 1, 2])
 
 
+def test_check_rdm_scans_large_rdms_block_by_block(rng, monkeypatch):
+    """The blockwise scan finds what the whole-matrix check found: every NaN off the diagonal (counted), the first
+    one, an asymmetry in the last block, and accepts NaN on the diagonal."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["neurosuper.compare.rdm"], "_SCAN_ROWS", 7)
+    n = 40
+    d = squareform(pdist(rng.normal(size=(n, 3))))
+    d[np.diag_indices(n)] = np.nan  # the diagonal may hold anything
+    ids = list(range(n))
+    assert cmp.as_rdm(d, stimulus=ids).shape == (n, n)
+    bad = d.copy()
+    for i, j in [(30, 3), (12, 38), (35, 36)]:
+        bad[i, j] = bad[j, i] = np.inf if i == 30 else np.nan
+    with pytest.raises(AnalysisError, match=r"3 NaN/inf entries off the diagonal \(first at 3, 30\)"):
+        cmp.as_rdm(bad, stimulus=ids)
+    skew = d.copy()
+    skew[39, 37] += 1e-3  # below the diagonal in the last block only
+    with pytest.raises(AnalysisError, match=r"asymmetric matrix \(largest \|D - Dᵀ\| = 0\.001\)"):
+        cmp.as_rdm(skew, stimulus=ids)
+    skew[39, 37] = d[39, 37] + 1e-12 * np.nanmax(d)  # within the tolerance
+    assert cmp.as_rdm(skew, stimulus=ids).shape == (n, n)
+
+
 def test_rdm_refuses_beyond_max_bytes_saying_what_it_would_allocate(rng):
     ds = make_set(rng.normal(size=(50, 4)))
     with pytest.raises(AnalysisError, match=r"would allocate 0\.00 GiB.*max_bytes.*Fix:"):

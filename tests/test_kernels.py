@@ -48,6 +48,34 @@ def test_ranks_and_spearman_equal_scipy_and_rsatoolbox(rng, kind):
     assert abs(rho - ref) < 1e-12
 
 
+@pytest.mark.parametrize("kind", ["random", "signed", "tied", "nearly_equal"])
+def test_spearman_sorted_in_threads_equals_one_thread_and_scipy(rng, kind, monkeypatch):
+    """The side-by-side sorts (thread budget ≥ 2) leave the same ranks, ρ and bootstrap resamples as one thread."""
+    import neurosuper as ns
+
+    n = 150
+    x, y0 = _vectors(kind, n * (n - 1) // 2, rng)
+    ys = np.stack([y0, np.round(y0 + rng.normal(size=y0.size), 1)])  # a second y with many ties
+    monkeypatch.setattr(rk, "PARALLEL_MIN", 16)
+    counts = rk.bootstrap_counts(n, 4, 0)
+    with ns.threads(1):
+        assert rk._sort_workers(x.size, 3) == 1
+        one = rk.SpearmanPlan(x, ys)
+        v1, b1 = one.values(), one.boot(counts)
+    with ns.threads(2):
+        assert rk._sort_workers(x.size, 3) == 2 and rk._sort_workers(15, 3) == 1
+        two = rk.SpearmanPlan(x, ys)
+        v2, b2 = two.values(), two.boot(counts)
+    ref = [spearmanr(x, y).statistic for y in ys]
+    np.testing.assert_allclose(v2, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(v2, v1, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(b2, b1, rtol=0, atol=1e-14)
+    assert np.array_equal(two.order_x, one.order_x)
+    for k, (p1, p2) in enumerate(zip(one.in_x, two.in_x, strict=True)):  # both list y in sorted order
+        y_sorted = np.sort(ys[k])
+        assert np.array_equal(ys[k][one.order_x[p1]], y_sorted) and np.array_equal(ys[k][two.order_x[p2]], y_sorted)
+
+
 def test_spearman_of_small_and_constant_vectors():
     assert np.isnan(rk.spearman(np.ones(10), np.arange(10.0)))
     assert rk.spearman(np.array([1.0, 2.0]), np.array([3.0, 5.0])) == pytest.approx(1.0, abs=1e-15)

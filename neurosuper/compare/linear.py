@@ -301,6 +301,7 @@ def _accumulate(
             axis=0,
             progress=progress,
             desc="CKA Gram",
+            itemsize=np.dtype(dtype).itemsize if member is None else None,  # float32 copies: twice the rows
         )
     means = [_shift(xa), _shift(xb)]
     mu = np.concatenate(means)

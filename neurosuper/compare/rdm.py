@@ -337,21 +337,19 @@ def check_rdm(da: Any, *, caller: str = "compare", name: str = "RDM") -> xr.Data
             "build it with neurosuper.compare.as_rdm(matrix, stimulus=ids)",
             AnalysisError,
         )
-    values = np.asarray(da.values, dtype=np.float64)
-    off = ~np.eye(len(a), dtype=bool)
-    bad = ~np.isfinite(values) & off
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
+    values = np.asarray(da.values)
+    bad_count, first_bad, asym, scale = _scan_rdm(values)
+    if bad_count:
+        i, j = first_bad
         raise fail(
             f"{caller}: {name}",
-            f"{int(bad.sum()) // 2 or 1} NaN/inf entries off the diagonal (first at {a[i]!r}, {a[j]!r})",
+            f"{bad_count // 2 or 1} NaN/inf entries off the diagonal (first at {a[i].tolist()!r}, {a[j].tolist()!r})",
             "finite dissimilarities for every pair",
             "recompute the RDM without missing stimuli, or drop those stimuli: "
             "rdm.drop_sel(stimulus_a=[...], stimulus_b=[...])",
             AnalysisError,
         )
-    asym = np.abs(values - values.T).max() if len(a) else 0.0
-    if asym > 1e-8 * max(1.0, np.abs(values[off]).max(initial=0.0)):
+    if asym > 1e-8 * max(1.0, scale):
         raise fail(
             f"{caller}: {name}",
             f"an asymmetric matrix (largest |D - Dᵀ| = {asym:.3g})",
@@ -360,6 +358,38 @@ def check_rdm(da: Any, *, caller: str = "compare", name: str = "RDM") -> xr.Data
             AnalysisError,
         )
     return da
+
+
+#: Rows of an RDM scanned at once by :func:`check_rdm` (bounds its temporaries: rows x stimuli float64).
+_SCAN_ROWS = 256
+
+
+def _scan_rdm(values: np.ndarray) -> tuple[int, tuple[int, int], float, float]:
+    """``(non-finite off-diagonal entries, the first one's (row, column), max |D − Dᵀ|, max |D| off the
+    diagonal)`` of a square matrix, in float64, one block of :data:`_SCAN_ROWS` rows at a time: each block is
+    compared with the matching columns on and above the diagonal only (no n² temporaries; issue 22 §2)."""
+    n = values.shape[0]
+    bad_count, first, asym, scale = 0, (0, 0), 0.0, 0.0
+    for i0 in range(0, n, _SCAN_ROWS):
+        i1 = min(n, i0 + _SCAN_ROWS)
+        rows = np.arange(i1 - i0)
+        block = np.asarray(values[i0:i1], dtype=np.float64)
+        finite = np.isfinite(block)
+        finite[rows, rows + i0] = True  # the diagonal may hold anything
+        if not finite.all():
+            where = np.argwhere(~finite)
+            if not bad_count:
+                first = (int(where[0, 0]) + i0, int(where[0, 1]))
+            bad_count += len(where)
+            continue
+        mag = np.abs(block)
+        mag[rows, rows + i0] = 0.0
+        scale = max(scale, float(mag.max(initial=0.0)))
+        diff = block[:, i0:] - np.asarray(values[i0:, i0:i1], dtype=np.float64).T
+        diff[rows, rows] = 0.0
+        np.abs(diff, out=diff)
+        asym = max(asym, float(diff.max(initial=0.0)))
+    return bad_count, first, asym, scale
 
 
 def condensed(da: xr.DataArray) -> np.ndarray:

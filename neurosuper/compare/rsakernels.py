@@ -172,6 +172,22 @@ def _centred_ranks_sq(m: int, starts: np.ndarray | None) -> float:
     return float(total - np.sum(t**3 - t) / 12)
 
 
+#: Vectors at least this long are sorted side by side in threads when the thread budget allows more than one
+#: (:func:`neurosuper._threads.parallel_tasks`); shorter ones are sorted one after the other (thread start-up
+#: would cost more than it saves).
+PARALLEL_MIN = 2**20
+
+
+def _sort_workers(m: int, n_vectors: int) -> int:
+    """Threads for sorting ``n_vectors`` vectors of length ``m``: 1 below :data:`PARALLEL_MIN`, else as many as
+    the thread budget allows (never more than the vectors)."""
+    if m < PARALLEL_MIN or n_vectors < 2:
+        return 1
+    from .._threads import parallel_tasks
+
+    return parallel_tasks(n_vectors)
+
+
 def _index_dtype(limit: int) -> type:
     return np.int16 if limit <= np.iinfo(np.int16).max else np.int32 if limit <= np.iinfo(np.int32).max else np.intp
 
@@ -195,6 +211,11 @@ class SpearmanPlan:
         x = np.ascontiguousarray(x, dtype=np.float64)
         ys = np.atleast_2d(np.asarray(ys, dtype=np.float64))
         m = self.m = x.size
+        self.ends_x: tuple[np.ndarray, np.ndarray] | None = None
+        workers = _sort_workers(m, 1 + len(ys))
+        if workers > 1:
+            self._sort_side_by_side(x, ys, workers)
+            return
         buf = np.arange(m, dtype=np.uint64)
         self.starts_x = _pack_sort(x, buf, None) if m > 1 else None
         self.order_x = _as_index(buf)
@@ -210,7 +231,41 @@ class SpearmanPlan:
             b = where.copy() if k < len(ys) - 1 else where
             self.starts_y.append(_pack_sort(np.ascontiguousarray(y), b, self.order_x) if m > 1 else None)
             self.in_x.append(_as_index(b))
-        self.ends_x: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _sort_side_by_side(self, x: np.ndarray, ys: np.ndarray, workers: int) -> None:
+        """The same state as the one-thread path, with every vector sorted at once in ``workers`` threads (numpy's
+        sort and the packing passes release the GIL): each vector carries its own indices, and each y's
+        x-positions are gathered after the sorts through x's inverse permutation (one scatter, one gather per y,
+        both split over the threads). Ties within a y tie group may come out in another order than on the
+        one-thread path, which moves sums over them in the last bits only."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        m = self.m
+
+        def sort(v: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            buf = np.arange(m, dtype=np.uint64)
+            starts = _pack_sort(np.ascontiguousarray(v), buf, None)
+            return _as_index(buf), starts
+
+        with ThreadPoolExecutor(workers) as pool:
+            jobs = [pool.submit(sort, v) for v in (x, *ys)]
+            self.order_x, self.starts_x = jobs[0].result()
+            where: np.ndarray = np.empty(m, dtype=_index_dtype(m))  # element i sits at where[i] in x's order
+            where[self.order_x] = np.arange(m, dtype=where.dtype)
+            self.in_x, self.starts_y = [], []
+            for job in jobs[1:]:
+                order_y, starts = job.result()
+                pos = np.empty(m, dtype=where.dtype)
+                cuts = np.linspace(0, m, workers + 1).astype(int)
+                parts = [
+                    pool.submit(np.take, where, order_y[a:b], None, pos[a:b])
+                    for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+                ]
+                for part in parts:
+                    part.result()
+                del order_y
+                self.in_x.append(pos)
+                self.starts_y.append(starts)
 
     def values(self) -> np.ndarray:
         """(k,) ρ of x with each y."""
