@@ -17,18 +17,26 @@ and re-centring is ``H G H`` (``H = I − 11ᵀ/n``). With ``H R¹'R¹'ᵀ H = V
 ``G₁₂ = H R¹'R²'ᵀ H``; hence ``n·cv_k = v_kᵀ G₁₂ v_k`` and ``‖R²'u_k‖² = ‖G₁₂ᵀ v_k‖² / λ_k``. Each shuffle
 costs one symmetric eigendecomposition of the stimulus Gram and one matrix product. On the unit side
 (fewer units than stimuli) the shuffled unit covariances are formed directly and ``u_k`` are their
-eigenvectors.
+eigenvectors: ``n·cv_k = u_kᵀ S₁₂ u_k`` and ``‖R²'u_k‖² = u_kᵀ S₂₂ u_k`` with ``S_ij = R^i'ᵀ H R^j'``.
+
+Memory on the unit side. Only ``S₁₁`` is eigendecomposed; ``S₁₂`` and ``S₂₂`` enter through ``u_kᵀ S u_k``
+alone. :func:`cv_unit_streamed` therefore forms the three units x units Grams one after the other, each
+consumed (reduced to ``λ, u``, then to two vectors) and freed before the next is formed, and casts ``S₁₁``
+straight into the Fortran-ordered array LAPACK overwrites with the eigenvectors (no copy inside scipy). It
+gives the numbers of :func:`cv_from_unit_grams` bit for bit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .._gram import centre_gram, top_eigh, unit_grams
+from .._gram import centre_gram, is_dask, top_eigh, unit_grams
 
-__all__ = ["cv_from_stimulus_grams", "cv_from_unit_grams", "shuffled_unit_grams"]
+__all__ = ["cv_from_stimulus_grams", "cv_from_unit_grams", "cv_unit_streamed", "shuffled_repeat", "shuffled_unit_grams"]
 
 
 def _assemble(
@@ -71,37 +79,110 @@ def cv_from_stimulus_grams(
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 
+def _top_eigh_consumed(take: Callable[[], np.ndarray], k: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neurosuper._gram.top_eigh` of the Gram ``take()`` returns, cast to ``dtype`` in Fortran order —
+    the layout LAPACK works in, so that scipy makes no copy and ``overwrite_a`` puts the eigenvectors in that
+    array (divide and conquer, ``syevd``: its workspace is 2p² of ``dtype``). The Gram itself is released as
+    soon as it is cast (when the caller keeps no reference). Same numbers as ``top_eigh(take(), k, dtype)``."""
+    g = take()
+    a = np.asarray(g, dtype=dtype, order="F")
+    del g
+    return top_eigh(a, k, dtype=dtype)
+
+
+def _quad_consumed(u: np.ndarray, take: Callable[[], np.ndarray], dtype: Any) -> np.ndarray:
+    """``u_kᵀ S u_k`` for every column ``k`` of ``u`` (float64), with ``S = take()`` cast to ``dtype`` and
+    released as soon as it is cast (as in :func:`cv_from_unit_grams`)."""
+    g = take()
+    s = np.asarray(g, dtype=dtype)
+    del g
+    w = s @ u
+    del s
+    return np.einsum("ik,ik->k", u, w).astype(np.float64)
+
+
 def cv_from_unit_grams(
     s11: np.ndarray, s22: np.ndarray, s12: np.ndarray, *, n: float, k: int, dtype: Any = np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
     """(cv variance, noise variance) from centred unit covariances ``R¹'ᵀHR¹'``, ``R²'ᵀHR²'``, ``R¹'ᵀHR²'``."""
-    lam, u = top_eigh(s11, k, dtype=dtype)
-    s12 = np.asarray(s12, dtype=dtype)
-    s22 = np.asarray(s22, dtype=dtype)
-    cross = np.einsum("ik,ik->k", u, s12 @ u).astype(np.float64)
-    second = np.einsum("ik,ik->k", u, s22 @ u).astype(np.float64)
+    lam, u = _top_eigh_consumed(lambda: s11, k, dtype)
+    cross = _quad_consumed(u, lambda: s12, dtype)
+    second = _quad_consumed(u, lambda: s22, dtype)
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 
-def shuffled_unit_grams(
-    r1: Any, r2: Any, swap: np.ndarray, *, weights: np.ndarray | None, progress: bool = False
-) -> dict:
-    """Unit-side Grams of the shuffled repeats ``R¹' = where(swap, R², R¹)``, ``R²' = where(swap, R¹, R²)``.
+def cv_unit_streamed(
+    r1: Any,
+    r2: Any,
+    means: np.ndarray,
+    swap: np.ndarray,
+    *,
+    weights: np.ndarray | None,
+    post: Callable[[np.ndarray], np.ndarray],
+    n: float,
+    k: int,
+    dtype: Any = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cv variance, noise variance) of one shuffle or bootstrap replicate on the unit side, holding one units x
+    units Gram at a time: ``S₁₁`` is formed and eigendecomposed, then ``S₁₂`` and ``S₂₂`` are each formed and
+    reduced to ``u_kᵀ S u_k`` — each freed before the next is formed (module docstring).
 
-    ``r1, r2`` are centred (and scaled) (stimulus, unit) numpy or dask arrays; ``weights`` (n_weights,
-    stimulus) are bootstrap counts. Returns :func:`unit_grams`' dict with pairs (11, 22, 12).
+    ``r1, r2`` are the repeat halves (stimulus, unit; numpy or dask), ``means`` (2, unit) their unit means,
+    ``swap`` the swap mask, ``weights`` (1, stimulus) bootstrap counts or None; ``post`` post-processes each fresh
+    float64 Gram (scaling, projection, dropping constant units; it may work in place). Numbers identical, bit for
+    bit, to :func:`cv_from_unit_grams` of the three Grams of :func:`shuffled_unit_grams` after ``post``.
     """
-    from .._gram import is_dask
+    zero = np.zeros(r1.shape[1])
 
-    if is_dask(r1) or is_dask(r2):
+    def gram(arrays: list, pair: tuple[int, int]) -> np.ndarray:
+        return post(unit_grams(arrays, [pair], weights=weights, shifts=[zero] * len(arrays))["gram"][0, 0])
+
+    y1 = shuffled_repeat(r1, r2, means, swap, 0, dtype)
+    lam, u = _top_eigh_consumed(partial(gram, [y1], (0, 0)), k, dtype)
+    y2 = shuffled_repeat(r1, r2, means, swap, 1, dtype)
+    cross = _quad_consumed(u, partial(gram, [y1, y2], (0, 1)), dtype)
+    del y1
+    second = _quad_consumed(u, partial(gram, [y2], (0, 0)), dtype)
+    return cross / n, (lam + second - 2 * cross) / (2 * n)
+
+
+def shuffled_repeat(r1: Any, r2: Any, means: np.ndarray, swap: np.ndarray, which: int, dtype: Any) -> Any:
+    """The centred shuffled repeat ``R¹' = where(swap, R² − μ², R¹ − μ¹)`` (``which=0``) or ``R²'`` (``which=1``),
+    in ``dtype``: a fresh numpy array (the swapped rows are written in place: no temporary of the data's size), or
+    a lazy dask array. ``means`` (2, unit) are the repeats' unit means."""
+    a, b = (r1, r2) if which == 0 else (r2, r1)
+    ma, mb = means[which].astype(dtype), means[1 - which].astype(dtype)
+    if is_dask(a) or is_dask(b):
         import dask.array as da
 
-        m = da.from_array(swap[:, None], chunks=(r1.chunks[0], 1)) if is_dask(r1) else swap[:, None]
-        y1, y2 = da.where(m, r2, r1), da.where(m, r1, r2)
-    elif swap.any():
-        m = swap[:, None]
-        y1, y2 = np.where(m, r2, r1), np.where(m, r1, r2)
-    else:
-        y1, y2 = r1, r2
+        ya, yb = (a - ma).astype(dtype), (b - mb).astype(dtype)
+        if not swap.any():
+            return ya
+        mask = da.from_array(swap[:, None], chunks=(ya.chunks[0], 1)) if is_dask(ya) else swap[:, None]
+        return da.where(mask, yb, ya)
+    out = np.asarray(np.subtract(a, ma), dtype=dtype)
+    if swap.any():
+        np.subtract(b, mb, out=out, where=swap[:, None])
+    return out
+
+
+def shuffled_unit_grams(
+    r1: Any,
+    r2: Any,
+    means: np.ndarray,
+    swap: np.ndarray,
+    *,
+    weights: np.ndarray | None,
+    dtype: Any = np.float64,
+    progress: bool = False,
+) -> dict:
+    """Unit-side Grams of the centred shuffled repeats ``R¹'``, ``R²'`` (:func:`shuffled_repeat`), in one pass.
+
+    ``r1, r2`` are the repeat halves (stimulus, unit; numpy or dask), ``means`` (2, unit) their unit means;
+    ``weights`` (n_weights, stimulus) are bootstrap counts. Returns :func:`unit_grams`' dict with pairs (11, 22,
+    12): three units x units Grams held at once — :func:`cv_unit_streamed` holds one.
+    """
+    y1 = shuffled_repeat(r1, r2, means, swap, 0, dtype)
+    y2 = shuffled_repeat(r1, r2, means, swap, 1, dtype)
     zero = np.zeros(r1.shape[1])
     return unit_grams([y1, y2], [(0, 0), (1, 1), (0, 1)], weights=weights, shifts=[zero, zero], progress=progress)

@@ -15,6 +15,8 @@ import numpy as np
 import xarray as xr
 
 from .._gram import (
+    BLOCK_BYTES,
+    SUB_BYTES,
     centre_gram,
     constant_units,
     is_dask,
@@ -29,7 +31,7 @@ from .._provenance import stamp
 from ..errors import AnalysisError, NeurosuperWarning, preview
 from ..prep import by_stimulus_id, group_coord, repeat_mean, responses, split_repeats, unit_groups, valid_repeats
 from ._prep import spont_axes, spont_scale
-from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, shuffled_unit_grams
+from .cvpca import cv_from_stimulus_grams, cv_from_unit_grams, cv_unit_streamed, shuffled_unit_grams
 
 __all__ = ["eigenspectrum"]
 
@@ -136,6 +138,11 @@ def eigenspectrum(
     cluster; only the Grams (n_stimuli² or n_units²) are held in memory. ``remove_pcs_of`` loads the
     spontaneous set.
 
+    Memory: the bootstrap's replicates are streamed, so memory does not grow with ``n_boot``. On the unit side
+    cvPCA forms a replicate's three units x units Grams one at a time when they exceed ``_BOOT_BATCH_BYTES``
+    together (:func:`neurosuper.spectral.cvpca.cv_unit_streamed`; measured 0.67 GB above a 5,000 x 4,000 float32
+    set with two repeats); :func:`replicate_bytes` is the estimate checked against the memory available.
+
     Examples
     --------
     >>> import neurosuper as ns
@@ -176,7 +183,7 @@ def eigenspectrum(
     groups = unit_groups(resp, groupby)
     results: list[tuple[Hashable, _Result]] = []
     for label, idx in groups:
-        sub = resp.isel(unit=idx)
+        sub = _units(resp, idx)
         if groupby is not None and valid is not None:
             valid = valid_repeats(sub)
         opts: dict[str, Any] = dict(
@@ -305,6 +312,14 @@ def _check_nan_units(resp: xr.DataArray) -> None:
         )
 
 
+def _units(resp: xr.DataArray, idx: np.ndarray) -> xr.DataArray:
+    """The units ``idx`` of ``resp``: a view when they are a contiguous run (all units, or a layer stored in one
+    piece: no copy of the data), else a copy."""
+    if len(idx) and np.array_equal(idx, np.arange(idx[0], idx[0] + len(idx))):
+        return resp.isel(unit=slice(int(idx[0]), int(idx[0]) + len(idx)))
+    return resp.isel(unit=idx)
+
+
 def _dtype(x: Any) -> Any:
     return np.float32 if np.dtype(x.dtype) == np.float32 else np.float64
 
@@ -313,12 +328,31 @@ def _dtype(x: Any) -> Any:
 _ARRAY_OVERHEAD = 112
 
 
-def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_shuffles: int, k: int | None) -> float:
-    """Bytes the replicates of a spectrum hold at once: per bootstrap replicate its stimulus indices and counts
-    (and, for cvPCA, its repeat swap), its spectrum rows (cvPCA: also the noise) before and after they are padded
-    and stacked; cvPCA's shuffles likewise. On the unit side the units x units Grams (three for cvPCA) are
-    streamed: one batch of at most ``_BOOT_BATCH_BYTES`` (at least one replicate's), its accumulators and the
-    eigensolver's copy are held at once, whatever ``n_boot`` is."""
+def replicate_bytes(
+    n: int,
+    p: int,
+    *,
+    method: str,
+    side: str,
+    n_boot: int,
+    n_shuffles: int,
+    k: int | None,
+    itemsize: int = 8,
+    lazy: bool = False,
+) -> float:
+    """Bytes the replicates of a spectrum hold at once — the estimate the memory check refuses on.
+
+    Counted: per bootstrap replicate its stimulus indices and counts (and, for cvPCA, its repeat swap), its
+    spectrum rows (cvPCA: also the noise) before and after they are padded and stacked; cvPCA's shuffles likewise.
+    On the unit side the units x units Grams are streamed, whatever ``n_boot`` is: PCA holds one batch of at most
+    ``_BOOT_BATCH_BYTES`` of Grams (at least one replicate's), its accumulators and the eigensolver's copy; cvPCA
+    holds the peak of one replicate (:func:`_cv_unit_peak`: its two shuffled repeats, the Gram being formed with
+    the block copies and accumulators of :func:`neurosuper._gram.unit_grams`, the eigenvectors, the eigensolver's
+    workspace), or of one batch of replicates when a replicate's three Grams fit in ``_BOOT_BATCH_BYTES``.
+    ``itemsize`` is the data's (4 for float32: the shuffled repeats, block products and eigendecompositions are in
+    the data's precision; 8, the default, is the larger bound); ``lazy``: dask-backed data, whose shuffled repeats
+    are formed chunk by chunk (not held). Not counted: the one-off passes before the replicates (unit means and
+    variances) and the data themselves."""
     cv = method == "cvpca"
     reps = n_boot + (n_shuffles if cv else 0)
     k_eff = min(n, p) if k is None else min(int(k), n, p)
@@ -327,10 +361,51 @@ def replicate_bytes(n: int, p: int, *, method: str, side: str, n_boot: int, n_sh
         per += n + _ARRAY_OVERHEAD + 64  # the swap and the (indices, swap) pair
     total = float(per) * reps
     if _choose_side(side, n, p) == "unit" and reps:
-        held = (3 if cv else 1) * 8 * p * p
-        # the batch in float64, its per-block accumulators in the data's dtype, and the eigensolver's copy
-        total += 8.0 * n * reps + 3.0 * held * min(reps, max(1, _BOOT_BATCH_BYTES // held))
+        if cv:
+            total += _cv_unit_peak(n, p, itemsize=itemsize, weighted=n_boot > 0, reps=reps, lazy=lazy)
+        else:
+            held = 8 * p * p
+            # the batch in float64, its per-block accumulators in the data's dtype, and the eigensolver's copy
+            total += 8.0 * n * reps + 3.0 * held * min(reps, max(1, _BOOT_BATCH_BYTES // held))
     return total
+
+
+def _unit_grams_peak(n: int, p: int, *, itemsize: int, arrays: int, pairs: int, weighted: bool) -> float:
+    """Peak bytes of :func:`neurosuper._gram.unit_grams` of ``arrays`` (stimulus, unit) numpy arrays for ``pairs``
+    Grams: per block of rows (``BLOCK_BYTES`` of one array) its shifted copies (and, with bootstrap weights, their
+    weighted copies), the block's products in the data's dtype and their stacked copy, on top of the float64
+    sums of the previous blocks; then the float64 combination and the mean correction."""
+    g, e = 8.0 * p * p, float(itemsize) * p * p
+    rows = min(n, max(64, BLOCK_BYTES // max(1, p * itemsize)), max(16, SUB_BYTES // max(1, p * itemsize)))
+    n_blocks = -(-n // rows)
+    copies = arrays * (1 + weighted) * float(rows) * p * itemsize
+    before = 0.0 if n_blocks == 1 else (pairs * e if n_blocks == 2 else pairs * g)
+    combine = pairs * (2 * g if itemsize == 8 else g + 2 * e)
+    return max(before + 2 * pairs * e + copies, combine, (pairs + 1) * g)
+
+
+def _cv_unit_peak(n: int, p: int, *, itemsize: int, weighted: bool, reps: int, lazy: bool = False) -> float:
+    """Peak bytes of cvPCA's unit-side replicates (:func:`replicate_bytes`). One Gram at a time
+    (:func:`neurosuper.spectral.cvpca.cv_unit_streamed`): the largest of forming ``S₁₁`` beside ``R¹'``; its cast
+    (Fortran order) and the eigendecomposition (``syevd``'s workspace, 2p² of the data's dtype); forming ``S₁₂``
+    beside both shuffled repeats and the eigenvectors, then its cast and product; ``S₂₂`` beside ``R²'``. Each
+    Gram may be projected through one float64 temporary. A batch of replicates' three Grams (when they fit in
+    ``_BOOT_BATCH_BYTES``): the batch held, the next replicate's one-pass Grams, the eigendecompositions."""
+    g, e, y = 8.0 * p * p, float(itemsize) * p * p, 0.0 if lazy else float(n) * p * itemsize
+    per_batch = int(_BOOT_BATCH_BYTES // (3 * g))
+    vectors = 64.0 * (n + p)  # weights, their square roots, unit sums and means, the eigenvalues
+    if not per_batch:
+        form = max(_unit_grams_peak(n, p, itemsize=itemsize, arrays=1, pairs=1, weighted=weighted), 2 * g)
+        form2 = max(_unit_grams_peak(n, p, itemsize=itemsize, arrays=2, pairs=1, weighted=weighted), 2 * g)
+        return vectors + max(
+            y + form,  # S11
+            y + max(g + e, 3 * e),  # its cast, then the eigendecomposition
+            e + 2 * y + form2,  # S12 (and its cast and product: smaller)
+            e + y + form,  # S22
+        )
+    held = 3 * g * max(0, min(reps, per_batch) - 1)
+    form3 = max(_unit_grams_peak(n, p, itemsize=itemsize, arrays=2, pairs=3, weighted=weighted), 4 * g)
+    return vectors + held + max(2 * y + form3, 3 * g + 4 * e)
 
 
 def _check_replicate_memory(
@@ -339,9 +414,12 @@ def _check_replicate_memory(
     """Refuse (:class:`AnalysisError`) before drawing a replicate when :func:`replicate_bytes` exceed the memory
     available, with a ``n_boot`` that fits in half of it."""
     n, p = int(resp.sizes["stimulus"]), int(resp.sizes["unit"])
+    itemsize, lazy = np.dtype(_dtype(resp)).itemsize, is_dask(resp.data)
 
     def need(b: int) -> float:
-        return replicate_bytes(n, p, method=method, side=side, n_boot=b, n_shuffles=n_shuffles, k=k)
+        return replicate_bytes(
+            n, p, method=method, side=side, n_boot=b, n_shuffles=n_shuffles, k=k, itemsize=itemsize, lazy=lazy
+        )
 
     def fix(avail: int) -> str:
         fits = largest_fitting(need, n_boot, avail / 2, low=0)
@@ -378,15 +456,23 @@ def _projector(axes: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
     return np.eye(len(keep)) - axes @ axes.T
 
 
+#: Rows of a units x units Gram scaled at once by :func:`_unit_post` (its temporary outer product stays small).
+_POST_ROWS = 256
+
+
 def _unit_post(g: np.ndarray, scale: np.ndarray | None, proj: np.ndarray | None, keep: np.ndarray) -> np.ndarray:
     """z-score and project out spontaneous axes (``(I − UUᵀ) G (I − UUᵀ)``, exactly the covariance of the
     projected data, as on the stimulus side) or, without a projection, drop the constant units' zero rows.
-    ``g`` is a fresh Gram of the caller's: scaled in place, and returned itself when no unit is dropped (no copy
-    of a units x units array per replicate)."""
+    ``g`` is a fresh Gram of the caller's, worked on in place: scaled by blocks of rows (``g_ij / (s_i s_j)``, no
+    units x units temporary), projected through one temporary with the result written back into ``g``, and
+    returned itself unless units are dropped (then the smaller copy). Same numbers as ``proj @ (g / outer(s, s))
+    @ proj``, bit for bit."""
     if scale is not None:
-        g /= np.outer(scale, scale)
+        for r0 in range(0, len(scale), _POST_ROWS):
+            g[r0 : r0 + _POST_ROWS] /= np.outer(scale[r0 : r0 + _POST_ROWS], scale)
     if proj is not None:
-        return proj @ g @ proj
+        half = proj @ g
+        return np.matmul(half, proj, out=g)
     return g if keep.all() else g[np.ix_(keep, keep)]
 
 
@@ -574,17 +660,24 @@ def _cvpca(
         axes = spont_axes(spont, unit_ids, n_pcs=n_pcs, scale=scale) if spont is not None and n_pcs else None
         proj = _projector(axes, keep)
         big_n, k = _n_rank(n, int(keep.sum()), n_removed, n_components, label)
-        m1, m2 = stats["mean"]
-        y1 = (r1 - m1.astype(dtype)).astype(dtype)
-        y2 = (r2 - m2.astype(dtype)).astype(dtype)
-        # streamed: the three Grams of a batch of shuffles/replicates at a time (at most _BOOT_BATCH_BYTES),
-        # reduced to their spectra before the next batch — memory stays bounded whatever n_boot is
-        per_batch = max(1, int(_BOOT_BATCH_BYTES // (3 * 8 * p * p)))
+        means = stats["mean"]
+
+        def post(g: np.ndarray) -> np.ndarray:
+            return _unit_post(g, scale, proj, keep)
+
+        # streamed: the shuffles/replicates one batch at a time, reduced to their spectra before the next — memory
+        # stays bounded whatever n_boot is. When one replicate's three Grams fit in _BOOT_BATCH_BYTES, a batch of
+        # replicates' Grams (each replicate's three from one pass over the data) is held and eigendecomposed as
+        # tasks (map_tasks: side by side on a cluster); else one Gram at a time (cv_unit_streamed, same numbers)
+        per_batch = int(_BOOT_BATCH_BYTES // (3 * 8 * p * p))
         res, grams = [], []
         for i, (idx, swap) in enumerate(_bar(items, progress, "cvPCA shuffles")):
             weights = None if i < len(swaps) else np.bincount(idx, minlength=n)[None].astype(np.float64)
-            g = shuffled_unit_grams(y1, y2, swap, weights=weights, progress=False)["gram"][0]
-            grams.append(tuple(_unit_post(g[j], scale, proj, keep) for j in range(3)))
+            if not per_batch:
+                res.append(cv_unit_streamed(r1, r2, means, swap, weights=weights, post=post, n=n, k=k, dtype=dtype))
+                continue
+            g = shuffled_unit_grams(r1, r2, means, swap, weights=weights, dtype=dtype)["gram"][0]
+            grams.append(tuple(post(g[j]) for j in range(3)))
             del g
             if len(grams) == per_batch or i == len(items) - 1:
                 res.extend(map_tasks(_cv_unit_task, grams, shared=(n, k, dtype)))
