@@ -66,6 +66,30 @@ def test_find_orients_arbitrary_signs_to_positive_skew(layered):
     assert not find(layered, "kmeans", 4, n_init=1)["flipped"].any()  # k-means signs mean something
 
 
+def test_orientation_of_a_large_set_reads_every_kth_sample(monkeypatch):
+    """Above ORIENT_MAX_SAMPLES the skew is taken over every ⌈n / max⌉-th sample (a strided view): planted sources
+    whose skew has one sign on those samples and the other on the rest are oriented by those samples, with or
+    without the fitted data's checks skipped."""
+    import sys
+
+    find_module = sys.modules["neurosuper.directions.find"]
+    monkeypatch.setattr(find_module, "ORIENT_MAX_SAMPLES", 100)
+    rng = np.random.default_rng(3)
+    n = 350  # every 4th sample: 88 of them
+    src = rng.standard_normal((n, 3))
+    kept = np.zeros(n, dtype=bool)
+    kept[::4] = True
+    src[kept, 0] = rng.exponential(1.0, kept.sum())  # positive skew where read, negative elsewhere
+    src[~kept, 0] = -rng.exponential(3.0, (~kept).sum())
+    X = src @ rng.standard_normal((3, 8))
+    est = fit_directions(ns.from_array(X, system="network", measure="activation"), "pca", 3)
+    A = est.transform(X[::4])
+    expected = np.where(skew(A, axis=0) < 0, -1.0, 1.0)
+    assert not np.array_equal(expected, np.where(skew(est.transform(X), axis=0) < 0, -1.0, 1.0))
+    np.testing.assert_array_equal(find_module.orientation(est, X), expected)
+    np.testing.assert_array_equal(find_module.orientation(est, X, checked=True), expected)
+
+
 def test_project_keeps_repeats_time_stimuli_and_missing_repeats(layered):
     est = fit_directions(layered, "kmeans", 5, n_init=2)
     out = project(layered, est)

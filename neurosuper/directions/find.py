@@ -101,31 +101,41 @@ def fit_directions(
     DirectionFinder
         The fitted estimator, with ``units_`` (the unit ids it was fitted on).
     """
-    R = averaged(ds, caller=f"fit_directions({method!r})")
+    return _fit_averaged(averaged(ds, caller=f"fit_directions({method!r})"), method, n_directions, seed, options)
+
+
+def _fit_averaged(
+    R: xr.DataArray, method: str, n_directions: int | None, seed: int, options: Mapping[str, Any]
+) -> DirectionFinder:
+    """:func:`fit_directions` on responses already trial-averaged by :func:`averaged`."""
     est = make_estimator(method, n_directions, seed, options)
     est.fit(R.data)
     est.units_ = R["unit"].values
     return est
 
 
-#: :func:`orientation` reads at most this many stimuli (evenly spaced) of a larger set.
+#: :func:`orientation` reads at most this many stimuli of a larger set (every ``⌈n / ORIENT_MAX_SAMPLES⌉``-th).
 ORIENT_MAX_SAMPLES = 20_000
 
 
-def orientation(est: DirectionFinder, X: Any) -> np.ndarray:
+def orientation(est: DirectionFinder, X: Any, *, checked: bool = False) -> np.ndarray:
     """+1/−1 per direction: −1 where the activations of a sign-arbitrary finder have negative skew on ``X``.
 
     Activations are ``est.transform(X)`` (PCA scores, ICA sources, dictionary codes); the skew's sign is the sign
-    of their third central moment over samples (over :data:`ORIENT_MAX_SAMPLES` evenly spaced samples when ``X``
-    has more). Finders whose sign means something (k-means, NMF, SAE, units, random) get +1 everywhere.
+    of their third central moment over samples (when ``X`` has more than :data:`ORIENT_MAX_SAMPLES`, over every
+    ``⌈n / ORIENT_MAX_SAMPLES⌉``-th sample: evenly spaced, and a strided view, so no copy of the samples is made).
+    Finders whose sign means something (k-means, NMF, SAE, units, random) get +1 everywhere. ``checked``: ``X`` is
+    the array ``est`` was fitted on, already checked by its ``fit`` — its activations are computed without
+    ``transform``'s second scan of the values.
     """
     k = est.components_.shape[0]
     if not getattr(est, "sign_arbitrary", False):
         return np.ones(k)
     X = np.asarray(X)
     if X.shape[0] > ORIENT_MAX_SAMPLES:
-        X = X[np.linspace(0, X.shape[0] - 1, ORIENT_MAX_SAMPLES).round().astype(int)]
-    A = np.asarray(est.transform(X))
+        X = X[:: -(-X.shape[0] // ORIENT_MAX_SAMPLES)]
+    fitted = checked and X.dtype == getattr(est, "fit_dtype_", None) and X.shape[1] == est.n_features_in_
+    A = np.asarray(est._transform(X) if fitted else est.transform(X))
     A = A - A.mean(axis=0, dtype=np.float64).astype(A.dtype)
     m3 = np.mean(A * A * A, axis=0, dtype=np.float64)  # the sign of the skew is the sign of the third moment
     return np.where(m3 < 0, -1.0, 1.0)
@@ -188,7 +198,7 @@ def find(
     R = averaged(ds, caller=f"find({method!r})")
     coord = group_coord(R, groupby)
     items = [
-        (label, fit_directions(R if coord is None else R.isel(unit=idx), method, n_directions, seed=seed, **options))
+        (label, _fit_averaged(R if coord is None else R.isel(unit=idx), method, n_directions, seed, options))
         for label, idx in unit_groups(R, coord)
     ]
     unit_pos = {u: i for i, u in enumerate(R["unit"].values.tolist())}
@@ -196,7 +206,7 @@ def find(
     for label, est in items:
         idx = np.array([unit_pos[u] for u in est.units_.tolist()])
         whole = np.array_equal(idx, np.arange(R.sizes["unit"]))
-        sign = orientation(est, R.data if whole else R.isel(unit=idx).data)
+        sign = orientation(est, R.data if whole else R.isel(unit=idx).data, checked=True)
         comp = est.components_ * sign[:, None].astype(est.components_.dtype)
         full = np.zeros((comp.shape[0], R.sizes["unit"]), dtype=comp.dtype)
         full[:, idx] = comp
