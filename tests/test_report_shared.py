@@ -71,6 +71,42 @@ def test_full_paths_keeps_them_when_asked(saved_pair, capsys, monkeypatch):
     assert sys.executable in html
 
 
+def _nc_attrs(out) -> dict[str, str]:
+    """The attrs of every result file (``.nc``) a report wrote in ``out``, as text, by file name."""
+    return {
+        f.name: json.dumps({k: str(v) for k, v in ns.load(f, validate_set=False).attrs.items()})
+        for f in sorted(out.glob("*.nc"))
+    }
+
+
+def test_full_paths_reach_the_result_files_too(saved_pair, capsys, monkeypatch):
+    """``--full-paths`` also keeps the input files' absolute paths in the steps' result files (they named them
+    relatively before, whatever the flag); without it no absolute path is in them."""
+    monkeypatch.setattr(pipeline.steps, "DEMO_STEPS", (pipeline.spectrum.STEP,))
+    path = saved_pair / "data" / "brain.nc"
+    for flags, out in ((["--full-paths"], saved_pair / "nc_full"), ([], saved_pair / "nc_shared")):
+        argv = ["report", str(path), "--out", str(out), "--quiet", "--set", "spectrum.n_boot=0", *flags]
+        assert main(argv) == 0
+        capsys.readouterr()
+        files = _nc_attrs(out)
+        assert "spectrum_brain.nc" in files
+        for name in files:
+            inputs = ns.load(out / name, validate_set=False).attrs["inputs"]
+            assert [i["path"] for i in inputs] == ([str(path.resolve())] if flags else ["brain.nc"]), name
+            assert inputs[0]["sha256"] == file_sha256(path)
+        if not flags:
+            assert all(_leaks(text, saved_pair) == [] for text in files.values())
+    run = report(
+        ns.load(path),
+        out=saved_pair / "nc_lib",
+        steps=(pipeline.spectrum.STEP,),
+        progress=False,
+        settings={"spectrum": {"n_boot": 0}},
+        full_paths=True,
+    )
+    assert ns.load(run.out / "spectrum_brain.nc", validate_set=False).attrs["inputs"][0]["path"] == str(path.resolve())
+
+
 def test_the_library_keeps_paths_out_by_default(saved_pair):
     brain = ns.load(saved_pair / "data" / "brain.nc")
     net = ns.load(saved_pair / "data" / "net.nc")

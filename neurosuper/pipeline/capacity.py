@@ -117,7 +117,9 @@ def run(ctx: Context) -> None:
                 if isinstance(entry.get("groups"), dict):  # each group's subset against the units it has
                     for g, v in entry["groups"].items():
                         v["n_units_total"] = totals.get(str(g))
-                entry["result"] = save_result(result, ctx.path(f"capacity_{name}.nc"), overwrite=True).name
+                entry["result"] = save_result(
+                    result, ctx.path(f"capacity_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
+                ).name
                 entry["figure"] = ctx.figure(
                     f"capacity_{name}.png",
                     plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} features"),

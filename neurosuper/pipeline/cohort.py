@@ -277,7 +277,9 @@ def run(ctx: Context) -> None:
                     ceilings[name]["network_skipped"] = str(err)
                     continue
                 results[f"profile_{name}"] = prof
-                prof_file = save_result(prof, ctx.path(f"cohort_profile_{name}.nc"), overwrite=True).name
+                prof_file = save_result(
+                    prof, ctx.path(f"cohort_profile_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
+                ).name
                 dim = prof.attrs["groupby"]
                 for layer in prof[dim].values:
                     one = prof.sel({dim: layer})

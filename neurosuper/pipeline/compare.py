@@ -86,7 +86,7 @@ def run(ctx: Context) -> None:
             ov = compare.overview(model, target, metric=metric, n_boot=0, seed=seed, progress=bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
-                save_result(res, ctx.path(name), overwrite=True)
+                save_result(res, ctx.path(name), overwrite=True, full_paths=ctx.full_paths)
             results.update(profile=prof, predictivity=pred, overview=ov)
             entry.update(
                 n_stimuli=prof.attrs["n_stimuli"],

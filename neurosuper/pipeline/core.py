@@ -346,6 +346,9 @@ class Context:
     settings: dict[str, Any] = field(default_factory=dict)
     set_names: tuple[str, ...] = ("brain", "network")
     demo: bool = False
+    #: Result files keep the absolute paths of their inputs (``save_result(..., full_paths=ctx.full_paths)``), as
+    #: the report and ``summary.json`` do with ``--full-paths``; by default they name them as a shared report does.
+    full_paths: bool = False
     current: Step | None = None
     _data: dict[str, Any] = field(init=False, repr=False)
 

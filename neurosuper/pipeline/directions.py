@@ -144,7 +144,9 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     if result is None:
         return entry, None, sub
     entry.update(summary(result))
-    entry["files"] = [save_result(result, ctx.path(f"directions_{label}.nc"), overwrite=True).name]
+    entry["files"] = [
+        save_result(result, ctx.path(f"directions_{label}.nc"), overwrite=True, full_paths=ctx.full_paths).name
+    ]
     return entry, result, sub
 
 

@@ -38,7 +38,9 @@ def _one(ctx: Context, name: str, ds: Any, cfg: dict[str, Any]) -> tuple[dict[st
     except NeurosuperError as err:
         return {"skipped": str(err)}, None
     out = summary(result)
-    out["result"] = save_result(result, ctx.path(f"interpret_{name}.nc"), overwrite=True).name
+    out["result"] = save_result(
+        result, ctx.path(f"interpret_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
+    ).name
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         out["mei_grid"] = ctx.figure(
             f"interpret_{name}_meis.png",

@@ -184,6 +184,7 @@ def run(
     title: str = "",
     descriptions: Mapping[str, str] | None = None,
     overwrite: bool = False,
+    full_paths: bool = False,
 ) -> Run:
     """Run ``steps`` (default: the report's, :func:`~neurosuper.pipeline.report_steps`) on ``data`` and return a
     :class:`Run`; the steps' files go to ``out`` (created if needed). ``summary.json``/``summary.md`` are not
@@ -193,6 +194,8 @@ def run(
     ``set_names`` are the analysed sets, in order (default: every name in ``data``). ``settings`` override the
     steps' (reduced) settings, checked before anything runs; ``skip`` names steps not to run; with
     ``errors="record"`` a step that cannot run on these data is recorded as failed and the others still run.
+    ``full_paths`` keeps absolute input paths in the steps' result files (and :attr:`Run.full_paths` in the summary
+    and the report); by default they name their inputs as a shared report does.
 
     The run owns ``out`` while it runs (:func:`neurosuper._outfolder.output_folder`): a second run into it is
     refused, nothing neurosuper did not write there is replaced, and with ``overwrite`` the previous run's own
@@ -205,7 +208,20 @@ def run(
     check_settings(settings, step_list)
     out_path = Path(out)
     with output_folder(out_path, overwrite=overwrite):
-        return _run(out_path, data, set_names, step_list, settings, skip, errors, progress, demo, title, descriptions)
+        return _run(
+            out_path,
+            data,
+            set_names,
+            step_list,
+            settings,
+            skip,
+            errors,
+            progress,
+            demo,
+            title,
+            descriptions,
+            full_paths,
+        )
 
 
 def _run(
@@ -220,6 +236,7 @@ def _run(
     demo: bool,
     title: str,
     descriptions: Mapping[str, str] | None,
+    full_paths: bool = False,
 ) -> Run:
     ctx = Context(
         out=out_path,
@@ -228,6 +245,7 @@ def _run(
         progress=progress,
         demo=demo,
         settings={name: dict(values) for name, values in (settings or {}).items()},
+        full_paths=full_paths,
     )
     start = time.perf_counter()
     results = run_steps(ctx, step_list, errors=errors, skip=skip)
@@ -239,4 +257,5 @@ def _run(
         title=title,
         descriptions=dict(descriptions or {}),
         seconds=round(time.perf_counter() - start, 1),
+        full_paths=full_paths,
     )

@@ -43,7 +43,7 @@ def run(ctx: Context) -> None:
     n, m = entry["n_features"], entry["n_hidden"]
     density = float(result["density"])
     entry["settings"] = cfg
-    entry["result"] = save_result(result, ctx.path("toy_pentagon.nc"), overwrite=True).name
+    entry["result"] = save_result(result, ctx.path("toy_pentagon.nc"), overwrite=True, full_paths=ctx.full_paths).name
     title = model_title(result)
     if m == 2:
         from ..plot.toy import plot_geometry

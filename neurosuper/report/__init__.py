@@ -192,9 +192,10 @@ def report(
         Progress bars and one line per step on stderr.
     full_paths
         Record absolute paths (of the input files, the output folder, the interpreter), the command line and the
-        kernel/C library versions in the report and ``summary.json``. By default a report can be shared: input
-        files are named by their name (or their path relative to ``out`` when below it) and their sha256, and the
-        software section lists package versions only.
+        kernel/C library versions in the report and ``summary.json``, and the input files' absolute paths in the
+        steps' result files (``.nc``). By default a report can be shared: input files are named by their name (or
+        their path relative to ``out`` when below it) and their sha256, and the software section lists package
+        versions only.
 
     Returns
     -------
@@ -230,8 +231,8 @@ def report(
             progress=progress,
             title=title or default_title,
             overwrite=overwrite,
+            full_paths=full_paths,
         )
-        result.full_paths = full_paths
         write_report(result)
         result.write_summary()
     return result
@@ -283,8 +284,8 @@ def demo(
             title=DEMO_TITLE if planted else V1_TITLE,
             descriptions=DEMO_SETS if planted else V1_SETS,
             overwrite=overwrite,
+            full_paths=full_paths,
         )
-        result.full_paths = full_paths
         write_report(result)
         result.seconds = round(time.perf_counter() - start, 1)
         result.write_summary()
