@@ -63,7 +63,7 @@ def reduce_blocks(
     axis: int,
     progress: bool = False,
     desc: str = "gram",
-    itemsize: int | None = None,
+    rows: int | None = None,
 ) -> dict:
     """Sum ``fn(blocks, start, stop)`` over blocks of the 2-D ``arrays`` along ``axis`` (0 rows, 1 columns).
 
@@ -71,15 +71,15 @@ def reduce_blocks(
     (floating ones in float64). All arrays share the shape. For dask input the other
     axis is made one chunk and the arrays' chunks along ``axis`` are aligned; one delayed task per chunk runs
     ``fn`` and a tree of pairwise combinations sums the results (on the local threads or a distributed
-    cluster, whichever is active). In-memory arrays go in blocks of :data:`BLOCK_BYTES` at ``itemsize`` bytes
-    per value (default: the arrays' largest; a ``fn`` that copies each block to float32 passes 4).
+    cluster, whichever is active). In-memory arrays go in blocks of ``rows`` (along ``axis``; default:
+    :data:`BLOCK_BYTES` of the widest dtype — the bound on what ``fn`` copies of a block).
     """
     n = arrays[0].shape[axis]
     if any(is_dask(a) for a in arrays):
         return _dask_reduce(fn, arrays, axis=axis, progress=progress, desc=desc)
     other = arrays[0].shape[1 - axis]
-    itemsize = itemsize or max(np.dtype(a.dtype).itemsize for a in arrays)
-    step = max(64, int(BLOCK_BYTES // max(1, other * itemsize)))
+    itemsize = max(np.dtype(a.dtype).itemsize for a in arrays)
+    step = int(rows) if rows else max(64, int(BLOCK_BYTES // max(1, other * itemsize)))
     starts = range(0, n, step)
     if progress and len(starts) > 1:
         starts = progress_bar(starts, desc=desc, leave=False)

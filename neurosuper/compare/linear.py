@@ -72,9 +72,11 @@ def _gram_block(
     p, q = blocks[0].shape[1], blocks[1].shape[1]
     out: dict[str, Any] = {}
     rows = stop - start
-    # float32 products: the whole block at once (at most BLOCK_BYTES of data; fewer, larger products and
-    # fewer float64 accumulations of the unit × unit results)
-    sub = rows if dtype is not np.float64 else max(16, int(_SUB_BYTES // max(1, (p + q) * 8)))
+    # the whole block at once — float32 products (the block's copies are bounded by the caller's block size) and
+    # unshifted float64 data (no copy at all) — for fewer, larger products and fewer float64 accumulations of the
+    # unit × unit results; shifted float64 copies go in sub-blocks of _SUB_BYTES
+    copies = shifts is not None or any(np.asarray(b).dtype != np.float64 for b in blocks)
+    sub = rows if dtype is not np.float64 or not copies else max(16, int(_SUB_BYTES // max(1, (p + q) * 8)))
     for r0 in range(0, rows, sub):
         r1 = min(rows, r0 + sub)
         if dtype is not np.float64 and member is None and shifts is not None:
@@ -286,6 +288,19 @@ _RAW_LOSS = 1e4
 _RAW_LOSS_DEBIASED = 1e2
 
 
+def _no_copy(xa: Any, xb: Any) -> bool:
+    """In-memory float64 arrays: :func:`_gram_block` multiplies their unshifted blocks as they are."""
+    return all(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in (xa, xb))
+
+
+def _rows(xa: Any, xb: Any, itemsize: int) -> int:
+    """Stimuli per block whose shifted copies in ``itemsize`` bytes take at most ``BLOCK_BYTES`` (float32 copies:
+    twice the rows of float64 ones)."""
+    from .._gram import BLOCK_BYTES
+
+    return max(64, int(BLOCK_BYTES // max(1, (xa.shape[1] + xb.shape[1]) * itemsize)))
+
+
 def _accumulate(
     xa: Any, xb: Any, member: np.ndarray | None, *, tolerance: float, progress: bool, dtype: type = np.float64
 ) -> dict:
@@ -301,7 +316,7 @@ def _accumulate(
             axis=0,
             progress=progress,
             desc="CKA Gram",
-            itemsize=np.dtype(dtype).itemsize if member is None else None,  # float32 copies: twice the rows
+            rows=None if is_dask(xa) or is_dask(xb) else _rows(xa, xb, np.dtype(dtype).itemsize),
         )
     means = [_shift(xa), _shift(xb)]
     mu = np.concatenate(means)
@@ -311,6 +326,7 @@ def _accumulate(
         axis=0,
         progress=progress,
         desc="CKA Gram",
+        rows=n if _no_copy(xa, xb) else None,  # the raw float64 products copy nothing: one block, fewer adds
     )
     second = np.concatenate([np.diag(acc["aa"]), np.diag(acc["bb"])]) / n
     with np.errstate(invalid="ignore", divide="ignore"):
