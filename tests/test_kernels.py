@@ -30,10 +30,15 @@ def _vectors(kind: str, m: int, rng: np.random.Generator) -> tuple[np.ndarray, n
     if kind == "nearly_equal":  # values equal in their top bits: the packed keys collide, order by the full value
         base = 1.0 + rng.integers(0, 50, m) * 1e-9
         return base + rng.integers(0, 3, m) * 2.0**-50, y
+    if kind == "wide":  # 600 decades, both signs, subnormals, and one outlier that squeezes the rest together
+        x = np.sign(x) * 10.0 ** rng.uniform(-310, 300, m)
+        x[:7] = 5e-324
+        y[:3] = 1e308
+        return x, y
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("kind", ["random", "signed", "tied", "nearly_equal"])
+@pytest.mark.parametrize("kind", ["random", "signed", "tied", "nearly_equal", "wide"])
 def test_ranks_and_spearman_equal_scipy_and_rsatoolbox(rng, kind):
     x, y = _vectors(kind, 44_850, rng)  # the pairs of 300 stimuli
     for v in (x, y):

@@ -57,33 +57,46 @@ def _chunks(m: int) -> range:
     return range(0, m, _CHUNK)
 
 
+def _ordered_bits(v: np.ndarray) -> np.ndarray:
+    """The float64 values' IEEE-754 bits as uint64 whose unsigned order is the numeric order: negatives all bits
+    flipped, the others the sign bit set; −0.0 as +0.0 (a new array)."""
+    sign = np.uint64(1 << 63)
+    k = np.add(v, 0.0).view(np.uint64)  # -0.0 + 0.0 = +0.0
+    if k.size and k.max() >= sign:  # negatives: all their bits flipped, the others' sign bit set
+        flip = k >> np.uint64(63)
+        flip *= np.uint64(0x7FFFFFFFFFFFFFFF)
+        flip |= sign
+        k ^= flip
+    else:
+        k |= sign
+    return k
+
+
 def _pack_sort(v: np.ndarray, buf: np.ndarray, lookup: np.ndarray | None) -> np.ndarray | None:
     """Sort the entries of ``v`` by value, in place in ``buf``; return the first sorted position of each tie
     group (``None``: no ties).
 
     ``buf`` (uint64, one entry per element of ``v``) holds a payload below ``2^b`` (``b = ⌈log₂ M⌉``) — the
     element's index (``lookup`` None) or any code with ``lookup[code]`` = the index. The value's
-    order-preserving bits (IEEE-754 with the sign folded: negatives bit-flipped, others the sign bit set; −0.0
-    as +0.0) fill the top ``64 − b`` bits, one in-place ``np.sort`` of the integers orders them (numpy's SIMD
-    integer sort is 2–4× faster than its argsort; ``scipy.stats.rankdata`` uses a stable argsort), and ``buf``
-    is left holding the payloads in sorted order. Entries whose kept bits coincide (equal values, or values
-    equal in their top ``64 − b`` bits: relative difference below 2^(b − 52)) end up next to each other; only
-    those are compared by their full value (and re-sorted if they differ), and the equal ones form the tie
-    groups — the order and the ties are exact."""
+    order-preserving bits (:func:`_ordered_bits`) minus those of the smallest value, shifted right just enough to
+    fit in ``64 − b`` bits, fill the top bits — so the kept bits cover the vector's own range (an RDM's distances
+    spanning a few binades keep ~37 of their 52 mantissa bits, not 28) — one in-place ``np.sort`` of the
+    integers orders them (numpy's integer sort is 2–4× faster than its argsort; ``scipy.stats.rankdata`` uses a
+    stable argsort), and ``buf`` is left holding the payloads in sorted order. Entries whose kept bits coincide
+    (equal values, or values too close for the kept bits) end up next to each other; only those are compared by
+    their full value (and re-sorted if they differ), and the equal ones form the tie groups — the order and the
+    ties are exact, whatever the values."""
     m = v.size
     bits = max(1, (m - 1).bit_length())
     low = np.uint64((1 << bits) - 1)
-    sign = np.uint64(1 << 63)
+    lo_key, hi_key = (int(k) for k in _ordered_bits(np.array([v.min(), v.max()])))
+    shift = np.uint64(max(0, (hi_key - lo_key).bit_length() - (64 - bits)))
+    lo, up = np.uint64(lo_key), np.uint64(bits)
     for c0 in _chunks(m):
-        k = np.add(v[c0 : c0 + _CHUNK], 0.0).view(np.uint64)  # -0.0 + 0.0 = +0.0
-        if k.max() >= sign:  # negatives in this chunk: all their bits flipped, the others' sign bit set
-            flip = k >> np.uint64(63)
-            flip *= np.uint64(0x7FFFFFFFFFFFFFFF)
-            flip |= sign
-            k ^= flip
-        else:
-            k |= sign  # → unsigned order = numeric order
-        k &= ~low
+        k = _ordered_bits(v[c0 : c0 + _CHUNK])
+        k -= lo
+        k >>= shift
+        k <<= up
         buf[c0 : c0 + _CHUNK] |= k
     buf.sort()
     found = []  # sorted positions k such that k and k + 1 share their kept bits
