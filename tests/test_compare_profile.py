@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from _format_helpers import make_set
+from scipy.spatial.distance import pdist, squareform
 
 from neurosuper import compare as cmp
 from neurosuper import prep
@@ -195,6 +196,44 @@ def test_figures_render(rng, tmp_path):
     assert all((tmp_path / f).stat().st_size > 1000 for f in ("rdm.png", "rdms.png", "profile.png", "table.png"))
     with pytest.raises(AnalysisError, match="order_by='nope'.*Fix:"):
         plot_rdm(r, order_by="nope")
+
+
+def test_plot_rdms_clusters_on_one_rdm_and_orders_every_panel_by_it(rng, monkeypatch):
+    """Planted groups, shuffled in storage: ordering by the clustering of one RDM puts each group in one contiguous
+    block, in every panel (matched by stimulus id, whatever each panel's own storage order); with and without the
+    optimal leaf ordering."""
+    import sys
+
+    from neurosuper.plot.compare import plot_rdms
+
+    plot_module = sys.modules["neurosuper.plot.compare"]
+    n, groups = 90, 3
+    label = np.repeat(np.arange(groups), n // groups)
+    centres = rng.normal(size=(groups, 30)) * 3
+    x = centres[label] + rng.normal(size=(n, 30))
+    perm = rng.permutation(n)
+    ids = [f"s{i:02d}" for i in range(n)]
+    a = cmp.as_rdm(squareform(pdist(x[perm], "correlation")), stimulus=[ids[i] for i in perm])
+    back = np.argsort(perm)[::-1]  # another storage order for the second panel
+    b = a.isel(stimulus_a=back, stimulus_b=back)
+    for limit in (1000, 10):
+        monkeypatch.setattr(plot_module, "OPTIMAL_LEAF_MAX", limit)
+        fig = plot_rdms({"brain": a, "copy": b}, cluster_on="brain")
+        seq = label[perm][plot_module._cluster_positions(a)]  # the planted group of each row shown
+        for ax in fig.axes[:2]:
+            shown = np.asarray(ax.images[0].get_array())
+            assert ax.get_xlabel() == "stimulus (ordered by clustering of brain)"
+            assert (np.diff(seq) != 0).sum() == groups - 1  # each planted group one block
+            within = shown[np.equal.outer(seq, seq) & ~np.eye(n, dtype=bool)].mean()
+            assert within < 25 < shown[~np.equal.outer(seq, seq)].mean()  # percentiles: groups are close
+    with pytest.raises(AnalysisError, match="cluster_on='nope'.*Fix: cluster_on='brain'"):
+        plot_rdms({"brain": a}, cluster_on="nope")
+    with pytest.raises(AnalysisError, match="order_by.*cluster_on.*Fix:"):
+        plot_rdms({"brain": a}, cluster_on="brain", order_by="luminance")
+    with pytest.raises(AnalysisError, match="1 stimuli that 'brain' lacks.*Fix:"):
+        plot_rdms(
+            {"brain": a.isel(stimulus_a=slice(1, None), stimulus_b=slice(1, None)), "copy": b}, cluster_on="brain"
+        )
 
 
 def test_summary_of_every_result(rng):

@@ -109,7 +109,7 @@ def run(ctx: Context) -> None:
                 f"{target_name}'s units (median over units), with 95% bootstrap CIs.",
             )
             target_rdm = compare.rdm(target, metric=metric, progress=bars)
-            order_by = "luminance" if "luminance" in target_rdm.coords else None
+            order_by = "category" if "category" in target_rdm.coords else None
             rdms = {target_name: target_rdm}
             for label in prof[dim].values:
                 units = model if dim == "group" else model.isel(unit=model[dim].values == label)
@@ -119,11 +119,18 @@ def run(ctx: Context) -> None:
                         {order_by: ("stimulus_a", target_rdm.sel(stimulus_a=r["stimulus_a"].values)[order_by].values)}
                     )
                 rdms[f"{model_name}: {label}"] = r
+            how = (
+                f"ordered by {order_by}"
+                if order_by
+                else f"ordered by a hierarchical clustering of {target_name}'s RDM (average linkage), so the stimulus "
+                f"groups {target_name} separates form blocks — a {dim} whose panel shows the same blocks separates "
+                f"the same groups"
+            )
             ctx.figure(
                 "compare_rdms.png",
-                plot_rdms(rdms, order_by=order_by),
-                f"Representational dissimilarity matrices ({_DISTANCE[metric]}) of {target_name} "
-                f"and of each {dim} of {model_name}, on the same stimuli in the same order.",
+                plot_rdms(rdms, order_by=order_by, cluster_on=None if order_by else target_name),
+                f"Representational dissimilarity matrices ({_DISTANCE[metric]}, as percentiles) of {target_name} "
+                f"and of each {dim} of {model_name}, on the same stimuli in the same order: {how}.",
                 dpi=100,
             )
             entry["files"] = list(files)

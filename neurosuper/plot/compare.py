@@ -40,6 +40,56 @@ def _check_rdm(rdm: Any) -> xr.DataArray:
     return rdm.transpose("stimulus_a", "stimulus_b")
 
 
+#: Up to this many stimuli, the clustering order of :func:`plot_rdms` (``cluster_on``) is refined by the optimal leaf
+#: ordering (O(n³): 1.5 s at 1,000 stimuli, 10 s at 2,000); above it, the dendrogram's own leaf order is used.
+OPTIMAL_LEAF_MAX = 1000
+
+
+def _cluster_positions(rdm: xr.DataArray) -> np.ndarray:
+    """The stimuli's positions in the leaf order of an average-linkage (UPGMA) hierarchical clustering of the RDM
+    (``scipy.cluster.hierarchy.linkage``), refined by the optimal leaf ordering of Bar-Joseph, Gifford & Jaakkola
+    2001 (neighbouring leaves as similar as possible; ``optimal_leaf_ordering``) up to :data:`OPTIMAL_LEAF_MAX`
+    stimuli — so stimuli that the RDM groups together sit in contiguous blocks."""
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import squareform
+
+    d = np.asarray(rdm.values, dtype=np.float64)
+    if len(d) < 3:
+        return np.arange(len(d))
+    condensed = squareform((d + d.T) / 2, checks=False)
+    condensed = np.maximum(condensed, 0.0)  # e.g. crossnobis distances can be slightly negative
+    tree = linkage(condensed, "average")
+    if len(d) <= OPTIMAL_LEAF_MAX:
+        tree = optimal_leaf_ordering(tree, condensed)
+    return leaves_list(tree)
+
+
+def _clustered(rdms: Mapping[str, xr.DataArray], cluster_on: str) -> tuple[dict[str, xr.DataArray], str]:
+    """``rdms`` with a stimulus coord ``"clustering of <cluster_on>"``: each stimulus's place in the clustering order
+    of that RDM (matched by stimulus id), and the coord's name."""
+    if cluster_on not in rdms:
+        raise AnalysisError(
+            f"plot_rdms: cluster_on={cluster_on!r}: found no RDM of that title (titles: {list(rdms)}); expected "
+            f"one of them. Fix: cluster_on={next(iter(rdms))!r}."
+        )
+    ref = _check_rdm(rdms[cluster_on])
+    ids = ref["stimulus_a"].values[_cluster_positions(ref)].tolist()
+    place = {sid: i for i, sid in enumerate(ids)}
+    key = f"clustering of {cluster_on}"
+    out = {}
+    for name, r in rdms.items():
+        r = _check_rdm(r)
+        own = r["stimulus_a"].values.tolist()
+        missing = [sid for sid in own if sid not in place]
+        if missing:
+            raise AnalysisError(
+                f"plot_rdms: RDM {name!r} has {len(missing)} stimuli that {cluster_on!r} lacks (e.g. {missing[0]!r}); "
+                "expected the same stimuli in every panel. Fix: align them first (neurosuper.compare.align)."
+            )
+        out[name] = r.assign_coords({key: ("stimulus_a", np.array([place[sid] for sid in own]))})
+    return out, key
+
+
 def _order(rdm: xr.DataArray, order_by: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     n = rdm.sizes["stimulus_a"]
     if order_by is None:
@@ -123,13 +173,26 @@ def plot_rdms(
     rank: bool = True,
     ncols: int | None = None,
     cmap: str = "viridis",
+    cluster_on: str | None = None,
 ) -> Figure:
-    """Several RDMs side by side (e.g. the brain and each layer), same stimulus order, percentile colours."""
+    """Several RDMs side by side (e.g. the brain and each layer), same stimulus order, percentile colours.
+
+    ``order_by``: a stimulus coord that orders every panel (e.g. ``category``). ``cluster_on``: instead, the title
+    of one RDM whose hierarchical clustering orders every panel (:func:`_cluster_positions`, matched by stimulus id)
+    — the stimulus groups that RDM separates become blocks, and a panel showing the same blocks separates the same
+    groups (the clustering panel itself always shows some blocks: read the others against it)."""
     from matplotlib.figure import Figure
 
-    items = list(rdms.items())
-    if not items:
+    if not rdms:
         raise AnalysisError("plot_rdms: found no RDM; expected a mapping {title: rdm}. Fix: pass at least one.")
+    if cluster_on is not None:
+        if order_by is not None:
+            raise AnalysisError(
+                f"plot_rdms: found order_by={order_by!r} and cluster_on={cluster_on!r}; expected one way to order "
+                "the stimuli. Fix: pass only one of them."
+            )
+        rdms, order_by = _clustered(rdms, cluster_on)
+    items = list(rdms.items())
     ncols = ncols or len(items)
     nrows = int(np.ceil(len(items) / ncols))
     fig = Figure(figsize=(3.3 * ncols + 0.8, 3.2 * nrows), layout="constrained")
