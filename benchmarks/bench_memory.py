@@ -68,7 +68,7 @@ spec = ns.spectral.eigenspectrum(ds, method="cvpca" if case == "cvpca" else "pca
 seconds = time.perf_counter() - t
 peak = rss("VmHWM")
 est = replicate_bytes(n, p, method="cvpca" if case == "cvpca" else "pca", side="auto", n_boot=n_boot,
-                      n_shuffles=n_shuffles if case == "cvpca" else 0, k=None, itemsize=4, lazy=case == "zarr")
+                      n_shuffles=n_shuffles if case == "cvpca" else 0, k=None, itemsize=4)
 above = peak - base - (data if case == "zarr" else 0)
 print(json.dumps({"case": case, "data_mb": data / 1e6, "base_mb": base / 1e6, "peak_mb": peak / 1e6,
                   "above_data_mb": above / 1e6, "estimate_mb": est / 1e6, "seconds": seconds,

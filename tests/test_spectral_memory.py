@@ -18,26 +18,17 @@ GB = 1e9
 
 
 @pytest.mark.parametrize(
-    ("n", "p", "method", "lazy"),
-    [
-        (5000, 4000, "pca", False),
-        (5000, 4000, "cvpca", False),
-        (200_000, 512, "pca", True),
-        (200_000, 512, "cvpca", True),
-    ],
+    ("n", "p", "method"), [(5000, 4000, "pca"), (5000, 4000, "cvpca"), (200_000, 512, "pca"), (200_000, 512, "cvpca")]
 )
-def test_the_memory_estimate_of_the_issues_sets_is_under_a_gigabyte(n, p, method, lazy):
+def test_the_memory_estimate_of_the_issues_sets_is_under_a_gigabyte(n, p, method):
     """Were 6.5 GB (5,000 x 4,000, 50 replicates, one 128 MB Gram each) and 21 GB for cvPCA's three; then 1.16 GB for
     cvPCA at 4,000 units (three float64 Grams of one replicate held at once, measured 1.30 GB). Now cvPCA forms one
-    Gram at a time above ``_BOOT_BATCH_BYTES`` of three (the issue's sets are float32; the zarr set is lazy)."""
-    need = eigen.replicate_bytes(
-        n, p, method=method, side="auto", n_boot=50, n_shuffles=10, k=None, itemsize=4, lazy=lazy
-    )
+    Gram at a time above ``_BOOT_BATCH_BYTES`` of three, and the shuffled repeats are formed one block of rows at a
+    time (in memory they were two copies of the data: 1.2 GB for 200,000 x 512); the issue's sets are float32."""
+    need = eigen.replicate_bytes(n, p, method=method, side="auto", n_boot=50, n_shuffles=10, k=None, itemsize=4)
     assert need < (0.8 if method == "cvpca" else 1) * GB
     # and it no longer grows with the Grams of every replicate (8 p² bytes each): only with its indices and rows
-    more = eigen.replicate_bytes(
-        n, p, method=method, side="auto", n_boot=500, n_shuffles=10, k=None, itemsize=4, lazy=lazy
-    )
+    more = eigen.replicate_bytes(n, p, method=method, side="auto", n_boot=500, n_shuffles=10, k=None, itemsize=4)
     assert more - need < 450 * (24 * n + 64 * min(n, p) + 1000)
 
 
@@ -118,6 +109,35 @@ def test_cvpca_holds_one_units_gram_at_a_time(monkeypatch, n, p, dtype):
         n, p, method="cvpca", side="unit", n_boot=3, n_shuffles=2, k=None, itemsize=x.itemsize
     )
     assert peak <= estimate
+
+
+@pytest.mark.parametrize("batch", [2**40, 1])
+def test_cvpca_of_a_tall_set_forms_its_shuffled_repeats_block_by_block(monkeypatch, batch):
+    """Many stimuli, few units: the shuffled repeats were two copies of the data (2 D above it, D = one repeat's
+    bytes); now each is formed one block of rows at a time as its Gram reads it (``cvpca.ShuffledRows``), so the
+    traced peak stays below one repeat's size — batched or one Gram at a time — with ``BLOCK_BYTES`` shrunk so the
+    set spans many blocks."""
+    from neurosuper import _gram
+
+    rng = np.random.default_rng(2)
+    n, p = 40_000, 24
+    x = (rng.standard_normal((2, n, p)) @ rng.standard_normal((p, p))).astype(np.float32)
+    ds = ns.from_array(x, system="network", measure="activation")
+    monkeypatch.setattr(eigen, "_BOOT_BATCH_BYTES", batch)
+    monkeypatch.setattr(_gram, "BLOCK_BYTES", 2**16)
+    monkeypatch.setattr(_gram, "SUB_BYTES", 2**16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NeurosuperWarning)
+        kw = {"method": "cvpca", "side": "unit", "groupby": None, "progress": False}
+        ns.spectral.eigenspectrum(ds, n_boot=1, n_shuffles=1, **kw)
+        tracemalloc.start()
+        try:
+            ns.spectral.eigenspectrum(ds, n_boot=2, n_shuffles=2, **kw)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    d = n * p * x.itemsize  # 3.8 MB
+    assert peak < 0.5 * d + 24 * n  # the per-replicate vectors (indices, counts, weights) are 8–24 bytes a stimulus
 
 
 def test_cvpca_one_gram_at_a_time_gives_the_same_numbers_as_a_batch(monkeypatch):

@@ -36,7 +36,14 @@ import numpy as np
 
 from .._gram import centre_gram, is_dask, top_eigh, unit_grams
 
-__all__ = ["cv_from_stimulus_grams", "cv_from_unit_grams", "cv_unit_streamed", "shuffled_repeat", "shuffled_unit_grams"]
+__all__ = [
+    "cv_from_stimulus_grams",
+    "cv_from_unit_grams",
+    "cv_unit_streamed",
+    "ShuffledRows",
+    "shuffled_repeat",
+    "shuffled_unit_grams",
+]
 
 
 def _assemble(
@@ -146,10 +153,36 @@ def cv_unit_streamed(
     return cross / n, (lam + second - 2 * cross) / (2 * n)
 
 
+class ShuffledRows:
+    """``where(swap, b − mb, a − ma)`` of two in-memory (stimulus, unit) arrays, formed only for the rows asked for:
+    ``x[rows, cols]`` (how :func:`neurosuper._gram.reduce_blocks` reads a block) returns a fresh array in ``dtype``,
+    so a Gram of the shuffled repeat holds one block of it at a time, never a copy of the data's size.
+    ``np.asarray(x)`` forms the whole array."""
+
+    ndim = 2
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, ma: np.ndarray, mb: np.ndarray, swap: np.ndarray, dtype: Any):
+        self._a, self._b, self._ma, self._mb, self._swap = a, b, ma, mb, np.asarray(swap, dtype=bool)
+        self.shape = tuple(a.shape)
+        self.dtype = np.dtype(dtype)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        out = np.asarray(np.subtract(self._a[rows, cols], self._ma[cols]), dtype=self.dtype)
+        swap = self._swap[rows]
+        if swap.any():
+            np.subtract(self._b[rows, cols], self._mb[cols], out=out, where=swap[:, None])
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[:, :]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
 def shuffled_repeat(r1: Any, r2: Any, means: np.ndarray, swap: np.ndarray, which: int, dtype: Any) -> Any:
     """The centred shuffled repeat ``R¹' = where(swap, R² − μ², R¹ − μ¹)`` (``which=0``) or ``R²'`` (``which=1``),
-    in ``dtype``: a fresh numpy array (the swapped rows are written in place: no temporary of the data's size), or
-    a lazy dask array. ``means`` (2, unit) are the repeats' unit means."""
+    in ``dtype``: for in-memory halves a :class:`ShuffledRows` (formed block by block as a Gram reads it: no copy of
+    the data's size), else a lazy dask array. ``means`` (2, unit) are the repeats' unit means."""
     a, b = (r1, r2) if which == 0 else (r2, r1)
     ma, mb = means[which].astype(dtype), means[1 - which].astype(dtype)
     if is_dask(a) or is_dask(b):
@@ -160,10 +193,7 @@ def shuffled_repeat(r1: Any, r2: Any, means: np.ndarray, swap: np.ndarray, which
             return ya
         mask = da.from_array(swap[:, None], chunks=(ya.chunks[0], 1)) if is_dask(ya) else swap[:, None]
         return da.where(mask, yb, ya)
-    out = np.asarray(np.subtract(a, ma), dtype=dtype)
-    if swap.any():
-        np.subtract(b, mb, out=out, where=swap[:, None])
-    return out
+    return ShuffledRows(np.asarray(a), np.asarray(b), ma, mb, swap, dtype)
 
 
 def shuffled_unit_grams(

@@ -338,7 +338,6 @@ def replicate_bytes(
     n_shuffles: int,
     k: int | None,
     itemsize: int = 8,
-    lazy: bool = False,
 ) -> float:
     """Bytes the replicates of a spectrum hold at once — the estimate the memory check refuses on.
 
@@ -346,13 +345,12 @@ def replicate_bytes(
     spectrum rows (cvPCA: also the noise) before and after they are padded and stacked; cvPCA's shuffles likewise.
     On the unit side the units x units Grams are streamed, whatever ``n_boot`` is: PCA holds one batch of at most
     ``_BOOT_BATCH_BYTES`` of Grams (at least one replicate's), its accumulators and the eigensolver's copy; cvPCA
-    holds the peak of one replicate (:func:`_cv_unit_peak`: its two shuffled repeats, the Gram being formed with
+    holds the peak of one replicate (:func:`_cv_unit_peak`: a block of each shuffled repeat, the Gram being formed with
     the block copies and accumulators of :func:`neurosuper._gram.unit_grams`, the eigenvectors, the eigensolver's
     workspace), or of one batch of replicates when a replicate's three Grams fit in ``_BOOT_BATCH_BYTES``.
     ``itemsize`` is the data's (4 for float32: the shuffled repeats, block products and eigendecompositions are in
-    the data's precision; 8, the default, is the larger bound); ``lazy``: dask-backed data, whose shuffled repeats
-    are formed chunk by chunk (not held). Not counted: the one-off passes before the replicates (unit means and
-    variances) and the data themselves."""
+    the data's precision; 8, the default, is the larger bound). Not counted: the one-off passes before the
+    replicates (unit means and variances) and the data themselves."""
     cv = method == "cvpca"
     reps = n_boot + (n_shuffles if cv else 0)
     k_eff = min(n, p) if k is None else min(int(k), n, p)
@@ -362,7 +360,7 @@ def replicate_bytes(
     total = float(per) * reps
     if _choose_side(side, n, p) == "unit" and reps:
         if cv:
-            total += _cv_unit_peak(n, p, itemsize=itemsize, weighted=n_boot > 0, reps=reps, lazy=lazy)
+            total += _cv_unit_peak(n, p, itemsize=itemsize, weighted=n_boot > 0, reps=reps)
         else:
             held = 8 * p * p
             # the batch in float64, its per-block accumulators in the data's dtype, and the eigensolver's copy
@@ -384,14 +382,18 @@ def _unit_grams_peak(n: int, p: int, *, itemsize: int, arrays: int, pairs: int, 
     return max(before + 2 * pairs * e + copies, combine, (pairs + 1) * g)
 
 
-def _cv_unit_peak(n: int, p: int, *, itemsize: int, weighted: bool, reps: int, lazy: bool = False) -> float:
+def _cv_unit_peak(n: int, p: int, *, itemsize: int, weighted: bool, reps: int) -> float:
     """Peak bytes of cvPCA's unit-side replicates (:func:`replicate_bytes`). One Gram at a time
     (:func:`neurosuper.spectral.cvpca.cv_unit_streamed`): the largest of forming ``S₁₁`` beside ``R¹'``; its cast
     (Fortran order) and the eigendecomposition (``syevd``'s workspace, 2p² of the data's dtype); forming ``S₁₂``
-    beside both shuffled repeats and the eigenvectors, then its cast and product; ``S₂₂`` beside ``R²'``. Each
+    beside a block of both shuffled repeats and the eigenvectors, then its cast and product; ``S₂₂`` beside a block
+    of ``R²'``. Each
     Gram may be projected through one float64 temporary. A batch of replicates' three Grams (when they fit in
     ``_BOOT_BATCH_BYTES``): the batch held, the next replicate's one-pass Grams, the eigendecompositions."""
-    g, e, y = 8.0 * p * p, float(itemsize) * p * p, 0.0 if lazy else float(n) * p * itemsize
+    # a shuffled repeat is formed one block of rows at a time as its Gram reads it (cvpca.ShuffledRows, or the
+    # computed dask chunk): one block of BLOCK_BYTES per repeat, whether the data are in memory or lazy
+    y = float(min(n, max(64, BLOCK_BYTES // max(1, p * itemsize)))) * p * itemsize
+    g, e = 8.0 * p * p, float(itemsize) * p * p
     per_batch = int(_BOOT_BATCH_BYTES // (3 * g))
     vectors = 64.0 * (n + p)  # weights, their square roots, unit sums and means, the eigenvalues
     if not per_batch:
@@ -414,12 +416,10 @@ def _check_replicate_memory(
     """Refuse (:class:`AnalysisError`) before drawing a replicate when :func:`replicate_bytes` exceed the memory
     available, with a ``n_boot`` that fits in half of it."""
     n, p = int(resp.sizes["stimulus"]), int(resp.sizes["unit"])
-    itemsize, lazy = np.dtype(_dtype(resp)).itemsize, is_dask(resp.data)
+    itemsize = np.dtype(_dtype(resp)).itemsize
 
     def need(b: int) -> float:
-        return replicate_bytes(
-            n, p, method=method, side=side, n_boot=b, n_shuffles=n_shuffles, k=k, itemsize=itemsize, lazy=lazy
-        )
+        return replicate_bytes(n, p, method=method, side=side, n_boot=b, n_shuffles=n_shuffles, k=k, itemsize=itemsize)
 
     def fix(avail: int) -> str:
         fits = largest_fitting(need, n_boot, avail / 2, low=0)
