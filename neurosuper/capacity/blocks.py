@@ -24,7 +24,7 @@ __all__ = ["block_structure", "DEFAULT_BLOCK_TOL"]
 DEFAULT_BLOCK_TOL = 1e-3
 
 
-def block_structure(W: Any, tol: float = DEFAULT_BLOCK_TOL) -> xr.Dataset:
+def block_structure(W: Any, *, tol: float = DEFAULT_BLOCK_TOL) -> xr.Dataset:
     """Blocks of mutually non-orthogonal features, their rank, capacity and tightness.
 
     Parameters
