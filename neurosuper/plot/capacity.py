@@ -143,7 +143,7 @@ def plot_capacity(
         f"{n['ignored']} ignored",
         fontsize=10,
     )
-    ax.legend(fontsize=8, frameon=False, loc="best")
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))  # beside: never on a point
     return fig
 
 
