@@ -189,6 +189,37 @@ def test_report_step_failures_say_the_set_flag(tmp_path, rng, capsys):
     assert "failed directions" not in out
 
 
+def test_demo_report_and_cohort_word_their_outcome_alike(capsys):
+    """The three main-job commands print skipped/failed steps and headlines through one helper: a step's setting is
+    worded as its --set flag for the command's own steps (the demo's and the cohort's included), a ran step is not
+    listed, the command's flags are used."""
+    from types import SimpleNamespace
+
+    from neurosuper.cli._common import print_outcome
+    from neurosuper.pipeline.cohort import cohort_steps
+    from neurosuper.pipeline.steps import DEMO_STEPS
+
+    def step(name, status, reason=None):
+        return SimpleNamespace(name=name, status=status, reason=reason)
+
+    result = SimpleNamespace(
+        steps=[
+            step("spectrum", "ran"),
+            step("directions", "failed", "found 4 held-out stimuli. Fix: pass k=2"),
+            step("cohort", "skipped", "one session. Fix: pass n_splits=2 with more sessions"),
+        ],
+        headline=["all good; rerun with seed=3"],
+    )
+    print_outcome(result, {"seed": "--seed"}, steps=DEMO_STEPS)
+    demo_out = capsys.readouterr().out.splitlines()
+    assert demo_out[0] == "  failed directions: found 4 held-out stimuli. Fix: pass --set directions.k=2"
+    assert demo_out[1].startswith("  skipped cohort: one session. Fix: pass n_splits=2")  # not a demo step
+    assert demo_out[2] == "  all good; rerun with --seed 3" and len(demo_out) == 3
+    print_outcome(result, {}, steps=cohort_steps())
+    cohort_out = capsys.readouterr().out.splitlines()
+    assert "--set cohort.n_splits=2" in cohort_out[1] and "--set directions.k=2" in cohort_out[0]
+
+
 def test_unavailable_similarity_names_one_that_works(tmp_path, rng, capsys):
     """Was: "use a backend that works on this set: ['label']" — now the flag and value to type."""
     path = tmp_path / "labelled.nc"

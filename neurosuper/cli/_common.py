@@ -127,6 +127,36 @@ def _spell_text(message: str, names: Mapping[str, str]) -> str:
     return message
 
 
+def set_flags(step: str | None = None, steps: Iterable[Any] | None = None) -> dict[str, str]:
+    """A step's settings as ``--set`` flags, for the wording of its messages (``split=0.38`` → ``--set
+    directions.split=0.38``): ``step``'s settings, or (None) the settings only one step has. ``steps``: the
+    command's steps (default: a report's, :func:`neurosuper.pipeline.steps.report_steps`)."""
+    from ..pipeline.steps import report_steps
+
+    owners: dict[str, list[str]] = {}
+    for s in report_steps() if steps is None else steps:
+        for key in s.settings_keys():
+            owners.setdefault(key, []).append(s.name)
+    if step is not None:
+        return {key: f"--set {step}.{key}=" for key, names in owners.items() if step in names}
+    return {key: f"--set {names[0]}.{key}=" for key, names in owners.items() if len(names) == 1}
+
+
+def print_outcome(result: Any, flags: Mapping[str, str] | None = None, *, steps: Iterable[Any] | None = None) -> None:
+    """Print what the main job's terminal shows after its first line: each step that was skipped or failed with its
+    reason, then the headline sentences — in the command line's words (``flags``, and each step's settings as
+    ``--set STEP.KEY=`` flags, :func:`set_flags` of ``steps``)."""
+    steps = list(steps) if steps is not None else None
+    flags = dict(flags or {})
+    for step in result.steps:
+        if step.status in ("skipped", "failed"):
+            wording = {**flags, **set_flags(step.name, steps)}
+            print(f"  {step.status} {step.name}: {cli_wording(step.reason or '', wording)}")
+    wording = {**flags, **set_flags(None, steps)}
+    for sentence in result.headline:
+        print(f"  {cli_wording(sentence, wording)}")
+
+
 def one_line(text: str) -> str:
     """A message on one line (a loader's multi-line list of choices joined with "; ")."""
     parts = [re.sub(r"^\s*-\s+", "", part).strip() for part in str(text).splitlines() if part.strip(" -")]

@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_folder_out, cli_wording, integer, reraise, warn
+from ._common import add_outputs, check_folder_out, integer, print_outcome, reraise, warn
 
 #: A source read as a pre-built cohort rather than NWB sessions.
 SAVED = (".nc", ".zarr")
@@ -125,12 +125,7 @@ def run(args: argparse.Namespace) -> int:
     for row in session_table(cohort):
         status = row["status"] + (f": {row['reason']}" if row["reason"] else "")
         print(f"  {row['session']} | {row['subject']} | {row['units']} | {row['stimuli']} | {status}")
-    flags = getattr(args, "cli_flags", None) or {}
-    for step in result.steps:
-        if step.status in ("skipped", "failed"):
-            print(f"  {step.status} {step.name}: {cli_wording(step.reason or '', flags)}")
-    for sentence in result.headline:
-        print(f"  {cli_wording(sentence, flags)}")
+    print_outcome(result, getattr(args, "cli_flags", None), steps=steps)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_outputs
+from ._common import add_outputs, print_outcome
 
 #: ``--full-paths`` (``neurosuper demo`` and ``neurosuper report``).
 FULL_PATHS_HELP = (
@@ -34,11 +34,7 @@ def run(args: argparse.Namespace) -> int:
     )
     where = f"the report is {result.report}" if result.report else "no report"
     print(f"neurosuper demo: {where}; results in {args.out}/ (summary.json lists them, summary.md says what they show)")
-    for step in result.steps:
-        if step.status != "ran":
-            print(f"  {step.status} {step.name}: {step.reason}")
-    for sentence in result.headline:
-        print(f"  {sentence}")
+    print_outcome(result, getattr(args, "cli_flags", None), steps=DEMO_STEPS)
     truth = result.summary.get("truth", {})
     for row in truth.get("table", []) if isinstance(truth, dict) else []:
         print(f"  [{row.get('verdict')}] {row['analysis']} ({row['control']}): {row['found']}")

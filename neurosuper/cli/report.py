@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import add_outputs, check_folder_out, cli_wording, reraise, warn
+from ._common import add_outputs, check_folder_out, print_outcome, reraise, warn
 
 #: The input suffixes the command reads.
 SUFFIXES = (".nwb", ".nc", ".zarr", ".npz")
@@ -136,27 +136,8 @@ def run(args: argparse.Namespace) -> int:
     except NeurosuperError as err:
         raise reraise(err) from None
     print(f"neurosuper report: {result.report}")
-    flags = getattr(args, "cli_flags", None) or {}
-    for step in result.steps:
-        if step.status in ("skipped", "failed"):
-            print(f"  {step.status} {step.name}: {cli_wording(step.reason or '', {**flags, **_set_flags(step.name)})}")
-    for sentence in result.headline:
-        print(f"  {cli_wording(sentence, {**flags, **_set_flags()})}")
+    print_outcome(result, getattr(args, "cli_flags", None))
     return 0
-
-
-def _set_flags(step: str | None = None) -> dict[str, str]:
-    """A step's settings as ``--set`` flags, for the wording of its messages (``split=0.38`` → ``--set
-    directions.split=0.38``): ``step``'s settings, or (None) the settings only one step has."""
-    from ..pipeline.steps import report_steps
-
-    owners: dict[str, list[str]] = {}
-    for s in report_steps():
-        for key in s.settings_keys():
-            owners.setdefault(key, []).append(s.name)
-    if step is not None:
-        return {key: f"--set {step}.{key}=" for key, names in owners.items() if step in names}
-    return {key: f"--set {names[0]}.{key}=" for key, names in owners.items() if len(names) == 1}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
