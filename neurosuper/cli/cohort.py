@@ -30,9 +30,7 @@ SAVED = (".nc", ".zarr")
 def _load(args: argparse.Namespace) -> Any:
     """The cohort: a saved set as it is, else :func:`neurosuper.load_cohort` of the sources with the loader flags
     (its warnings — skipped sessions, stimuli left out — printed on stderr)."""
-    import warnings
-
-    from ..errors import FormatError, NeurosuperError, NeurosuperWarning, fail
+    from ..errors import FormatError, NeurosuperError, fail, recorded_warnings
 
     sources: list[str] = list(args.sources)
     if len(sources) == 1 and Path(sources[0]).suffix.lower() in SAVED:
@@ -54,8 +52,7 @@ def _load(args: argparse.Namespace) -> Any:
     from .nwb import loader_options
 
     options = {k: v for k, v in loader_options(args).items() if v is not None}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", NeurosuperWarning)
+    with recorded_warnings() as notes:
         try:
             ds = load_cohort(
                 sources if len(sources) > 1 else sources[0],
@@ -67,12 +64,6 @@ def _load(args: argparse.Namespace) -> Any:
             )
         except NeurosuperError as err:
             raise reraise(err) from None
-    notes = []
-    for w in caught:
-        if issubclass(w.category, NeurosuperWarning):
-            notes.append(str(w.message))
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     warn(notes, flags=getattr(args, "cli_flags", None))
     return ds
 
