@@ -345,9 +345,10 @@ def replicate_bytes(
     spectrum rows (cvPCA: also the noise) before and after they are padded and stacked; cvPCA's shuffles likewise.
     On the unit side the units x units Grams are streamed, whatever ``n_boot`` is: PCA holds one batch of at most
     ``_BOOT_BATCH_BYTES`` of Grams (at least one replicate's), its accumulators and the eigensolver's copy; cvPCA
-    holds the peak of one replicate (:func:`_cv_unit_peak`: a block of each shuffled repeat, the Gram being formed with
-    the block copies and accumulators of :func:`neurosuper._gram.unit_grams`, the eigenvectors, the eigensolver's
-    workspace), or of one batch of replicates when a replicate's three Grams fit in ``_BOOT_BATCH_BYTES``.
+    holds the peak of one replicate (:func:`_cv_unit_peak`: a block of each shuffled repeat, the Gram being formed
+    with the block copies and accumulators of :func:`neurosuper._gram.unit_grams`, the eigenvectors, the
+    eigensolver's workspace), or of one batch of replicates when a replicate's three Grams fit in
+    ``_BOOT_BATCH_BYTES``.
     ``itemsize`` is the data's (4 for float32: the shuffled repeats, block products and eigendecompositions are in
     the data's precision; 8, the default, is the larger bound). Not counted: the one-off passes before the
     replicates (unit means and variances) and the data themselves."""
@@ -387,9 +388,9 @@ def _cv_unit_peak(n: int, p: int, *, itemsize: int, weighted: bool, reps: int) -
     (:func:`neurosuper.spectral.cvpca.cv_unit_streamed`): the largest of forming ``S₁₁`` beside ``R¹'``; its cast
     (Fortran order) and the eigendecomposition (``syevd``'s workspace, 2p² of the data's dtype); forming ``S₁₂``
     beside a block of both shuffled repeats and the eigenvectors, then its cast and product; ``S₂₂`` beside a block
-    of ``R²'``. Each
-    Gram may be projected through one float64 temporary. A batch of replicates' three Grams (when they fit in
-    ``_BOOT_BATCH_BYTES``): the batch held, the next replicate's one-pass Grams, the eigendecompositions."""
+    of ``R²'``. Each Gram may be projected through one float64 temporary. A batch of replicates' three Grams (when
+    they fit in ``_BOOT_BATCH_BYTES``): the batch held, the next replicate's one-pass Grams, the
+    eigendecompositions."""
     # a shuffled repeat is formed one block of rows at a time as its Gram reads it (cvpca.ShuffledRows, or the
     # computed dask chunk): one block of BLOCK_BYTES per repeat, whether the data are in memory or lazy
     y = float(min(n, max(64, BLOCK_BYTES // max(1, p * itemsize)))) * p * itemsize
