@@ -79,7 +79,6 @@ def run(ctx: Context) -> None:
     from ..errors import NeurosuperError, NotEnoughData, recorded_warnings
     from ..plot.capacity import plot_capacity
     from ..prep import group_coord, unit_groups
-    from ..storage import save_result
 
     cfg = ctx.settings_of()
     out: dict[str, Any] = {"settings": dict(cfg)}
@@ -117,9 +116,7 @@ def run(ctx: Context) -> None:
                 if isinstance(entry.get("groups"), dict):  # each group's subset against the units it has
                     for g, v in entry["groups"].items():
                         v["n_units_total"] = totals.get(str(g))
-                entry["result"] = save_result(
-                    result, ctx.path(f"capacity_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
-                ).name
+                entry["result"] = ctx.save(result, f"capacity_{name}.nc").name
                 entry["figure"] = ctx.figure(
                     f"capacity_{name}.png",
                     plot_capacity(result, title=f"{ctx.noun(name)}: {cfg['method']} features"),

@@ -149,7 +149,6 @@ def run(ctx: Context) -> None:
     from .. import compare
     from ..errors import NeurosuperError, recorded_warnings
     from ..plot.compare import plot_profile
-    from ..storage import save_result
 
     cfg = ctx.settings_of()
     sets = dict(ctx.sets)
@@ -277,9 +276,7 @@ def run(ctx: Context) -> None:
                     ceilings[name]["network_skipped"] = str(err)
                     continue
                 results[f"profile_{name}"] = prof
-                prof_file = save_result(
-                    prof, ctx.path(f"cohort_profile_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
-                ).name
+                prof_file = ctx.save(prof, f"cohort_profile_{name}.nc").name
                 dim = prof.attrs["groupby"]
                 for layer in prof[dim].values:
                     one = prof.sel({dim: layer})

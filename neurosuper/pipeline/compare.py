@@ -39,7 +39,6 @@ def run(ctx: Context) -> None:
     from .. import compare
     from ..errors import NeurosuperError, recorded_warnings
     from ..plot.compare import plot_profile, plot_rdms
-    from ..storage import save_result
 
     settings = ctx.settings_of()
     n_boot, seed = int(settings["n_boot"]), int(settings["seed"])
@@ -86,7 +85,7 @@ def run(ctx: Context) -> None:
             ov = compare.overview(model, target, metric=metric, n_boot=0, seed=seed, progress=bars)
             files = {"compare_profile.nc": prof, "compare_predictivity.nc": pred, "compare_overview.nc": ov}
             for name, res in files.items():
-                save_result(res, ctx.path(name), overwrite=True, full_paths=ctx.full_paths)
+                ctx.save(res, name)
             results.update(profile=prof, predictivity=pred, overview=ov)
             entry.update(
                 n_stimuli=prof.attrs["n_stimuli"],

@@ -346,7 +346,7 @@ class Context:
     settings: dict[str, Any] = field(default_factory=dict)
     set_names: tuple[str, ...] = ("brain", "network")
     demo: bool = False
-    #: Result files keep the absolute paths of their inputs (``save_result(..., full_paths=ctx.full_paths)``), as
+    #: Result files (:meth:`save`) keep the absolute paths of their inputs, as
     #: the report and ``summary.json`` do with ``--full-paths``; by default they name them as a shared report does.
     full_paths: bool = False
     current: Step | None = None
@@ -398,6 +398,13 @@ class Context:
         if guard is not None:
             guard.check(Path(os.path.abspath(path)))
         return path
+
+    def save(self, result: Any, name: str) -> Path:
+        """Save an analysis result atomically as ``out/name`` (:func:`neurosuper.storage.save_result`, replacing this
+        run's own earlier file; its inputs named as :attr:`full_paths` says); returns the path."""
+        from ..storage import save_result
+
+        return save_result(result, self.path(name), overwrite=True, full_paths=self.full_paths)
 
     def figure(self, name: str, fig: Any, caption: str, *, dpi: int = 120, step: str | None = None) -> str:
         """Save ``fig`` (a matplotlib figure) atomically as ``out/name`` and record it, with ``caption`` (a

@@ -99,7 +99,6 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     from ..errors import NeurosuperError, recorded_warnings
     from ..interpret.minimum import too_few_stimuli
     from ..prep import unit_subset
-    from ..storage import save_result
 
     sub = unit_subset(ds, int(cfg["max_units"]))
     methods = cfg.get("methods", DEFAULT_METHODS)
@@ -144,9 +143,7 @@ def _compare_one(ctx: Context, label: str, ds: Any, cfg: dict[str, Any]) -> tupl
     if result is None:
         return entry, None, sub
     entry.update(summary(result))
-    entry["files"] = [
-        save_result(result, ctx.path(f"directions_{label}.nc"), overwrite=True, full_paths=ctx.full_paths).name
-    ]
+    entry["files"] = [ctx.save(result, f"directions_{label}.nc").name]
     return entry, result, sub
 
 

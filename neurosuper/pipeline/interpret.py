@@ -21,7 +21,6 @@ def _one(ctx: Context, name: str, ds: Any, cfg: dict[str, Any]) -> tuple[dict[st
     from ..interpret import interpretability_index, psychophysics_2afc, selectivity, summary
     from ..interpret.minimum import too_few_stimuli
     from ..plot.interpret import plot_mei_grid
-    from ..storage import save_result
 
     short = too_few_stimuli(ds.sizes["stimulus"], int(cfg["k"]))
     if short is not None:  # an II from a handful of stimuli would read like a finding
@@ -38,9 +37,7 @@ def _one(ctx: Context, name: str, ds: Any, cfg: dict[str, Any]) -> tuple[dict[st
     except NeurosuperError as err:
         return {"skipped": str(err)}, None
     out = summary(result)
-    out["result"] = save_result(
-        result, ctx.path(f"interpret_{name}.nc"), overwrite=True, full_paths=ctx.full_paths
-    ).name
+    out["result"] = ctx.save(result, f"interpret_{name}.nc").name
     if "stimuli" in ds and ds["stimuli"].ndim in (3, 4):
         out["mei_grid"] = ctx.figure(
             f"interpret_{name}_meis.png",

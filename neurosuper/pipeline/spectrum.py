@@ -48,7 +48,6 @@ def run(ctx: Context) -> None:
     from .. import spectral
     from ..errors import AnalysisError, NotEnoughData, recorded_warnings
     from ..plot.spectral import plot_spectrum, plot_trajectory
-    from ..storage import save_result
 
     n_boot = int(ctx.settings_of()["n_boot"])
     summary: dict[str, Any] = {"settings": {"n_boot": n_boot}}
@@ -62,7 +61,7 @@ def run(ctx: Context) -> None:
         with recorded_warnings() as notes:
             try:
                 spec = spectral.eigenspectrum(ds, n_boot=n_boot, groupby=None, progress=ctx.progress)
-                save_result(spec, ctx.path(f"spectrum_{name}.nc"), overwrite=True, full_paths=ctx.full_paths)
+                ctx.save(spec, f"spectrum_{name}.nc")
                 entry = spectral.summary(spec)
                 entry["files"] = [f"spectrum_{name}.nc"]
                 results[name] = {"spectrum": spec}
@@ -74,7 +73,7 @@ def run(ctx: Context) -> None:
                     entry.update(alpha=None, alpha_ci=None, ranks=None, r2=None, not_enough_data=err.as_entry())
                 else:
                     fit = fitted
-                    save_result(fitted, ctx.path(f"powerlaw_{name}.nc"), overwrite=True, full_paths=ctx.full_paths)
+                    ctx.save(fitted, f"powerlaw_{name}.nc")
                     entry.update(spectral.summary(fitted))
                     entry["files"].append(f"powerlaw_{name}.nc")
                     results[name]["powerlaw"] = fitted
@@ -107,12 +106,7 @@ def run(ctx: Context) -> None:
                         entry[key] = per_summary["alpha"]
                         if "alpha_not_fittable" in per_summary:
                             entry[f"{key}_not_fittable"] = per_summary["alpha_not_fittable"]
-                        save_result(
-                            per_fitted,
-                            ctx.path(f"powerlaw_{name}_per_{group}.nc"),
-                            overwrite=True,
-                            full_paths=ctx.full_paths,
-                        )
+                        ctx.save(per_fitted, f"powerlaw_{name}_per_{group}.nc")
                         entry["files"].append(f"powerlaw_{name}_per_{group}.nc")
                         results[name][f"powerlaw_per_{group}"] = per_fitted
                     plot_spectrum(per, per_fit, ax=ax, title=f"{name}: one curve per {group} ({per.attrs['method']})")

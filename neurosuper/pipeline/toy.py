@@ -32,7 +32,6 @@ def run(ctx: Context) -> None:
     from .. import toy
     from ..errors import recorded_warnings
     from ..plot.toy import model_title
-    from ..storage import save_result
 
     cfg = ctx.settings_of()
     with recorded_warnings() as notes:
@@ -43,7 +42,7 @@ def run(ctx: Context) -> None:
     n, m = entry["n_features"], entry["n_hidden"]
     density = float(result["density"])
     entry["settings"] = cfg
-    entry["result"] = save_result(result, ctx.path("toy_pentagon.nc"), overwrite=True, full_paths=ctx.full_paths).name
+    entry["result"] = ctx.save(result, "toy_pentagon.nc").name
     title = model_title(result)
     if m == 2:
         from ..plot.toy import plot_geometry
