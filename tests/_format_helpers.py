@@ -211,3 +211,16 @@ def brain_and_network(
         layer=("unit", [name for name, k in layers for _ in range(k)]),
     )
     return brain, net
+
+
+def assert_same_by_id(a: xr.Dataset, b: xr.Dataset, *, atol: float = 0.0) -> None:
+    """Two results hold the same numeric variables with the same dims and values (exactly, or to ``atol``), once
+    their stimulus-indexed variables are put in the order of the stimulus ids (``prep.by_stimulus_id``)."""
+    from neurosuper.prep import by_stimulus_id
+
+    a, b = by_stimulus_id(a), by_stimulus_id(b)
+    na = {k for k, v in a.data_vars.items() if v.dtype.kind in "fiub"}
+    assert na == {k for k, v in b.data_vars.items() if v.dtype.kind in "fiub"}
+    for key in sorted(na):
+        assert a[key].dims == b[key].dims, key
+        np.testing.assert_allclose(a[key].values, b[key].values, rtol=0, atol=atol, err_msg=key)

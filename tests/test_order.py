@@ -10,13 +10,12 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from _format_helpers import brain_and_network
+from _format_helpers import assert_same_by_id, brain_and_network
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import neurosuper as ns
 from neurosuper.errors import NeurosuperWarning
-from neurosuper.prep import by_stimulus_id
 
 ORDERS = settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 N = 48
@@ -27,19 +26,6 @@ def pair():
     brain, net = brain_and_network(N, seed=3)
     ids = np.array([f"img{i:03d}" for i in (np.arange(N) * 7) % 101])  # text ids, not in storage order
     return brain.assign_coords(stimulus=ids), net.assign_coords(stimulus=ids)
-
-
-def _numbers(res: xr.Dataset) -> dict[str, np.ndarray]:
-    res = by_stimulus_id(res)
-    return {k: np.asarray(v.values) for k, v in res.data_vars.items() if v.dtype.kind in "fiub"}
-
-
-def _close(a: xr.Dataset, b: xr.Dataset) -> None:
-    na, nb = _numbers(a), _numbers(b)
-    assert na.keys() == nb.keys()
-    for key in na:
-        np.testing.assert_allclose(na[key], nb[key], rtol=0, atol=1e-12, err_msg=key)
-        assert a[key].dims == b[key].dims
 
 
 def _summary_numbers(obj, out: list) -> list:
@@ -75,7 +61,7 @@ def test_comparison_and_synergy_do_not_depend_on_the_stored_order(pair, perm_see
     n = net.isel(stimulus=rng.permutation(N)) if which in ("network", "both") else net
     before, after = _analyses(brain, net), _analyses(b, n)
     for x, y in zip(before, after, strict=True):
-        _close(x, y)
+        assert_same_by_id(x, y, atol=1e-12)
     for x, y in zip(before[:3], after[:3], strict=True):  # the summaries the CLI and the report print
         sx, sy = _summary_numbers(ns.compare.summary(x), []), _summary_numbers(ns.compare.summary(y), [])
         assert len(sx) == len(sy)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from _format_helpers import brain_and_network
+from _format_helpers import assert_same_by_id, brain_and_network
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,19 +24,6 @@ ORDERS = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCh
 def brain():
     ds, _ = brain_and_network(48, n_brain=12, areas=(("V1", 12),), seed=3)
     return ds
-
-
-def _numbers(res: xr.Dataset) -> dict[str, np.ndarray]:
-    """Every numeric variable of a result, stimulus-indexed ones put in the order of the ids."""
-    res = by_stimulus_id(res)
-    return {k: np.asarray(v.values) for k, v in res.data_vars.items() if v.dtype.kind in "fiub"}
-
-
-def _same(a: xr.Dataset, b: xr.Dataset) -> None:
-    na, nb = _numbers(a), _numbers(b)
-    assert na.keys() == nb.keys()
-    for key in na:
-        np.testing.assert_array_equal(na[key], nb[key], err_msg=key)
 
 
 def _analyses(ds: xr.Dataset) -> list[xr.Dataset]:
@@ -59,7 +46,7 @@ def test_results_do_not_depend_on_the_order_the_stimuli_are_stored_in(brain, per
     order = np.random.default_rng(perm_seed).permutation(brain.sizes["stimulus"])
     shuffled = brain.isel(stimulus=order)
     for a, b in zip(_analyses(brain), _analyses(shuffled), strict=True):
-        _same(a, b)
+        assert_same_by_id(a, b)
 
 
 def test_by_stimulus_id_sorts_only_when_needed(brain):
@@ -79,4 +66,4 @@ def test_features_given_as_an_array_stay_aligned_with_their_stimuli(brain):
     b = ns.interpret.interpretability_index(
         brain.isel(stimulus=order), similarity=Features(features=feats[order]), null="none", k=3
     )
-    _same(a, b)
+    assert_same_by_id(a, b)
